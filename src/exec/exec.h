@@ -1,0 +1,238 @@
+/*
+ * exec.h - vectorized execution: typed expressions evaluated a batch at a time, and
+ * pull-based operators (scan, values, filter, project, hash join, nested-loop join,
+ * hash aggregate, sort, limit, union all) that pass tb_batch between them.
+ *
+ * Expressions are built by the SQL binder through the constructors below; the
+ * constructors own typing (overload resolution, implicit casts, result types), so the
+ * binder never duplicates PostgreSQL's type rules. Expression nodes live in an arena
+ * owned by the plan (the query); operators reference them and never free them.
+ *
+ * Operators own their children: a constructor takes ownership of its child operators
+ * whatever its outcome (on failure it frees them), so a planner's failure path only
+ * frees what it still holds. An operator's output batch is valid until its next
+ * tb_op_next() call (or tb_op_free).
+ */
+#ifndef TB_EXEC_H
+#define TB_EXEC_H
+
+#include "format/format.h"
+
+/* ================================================================ expressions */
+
+typedef enum tb_expr_kind {
+    TB_EX_COL,     /* input column `col` of the batch */
+    TB_EX_CONST,   /* `value` */
+    TB_EX_CALL,    /* scalar function or operator `fn_name` over args */
+    TB_EX_CAST,    /* args[0] cast to `type` */
+    TB_EX_AND,     /* args[0] AND args[1] ... (SQL three-valued logic) */
+    TB_EX_OR,
+    TB_EX_NOT,
+    TB_EX_IS_NULL, /* `negate`: IS NOT NULL */
+    TB_EX_CASE,    /* args = when1, then1, when2, then2, ..., [else] (`has_else`);
+                      CASE x WHEN ... is rewritten by the constructor to x = when_i */
+    TB_EX_IN,      /* args[0] IN (args[1..]); `negate`: NOT IN */
+    TB_EX_PARAM    /* placeholder $n (reserved) */
+} tb_expr_kind;
+
+typedef struct tb_func tb_func; /* a resolved scalar function implementation (private) */
+
+typedef struct tb_expr {
+    tb_expr_kind kind;
+    tb_type type; /* result type */
+    int col;      /* TB_EX_COL */
+    tb_value value; /* TB_EX_CONST (string bytes owned by the plan arena) */
+    const char *fn_name;  /* TB_EX_CALL: canonical lower-case name, for EXPLAIN/errors */
+    const tb_func *fn;    /* TB_EX_CALL: resolved implementation */
+    uint32_t n_args;
+    struct tb_expr **args;
+    bool negate;
+    bool has_else;
+    int pos; /* byte offset in the SQL text, -1 if unknown (errors point there) */
+    void *state; /* per-expression cache (compiled LIKE pattern, IN hash set), arena */
+} tb_expr;
+
+tb_expr *tb_expr_col(tb_arena *arena, int col, tb_type type);
+/* Constant: strings in value are copied into arena. */
+tb_expr *tb_expr_const(tb_arena *arena, const tb_value *value);
+tb_expr *tb_expr_null(tb_arena *arena); /* NULL literal of type TB_T_NULL */
+
+/*
+ * Scalar function or operator call, with PostgreSQL's resolution: exact match, then
+ * implicit casts (int -> bigint -> numeric -> double; unknown literals to the other
+ * side's type; NULL literal to anything). Names: operators "+", "-", "*", "/", "%",
+ * "=", "<>", "<", "<=", ">", ">=", "||", "~~" (LIKE), "!~~", "~~*" (ILIKE), "!~~*",
+ * unary "-" (one arg); functions by lower-case name: abs, round, ceil, floor, sqrt,
+ * power, ln, log, exp, mod, sign, trunc, greatest, least, coalesce, nullif, length,
+ * lower, upper, substr/substring, trim/btrim/ltrim/rtrim, replace, concat, left, right,
+ * position/strpos, starts_with, split_part, lpad, rpad, reverse, repeat, now,
+ * current_date, date_trunc, date_part/extract, date_bin, tumble, make_date, to_timestamp,
+ * epoch... On failure returns TB_E_NOTFOUND (no such function; message lists close
+ * names) or TB_E_TYPE (no overload; message names the argument types), with err->pos =
+ * pos.
+ */
+tb_rc tb_expr_call(tb_arena *arena, const char *name, tb_expr **args, uint32_t n_args,
+                   int pos, tb_expr **out, tb_err *err);
+/* Explicit CAST(e AS type) / e::type. Impossible casts are TB_E_TYPE naming both types. */
+tb_rc tb_expr_cast(tb_arena *arena, tb_expr *e, tb_type type, int pos, tb_expr **out,
+                   tb_err *err);
+/* Implicit coercion to `type` (no-op when already of that type). */
+tb_rc tb_expr_coerce(tb_arena *arena, tb_expr *e, tb_type type, int pos, tb_expr **out,
+                     tb_err *err);
+/* kind in AND/OR/NOT/IS_NULL/IN/CASE; operands coerced as SQL requires. For CASE, args
+ * are when/then pairs then the optional else (has_else). */
+tb_rc tb_expr_make(tb_arena *arena, tb_expr_kind kind, tb_expr **args, uint32_t n_args,
+                   bool negate, bool has_else, int pos, tb_expr **out, tb_err *err);
+/* Common supertype of a set of types (UNION, CASE, IN, COALESCE); TB_E_TYPE if none. */
+tb_rc tb_type_common(const tb_type *types, uint32_t n, tb_type *out, int pos, tb_err *err);
+
+/*
+ * Evaluate e over the batch's rows into out (batch->n_rows rows, allocated in arena).
+ * Runtime errors (division by zero, overflow, bad cast of a string) are returned with a
+ * message naming the value and, where known, the SQL position.
+ */
+tb_rc tb_expr_eval(tb_expr *e, const tb_batch *batch, tb_arena *arena, tb_vec *out,
+                   tb_err *err);
+/* Evaluate an expression that references no column (constant folding, VALUES). */
+tb_rc tb_expr_eval_const(tb_expr *e, tb_arena *arena, tb_value *out, tb_err *err);
+bool tb_expr_is_const(const tb_expr *e);
+/* Render an expression for EXPLAIN and error messages. */
+tb_rc tb_expr_format(const tb_expr *e, const tb_schema *input, tb_buf *buf);
+
+/* ================================================================ aggregates */
+
+typedef enum tb_agg_kind {
+    TB_AGG_COUNT_STAR,
+    TB_AGG_COUNT,
+    TB_AGG_SUM,
+    TB_AGG_AVG,
+    TB_AGG_MIN,
+    TB_AGG_MAX
+} tb_agg_kind;
+
+typedef struct tb_aggspec {
+    tb_agg_kind kind;
+    bool distinct;
+    tb_expr *arg;  /* NULL for count(*) */
+    tb_type type;  /* result type */
+} tb_aggspec;
+
+/*
+ * Resolve an aggregate by name ("count", "sum", "avg", "min", "max"; star for count(*))
+ * and set its result type with PostgreSQL's rules: count -> bigint; sum(smallint|int) ->
+ * bigint; sum(bigint|numeric) -> numeric(38,s); sum(real|double) -> double; avg(integer
+ * types|numeric) -> numeric; avg(double) -> double; min/max -> argument type.
+ */
+tb_rc tb_agg_resolve(const char *name, bool star, bool distinct, tb_expr *arg, int pos,
+                     tb_aggspec *out, tb_err *err);
+
+/* ================================================================ operators */
+
+typedef struct tb_op tb_op;
+
+typedef struct tb_op_vt {
+    const char *name; /* "scan", "filter", ... for EXPLAIN */
+    /* Next batch into *out; *out == NULL at the end. */
+    tb_rc (*next)(tb_op *op, tb_batch **out, tb_err *err);
+    void (*free)(tb_op *op);
+    /* Optional: EXPLAIN detail line for this operator (not its children). */
+    tb_rc (*explain)(tb_op *op, tb_buf *buf);
+} tb_op_vt;
+
+struct tb_op {
+    const tb_op_vt *vt;
+    tb_schema *schema; /* output schema, owned by the operator */
+    tb_op **children;  /* owned */
+    uint32_t n_children;
+};
+
+static inline tb_rc tb_op_next(tb_op *op, tb_batch **out, tb_err *err)
+{
+    return op->vt->next(op, out, err);
+}
+void tb_op_free(tb_op *op); /* frees children too; NULL is a no-op */
+/* Indented plan tree for EXPLAIN. */
+tb_rc tb_op_explain(tb_op *op, tb_buf *buf);
+
+/* Scan a format source (takes ownership of src). */
+tb_rc tb_op_scan_new(tb_source *src, tb_op **out, tb_err *err);
+/* n_rows rows of constant expressions (row-major, n_rows * schema->n); schema copied. */
+tb_rc tb_op_values_new(const tb_schema *schema, uint32_t n_rows, tb_expr **exprs,
+                       tb_op **out, tb_err *err);
+tb_rc tb_op_filter_new(tb_op *child, tb_expr *pred, tb_op **out, tb_err *err);
+/* Output column i = exprs[i] named names[i] (names copied). */
+tb_rc tb_op_project_new(tb_op *child, uint32_t n, tb_expr **exprs, const char **names,
+                        tb_op **out, tb_err *err);
+
+typedef enum tb_join_type {
+    TB_JOIN_INNER,
+    TB_JOIN_LEFT,
+    TB_JOIN_RIGHT,
+    TB_JOIN_FULL,
+    TB_JOIN_SEMI, /* left rows with a match (EXISTS / IN subquery) */
+    TB_JOIN_ANTI  /* left rows without a match */
+} tb_join_type;
+
+/*
+ * Hash join: build a hash table over `right` (the build side), probe with `left`.
+ * Keys: left_keys[i] (over left's schema) = right_keys[i] (over right's schema), with
+ * matching types (the planner coerces). NULL keys never match. `residual` (may be NULL)
+ * is evaluated over the output row layout (left columns then right columns) and must be
+ * true for a match. Output: left columns then right columns (SEMI/ANTI: left only).
+ */
+tb_rc tb_op_hash_join_new(tb_op *left, tb_op *right, tb_join_type type, uint32_t n_keys,
+                          tb_expr **left_keys, tb_expr **right_keys, tb_expr *residual,
+                          tb_op **out, tb_err *err);
+/* Nested-loop join for joins without equality keys (pred may be NULL: cross join). */
+tb_rc tb_op_nl_join_new(tb_op *left, tb_op *right, tb_join_type type, tb_expr *pred,
+                        tb_op **out, tb_err *err);
+
+/*
+ * Hash aggregate: output = group columns (group_exprs, named group_names) then one
+ * column per aggregate (named agg_names). With n_groups == 0 it outputs exactly one row
+ * (even over empty input), as SQL requires.
+ */
+tb_rc tb_op_hash_agg_new(tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
+                         const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
+                         const char **agg_names, tb_op **out, tb_err *err);
+
+typedef struct tb_sortkey {
+    tb_expr *expr;
+    bool desc;
+    bool nulls_first; /* PostgreSQL default: nulls_first == desc */
+} tb_sortkey;
+/* Sort; limit >= 0 turns it into a top-N (keeps limit+offset rows). */
+tb_rc tb_op_sort_new(tb_op *child, uint32_t n_keys, const tb_sortkey *keys, int64_t limit,
+                     tb_op **out, tb_err *err);
+/* limit < 0: no limit. */
+tb_rc tb_op_limit_new(tb_op *child, int64_t limit, int64_t offset, tb_op **out,
+                      tb_err *err);
+/* Concatenate children with identical column types (the planner coerces). Output
+ * names are the first child's. */
+tb_rc tb_op_union_all_new(uint32_t n, tb_op **children, tb_op **out, tb_err *err);
+
+/* ================================================================ memory tables */
+
+/*
+ * A columnar in-memory table: an append-only list of owned batches (CREATE TABLE in
+ * memory, the memory sink, materialized views). Readers take a snapshot
+ * (tb_table_scan_new) and see the rows present when they started.
+ */
+typedef struct tb_table tb_table;
+tb_table *tb_table_new(const tb_schema *schema); /* schema copied; NULL on OOM */
+void tb_table_free(tb_table *table);
+const tb_schema *tb_table_schema(const tb_table *table);
+uint64_t tb_table_rows(const tb_table *table);
+/* Append a batch (copied; types must match the schema). */
+tb_rc tb_table_append(tb_table *table, const tb_batch *batch, tb_err *err);
+/* Remove all rows. */
+void tb_table_truncate(tb_table *table);
+/* Replace the contents with another table's (swaps; `other` is left empty). */
+void tb_table_swap(tb_table *table, tb_table *other);
+/* Scan the rows present now; proj (may be NULL: all) selects columns. */
+tb_rc tb_table_scan_new(tb_table *table, const int *proj, uint32_t n_proj, tb_op **out,
+                        tb_err *err);
+/* Approximate bytes held. */
+size_t tb_table_bytes(const tb_table *table);
+
+#endif /* TB_EXEC_H */
