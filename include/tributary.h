@@ -72,6 +72,9 @@ TB_API tb_rc tb_db_open(const char *path, tb_db **out_db);
 TB_API void tb_db_close(tb_db **db);
 /* Message of the last failed call on db ("" if none). Owned by db, valid until next call. */
 TB_API const char *tb_db_errmsg(tb_db *db);
+/* Byte offset into the SQL text of the last error's position, or -1 (the CLI draws a
+ * caret there, as psql does). */
+TB_API int tb_db_errpos(tb_db *db);
 /* Set an engine option ("threads", "memory_limit", ...). */
 TB_API tb_rc tb_db_set(tb_db *db, const char *key, const char *value);
 
