@@ -56,7 +56,8 @@ static void replay_path(const char *path, unsigned long *count, int depth)
             }
         }
         closedir(d);
-        qsort(names.items, names.n, sizeof(char *), cmp_names);
+        if (names.n > 1)
+            qsort(names.items, names.n, sizeof(char *), cmp_names);
         for (i = 0; i < names.n; i++) {
             size_t len = strlen(path) + strlen(names.items[i]) + 2;
             char *child = tb_malloc(len);

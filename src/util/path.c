@@ -120,7 +120,8 @@ static tb_rc expand_dir(const char *dir, const char *suffix, tb_strlist *out, tb
         strlist_truncate(out, first);
         return rc;
     }
-    qsort(out->items + first, out->n - first, sizeof(char *), cmp_str);
+    if (out->n - first > 1)
+        qsort(out->items + first, out->n - first, sizeof(char *), cmp_str);
     return TB_OK;
 }
 
@@ -173,7 +174,8 @@ tb_rc tb_path_expand(const char *pattern, const char *suffix, tb_strlist *out, t
         if (out->n == first)
             return TB_ERRF(err, TB_E_NOTFOUND, "no files match '%s'", pattern);
         /* glob(3) already sorts, but by locale collation; keep strcmp order. */
-        qsort(out->items + first, out->n - first, sizeof(char *), cmp_str);
+        if (out->n - first > 1)
+            qsort(out->items + first, out->n - first, sizeof(char *), cmp_str);
         return TB_OK;
     }
     return TB_ERRF(err, errno == ENOENT ? TB_E_NOTFOUND : TB_E_IO, "cannot open '%s': %s",
