@@ -10,10 +10,11 @@
  * form has k <= 15 digits prints those digits (padded with zeros) at precision 15, since
  * 15-digit decimals are coarser than doubles; otherwise the correctly rounded 16- or
  * 17-digit form is the closest of its length, so if any of that length round-trips it
- * does.
+ * does. Subnormals have less precision, so for them the search starts at one digit.
  *
  * Decimals are tb_i128 scaled by 10^scale; at most 38 significant digits (|v| < 10^38).
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +212,9 @@ static int format_double(double x, char *out)
     /* Integers below 10^15 print as plain integers; the common case for sums. */
     if (fabs(x) < 1e15 && x == (double)(int64_t)x)
         return snprintf(out, 32, "%lld", (long long)(int64_t)x);
-    for (prec = 15; prec < 17; prec++) {
+    /* Subnormals carry fewer digits than 15: search from 1 (the argument above needs
+     * full precision). */
+    for (prec = fabs(x) < DBL_MIN ? 1 : 15; prec < 17; prec++) {
         (void)snprintf(e, sizeof(e), "%.*e", prec - 1, x);
         if (strtod(e, NULL) == x)
             break;
@@ -229,7 +232,7 @@ static int format_float(float x, char *out)
 
     if (!isfinite(x) || x == 0)
         return special_float(x, out);
-    for (prec = 6; prec < 9; prec++) {
+    for (prec = fabsf(x) < FLT_MIN ? 1 : 6; prec < 9; prec++) {
         (void)snprintf(e, sizeof(e), "%.*e", prec - 1, (double)x);
         if (strtof(e, NULL) == x)
             break;
