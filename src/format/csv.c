@@ -1,0 +1,2325 @@
+/*
+ * csv.c - CSV reader: options, a chunked record tokenizer, schema inference, and the
+ * tb_source that parses records straight into typed column vectors.
+ *
+ * Reading is two-phase per batch, so that the per-byte and per-value loops stay tight:
+ *   1. tokenize: records are split into fields, recording for each (row, field) the
+ *      [start, end) offsets of its content (inside the quotes) and a flag byte, plus per
+ *      row the raw record range, its first physical line and any structural fault.
+ *      Scanning uses SWAR (8 bytes at a time) for the characters that end a run.
+ *   2. convert: for each projected column, one loop over the rows parses the fields
+ *      into the vector (integers, doubles, dates, ... with their own inlined parsers),
+ *      marking NULLs and value faults. Then malformed rows are handled by mode.
+ * A batch is built from one or more "segments": maximal runs of records that are in the
+ * read buffer at the same time. A segment is converted before the buffer is refilled
+ * (which moves its bytes) or the next file is opened, so field offsets (uint32, relative
+ * to the segment start) never dangle. Text values are views into one arena copy of the
+ * segment's bytes; only fields with escaped quotes are materialised separately.
+ *
+ * Reader buffer invariants (file mode): data[pos, len) is unread input; pos is always
+ * at a record boundary between calls; an incomplete record is moved to the front before
+ * reading more; buffer size <= max_line + 2 + read size, so memory is bounded by the
+ * line limit, never by the file size. Memory mode reads the caller's buffer in place.
+ *
+ * Line numbers are physical (LF, CRLF and lone CR each end one line, including inside
+ * quoted fields); a record is reported at the line where it starts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "format/csv.h"
+
+#define CSV_DEFAULT_CHUNK ((size_t)1 << 20)
+#define CSV_DEFAULT_MAX_LINE ((size_t)64 << 20)
+#define CSV_MAX_MAX_LINE ((size_t)1 << 30)
+#define CSV_BATCH_BYTES ((size_t)4 << 20) /* a batch stops growing past this many bytes */
+#define CSV_MAX_CELLS (256u * 1024u)      /* bound on rows * fields tokenized per batch */
+#define CSV_EMPTY_ARENA_MAX ((size_t)64 << 20) /* see csv_next */
+#define CSV_SHOW_MAX 64                   /* bytes of a bad value quoted in a message */
+
+typedef enum csv_mode { MODE_PERMISSIVE = 0, MODE_DROP, MODE_FAILFAST } csv_mode;
+
+struct tb_csv_opts {
+    bool header;
+    uint8_t delim;
+    int quote;  /* -1: no quoting */
+    int escape; /* -1: no escape char */
+    bool escape_set;
+    char *null_str;
+    size_t null_len;
+    char *ts_fmt;   /* NULL: ISO (tb_parse_timestamp) */
+    char *date_fmt; /* NULL: ISO (tb_parse_date) */
+    csv_mode mode;
+    char *corrupt;
+    tb_schema *schema;
+    uint64_t sample_rows;
+    size_t max_line;
+    uint64_t skip;
+    size_t chunk;
+};
+
+/* ================================================================ options */
+
+static const char KNOWN_OPTS[] = "header, delimiter, quote, escape, null, timestamp_format, "
+                                 "date_format, mode, corrupt_column, schema, sample_rows, "
+                                 "max_line_bytes, skip";
+
+tb_csv_opts *tb_csv_opts_new(void)
+{
+    tb_csv_opts *opts = tb_calloc(1, sizeof(*opts));
+
+    if (opts == NULL)
+        return NULL;
+    opts->null_str = tb_strdup("");
+    if (opts->null_str == NULL) {
+        tb_free(opts);
+        return NULL;
+    }
+    opts->header = true;
+    opts->delim = ',';
+    opts->quote = '"';
+    opts->escape = '"';
+    opts->mode = MODE_PERMISSIVE;
+    opts->sample_rows = 10000;
+    opts->max_line = CSV_DEFAULT_MAX_LINE;
+    opts->chunk = CSV_DEFAULT_CHUNK;
+    return opts;
+}
+
+void tb_csv_opts_free(tb_csv_opts *opts)
+{
+    if (opts == NULL)
+        return;
+    tb_free(opts->null_str);
+    tb_free(opts->ts_fmt);
+    tb_free(opts->date_fmt);
+    tb_free(opts->corrupt);
+    tb_schema_free(opts->schema);
+    tb_free(opts);
+}
+
+static bool dup_opt(char **dst, const char *src)
+{
+    if (src == NULL) {
+        *dst = NULL;
+        return true;
+    }
+    *dst = tb_strdup(src);
+    return *dst != NULL;
+}
+
+tb_csv_opts *tb_csv_opts_copy(const tb_csv_opts *opts)
+{
+    tb_csv_opts *c = tb_calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    *c = *opts;
+    c->null_str = c->ts_fmt = c->date_fmt = c->corrupt = NULL;
+    c->schema = NULL;
+    if (!dup_opt(&c->null_str, opts->null_str) || !dup_opt(&c->ts_fmt, opts->ts_fmt) ||
+        !dup_opt(&c->date_fmt, opts->date_fmt) || !dup_opt(&c->corrupt, opts->corrupt))
+        goto fail;
+    if (opts->schema != NULL && (c->schema = tb_schema_copy(opts->schema)) == NULL)
+        goto fail;
+    return c;
+fail:
+    tb_csv_opts_free(c);
+    return NULL;
+}
+
+const tb_schema *tb_csv_opts_schema(const tb_csv_opts *opts)
+{
+    return opts->schema;
+}
+
+const char *tb_csv_opts_corrupt_column(const tb_csv_opts *opts)
+{
+    return opts->corrupt;
+}
+
+void tb_csv_opts_set_chunk_size(tb_csv_opts *opts, size_t chunk_size)
+{
+    opts->chunk = chunk_size == 0 ? CSV_DEFAULT_CHUNK : chunk_size;
+}
+
+static bool opt_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"true", "t", "on", "yes", "1"};
+    static const char *const no[] = {"false", "f", "off", "no", "0"};
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (tb_str_ieq(v, yes[i])) {
+            *out = true;
+            return true;
+        }
+        if (tb_str_ieq(v, no[i])) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool opt_u64(const char *v, uint64_t *out)
+{
+    uint64_t acc = 0;
+
+    if (*v == '\0')
+        return false;
+    for (; *v != '\0'; v++) {
+        unsigned d = (unsigned)(uint8_t)*v - '0';
+        if (d > 9 || acc > (UINT64_MAX - d) / 10)
+            return false;
+        acc = acc * 10 + d;
+    }
+    *out = acc;
+    return true;
+}
+
+/* One character, "\t" spelled out, or (allow_none) "" for none (-1). */
+static bool opt_char(const char *v, bool allow_none, int *out)
+{
+    if (v[0] == '\0') {
+        *out = -1;
+        return allow_none;
+    }
+    if (v[1] == '\0') {
+        *out = (uint8_t)v[0];
+        return true;
+    }
+    if (strcmp(v, "\\t") == 0) {
+        *out = '\t';
+        return true;
+    }
+    return false;
+}
+
+/* Validate a timestamp/date format: %Y %m %d %H %M %S %f %% and literals; %Y, %m and
+ * %d must appear. */
+static bool fmt_valid(const char *fmt)
+{
+    bool y = false, m = false, d = false;
+
+    for (; *fmt != '\0'; fmt++) {
+        if (*fmt != '%')
+            continue;
+        fmt++;
+        switch (*fmt) {
+        case 'Y':
+            y = true;
+            break;
+        case 'm':
+            m = true;
+            break;
+        case 'd':
+            d = true;
+            break;
+        case 'H':
+        case 'M':
+        case 'S':
+        case 'f':
+        case '%':
+            break;
+        default:
+            return false;
+        }
+    }
+    return y && m && d;
+}
+
+static tb_rc bad_value(tb_err *err, const char *key, const char *value, const char *hint)
+{
+    return TB_ERRF(err, TB_E_SQL, "read_csv: invalid value '%s' for option '%s' (%s)", value,
+                   key, hint);
+}
+
+static tb_rc set_str(char **dst, const char *value, tb_err *err)
+{
+    char *c = tb_strdup(value);
+
+    if (c == NULL)
+        return tb_err_nomem(err);
+    tb_free(*dst);
+    *dst = c;
+    return TB_OK;
+}
+
+tb_rc tb_csv_opts_set(tb_csv_opts *opts, const char *key, const char *value, tb_err *err)
+{
+    uint64_t n;
+    int c;
+
+    if (opts == NULL || key == NULL || value == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "read_csv: NULL option argument");
+    if (tb_str_ieq(key, "header")) {
+        if (!opt_bool(value, &opts->header))
+            return bad_value(err, key, value, "expected true or false");
+    } else if (tb_str_ieq(key, "delimiter")) {
+        if (!opt_char(value, false, &c) || c == '\n' || c == '\r')
+            return bad_value(err, key, value, "expected one character other than CR/LF");
+        opts->delim = (uint8_t)c;
+    } else if (tb_str_ieq(key, "quote")) {
+        if (!opt_char(value, true, &c) || c == '\n' || c == '\r')
+            return bad_value(err, key, value, "expected one character, or '' for none");
+        opts->quote = c;
+        if (!opts->escape_set)
+            opts->escape = c;
+    } else if (tb_str_ieq(key, "escape")) {
+        if (!opt_char(value, true, &c) || c == '\n' || c == '\r')
+            return bad_value(err, key, value, "expected one character, or '' for none");
+        opts->escape = c;
+        opts->escape_set = true;
+    } else if (tb_str_ieq(key, "null")) {
+        tb_rc rc = set_str(&opts->null_str, value, err);
+        if (rc != TB_OK)
+            return rc;
+        opts->null_len = strlen(value);
+    } else if (tb_str_ieq(key, "timestamp_format") || tb_str_ieq(key, "date_format")) {
+        bool ts = tb_str_ieq(key, "timestamp_format");
+        if (!fmt_valid(value))
+            return bad_value(err, key, value,
+                             "expected %Y, %m, %d and optionally %H %M %S %f, %% and "
+                             "literal characters");
+        return set_str(ts ? &opts->ts_fmt : &opts->date_fmt, value, err);
+    } else if (tb_str_ieq(key, "mode")) {
+        if (tb_str_ieq(value, "permissive"))
+            opts->mode = MODE_PERMISSIVE;
+        else if (tb_str_ieq(value, "dropmalformed"))
+            opts->mode = MODE_DROP;
+        else if (tb_str_ieq(value, "failfast"))
+            opts->mode = MODE_FAILFAST;
+        else
+            return bad_value(err, key, value, "expected permissive, dropmalformed or failfast");
+    } else if (tb_str_ieq(key, "corrupt_column")) {
+        if (value[0] == '\0')
+            return bad_value(err, key, value, "expected a column name");
+        return set_str(&opts->corrupt, value, err);
+    } else if (tb_str_ieq(key, "schema")) {
+        tb_schema *schema = NULL;
+        tb_rc rc = tb_schema_parse(value, &schema, err);
+        if (rc != TB_OK) {
+            if (rc == TB_E_NOMEM)
+                return rc;
+            if (err != NULL) {
+                tb_err_prefix(err, "read_csv: option 'schema'");
+                err->code = TB_E_SQL;
+                err->pos = -1;
+            }
+            return TB_E_SQL;
+        }
+        if (schema->n == 0) {
+            tb_schema_free(schema);
+            return bad_value(err, key, value, "expected at least one column");
+        }
+        tb_schema_free(opts->schema);
+        opts->schema = schema;
+    } else if (tb_str_ieq(key, "sample_rows")) {
+        if (!opt_u64(value, &n) || n == 0)
+            return bad_value(err, key, value, "expected a positive integer");
+        opts->sample_rows = n;
+    } else if (tb_str_ieq(key, "max_line_bytes")) {
+        if (!opt_u64(value, &n) || n == 0 || n > CSV_MAX_MAX_LINE)
+            return bad_value(err, key, value, "expected an integer from 1 to 1073741824");
+        opts->max_line = (size_t)n;
+    } else if (tb_str_ieq(key, "skip")) {
+        if (!opt_u64(value, &n))
+            return bad_value(err, key, value, "expected a non-negative integer");
+        opts->skip = n;
+    } else {
+        return TB_ERRF(err, TB_E_NOTFOUND, "read_csv: unknown option '%s' (known: %s)", key,
+                       KNOWN_OPTS);
+    }
+    return TB_OK;
+}
+
+/* Checks that involve several options (they may be set in any order). */
+static tb_rc opts_check(const tb_csv_opts *opts, tb_err *err)
+{
+    if (opts->quote >= 0 && opts->quote == opts->delim)
+        return TB_ERRF(err, TB_E_SQL, "read_csv: options 'delimiter' and 'quote' are both '%c'",
+                       opts->delim);
+    if (opts->escape >= 0 && opts->escape != opts->quote && opts->escape == opts->delim)
+        return TB_ERRF(err, TB_E_SQL,
+                       "read_csv: options 'delimiter' and 'escape' are both '%c'", opts->delim);
+    return TB_OK;
+}
+
+/* ================================================================ lexer */
+
+#define C_U 1 /* ends an unquoted run: delimiter, CR, LF, NUL */
+#define C_Q 2 /* stops a quoted run: quote, escape, CR, LF, NUL */
+
+#define F_QUOTED 1  /* content was inside quotes */
+#define F_ESC 2     /* content holds doubled quotes / escape chars to remove */
+#define F_MISSING 4 /* field absent from the record (or unterminated): NULL */
+
+#define BAD_UNTERM 1 /* unterminated quoted field at EOF */
+#define BAD_NUL 2    /* NUL byte */
+#define BAD_AFTERQ 4 /* character after a closing quote */
+#define BAD_COUNT 8  /* wrong number of fields */
+#define BAD_VALUE 16 /* a projected field failed to parse */
+
+typedef struct csv_lex {
+    uint8_t delim;
+    int quote, escape;
+    bool esc_distinct; /* escape char other than the quote */
+    bool dbl;          /* "" doubling */
+    uint64_t bd, bq, be;
+    uint8_t cls[256];
+} csv_lex;
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define HASZERO(v) (((v)-ONES) & ~(v)&HIGHS)
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CSV_SWAR 1
+#else
+#define CSV_SWAR 0
+#endif
+
+static void lex_init(csv_lex *lx, const tb_csv_opts *opts)
+{
+    memset(lx, 0, sizeof(*lx));
+    lx->delim = opts->delim;
+    lx->quote = opts->quote;
+    lx->escape = opts->quote >= 0 ? opts->escape : -1;
+    lx->dbl = lx->quote >= 0 && lx->escape == lx->quote;
+    lx->esc_distinct = lx->escape >= 0 && lx->escape != lx->quote;
+    lx->bd = ONES * lx->delim;
+    lx->bq = ONES * (uint8_t)(lx->quote >= 0 ? lx->quote : '\n');
+    lx->be = ONES * (uint8_t)(lx->esc_distinct ? lx->escape : '\n');
+    lx->cls[lx->delim] |= C_U;
+    lx->cls['\n'] |= C_U | C_Q;
+    lx->cls['\r'] |= C_U | C_Q;
+    lx->cls[0] |= C_U | C_Q;
+    if (lx->quote >= 0)
+        lx->cls[lx->quote] |= C_Q;
+    if (lx->esc_distinct)
+        lx->cls[lx->escape] |= C_Q;
+}
+
+/* First byte of [p, end) that ends an unquoted run, or end. */
+static inline const uint8_t *scan_u(const csv_lex *lx, const uint8_t *p, const uint8_t *end)
+{
+#if CSV_SWAR
+    while (end - p >= 8) {
+        uint64_t v, m;
+        memcpy(&v, p, 8);
+        m = HASZERO(v ^ lx->bd) | HASZERO(v ^ (ONES * '\n')) | HASZERO(v ^ (ONES * '\r')) |
+            HASZERO(v);
+        if (m != 0)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && !(lx->cls[*p] & C_U))
+        p++;
+    return p;
+}
+
+/* First byte of [p, end) that stops a quoted run, or end. */
+static inline const uint8_t *scan_q(const csv_lex *lx, const uint8_t *p, const uint8_t *end)
+{
+#if CSV_SWAR
+    while (end - p >= 8) {
+        uint64_t v, m;
+        memcpy(&v, p, 8);
+        m = HASZERO(v ^ lx->bq) | HASZERO(v ^ lx->be) | HASZERO(v ^ (ONES * '\n')) |
+            HASZERO(v ^ (ONES * '\r')) | HASZERO(v);
+        if (m != 0)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && !(lx->cls[*p] & C_Q))
+        p++;
+    return p;
+}
+
+enum { TOK_OK, TOK_MORE, TOK_EOF };
+
+/* One tokenized record. Offsets are into the data the tokenizer was given. */
+typedef struct csv_rec {
+    size_t skip_to;      /* after the blank lines before the record (valid on any status) */
+    uint32_t skip_lines; /* line breaks among those blank lines */
+    size_t start, end;   /* the record, without its line break */
+    size_t next;         /* after the line break */
+    uint32_t lines;      /* line breaks inside the record and its terminator */
+    uint32_t n_fields;   /* fields found (may exceed fcap) */
+    uint8_t bad;         /* BAD_* structural faults */
+    uint8_t bad_char;    /* the character after a closing quote (BAD_AFTERQ) */
+} csv_rec;
+
+/*
+ * Tokenize the record at d[pos] (after skipping blank lines). Fields j < fcap are stored
+ * as offsets relative to d + fbase in fs/fe with flags in ff; missing ones (up to fcap)
+ * get F_MISSING. Returns TOK_MORE when the record may continue past len and !eof (the
+ * caller reads more and calls again from rec->skip_to), TOK_EOF when no record is left.
+ */
+static int tokenize(const csv_lex *lx, const uint8_t *d, size_t pos, size_t len, bool eof,
+                    size_t fbase, uint32_t *fs, uint32_t *fe, uint8_t *ff, uint32_t fcap,
+                    csv_rec *rec)
+{
+    const uint8_t *p = d + pos, *end = d + len;
+    uint32_t lines = 0, nf = 0, j;
+    uint8_t bad = 0;
+    const int quote = lx->quote;
+
+    for (;;) {
+        if (p == end) {
+            rec->skip_to = (size_t)(p - d);
+            rec->skip_lines = lines;
+            return eof ? TOK_EOF : TOK_MORE;
+        }
+        if (*p == '\n') {
+            p++;
+            lines++;
+        } else if (*p == '\r') {
+            if (p + 1 == end && !eof) {
+                rec->skip_to = (size_t)(p - d);
+                rec->skip_lines = lines;
+                return TOK_MORE;
+            }
+            p += (p + 1 < end && p[1] == '\n') ? 2 : 1;
+            lines++;
+        } else {
+            break;
+        }
+    }
+    rec->skip_to = (size_t)(p - d);
+    rec->skip_lines = lines;
+    rec->start = (size_t)(p - d);
+    rec->bad_char = 0;
+    lines = 0;
+    for (;;) {
+        const uint8_t *cs, *ce;
+        uint8_t fl = 0;
+
+        if (quote >= 0 && p < end && *p == (uint8_t)quote) {
+            p++;
+            cs = p;
+            fl = F_QUOTED;
+            for (;;) {
+                uint8_t c;
+                p = scan_q(lx, p, end);
+                if (p == end) {
+                    if (!eof)
+                        return TOK_MORE;
+                    bad |= BAD_UNTERM;
+                    fl |= F_MISSING;
+                    break;
+                }
+                c = *p;
+                if (c == (uint8_t)quote) {
+                    if (lx->dbl) {
+                        if (p + 1 == end && !eof)
+                            return TOK_MORE;
+                        if (p + 1 < end && p[1] == c) {
+                            fl |= F_ESC;
+                            p += 2;
+                            continue;
+                        }
+                    }
+                    break;
+                }
+                if (c == '\n') {
+                    lines++;
+                    p++;
+                    continue;
+                }
+                if (c == '\r') {
+                    if (p + 1 == end && !eof)
+                        return TOK_MORE;
+                    if (p + 1 == end || p[1] != '\n')
+                        lines++;
+                    p++;
+                    continue;
+                }
+                if (c == 0) {
+                    bad |= BAD_NUL;
+                    p++;
+                    continue;
+                }
+                /* the escape char: the next byte is literal */
+                if (p + 1 == end) {
+                    if (!eof)
+                        return TOK_MORE;
+                    p++;
+                    continue; /* -> unterminated */
+                }
+                fl |= F_ESC;
+                p++;
+                if (*p == '\n') {
+                    lines++;
+                } else if (*p == '\r') {
+                    if (p + 1 == end && !eof)
+                        return TOK_MORE;
+                    if (p + 1 == end || p[1] != '\n')
+                        lines++;
+                } else if (*p == 0) {
+                    bad |= BAD_NUL;
+                }
+                p++;
+            }
+            ce = p;
+            if (p < end)
+                p++; /* the closing quote */
+            if (p < end && *p != lx->delim && *p != '\n' && *p != '\r') {
+                /* Garbage after the closing quote: the record is malformed; skip to the
+                 * end of the field. */
+                if (!(bad & BAD_AFTERQ))
+                    rec->bad_char = *p;
+                bad |= BAD_AFTERQ;
+                for (;;) {
+                    p = scan_u(lx, p, end);
+                    if (p < end && *p == 0) {
+                        bad |= BAD_NUL;
+                        p++;
+                        continue;
+                    }
+                    break;
+                }
+            }
+        } else {
+            cs = p;
+            for (;;) {
+                p = scan_u(lx, p, end);
+                if (p < end && *p == 0) {
+                    bad |= BAD_NUL;
+                    p++;
+                    continue;
+                }
+                break;
+            }
+            ce = p;
+        }
+        if (p == end && !eof)
+            return TOK_MORE;
+        if (nf < fcap) {
+            fs[nf] = (uint32_t)(cs - (d + fbase));
+            fe[nf] = (uint32_t)(ce - (d + fbase));
+            ff[nf] = fl;
+        }
+        nf++;
+        if (p == end) { /* last record without a line break */
+            rec->end = rec->next = (size_t)(p - d);
+            break;
+        }
+        if (*p == lx->delim) {
+            p++;
+            continue;
+        }
+        rec->end = (size_t)(p - d);
+        if (*p == '\r') {
+            if (p + 1 == end && !eof)
+                return TOK_MORE;
+            p += (p + 1 < end && p[1] == '\n') ? 2 : 1;
+        } else {
+            p++;
+        }
+        lines++;
+        rec->next = (size_t)(p - d);
+        break;
+    }
+    for (j = nf; j < fcap; j++) {
+        fs[j] = fe[j] = 0;
+        ff[j] = F_MISSING;
+    }
+    if (nf != fcap)
+        bad |= BAD_COUNT;
+    rec->n_fields = nf;
+    rec->lines = lines;
+    rec->bad = bad;
+    return TOK_OK;
+}
+
+/* ================================================================ reader */
+
+typedef struct csv_rd {
+    const char *name; /* for messages (not owned) */
+    int fd;           /* -1: memory mode */
+    char *buf;        /* file mode buffer (owned) */
+    size_t cap;
+    const uint8_t *data; /* buf, or the caller's memory */
+    size_t pos, len;
+    bool eof;
+    uint64_t line; /* physical line number of data[pos] */
+    uint64_t off;  /* input offset of data[0] */
+    size_t chunk, max_line;
+} csv_rd;
+
+static void rd_close(csv_rd *rd)
+{
+    if (rd->fd >= 0)
+        (void)close(rd->fd); /* read-only: nothing to flush */
+    rd->fd = -1;
+    tb_free(rd->buf);
+    memset(rd, 0, sizeof(*rd));
+    rd->fd = -1;
+}
+
+static void rd_open_mem(csv_rd *rd, const char *name, const char *data, size_t len,
+                        const tb_csv_opts *opts)
+{
+    memset(rd, 0, sizeof(*rd));
+    rd->fd = -1;
+    rd->name = name;
+    rd->data = (const uint8_t *)data;
+    rd->len = len;
+    rd->eof = true;
+    rd->line = 1;
+    rd->chunk = opts->chunk;
+    rd->max_line = opts->max_line;
+}
+
+static tb_rc rd_open_file(csv_rd *rd, const char *path, const tb_csv_opts *opts, tb_err *err)
+{
+    memset(rd, 0, sizeof(*rd));
+    rd->name = path;
+    rd->line = 1;
+    rd->chunk = opts->chunk;
+    rd->max_line = opts->max_line;
+    rd->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rd->fd < 0)
+        return TB_ERRF(err, TB_E_IO, "csv: open '%s': %s", path, strerror(errno));
+    return TB_OK;
+}
+
+static tb_rc too_long(const csv_rd *rd, uint64_t line, tb_err *err)
+{
+    return TB_ERRF(err, TB_E_LIMIT,
+                   "csv: %s:%llu: record longer than max_line_bytes (%zu bytes)", rd->name,
+                   (unsigned long long)line, rd->max_line);
+}
+
+/*
+ * Move data[pos, len) to the front and read more (file mode, !eof). data[pos] starts
+ * the incomplete record; one longer than max_line is an error naming its line. Each
+ * read is at least a chunk and grows with the pending record, so a long record is
+ * rescanned O(log n) times, not O(n / chunk).
+ */
+static tb_rc rd_fill(csv_rd *rd, tb_err *err)
+{
+    size_t keep = rd->len - rd->pos, want, got = 0;
+
+    if (keep > rd->max_line + 1)
+        return too_long(rd, rd->line, err);
+    if (rd->pos > 0) {
+        if (keep > 0)
+            memmove(rd->buf, rd->buf + rd->pos, keep);
+        rd->off += rd->pos;
+        rd->pos = 0;
+        rd->len = keep;
+    }
+    want = TB_MAX(rd->chunk, keep);
+    want = TB_MIN(want, rd->max_line + 2 + rd->chunk - keep);
+    if (rd->cap < keep + want) {
+        size_t ncap = TB_MAX(keep + want, rd->cap * 2);
+        char *nb;
+        ncap = TB_MIN(ncap, rd->max_line + 2 + 2 * rd->chunk);
+        ncap = TB_MAX(ncap, keep + want);
+        nb = tb_realloc(rd->buf, ncap);
+        if (nb == NULL)
+            return tb_err_nomem(err);
+        rd->buf = nb;
+        rd->cap = ncap;
+    }
+    rd->data = (const uint8_t *)rd->buf;
+    while (got < want) {
+        ssize_t n = read(rd->fd, rd->buf + rd->len, want - got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return TB_ERRF(err, TB_E_IO, "csv: read '%s': %s", rd->name, strerror(errno));
+        }
+        if (n == 0) {
+            rd->eof = true;
+            break;
+        }
+        rd->len += (size_t)n;
+        got += (size_t)n;
+    }
+    return TB_OK;
+}
+
+/* Make at least n bytes available at pos (or reach EOF). */
+static tb_rc rd_ensure(csv_rd *rd, size_t n, tb_err *err)
+{
+    while (!rd->eof && rd->len - rd->pos < n) {
+        tb_rc rc = rd_fill(rd, err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    return TB_OK;
+}
+
+/* Skip the BOM and the `skip` leading lines of a freshly opened input. */
+static tb_rc rd_prologue(csv_rd *rd, const tb_csv_opts *opts, tb_err *err)
+{
+    uint64_t k = opts->skip;
+    tb_rc rc = rd_ensure(rd, 3, err);
+
+    if (rc != TB_OK)
+        return rc;
+    if (rd->len - rd->pos >= 3 && memcmp(rd->data + rd->pos, "\xEF\xBB\xBF", 3) == 0)
+        rd->pos += 3;
+    while (k > 0) {
+        const uint8_t *p = rd->data + rd->pos, *end = rd->data + rd->len;
+        while (p < end && *p != '\n' && *p != '\r')
+            p++;
+        if (p == end) {
+            rd->pos = rd->len;
+            if (rd->eof)
+                break;
+        } else if (*p == '\n' || p + 1 < end || rd->eof) {
+            p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
+            rd->pos = (size_t)(p - rd->data);
+            rd->line++;
+            k--;
+            continue;
+        } else {
+            rd->pos = (size_t)(p - rd->data); /* CR at the end: LF may follow */
+        }
+        rc = rd_fill(rd, err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    return TB_OK;
+}
+
+/*
+ * Next whole record (fields stored relative to data + rec->start, i.e. fbase = start),
+ * reading more as needed. Returns TOK_OK or TOK_EOF, or -1 with err set. Used for
+ * headers and inference, where nothing refers to the buffer across records.
+ */
+static int rd_record(const csv_lex *lx, csv_rd *rd, uint32_t *fs, uint32_t *fe, uint8_t *ff,
+                     uint32_t fcap, csv_rec *rec, tb_err *err)
+{
+    for (;;) {
+        int st;
+        /* fbase is unknown before blank lines are skipped: tokenize once to find the
+         * start, then (rarely) again with the right base. */
+        st = tokenize(lx, rd->data, rd->pos, rd->len, rd->eof, rd->pos, fs, fe, ff, fcap,
+                      rec);
+        rd->pos = rec->skip_to;
+        rd->line += rec->skip_lines;
+        if (st == TOK_OK && rec->skip_lines > 0)
+            st = tokenize(lx, rd->data, rd->pos, rd->len, rd->eof, rd->pos, fs, fe, ff, fcap,
+                          rec);
+        if (st == TOK_EOF)
+            return TOK_EOF;
+        if (st == TOK_OK) {
+            if (rec->end - rec->start > rd->max_line) {
+                too_long(rd, rd->line, err);
+                return -1;
+            }
+            return TOK_OK;
+        }
+        if (rd_fill(rd, err) != TB_OK)
+            return -1;
+    }
+}
+
+/* ================================================================ value parsers */
+
+typedef enum pv { PV_OK = 0, PV_INVALID, PV_RANGE } pv;
+
+static inline bool is_blank(uint8_t c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline void trim_blank(const char **p, const char **e)
+{
+    while (*p < *e && is_blank((uint8_t)**p))
+        (*p)++;
+    while (*e > *p && is_blank((uint8_t)(*e)[-1]))
+        (*e)--;
+}
+
+static inline pv parse_int(const char *p, const char *e, int64_t lo, int64_t hi, int64_t *out)
+{
+    bool neg = false, over = false;
+    uint64_t acc = 0, limit;
+
+    if (p < e && (*p == '-' || *p == '+')) {
+        neg = *p == '-';
+        p++;
+    }
+    if (p == e)
+        return PV_INVALID;
+    for (; p < e; p++) {
+        unsigned dg = (unsigned)(uint8_t)*p - '0';
+        if (dg > 9)
+            return PV_INVALID;
+        if (acc > (UINT64_MAX - 9) / 10)
+            over = true;
+        else
+            acc = acc * 10 + dg;
+    }
+    limit = neg ? (uint64_t)(-(lo + 1)) + 1 : (uint64_t)hi;
+    if (over || acc > limit)
+        return PV_RANGE;
+    *out = neg ? (acc == 0 ? 0 : -(int64_t)(acc - 1) - 1) : (int64_t)acc;
+    return PV_OK;
+}
+
+static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const float P10F[] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
+                             1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+
+/*
+ * Plain decimal syntax [+-]digits[.digits][(e|E)[+-]digits]: mantissa (if at most 19
+ * digits, else *ok_m false) and power of ten. Returns false if the text is not of that
+ * form (then strtod decides: inf, nan, hex, or invalid).
+ */
+static inline bool dec_split(const char *p, const char *e, bool *neg, uint64_t *m, int *exp10,
+                             bool *ok_m)
+{
+    unsigned nd = 0, any = 0;
+    int ex = 0;
+
+    *neg = false;
+    *m = 0;
+    *ok_m = true;
+    if (p < e && (*p == '-' || *p == '+')) {
+        *neg = *p == '-';
+        p++;
+    }
+    for (; p < e; p++) {
+        unsigned dg = (unsigned)(uint8_t)*p - '0';
+        if (dg > 9)
+            break;
+        any = 1;
+        if (*m == 0 && dg == 0)
+            continue; /* leading zeros */
+        if (nd < 19)
+            *m = *m * 10 + dg;
+        else
+            ex++;
+        nd++;
+    }
+    if (p < e && *p == '.') {
+        for (p++; p < e; p++) {
+            unsigned dg = (unsigned)(uint8_t)*p - '0';
+            if (dg > 9)
+                break;
+            any = 1;
+            if (*m == 0 && dg == 0) {
+                ex--;
+                continue;
+            }
+            if (nd < 19) {
+                *m = *m * 10 + dg;
+                ex--;
+            }
+            nd++;
+        }
+    }
+    if (!any)
+        return false;
+    if (nd > 19)
+        *ok_m = false; /* digits were dropped: not exact */
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        bool eneg = false;
+        int ev = 0;
+        p++;
+        if (p < e && (*p == '-' || *p == '+')) {
+            eneg = *p == '-';
+            p++;
+        }
+        if (p == e)
+            return false;
+        for (; p < e; p++) {
+            unsigned dg = (unsigned)(uint8_t)*p - '0';
+            if (dg > 9)
+                return false;
+            if (ev < 100000)
+                ev = ev * 10 + (int)dg;
+        }
+        ex += eneg ? -ev : ev;
+    }
+    if (p != e)
+        return false;
+    *exp10 = ex;
+    return true;
+}
+
+/* NUL-terminated copy of [p, e) for strtod/strtof. */
+static const char *cstr_of(tb_buf *tmp, const char *p, const char *e)
+{
+    tmp->len = 0;
+    if (tb_buf_append(tmp, p, (size_t)(e - p)) != TB_OK)
+        return NULL;
+    return tb_buf_cstr(tmp);
+}
+
+static pv parse_f64_slow(tb_buf *tmp, const char *p, const char *e, double *out)
+{
+    const char *s = cstr_of(tmp, p, e);
+    char *endp;
+    double v;
+
+    if (s == NULL)
+        return PV_INVALID;
+    if (is_blank((uint8_t)s[0]) || s[0] == '\n' || s[0] == '\r' || s[0] == '\v' ||
+        s[0] == '\f')
+        return PV_INVALID;
+    errno = 0;
+    v = strtod(s, &endp);
+    if (endp == s || *endp != '\0')
+        return PV_INVALID;
+    if (errno == ERANGE && isinf(v))
+        return PV_RANGE;
+    *out = v;
+    return PV_OK;
+}
+
+/* Exactly strtod's result: Clinger's fast path when the mantissa and the power of ten
+ * are both exact doubles (one correctly rounded IEEE operation), strtod otherwise. */
+static inline pv parse_f64(tb_buf *tmp, const char *p, const char *e, double *out)
+{
+#if FLT_EVAL_METHOD == 0
+    bool neg, ok_m;
+    uint64_t m;
+    int ex;
+
+    if (TB_LIKELY(dec_split(p, e, &neg, &m, &ex, &ok_m)) && ok_m &&
+        m <= ((uint64_t)1 << 53) && ex >= -22 && ex <= 22) {
+        double d = (double)m;
+        d = ex < 0 ? d / P10[-ex] : d * P10[ex];
+        *out = neg ? -d : d;
+        return PV_OK;
+    }
+#endif
+    return parse_f64_slow(tmp, p, e, out);
+}
+
+static pv parse_f32(tb_buf *tmp, const char *p, const char *e, float *out)
+{
+    const char *s;
+    char *endp;
+    float v;
+#if FLT_EVAL_METHOD == 0
+    bool neg, ok_m;
+    uint64_t m;
+    int ex;
+
+    if (dec_split(p, e, &neg, &m, &ex, &ok_m) && ok_m && m <= ((uint64_t)1 << 24) &&
+        ex >= -10 && ex <= 10) {
+        float f = (float)m;
+        f = ex < 0 ? f / P10F[-ex] : f * P10F[ex];
+        *out = neg ? -f : f;
+        return PV_OK;
+    }
+#endif
+    s = cstr_of(tmp, p, e);
+    if (s == NULL || s[0] == '\0' || is_blank((uint8_t)s[0]))
+        return PV_INVALID;
+    errno = 0;
+    v = strtof(s, &endp);
+    if (endp == s || *endp != '\0')
+        return PV_INVALID;
+    if (errno == ERANGE && isinf(v))
+        return PV_RANGE;
+    *out = v;
+    return PV_OK;
+}
+
+static inline pv parse_bool(const char *p, const char *e, uint8_t *out)
+{
+    size_t n = (size_t)(e - p);
+    char b[6];
+    size_t i;
+
+    if (n == 0 || n > 5)
+        return PV_INVALID;
+    for (i = 0; i < n; i++)
+        b[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+    b[n] = '\0';
+    if (!strcmp(b, "true") || !strcmp(b, "t") || !strcmp(b, "1") || !strcmp(b, "yes") ||
+        !strcmp(b, "y") || !strcmp(b, "on")) {
+        *out = 1;
+        return PV_OK;
+    }
+    if (!strcmp(b, "false") || !strcmp(b, "f") || !strcmp(b, "0") || !strcmp(b, "no") ||
+        !strcmp(b, "n") || !strcmp(b, "off")) {
+        *out = 0;
+        return PV_OK;
+    }
+    return PV_INVALID;
+}
+
+static pv parse_decimal(const char *p, const char *e, tb_type t, tb_i128 *out)
+{
+    tb_i128 v, lim;
+
+    if (!tb_i128_parse(p, (size_t)(e - p), t.scale, &v))
+        return PV_INVALID;
+    if (t.precision > 0 && t.precision <= 38) {
+        lim = tb_i128_pow10(t.precision);
+        if (v >= lim || v <= -lim)
+            return PV_RANGE;
+    }
+    *out = v;
+    return PV_OK;
+}
+
+/* Read 1..maxd digits (exactly 4 for the year). */
+static bool fmt_num(const char *s, size_t n, size_t *i, unsigned mind, unsigned maxd,
+                    unsigned *out, unsigned *nd)
+{
+    unsigned v = 0, k = 0;
+
+    while (*i < n && k < maxd && (unsigned)(uint8_t)s[*i] - '0' <= 9) {
+        v = v * 10 + ((unsigned)(uint8_t)s[*i] - '0');
+        (*i)++;
+        k++;
+    }
+    *out = v;
+    if (nd != NULL)
+        *nd = k;
+    return k >= mind;
+}
+
+static bool is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Parse s with a validated format (fmt_valid) into microseconds since the epoch. */
+static bool fmt_parse(const char *fmt, const char *s, size_t n, int64_t *out_us)
+{
+    static const unsigned char dim[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y = 1970, mo = 1, d = 1, hh = 0, mi = 0, ss = 0, frac = 0, nd, md;
+    size_t i = 0;
+
+    for (; *fmt != '\0'; fmt++) {
+        if (*fmt != '%' || fmt[1] == '%') {
+            if (i >= n || s[i] != *fmt)
+                return false;
+            i++;
+            fmt += *fmt == '%';
+            continue;
+        }
+        fmt++;
+        switch (*fmt) {
+        case 'Y':
+            if (!fmt_num(s, n, &i, 4, 4, &y, NULL))
+                return false;
+            break;
+        case 'm':
+            if (!fmt_num(s, n, &i, 1, 2, &mo, NULL))
+                return false;
+            break;
+        case 'd':
+            if (!fmt_num(s, n, &i, 1, 2, &d, NULL))
+                return false;
+            break;
+        case 'H':
+            if (!fmt_num(s, n, &i, 1, 2, &hh, NULL))
+                return false;
+            break;
+        case 'M':
+            if (!fmt_num(s, n, &i, 1, 2, &mi, NULL))
+                return false;
+            break;
+        case 'S':
+            if (!fmt_num(s, n, &i, 1, 2, &ss, NULL))
+                return false;
+            break;
+        default: /* 'f': 1..9 digits, truncated to microseconds */
+            if (!fmt_num(s, n, &i, 1, 9, &frac, &nd))
+                return false;
+            for (; nd < 6; nd++)
+                frac *= 10;
+            for (; nd > 6; nd--)
+                frac /= 10;
+            break;
+        }
+    }
+    if (i != n || y == 0 || mo < 1 || mo > 12 || hh > 23 || mi > 59 || ss > 59)
+        return false;
+    md = mo == 2 ? 28u + is_leap(y) : dim[mo];
+    if (d < 1 || d > md)
+        return false;
+    *out_us = tb_days_from_civil(y, mo, d) * TB_USEC_PER_DAY +
+              ((int64_t)hh * 3600 + (int64_t)mi * 60 + ss) * TB_USEC_PER_SEC + frac;
+    return true;
+}
+
+static inline bool parse_ts(const tb_csv_opts *opts, const char *p, const char *e,
+                            int64_t *out)
+{
+    if (opts->ts_fmt != NULL)
+        return fmt_parse(opts->ts_fmt, p, (size_t)(e - p), out);
+    return tb_parse_timestamp(p, (size_t)(e - p), out);
+}
+
+static inline bool parse_date(const tb_csv_opts *opts, const char *p, const char *e,
+                              int32_t *out)
+{
+    if (opts->date_fmt != NULL) {
+        int64_t us, days;
+        if (!fmt_parse(opts->date_fmt, p, (size_t)(e - p), &us))
+            return false;
+        days = us / TB_USEC_PER_DAY - (us % TB_USEC_PER_DAY < 0);
+        *out = (int32_t)days;
+        return true;
+    }
+    return tb_parse_date(p, (size_t)(e - p), out);
+}
+
+/* Remove quote doubling / escape chars from quoted content into dst (>= e - p bytes). */
+static size_t unescape(const csv_lex *lx, const char *p, const char *e, char *dst)
+{
+    char *o = dst;
+
+    while (p < e) {
+        char c = *p++;
+        if (lx->dbl && c == (char)lx->quote && p < e && *p == c)
+            p++;
+        else if (lx->esc_distinct && c == (char)lx->escape && p < e)
+            c = *p++;
+        *o++ = c;
+    }
+    return (size_t)(o - dst);
+}
+
+/* Parse one non-text field (already unescaped, trimmed, non-empty) of type t into the
+ * slot `dst` of a vector. */
+static pv parse_value(const tb_csv_opts *opts, tb_buf *tmp, tb_type t, const char *p,
+                      const char *e, void *dst)
+{
+    int64_t i64 = 0;
+    pv r;
+
+    switch ((tb_type_id)t.id) {
+    case TB_T_BOOL:
+        return parse_bool(p, e, (uint8_t *)dst);
+    case TB_T_INT16:
+        r = parse_int(p, e, INT16_MIN, INT16_MAX, &i64);
+        if (r == PV_OK)
+            *(int16_t *)dst = (int16_t)i64;
+        return r;
+    case TB_T_INT32:
+        r = parse_int(p, e, INT32_MIN, INT32_MAX, &i64);
+        if (r == PV_OK)
+            *(int32_t *)dst = (int32_t)i64;
+        return r;
+    case TB_T_INT64:
+        return parse_int(p, e, INT64_MIN, INT64_MAX, (int64_t *)dst);
+    case TB_T_FLOAT:
+        return parse_f32(tmp, p, e, (float *)dst);
+    case TB_T_DOUBLE:
+        return parse_f64(tmp, p, e, (double *)dst);
+    case TB_T_DECIMAL:
+        return parse_decimal(p, e, t, (tb_i128 *)dst);
+    case TB_T_DATE:
+        return parse_date(opts, p, e, (int32_t *)dst) ? PV_OK : PV_INVALID;
+    case TB_T_TIMESTAMP:
+        return parse_ts(opts, p, e, (int64_t *)dst) ? PV_OK : PV_INVALID;
+    case TB_T_INTERVAL:
+        return tb_parse_interval(p, (size_t)(e - p), (tb_interval *)dst) ? PV_OK : PV_INVALID;
+    default:
+        return PV_INVALID;
+    }
+}
+
+/* ================================================================ source */
+
+typedef struct csv_src {
+    tb_source base;
+    tb_csv_opts *opts;
+    csv_lex lx;
+    tb_schema *tschema; /* table schema */
+    int *proj;
+    uint32_t n_proj;
+    uint32_t nf;   /* data fields per record (table columns minus the corrupt one) */
+    int *fidx;     /* per table column: its field index, -1 for the corrupt column */
+    int corrupt;   /* table index of the corrupt column, or -1 */
+    int corrupt_out; /* output index of the corrupt column, or -1 */
+    /* inputs */
+    tb_strlist paths;
+    size_t next_file;
+    const char *mem;
+    size_t mem_len;
+    char *mem_name;
+    bool mem_done;
+    csv_rd rd;
+    bool open;
+    bool done;
+    uint64_t acc_mark; /* input offset already counted in stats.bytes_read */
+    /* per-batch scratch: rows_cap rows, nf fields each (row-major) */
+    uint32_t rows_cap;
+    uint32_t *fs, *fe;
+    uint8_t *ff;
+    uint32_t *rs, *re; /* raw record, relative to the segment start */
+    uint64_t *rline;
+    uint8_t *rbad, *rbadch;
+    uint32_t *rnf;
+    int32_t *rbadcol; /* table column of the first value fault */
+    uint8_t *drop;
+    tb_csv_bad_record_fn bad_fn;
+    void *bad_ud;
+    tb_buf tmp;
+    tb_buf msg;
+} csv_src;
+
+static void account(csv_src *s)
+{
+    uint64_t cur = s->rd.off + s->rd.pos;
+    s->base.stats.bytes_read += cur - s->acc_mark;
+    s->acc_mark = cur;
+}
+
+/* Append a value to a message: quoted, truncated, non-printables as \xNN. */
+static void show_value(tb_buf *b, const char *p, size_t n)
+{
+    size_t i, lim = TB_MIN(n, (size_t)CSV_SHOW_MAX);
+
+    (void)tb_buf_putc(b, '\'');
+    for (i = 0; i < lim; i++) {
+        uint8_t c = (uint8_t)p[i];
+        if (c < 0x20 || c == 0x7f)
+            (void)tb_buf_printf(b, "\\x%02x", c);
+        else
+            (void)tb_buf_putc(b, (char)c);
+    }
+    if (n > lim)
+        (void)tb_buf_puts(b, "...");
+    (void)tb_buf_putc(b, '\'');
+}
+
+/* Field j of row r (segment-relative offsets) as [p, e) after unescaping into tmp. */
+static void field_text(csv_src *s, const char *base, uint32_t r, uint32_t j, const char **p,
+                       const char **e, tb_buf *tmp)
+{
+    size_t k = (size_t)r * s->nf + j;
+    *p = base + s->fs[k];
+    *e = base + s->fe[k];
+    if ((s->ff[k] & F_ESC) && tb_buf_reserve(tmp, (size_t)(*e - *p) + 1) == TB_OK) {
+        size_t n = unescape(&s->lx, *p, *e, tmp->data);
+        tmp->len = n;
+        *p = tmp->data;
+        *e = tmp->data + n;
+    }
+}
+
+/* The reason a row is malformed, into s->msg (NUL-terminated). */
+static const char *row_reason(csv_src *s, const char *base, uint32_t r)
+{
+    tb_buf *b = &s->msg;
+    uint8_t bad = s->rbad[r];
+
+    b->len = 0;
+    if (bad & BAD_UNTERM) {
+        (void)tb_buf_puts(b, "unterminated quoted field");
+    } else if (bad & BAD_NUL) {
+        (void)tb_buf_puts(b, "NUL byte in record");
+    } else if (bad & BAD_AFTERQ) {
+        (void)tb_buf_puts(b, "unexpected character ");
+        show_value(b, (const char *)&s->rbadch[r], 1);
+        (void)tb_buf_puts(b, " after closing quote");
+    } else if (bad & BAD_COUNT) {
+        (void)tb_buf_printf(b, "expected %u fields, found %u", s->nf, s->rnf[r]);
+    } else {
+        int col = s->rbadcol[r];
+        const tb_field *f = &s->tschema->fields[col];
+        const char *p, *e;
+        char tbuf[64];
+        const char *tname;
+        pv why = PV_INVALID;
+        tb_buf tmp2 = {0};
+        union {
+            tb_i128 dec;
+            tb_interval iv;
+            int64_t i;
+            double d;
+        } slot;
+
+        field_text(s, base, r, (uint32_t)s->fidx[col], &p, &e, &tmp2);
+        tname = tb_type_name(f->type, tbuf, sizeof(tbuf));
+        if (f->type.id == TB_T_STRING) {
+            (void)tb_buf_printf(b, "column '%s': invalid UTF-8", f->name);
+        } else {
+            trim_blank(&p, &e);
+            why = parse_value(s->opts, &s->tmp, f->type, p, e, &slot);
+            if (why == PV_RANGE) {
+                (void)tb_buf_printf(b, "column '%s': value ", f->name);
+                show_value(b, p, (size_t)(e - p));
+                (void)tb_buf_printf(b, " out of range for type %s", tname);
+            } else {
+                (void)tb_buf_printf(b, "column '%s': invalid %s ", f->name, tname);
+                show_value(b, p, (size_t)(e - p));
+            }
+        }
+        tb_buf_free(&tmp2);
+    }
+    return tb_buf_cstr(b) != NULL ? b->data : "out of memory";
+}
+
+static inline void mark_bad(csv_src *s, uint32_t r, int col)
+{
+    if (!(s->rbad[r] & BAD_VALUE) || col < s->rbadcol[r])
+        s->rbadcol[r] = col;
+    s->rbad[r] |= BAD_VALUE;
+}
+
+static inline bool is_null_text(const csv_src *s, const char *p, const char *e, uint8_t fl)
+{
+    return !(fl & F_QUOTED) && (size_t)(e - p) == s->opts->null_len &&
+           memcmp(p, s->opts->null_str, s->opts->null_len) == 0;
+}
+
+/*
+ * Convert field `j` of rows [r0, r1) into non-text vector v (table column col).
+ * Integer and double columns have dedicated loops; the rest go through parse_value.
+ */
+static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j,
+                        uint32_t r0, uint32_t r1, const char *base, tb_arena *arena)
+{
+    const uint32_t nf = s->nf;
+    const tb_type t = v->type;
+    const size_t w = tb_type_width(t);
+    char *data = (char *)v->data;
+    uint32_t r;
+    int64_t lo = 0, hi = 0;
+
+    if (t.id == TB_T_INT16) {
+        lo = INT16_MIN;
+        hi = INT16_MAX;
+    } else if (t.id == TB_T_INT32) {
+        lo = INT32_MIN;
+        hi = INT32_MAX;
+    } else if (t.id == TB_T_INT64) {
+        lo = INT64_MIN;
+        hi = INT64_MAX;
+    }
+    for (r = r0; r < r1; r++) {
+        size_t k = (size_t)r * nf + j;
+        const char *p = base + s->fs[k], *e = base + s->fe[k];
+        uint8_t fl = s->ff[k];
+        pv res;
+
+        if (TB_UNLIKELY(fl & (F_MISSING | F_ESC))) {
+            if (fl & F_MISSING)
+                goto null;
+            field_text(s, base, r, j, &p, &e, &s->msg);
+        }
+        if (TB_UNLIKELY(is_null_text(s, p, e, fl & F_QUOTED)))
+            goto null;
+        if (TB_UNLIKELY(p == e || is_blank((uint8_t)*p) || is_blank((uint8_t)e[-1]))) {
+            trim_blank(&p, &e);
+            if (p == e)
+                goto null;
+        }
+        if (hi != 0) {
+            int64_t x;
+            res = parse_int(p, e, lo, hi, &x);
+            if (TB_LIKELY(res == PV_OK)) {
+                if (w == 4)
+                    ((int32_t *)data)[r] = (int32_t)x;
+                else if (w == 8)
+                    ((int64_t *)data)[r] = x;
+                else
+                    ((int16_t *)data)[r] = (int16_t)x;
+                continue;
+            }
+        } else if (t.id == TB_T_DOUBLE) {
+            res = parse_f64(&s->tmp, p, e, &((double *)data)[r]);
+        } else {
+            res = parse_value(s->opts, &s->tmp, t, p, e, data + (size_t)r * w);
+        }
+        if (TB_LIKELY(res == PV_OK))
+            continue;
+        mark_bad(s, r, col);
+    null:
+        if (w > 0)
+            memset(data + (size_t)r * w, 0, w);
+        if (tb_vec_set_null(v, r, cap, arena) != TB_OK)
+            return TB_E_NOMEM;
+    }
+    return TB_OK;
+}
+
+static bool all_ascii(const uint8_t *p, size_t n)
+{
+    uint64_t acc = 0, v;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, p + i, 8);
+        acc |= v;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return (acc & HIGHS) == 0;
+}
+
+/* Convert field j of rows [r0, r1) into text vector v: views into `copy` (the arena copy
+ * of the segment), unescaped fields materialised in arena. */
+static tb_rc conv_text(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j, uint32_t r0,
+                       uint32_t r1, const char *copy, bool ascii, tb_arena *arena)
+{
+    const uint32_t nf = s->nf;
+    tb_str *out = (tb_str *)v->data;
+    uint32_t r;
+
+    for (r = r0; r < r1; r++) {
+        size_t k = (size_t)r * nf + j;
+        const char *p = copy + s->fs[k], *e = copy + s->fe[k];
+        uint8_t fl = s->ff[k];
+
+        if (TB_UNLIKELY(fl & (F_MISSING | F_ESC))) {
+            if (fl & F_MISSING)
+                goto null;
+            {
+                char *dst = tb_arena_alloc(arena, (size_t)(e - p) + 1);
+                if (dst == NULL)
+                    return TB_E_NOMEM;
+                e = dst + unescape(&s->lx, p, e, dst);
+                p = dst;
+            }
+        }
+        if (is_null_text(s, p, e, fl))
+            goto null;
+        if (TB_UNLIKELY(!ascii)) {
+            if (!tb_utf8_valid(p, (size_t)(e - p)))
+                goto bad;
+        }
+        if (TB_UNLIKELY(s->rbad[r] & BAD_NUL) && memchr(p, 0, (size_t)(e - p)) != NULL)
+            goto null; /* reported as the NUL byte */
+        out[r].ptr = p;
+        out[r].len = (uint32_t)(e - p);
+        continue;
+    bad:
+        mark_bad(s, r, col);
+    null:
+        out[r].ptr = NULL;
+        out[r].len = 0;
+        if (tb_vec_set_null(v, r, cap, arena) != TB_OK)
+            return TB_E_NOMEM;
+    }
+    return TB_OK;
+}
+
+/* A copy of raw bytes as valid UTF-8 text (invalid bytes and NULs become U+FFFD). */
+static tb_rc raw_text(const char *p, size_t n, tb_arena *arena, tb_str *out)
+{
+    char *dst;
+    size_t i = 0, o = 0;
+
+    bool clean = memchr(p, 0, n) == NULL && (all_ascii((const uint8_t *)p, n) ||
+                                              tb_utf8_valid(p, n));
+
+    if (clean) {
+        dst = tb_arena_memdup(arena, p, n > 0 ? n : 1);
+        if (dst == NULL)
+            return TB_E_NOMEM;
+        out->ptr = dst;
+        out->len = (uint32_t)n;
+        return TB_OK;
+    }
+    dst = tb_arena_alloc(arena, n * 3 + 1);
+    if (dst == NULL)
+        return TB_E_NOMEM;
+    while (i < n) {
+        uint8_t c = (uint8_t)p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (c != 0 && len > 0 && i + len <= n && tb_utf8_valid(p + i, len)) {
+            memcpy(dst + o, p + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(dst + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out->ptr = dst;
+    out->len = (uint32_t)o;
+    return TB_OK;
+}
+
+/*
+ * Convert rows [r0, r1) of the batch, tokenized from the segment starting at `base`,
+ * then handle its malformed rows by mode. Returns TB_E_PARSE (failfast) naming the
+ * first malformed row.
+ */
+static tb_rc convert_segment(csv_src *s, tb_batch *batch, uint32_t r0, uint32_t r1,
+                             const char *base, tb_arena *arena, tb_err *err)
+{
+    const char *copy = NULL;
+    bool ascii = true;
+    uint32_t c, r;
+    tb_rc rc;
+
+    for (c = 0; c < s->n_proj; c++) {
+        int col = s->proj[c];
+        tb_vec *v = &batch->cols[c];
+        if (col == s->corrupt)
+            continue;
+        if (v->type.id == TB_T_STRING) {
+            if (copy == NULL) {
+                size_t n = s->re[r1 - 1];
+                copy = tb_arena_memdup(arena, base, n > 0 ? n : 1);
+                if (copy == NULL)
+                    return tb_err_nomem(err);
+                ascii = all_ascii((const uint8_t *)base, n);
+            }
+            rc = conv_text(s, v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, copy, ascii,
+                           arena);
+        } else if (v->type.id == TB_T_NULL) {
+            rc = TB_OK;
+            for (r = r0; r < r1 && rc == TB_OK; r++)
+                rc = tb_vec_set_null(v, r, batch->cap, arena);
+        } else {
+            rc = conv_fixed(s, v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base,
+                            arena);
+        }
+        if (rc != TB_OK)
+            return tb_err_nomem(err);
+    }
+    for (r = r0; r < r1; r++) {
+        const char *reason;
+        const char *raw;
+        size_t raw_len;
+
+        if (TB_LIKELY(s->rbad[r] == 0))
+            continue;
+        reason = row_reason(s, base, r);
+        raw = base + s->rs[r];
+        raw_len = s->re[r] - s->rs[r];
+        s->base.stats.rows_malformed++;
+        if (s->bad_fn != NULL)
+            s->bad_fn(s->bad_ud, s->rd.name, s->rline[r], raw, raw_len, reason);
+        if (s->opts->mode == MODE_FAILFAST)
+            return TB_ERRF(err, TB_E_PARSE, "csv: %s:%llu: %s", s->rd.name,
+                           (unsigned long long)s->rline[r], reason);
+        if (s->opts->mode == MODE_DROP) {
+            s->drop[r] = 1;
+        } else if (s->corrupt_out >= 0) {
+            tb_vec *v = &batch->cols[s->corrupt_out];
+            if (raw_text(raw, raw_len, arena, &((tb_str *)v->data)[r]) != TB_OK)
+                return tb_err_nomem(err);
+            tb_vec_set_valid(v, r);
+        }
+    }
+    return TB_OK;
+}
+
+/* Remove the rows marked in s->drop from the batch's n rows; returns the rows kept. */
+static uint32_t compact(csv_src *s, tb_batch *batch, uint32_t n)
+{
+    uint32_t c, r, k = 0;
+
+    for (c = 0; c < batch->n_cols; c++) {
+        tb_vec *v = &batch->cols[c];
+        size_t w = tb_type_width(v->type);
+        char *data = (char *)v->data;
+        k = 0;
+        for (r = 0; r < n; r++) {
+            if (s->drop[r])
+                continue;
+            if (k != r) {
+                if (w > 0)
+                    memcpy(data + (size_t)k * w, data + (size_t)r * w, w);
+                if (v->valid != NULL) {
+                    bool ok = (v->valid[r >> 6] >> (r & 63)) & 1;
+                    if (ok)
+                        v->valid[k >> 6] |= (uint64_t)1 << (k & 63);
+                    else
+                        v->valid[k >> 6] &= ~((uint64_t)1 << (k & 63));
+                }
+            }
+            k++;
+        }
+    }
+    k = 0;
+    for (r = 0; r < n; r++)
+        k += !s->drop[r];
+    return k;
+}
+
+/* Open the next input and run its prologue; *out_none when there is none left. */
+static tb_rc open_next(csv_src *s, bool *out_none, tb_err *err)
+{
+    tb_rc rc;
+
+    *out_none = false;
+    if (s->mem != NULL || s->mem_name != NULL) {
+        if (s->mem_done) {
+            *out_none = true;
+            return TB_OK;
+        }
+        s->mem_done = true;
+        rd_open_mem(&s->rd, s->mem_name, s->mem, s->mem_len, s->opts);
+    } else {
+        if (s->next_file >= s->paths.n) {
+            *out_none = true;
+            return TB_OK;
+        }
+        rc = rd_open_file(&s->rd, s->paths.items[s->next_file++], s->opts, err);
+        if (rc != TB_OK) {
+            rd_close(&s->rd);
+            return rc;
+        }
+    }
+    s->open = true;
+    s->acc_mark = 0;
+    rc = rd_prologue(&s->rd, s->opts, err);
+    if (rc == TB_OK && s->opts->header) {
+        csv_rec rec;
+        int st = rd_record(&s->lx, &s->rd, NULL, NULL, NULL, 0, &rec, err);
+        if (st < 0) {
+            rc = err != NULL ? err->code : TB_E_ERROR;
+        } else if (st == TOK_OK) {
+            s->rd.pos = rec.next;
+            s->rd.line += rec.lines;
+        }
+    }
+    account(s);
+    return rc;
+}
+
+static void close_input(csv_src *s)
+{
+    account(s);
+    rd_close(&s->rd);
+    s->open = false;
+    s->base.stats.files_done++;
+}
+
+static tb_rc new_batch(csv_src *s, tb_arena *arena, tb_batch **out)
+{
+    tb_rc rc;
+
+    if (s->n_proj == 0) {
+        rc = tb_batch_shell(0, arena, out);
+        if (rc == TB_OK)
+            (*out)->cap = s->rows_cap;
+    } else {
+        rc = tb_batch_new(s->base.schema, s->rows_cap, arena, out);
+    }
+    if (rc == TB_OK && s->corrupt_out >= 0) {
+        tb_vec *v = &(*out)->cols[s->corrupt_out];
+        v->valid = tb_arena_zalloc(arena, tb_valid_words(s->rows_cap) * sizeof(uint64_t));
+        if (v->valid == NULL)
+            rc = TB_E_NOMEM;
+    }
+    return rc;
+}
+
+static tb_rc csv_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *err)
+{
+    csv_src *s = (csv_src *)src;
+    tb_batch *batch = NULL;
+    tb_rc rc;
+    uint32_t n = 0, kept, c;
+    size_t batch_bytes = 0, arena_start = tb_arena_bytes(arena);
+
+    *out = NULL;
+again:
+    if (s->done)
+        return TB_OK;
+    if (batch == NULL) {
+        rc = new_batch(s, arena, &batch);
+        if (rc != TB_OK)
+            return tb_err_nomem(err);
+    } else {
+        /* Reusing the batch after all its rows were dropped: clear the NULL marks. */
+        for (c = 0; c < batch->n_cols; c++) {
+            tb_vec *v = &batch->cols[c];
+            if ((int)c == s->corrupt_out)
+                memset(v->valid, 0, tb_valid_words(s->rows_cap) * sizeof(uint64_t));
+            else
+                v->valid = NULL;
+        }
+    }
+    memset(s->rbad, 0, s->rows_cap);
+    memset(s->drop, 0, s->rows_cap);
+    n = 0;
+    batch_bytes = 0;
+    while (n < s->rows_cap && batch_bytes < CSV_BATCH_BYTES) {
+        csv_rd *rd = &s->rd;
+        size_t seg = rd->pos;
+        uint32_t r0 = n;
+        int st = TOK_OK;
+
+        if (!s->open) {
+            bool none;
+            rc = open_next(s, &none, err);
+            if (rc != TB_OK)
+                goto fail;
+            if (none) {
+                s->done = true;
+                break;
+            }
+            continue;
+        }
+        seg = rd->pos;
+        while (n < s->rows_cap && batch_bytes + (rd->pos - seg) < CSV_BATCH_BYTES) {
+            csv_rec rec;
+            uint32_t *fs = s->fs + (size_t)n * s->nf, *fe = s->fe + (size_t)n * s->nf;
+            st = tokenize(&s->lx, rd->data, rd->pos, rd->len, rd->eof, seg, fs, fe,
+                          s->ff + (size_t)n * s->nf, s->nf, &rec);
+            rd->pos = rec.skip_to;
+            rd->line += rec.skip_lines;
+            if (st != TOK_OK)
+                break;
+            if (TB_UNLIKELY(rec.end - rec.start > rd->max_line)) {
+                rc = too_long(rd, rd->line, err);
+                goto fail;
+            }
+            s->rs[n] = (uint32_t)(rec.start - seg);
+            s->re[n] = (uint32_t)(rec.end - seg);
+            s->rline[n] = rd->line;
+            s->rbad[n] = rec.bad;
+            s->rbadch[n] = rec.bad_char;
+            s->rnf[n] = rec.n_fields;
+            rd->line += rec.lines;
+            rd->pos = rec.next;
+            n++;
+        }
+        batch_bytes += rd->pos - seg;
+        if (n > r0) {
+            rc = convert_segment(s, batch, r0, n, (const char *)rd->data + seg, arena, err);
+            if (rc != TB_OK)
+                goto fail;
+        }
+        account(s);
+        if (st == TOK_EOF) {
+            close_input(s);
+        } else if (st == TOK_MORE) {
+            rc = rd_fill(rd, err);
+            if (rc != TB_OK)
+                goto fail;
+        }
+    }
+    kept = n;
+    if (s->opts->mode == MODE_DROP && n > 0)
+        kept = compact(s, batch, n);
+    if (kept == 0) {
+        if (s->done)
+            return TB_OK;
+        /* Every row was dropped: keep reading, unless the arena grew a lot (text copies
+         * of dropped rows stay in it until the caller resets it): then an empty batch. */
+        if (tb_arena_bytes(arena) - arena_start < CSV_EMPTY_ARENA_MAX)
+            goto again;
+    }
+    batch->n_rows = kept;
+    s->base.stats.rows_read += kept;
+    *out = batch;
+    return TB_OK;
+fail:
+    s->done = true; /* a failed source yields nothing more */
+    if (s->open)
+        rd_close(&s->rd);
+    s->open = false;
+    return rc;
+}
+
+static void csv_free(tb_source *src)
+{
+    csv_src *s = (csv_src *)src;
+
+    if (s == NULL)
+        return;
+    if (s->open)
+        rd_close(&s->rd);
+    tb_csv_opts_free(s->opts);
+    tb_schema_free(s->tschema);
+    tb_schema_free(s->base.schema);
+    tb_free(s->proj);
+    tb_free(s->fidx);
+    tb_strlist_free(&s->paths);
+    tb_free(s->mem_name);
+    tb_free(s->fs);
+    tb_free(s->fe);
+    tb_free(s->ff);
+    tb_free(s->rs);
+    tb_free(s->re);
+    tb_free(s->rline);
+    tb_free(s->rbad);
+    tb_free(s->rbadch);
+    tb_free(s->rnf);
+    tb_free(s->rbadcol);
+    tb_free(s->drop);
+    tb_buf_free(&s->tmp);
+    tb_buf_free(&s->msg);
+    tb_free(s);
+}
+
+static const tb_source_vt CSV_VT = {"csv", csv_next, csv_free};
+
+void tb_csv_source_on_bad_record(tb_source *src, tb_csv_bad_record_fn fn, void *ud)
+{
+    csv_src *s = (csv_src *)src;
+
+    if (src == NULL || src->vt != &CSV_VT)
+        return;
+    s->bad_fn = fn;
+    s->bad_ud = ud;
+}
+
+static void *alloc_n(size_t n, size_t elem)
+{
+    return tb_calloc(n > 0 ? n : 1, elem);
+}
+
+/* Everything but the inputs. */
+static tb_rc src_new(const tb_csv_opts *opts, const tb_schema *schema, const int *proj,
+                     uint32_t n_proj, csv_src **out, tb_err *err)
+{
+    csv_src *s = NULL;
+    uint32_t i, k;
+    size_t cells;
+    tb_rc rc;
+
+    *out = NULL;
+    if (opts == NULL || schema == NULL || (n_proj > 0 && proj == NULL))
+        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
+    rc = opts_check(opts, err);
+    if (rc != TB_OK)
+        return rc;
+    for (i = 0; i < n_proj; i++) {
+        if (proj[i] < 0 || (uint32_t)proj[i] >= schema->n)
+            return TB_ERRF(err, TB_E_MISUSE, "csv: projection index %d out of range (%u columns)",
+                           proj[i], schema->n);
+    }
+    s = tb_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return tb_err_nomem(err);
+    s->base.vt = &CSV_VT;
+    s->rd.fd = -1;
+    s->corrupt = -1;
+    s->corrupt_out = -1;
+    s->opts = tb_csv_opts_copy(opts);
+    s->tschema = tb_schema_copy(schema);
+    s->base.schema = tb_schema_new(n_proj);
+    s->proj = alloc_n(n_proj, sizeof(int));
+    s->fidx = alloc_n(schema->n, sizeof(int));
+    if (s->opts == NULL || s->tschema == NULL || s->base.schema == NULL || s->proj == NULL ||
+        s->fidx == NULL)
+        goto nomem;
+    lex_init(&s->lx, s->opts);
+    if (opts->corrupt != NULL) {
+        s->corrupt = tb_schema_find(schema, opts->corrupt);
+        if (s->corrupt >= 0 && schema->fields[s->corrupt].type.id != TB_T_STRING) {
+            rc = TB_ERRF(err, TB_E_TYPE, "read_csv: corrupt column '%s' must be of type text",
+                         opts->corrupt);
+            goto fail;
+        }
+    }
+    for (i = 0, k = 0; i < schema->n; i++)
+        s->fidx[i] = (int)i == s->corrupt ? -1 : (int)k++;
+    s->nf = k;
+    for (i = 0; i < n_proj; i++) {
+        const tb_field *f = &schema->fields[proj[i]];
+        s->proj[i] = proj[i];
+        if (proj[i] == s->corrupt)
+            s->corrupt_out = (int)i;
+        rc = tb_schema_set(s->base.schema, i, f->name, f->type, true);
+        if (rc != TB_OK)
+            goto nomem;
+    }
+    s->n_proj = n_proj;
+    s->rows_cap = TB_BATCH_CAP;
+    if (s->nf > 0 && (size_t)s->nf * TB_BATCH_CAP > CSV_MAX_CELLS)
+        s->rows_cap = TB_MAX(1u, CSV_MAX_CELLS / s->nf);
+    cells = (size_t)s->rows_cap * s->nf;
+    s->fs = alloc_n(cells, sizeof(uint32_t));
+    s->fe = alloc_n(cells, sizeof(uint32_t));
+    s->ff = alloc_n(cells, 1);
+    s->rs = alloc_n(s->rows_cap, sizeof(uint32_t));
+    s->re = alloc_n(s->rows_cap, sizeof(uint32_t));
+    s->rline = alloc_n(s->rows_cap, sizeof(uint64_t));
+    s->rbad = alloc_n(s->rows_cap, 1);
+    s->rbadch = alloc_n(s->rows_cap, 1);
+    s->rnf = alloc_n(s->rows_cap, sizeof(uint32_t));
+    s->rbadcol = alloc_n(s->rows_cap, sizeof(int32_t));
+    s->drop = alloc_n(s->rows_cap, 1);
+    if (s->fs == NULL || s->fe == NULL || s->ff == NULL || s->rs == NULL || s->re == NULL ||
+        s->rline == NULL || s->rbad == NULL || s->rbadch == NULL || s->rnf == NULL ||
+        s->rbadcol == NULL || s->drop == NULL)
+        goto nomem;
+    *out = s;
+    return TB_OK;
+nomem:
+    rc = tb_err_nomem(err);
+fail:
+    csv_free(&s->base);
+    return rc;
+}
+
+tb_rc tb_csv_source_new(const tb_strlist *paths, const tb_csv_opts *opts,
+                        const tb_schema *schema, const int *proj, uint32_t n_proj,
+                        tb_source **out_src, tb_err *err)
+{
+    csv_src *s = NULL;
+    size_t i;
+    tb_rc rc;
+
+    if (out_src == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
+    *out_src = NULL;
+    if (paths == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
+    rc = src_new(opts, schema, proj, n_proj, &s, err);
+    if (rc != TB_OK)
+        return rc;
+    for (i = 0; i < paths->n; i++) {
+        if (tb_strlist_push(&s->paths, paths->items[i]) != TB_OK) {
+            csv_free(&s->base);
+            return tb_err_nomem(err);
+        }
+    }
+    *out_src = &s->base;
+    return TB_OK;
+}
+
+tb_rc tb_csv_source_from_buffer(const char *name, const char *data, size_t len,
+                                const tb_csv_opts *opts, const tb_schema *schema,
+                                const int *proj, uint32_t n_proj, tb_source **out_src,
+                                tb_err *err)
+{
+    csv_src *s = NULL;
+    tb_rc rc;
+
+    if (out_src == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
+    *out_src = NULL;
+    if (data == NULL && len > 0)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL buffer");
+    rc = src_new(opts, schema, proj, n_proj, &s, err);
+    if (rc != TB_OK)
+        return rc;
+    s->mem = data != NULL ? data : "";
+    s->mem_len = len;
+    s->mem_name = tb_strdup(name != NULL ? name : "<buffer>");
+    if (s->mem_name == NULL) {
+        csv_free(&s->base);
+        return tb_err_nomem(err);
+    }
+    *out_src = &s->base;
+    return TB_OK;
+}
+
+/* ================================================================ inference */
+
+enum { K_NONE, K_BOOL, K_INT32, K_INT64, K_DOUBLE, K_DATE, K_TS, K_TEXT };
+
+static int kind_join(int a, int b)
+{
+    if (a == b || b == K_NONE)
+        return a;
+    if (a == K_NONE)
+        return b;
+    if (a == K_TEXT || b == K_TEXT)
+        return K_TEXT;
+    if ((a == K_INT32 || a == K_INT64 || a == K_DOUBLE) &&
+        (b == K_INT32 || b == K_INT64 || b == K_DOUBLE))
+        return TB_MAX(a, b);
+    if ((a == K_DATE || a == K_TS) && (b == K_DATE || b == K_TS))
+        return K_TS;
+    return K_TEXT;
+}
+
+static int classify(const tb_csv_opts *opts, tb_buf *tmp, const char *p, const char *e)
+{
+    size_t n = (size_t)(e - p);
+    int64_t i64, us;
+    int32_t days;
+    double d;
+    bool neg, ok_m;
+    uint64_t m;
+    int ex;
+
+    if (tb_str_nieq(p, n, "true") || tb_str_nieq(p, n, "false"))
+        return K_BOOL;
+    switch (parse_int(p, e, INT64_MIN, INT64_MAX, &i64)) {
+    case PV_OK:
+        return (i64 >= INT32_MIN && i64 <= INT32_MAX) ? K_INT32 : K_INT64;
+    case PV_RANGE:
+        return K_DOUBLE;
+    default:
+        break;
+    }
+    if (dec_split(p, e, &neg, &m, &ex, &ok_m) && parse_f64(tmp, p, e, &d) == PV_OK)
+        return K_DOUBLE;
+    if ((n == 3 && memcmp(p, "NaN", 3) == 0) || (n == 8 && memcmp(p, "Infinity", 8) == 0) ||
+        (n == 9 && (memcmp(p, "-Infinity", 9) == 0 || memcmp(p, "+Infinity", 9) == 0)))
+        return K_DOUBLE;
+    if (opts->date_fmt != NULL ? parse_date(opts, p, e, &days)
+                               : (memchr(p, ':', n) == NULL && parse_date(opts, p, e, &days)))
+        return K_DATE;
+    if (parse_ts(opts, p, e, &us))
+        return K_TS;
+    return K_TEXT;
+}
+
+static tb_type kind_type(int k)
+{
+    switch (k) {
+    case K_BOOL:
+        return tb_type_make(TB_T_BOOL);
+    case K_INT32:
+        return tb_type_make(TB_T_INT32);
+    case K_INT64:
+        return tb_type_make(TB_T_INT64);
+    case K_DOUBLE:
+        return tb_type_make(TB_T_DOUBLE);
+    case K_DATE:
+        return tb_type_make(TB_T_DATE);
+    case K_TS:
+        return tb_type_make(TB_T_TIMESTAMP);
+    default:
+        return tb_type_make(TB_T_STRING);
+    }
+}
+
+/* Copy of the schema with the corrupt column appended if configured and absent. */
+static tb_rc with_corrupt(const tb_schema *schema, const tb_csv_opts *opts, tb_schema **out,
+                          tb_err *err)
+{
+    tb_schema *s;
+    uint32_t i;
+    bool add = opts->corrupt != NULL && tb_schema_find(schema, opts->corrupt) < 0;
+
+    *out = NULL;
+    s = tb_schema_new(schema->n + (add ? 1 : 0));
+    if (s == NULL)
+        return tb_err_nomem(err);
+    for (i = 0; i < schema->n; i++) {
+        if (tb_schema_set(s, i, schema->fields[i].name, schema->fields[i].type,
+                          schema->fields[i].nullable) != TB_OK)
+            goto nomem;
+    }
+    if (add && tb_schema_set(s, schema->n, opts->corrupt, tb_type_make(TB_T_STRING), true) !=
+                   TB_OK)
+        goto nomem;
+    *out = s;
+    return TB_OK;
+nomem:
+    tb_schema_free(s);
+    return tb_err_nomem(err);
+}
+
+typedef struct infer_st {
+    uint32_t fcap;
+    uint32_t *fs, *fe;
+    uint8_t *ff;
+    uint32_t ncols; /* 0 until the first record */
+    char **names;
+    int *kinds;
+    uint64_t rows;
+} infer_st;
+
+static tb_rc infer_grow(infer_st *st, uint32_t n, tb_err *err)
+{
+    uint32_t *fs, *fe;
+    uint8_t *ff;
+
+    if (n <= st->fcap)
+        return TB_OK;
+    fs = tb_realloc(st->fs, (size_t)n * sizeof(uint32_t));
+    if (fs != NULL)
+        st->fs = fs;
+    fe = tb_realloc(st->fe, (size_t)n * sizeof(uint32_t));
+    if (fe != NULL)
+        st->fe = fe;
+    ff = tb_realloc(st->ff, n);
+    if (ff != NULL)
+        st->ff = ff;
+    if (fs == NULL || fe == NULL || ff == NULL)
+        return tb_err_nomem(err);
+    st->fcap = n;
+    return TB_OK;
+}
+
+/* Inference over one file; stops when sample_rows rows were seen. */
+static tb_rc infer_file(const char *path, const tb_csv_opts *opts, const csv_lex *lx,
+                        infer_st *st, tb_buf *tmp, tb_err *err)
+{
+    csv_rd rd;
+    csv_rec rec;
+    bool first = true;
+    tb_rc rc;
+    uint32_t j;
+
+    rc = rd_open_file(&rd, path, opts, err);
+    if (rc == TB_OK)
+        rc = rd_prologue(&rd, opts, err);
+    while (rc == TB_OK && st->rows < opts->sample_rows) {
+        int t = rd_record(lx, &rd, st->fs, st->fe, st->ff, st->fcap, &rec, err);
+        const char *base;
+
+        if (t < 0) {
+            rc = err != NULL ? err->code : TB_E_ERROR;
+            break;
+        }
+        if (t == TOK_EOF)
+            break;
+        if (st->ncols == 0) {
+            /* The first record fixes the column count: re-tokenize it (rd.pos is still
+             * at its start) if it has more fields than we have room for. */
+            if (rec.n_fields > st->fcap) {
+                rc = infer_grow(st, rec.n_fields, err);
+                if (rc != TB_OK)
+                    break;
+                continue;
+            }
+            st->ncols = rec.n_fields;
+            st->names = tb_calloc(st->ncols, sizeof(char *));
+            st->kinds = tb_calloc(st->ncols, sizeof(int));
+            if (st->names == NULL || st->kinds == NULL) {
+                rc = tb_err_nomem(err);
+                break;
+            }
+        }
+        base = (const char *)rd.data + rec.start;
+        if (first && opts->header) {
+            first = false;
+            if (st->names[0] == NULL && st->ncols > 0) {
+                for (j = 0; j < st->ncols; j++) {
+                    const char *p = base + st->fs[j], *e = base + st->fe[j];
+                    char *name = tb_malloc((size_t)(e - p) + 1);
+                    size_t n;
+                    if (name == NULL) {
+                        rc = tb_err_nomem(err);
+                        break;
+                    }
+                    n = (st->ff[j] & F_ESC) ? unescape(lx, p, e, name)
+                                            : (memcpy(name, p, (size_t)(e - p)),
+                                               (size_t)(e - p));
+                    name[n] = '\0';
+                    st->names[j] = name;
+                }
+            }
+            rd.pos = rec.next;
+            rd.line += rec.lines;
+            continue;
+        }
+        first = false;
+        for (j = 0; j < st->ncols && j < rec.n_fields && j < st->fcap; j++) {
+            const char *p = base + st->fs[j], *e = base + st->fe[j];
+            uint8_t fl = st->ff[j];
+            if (st->kinds[j] == K_TEXT)
+                continue;
+            if (fl & (F_MISSING | F_ESC)) {
+                if (fl & F_ESC)
+                    st->kinds[j] = K_TEXT;
+                continue;
+            }
+            if (!(fl & F_QUOTED) && (size_t)(e - p) == opts->null_len &&
+                memcmp(p, opts->null_str, opts->null_len) == 0)
+                continue;
+            trim_blank(&p, &e);
+            if (p == e)
+                continue;
+            st->kinds[j] = kind_join(st->kinds[j], classify(opts, tmp, p, e));
+        }
+        st->rows++;
+        rd.pos = rec.next;
+        rd.line += rec.lines;
+    }
+    rd_close(&rd);
+    return rc;
+}
+
+tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
+                          tb_schema **out_schema, tb_err *err)
+{
+    infer_st st;
+    csv_lex lx;
+    tb_buf tmp = {0};
+    tb_schema *schema = NULL, *full = NULL;
+    tb_rc rc = TB_OK;
+    size_t i;
+    uint32_t j;
+
+    if (out_schema == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
+    *out_schema = NULL;
+    if (paths == NULL || opts == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
+    if (opts->schema != NULL)
+        return with_corrupt(opts->schema, opts, out_schema, err);
+    rc = opts_check(opts, err);
+    if (rc != TB_OK)
+        return rc;
+    memset(&st, 0, sizeof(st));
+    lex_init(&lx, opts);
+    rc = infer_grow(&st, 64, err);
+    for (i = 0; rc == TB_OK && i < paths->n && st.rows < opts->sample_rows; i++)
+        rc = infer_file(paths->items[i], opts, &lx, &st, &tmp, err);
+    if (rc != TB_OK)
+        goto done;
+    if (st.ncols == 0) {
+        rc = TB_ERRF(err, TB_E_PARSE, "csv: cannot infer a schema: no records in '%s'%s",
+                     paths->n > 0 ? paths->items[0] : "", paths->n > 1 ? " and the others" : "");
+        goto done;
+    }
+    schema = tb_schema_new(st.ncols);
+    if (schema == NULL) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    for (j = 0; j < st.ncols; j++) {
+        char buf[64];
+        const char *name = st.names[j];
+        uint32_t k;
+        bool dup = false;
+        if (name == NULL || name[0] == '\0') {
+            snprintf(buf, sizeof(buf), "column%u", j);
+            name = buf;
+        } else {
+            for (k = 0; k < st.ncols && !dup; k++)
+                dup = k != j && st.names[k] != NULL && tb_str_ieq(st.names[k], name);
+        }
+        if (dup) {
+            char *nn = tb_malloc(strlen(name) + 16);
+            if (nn == NULL) {
+                rc = tb_err_nomem(err);
+                goto done;
+            }
+            sprintf(nn, "%s%u", name, j);
+            rc = tb_schema_set(schema, j, nn, kind_type(st.kinds[j]), true);
+            tb_free(nn);
+        } else {
+            rc = tb_schema_set(schema, j, name, kind_type(st.kinds[j]), true);
+        }
+        if (rc != TB_OK) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+    }
+    rc = with_corrupt(schema, opts, &full, err);
+    if (rc == TB_OK)
+        *out_schema = full;
+done:
+    if (st.names != NULL) {
+        for (j = 0; j < st.ncols; j++)
+            tb_free(st.names[j]);
+    }
+    tb_free(st.names);
+    tb_free(st.kinds);
+    tb_free(st.fs);
+    tb_free(st.fe);
+    tb_free(st.ff);
+    tb_buf_free(&tmp);
+    tb_schema_free(schema);
+    return rc;
+}
