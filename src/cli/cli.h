@@ -4,6 +4,7 @@
 #ifndef TB_CLI_H
 #define TB_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tributary.h"
@@ -22,6 +23,10 @@ int tb_cli_exec_print(tb_db *db, const char *sql, tb_cli_format fmt, FILE *fp);
 tb_rc tb_cli_print_result(tb_result *res, tb_cli_format fmt, FILE *fp);
 /* Print a psql-style error for the last failure on db (sql may be NULL). */
 void tb_cli_print_error(tb_db *db, const char *sql, FILE *fp);
+/* `tributary generate`: see gen.c. */
+int tb_cli_generate(int argc, char **argv);
+/* Category of a generated product id (the products table's rule). */
+const char *tb_cli_category_of(int64_t product_id);
 /* `tributary run`: see run.c. */
 int tb_cli_run(int argc, char **argv);
 

@@ -28,6 +28,7 @@ static const char *usage_text =
     "                                 (F: table (default), csv, json; '-' reads stdin)\n"
     "  run JOB.sql [options]          run a streaming job (tributary run --help)\n"
     "  slt [-v] FILE...               run sqllogictest files\n"
+    "  generate products|sales ...    deterministic data for the reference job\n"
     "\n"
     "options:\n"
     "  --help                         this text\n"
@@ -237,6 +238,8 @@ int main(int argc, char **argv)
         return shell(TB_FMT_TABLE);
     if (strcmp(cmd, "slt") == 0)
         return tb_cli_slt(argc - 2, argv + 2);
+    if (strcmp(cmd, "generate") == 0)
+        return tb_cli_generate(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0)
         return tb_cli_run(argc - 2, argv + 2);
     fprintf(stderr, "error: unknown command '%s'\n\n", cmd);

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <time.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,74 @@
+/*
+ * stream.h - continuous queries: the micro-batch runtime of DESIGN.md.
+ *
+ * A tb_stream wraps a tb_db and executes a job's SQL. It handles the statements that
+ * make a pipeline and passes every other statement to tb_db_exec:
+ *
+ *   CREATE TABLE s (cols) WITH (connector = 'files', path = 'dir', format = 'csv', ...)
+ *       a stream source: new files of a directory (csv, parquet, jsonl);
+ *   CREATE MATERIALIZED VIEW v AS SELECT ... FROM s ...
+ *       a continuous query over one stream source (joined with static tables),
+ *       maintained incrementally; v is a memory table queryable at any time;
+ *   CREATE TABLE t (cols) WITH (connector = 'delta' | 'files' | 'console', ...)
+ *   INSERT INTO t SELECT * FROM v
+ *       a sink receiving v's output (or any streaming SELECT) on every batch.
+ *
+ * Each continuous query keeps a checkpoint (offsets/state/commits, see checkpoint.h) so
+ * a restart neither loses nor repeats input.
+ *
+ * @thread one thread drives a tb_stream (tb_stream_run); queries of the db from that
+ * thread between batches (the dashboard) see committed batches only.
+ */
+#ifndef TB_STREAM_H
+#define TB_STREAM_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "sink/sink.h"
+#include "sql/sql.h"
+
+typedef enum tb_trigger_kind {
+    TB_TRIGGER_INTERVAL = 0, /* a batch every interval (if there is new input) */
+    TB_TRIGGER_ONCE,          /* one batch over everything present, then stop */
+    TB_TRIGGER_AVAILABLE_NOW, /* batches until everything present is read, then stop */
+    TB_TRIGGER_CONTINUOUS     /* a batch as soon as a file lands */
+} tb_trigger_kind;
+
+typedef struct tb_stream_opts {
+    tb_trigger_kind trigger;
+    int64_t interval_ms;        /* TB_TRIGGER_INTERVAL; default 1000 */
+    const char *checkpoint_dir; /* NULL: a fresh temporary directory (no resume) */
+    FILE *progress_fp;          /* one JSON record per batch, or NULL */
+    bool summary;               /* one human line per batch on stderr */
+    int64_t stop_after_ms;      /* stop after this long (0: never) */
+    int64_t idle_stop_ms;       /* stop after this long without new input (0: never) */
+    /* Called every tick_every_ms between batches and once at the end (the CLI's
+     * dashboard: it runs the --show query on the db). */
+    void (*tick)(void *ud, tb_db *db);
+    void *tick_ud;
+    int64_t tick_every_ms; /* default 5000 */
+} tb_stream_opts;
+
+typedef struct tb_stream tb_stream;
+
+void tb_stream_opts_default(tb_stream_opts *opts);
+/* db stays the caller's and must outlive the stream. */
+tb_rc tb_stream_new(tb_db *db, const tb_stream_opts *opts, tb_stream **out, tb_err *err);
+void tb_stream_free(tb_stream *st);
+/* Execute job SQL (several statements). Errors carry positions into `sql`. */
+tb_rc tb_stream_exec(tb_stream *st, const char *sql, tb_err *err);
+/* Number of continuous queries declared. */
+uint32_t tb_stream_query_count(const tb_stream *st);
+/*
+ * Run the job until the trigger says stop, *stop becomes non-zero (signal handler), or
+ * an error. Restores from the checkpoint first. The current batch always completes.
+ */
+tb_rc tb_stream_run(tb_stream *st, volatile sig_atomic_t *stop, tb_err *err);
+/* Run at most one micro-batch per query now (tests): *out_ran counts batches run. */
+tb_rc tb_stream_step(tb_stream *st, int timeout_ms, uint32_t *out_ran, tb_err *err);
+
+/* Parse "10 seconds", "2s", "500ms", "1 minute" into milliseconds. */
+bool tb_stream_parse_duration(const char *s, int64_t *out_ms);
+
+#endif /* TB_STREAM_H */
