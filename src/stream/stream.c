@@ -145,12 +145,8 @@ static tb_rc feed_next(tb_op *op, tb_batch **out, tb_err *err)
 
 static void feed_free(tb_op *op)
 {
-    feed_op *f = (feed_op *)op;
-    tb_op_free(op->children[0]);
-    tb_free(op->children);
-    tb_schema_free(op->schema);
-    tb_arena_free(f->arena);
-    tb_free(f);
+    /* tb_op_free releases the child, the schema and the struct (exec.h contract). */
+    tb_arena_free(((feed_op *)op)->arena);
 }
 
 static tb_rc feed_explain(tb_op *op, tb_buf *buf)
