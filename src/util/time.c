@@ -55,6 +55,19 @@ void tb_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (mm <= 2);
 }
 
+/* tb_days_from_civil for years 1..99999: unsigned, so the divisions are cheap. */
+static inline int64_t days_from_civil_pos(unsigned y, unsigned m, unsigned d)
+{
+    unsigned era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = y / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int64_t)era * 146097 + (int64_t)doe - 719468;
+}
+
 static inline bool is_leap(int64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -206,8 +219,9 @@ static bool parse_ts_slow(const char *s, size_t n, int64_t *out_us, bool apply_o
 
 bool tb_parse_timestamp(const char *s, size_t n, int64_t *out_us)
 {
-    if (TB_LIKELY(n == 19 && s[4] == '-' && s[7] == '-' && (s[10] == ' ' || s[10] == 'T') &&
-                  s[13] == ':' && s[16] == ':')) {
+    /* Fast path: "YYYY-MM-DD HH:MM:SS" optionally followed by ".f" (1..9 digits). */
+    if (TB_LIKELY(n >= 19 && s[4] == '-' && s[7] == '-' && (s[10] == ' ' || s[10] == 'T') &&
+                  s[13] == ':' && s[16] == ':' && (n == 19 || (s[19] == '.' && n <= 29)))) {
         unsigned y0 = dig(s[0]), y1 = dig(s[1]), y2 = dig(s[2]), y3 = dig(s[3]);
         unsigned m0 = dig(s[5]), m1 = dig(s[6]), d0 = dig(s[8]), d1 = dig(s[9]);
         unsigned h0 = dig(s[11]), h1 = dig(s[12]), i0 = dig(s[14]), i1 = dig(s[15]);
@@ -218,12 +232,27 @@ bool tb_parse_timestamp(const char *s, size_t n, int64_t *out_us)
         unsigned y = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
         unsigned m = m0 * 10 + m1, d = d0 * 10 + d1;
         unsigned hh = h0 * 10 + h1, mi = i0 * 10 + i1, ss = s0 * 10 + s1;
-        if (TB_UNLIKELY(bad | (y == 0) | (m - 1 > 11) | (hh > 23) | (mi > 59) | (ss > 59)))
-            return false;
-        if (TB_UNLIKELY(d - 1 >= days_in_month(y, m)))
-            return false;
-        *out_us = tb_days_from_civil(y, m, d) * TB_USEC_PER_DAY +
-                  ((int64_t)hh * 3600 + mi * 60 + ss) * TB_USEC_PER_SEC;
+        unsigned frac = 0;
+        if (n > 19) {
+            size_t k;
+            if (n == 20)
+                return false; /* "SS." */
+            for (k = 20; k < n; k++) {
+                unsigned v = dig(s[k]);
+                bad |= v > 9;
+                if (k < 26)
+                    frac = frac * 10 + v;
+            }
+            for (; k < 26; k++)
+                frac *= 10;
+        }
+        /* On any failure the general parser decides: it knows the rarer forms that
+         * share the layout ("...00.5Z", "...00.5+02", blanks around). */
+        if (TB_UNLIKELY(bad | (y == 0) | (m - 1 > 11) | (hh > 23) | (mi > 59) | (ss > 59) ||
+                        d - 1 >= days_in_month(y, m - 1 > 11 ? 1 : m)))
+            return parse_ts_slow(s, n, out_us, true);
+        *out_us = days_from_civil_pos(y, m, d) * TB_USEC_PER_DAY +
+                  ((int64_t)hh * 3600 + mi * 60 + ss) * TB_USEC_PER_SEC + frac;
         return true;
     }
     return parse_ts_slow(s, n, out_us, true);
@@ -240,13 +269,13 @@ bool tb_parse_date(const char *s, size_t n, int32_t *out_days)
                        (d0 > 9) | (d1 > 9);
         unsigned y = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
         unsigned m = m0 * 10 + m1, d = d0 * 10 + d1;
-        if (TB_UNLIKELY(bad | (y == 0) | (m - 1 > 11)))
-            return false;
-        if (TB_UNLIKELY(d - 1 >= days_in_month(y, m)))
-            return false;
-        *out_days = (int32_t)tb_days_from_civil(y, m, d);
+        if (TB_UNLIKELY(bad | (y == 0) | (m - 1 > 11) ||
+                        d - 1 >= days_in_month(y, m - 1 > 11 ? 1 : m)))
+            goto slow; /* the general parser decides (blanks, BC, ...) */
+        *out_days = (int32_t)days_from_civil_pos(y, m, d);
         return true;
     }
+slow:
     /* A timestamp is accepted and truncated to its date (as PostgreSQL's date input
      * does); an offset is ignored there too. */
     if (!parse_ts_slow(s, n, &us, false))

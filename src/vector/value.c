@@ -201,6 +201,59 @@ static int special_float(double x, char *out)
     return (int)(stpcpy(out, signbit(x) ? "-0" : "0") - out);
 }
 
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/*
+ * Fast path for doubles whose shortest form has at most 15 digits (most real data:
+ * prices, measurements, 0.1): take the 15-digit scaled integer m = round(ax * 10^k)
+ * and check (double)m / 10^k == ax. Both operands are exact doubles (m < 2^53,
+ * k <= 22) and IEEE division rounds correctly, so the check is exactly "the decimal
+ * m * 10^-k reads back as ax" (Clinger's fast path), with no printf/strtod. A pass
+ * also proves m is the correctly rounded 15-digit value (two 15-digit decimals are
+ * more than an ulp apart), so trimming its zeros gives the shortest digits.
+ */
+static bool shortest15(double ax, char *d, int *nd, int *exp)
+{
+    int e10 = (int)floor(log10(ax)), k, n = 0;
+    double m;
+    uint64_t mi;
+    char tmp[24];
+
+    if (e10 < -7 || e10 > 14)
+        return false;
+    k = 14 - e10;
+    /* log10 may be off by one next to a power of ten: fix k so m has 15 digits. */
+    for (int tries = 0;; tries++) {
+        if (k < 0 || k > 22 || tries > 2)
+            return false;
+        m = nearbyint(ax * pow10_exact[k]);
+        if (m >= 1e15)
+            k--;
+        else if (m < 1e14)
+            k++;
+        else
+            break;
+    }
+    if (m / pow10_exact[k] != ax)
+        return false;
+    mi = (uint64_t)m;
+    while (mi % 10 == 0) {
+        mi /= 10;
+        k--;
+    }
+    do {
+        tmp[n++] = (char)('0' + mi % 10);
+        mi /= 10;
+    } while (mi != 0);
+    *nd = n;
+    *exp = n - 1 - k;
+    for (int i = 0; i < n; i++)
+        d[i] = tmp[n - 1 - i];
+    return true;
+}
+
 /* out >= 32 bytes. */
 static int format_double(double x, char *out)
 {
@@ -212,6 +265,8 @@ static int format_double(double x, char *out)
     /* Integers below 10^15 print as plain integers; the common case for sums. */
     if (fabs(x) < 1e15 && x == (double)(int64_t)x)
         return snprintf(out, 32, "%lld", (long long)(int64_t)x);
+    if (fabs(x) >= DBL_MIN && shortest15(fabs(x), d, &nd, &exp))
+        return float_layout(x < 0, d, nd, exp, 15, out);
     /* Subnormals carry fewer digits than 15: search from 1 (the argument above needs
      * full precision). */
     for (prec = fabs(x) < DBL_MIN ? 1 : 15; prec < 17; prec++) {

@@ -481,6 +481,10 @@ static void test_parse_timestamp(void **state)
     /* Beyond microseconds: truncated (up to 9 digits). */
     assert_int_equal(ts("2024-01-01 00:00:00.123456789"), 19723LL * TB_USEC_PER_DAY + 123456);
     assert_ts_bad("2024-01-01 00:00:00.1234567890");
+    assert_int_equal(ts("2024-01-01 00:00:00.5Z"), ts("2024-01-01 00:00:00.5"));
+    assert_int_equal(ts("2024-01-01 01:00:00.5+01"), ts("2024-01-01 00:00:00.5"));
+    assert_ts_bad("2024-01-01 24:00:00.5");
+    assert_ts_bad("2024-01-01 00:00:00.5x");
     assert_ts_bad("2024-01-01 00:00:00.");
     /* Offsets convert to UTC. */
     assert_int_equal(ts("2024-01-01 00:00:10Z"), ts("2024-01-01 00:00:10"));
@@ -529,6 +533,62 @@ static void test_parse_timestamp(void **state)
         assert_false(tb_parse_timestamp("2024-01-01 00:00:00", 18, &us)); /* length counts */
         assert_true(tb_parse_timestamp("2024-01-01 00:00:00zzz", 19, &us));
     }
+}
+
+static unsigned lcg(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 8) & 0xffffff;
+}
+
+/* The fast paths (exact layouts) must agree with the general parser, reached by
+ * prefixing a blank. Random near-miss inputs: out-of-range fields, junk characters. */
+static void test_parse_fast_vs_slow(void **state)
+{
+    static const char junk[] = "0123456789-: T.Z+";
+    unsigned seed = 12345;
+    long accepted = 0;
+    (void)state;
+
+#define RND() lcg(&seed)
+    for (long i = 0; i < 200000; i++) {
+        char s[48], t[50];
+        unsigned f[6];
+        int n;
+        for (int k = 0; k < 6; k++)
+            f[k] = RND() % (k == 0 ? 10000u : k == 1 ? 14u : k == 2 ? 33u : k == 3 ? 26u : 62u);
+        n = snprintf(s, sizeof(s), "%04u-%02u-%02u %02u:%02u:%02u", f[0], f[1], f[2], f[3],
+                     f[4], f[5]);
+        int64_t a = 1, b = 2;
+        int32_t da = 1, db = 2;
+        bool ra, rb;
+        if (RND() % 2) {
+            unsigned fl = RND() % 11;
+            if (fl) {
+                s[n++] = '.';
+                for (unsigned k = 1; k < fl; k++)
+                    s[n++] = (char)('0' + RND() % 10);
+            }
+            s[n] = '\0';
+        }
+        if (RND() % 4 == 0) {
+            unsigned at = RND() % (unsigned)n;
+            s[at] = junk[RND() % (sizeof(junk) - 1)];
+        }
+        t[0] = ' ';
+        memcpy(t + 1, s, (size_t)n + 1);
+        ra = tb_parse_timestamp(s, (size_t)n, &a);
+        rb = tb_parse_timestamp(t, (size_t)n + 1, &b);
+        if (ra != rb || (ra && a != b))
+            fail_msg("'%s': fast %d slow %d", s, ra, rb);
+        accepted += ra;
+        ra = tb_parse_date(s, 10, &da);
+        rb = tb_parse_date(t, 11, &db);
+        if (ra != rb || (ra && da != db))
+            fail_msg("date '%.10s': fast %d slow %d", s, ra, rb);
+    }
+#undef RND
+    assert_true(accepted > 50000); /* the generator does produce valid ones */
 }
 
 static void test_format_timestamp(void **state)
@@ -968,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_civil),
         cmocka_unit_test(test_parse_timestamp),
+        cmocka_unit_test(test_parse_fast_vs_slow),
         cmocka_unit_test(test_format_timestamp),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_parse_interval),
