@@ -16,8 +16,9 @@
  *   text: text, string, varchar, varchar(n), char(n), character(n),
  *         character varying[(n)] (the length is not enforced)
  *   date: date
- *   timestamp: timestamp, timestamp without time zone, datetime, and also
- *              timestamptz / timestamp with time zone (stored as UTC, no zone kept)
+ *   timestamp: timestamp, timestamp(p) (p <= 6, ignored: always microseconds),
+ *              timestamp without time zone, datetime, and also timestamptz /
+ *              timestamp with time zone (stored as UTC, no zone kept)
  *   interval: interval
  */
 #include <stdio.h>
@@ -250,7 +251,11 @@ tb_rc tb_type_parse(const char *s, tb_type *out, tb_err *err)
     for (k = 0; k < sizeof(simple) / sizeof(simple[0]); k++) {
         if (strlen(simple[k].name) != base_len || memcmp(simple[k].name, norm, base_len) != 0)
             continue;
-        if (nargs > 0) {
+        if (nargs > 0 && simple[k].id == TB_T_TIMESTAMP) {
+            /* timestamp(p): fractional digits kept; we always keep microseconds. */
+            if (nargs != 1 || a > 6 || strchr(simple[k].name, ' ') != NULL)
+                return TB_ERRF(err, TB_E_TYPE, "unknown type '%s'", s);
+        } else if (nargs > 0) {
             /* Only character types take a length: varchar(n), char(n). */
             if (simple[k].id != TB_T_STRING || nargs != 1 ||
                 strcmp(simple[k].name, "text") == 0 || strcmp(simple[k].name, "string") == 0)

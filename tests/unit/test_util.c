@@ -999,6 +999,71 @@ static void test_files(void **state)
     }
 }
 
+/* Allocation failures anywhere in the path helpers: TB_E_NOMEM, no leak, out intact. */
+static void test_path_faults(void **state)
+{
+    (void)state;
+#ifdef TB_FAULTS
+    char dir[512], pat[600];
+    tb_err err;
+
+    snprintf(dir, sizeof(dir), "%s/faults", tmp_root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    for (int i = 0; i < 6; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "f%d.csv", i);
+        write_file(dir, name, "x,y\n1,2\n");
+    }
+    for (int mode = 0; mode < 4; mode++) {
+        for (long n = 1;; n++) {
+            tb_strlist list = {0};
+            tb_rc rc;
+            bool fired;
+            char *data = NULL;
+            size_t len;
+            assert_int_equal(tb_strlist_push(&list, "keep"), TB_OK);
+            tb_fault_arm(n);
+            switch (mode) {
+            case 0:
+                rc = tb_path_expand(dir, ".csv", &list, &err);
+                break;
+            case 1:
+                snprintf(pat, sizeof(pat), "%s/f{1,2,3}.csv", dir);
+                rc = tb_path_expand(pat, NULL, &list, &err);
+                break;
+            case 2:
+                snprintf(pat, sizeof(pat), "%s/f1.csv", dir);
+                rc = tb_file_read_all(pat, 1 << 20, &data, &len, &err);
+                break;
+            default:
+                snprintf(pat, sizeof(pat), "%s/d1/d2", dir);
+                rc = tb_mkdirs(pat, &err);
+                snprintf(pat, sizeof(pat), "%s/d1/d2/out.txt", dir);
+                if (rc == TB_OK)
+                    rc = tb_file_write_atomic(pat, "abc", 3, &err);
+                break;
+            }
+            fired = tb_fault_fired();
+            tb_fault_arm(0);
+            tb_free(data);
+            if (fired) {
+                if (rc != TB_E_NOMEM)
+                    fail_msg("mode %d fault %ld: rc %d (%s)", mode, n, rc, err.msg);
+                assert_int_equal(list.n, 1);
+            } else if (rc != TB_OK) {
+                fail_msg("mode %d: rc %d (%s)", mode, rc, err.msg);
+            }
+            tb_strlist_free(&list);
+            if (!fired)
+                break;
+            assert_true(n < 1000);
+        }
+    }
+#else
+    skip();
+#endif
+}
+
 static void test_log_level(void **state)
 {
     tb_log_level before;
@@ -1036,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_clocks),
         cmocka_unit_test(test_path_expand),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_path_faults),
         cmocka_unit_test(test_log_level),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -123,6 +123,8 @@ static void test_type_parse(void **state)
     assert_type("timestamp", TB_T_TIMESTAMP, 0, 0);
     assert_type("timestamp without time zone", TB_T_TIMESTAMP, 0, 0);
     assert_type("datetime", TB_T_TIMESTAMP, 0, 0);
+    assert_type("timestamp(3)", TB_T_TIMESTAMP, 0, 0);
+    assert_type("timestamptz", TB_T_TIMESTAMP, 0, 0);
     assert_type("interval", TB_T_INTERVAL, 0, 0);
 
     assert_type_bad("foo", "unknown type 'foo'");
@@ -137,6 +139,8 @@ static void test_type_parse(void **state)
     assert_type_bad("numeric(a)", "unknown type");
     assert_type_bad("numeric(99999999999999999)", "precision");
     assert_type_bad("varchar(0)", "length");
+    assert_type_bad("timestamp(7)", "unknown type");
+    assert_type_bad("date(1)", "unknown type");
     assert_type_bad("double double", "unknown type");
     assert_type_bad("integer x", "unknown type");
     assert_type_bad("a very long type name that does not fit the normalisation buffer at all",
