@@ -721,7 +721,9 @@ bool tb_parse_interval(const char *s, size_t n, tb_interval *out)
             if (u == U_NONE)
                 return false;
         }
-        if (i < n && !is_space(s[i]) && s[i] != '+' && s[i] != '-')
+        /* Next: end, a blank, a sign, or (after a unit: "1h30m") a digit. */
+        if (i < n && !is_space(s[i]) && s[i] != '+' && s[i] != '-' &&
+            !(i > u0 && dig(s[i]) <= 9))
             return false;
         apply_unit(&acc, u, &x);
         any = true;

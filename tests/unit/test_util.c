@@ -735,6 +735,8 @@ static void test_parse_interval(void **state)
     assert_iv("-PT1M", 0, 0, -60 * S);
     assert_iv("pt0.5s", 0, 0, 500000);
     assert_iv("1 decade", 120, 0, 0);
+    assert_iv("1h30m", 0, 0, 5400 * S);
+    assert_iv("1d12h", 0, 1, 12 * 3600 * S);
 
     assert_iv_bad("");
     assert_iv_bad("   ");
@@ -752,6 +754,7 @@ static void test_parse_interval(void **state)
     assert_iv_bad("99999999999 years");
     assert_iv_bad("9999999999999999999 seconds");
     assert_iv_bad("-");
+    assert_iv_bad("10.5.5 s");
     assert_iv_bad(".");
 }
 
