@@ -151,6 +151,12 @@ static inline tb_rc tb_op_next(tb_op *op, tb_batch **out, tb_err *err)
     return op->vt->next(op, out, err);
 }
 void tb_op_free(tb_op *op); /* frees children too; NULL is a no-op */
+/*
+ * Operators defined outside exec/ (stream, sink) follow the same contract: the struct
+ * is allocated with tb_malloc/tb_calloc, vt->free (may be NULL) releases only the
+ * operator's private state, then tb_op_free frees the children, the children array,
+ * the schema and the struct itself.
+ */
 /* Indented plan tree for EXPLAIN. */
 tb_rc tb_op_explain(tb_op *op, tb_buf *buf);
 
@@ -183,6 +189,40 @@ typedef enum tb_join_type {
 tb_rc tb_op_hash_join_new(tb_op *left, tb_op *right, tb_join_type type, uint32_t n_keys,
                           tb_expr **left_keys, tb_expr **right_keys, tb_expr *residual,
                           tb_op **out, tb_err *err);
+/*
+ * Reusable build side of a hash join (stream-static joins: build once over the static
+ * table, probe it with every micro-batch). Rows are copied (strings included) into the
+ * table; `keys` are evaluated over build_schema (borrowed until finish). After finish
+ * the table is immutable and may be probed by several operators, even concurrently;
+ * it is reference counted (tb_hashjoin_table_free drops one reference).
+ * @thread building: one thread; probing a finished table: any number of threads.
+ */
+typedef struct tb_hashjoin_table tb_hashjoin_table;
+tb_rc tb_hashjoin_table_new(const tb_schema *build_schema, uint32_t n_keys, tb_expr **keys,
+                            tb_hashjoin_table **out, tb_err *err);
+/* Add the rows of a batch over build_schema (copied). */
+tb_rc tb_hashjoin_table_add(tb_hashjoin_table *table, const tb_batch *batch, tb_err *err);
+/* Index the rows; no rows can be added afterwards. */
+tb_rc tb_hashjoin_table_finish(tb_hashjoin_table *table, tb_err *err);
+/* new + add every batch of `build` (run to its end; the caller still owns it) + finish. */
+tb_rc tb_hashjoin_table_build(tb_op *build, uint32_t n_keys, tb_expr **keys,
+                              tb_hashjoin_table **out, tb_err *err);
+tb_hashjoin_table *tb_hashjoin_table_ref(tb_hashjoin_table *table); /* +1 reference */
+void tb_hashjoin_table_free(tb_hashjoin_table *table); /* -1 reference; NULL is a no-op */
+uint64_t tb_hashjoin_table_rows(const tb_hashjoin_table *table);
+const tb_schema *tb_hashjoin_table_schema(const tb_hashjoin_table *table);
+size_t tb_hashjoin_table_bytes(const tb_hashjoin_table *table);
+/*
+ * Hash join probing a prebuilt, finished table (takes its own reference: the caller may
+ * free its reference at once). Same semantics and output as tb_op_hash_join_new with
+ * the table's rows as the right side; left_keys[i] must have the type of the table's
+ * key i. For RIGHT/FULL, "unmatched" is per operator (each probe operator emits the
+ * build rows it did not match). Takes ownership of left whatever the outcome.
+ */
+tb_rc tb_op_hash_join_new_shared(tb_op *left, tb_hashjoin_table *table, tb_join_type type,
+                                 uint32_t n_keys, tb_expr **left_keys, tb_expr *residual,
+                                 tb_op **out, tb_err *err);
+
 /* Nested-loop join for joins without equality keys (pred may be NULL: cross join). */
 tb_rc tb_op_nl_join_new(tb_op *left, tb_op *right, tb_join_type type, tb_expr *pred,
                         tb_op **out, tb_err *err);
@@ -195,6 +235,67 @@ tb_rc tb_op_nl_join_new(tb_op *left, tb_op *right, tb_join_type type, tb_expr *p
 tb_rc tb_op_hash_agg_new(tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
                          const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
                          const char **agg_names, tb_op **out, tb_err *err);
+
+/*
+ * Aggregate state (tb_hashagg): what tb_op_hash_agg runs on, exposed for the streaming
+ * layer's stateful aggregation. Groups are keyed by n_keys values (NULLs form one
+ * group; strings copied); per group one state per aggregate (aggs[i].arg is used for
+ * its type only, and by tb_hashagg_consume_batch to evaluate it). With n_keys == 0
+ * there is always exactly one group. Output rows: key columns then aggregate columns
+ * with the types aggs[i].type. Not thread safe (one owner).
+ */
+typedef struct tb_hashagg tb_hashagg;
+tb_rc tb_hashagg_new(uint32_t n_keys, const tb_type *key_types, uint32_t n_aggs,
+                     const tb_aggspec *aggs, tb_hashagg **out, tb_err *err);
+void tb_hashagg_free(tb_hashagg *agg); /* NULL is a no-op */
+/* Fold n_rows rows in: keys[k] has key type k; args[i] is aggregate i's evaluated
+ * argument (ignored for count(*)). Errors: TB_E_RANGE on numeric overflow. */
+tb_rc tb_hashagg_consume(tb_hashagg *agg, uint32_t n_rows, const tb_vec *keys,
+                         const tb_vec *args, tb_err *err);
+/* Evaluate group_exprs and the aggregates' args over batch (in arena), then consume. */
+tb_rc tb_hashagg_consume_batch(tb_hashagg *agg, const tb_batch *batch, tb_expr **group_exprs,
+                               tb_arena *arena, tb_err *err);
+uint64_t tb_hashagg_groups(const tb_hashagg *agg);
+size_t tb_hashagg_bytes(const tb_hashagg *agg); /* approximate memory held */
+
+typedef enum tb_hashagg_emit {
+    TB_HASHAGG_ALL,     /* every group (complete mode), in first-seen order */
+    TB_HASHAGG_CHANGED, /* groups updated since the last CHANGED pass (update mode);
+                           each emitted group is marked unchanged */
+    TB_HASHAGG_BELOW    /* groups whose key column key_col < bound (append mode: the
+                           windows the watermark closed); NULL keys never qualify */
+} tb_hashagg_emit;
+typedef struct tb_hashagg_iter {
+    tb_hashagg_emit mode;
+    uint32_t key_col;
+    tb_value bound; /* strings: the caller keeps the bytes alive during the pass */
+    uint64_t pos;
+} tb_hashagg_iter;
+/* Start an emission pass (key_col/bound only for BELOW; bound may be NULL otherwise). */
+void tb_hashagg_iter_init(tb_hashagg_iter *it, tb_hashagg_emit mode, uint32_t key_col,
+                          const tb_value *bound);
+/*
+ * Next batch (<= TB_BATCH_CAP groups) of the pass into arena; *out NULL at the end.
+ * Strings in it point into the state: valid until the next consume, evict,
+ * deserialize or free. Do not consume or evict during a pass.
+ */
+tb_rc tb_hashagg_next(tb_hashagg *agg, tb_hashagg_iter *it, tb_arena *arena, tb_batch **out,
+                      tb_err *err);
+/* Mark every group unchanged (without emitting). */
+void tb_hashagg_clear_changed(tb_hashagg *agg);
+/*
+ * Remove the groups whose key column key_col < bound (window eviction; typically after
+ * a BELOW pass emitted them). Memory is compacted. On TB_E_NOMEM the state may be
+ * inconsistent: the caller must free it (restore from the checkpoint).
+ */
+tb_rc tb_hashagg_evict_below(tb_hashagg *agg, uint32_t key_col, const tb_value *bound,
+                             uint64_t *out_removed, tb_err *err);
+/* Checkpoint image of the whole state (appended to buf; native byte order). */
+tb_rc tb_hashagg_serialize(const tb_hashagg *agg, tb_buf *buf, tb_err *err);
+/* Replace agg's state by an image; agg must be created with the same key types and
+ * aggregates (else TB_E_CORRUPT). Malformed images give TB_E_CORRUPT and leave agg
+ * empty (never crash). Changed flags are restored. */
+tb_rc tb_hashagg_deserialize(tb_hashagg *agg, const void *data, size_t len, tb_err *err);
 
 typedef struct tb_sortkey {
     tb_expr *expr;
