@@ -75,6 +75,13 @@ typedef struct tb_delta_file_info {
 uint64_t tb_delta_file_count(const tb_delta_snapshot *snap);
 void tb_delta_file_get(const tb_delta_snapshot *snap, uint64_t i, tb_delta_file_info *out);
 
+/*
+ * Parse a partition value (as the log writes them) into a value of type t: NULL,
+ * "__HIVE_DEFAULT_PARTITION__" (and "" for non-string types) give a NULL value; string
+ * values point into s. Returns false on a malformed value.
+ */
+bool tb_delta_part_value(const char *s, tb_type t, tb_value *out);
+
 /* Version of the last txn action of app_id; false if the table has none. */
 bool tb_delta_txn_version(const tb_delta_snapshot *snap, const char *app_id, int64_t *out);
 

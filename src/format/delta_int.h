@@ -138,10 +138,6 @@ tb_rc tb_delta_snapshot_empty(const char *table_path, tb_delta_snapshot **out, t
 
 /* Percent-decode a log path into a heap string (NULL on bad escape or OOM). */
 char *tb_delta_path_decode(const char *raw);
-/* Parse a partition value string into a typed value for type t.
- * NULL / "__HIVE_DEFAULT_PARTITION__" (and "" for non-strings) give a NULL value.
- * String values point into s. Returns false on a malformed value. */
-bool tb_delta_part_value(const char *s, tb_type t, tb_value *out);
 
 /* Read a checkpoint (parts files) into snap. TB_E_UNSUPPORTED when it cannot be decoded.
  * Implemented in delta_ckpt.c. */

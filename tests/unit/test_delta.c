@@ -244,6 +244,292 @@ static void test_golden_partition_values(void **state)
     tb_delta_snapshot_free(snap);
 }
 
+
+/* ---------------------------------------------------------------- rows vs expectations */
+
+typedef struct rowset {
+    tb_value *vals; /* n_rows * n_cols */
+    size_t n_rows, cap_rows;
+    uint32_t n_cols;
+    tb_arena *arena; /* string bytes */
+} rowset;
+
+static uint32_t g_sort_cols;
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const tb_value *x = a, *y = b;
+    uint32_t c;
+    for (c = 0; c < g_sort_cols; c++) {
+        int r = tb_value_cmp(&x[c], &y[c]);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+static void rowset_sort(rowset *rs)
+{
+    g_sort_cols = rs->n_cols;
+    if (rs->n_rows > 1)
+        qsort(rs->vals, rs->n_rows, sizeof(tb_value) * rs->n_cols, cmp_rows);
+}
+
+static tb_value *rowset_add(rowset *rs)
+{
+    if (rs->n_rows == rs->cap_rows) {
+        rs->cap_rows = rs->cap_rows ? rs->cap_rows * 2 : 64;
+        rs->vals = realloc(rs->vals, rs->cap_rows * rs->n_cols * sizeof(tb_value));
+        assert_non_null(rs->vals);
+    }
+    return &rs->vals[rs->n_rows++ * rs->n_cols];
+}
+
+/* Parse one CSV line of quoted fields or \N into typed values. */
+static void parse_expect_line(const char *line, const tb_schema *schema, rowset *rs)
+{
+    tb_value *row = rowset_add(rs);
+    const char *p = line;
+    uint32_t c;
+
+    for (c = 0; c < schema->n; c++) {
+        char *field = NULL;
+        bool is_null = false;
+        if (strncmp(p, "\\N", 2) == 0) {
+            is_null = true;
+            p += 2;
+        } else {
+            size_t n = 0;
+            assert_true(*p == '"');
+            p++;
+            field = tb_arena_alloc(rs->arena, strlen(p) + 1);
+            for (;;) {
+                assert_true(*p != '\0');
+                if (*p == '"' && p[1] == '"') {
+                    field[n++] = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    field[n++] = *p++;
+                }
+            }
+            field[n] = '\0';
+        }
+        if (c + 1 < schema->n) {
+            assert_true(*p == ',');
+            p++;
+        }
+        if (is_null) {
+            memset(&row[c], 0, sizeof(tb_value));
+            row[c].type = schema->fields[c].type;
+            row[c].is_null = true;
+        } else {
+            if (!tb_delta_part_value(field, schema->fields[c].type, &row[c]))
+                fail_msg("cannot parse '%s' as column %s", field, schema->fields[c].name);
+            if (schema->fields[c].type.id == TB_T_FLOAT)
+                row[c].u.d = (float)row[c].u.d;
+        }
+    }
+}
+
+static void load_expect(const char *path, const tb_schema *schema, rowset *rs)
+{
+    char *data = NULL, *line, *save = NULL;
+    size_t len = 0;
+    tb_err err;
+    bool header = true;
+
+    tb_err_clear(&err);
+    assert_int_equal(tb_file_read_all(path, 1 << 24, &data, &len, &err), TB_OK);
+    for (line = strtok_r(data, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        if (header) {
+            /* the header names the schema's columns, in order */
+            char names[4096] = "";
+            uint32_t c;
+            for (c = 0; c < schema->n; c++) {
+                strcat(names, c ? "," : "");
+                strcat(names, schema->fields[c].name);
+            }
+            assert_string_equal(line, names);
+            header = false;
+            continue;
+        }
+        parse_expect_line(line, schema, rs);
+    }
+    tb_free(data);
+}
+
+/* Read every row of a source into rs (strings copied). */
+static void read_source(tb_source *src, rowset *rs)
+{
+    tb_arena *arena = tb_arena_new(0);
+    tb_batch *b;
+    tb_err err;
+    uint32_t i, c;
+
+    tb_err_clear(&err);
+    for (;;) {
+        tb_rc rc;
+        tb_arena_reset(arena);
+        rc = tb_source_next(src, arena, &b, &err);
+        if (rc != TB_OK)
+            fprintf(stderr, "next: %s\n", err.msg);
+        assert_int_equal(rc, TB_OK);
+        if (b == NULL)
+            break;
+        assert_int_equal(b->n_cols, rs->n_cols);
+        for (i = 0; i < b->n_rows; i++) {
+            tb_value *row = rowset_add(rs);
+            for (c = 0; c < b->n_cols; c++) {
+                tb_vec_get(&b->cols[c], i, &row[c]);
+                if (!row[c].is_null && row[c].type.id == TB_T_STRING)
+                    row[c].u.s.ptr = tb_arena_strndup(rs->arena, row[c].u.s.ptr, row[c].u.s.len);
+            }
+        }
+    }
+    tb_arena_free(arena);
+}
+
+static void rowset_free(rowset *rs)
+{
+    free(rs->vals);
+    tb_arena_free(rs->arena);
+}
+
+static void compare_rowsets(const char *what, rowset *want, rowset *got)
+{
+    size_t r;
+    uint32_t c;
+
+    rowset_sort(want);
+    rowset_sort(got);
+    if (want->n_rows != got->n_rows)
+        fprintf(stderr, "%s: %zu rows, expected %zu\n", what, got->n_rows, want->n_rows);
+    assert_int_equal(got->n_rows, want->n_rows);
+    for (r = 0; r < want->n_rows; r++) {
+        for (c = 0; c < want->n_cols; c++) {
+            const tb_value *x = &want->vals[r * want->n_cols + c], *y = &got->vals[r * got->n_cols + c];
+            if (x->is_null != y->is_null || (!x->is_null && tb_value_cmp(x, y) != 0)) {
+                tb_buf a = {0}, b = {0};
+                tb_value_format(x, &a);
+                tb_value_format(y, &b);
+                fprintf(stderr, "%s: row %zu col %u: expected '%s'%s, got '%s'%s\n", what, r, c,
+                        a.data ? tb_buf_cstr(&a) : "", x->is_null ? " (NULL)" : "",
+                        b.data ? tb_buf_cstr(&b) : "", y->is_null ? " (NULL)" : "");
+                tb_buf_free(&a);
+                tb_buf_free(&b);
+                fail();
+            }
+        }
+    }
+}
+
+static const char *srcdir(void)
+{
+    const char *s = getenv("TB_SRCDIR");
+    return s != NULL && s[0] != '\0' ? s : ".";
+}
+
+static void test_golden_rows(void **state)
+{
+    char dirpath[4200];
+    DIR *d;
+    struct dirent *de;
+    int n_checked = 0;
+
+    (void)state;
+    NEED_GOLDEN();
+    snprintf(dirpath, sizeof(dirpath), "%s/tests/data/delta_expect", srcdir());
+    d = opendir(dirpath);
+    if (d == NULL) {
+        fprintf(stderr, "SKIP: no expectations at %s (set TB_SRCDIR)\n", dirpath);
+        skip();
+    }
+    while ((de = readdir(d)) != NULL) {
+        char name[256], path[8400], *at;
+        long version;
+        tb_delta_snapshot *snap;
+        tb_source *src = NULL;
+        rowset want = {0}, got = {0};
+        tb_err err;
+
+        if (!tb_str_ends_with(de->d_name, ".csv"))
+            continue;
+        snprintf(name, sizeof(name), "%s", de->d_name);
+        at = strchr(name, '@');
+        assert_non_null(at);
+        *at = '\0';
+        version = strtol(at + 1, NULL, 10);
+        snap = open_golden(name, version);
+        tb_err_clear(&err);
+        assert_int_equal(tb_delta_source_new(snap, NULL, 0, &src, &err), TB_OK);
+        tb_delta_snapshot_free(snap); /* the source does not need it */
+        want.n_cols = got.n_cols = src->schema->n;
+        want.arena = tb_arena_new(0);
+        got.arena = tb_arena_new(0);
+        snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+        load_expect(path, src->schema, &want);
+        read_source(src, &got);
+        compare_rowsets(de->d_name, &want, &got);
+        assert_int_equal(src->stats.rows_read, want.n_rows);
+        tb_source_free(src);
+        rowset_free(&want);
+        rowset_free(&got);
+        n_checked++;
+    }
+    closedir(d);
+    assert_true(n_checked >= 10);
+}
+
+static void test_golden_projection(void **state)
+{
+    tb_delta_snapshot *snap;
+    tb_source *src = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_batch *b;
+    tb_err err;
+    int proj[2];
+    uint64_t rows = 0;
+    const tb_schema *schema;
+
+    (void)state;
+    NEED_GOLDEN();
+    tb_err_clear(&err);
+    /* only partition columns, reversed */
+    snap = open_golden("time-travel-partition-changes-a", -1);
+    proj[0] = tb_schema_find(tb_delta_schema(snap), "part5");
+    assert_int_equal(tb_delta_source_new(snap, proj, 1, &src, &err), TB_OK);
+    for (;;) {
+        uint32_t i;
+        tb_arena_reset(arena);
+        assert_int_equal(tb_source_next(src, arena, &b, &err), TB_OK);
+        if (b == NULL)
+            break;
+        for (i = 0; i < b->n_rows; i++) {
+            int64_t p = TB_VEC_PTR(&b->cols[0], int64_t)[i];
+            assert_true(p >= 0 && p <= 4);
+        }
+        rows += b->n_rows;
+    }
+    assert_int_equal(rows, 10);
+    tb_source_free(src);
+    tb_delta_snapshot_free(snap);
+
+    /* a file the log names but which is gone: the error names it */
+    snap = open_golden("checkpoint", -1);
+    schema = tb_delta_schema(snap);
+    assert_int_equal(schema->n, 1);
+    assert_int_equal(tb_delta_source_new(snap, NULL, 0, &src, &err), TB_OK);
+    tb_arena_reset(arena);
+    assert_int_not_equal(tb_source_next(src, arena, &b, &err), TB_OK);
+    assert_non_null(strstr(err.msg, "checkpoint/15"));
+    tb_source_free(src);
+    tb_delta_snapshot_free(snap);
+    tb_arena_free(arena);
+}
+
 /* ---------------------------------------------------------------- corrupt logs */
 
 static char g_tmp[256];
@@ -431,6 +717,8 @@ int main(void)
         cmocka_unit_test(test_golden_time_travel),
         cmocka_unit_test(test_golden_txn),
         cmocka_unit_test(test_golden_partition_values),
+        cmocka_unit_test(test_golden_rows),
+        cmocka_unit_test(test_golden_projection),
         cmocka_unit_test(test_corrupt_logs),
         cmocka_unit_test(test_commit_parse),
         cmocka_unit_test(test_schema_roundtrip),
