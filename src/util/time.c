@@ -315,15 +315,17 @@ static char *put_uint(char *p, uint64_t v, int min_digits)
 /* ".ffffff" with trailing zeros trimmed; nothing when frac == 0. */
 static char *put_frac(char *p, unsigned frac)
 {
-    int k;
+    int k, len = 6;
     if (frac == 0)
         return p;
     *p++ = '.';
-    for (k = 100000; k > 0 && frac != 0; k /= 10) {
-        *p++ = (char)('0' + frac / (unsigned)k);
-        frac %= (unsigned)k;
+    for (k = 5; k >= 0; k--) {
+        p[k] = (char)('0' + frac % 10);
+        frac /= 10;
     }
-    return p;
+    while (p[len - 1] == '0')
+        len--;
+    return p + len;
 }
 
 /* Writes "YYYY-MM-DD" and returns the end; *bc set when the year is <= 0. */
