@@ -1072,7 +1072,7 @@ static void test_log_level(void **state)
     tb_log_level before;
     (void)state;
     before = tb_log_get_level();
-    assert_true(before >= TB_LOG_ERROR && before <= TB_LOG_DEBUG);
+    assert_int_equal(before, TB_LOG_INFO); /* from TB_LOG_LEVEL, set in main() */
     tb_log_set_level(TB_LOG_DEBUG);
     assert_int_equal(tb_log_get_level(), TB_LOG_DEBUG);
     tb_log(TB_LOG_DEBUG, "test_util: debug line %d", 1);
@@ -1080,10 +1080,14 @@ static void test_log_level(void **state)
     assert_int_equal(tb_log_get_level(), TB_LOG_ERROR);
     tb_log(TB_LOG_INFO, "should not appear");
     tb_log_set_level(before);
+    setenv("TB_LOG_LEVEL", "debug", 1);
+    assert_int_equal(tb_log_get_level(), before); /* not re-read */
 }
 
 int main(void)
 {
+    /* Read once, on first use: nothing before test_log_level logs. */
+    setenv("TB_LOG_LEVEL", "Info", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_set_and_prefix),
         cmocka_unit_test(test_err_truncation),
