@@ -981,6 +981,84 @@ static void test_infer(void **state)
     }
 }
 
+
+/* ---------------------------------------------------------------- integers */
+
+/* Reference: what an integer field must give (strtoll semantics, no blanks inside). */
+static int ref_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    long long v;
+    const char *d = s + (*s == '-' || *s == '+');
+    if (*d < '0' || *d > '9')
+        return 1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*end != '\0')
+        return 1;
+    if (errno == ERANGE || v < lo || v > hi)
+        return 2;
+    *out = v;
+    return 0;
+}
+
+/* The SWAR integer paths (1..8 and 9..16 digits, signs, a bad byte anywhere, the field
+ * at the very end of the buffer) agree with strtoll for every width. */
+static void test_int_exact(void **state)
+{
+    static const char *const types[] = {"smallint", "integer", "bigint"};
+    static const int64_t los[] = {INT16_MIN, INT32_MIN, INT64_MIN};
+    static const int64_t his[] = {INT16_MAX, INT32_MAX, INT64_MAX};
+    tb_csv_opts *opts = mkopts("header", "false", "mode", "failfast", NULL);
+    int t, i;
+    (void)state;
+
+    srand(7);
+    for (t = 0; t < 3; t++) {
+        char schema_text[64];
+        snprintf(schema_text, sizeof(schema_text), "v %s", types[t]);
+        for (i = 0; i < 3000; i++) {
+            char val[40], data[48];
+            int nd = 1 + rand() % 20, k = 0, j, how;
+            int64_t expect = 0;
+            run_res res;
+            if (rand() % 4 == 0)
+                val[k++] = rand() % 2 ? '-' : '+';
+            for (j = 0; j < nd; j++)
+                val[k++] = (char)('0' + rand() % 10);
+            val[k] = '\0';
+            if (rand() % 5 == 0)
+                val[rand() % k] = "x/:. \x80"[rand() % 6];
+            if (val[0] == ' ')
+                val[0] = 'y'; /* leading blanks are trimmed: not what this test is about */
+            if (val[k - 1] == ' ')
+                val[k - 1] = 'z';
+            how = ref_int(val, los[t], his[t], &expect);
+            snprintf(data, sizeof(data), "%s", val); /* no line end: the field ends the buffer */
+            run_buf(data, strlen(data), opts, schema_text, &res);
+            if (how == 0) {
+                char expect_text[32];
+                snprintf(expect_text, sizeof(expect_text), "%lld\n", (long long)expect);
+                if (res.rc != TB_OK || strcmp(res.text, expect_text) != 0)
+                    fail_msg("%s '%s': rc %d %s text %s", types[t], val, res.rc, res.msg,
+                             res.text);
+            } else {
+                char expect_msg[200];
+                if (how == 1)
+                    snprintf(expect_msg, sizeof(expect_msg),
+                             "csv: buf.csv:1: column 'v': invalid %s '%s'", types[t], val);
+                else
+                    snprintf(expect_msg, sizeof(expect_msg),
+                             "csv: buf.csv:1: column 'v': value '%s' out of range for type %s",
+                             val, types[t]);
+                if (res.rc != TB_E_PARSE || strcmp(res.msg, expect_msg) != 0)
+                    fail_msg("%s '%s': rc %d msg %s", types[t], val, res.rc, res.msg);
+            }
+        }
+    }
+    tb_csv_opts_free(opts);
+}
+
 /* ---------------------------------------------------------------- doubles */
 
 /* The double fast path must give exactly strtod's bits. */
@@ -1180,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_infer),
+        cmocka_unit_test(test_int_exact),
         cmocka_unit_test(test_double_exact),
         cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_corrupt_column_position),
