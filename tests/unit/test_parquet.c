@@ -484,6 +484,421 @@ static void test_meta_roundtrip(void **state)
     tb_buf_free(&buf);
 }
 
+
+/* ---------------------------------------------------------------- synthetic files */
+
+/*
+ * A small Parquet writer built from the module's encoders (the real writer lives
+ * elsewhere): flat INT32/INT64/BYTE_ARRAY columns, optional ones with RLE definition
+ * levels, PLAIN or DELTA encodings, v1 or v2 pages, any codec. Values are a function of
+ * (column, row) so reads can be checked without storing them.
+ */
+typedef struct wcol {
+    const char *name;
+    int phys; /* TB_PQ_INT32, TB_PQ_INT64, TB_PQ_BYTE_ARRAY */
+    bool optional;
+    int enc; /* TB_PQ_ENC_PLAIN, _DELTA_BINARY_PACKED (ints), _DELTA_LENGTH_BYTE_ARRAY */
+} wcol;
+
+typedef struct wopts {
+    int codec;
+    bool v2;
+    uint32_t rows_per_rg;
+    uint32_t rows_per_page;
+    int32_t fake_usize; /* > 0: claim this uncompressed size for every page */
+} wopts;
+
+static bool wnull(int c, int64_t r)
+{
+    return (r + c) % 5 == 3;
+}
+
+static int64_t wval(int c, int64_t r)
+{
+    return (r * 7919 + c * 1000003) % 200003 - 100000;
+}
+
+static void le32put(tb_buf *b, uint32_t v)
+{
+    uint8_t t[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    tb_buf_append(b, t, 4);
+}
+
+static void write_pq(const char *path, const wcol *cols, int n_cols, int64_t n_rows,
+                     const wopts *o)
+{
+    tb_err err;
+    tb_buf file = {0};
+    tb_arena *arena = tb_arena_new(0);
+    uint32_t n_rg = (uint32_t)((n_rows + o->rows_per_rg - 1) / o->rows_per_rg);
+    tb_pq_row_group *rgs = tb_arena_zalloc(arena, sizeof(tb_pq_row_group) * (n_rg + 1));
+    tb_buf_append(&file, "PAR1", 4);
+    for (uint32_t g = 0; g < n_rg; g++) {
+        int64_t r0 = (int64_t)g * o->rows_per_rg;
+        int64_t r1 = TB_MIN(n_rows, r0 + o->rows_per_rg);
+        tb_pq_row_group *rg = &rgs[g];
+        tb_pq_row_group_init(rg);
+        rg->num_rows = r1 - r0;
+        rg->n_columns = (uint32_t)n_cols;
+        rg->columns = tb_arena_zalloc(arena, sizeof(tb_pq_column_chunk) * (size_t)n_cols);
+        for (int c = 0; c < n_cols; c++) {
+            const wcol *wc = &cols[c];
+            size_t start = file.len, usum = 0;
+            for (int64_t p0 = r0; p0 < r1; p0 += o->rows_per_page) {
+                int64_t p1 = TB_MIN(r1, p0 + o->rows_per_page);
+                uint32_t k = (uint32_t)(p1 - p0), nulls = 0;
+                tb_buf lv = {0}, vals = {0}, body = {0}, comp = {0}, hdr = {0};
+                uint32_t *defs = malloc(sizeof(uint32_t) * k);
+                int64_t *ints = malloc(sizeof(int64_t) * k);
+                uint32_t m = 0;
+                for (uint32_t i = 0; i < k; i++) {
+                    bool nul = wc->optional && wnull(c, p0 + i);
+                    defs[i] = !nul;
+                    nulls += nul;
+                    if (!nul)
+                        ints[m++] = wc->phys == TB_PQ_INT32 ? (int32_t)wval(c, p0 + i)
+                                                            : wval(c, p0 + i);
+                }
+                if (wc->optional)
+                    assert_int_equal(tb_rle_encode(defs, k, 1, &lv), TB_OK);
+                if (wc->phys == TB_PQ_BYTE_ARRAY) {
+                    int64_t *lens = malloc(sizeof(int64_t) * (m + 1));
+                    tb_buf bytes = {0};
+                    for (uint32_t i = 0; i < m; i++) {
+                        char t[32];
+                        int n = snprintf(t, sizeof(t), "s%lld", (long long)ints[i]);
+                        lens[i] = n;
+                        if (wc->enc == TB_PQ_ENC_PLAIN)
+                            le32put(&vals, (uint32_t)n);
+                        tb_buf_append(wc->enc == TB_PQ_ENC_PLAIN ? &vals : &bytes, t, (size_t)n);
+                    }
+                    if (wc->enc != TB_PQ_ENC_PLAIN) {
+                        assert_int_equal(tb_delta_encode(lens, m, true, &vals), TB_OK);
+                        tb_buf_append(&vals, bytes.data, bytes.len);
+                    }
+                    tb_buf_free(&bytes);
+                    free(lens);
+                } else if (wc->enc == TB_PQ_ENC_PLAIN) {
+                    for (uint32_t i = 0; i < m; i++) {
+                        if (wc->phys == TB_PQ_INT32) {
+                            int32_t v = (int32_t)ints[i];
+                            tb_buf_append(&vals, &v, 4);
+                        } else {
+                            tb_buf_append(&vals, &ints[i], 8);
+                        }
+                    }
+                } else {
+                    assert_int_equal(
+                        tb_delta_encode(ints, m, wc->phys == TB_PQ_INT32, &vals), TB_OK);
+                }
+                tb_pq_page_header ph;
+                tb_pq_page_header_init(&ph);
+                if (!o->v2) {
+                    if (wc->optional) {
+                        le32put(&body, (uint32_t)lv.len);
+                        tb_buf_append(&body, lv.data, lv.len);
+                    }
+                    tb_buf_append(&body, vals.data, vals.len);
+                    assert_int_equal(
+                        tb_compress(o->codec, (uint8_t *)body.data, body.len, &comp, &err), TB_OK);
+                    ph.type = TB_PQ_PAGE_DATA;
+                    ph.uncompressed_page_size = (int32_t)body.len;
+                    ph.compressed_page_size = (int32_t)comp.len;
+                    ph.has_data = true;
+                    ph.data.num_values = (int32_t)k;
+                    ph.data.encoding = wc->enc;
+                    ph.data.definition_level_encoding = TB_PQ_ENC_RLE;
+                    ph.data.repetition_level_encoding = TB_PQ_ENC_RLE;
+                } else {
+                    tb_buf_append(&comp, lv.data, lv.len);
+                    assert_int_equal(
+                        tb_compress(o->codec, (uint8_t *)vals.data, vals.len, &comp, &err), TB_OK);
+                    ph.type = TB_PQ_PAGE_DATA_V2;
+                    ph.uncompressed_page_size = (int32_t)(lv.len + vals.len);
+                    ph.compressed_page_size = (int32_t)comp.len;
+                    ph.has_data_v2 = true;
+                    ph.data_v2.num_values = (int32_t)k;
+                    ph.data_v2.num_rows = (int32_t)k;
+                    ph.data_v2.num_nulls = (int32_t)nulls;
+                    ph.data_v2.encoding = wc->enc;
+                    ph.data_v2.definition_levels_byte_length = (int32_t)lv.len;
+                }
+                if (o->fake_usize > 0)
+                    ph.uncompressed_page_size = o->fake_usize;
+                usum += (size_t)ph.uncompressed_page_size;
+                assert_int_equal(tb_pq_encode_page_header(&ph, &hdr, &err), TB_OK);
+                usum += hdr.len;
+                tb_buf_append(&file, hdr.data, hdr.len);
+                tb_buf_append(&file, comp.data, comp.len);
+                tb_buf_free(&lv);
+                tb_buf_free(&vals);
+                tb_buf_free(&body);
+                tb_buf_free(&comp);
+                tb_buf_free(&hdr);
+                free(defs);
+                free(ints);
+            }
+            tb_pq_column_chunk *cc = &rg->columns[c];
+            tb_pq_column_chunk_init(cc);
+            cc->file_offset = (int64_t)start;
+            cc->has_meta = true;
+            cc->meta.type = wc->phys;
+            cc->meta.n_encodings = 2;
+            cc->meta.encodings = tb_arena_zalloc(arena, 2 * sizeof(int32_t));
+            cc->meta.encodings[0] = wc->enc;
+            cc->meta.encodings[1] = TB_PQ_ENC_RLE;
+            cc->meta.n_path = 1;
+            cc->meta.path = tb_arena_zalloc(arena, sizeof(char *));
+            cc->meta.path[0] = wc->name;
+            cc->meta.codec = o->codec;
+            cc->meta.num_values = rg->num_rows;
+            cc->meta.total_compressed_size = (int64_t)(file.len - start);
+            cc->meta.total_uncompressed_size = (int64_t)usum;
+            cc->meta.data_page_offset = (int64_t)start;
+            rg->total_byte_size += (int64_t)usum;
+        }
+    }
+    tb_pq_schema_element *se = tb_arena_zalloc(arena, sizeof(*se) * (size_t)(n_cols + 1));
+    tb_pq_schema_element_init(&se[0]);
+    se[0].name = "schema";
+    se[0].num_children = n_cols;
+    for (int c = 0; c < n_cols; c++) {
+        tb_pq_schema_element_init(&se[c + 1]);
+        se[c + 1].name = cols[c].name;
+        se[c + 1].type = cols[c].phys;
+        se[c + 1].repetition = cols[c].optional ? TB_PQ_OPTIONAL : TB_PQ_REQUIRED;
+        if (cols[c].phys == TB_PQ_BYTE_ARRAY)
+            se[c + 1].converted_type = TB_PQ_CT_UTF8;
+    }
+    tb_pq_file_meta m;
+    memset(&m, 0, sizeof(m));
+    m.version = 1;
+    m.n_schema = (uint32_t)n_cols + 1;
+    m.schema = se;
+    m.num_rows = n_rows;
+    m.n_row_groups = n_rg;
+    m.row_groups = rgs;
+    m.created_by = "test_parquet";
+    size_t foot = file.len;
+    assert_int_equal(tb_pq_encode_file_meta(&m, &file, &err), TB_OK);
+    le32put(&file, (uint32_t)(file.len - foot));
+    tb_buf_append(&file, "PAR1", 4);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(file.data, 1, file.len, fp), file.len);
+    fclose(fp);
+    tb_buf_free(&file);
+    tb_arena_free(arena);
+}
+
+/* Read path(s) with projection proj and check every value against wval/wnull. Returns
+ * the rc of the first failing call (TB_OK when everything was read and matched). */
+static tb_rc read_check(const tb_strlist *paths, const wcol *cols, const int *proj,
+                        uint32_t n_proj, int64_t rows_per_file, tb_err *err)
+{
+    tb_source *src = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    if (arena == NULL)
+        return TB_E_NOMEM; /* fault injection */
+    tb_rc rc = tb_parquet_source_new(paths, proj, n_proj, &src, err);
+    int64_t row = 0;
+    while (rc == TB_OK) {
+        tb_batch *batch;
+        tb_arena_reset(arena);
+        rc = tb_source_next(src, arena, &batch, err);
+        if (rc != TB_OK || batch == NULL)
+            break;
+        assert_int_equal(batch->n_cols, n_proj);
+        for (uint32_t j = 0; j < n_proj; j++) {
+            int c = proj[j];
+            for (uint32_t r = 0; r < batch->n_rows; r++) {
+                int64_t fr = (row + r) % rows_per_file;
+                tb_value v;
+                tb_vec_get(&batch->cols[j], r, &v);
+                bool nul = cols[c].optional && wnull(c, fr);
+                assert_int_equal(v.is_null, nul);
+                if (nul)
+                    continue;
+                int64_t want = cols[c].phys == TB_PQ_INT32 ? (int32_t)wval(c, fr) : wval(c, fr);
+                if (cols[c].phys == TB_PQ_BYTE_ARRAY) {
+                    char t[32];
+                    int n = snprintf(t, sizeof(t), "s%lld", (long long)want);
+                    assert_int_equal(v.u.s.len, n);
+                    assert_memory_equal(v.u.s.ptr, t, (size_t)n);
+                } else {
+                    assert_true(v.u.i == want);
+                }
+            }
+        }
+        row += batch->n_rows;
+    }
+    if (rc == TB_OK)
+        assert_int_equal(row, rows_per_file * (int64_t)paths->n);
+    tb_source_free(src);
+    tb_arena_free(arena);
+    return rc;
+}
+
+static const wcol synth_cols[] = {
+    {"a", TB_PQ_INT64, true, TB_PQ_ENC_PLAIN},
+    {"b", TB_PQ_BYTE_ARRAY, true, TB_PQ_ENC_PLAIN},
+    {"c", TB_PQ_INT32, false, TB_PQ_ENC_DELTA_BINARY_PACKED},
+    {"d", TB_PQ_INT64, true, TB_PQ_ENC_DELTA_BINARY_PACKED},
+    {"e", TB_PQ_BYTE_ARRAY, false, TB_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
+};
+
+static void tmp_path(char *buf, size_t cap, const char *name)
+{
+    const char *t = getenv("TMPDIR");
+    fmt(buf, cap, "%s/tb_test_parquet_%d_%s", t != NULL ? t : "/tmp", (int)getpid(), name);
+}
+
+static void test_synthetic(void **state)
+{
+    (void)state;
+    char path[512];
+    tb_err err;
+    tmp_path(path, sizeof(path), "synth.parquet");
+    int codecs[] = {TB_CODEC_UNCOMPRESSED, TB_CODEC_SNAPPY, TB_CODEC_GZIP, TB_CODEC_ZSTD,
+                    TB_CODEC_LZ4_RAW, TB_CODEC_BROTLI, TB_CODEC_LZ4};
+    int proj[] = {4, 2, 0, 3, 1};
+    for (size_t k = 0; k < sizeof(codecs) / sizeof(codecs[0]); k++) {
+        for (int v2 = 0; v2 < 2; v2++) {
+            wopts o = {codecs[k], v2 != 0, 3000, 700, 0};
+            write_pq(path, synth_cols, 5, 7001, &o);
+            tb_strlist paths = {0};
+            tb_strlist_push(&paths, path);
+            assert_int_equal(read_check(&paths, synth_cols, proj, 5, 7001, &err), TB_OK);
+            assert_int_equal(read_check(&paths, synth_cols, proj + 2, 1, 7001, &err), TB_OK);
+            tb_strlist_free(&paths);
+        }
+    }
+    unlink(path);
+}
+
+static void test_multi_file(void **state)
+{
+    (void)state;
+    char p1[512], p2[512], p3[512];
+    tb_err err;
+    wopts o = {TB_CODEC_SNAPPY, false, 1000, 300, 0};
+    tmp_path(p1, sizeof(p1), "m1.parquet");
+    tmp_path(p2, sizeof(p2), "m2.parquet");
+    tmp_path(p3, sizeof(p3), "m3.parquet");
+    write_pq(p1, synth_cols, 5, 2500, &o);
+    write_pq(p2, synth_cols, 5, 2500, &o);
+    write_pq(p3, synth_cols, 4, 2500, &o); /* one column fewer */
+    tb_strlist paths = {0};
+    tb_strlist_push(&paths, p1);
+    tb_strlist_push(&paths, p2);
+    int proj[] = {1, 3};
+    assert_int_equal(read_check(&paths, synth_cols, proj, 2, 2500, &err), TB_OK);
+    /* row counts only */
+    assert_int_equal(read_check(&paths, synth_cols, NULL, 0, 2500, &err), TB_OK);
+    /* a later file with another schema: an error naming it */
+    tb_strlist_push(&paths, p3);
+    assert_int_equal(read_check(&paths, synth_cols, proj, 2, 2500, &err), TB_E_TYPE);
+    assert_non_null(strstr(err.msg, p3));
+    assert_non_null(strstr(err.msg, "schema differs"));
+    /* bad projection */
+    int bad = 7;
+    tb_source *src = NULL;
+    assert_int_equal(tb_parquet_source_new(&paths, &bad, 1, &src, &err), TB_E_MISUSE);
+    /* schema helper */
+    tb_schema *sc = NULL;
+    assert_int_equal(tb_parquet_read_schema(p1, &sc, &err), TB_OK);
+    assert_int_equal(sc->n, 5);
+    assert_string_equal(sc->fields[1].name, "b");
+    assert_int_equal(sc->fields[1].type.id, TB_T_STRING);
+    assert_int_equal(sc->fields[2].type.id, TB_T_INT32);
+    assert_false(sc->fields[2].nullable);
+    tb_schema_free(sc);
+    assert_int_equal(tb_parquet_read_schema("/nonexistent/x.parquet", &sc, &err), TB_E_NOTFOUND);
+    assert_non_null(strstr(err.msg, "/nonexistent/x.parquet"));
+    tb_strlist_free(&paths);
+    unlink(p1);
+    unlink(p2);
+    unlink(p3);
+}
+
+/* Pages claiming absurd sizes are refused before any allocation. */
+static void test_limits(void **state)
+{
+    (void)state;
+    char path[512];
+    tb_err err;
+    tb_strlist paths = {0};
+    int proj[] = {0};
+    tmp_path(path, sizeof(path), "limits.parquet");
+    tb_strlist_push(&paths, path);
+
+    wopts o = {TB_CODEC_ZSTD, false, 1000, 1000, (int32_t)(1536u << 20)}; /* 1.5 GiB */
+    write_pq(path, synth_cols, 1, 1000, &o);
+    assert_int_equal(read_check(&paths, synth_cols, proj, 1, 1000, &err), TB_E_LIMIT);
+    assert_non_null(strstr(err.msg, "exceeds"));
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "column 'a'"));
+
+    /* a page claiming a smaller size than its data decompresses to */
+    o.fake_usize = 100;
+    write_pq(path, synth_cols, 1, 1000, &o);
+    assert_int_equal(read_check(&paths, synth_cols, proj, 1, 1000, &err), TB_E_CORRUPT);
+    assert_non_null(strstr(err.msg, "ZSTD"));
+
+    /* every truncation of a small file fails with a clear error (never crashes) */
+    o.fake_usize = 0;
+    o.codec = TB_CODEC_SNAPPY;
+    write_pq(path, synth_cols, 5, 300, &o);
+    FILE *fp = fopen(path, "rb");
+    char *data = malloc(1 << 16);
+    size_t len = fread(data, 1, 1 << 16, fp);
+    fclose(fp);
+    int proj5[] = {0, 1, 2, 3, 4};
+    for (size_t cut = 0; cut < len; cut += 7) {
+        fp = fopen(path, "wb");
+        fwrite(data, 1, cut, fp);
+        if (cut > 8) /* keep a tail so that the footer length and magic are found */
+            fwrite(data + len - 8, 1, 8, fp);
+        fclose(fp);
+        tb_rc rc = read_check(&paths, synth_cols, proj5, 5, 300, &err);
+        assert_int_not_equal(rc, TB_OK);
+        assert_non_null(strstr(err.msg, "parquet: "));
+    }
+    free(data);
+    tb_strlist_free(&paths);
+    unlink(path);
+}
+
+/* Allocation failures anywhere give TB_E_NOMEM (or another clean error), never a crash or
+ * a leak. */
+static void test_faults(void **state)
+{
+    (void)state;
+    char path[512];
+    tb_err err;
+    tmp_path(path, sizeof(path), "faults.parquet");
+    wopts o = {TB_CODEC_GZIP, true, 200, 90, 0};
+    write_pq(path, synth_cols, 5, 500, &o);
+    tb_strlist paths = {0};
+    tb_strlist_push(&paths, path);
+    int proj[] = {0, 1, 2, 3, 4};
+    long n;
+    for (n = 1; n < 100000; n++) {
+        tb_fault_arm(n);
+        tb_rc rc = read_check(&paths, synth_cols, proj, 5, 500, &err);
+        bool fired = tb_fault_fired();
+        tb_fault_arm(0);
+        if (!fired) {
+            assert_int_equal(rc, TB_OK);
+            break;
+        }
+        assert_int_not_equal(rc, TB_OK);
+    }
+    assert_true(n > 5);
+    tb_strlist_free(&paths);
+    unlink(path);
+}
+
 /* ---------------------------------------------------------------- CSV expectations */
 
 typedef struct field {
@@ -958,6 +1373,10 @@ int main(void)
         cmocka_unit_test(test_rle_hybrid),
         cmocka_unit_test(test_delta),
         cmocka_unit_test(test_meta_roundtrip),
+        cmocka_unit_test(test_synthetic),
+        cmocka_unit_test(test_multi_file),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_faults),
         cmocka_unit_test(test_parquet_testing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
