@@ -1,0 +1,3331 @@
+/*
+ * bind.c - the binder: libpg_query parse trees -> logical plans (sql_int.h).
+ *
+ * Name resolution follows PostgreSQL: a scope is the list of FROM relations (each with
+ * an alias and columns); unqualified names must match exactly one visible column
+ * (USING merges the join columns into one, hiding the originals from unqualified
+ * lookups and from `*`); lookups that fail locally continue in the enclosing query
+ * (correlation). GROUP BY names prefer input columns, ORDER BY names prefer output
+ * columns, both accept ordinals; select-list aliases work in GROUP BY as PG allows.
+ *
+ * Aggregation: aggregate calls are bound with their arguments in the FROM scope and
+ * replaced by references to fresh aggregate output columns; the surrounding expression
+ * is then rewritten so that sub-expressions equal to a GROUP BY expression reference
+ * the group output column; a FROM column left over is PostgreSQL's "must appear in the
+ * GROUP BY clause" error.
+ *
+ * Subqueries: uncorrelated scalar / EXISTS / IN subqueries are evaluated while binding
+ * (a constant, or a constant IN list), except `x IN (subquery)` as a WHERE conjunct,
+ * which becomes a semi join. Correlated ones become an L_APPLY over the clause's input
+ * (apply.c re-plans the subquery per outer row with the outer values as constants).
+ *
+ * Positions: every error carries the byte offset of the offending node in the text
+ * given to tb_db_exec; bodies of views (whose text is stored) report the position of
+ * the view reference instead.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sql/sql_int.h"
+
+#define NC(K) PG_QUERY__NODE__NODE_##K
+#define IS(n, K) ((n) != NULL && (n)->node_case == NC(K))
+
+typedef struct scol {
+    const char *name;
+    int id;
+    bool hidden; /* merged by USING: invisible to unqualified names and `*` */
+} scol;
+
+typedef struct srel {
+    const char *alias; /* NULL: unnamed (USING merge columns, unaliased subquery) */
+    scol *cols;
+    uint32_t n;
+} srel;
+
+typedef struct scope {
+    srel *rels;
+    uint32_t n_rels;
+    struct scope *parent;
+    int level;
+} scope;
+
+typedef struct selctx {
+    int level;
+    int outer_min; /* lowest scope level referenced from inside */
+    struct selctx *parent;
+} selctx;
+
+typedef struct cte {
+    const char *name;
+    const PgQuery__CommonTableExpr *def;
+    struct cte *prev;
+    struct cte *visible; /* CTEs visible from its own body */
+} cte;
+
+typedef struct binder {
+    qctx *q;
+    tb_arena *arena;
+    const char *sql;
+    tb_err *err;
+    int pos_override; /* >= 0: report every position here (view bodies) */
+    cte *ctes;
+    selctx *sel;
+    int view_depth;
+    int setop_depth;
+} binder;
+
+typedef struct aggctx {
+    uint32_t n, cap;
+    tb_aggspec *specs;
+    int *ids;
+} aggctx;
+
+typedef struct ectx {
+    binder *b;
+    scope *sc;
+    const char *clause; /* for "aggregate functions are not allowed in %s" */
+    aggctx *agg;        /* NULL: aggregates not allowed here */
+    bool in_agg;
+    lnode **input; /* where correlated subqueries attach; NULL: not allowed */
+} ectx;
+
+typedef struct fromres {
+    lnode *node;
+    srel *rels;
+    uint32_t n_rels;
+} fromres;
+
+static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out);
+static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent,
+                              lnode **out);
+static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out);
+
+/* ================================================================ small helpers */
+
+static int P(binder *b, int loc)
+{
+    if (b->pos_override >= 0)
+        return b->pos_override;
+    return loc;
+}
+
+static tb_rc berr(binder *b, tb_rc code, int loc, const char *fmt, ...) TB_PRINTF(4, 5);
+static tb_rc berr(binder *b, tb_rc code, int loc, const char *fmt, ...)
+{
+    char msg[TB_ERR_MSG_CAP];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    TB_ERRF(b->err, code, "%s", msg);
+    if (b->err != NULL)
+        b->err->pos = P(b, loc);
+    return code;
+}
+
+static tb_rc nomem(binder *b)
+{
+    return tb_err_nomem(b->err);
+}
+
+static const char *str_of(const pgnode *n)
+{
+    if (IS(n, STRING))
+        return n->string->sval;
+    return NULL;
+}
+
+static char *lower_dup(tb_arena *arena, const char *s)
+{
+    char *d = tb_arena_strdup(arena, s);
+    if (d == NULL)
+        return NULL;
+    for (char *p = d; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    }
+    return d;
+}
+
+static int newcol(binder *b, const char *name, const char *rel, tb_type t)
+{
+    return tb_sql_new_col(b->q, name, rel, t);
+}
+
+static tb_expr *colref(binder *b, int id, int pos)
+{
+    tb_expr *e = tb_expr_col(b->arena, id, b->q->cols[id].type);
+    if (e != NULL)
+        e->pos = pos;
+    return e;
+}
+
+static lnode *mknode(binder *b, lkind k)
+{
+    return tb_sql_lnode(b->q, k);
+}
+
+static tb_rc push_expr(binder *b, tb_expr ***arr, uint32_t *n, uint32_t *cap, tb_expr *e)
+{
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 8;
+        tb_expr **na = tb_arena_alloc(b->arena, nc * sizeof(*na));
+        if (na == NULL)
+            return nomem(b);
+        if (*n)
+            memcpy(na, *arr, *n * sizeof(*na));
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = e;
+    return TB_OK;
+}
+
+/* Split a bound predicate into AND-ed conjuncts appended to arr. */
+static tb_rc split_and(binder *b, tb_expr *e, tb_expr ***arr, uint32_t *n, uint32_t *cap)
+{
+    if (e->kind == TB_EX_AND) {
+        for (uint32_t i = 0; i < e->n_args; i++) {
+            tb_rc rc = split_and(b, e->args[i], arr, n, cap);
+            if (rc != TB_OK)
+                return rc;
+        }
+        return TB_OK;
+    }
+    return push_expr(b, arr, n, cap, e);
+}
+
+/* Output ids array of a node from a list. */
+static int *ids_dup(binder *b, const int *ids, uint32_t n)
+{
+    int *d = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(int));
+    if (d != NULL && n)
+        memcpy(d, ids, n * sizeof(int));
+    return d;
+}
+
+/* Candidates "a, b, c": up to 5 names closest to `name` by edit distance. */
+static void candidates(const char *name, const char **names, uint32_t n, char *buf,
+                       size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    bool used[64] = {false};
+    uint32_t lim = n < 64 ? n : 64;
+    for (int k = 0; k < 5; k++) {
+        int best = INT_MAX, bi = -1;
+        for (uint32_t i = 0; i < lim; i++) {
+            if (used[i] || names[i] == NULL)
+                continue;
+            bool dup = false;
+            for (uint32_t j = 0; j < i; j++) {
+                if (used[j] && names[j] != NULL && strcmp(names[j], names[i]) == 0)
+                    dup = true;
+            }
+            if (dup) {
+                used[i] = true;
+                continue;
+            }
+            int d = tb_edit_distance(name, names[i]);
+            if (d < best) {
+                best = d;
+                bi = (int)i;
+            }
+        }
+        if (bi < 0)
+            break;
+        used[bi] = true;
+        int w = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", names[bi]);
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
+/* ================================================================ types, literals */
+
+tb_rc tb_sql_bind_typename(const PgQuery__TypeName *tn, const char *sql, tb_type *out,
+                           tb_err *err)
+{
+    (void)sql;
+    if (tn == NULL || tn->n_names == 0)
+        return TB_ERRF(err, TB_E_TYPE, "missing type name");
+    const char *name = str_of(tn->names[tn->n_names - 1]);
+    if (name == NULL)
+        return TB_ERRF(err, TB_E_TYPE, "bad type name");
+    if (tn->n_array_bounds > 0 || tn->setof) {
+        TB_ERRF(err, TB_E_UNSUPPORTED, "array types are not supported (%s[])", name);
+        err->pos = tn->location;
+        return TB_E_UNSUPPORTED;
+    }
+    long mods[2] = {0, 0};
+    size_t n_mods = 0;
+    for (size_t i = 0; i < tn->n_typmods && i < 2; i++) {
+        const pgnode *m = tn->typmods[i];
+        if (IS(m, A_CONST) && m->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+            mods[n_mods++] = m->a_const->ival->ival;
+        }
+    }
+    char text[96];
+    if (strcmp(name, "bpchar") == 0 || strcmp(name, "varchar") == 0 ||
+        strcmp(name, "char") == 0) {
+        snprintf(text, sizeof(text), "text");
+    } else if (strcmp(name, "interval") == 0) {
+        snprintf(text, sizeof(text), "interval");
+    } else if (strcmp(name, "float") == 0 && n_mods == 1) {
+        snprintf(text, sizeof(text), "%s", mods[0] <= 24 ? "float4" : "float8");
+    } else if ((strcmp(name, "numeric") == 0 || strcmp(name, "decimal") == 0) && n_mods) {
+        if (n_mods == 1)
+            snprintf(text, sizeof(text), "numeric(%ld)", mods[0]);
+        else
+            snprintf(text, sizeof(text), "numeric(%ld,%ld)", mods[0], mods[1]);
+    } else if (strcmp(name, "timestamp") == 0 || strcmp(name, "timestamptz") == 0) {
+        snprintf(text, sizeof(text), "timestamp");
+    } else {
+        snprintf(text, sizeof(text), "%s", name);
+    }
+    tb_rc rc = tb_type_parse(text, out, err);
+    if (rc != TB_OK) {
+        if (strchr(text, '(') == NULL) {
+            rc = TB_ERRF(err, TB_E_TYPE, "type \"%s\" does not exist", name);
+        }
+        err->pos = tn->location;
+    }
+    return rc;
+}
+
+/* Numeric literal text (PostgreSQL: integers -> int4/int8/numeric; others numeric). */
+static bool parse_numeric_lit(const char *s, tb_value *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (strpbrk(s, ".eE") == NULL) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(s, &end, 10);
+        if (errno == 0 && *end == '\0') {
+            if (x >= INT32_MIN && x <= INT32_MAX)
+                v->type = tb_type_make(TB_T_INT32);
+            else
+                v->type = tb_type_make(TB_T_INT64);
+            v->u.i = x;
+            return true;
+        }
+    }
+    /* digits, point, exponent */
+    char digits[80];
+    int nd = 0, frac = 0, exp = 0;
+    bool point = false, neg = false;
+    const char *p = s;
+    if (*p == '-' || *p == '+') {
+        neg = *p == '-';
+        p++;
+    }
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (nd == 0 && *p == '0') { /* skip leading zeros */
+                if (point)
+                    frac++;
+                continue;
+            }
+            if (nd >= 60)
+                return false;
+            digits[nd++] = *p;
+            if (point)
+                frac++;
+        } else if (*p == '.' && !point) {
+            point = true;
+        } else if (*p == 'e' || *p == 'E') {
+            char *end;
+            errno = 0;
+            long e = strtol(p + 1, &end, 10);
+            if (errno != 0 || *end != '\0' || e > 1000 || e < -1000)
+                return false;
+            exp = (int)e;
+            break;
+        } else {
+            return false;
+        }
+    }
+    int scale = frac - exp;
+    while (scale < 0 && nd < 60) {
+        digits[nd++] = '0';
+        scale++;
+    }
+    if (scale < 0)
+        return false;
+    if (nd == 0)
+        digits[nd++] = '0';
+    digits[nd] = '\0';
+    int prec = nd > scale ? nd : scale;
+    if (prec < 1)
+        prec = 1;
+    if (prec > 38 || scale > 38) {
+        v->type = tb_type_make(TB_T_DOUBLE);
+        v->u.d = strtod(s, NULL);
+        return true;
+    }
+    tb_i128 u = 0;
+    for (int i = 0; i < nd; i++)
+        u = u * 10 + (digits[i] - '0');
+    v->type = tb_type_decimal(prec, scale);
+    v->u.dec = neg ? -u : u;
+    return true;
+}
+
+static tb_rc bind_const(binder *b, const PgQuery__AConst *ac, tb_expr **out)
+{
+    tb_value v;
+    memset(&v, 0, sizeof(v));
+    if (ac->isnull) {
+        *out = tb_expr_null(b->arena);
+        if (*out == NULL)
+            return nomem(b);
+        (*out)->pos = P(b, ac->location);
+        return TB_OK;
+    }
+    switch (ac->val_case) {
+    case PG_QUERY__A__CONST__VAL_IVAL:
+        v.type = tb_type_make(TB_T_INT32);
+        v.u.i = ac->ival != NULL ? ac->ival->ival : 0;
+        break;
+    case PG_QUERY__A__CONST__VAL_FVAL:
+        if (!parse_numeric_lit(ac->fval->fval, &v))
+            return berr(b, TB_E_SQL, ac->location, "invalid numeric literal \"%s\"",
+                        ac->fval->fval);
+        break;
+    case PG_QUERY__A__CONST__VAL_BOOLVAL:
+        v.type = tb_type_make(TB_T_BOOL);
+        v.u.b = ac->boolval != NULL && ac->boolval->boolval;
+        break;
+    case PG_QUERY__A__CONST__VAL_SVAL:
+        v.type = tb_type_make(TB_T_STRING);
+        v.u.s.ptr = ac->sval->sval;
+        v.u.s.len = (uint32_t)strlen(ac->sval->sval);
+        break;
+    case PG_QUERY__A__CONST__VAL_BSVAL:
+        return berr(b, TB_E_UNSUPPORTED, ac->location, "bit string literals are not supported");
+    default:
+        v.type = tb_type_make(TB_T_INT32);
+        v.u.i = 0;
+        break;
+    }
+    *out = tb_expr_const(b->arena, &v);
+    if (*out == NULL)
+        return nomem(b);
+    (*out)->pos = P(b, ac->location);
+    return TB_OK;
+}
+
+/* A constant string as a typed text value (not PostgreSQL's "unknown"). */
+static tb_rc typed_const(binder *b, const tb_value *v, tb_type t, tb_expr **out)
+{
+    tb_expr *e;
+    if (v->is_null || v->type.id == TB_T_NULL) {
+        e = tb_expr_null(b->arena);
+        if (e == NULL)
+            return nomem(b);
+        if (t.id == TB_T_NULL) {
+            *out = e;
+            return TB_OK;
+        }
+        return tb_expr_cast(b->arena, e, t, -1, out, b->err);
+    }
+    e = tb_expr_const(b->arena, v);
+    if (e == NULL)
+        return nomem(b);
+    if (v->type.id == TB_T_STRING)
+        return tb_expr_cast(b->arena, e, v->type, -1, out, b->err);
+    *out = e;
+    return TB_OK;
+}
+
+/* ================================================================ scopes */
+
+static int cur_level(binder *b)
+{
+    return b->sel != NULL ? b->sel->level : 0;
+}
+
+static void note_outer(binder *b, int level)
+{
+    if (b->sel != NULL && level < b->sel->outer_min)
+        b->sel->outer_min = level;
+}
+
+/* Collect visible column names of a scope chain for candidates. */
+static uint32_t scope_names(scope *sc, const char **names, uint32_t cap)
+{
+    uint32_t n = 0;
+    for (scope *s = sc; s != NULL; s = s->parent) {
+        for (uint32_t r = 0; r < s->n_rels; r++) {
+            for (uint32_t i = 0; i < s->rels[r].n; i++) {
+                if (n < cap && !s->rels[r].cols[i].hidden)
+                    names[n++] = s->rels[r].cols[i].name;
+            }
+        }
+    }
+    return n;
+}
+
+/*
+ * Find column `name` (qualified by `rel` if not NULL). Returns TB_OK with *out_id, or
+ * an error (does not exist / ambiguous). If quiet, "not found" returns TB_E_NOTFOUND
+ * without setting err.
+ */
+static tb_rc lookup(ectx *c, const char *rel, const char *name, int loc, bool quiet,
+                    int *out_id)
+{
+    binder *b = c->b;
+    bool rel_seen = false;
+    for (scope *s = c->sc; s != NULL; s = s->parent) {
+        for (int pass = 0; pass < 2; pass++) {
+            int found = -1, n_found = 0;
+            for (uint32_t r = 0; r < s->n_rels; r++) {
+                const srel *sr = &s->rels[r];
+                if (rel != NULL) {
+                    if (sr->alias == NULL ||
+                        (pass == 0 ? strcmp(sr->alias, rel) != 0 : !tb_str_ieq(sr->alias, rel)))
+                        continue;
+                    rel_seen = true;
+                }
+                for (uint32_t i = 0; i < sr->n; i++) {
+                    const scol *sc = &sr->cols[i];
+                    if (rel == NULL && sc->hidden)
+                        continue;
+                    bool m = pass == 0 ? strcmp(sc->name, name) == 0 : tb_str_ieq(sc->name, name);
+                    if (m && sc->id != found) {
+                        n_found++;
+                        found = sc->id;
+                    }
+                }
+            }
+            if (n_found > 1) {
+                if (rel != NULL)
+                    return berr(b, TB_E_SQL, loc, "column reference \"%s.%s\" is ambiguous",
+                                rel, name);
+                return berr(b, TB_E_SQL, loc, "column reference \"%s\" is ambiguous", name);
+            }
+            if (n_found == 1) {
+                if (s->level < cur_level(b))
+                    note_outer(b, s->level);
+                *out_id = found;
+                return TB_OK;
+            }
+        }
+    }
+    if (quiet)
+        return TB_E_NOTFOUND;
+    if (rel != NULL && !rel_seen)
+        return berr(b, TB_E_NOTFOUND, loc, "missing FROM-clause entry for table \"%s\"", rel);
+    const char *names[256];
+    uint32_t n = scope_names(c->sc, names, 256);
+    char cand[400];
+    candidates(name, names, n, cand, sizeof(cand));
+    if (rel != NULL) {
+        if (cand[0])
+            return berr(b, TB_E_NOTFOUND, loc, "column %s.%s does not exist (candidates: %s)",
+                        rel, name, cand);
+        return berr(b, TB_E_NOTFOUND, loc, "column %s.%s does not exist", rel, name);
+    }
+    if (cand[0])
+        return berr(b, TB_E_NOTFOUND, loc, "column \"%s\" does not exist (candidates: %s)",
+                    name, cand);
+    return berr(b, TB_E_NOTFOUND, loc, "column \"%s\" does not exist", name);
+}
+
+static tb_rc make_rel(binder *b, const char *alias, const int *ids, uint32_t n,
+                      const PgQuery__Alias *al, int loc, srel *out)
+{
+    out->alias = alias != NULL ? tb_arena_strdup(b->arena, alias) : NULL;
+    out->n = n;
+    out->cols = tb_arena_zalloc(b->arena, (n ? n : 1) * sizeof(scol));
+    if (out->cols == NULL || (alias != NULL && out->alias == NULL))
+        return nomem(b);
+    if (al != NULL && al->n_colnames > n)
+        return berr(b, TB_E_SQL, loc, "table \"%s\" has %u columns available but %zu columns "
+                    "specified", alias ? alias : "?", n, al->n_colnames);
+    for (uint32_t i = 0; i < n; i++) {
+        out->cols[i].id = ids[i];
+        out->cols[i].name = b->q->cols[ids[i]].name;
+        if (al != NULL && i < al->n_colnames && str_of(al->colnames[i]) != NULL) {
+            out->cols[i].name = tb_arena_strdup(b->arena, str_of(al->colnames[i]));
+            if (out->cols[i].name == NULL)
+                return nomem(b);
+        }
+    }
+    return TB_OK;
+}
+
+static tb_rc one_rel(binder *b, fromres *fr, const srel *r)
+{
+    fr->rels = tb_arena_alloc(b->arena, sizeof(srel));
+    if (fr->rels == NULL)
+        return nomem(b);
+    fr->rels[0] = *r;
+    fr->n_rels = 1;
+    return TB_OK;
+}
+
+/* ================================================================ subqueries */
+
+/* Bind a subquery at a new nesting level; *correlated tells whether it references an
+ * enclosing query's columns. */
+static tb_rc bind_subquery(binder *b, const pgnode *n, scope *parent, lnode **out,
+                           bool *correlated)
+{
+    if (!IS(n, SELECT_STMT))
+        return berr(b, TB_E_UNSUPPORTED, -1, "unsupported subquery");
+    selctx sel = {cur_level(b) + 1, INT_MAX, b->sel};
+    b->sel = &sel;
+    int saved_setop = b->setop_depth;
+    b->setop_depth = 0;
+    tb_rc rc = bind_select_stmt(b, n->select_stmt, parent, out);
+    b->setop_depth = saved_setop;
+    b->sel = sel.parent;
+    if (rc != TB_OK)
+        return rc;
+    if (b->sel != NULL && sel.outer_min < b->sel->outer_min)
+        b->sel->outer_min = sel.outer_min;
+    if (correlated != NULL)
+        *correlated = sel.outer_min < sel.level;
+    return TB_OK;
+}
+
+static tb_rc attach_apply(ectx *c, lnode *sub, applykind ap, tb_expr *test, bool negate,
+                          tb_type t, int loc, tb_expr **out)
+{
+    binder *b = c->b;
+    if (c->input == NULL)
+        return berr(b, TB_E_UNSUPPORTED, loc,
+                    "correlated subqueries are not supported in %s", c->clause);
+    lnode *in = *c->input;
+    lnode *a = mknode(b, L_APPLY);
+    if (a == NULL)
+        return nomem(b);
+    int id = newcol(b, ap == AP_EXISTS ? "exists" : "?column?", NULL, t);
+    if (id < 0)
+        return nomem(b);
+    a->left = in;
+    a->right = sub;
+    a->ap = ap;
+    a->test = test;
+    a->negate = negate;
+    a->n_out = in->n_out + 1;
+    a->out = tb_arena_alloc(b->arena, a->n_out * sizeof(int));
+    if (a->out == NULL)
+        return nomem(b);
+    memcpy(a->out, in->out, in->n_out * sizeof(int));
+    a->out[in->n_out] = id;
+    a->est = in->est;
+    *c->input = a;
+    *out = colref(b, id, P(b, loc));
+    return *out ? TB_OK : nomem(b);
+}
+
+/* Wrap sub so that its single column has type t. */
+static tb_rc coerce_sub(binder *b, lnode **sub, tb_type t, int loc)
+{
+    lnode *s = *sub;
+    tb_type st = b->q->cols[s->out[0]].type;
+    if (tb_type_eq(st, t))
+        return TB_OK;
+    tb_expr *e = colref(b, s->out[0], P(b, loc));
+    if (e == NULL)
+        return nomem(b);
+    tb_rc rc = tb_expr_coerce(b->arena, e, t, P(b, loc), &e, b->err);
+    if (rc != TB_OK)
+        return rc;
+    lnode *p = mknode(b, L_PROJECT);
+    if (p == NULL)
+        return nomem(b);
+    int id = newcol(b, b->q->cols[s->out[0]].name, NULL, t);
+    if (id < 0)
+        return nomem(b);
+    p->left = s;
+    p->n_out = 1;
+    p->out = ids_dup(b, &id, 1);
+    p->exprs = tb_arena_alloc(b->arena, sizeof(tb_expr *));
+    if (p->out == NULL || p->exprs == NULL)
+        return nomem(b);
+    p->exprs[0] = e;
+    p->est = s->est;
+    *sub = p;
+    return TB_OK;
+}
+
+static tb_rc bind_sublink(ectx *c, const PgQuery__SubLink *sl, tb_expr **out)
+{
+    binder *b = c->b;
+    lnode *sub = NULL;
+    bool corr = false;
+    tb_rc rc;
+    int loc = sl->location;
+
+    rc = bind_subquery(b, sl->subselect, c->sc, &sub, &corr);
+    if (rc != TB_OK)
+        return rc;
+    switch (sl->sub_link_type) {
+    case PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK: {
+        if (sub->n_out != 1)
+            return berr(b, TB_E_SQL, loc, "subquery must return only one column");
+        tb_type t = b->q->cols[sub->out[0]].type;
+        if (corr)
+            return attach_apply(c, sub, AP_SCALAR, NULL, false, t, loc, out);
+        tb_value *vals = NULL;
+        uint32_t n = 0;
+        rc = tb_sql_eval_subquery(b->q, sub, 2, &vals, &n, b->err);
+        if (rc != TB_OK)
+            return rc;
+        if (n > 1)
+            return berr(b, TB_E_SQL, loc,
+                        "more than one row returned by a subquery used as an expression");
+        tb_value nullv;
+        memset(&nullv, 0, sizeof(nullv));
+        nullv.type = t;
+        nullv.is_null = true;
+        rc = typed_const(b, n == 1 ? &vals[0] : &nullv, t, out);
+        if (rc == TB_OK)
+            (*out)->pos = P(b, loc);
+        return rc;
+    }
+    case PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK: {
+        if (corr)
+            return attach_apply(c, sub, AP_EXISTS, NULL, false, tb_type_make(TB_T_BOOL), loc,
+                                out);
+        tb_value *vals = NULL;
+        uint32_t n = 0;
+        /* only existence matters: the first column's value is read and ignored */
+        rc = tb_sql_eval_subquery(b->q, sub, 1, &vals, &n, b->err);
+        if (rc != TB_OK)
+            return rc;
+        tb_value v;
+        memset(&v, 0, sizeof(v));
+        v.type = tb_type_make(TB_T_BOOL);
+        v.u.b = n > 0;
+        *out = tb_expr_const(b->arena, &v);
+        return *out ? TB_OK : nomem(b);
+    }
+    case PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK:
+    case PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK: {
+        const char *op = sl->n_oper_name ? str_of(sl->oper_name[sl->n_oper_name - 1]) : "=";
+        bool any = sl->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK;
+        if (op == NULL || (any && strcmp(op, "=") != 0) || (!any && strcmp(op, "<>") != 0))
+            return berr(b, TB_E_UNSUPPORTED, loc,
+                        "only IN / = ANY and NOT IN / <> ALL subqueries are supported");
+        if (IS(sl->testexpr, ROW_EXPR))
+            return berr(b, TB_E_UNSUPPORTED, loc, "row IN (subquery) is not supported");
+        if (sub->n_out != 1)
+            return berr(b, TB_E_SQL, loc, "subquery has too many columns");
+        tb_expr *test;
+        rc = bind_expr(c, sl->testexpr, &test);
+        if (rc != TB_OK)
+            return rc;
+        tb_type types[2] = {test->type, b->q->cols[sub->out[0]].type};
+        tb_type t;
+        rc = tb_type_common(types, 2, &t, P(b, loc), b->err);
+        if (rc != TB_OK)
+            return rc;
+        if (corr) {
+            rc = tb_expr_coerce(b->arena, test, t, P(b, loc), &test, b->err);
+            if (rc == TB_OK)
+                rc = coerce_sub(b, &sub, t, loc);
+            if (rc != TB_OK)
+                return rc;
+            return attach_apply(c, sub, AP_IN, test, !any, tb_type_make(TB_T_BOOL), loc,
+                                out);
+        }
+        tb_value *vals = NULL;
+        uint32_t n = 0;
+        rc = tb_sql_eval_subquery(b->q, sub, UINT32_MAX, &vals, &n, b->err);
+        if (rc != TB_OK)
+            return rc;
+        if (n == 0) {
+            /* x IN (empty) is false, x NOT IN (empty) true, even for NULL x */
+            tb_value v;
+            memset(&v, 0, sizeof(v));
+            v.type = tb_type_make(TB_T_BOOL);
+            v.u.b = !any;
+            *out = tb_expr_const(b->arena, &v);
+            return *out ? TB_OK : nomem(b);
+        }
+        tb_expr **args = tb_arena_alloc(b->arena, (n + 1) * sizeof(*args));
+        if (args == NULL)
+            return nomem(b);
+        args[0] = test;
+        for (uint32_t i = 0; i < n; i++) {
+            rc = typed_const(b, &vals[i], types[1], &args[i + 1]);
+            if (rc != TB_OK)
+                return rc;
+        }
+        return tb_expr_make(b->arena, TB_EX_IN, args, n + 1, !any, false, P(b, loc), out,
+                            b->err);
+    }
+    default:
+        return berr(b, TB_E_UNSUPPORTED, loc, "this kind of subquery is not supported");
+    }
+}
+
+/* ================================================================ expressions */
+
+static bool is_agg_name(const char *name)
+{
+    return strcmp(name, "count") == 0 || strcmp(name, "sum") == 0 || strcmp(name, "avg") == 0 ||
+           strcmp(name, "min") == 0 || strcmp(name, "max") == 0;
+}
+
+static const char *func_name(const PgQuery__FuncCall *fc)
+{
+    if (fc->n_funcname == 0)
+        return NULL;
+    return str_of(fc->funcname[fc->n_funcname - 1]);
+}
+
+static tb_rc call(ectx *c, const char *name, tb_expr **args, uint32_t n, int loc,
+                  tb_expr **out)
+{
+    char *nm = lower_dup(c->b->arena, name);
+    if (nm == NULL)
+        return nomem(c->b);
+    return tb_expr_call(c->b->arena, nm, args, n, P(c->b, loc), out, c->b->err);
+}
+
+static tb_rc make(ectx *c, tb_expr_kind k, tb_expr **args, uint32_t n, bool negate,
+                  bool has_else, int loc, tb_expr **out)
+{
+    return tb_expr_make(c->b->arena, k, args, n, negate, has_else, P(c->b, loc), out,
+                        c->b->err);
+}
+
+static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
+{
+    binder *b = c->b;
+    int loc = fc->location;
+    if (c->agg == NULL)
+        return berr(b, TB_E_SQL, loc, "aggregate functions are not allowed in %s", c->clause);
+    if (c->in_agg)
+        return berr(b, TB_E_SQL, loc, "aggregate function calls cannot be nested");
+    if (fc->n_agg_order > 0 || fc->agg_filter != NULL || fc->agg_within_group)
+        return berr(b, TB_E_UNSUPPORTED, loc,
+                    "ORDER BY / FILTER / WITHIN GROUP in aggregates are not supported");
+    tb_expr *arg = NULL;
+    if (!fc->agg_star) {
+        if (fc->n_args != 1)
+            return berr(b, TB_E_NOTFOUND, loc, "function %s with %zu arguments does not exist",
+                        name, fc->n_args);
+        ectx ic = *c;
+        ic.in_agg = true;
+        ic.input = NULL;
+        ic.clause = "aggregate arguments";
+        tb_rc rc = bind_expr(&ic, fc->args[0], &arg);
+        if (rc != TB_OK)
+            return rc;
+    } else if (strcmp(name, "count") != 0) {
+        return berr(b, TB_E_SQL, loc, "%s(*) is not an aggregate; only count(*) is", name);
+    }
+    tb_aggspec spec;
+    tb_rc rc = tb_agg_resolve(name, fc->agg_star, fc->agg_distinct, arg, P(b, loc), &spec,
+                              b->err);
+    if (rc != TB_OK)
+        return rc;
+    aggctx *a = c->agg;
+    for (uint32_t i = 0; i < a->n; i++) {
+        if (a->specs[i].kind == spec.kind && a->specs[i].distinct == spec.distinct &&
+            tb_sql_expr_equal(a->specs[i].arg, spec.arg)) {
+            *out = colref(b, a->ids[i], P(b, loc));
+            return *out ? TB_OK : nomem(b);
+        }
+    }
+    if (a->n == a->cap) {
+        uint32_t nc = a->cap ? a->cap * 2 : 8;
+        tb_aggspec *ns = tb_arena_alloc(b->arena, nc * sizeof(*ns));
+        int *ni = tb_arena_alloc(b->arena, nc * sizeof(*ni));
+        if (ns == NULL || ni == NULL)
+            return nomem(b);
+        if (a->n) {
+            memcpy(ns, a->specs, a->n * sizeof(*ns));
+            memcpy(ni, a->ids, a->n * sizeof(*ni));
+        }
+        a->specs = ns;
+        a->ids = ni;
+        a->cap = nc;
+    }
+    int id = newcol(b, name, NULL, spec.type);
+    if (id < 0)
+        return nomem(b);
+    a->specs[a->n] = spec;
+    a->ids[a->n] = id;
+    a->n++;
+    *out = colref(b, id, P(b, loc));
+    return *out ? TB_OK : nomem(b);
+}
+
+static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
+{
+    binder *b = c->b;
+    const char *name = func_name(fc);
+    int loc = fc->location;
+    if (name == NULL)
+        return berr(b, TB_E_SQL, loc, "bad function name");
+    char *lname = lower_dup(b->arena, name);
+    if (lname == NULL)
+        return nomem(b);
+    if (fc->over != NULL)
+        return berr(b, TB_E_UNSUPPORTED, loc, "window functions are not supported (%s)", lname);
+    if (is_agg_name(lname) && (fc->agg_star || fc->n_args == 1))
+        return bind_agg(c, fc, lname, out);
+    if (fc->agg_star || fc->agg_distinct)
+        return berr(b, TB_E_SQL, loc, "%s is not an aggregate function", lname);
+    if (tb_sql_find_tablefunc(lname) != NULL)
+        return berr(b, TB_E_SQL, loc, "table function %s can only be used in FROM", lname);
+    tb_expr **args = NULL;
+    if (fc->n_args > 0) {
+        args = tb_arena_alloc(b->arena, fc->n_args * sizeof(*args));
+        if (args == NULL)
+            return nomem(b);
+    }
+    for (size_t i = 0; i < fc->n_args; i++) {
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            return berr(b, TB_E_SQL, fc->args[i]->named_arg_expr->location,
+                        "named arguments are only supported by table functions");
+        tb_rc rc = bind_expr(c, fc->args[i], &args[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    return tb_expr_call(b->arena, lname, args, (uint32_t)fc->n_args, P(b, loc), out, b->err);
+}
+
+static tb_rc bind_colref(ectx *c, const PgQuery__ColumnRef *cr, tb_expr **out)
+{
+    binder *b = c->b;
+    const char *rel = NULL, *name = NULL;
+    size_t n = cr->n_fields;
+    if (n == 0)
+        return berr(b, TB_E_SQL, cr->location, "bad column reference");
+    if (IS(cr->fields[n - 1], A_STAR))
+        return berr(b, TB_E_SQL, cr->location, "\"*\" is not allowed here");
+    name = str_of(cr->fields[n - 1]);
+    if (n >= 2)
+        rel = str_of(cr->fields[n - 2]);
+    if (name == NULL || (n >= 2 && rel == NULL))
+        return berr(b, TB_E_SQL, cr->location, "bad column reference");
+    int id;
+    tb_rc rc = lookup(c, rel, name, cr->location, false, &id);
+    if (rc != TB_OK)
+        return rc;
+    *out = colref(b, id, P(b, cr->location));
+    return *out ? TB_OK : nomem(b);
+}
+
+/* INTERVAL '10' SECOND: the typmod names the unit of a bare number. */
+static const char *interval_unit(const PgQuery__TypeName *tn)
+{
+    if (tn->n_typmods == 0)
+        return NULL;
+    const pgnode *m = tn->typmods[0];
+    if (!IS(m, A_CONST) || m->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL)
+        return NULL;
+    int mask = m->a_const->ival->ival;
+    if (mask & (1 << 12))
+        return "seconds";
+    if (mask & (1 << 11))
+        return "minutes";
+    if (mask & (1 << 10))
+        return "hours";
+    if (mask & (1 << 3))
+        return "days";
+    if (mask & (1 << 1))
+        return "months";
+    if (mask & (1 << 2))
+        return "years";
+    return NULL;
+}
+
+static tb_rc bind_typecast(ectx *c, const PgQuery__TypeCast *tc, tb_expr **out)
+{
+    binder *b = c->b;
+    tb_type t;
+    int loc = tc->location >= 0 ? tc->location
+                                : (tc->type_name != NULL ? tc->type_name->location : -1);
+    tb_rc rc = tb_sql_bind_typename(tc->type_name, b->sql, &t, b->err);
+    if (rc != TB_OK) {
+        if (b->err != NULL)
+            b->err->pos = P(b, b->err->pos);
+        return rc;
+    }
+    tb_expr *arg;
+    const pgnode *a = tc->arg;
+    if (t.id == TB_T_INTERVAL && IS(a, A_CONST) &&
+        a->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL) {
+        const char *unit = interval_unit(tc->type_name);
+        const char *s = a->a_const->sval->sval;
+        char *endp;
+        if (unit != NULL && *s != '\0' && (strtod(s, &endp), *endp == '\0')) {
+            tb_value v;
+            memset(&v, 0, sizeof(v));
+            char *txt = tb_arena_sprintf(b->arena, "%s %s", s, unit);
+            if (txt == NULL)
+                return nomem(b);
+            v.type = tb_type_make(TB_T_STRING);
+            v.u.s.ptr = txt;
+            v.u.s.len = (uint32_t)strlen(txt);
+            arg = tb_expr_const(b->arena, &v);
+            if (arg == NULL)
+                return nomem(b);
+            arg->pos = P(b, a->a_const->location);
+            return tb_expr_cast(b->arena, arg, t, P(b, loc), out, b->err);
+        }
+    }
+    rc = bind_expr(c, a, &arg);
+    if (rc != TB_OK)
+        return rc;
+    return tb_expr_cast(b->arena, arg, t, P(b, loc), out, b->err);
+}
+
+static tb_rc bind_aexpr(ectx *c, const PgQuery__AExpr *ae, tb_expr **out)
+{
+    binder *b = c->b;
+    const char *op = ae->n_name ? str_of(ae->name[ae->n_name - 1]) : NULL;
+    int loc = ae->location;
+    tb_expr *l = NULL, *r = NULL;
+    tb_rc rc;
+
+    switch (ae->kind) {
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+        if (op == NULL)
+            return berr(b, TB_E_SQL, loc, "bad operator");
+        if (ae->lexpr != NULL) {
+            rc = bind_expr(c, ae->lexpr, &l);
+            if (rc != TB_OK)
+                return rc;
+        }
+        rc = bind_expr(c, ae->rexpr, &r);
+        if (rc != TB_OK)
+            return rc;
+        if (l == NULL) {
+            if (strcmp(op, "+") == 0) {
+                *out = r;
+                return TB_OK;
+            }
+            return call(c, op, &r, 1, loc, out);
+        } else {
+            tb_expr *args[2] = {l, r};
+            return call(c, op, args, 2, loc, out);
+        }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_ILIKE: {
+        if (op == NULL)
+            return berr(b, TB_E_SQL, loc, "bad operator");
+        rc = bind_expr(c, ae->lexpr, &l);
+        if (rc == TB_OK)
+            rc = bind_expr(c, ae->rexpr, &r);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *args[2] = {l, r};
+        return call(c, op, args, 2, loc, out);
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF: {
+        rc = bind_expr(c, ae->lexpr, &l);
+        if (rc == TB_OK)
+            rc = bind_expr(c, ae->rexpr, &r);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *args[2] = {l, r};
+        return call(c, "nullif", args, 2, loc, out);
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_IN: {
+        if (!IS(ae->rexpr, LIST))
+            return berr(b, TB_E_SQL, loc, "bad IN list");
+        const PgQuery__List *lst = ae->rexpr->list;
+        rc = bind_expr(c, ae->lexpr, &l);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr **args = tb_arena_alloc(b->arena, (lst->n_items + 1) * sizeof(*args));
+        if (args == NULL)
+            return nomem(b);
+        args[0] = l;
+        for (size_t i = 0; i < lst->n_items; i++) {
+            rc = bind_expr(c, lst->items[i], &args[i + 1]);
+            if (rc != TB_OK)
+                return rc;
+        }
+        bool negate = op != NULL && strcmp(op, "<>") == 0;
+        return make(c, TB_EX_IN, args, (uint32_t)lst->n_items + 1, negate, false, loc, out);
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM: {
+        if (!IS(ae->rexpr, LIST) || ae->rexpr->list->n_items != 2)
+            return berr(b, TB_E_SQL, loc, "bad BETWEEN");
+        bool neg = ae->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN ||
+                   ae->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM;
+        bool sym = ae->kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM ||
+                   ae->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM;
+        tb_expr *lo, *hi, *x;
+        rc = bind_expr(c, ae->lexpr, &x);
+        if (rc == TB_OK)
+            rc = bind_expr(c, ae->rexpr->list->items[0], &lo);
+        if (rc == TB_OK)
+            rc = bind_expr(c, ae->rexpr->list->items[1], &hi);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *parts[2];
+        for (int k = 0; k < (sym ? 2 : 1); k++) {
+            tb_expr *a1[2] = {x, k ? hi : lo}, *a2[2] = {x, k ? lo : hi}, *c1, *c2;
+            rc = call(c, neg ? "<" : ">=", a1, 2, loc, &c1);
+            if (rc == TB_OK)
+                rc = call(c, neg ? ">" : "<=", a2, 2, loc, &c2);
+            if (rc != TB_OK)
+                return rc;
+            tb_expr *pair[2] = {c1, c2};
+            rc = make(c, neg ? TB_EX_OR : TB_EX_AND, pair, 2, false, false, loc, &parts[k]);
+            if (rc != TB_OK)
+                return rc;
+        }
+        if (!sym) {
+            *out = parts[0];
+            return TB_OK;
+        }
+        return make(c, neg ? TB_EX_AND : TB_EX_OR, parts, 2, false, false, loc, out);
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT: {
+        bool distinct = ae->kind == PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT;
+        rc = bind_expr(c, ae->lexpr, &l);
+        if (rc == TB_OK)
+            rc = bind_expr(c, ae->rexpr, &r);
+        if (rc != TB_OK)
+            return rc;
+        /* CASE WHEN l IS NULL THEN r IS [NOT] NULL WHEN r IS NULL THEN d ELSE l <op> r */
+        tb_expr *lnull, *rnull, *rnull2, *cmp, *dconst;
+        rc = make(c, TB_EX_IS_NULL, &l, 1, false, false, loc, &lnull);
+        if (rc == TB_OK)
+            rc = make(c, TB_EX_IS_NULL, &r, 1, distinct, false, loc, &rnull);
+        if (rc == TB_OK)
+            rc = make(c, TB_EX_IS_NULL, &r, 1, false, false, loc, &rnull2);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *args2[2] = {l, r};
+        rc = call(c, distinct ? "<>" : "=", args2, 2, loc, &cmp);
+        if (rc != TB_OK)
+            return rc;
+        tb_value v;
+        memset(&v, 0, sizeof(v));
+        v.type = tb_type_make(TB_T_BOOL);
+        v.u.b = distinct;
+        dconst = tb_expr_const(b->arena, &v);
+        if (dconst == NULL)
+            return nomem(b);
+        tb_expr *cargs[5] = {lnull, rnull, rnull2, dconst, cmp};
+        return make(c, TB_EX_CASE, cargs, 5, false, true, loc, out);
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL:
+        return berr(b, TB_E_UNSUPPORTED, loc, "ANY/ALL over arrays is not supported");
+    case PG_QUERY__A__EXPR__KIND__AEXPR_SIMILAR:
+        return berr(b, TB_E_UNSUPPORTED, loc, "SIMILAR TO is not supported");
+    default:
+        return berr(b, TB_E_UNSUPPORTED, loc, "unsupported operator expression");
+    }
+}
+
+static tb_rc bind_case(ectx *c, const PgQuery__CaseExpr *ce, tb_expr **out)
+{
+    binder *b = c->b;
+    tb_expr *arg = NULL;
+    tb_rc rc;
+    if (ce->arg != NULL) {
+        rc = bind_expr(c, ce->arg, &arg);
+        if (rc != TB_OK)
+            return rc;
+    }
+    uint32_t n = (uint32_t)ce->n_args * 2 + (ce->defresult != NULL ? 1 : 0);
+    tb_expr **args = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(*args));
+    if (args == NULL)
+        return nomem(b);
+    for (size_t i = 0; i < ce->n_args; i++) {
+        if (!IS(ce->args[i], CASE_WHEN))
+            return berr(b, TB_E_SQL, ce->location, "bad CASE");
+        const PgQuery__CaseWhen *w = ce->args[i]->case_when;
+        tb_expr *cond, *res;
+        rc = bind_expr(c, w->expr, &cond);
+        if (rc != TB_OK)
+            return rc;
+        if (arg != NULL) {
+            tb_expr *pair[2] = {arg, cond};
+            rc = call(c, "=", pair, 2, w->location, &cond);
+            if (rc != TB_OK)
+                return rc;
+        }
+        rc = bind_expr(c, w->result, &res);
+        if (rc != TB_OK)
+            return rc;
+        args[2 * i] = cond;
+        args[2 * i + 1] = res;
+    }
+    if (ce->defresult != NULL) {
+        rc = bind_expr(c, ce->defresult, &args[n - 1]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    return make(c, TB_EX_CASE, args, n, false, ce->defresult != NULL, ce->location, out);
+}
+
+static tb_rc bind_list_call(ectx *c, const char *name, pgnode **items, size_t n, int loc,
+                            tb_expr **out)
+{
+    tb_expr **args = tb_arena_alloc(c->b->arena, (n ? n : 1) * sizeof(*args));
+    if (args == NULL)
+        return nomem(c->b);
+    for (size_t i = 0; i < n; i++) {
+        tb_rc rc = bind_expr(c, items[i], &args[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    return call(c, name, args, (uint32_t)n, loc, out);
+}
+
+static tb_rc bind_booltest(ectx *c, const PgQuery__BooleanTest *bt, tb_expr **out)
+{
+    binder *b = c->b;
+    tb_expr *x;
+    int loc = bt->location;
+    tb_rc rc = bind_expr(c, bt->arg, &x);
+    if (rc != TB_OK)
+        return rc;
+    rc = tb_expr_coerce(b->arena, x, tb_type_make(TB_T_BOOL), P(b, loc), &x, b->err);
+    if (rc != TB_OK)
+        return rc;
+    switch (bt->booltesttype) {
+    case PG_QUERY__BOOL_TEST_TYPE__IS_UNKNOWN:
+    case PG_QUERY__BOOL_TEST_TYPE__IS_NOT_UNKNOWN:
+        return make(c, TB_EX_IS_NULL, &x, 1,
+                    bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_NOT_UNKNOWN, false, loc,
+                    out);
+    default:
+        break;
+    }
+    bool want_false = bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_FALSE ||
+                      bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_NOT_FALSE;
+    bool negate = bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_NOT_TRUE ||
+                  bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_NOT_FALSE;
+    if (want_false) {
+        rc = make(c, TB_EX_NOT, &x, 1, false, false, loc, &x);
+        if (rc != TB_OK)
+            return rc;
+    }
+    tb_value v;
+    memset(&v, 0, sizeof(v));
+    v.type = tb_type_make(TB_T_BOOL);
+    tb_expr *f = tb_expr_const(b->arena, &v);
+    if (f == NULL)
+        return nomem(b);
+    tb_expr *args[2] = {x, f}, *co;
+    rc = call(c, "coalesce", args, 2, loc, &co);
+    if (rc != TB_OK)
+        return rc;
+    if (negate)
+        return make(c, TB_EX_NOT, &co, 1, false, false, loc, out);
+    *out = co;
+    return TB_OK;
+}
+
+static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out)
+{
+    binder *b = c->b;
+    tb_rc rc;
+    if (n == NULL)
+        return berr(b, TB_E_SQL, -1, "missing expression");
+    switch (n->node_case) {
+    case NC(A_CONST):
+        return bind_const(b, n->a_const, out);
+    case NC(COLUMN_REF):
+        return bind_colref(c, n->column_ref, out);
+    case NC(A_EXPR):
+        return bind_aexpr(c, n->a_expr, out);
+    case NC(FUNC_CALL):
+        return bind_func(c, n->func_call, out);
+    case NC(TYPE_CAST):
+        return bind_typecast(c, n->type_cast, out);
+    case NC(BOOL_EXPR): {
+        const PgQuery__BoolExpr *be = n->bool_expr;
+        tb_expr **args = tb_arena_alloc(b->arena, (be->n_args ? be->n_args : 1) * sizeof(*args));
+        if (args == NULL)
+            return nomem(b);
+        for (size_t i = 0; i < be->n_args; i++) {
+            rc = bind_expr(c, be->args[i], &args[i]);
+            if (rc != TB_OK)
+                return rc;
+        }
+        tb_expr_kind k = be->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR  ? TB_EX_AND
+                         : be->boolop == PG_QUERY__BOOL_EXPR_TYPE__OR_EXPR ? TB_EX_OR
+                                                                            : TB_EX_NOT;
+        return make(c, k, args, (uint32_t)be->n_args, false, false, be->location, out);
+    }
+    case NC(NULL_TEST): {
+        tb_expr *x;
+        rc = bind_expr(c, n->null_test->arg, &x);
+        if (rc != TB_OK)
+            return rc;
+        return make(c, TB_EX_IS_NULL, &x, 1,
+                    n->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL, false,
+                    n->null_test->location, out);
+    }
+    case NC(BOOLEAN_TEST):
+        return bind_booltest(c, n->boolean_test, out);
+    case NC(CASE_EXPR):
+        return bind_case(c, n->case_expr, out);
+    case NC(COALESCE_EXPR):
+        return bind_list_call(c, "coalesce", n->coalesce_expr->args, n->coalesce_expr->n_args,
+                              n->coalesce_expr->location, out);
+    case NC(MIN_MAX_EXPR):
+        return bind_list_call(c,
+                              n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST
+                                  ? "greatest"
+                                  : "least",
+                              n->min_max_expr->args, n->min_max_expr->n_args,
+                              n->min_max_expr->location, out);
+    case NC(SQLVALUE_FUNCTION): {
+        const PgQuery__SQLValueFunction *f = n->sqlvalue_function;
+        const char *name = NULL;
+        switch (f->op) {
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE:
+            name = "current_date";
+            break;
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N:
+            name = "now";
+            break;
+        default:
+            return berr(b, TB_E_UNSUPPORTED, f->location, "this SQL value function is not supported");
+        }
+        return call(c, name, NULL, 0, f->location, out);
+    }
+    case NC(SUB_LINK):
+        return bind_sublink(c, n->sub_link, out);
+    case NC(COLLATE_CLAUSE):
+        return bind_expr(c, n->collate_clause->arg, out);
+    case NC(PARAM_REF):
+        return berr(b, TB_E_UNSUPPORTED, n->param_ref->location, "parameters ($n) are not supported");
+    case NC(ROW_EXPR):
+        return berr(b, TB_E_UNSUPPORTED, n->row_expr->location, "row constructors are not supported");
+    case NC(A_INDIRECTION):
+        return berr(b, TB_E_UNSUPPORTED, -1, "subscripts and field selection are not supported");
+    case NC(A_ARRAY_EXPR):
+        return berr(b, TB_E_UNSUPPORTED, n->a_array_expr->location, "arrays are not supported");
+    default:
+        return berr(b, TB_E_UNSUPPORTED, -1, "unsupported expression (node %d)", (int)n->node_case);
+    }
+}
+
+/* ================================================================ column names */
+
+/* PostgreSQL's FigureColname: the name a select-list item gets without AS. */
+static const char *fig_colname(const pgnode *n)
+{
+    if (n == NULL)
+        return NULL;
+    switch (n->node_case) {
+    case NC(COLUMN_REF): {
+        const PgQuery__ColumnRef *cr = n->column_ref;
+        for (size_t i = cr->n_fields; i > 0; i--) {
+            const char *s = str_of(cr->fields[i - 1]);
+            if (s != NULL)
+                return s;
+        }
+        return NULL;
+    }
+    case NC(FUNC_CALL):
+        return func_name(n->func_call);
+    case NC(TYPE_CAST): {
+        const char *s = fig_colname(n->type_cast->arg);
+        if (s != NULL)
+            return s;
+        const PgQuery__TypeName *tn = n->type_cast->type_name;
+        if (tn != NULL && tn->n_names > 0) {
+            const char *t = str_of(tn->names[tn->n_names - 1]);
+            if (t != NULL && strcmp(t, "bpchar") == 0)
+                return "bpchar";
+            return t;
+        }
+        return NULL;
+    }
+    case NC(CASE_EXPR):
+        return fig_colname(n->case_expr->defresult) ? fig_colname(n->case_expr->defresult)
+                                                     : "case";
+    case NC(COALESCE_EXPR):
+        return "coalesce";
+    case NC(MIN_MAX_EXPR):
+        return n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
+    case NC(A_EXPR):
+        if (n->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF)
+            return "nullif";
+        return NULL;
+    case NC(SQLVALUE_FUNCTION):
+        switch (n->sqlvalue_function->op) {
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE:
+            return "current_date";
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N:
+            return "current_timestamp";
+        default:
+            return NULL;
+        }
+    case NC(SUB_LINK): {
+        const PgQuery__SubLink *sl = n->sub_link;
+        if (sl->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK)
+            return "exists";
+        if (sl->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK &&
+            IS(sl->subselect, SELECT_STMT)) {
+            const PgQuery__SelectStmt *s = sl->subselect->select_stmt;
+            if (s->n_target_list > 0 && IS(s->target_list[0], RES_TARGET)) {
+                const PgQuery__ResTarget *rt = s->target_list[0]->res_target;
+                if (rt->name != NULL && rt->name[0])
+                    return rt->name;
+                return fig_colname(rt->val);
+            }
+        }
+        return NULL;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* ================================================================ FROM */
+
+static tb_rc get_node(binder *b, lsource *src, const char *alias, const PgQuery__Alias *al,
+                      int loc, fromres *out)
+{
+    const tb_schema *sch = src->schema;
+    lnode *g = mknode(b, L_GET);
+    if (g == NULL)
+        return nomem(b);
+    g->src = src;
+    g->n_out = sch->n;
+    g->out = tb_arena_alloc(b->arena, (sch->n ? sch->n : 1) * sizeof(int));
+    if (g->out == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < sch->n; i++) {
+        const char *nm = sch->fields[i].name;
+        if (al != NULL && i < al->n_colnames && str_of(al->colnames[i]) != NULL)
+            nm = str_of(al->colnames[i]);
+        g->out[i] = newcol(b, nm, alias, sch->fields[i].type);
+        if (g->out[i] < 0)
+            return nomem(b);
+    }
+    switch (src->kind) {
+    case SRC_TABLE:
+        g->est = (double)tb_table_rows(src->table);
+        break;
+    case SRC_CONNECTOR: {
+        int64_t e = src->vt->estimate_rows != NULL ? src->vt->estimate_rows(src->ud) : -1;
+        g->est = e >= 0 ? (double)e : EST_UNBOUNDED;
+        break;
+    }
+    case SRC_TF: {
+        int64_t e = src->tf->estimate_rows != NULL ? src->tf->estimate_rows(src->tf_state) : -1;
+        g->est = e >= 0 ? (double)e : 1e6;
+        break;
+    }
+    }
+    srel r;
+    tb_rc rc = make_rel(b, alias, g->out, g->n_out, NULL, loc, &r);
+    if (rc != TB_OK)
+        return rc;
+    if (al != NULL && al->n_colnames > sch->n)
+        return berr(b, TB_E_SQL, loc, "table \"%s\" has %u columns available but %zu columns "
+                    "specified", alias, sch->n, al->n_colnames);
+    out->node = g;
+    return one_rel(b, out, &r);
+}
+
+static tb_rc subquery_rel(binder *b, lnode *sub, const char *alias, const PgQuery__Alias *al,
+                          int loc, fromres *out)
+{
+    srel r;
+    tb_rc rc = make_rel(b, alias, sub->out, sub->n_out, al, loc, &r);
+    if (rc != TB_OK)
+        return rc;
+    out->node = sub;
+    return one_rel(b, out, &r);
+}
+
+static tb_rc bind_view(binder *b, catentry *e, const PgQuery__RangeVar *rv, fromres *out)
+{
+    tb_rc rc;
+    PgQuery__ParseResult *pr = NULL;
+    tb_err perr;
+    if (b->view_depth >= 16)
+        return berr(b, TB_E_LIMIT, rv->location, "views nested too deeply (at \"%s\")",
+                    e->name);
+    tb_err_clear(&perr);
+    rc = tb_sql_parse(e->view_sql, &pr, &perr);
+    if (rc != TB_OK)
+        return berr(b, rc, rv->location, "view \"%s\": %s", e->name, perr.msg);
+    if (pr->n_stmts != 1 || !IS(pr->stmts[0]->stmt, VIEW_STMT)) {
+        tb_sql_parse_free(pr);
+        return berr(b, TB_E_CORRUPT, rv->location, "view \"%s\": bad stored definition",
+                    e->name);
+    }
+    const PgQuery__ViewStmt *vs = pr->stmts[0]->stmt->view_stmt;
+    const char *saved_sql = b->sql;
+    int saved_pos = b->pos_override;
+    cte *saved_ctes = b->ctes;
+    b->sql = e->view_sql;
+    if (b->pos_override < 0)
+        b->pos_override = rv->location;
+    b->ctes = NULL;
+    b->view_depth++;
+    lnode *sub = NULL;
+    rc = bind_subquery(b, vs->query, NULL, &sub, NULL);
+    b->view_depth--;
+    b->sql = saved_sql;
+    b->pos_override = saved_pos;
+    b->ctes = saved_ctes;
+    if (rc != TB_OK) {
+        tb_sql_parse_free(pr);
+        if (b->err != NULL && strncmp(b->err->msg, "view ", 5) != 0) {
+            tb_err_prefix(b->err, "view \"%s\"", e->name);
+        }
+        return rc;
+    }
+    tb_sql_parse_free(pr);
+    /* the view's column alias list (the reference's alias list applies after) */
+    if (e->n_view_cols > 0) {
+        lnode *p = mknode(b, L_PROJECT);
+        if (p == NULL)
+            return nomem(b);
+        p->left = sub;
+        p->n_out = sub->n_out;
+        p->out = tb_arena_alloc(b->arena, sub->n_out * sizeof(int));
+        p->exprs = tb_arena_alloc(b->arena, sub->n_out * sizeof(tb_expr *));
+        if (p->out == NULL || p->exprs == NULL)
+            return nomem(b);
+        for (uint32_t i = 0; i < sub->n_out; i++) {
+            const char *nm = i < e->n_view_cols ? e->view_cols[i] : b->q->cols[sub->out[i]].name;
+            p->out[i] = newcol(b, nm, NULL, b->q->cols[sub->out[i]].type);
+            p->exprs[i] = colref(b, sub->out[i], -1);
+            if (p->out[i] < 0 || p->exprs[i] == NULL)
+                return nomem(b);
+        }
+        p->est = sub->est;
+        sub = p;
+    }
+    const char *alias = rv->alias != NULL ? rv->alias->aliasname : rv->relname;
+    return subquery_rel(b, sub, alias, rv->alias, rv->location, out);
+}
+
+static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer, fromres *out)
+{
+    const char *name = rv->relname;
+    const char *alias = rv->alias != NULL ? rv->alias->aliasname : name;
+    tb_rc rc;
+    (void)outer;
+    /* CTEs first (unqualified names only) */
+    if (rv->schemaname == NULL || rv->schemaname[0] == '\0') {
+        for (cte *ct = b->ctes; ct != NULL; ct = ct->prev) {
+            if (strcmp(ct->name, name) != 0)
+                continue;
+            cte *saved = b->ctes;
+            b->ctes = ct->visible;
+            lnode *sub = NULL;
+            rc = bind_subquery(b, ct->def->ctequery, outer, &sub, NULL);
+            b->ctes = saved;
+            if (rc != TB_OK)
+                return rc;
+            /* CTE column alias list, then the reference's */
+            if (ct->def->n_aliascolnames > 0) {
+                PgQuery__Alias al = PG_QUERY__ALIAS__INIT;
+                al.aliasname = (char *)name;
+                al.n_colnames = ct->def->n_aliascolnames;
+                al.colnames = ct->def->aliascolnames;
+                fromres tmp;
+                rc = subquery_rel(b, sub, alias, &al, rv->location, &tmp);
+                if (rc != TB_OK)
+                    return rc;
+                if (rv->alias != NULL && rv->alias->n_colnames > 0) {
+                    for (size_t i = 0; i < rv->alias->n_colnames && i < tmp.rels[0].n; i++) {
+                        const char *s = str_of(rv->alias->colnames[i]);
+                        if (s != NULL)
+                            tmp.rels[0].cols[i].name = tb_arena_strdup(b->arena, s);
+                    }
+                }
+                *out = tmp;
+                return TB_OK;
+            }
+            return subquery_rel(b, sub, alias, rv->alias, rv->location, out);
+        }
+    }
+    catentry *e = tb_sql_cat_find(b->q->db, name);
+    if (e == NULL) {
+        tb_sql_cat_notfound(b->q->db, name, P(b, rv->location), b->err);
+        return TB_E_NOTFOUND;
+    }
+    if (e->kind == TB_CAT_VIEW)
+        return bind_view(b, e, rv, out);
+    lsource *src = tb_arena_zalloc(b->arena, sizeof(*src));
+    if (src == NULL)
+        return nomem(b);
+    src->name = tb_arena_strdup(b->arena, e->name);
+    src->schema = e->schema;
+    if (e->kind == TB_CAT_TABLE) {
+        src->kind = SRC_TABLE;
+        src->table = e->table;
+    } else {
+        src->kind = SRC_CONNECTOR;
+        src->vt = e->vt;
+        src->ud = e->ud;
+    }
+    return get_node(b, src, alias, rv->alias, rv->location, out);
+}
+
+static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, fromres *out)
+{
+    if (rf->lateral || rf->ordinality || rf->is_rowsfrom || rf->n_functions != 1)
+        return berr(b, TB_E_UNSUPPORTED, -1,
+                    "LATERAL, WITH ORDINALITY and ROWS FROM are not supported");
+    const pgnode *item = rf->functions[0];
+    const pgnode *fn = item;
+    if (IS(item, LIST) && item->list->n_items > 0)
+        fn = item->list->items[0];
+    if (!IS(fn, FUNC_CALL))
+        return berr(b, TB_E_UNSUPPORTED, -1, "unsupported function in FROM");
+    const PgQuery__FuncCall *fc = fn->func_call;
+    const char *name = func_name(fc);
+    if (name == NULL)
+        return berr(b, TB_E_SQL, fc->location, "bad function name");
+    const tb_tablefunc *tf = tb_sql_find_tablefunc(name);
+    if (tf == NULL)
+        return berr(b, TB_E_NOTFOUND, fc->location,
+                    "table function %s does not exist (known: read_csv, read_parquet%s)", name,
+                    tb_sql_find_tablefunc("read_delta") ? ", read_delta" : "");
+    tb_tf_arg *args = tb_arena_zalloc(b->arena, (fc->n_args ? fc->n_args : 1) * sizeof(*args));
+    if (args == NULL)
+        return nomem(b);
+    scope empty = {NULL, 0, NULL, cur_level(b)};
+    ectx c = {b, &empty, "table function arguments", NULL, false, NULL};
+    for (size_t i = 0; i < fc->n_args; i++) {
+        const pgnode *a = fc->args[i];
+        int loc = -1;
+        if (IS(a, NAMED_ARG_EXPR)) {
+            args[i].name = tb_arena_strdup(b->arena, a->named_arg_expr->name);
+            loc = a->named_arg_expr->location;
+            a = a->named_arg_expr->arg;
+        }
+        tb_expr *e;
+        tb_rc rc = bind_expr(&c, a, &e);
+        if (rc != TB_OK)
+            return rc;
+        if (loc < 0)
+            loc = e->pos;
+        if (tb_sql_expr_has_cols(e))
+            return berr(b, TB_E_SQL, loc, "table function arguments must be constants");
+        rc = tb_expr_eval_const(e, b->arena, &args[i].value, b->err);
+        if (rc != TB_OK)
+            return rc;
+        args[i].pos = P(b, loc);
+    }
+    lsource *src = NULL;
+    tb_rc rc = tb_sql_tf_bind(b->q, tf, args, (uint32_t)fc->n_args, NULL, &src, b->err);
+    if (rc != TB_OK) {
+        if (b->err != NULL && b->err->pos < 0)
+            b->err->pos = P(b, fc->location);
+        return rc;
+    }
+    const char *alias = rf->alias != NULL ? rf->alias->aliasname : name;
+    return get_node(b, src, alias, rf->alias, fc->location, out);
+}
+
+static tb_rc concat_rels(binder *b, const fromres *l, const fromres *r, fromres *out,
+                         uint32_t extra_front)
+{
+    uint32_t n = extra_front + l->n_rels + r->n_rels;
+    out->rels = tb_arena_zalloc(b->arena, (n ? n : 1) * sizeof(srel));
+    if (out->rels == NULL)
+        return nomem(b);
+    uint32_t k = extra_front;
+    for (uint32_t i = 0; i < l->n_rels; i++) {
+        out->rels[k] = l->rels[i];
+        /* copy the columns: USING may hide some in this join's view only */
+        out->rels[k].cols = tb_arena_memdup(b->arena, l->rels[i].cols,
+                                            (l->rels[i].n ? l->rels[i].n : 1) * sizeof(scol));
+        if (out->rels[k].cols == NULL)
+            return nomem(b);
+        k++;
+    }
+    for (uint32_t i = 0; i < r->n_rels; i++) {
+        out->rels[k] = r->rels[i];
+        out->rels[k].cols = tb_arena_memdup(b->arena, r->rels[i].cols,
+                                            (r->rels[i].n ? r->rels[i].n : 1) * sizeof(scol));
+        if (out->rels[k].cols == NULL)
+            return nomem(b);
+        k++;
+    }
+    out->n_rels = n;
+    return TB_OK;
+}
+
+static lnode *join_node(binder *b, lnode *l, lnode *r, tb_join_type jt)
+{
+    lnode *j = mknode(b, L_JOIN);
+    if (j == NULL)
+        return NULL;
+    j->left = l;
+    j->right = r;
+    j->jt = jt;
+    j->n_out = l->n_out + r->n_out;
+    j->out = tb_arena_alloc(b->arena, (j->n_out ? j->n_out : 1) * sizeof(int));
+    if (j->out == NULL)
+        return NULL;
+    memcpy(j->out, l->out, l->n_out * sizeof(int));
+    memcpy(j->out + l->n_out, r->out, r->n_out * sizeof(int));
+    double le = l->est, re = r->est;
+    j->est = le > re ? le : re;
+    return j;
+}
+
+/* Find an unqualified visible column among a fromres's relations (for USING). */
+static int find_visible(const fromres *fr, const char *name, int *count)
+{
+    int id = -1;
+    *count = 0;
+    for (uint32_t r = 0; r < fr->n_rels; r++) {
+        for (uint32_t i = 0; i < fr->rels[r].n; i++) {
+            const scol *c = &fr->rels[r].cols[i];
+            if (!c->hidden && strcmp(c->name, name) == 0 && c->id != id) {
+                id = c->id;
+                (*count)++;
+            }
+        }
+    }
+    return id;
+}
+
+static void hide_id(srel *rels, uint32_t from, uint32_t to, int id)
+{
+    for (uint32_t r = from; r < to; r++) {
+        for (uint32_t i = 0; i < rels[r].n; i++) {
+            if (rels[r].cols[i].id == id)
+                rels[r].cols[i].hidden = true;
+        }
+    }
+}
+
+static tb_rc bind_join(binder *b, const PgQuery__JoinExpr *j, scope *outer, fromres *out)
+{
+    fromres L, R;
+    tb_rc rc;
+    rc = bind_from(b, j->larg, outer, &L);
+    if (rc != TB_OK)
+        return rc;
+    rc = bind_from(b, j->rarg, outer, &R);
+    if (rc != TB_OK)
+        return rc;
+    tb_join_type jt;
+    switch (j->jointype) {
+    case PG_QUERY__JOIN_TYPE__JOIN_INNER:
+        jt = TB_JOIN_INNER;
+        break;
+    case PG_QUERY__JOIN_TYPE__JOIN_LEFT:
+        jt = TB_JOIN_LEFT;
+        break;
+    case PG_QUERY__JOIN_TYPE__JOIN_RIGHT:
+        jt = TB_JOIN_RIGHT;
+        break;
+    case PG_QUERY__JOIN_TYPE__JOIN_FULL:
+        jt = TB_JOIN_FULL;
+        break;
+    default:
+        return berr(b, TB_E_UNSUPPORTED, -1, "unsupported join type");
+    }
+    lnode *jn = join_node(b, L.node, R.node, jt);
+    if (jn == NULL)
+        return nomem(b);
+    uint32_t n_conds = 0, cap_conds = 0;
+    tb_expr **conds = NULL;
+
+    /* USING / NATURAL */
+    const char **using_names = NULL;
+    uint32_t n_using = 0;
+    int using_loc = -1;
+    if (j->is_natural) {
+        using_names = tb_arena_alloc(b->arena, 256 * sizeof(char *));
+        if (using_names == NULL)
+            return nomem(b);
+        for (uint32_t r = 0; r < L.n_rels; r++) {
+            for (uint32_t i = 0; i < L.rels[r].n && n_using < 256; i++) {
+                const scol *c = &L.rels[r].cols[i];
+                int cnt;
+                if (!c->hidden && find_visible(&R, c->name, &cnt) >= 0) {
+                    bool dup = false;
+                    for (uint32_t k = 0; k < n_using; k++)
+                        dup = dup || strcmp(using_names[k], c->name) == 0;
+                    if (!dup)
+                        using_names[n_using++] = c->name;
+                }
+            }
+        }
+    } else if (j->n_using_clause > 0) {
+        using_names = tb_arena_alloc(b->arena, j->n_using_clause * sizeof(char *));
+        if (using_names == NULL)
+            return nomem(b);
+        for (size_t i = 0; i < j->n_using_clause; i++) {
+            using_names[n_using] = str_of(j->using_clause[i]);
+            if (using_names[n_using] == NULL)
+                return berr(b, TB_E_SQL, -1, "bad USING clause");
+            n_using++;
+        }
+    }
+    fromres J;
+    rc = concat_rels(b, &L, &R, &J, n_using > 0 ? 1 : 0);
+    if (rc != TB_OK)
+        return rc;
+    lnode *top = jn;
+    if (n_using > 0) {
+        srel *m = &J.rels[0];
+        m->alias = j->join_using_alias != NULL ? j->join_using_alias->aliasname : NULL;
+        m->n = n_using;
+        m->cols = tb_arena_zalloc(b->arena, n_using * sizeof(scol));
+        if (m->cols == NULL)
+            return nomem(b);
+        lnode *proj = NULL;
+        if (jt == TB_JOIN_FULL) {
+            proj = mknode(b, L_PROJECT);
+            if (proj == NULL)
+                return nomem(b);
+            proj->left = jn;
+            proj->n_out = jn->n_out + n_using;
+            proj->out = tb_arena_alloc(b->arena, proj->n_out * sizeof(int));
+            proj->exprs = tb_arena_alloc(b->arena, proj->n_out * sizeof(tb_expr *));
+            if (proj->out == NULL || proj->exprs == NULL)
+                return nomem(b);
+            for (uint32_t i = 0; i < jn->n_out; i++) {
+                proj->out[i] = jn->out[i];
+                proj->exprs[i] = colref(b, jn->out[i], -1);
+                if (proj->exprs[i] == NULL)
+                    return nomem(b);
+            }
+            proj->est = jn->est;
+        }
+        for (uint32_t k = 0; k < n_using; k++) {
+            const char *nm = using_names[k];
+            int cl, cr;
+            int lid = find_visible(&L, nm, &cl);
+            int rid = find_visible(&R, nm, &cr);
+            if (cl == 0)
+                return berr(b, TB_E_NOTFOUND, using_loc,
+                            "column \"%s\" specified in USING clause does not exist in left table",
+                            nm);
+            if (cr == 0)
+                return berr(b, TB_E_NOTFOUND, using_loc,
+                            "column \"%s\" specified in USING clause does not exist in right table",
+                            nm);
+            if (cl > 1 || cr > 1)
+                return berr(b, TB_E_SQL, using_loc,
+                            "common column name \"%s\" appears more than once in %s table", nm,
+                            cl > 1 ? "left" : "right");
+            tb_expr *le = colref(b, lid, -1), *re = colref(b, rid, -1), *eq;
+            if (le == NULL || re == NULL)
+                return nomem(b);
+            tb_expr *pair[2] = {le, re};
+            rc = tb_expr_call(b->arena, "=", pair, 2, -1, &eq, b->err);
+            if (rc != TB_OK)
+                return rc;
+            rc = push_expr(b, &conds, &n_conds, &cap_conds, eq);
+            if (rc != TB_OK)
+                return rc;
+            int mid;
+            if (jt == TB_JOIN_FULL) {
+                tb_expr *co;
+                rc = tb_expr_call(b->arena, "coalesce", pair, 2, -1, &co, b->err);
+                if (rc != TB_OK)
+                    return rc;
+                mid = newcol(b, nm, NULL, co->type);
+                if (mid < 0)
+                    return nomem(b);
+                proj->out[jn->n_out + k] = mid;
+                proj->exprs[jn->n_out + k] = co;
+            } else {
+                mid = jt == TB_JOIN_RIGHT ? rid : lid;
+            }
+            m->cols[k].name = nm;
+            m->cols[k].id = mid;
+            hide_id(J.rels, 1, 1 + L.n_rels, lid);
+            hide_id(J.rels, 1 + L.n_rels, J.n_rels, rid);
+        }
+        if (proj != NULL)
+            top = proj;
+    }
+    if (j->quals != NULL) {
+        scope sc = {J.rels, J.n_rels, outer, cur_level(b)};
+        ectx c = {b, &sc, "JOIN conditions", NULL, false, NULL};
+        tb_expr *q;
+        rc = bind_expr(&c, j->quals, &q);
+        if (rc != TB_OK)
+            return rc;
+        rc = tb_expr_coerce(b->arena, q, tb_type_make(TB_T_BOOL), q->pos, &q, b->err);
+        if (rc != TB_OK)
+            return rc;
+        rc = split_and(b, q, &conds, &n_conds, &cap_conds);
+        if (rc != TB_OK)
+            return rc;
+    }
+    jn->conds = conds;
+    jn->n_conds = n_conds;
+    J.node = top;
+    if (j->alias != NULL) {
+        /* (a JOIN b) AS j: one relation j with the visible columns */
+        uint32_t n = 0;
+        for (uint32_t r = 0; r < J.n_rels; r++)
+            for (uint32_t i = 0; i < J.rels[r].n; i++)
+                n += !J.rels[r].cols[i].hidden;
+        int *ids = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(int));
+        const char **names = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(char *));
+        if (ids == NULL || names == NULL)
+            return nomem(b);
+        n = 0;
+        for (uint32_t r = 0; r < J.n_rels; r++)
+            for (uint32_t i = 0; i < J.rels[r].n; i++)
+                if (!J.rels[r].cols[i].hidden) {
+                    names[n] = J.rels[r].cols[i].name;
+                    ids[n++] = J.rels[r].cols[i].id;
+                }
+        srel r;
+        rc = make_rel(b, j->alias->aliasname, ids, n, j->alias, -1, &r);
+        if (rc != TB_OK)
+            return rc;
+        for (uint32_t i = 0; i < n; i++) {
+            if (i >= j->alias->n_colnames)
+                r.cols[i].name = names[i];
+        }
+        out->node = top;
+        return one_rel(b, out, &r);
+    }
+    *out = J;
+    return TB_OK;
+}
+
+static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out)
+{
+    memset(out, 0, sizeof(*out));
+    switch (item->node_case) {
+    case NC(RANGE_VAR):
+        return bind_rangevar(b, item->range_var, outer, out);
+    case NC(RANGE_SUBSELECT): {
+        const PgQuery__RangeSubselect *rs = item->range_subselect;
+        if (rs->lateral)
+            return berr(b, TB_E_UNSUPPORTED, -1, "LATERAL subqueries are not supported");
+        lnode *sub;
+        tb_rc rc = bind_subquery(b, rs->subquery, outer, &sub, NULL);
+        if (rc != TB_OK)
+            return rc;
+        return subquery_rel(b, sub, rs->alias ? rs->alias->aliasname : NULL, rs->alias, -1,
+                            out);
+    }
+    case NC(RANGE_FUNCTION):
+        return bind_rangefunc(b, item->range_function, out);
+    case NC(JOIN_EXPR):
+        return bind_join(b, item->join_expr, outer, out);
+    default:
+        return berr(b, TB_E_UNSUPPORTED, -1, "unsupported FROM item");
+    }
+}
+
+/* ================================================================ SELECT */
+
+typedef struct target {
+    const pgnode *node; /* NULL for star-expanded columns */
+    int star_id;        /* id for star-expanded columns */
+    const char *name;
+    int loc;
+    tb_expr *e;
+    int id; /* output id */
+} target;
+
+static tb_rc expand_targets(binder *b, const PgQuery__SelectStmt *s, scope *sc, target **out,
+                            uint32_t *n_out)
+{
+    uint32_t cap = 16, n = 0;
+    target *t = tb_arena_zalloc(b->arena, cap * sizeof(*t));
+    if (t == NULL)
+        return nomem(b);
+    for (size_t i = 0; i < s->n_target_list; i++) {
+        const pgnode *tn = s->target_list[i];
+        if (!IS(tn, RES_TARGET))
+            return berr(b, TB_E_SQL, -1, "bad select list");
+        const PgQuery__ResTarget *rt = tn->res_target;
+        const pgnode *v = rt->val;
+        if (IS(v, COLUMN_REF) && v->column_ref->n_fields > 0 &&
+            IS(v->column_ref->fields[v->column_ref->n_fields - 1], A_STAR)) {
+            const PgQuery__ColumnRef *cr = v->column_ref;
+            const char *rel = cr->n_fields >= 2 ? str_of(cr->fields[cr->n_fields - 2]) : NULL;
+            bool any = false, rel_found = false;
+            for (uint32_t r = 0; r < sc->n_rels; r++) {
+                const srel *sr = &sc->rels[r];
+                if (rel != NULL && (sr->alias == NULL || strcmp(sr->alias, rel) != 0))
+                    continue;
+                rel_found = true;
+                for (uint32_t k = 0; k < sr->n; k++) {
+                    if (rel == NULL && sr->cols[k].hidden)
+                        continue;
+                    if (n == cap) {
+                        target *nt = tb_arena_zalloc(b->arena, cap * 2 * sizeof(*nt));
+                        if (nt == NULL)
+                            return nomem(b);
+                        memcpy(nt, t, n * sizeof(*t));
+                        t = nt;
+                        cap *= 2;
+                    }
+                    t[n].node = NULL;
+                    t[n].star_id = sr->cols[k].id;
+                    t[n].name = sr->cols[k].name;
+                    t[n].loc = cr->location;
+                    n++;
+                    any = true;
+                }
+            }
+            if (rel != NULL && !rel_found)
+                return berr(b, TB_E_NOTFOUND, cr->location,
+                            "missing FROM-clause entry for table \"%s\"", rel);
+            if (rel == NULL && sc->n_rels == 0)
+                return berr(b, TB_E_SQL, cr->location,
+                            "SELECT * with no tables specified is not valid");
+            (void)any;
+            continue;
+        }
+        if (n == cap) {
+            target *nt = tb_arena_zalloc(b->arena, cap * 2 * sizeof(*nt));
+            if (nt == NULL)
+                return nomem(b);
+            memcpy(nt, t, n * sizeof(*t));
+            t = nt;
+            cap *= 2;
+        }
+        t[n].node = v;
+        t[n].star_id = -1;
+        t[n].name = (rt->name != NULL && rt->name[0]) ? rt->name : fig_colname(v);
+        if (t[n].name == NULL)
+            t[n].name = "?column?";
+        t[n].loc = rt->location;
+        n++;
+    }
+    *out = t;
+    *n_out = n;
+    return TB_OK;
+}
+
+typedef struct aggstate {
+    uint32_t n_groups;
+    tb_expr **groups;
+    int *gids;
+    uint64_t *from_set; /* ids produced below the aggregate */
+    uint32_t set_words;
+} aggstate;
+
+static bool in_set(const uint64_t *set, uint32_t words, int id)
+{
+    uint32_t w = (uint32_t)id >> 6;
+    return w < words && ((set[w] >> ((uint32_t)id & 63)) & 1);
+}
+
+/* Rewrite a bound expression over the FROM scope to reference group outputs. */
+static tb_rc post_agg(binder *b, aggstate *as, tb_expr *e, tb_expr **out)
+{
+    for (uint32_t i = 0; i < as->n_groups; i++) {
+        if (tb_sql_expr_equal(e, as->groups[i])) {
+            *out = colref(b, as->gids[i], e->pos);
+            return *out ? TB_OK : nomem(b);
+        }
+    }
+    if (e->kind == TB_EX_COL) {
+        if (in_set(as->from_set, as->set_words, e->col)) {
+            const colinfo *ci = &b->q->cols[e->col];
+            if (ci->rel != NULL)
+                return berr(b, TB_E_SQL, e->pos,
+                            "column \"%s.%s\" must appear in the GROUP BY clause or be used in "
+                            "an aggregate function",
+                            ci->rel, ci->name);
+            return berr(b, TB_E_SQL, e->pos,
+                        "column \"%s\" must appear in the GROUP BY clause or be used in an "
+                        "aggregate function",
+                        ci->name);
+        }
+        *out = e;
+        return TB_OK;
+    }
+    if (e->n_args == 0) {
+        *out = e;
+        return TB_OK;
+    }
+    tb_expr **args = NULL;
+    for (uint32_t i = 0; i < e->n_args; i++) {
+        tb_expr *a;
+        tb_rc rc = post_agg(b, as, e->args[i], &a);
+        if (rc != TB_OK)
+            return rc;
+        if (a != e->args[i] && args == NULL) {
+            args = tb_arena_alloc(b->arena, e->n_args * sizeof(*args));
+            if (args == NULL)
+                return nomem(b);
+            memcpy(args, e->args, e->n_args * sizeof(*args));
+        }
+        if (args != NULL)
+            args[i] = a;
+    }
+    if (args == NULL) {
+        *out = e;
+        return TB_OK;
+    }
+    tb_expr *c = tb_arena_memdup(b->arena, e, sizeof(*e));
+    if (c == NULL)
+        return nomem(b);
+    c->args = args;
+    *out = c;
+    return TB_OK;
+}
+
+/* Does the raw tree contain an aggregate call (not looking into subqueries)? */
+static bool has_agg(const pgnode *n);
+static bool has_agg_list(pgnode *const *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (has_agg(l[i]))
+            return true;
+    return false;
+}
+static bool has_agg(const pgnode *n)
+{
+    if (n == NULL)
+        return false;
+    switch (n->node_case) {
+    case NC(FUNC_CALL): {
+        const PgQuery__FuncCall *fc = n->func_call;
+        const char *name = func_name(fc);
+        if (name != NULL && fc->over == NULL && is_agg_name(name) &&
+            (fc->agg_star || fc->n_args == 1))
+            return true;
+        return has_agg_list(fc->args, fc->n_args);
+    }
+    case NC(A_EXPR):
+        return has_agg(n->a_expr->lexpr) || has_agg(n->a_expr->rexpr);
+    case NC(BOOL_EXPR):
+        return has_agg_list(n->bool_expr->args, n->bool_expr->n_args);
+    case NC(TYPE_CAST):
+        return has_agg(n->type_cast->arg);
+    case NC(NULL_TEST):
+        return has_agg(n->null_test->arg);
+    case NC(BOOLEAN_TEST):
+        return has_agg(n->boolean_test->arg);
+    case NC(CASE_EXPR): {
+        const PgQuery__CaseExpr *ce = n->case_expr;
+        if (has_agg(ce->arg) || has_agg(ce->defresult))
+            return true;
+        for (size_t i = 0; i < ce->n_args; i++) {
+            if (IS(ce->args[i], CASE_WHEN) &&
+                (has_agg(ce->args[i]->case_when->expr) || has_agg(ce->args[i]->case_when->result)))
+                return true;
+        }
+        return false;
+    }
+    case NC(COALESCE_EXPR):
+        return has_agg_list(n->coalesce_expr->args, n->coalesce_expr->n_args);
+    case NC(MIN_MAX_EXPR):
+        return has_agg_list(n->min_max_expr->args, n->min_max_expr->n_args);
+    case NC(LIST):
+        return has_agg_list(n->list->items, n->list->n_items);
+    case NC(RES_TARGET):
+        return has_agg(n->res_target->val);
+    case NC(SORT_BY):
+        return has_agg(n->sort_by->node);
+    case NC(SUB_LINK):
+        return has_agg(n->sub_link->testexpr);
+    case NC(COLLATE_CLAUSE):
+        return has_agg(n->collate_clause->arg);
+    default:
+        return false;
+    }
+}
+
+static tb_rc const_int(binder *b, const pgnode *n, const char *what, int64_t *out)
+{
+    scope empty = {NULL, 0, NULL, cur_level(b)};
+    ectx c = {b, &empty, what, NULL, false, NULL};
+    tb_expr *e;
+    *out = -1;
+    if (n == NULL)
+        return TB_OK;
+    if (IS(n, A_CONST) && n->a_const->isnull)
+        return TB_OK; /* LIMIT NULL / LIMIT ALL */
+    tb_rc rc = bind_expr(&c, n, &e);
+    if (rc != TB_OK)
+        return rc;
+    rc = tb_expr_coerce(b->arena, e, tb_type_make(TB_T_INT64), e->pos, &e, b->err);
+    if (rc != TB_OK)
+        return rc;
+    tb_value v;
+    rc = tb_expr_eval_const(e, b->arena, &v, b->err);
+    if (rc != TB_OK)
+        return rc;
+    if (v.is_null)
+        return TB_OK;
+    if (v.u.i < 0)
+        return berr(b, TB_E_SQL, e->pos, "%s must not be negative", what);
+    *out = v.u.i;
+    return TB_OK;
+}
+
+static tb_rc add_project(binder *b, lnode **plan, uint32_t n, tb_expr **exprs, int *ids)
+{
+    lnode *p = mknode(b, L_PROJECT);
+    if (p == NULL)
+        return nomem(b);
+    p->left = *plan;
+    p->n_out = n;
+    p->out = ids;
+    p->exprs = exprs;
+    p->est = (*plan)->est;
+    *plan = p;
+    return TB_OK;
+}
+
+static tb_rc add_filter(binder *b, lnode **plan, tb_expr **conds, uint32_t n)
+{
+    if (n == 0)
+        return TB_OK;
+    lnode *f = mknode(b, L_FILTER);
+    if (f == NULL)
+        return nomem(b);
+    f->left = *plan;
+    f->conds = conds;
+    f->n_conds = n;
+    f->n_out = (*plan)->n_out;
+    f->out = (*plan)->out;
+    f->est = (*plan)->est * 0.5;
+    *plan = f;
+    return TB_OK;
+}
+
+/* Sort + limit over the output columns of plan (used by set operations and VALUES):
+ * ORDER BY items are ordinals, output names or expressions over the output columns. */
+static tb_rc sort_limit_output(binder *b, const PgQuery__SelectStmt *s, lnode **plan,
+                               scope *parent)
+{
+    lnode *p = *plan;
+    tb_rc rc;
+    int64_t limit = -1, offset = -1;
+    rc = const_int(b, s->limit_count, "LIMIT", &limit);
+    if (rc == TB_OK)
+        rc = const_int(b, s->limit_offset, "OFFSET", &offset);
+    if (rc != TB_OK)
+        return rc;
+    if (offset < 0)
+        offset = 0;
+    if (s->n_sort_clause > 0) {
+        srel r;
+        rc = make_rel(b, NULL, p->out, p->n_out, NULL, -1, &r);
+        if (rc != TB_OK)
+            return rc;
+        scope sc = {&r, 1, parent, cur_level(b)};
+        ectx c = {b, &sc, "ORDER BY", NULL, false, NULL};
+        tb_sortkey *keys = tb_arena_zalloc(b->arena, s->n_sort_clause * sizeof(*keys));
+        if (keys == NULL)
+            return nomem(b);
+        uint32_t n_extra = 0;
+        tb_expr **extra = tb_arena_alloc(b->arena, s->n_sort_clause * sizeof(tb_expr *));
+        int *extra_ids = tb_arena_alloc(b->arena, s->n_sort_clause * sizeof(int));
+        if (extra == NULL || extra_ids == NULL)
+            return nomem(b);
+        for (size_t i = 0; i < s->n_sort_clause; i++) {
+            const PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+            const pgnode *x = sb->node;
+            tb_expr *e = NULL;
+            if (IS(x, A_CONST) && x->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+                int k = x->a_const->ival->ival;
+                if (k < 1 || (uint32_t)k > p->n_out)
+                    return berr(b, TB_E_SQL, x->a_const->location,
+                                "ORDER BY position %d is not in select list", k);
+                e = colref(b, p->out[k - 1], -1);
+            } else {
+                rc = bind_expr(&c, x, &e);
+                if (rc != TB_OK)
+                    return rc;
+                if (e->kind != TB_EX_COL) {
+                    int id = newcol(b, "?sort?", NULL, e->type);
+                    if (id < 0)
+                        return nomem(b);
+                    extra[n_extra] = e;
+                    extra_ids[n_extra++] = id;
+                    e = colref(b, id, e->pos);
+                }
+            }
+            if (e == NULL)
+                return nomem(b);
+            keys[i].expr = e;
+            keys[i].desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+            keys[i].nulls_first =
+                sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+                (sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && keys[i].desc);
+        }
+        int *vis = p->out;
+        uint32_t n_vis = p->n_out;
+        if (n_extra > 0) {
+            uint32_t n = p->n_out + n_extra;
+            tb_expr **ex = tb_arena_alloc(b->arena, n * sizeof(*ex));
+            int *ids = tb_arena_alloc(b->arena, n * sizeof(int));
+            if (ex == NULL || ids == NULL)
+                return nomem(b);
+            for (uint32_t i = 0; i < p->n_out; i++) {
+                ex[i] = colref(b, p->out[i], -1);
+                if (ex[i] == NULL)
+                    return nomem(b);
+                ids[i] = p->out[i];
+            }
+            for (uint32_t i = 0; i < n_extra; i++) {
+                ex[p->n_out + i] = extra[i];
+                ids[p->n_out + i] = extra_ids[i];
+            }
+            rc = add_project(b, &p, n, ex, ids);
+            if (rc != TB_OK)
+                return rc;
+        }
+        lnode *so = mknode(b, L_SORT);
+        if (so == NULL)
+            return nomem(b);
+        so->left = p;
+        so->n_keys = (uint32_t)s->n_sort_clause;
+        so->keys = keys;
+        so->n_out = p->n_out;
+        so->out = p->out;
+        so->est = p->est;
+        so->limit = limit >= 0 ? limit + offset : -1;
+        p = so;
+        if (n_extra > 0) {
+            tb_expr **ex = tb_arena_alloc(b->arena, n_vis * sizeof(*ex));
+            if (ex == NULL)
+                return nomem(b);
+            for (uint32_t i = 0; i < n_vis; i++) {
+                ex[i] = colref(b, vis[i], -1);
+                if (ex[i] == NULL)
+                    return nomem(b);
+            }
+            rc = add_project(b, &p, n_vis, ex, vis);
+            if (rc != TB_OK)
+                return rc;
+        }
+    }
+    if (limit >= 0 || offset > 0) {
+        lnode *l = mknode(b, L_LIMIT);
+        if (l == NULL)
+            return nomem(b);
+        l->left = p;
+        l->limit = limit;
+        l->offset = offset;
+        l->n_out = p->n_out;
+        l->out = p->out;
+        l->est = limit >= 0 && limit < p->est ? (double)limit : p->est;
+        p = l;
+    }
+    *plan = p;
+    return TB_OK;
+}
+
+static tb_rc bind_values(binder *b, const PgQuery__SelectStmt *s, lnode **out)
+{
+    size_t n_rows = s->n_values_lists;
+    if (n_rows == 0 || !IS(s->values_lists[0], LIST))
+        return berr(b, TB_E_SQL, -1, "bad VALUES");
+    size_t n_cols = s->values_lists[0]->list->n_items;
+    scope empty = {NULL, 0, NULL, cur_level(b)};
+    ectx c = {b, &empty, "VALUES", NULL, false, NULL};
+    tb_expr **vals = tb_arena_alloc(b->arena, (n_rows * n_cols > 0 ? n_rows * n_cols : 1) *
+                                                  sizeof(tb_expr *));
+    if (vals == NULL)
+        return nomem(b);
+    for (size_t r = 0; r < n_rows; r++) {
+        const pgnode *row = s->values_lists[r];
+        if (!IS(row, LIST) || row->list->n_items != n_cols)
+            return berr(b, TB_E_SQL, -1, "VALUES lists must all be the same length");
+        for (size_t k = 0; k < n_cols; k++) {
+            tb_rc rc = bind_expr(&c, row->list->items[k], &vals[r * n_cols + k]);
+            if (rc != TB_OK)
+                return rc;
+        }
+    }
+    lnode *v = mknode(b, L_VALUES);
+    if (v == NULL)
+        return nomem(b);
+    v->n_rows = (uint32_t)n_rows;
+    v->n_out = (uint32_t)n_cols;
+    v->vals = vals;
+    v->out = tb_arena_alloc(b->arena, (n_cols ? n_cols : 1) * sizeof(int));
+    tb_type *types = tb_arena_alloc(b->arena, n_rows * sizeof(tb_type));
+    if (v->out == NULL || types == NULL)
+        return nomem(b);
+    for (size_t k = 0; k < n_cols; k++) {
+        for (size_t r = 0; r < n_rows; r++)
+            types[r] = vals[r * n_cols + k]->type;
+        tb_type t;
+        tb_rc rc = tb_type_common(types, (uint32_t)n_rows, &t, vals[k]->pos, b->err);
+        if (rc != TB_OK)
+            return rc;
+        if (t.id == TB_T_NULL)
+            t = tb_type_make(TB_T_STRING);
+        for (size_t r = 0; r < n_rows; r++) {
+            rc = tb_expr_coerce(b->arena, vals[r * n_cols + k], t, vals[r * n_cols + k]->pos,
+                                &vals[r * n_cols + k], b->err);
+            if (rc != TB_OK)
+                return rc;
+        }
+        char nm[32];
+        snprintf(nm, sizeof(nm), "column%zu", k + 1);
+        v->out[k] = newcol(b, nm, NULL, t);
+        if (v->out[k] < 0)
+            return nomem(b);
+    }
+    v->est = (double)n_rows;
+    *out = v;
+    return sort_limit_output(b, s, out, NULL);
+}
+
+/* Coerce the columns of a set-operation arm to types[]; returns the (maybe new) node. */
+static tb_rc coerce_arm(binder *b, lnode **arm, const tb_type *types)
+{
+    lnode *a = *arm;
+    bool need = false;
+    for (uint32_t i = 0; i < a->n_out; i++)
+        need = need || !tb_type_eq(b->q->cols[a->out[i]].type, types[i]);
+    if (!need)
+        return TB_OK;
+    tb_expr **ex = tb_arena_alloc(b->arena, a->n_out * sizeof(*ex));
+    int *ids = tb_arena_alloc(b->arena, a->n_out * sizeof(int));
+    if (ex == NULL || ids == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < a->n_out; i++) {
+        tb_expr *e = colref(b, a->out[i], -1);
+        if (e == NULL)
+            return nomem(b);
+        tb_rc rc = tb_expr_coerce(b->arena, e, types[i], -1, &ex[i], b->err);
+        if (rc != TB_OK)
+            return rc;
+        ids[i] = newcol(b, b->q->cols[a->out[i]].name, NULL, types[i]);
+        if (ids[i] < 0)
+            return nomem(b);
+    }
+    return add_project(b, arm, a->n_out, ex, ids);
+}
+
+/* Append a constant int column `v` to an arm (INTERSECT/EXCEPT side tags). */
+static tb_rc tag_arm(binder *b, lnode **arm, int v1, int v2)
+{
+    lnode *a = *arm;
+    uint32_t n = a->n_out + 2;
+    tb_expr **ex = tb_arena_alloc(b->arena, n * sizeof(*ex));
+    int *ids = tb_arena_alloc(b->arena, n * sizeof(int));
+    if (ex == NULL || ids == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < a->n_out; i++) {
+        ex[i] = colref(b, a->out[i], -1);
+        ids[i] = a->out[i];
+        if (ex[i] == NULL)
+            return nomem(b);
+    }
+    int vs[2] = {v1, v2};
+    for (int k = 0; k < 2; k++) {
+        tb_value v;
+        memset(&v, 0, sizeof(v));
+        v.type = tb_type_make(TB_T_INT32);
+        v.u.i = vs[k];
+        ex[a->n_out + k] = tb_expr_const(b->arena, &v);
+        ids[a->n_out + k] = newcol(b, k ? "?r?" : "?l?", NULL, v.type);
+        if (ex[a->n_out + k] == NULL || ids[a->n_out + k] < 0)
+            return nomem(b);
+    }
+    return add_project(b, arm, n, ex, ids);
+}
+
+static tb_rc distinct_node(binder *b, lnode **plan, uint32_t n_cols)
+{
+    lnode *p = *plan;
+    lnode *a = mknode(b, L_AGG);
+    if (a == NULL)
+        return nomem(b);
+    a->left = p;
+    a->n_groups = n_cols;
+    a->groups = tb_arena_alloc(b->arena, (n_cols ? n_cols : 1) * sizeof(tb_expr *));
+    a->out = tb_arena_alloc(b->arena, (n_cols ? n_cols : 1) * sizeof(int));
+    if (a->groups == NULL || a->out == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_cols; i++) {
+        a->groups[i] = colref(b, p->out[i], -1);
+        a->out[i] = newcol(b, b->q->cols[p->out[i]].name, NULL, b->q->cols[p->out[i]].type);
+        if (a->groups[i] == NULL || a->out[i] < 0)
+            return nomem(b);
+    }
+    a->n_out = n_cols;
+    a->est = p->est;
+    *plan = a;
+    return TB_OK;
+}
+
+static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
+{
+    lnode *l = NULL, *r = NULL;
+    tb_rc rc;
+    b->setop_depth++;
+    rc = bind_select_stmt(b, s->larg, parent, &l);
+    if (rc == TB_OK)
+        rc = bind_select_stmt(b, s->rarg, parent, &r);
+    b->setop_depth--;
+    if (rc != TB_OK)
+        return rc;
+    const char *opname = s->op == PG_QUERY__SET_OPERATION__SETOP_UNION       ? "UNION"
+                         : s->op == PG_QUERY__SET_OPERATION__SETOP_INTERSECT ? "INTERSECT"
+                                                                              : "EXCEPT";
+    if (l->n_out != r->n_out)
+        return berr(b, TB_E_SQL, -1, "each %s query must have the same number of columns",
+                    opname);
+    uint32_t n = l->n_out;
+    tb_type *types = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(tb_type));
+    if (types == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n; i++) {
+        tb_type two[2] = {b->q->cols[l->out[i]].type, b->q->cols[r->out[i]].type};
+        rc = tb_type_common(two, 2, &types[i], -1, b->err);
+        if (rc != TB_OK) {
+            tb_err_prefix(b->err, "%s types", opname);
+            return rc;
+        }
+        if (types[i].id == TB_T_NULL)
+            types[i] = tb_type_make(TB_T_STRING);
+    }
+    rc = coerce_arm(b, &l, types);
+    if (rc == TB_OK)
+        rc = coerce_arm(b, &r, types);
+    if (rc != TB_OK)
+        return rc;
+    bool setop_tags = s->op != PG_QUERY__SET_OPERATION__SETOP_UNION;
+    if (setop_tags) {
+        if (s->all)
+            return berr(b, TB_E_UNSUPPORTED, -1, "%s ALL is not supported", opname);
+        rc = tag_arm(b, &l, 1, 0);
+        if (rc == TB_OK)
+            rc = tag_arm(b, &r, 0, 1);
+        if (rc != TB_OK)
+            return rc;
+    }
+    lnode *u = mknode(b, L_UNION);
+    if (u == NULL)
+        return nomem(b);
+    /* flatten UNION ALL chains */
+    lnode *kids[2] = {l, r};
+    uint32_t n_kids = 0;
+    for (int k = 0; k < 2; k++)
+        n_kids += (kids[k]->kind == L_UNION && s->all && !setop_tags) ? kids[k]->n_kids : 1;
+    u->kids = tb_arena_alloc(b->arena, n_kids * sizeof(lnode *));
+    if (u->kids == NULL)
+        return nomem(b);
+    for (int k = 0; k < 2; k++) {
+        if (kids[k]->kind == L_UNION && s->all && !setop_tags) {
+            for (uint32_t i = 0; i < kids[k]->n_kids; i++)
+                u->kids[u->n_kids++] = kids[k]->kids[i];
+        } else {
+            u->kids[u->n_kids++] = kids[k];
+        }
+    }
+    u->n_out = l->n_out;
+    u->out = tb_arena_alloc(b->arena, u->n_out * sizeof(int));
+    if (u->out == NULL)
+        return nomem(b);
+    u->est = 0;
+    for (uint32_t i = 0; i < u->n_kids; i++)
+        u->est += u->kids[i]->est;
+    for (uint32_t i = 0; i < u->n_out; i++) {
+        u->out[i] = newcol(b, b->q->cols[l->out[i]].name, NULL, b->q->cols[l->out[i]].type);
+        if (u->out[i] < 0)
+            return nomem(b);
+    }
+    lnode *p = u;
+    if (setop_tags) {
+        /* the union carries the two tags too */
+        u->n_out = n + 2;
+        int *uo = tb_arena_alloc(b->arena, (n + 2) * sizeof(int));
+        if (uo == NULL)
+            return nomem(b);
+        memcpy(uo, u->out, n * sizeof(int));
+        for (int k = 0; k < 2; k++) {
+            uo[n + k] = newcol(b, k ? "?r?" : "?l?", NULL, tb_type_make(TB_T_INT32));
+            if (uo[n + k] < 0)
+                return nomem(b);
+        }
+        u->out = uo;
+        /* group by the columns, max(left tag), max(right tag), keep by the operation */
+        lnode *a = mknode(b, L_AGG);
+        if (a == NULL)
+            return nomem(b);
+        a->left = u;
+        a->n_groups = n;
+        a->groups = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(tb_expr *));
+        a->n_aggs = 2;
+        a->aggs = tb_arena_zalloc(b->arena, 2 * sizeof(tb_aggspec));
+        a->n_out = n + 2;
+        a->out = tb_arena_alloc(b->arena, (n + 2) * sizeof(int));
+        if (a->groups == NULL || a->aggs == NULL || a->out == NULL)
+            return nomem(b);
+        for (uint32_t i = 0; i < n; i++) {
+            a->groups[i] = colref(b, u->out[i], -1);
+            a->out[i] = newcol(b, b->q->cols[u->out[i]].name, NULL, types[i]);
+            if (a->groups[i] == NULL || a->out[i] < 0)
+                return nomem(b);
+        }
+        for (int k = 0; k < 2; k++) {
+            tb_expr *tag = colref(b, u->out[n + k], -1);
+            if (tag == NULL)
+                return nomem(b);
+            rc = tb_agg_resolve("max", false, false, tag, -1, &a->aggs[k], b->err);
+            if (rc != TB_OK)
+                return rc;
+            a->out[n + k] = newcol(b, k ? "?r?" : "?l?", NULL, a->aggs[k].type);
+            if (a->out[n + k] < 0)
+                return nomem(b);
+        }
+        a->est = u->est;
+        p = a;
+        tb_expr *conds[2];
+        tb_value one;
+        memset(&one, 0, sizeof(one));
+        one.type = tb_type_make(TB_T_INT32);
+        one.u.i = 1;
+        for (int k = 0; k < 2; k++) {
+            tb_value v = one;
+            v.u.i = (k == 1 && s->op == PG_QUERY__SET_OPERATION__SETOP_EXCEPT) ? 0 : 1;
+            tb_expr *pair[2] = {colref(b, a->out[n + k], -1), tb_expr_const(b->arena, &v)};
+            if (pair[0] == NULL || pair[1] == NULL)
+                return nomem(b);
+            rc = tb_expr_call(b->arena, "=", pair, 2, -1, &conds[k], b->err);
+            if (rc != TB_OK)
+                return rc;
+        }
+        tb_expr **cv = tb_arena_memdup(b->arena, conds, sizeof(conds));
+        if (cv == NULL)
+            return nomem(b);
+        rc = add_filter(b, &p, cv, 2);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr **ex = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(*ex));
+        if (ex == NULL)
+            return nomem(b);
+        for (uint32_t i = 0; i < n; i++) {
+            ex[i] = colref(b, a->out[i], -1);
+            if (ex[i] == NULL)
+                return nomem(b);
+        }
+        rc = add_project(b, &p, n, ex, ids_dup(b, a->out, n));
+        if (rc != TB_OK)
+            return rc;
+    } else if (!s->all) {
+        rc = distinct_node(b, &p, n);
+        if (rc != TB_OK)
+            return rc;
+    }
+    *out = p;
+    return sort_limit_output(b, s, out, parent);
+}
+
+static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *parent,
+                              lnode **out)
+{
+    tb_rc rc;
+    fromres fr;
+    memset(&fr, 0, sizeof(fr));
+    lnode *plan = NULL;
+
+    if (s->into_clause != NULL)
+        return berr(b, TB_E_UNSUPPORTED, -1, "SELECT INTO is not supported; use CREATE TABLE AS");
+    if (s->n_window_clause > 0)
+        return berr(b, TB_E_UNSUPPORTED, -1, "WINDOW clauses are not supported");
+    if (s->n_locking_clause > 0)
+        return berr(b, TB_E_UNSUPPORTED, -1, "FOR UPDATE/SHARE is not supported");
+    /* FROM */
+    if (s->n_from_clause == 0) {
+        lnode *v = mknode(b, L_VALUES);
+        if (v == NULL)
+            return nomem(b);
+        v->n_rows = 1;
+        v->out = tb_arena_alloc(b->arena, sizeof(int));
+        if (v->out == NULL)
+            return nomem(b);
+        v->est = 1;
+        plan = v;
+    } else {
+        for (size_t i = 0; i < s->n_from_clause; i++) {
+            fromres item;
+            rc = bind_from(b, s->from_clause[i], parent, &item);
+            if (rc != TB_OK)
+                return rc;
+            if (i == 0) {
+                fr = item;
+                continue;
+            }
+            /* check duplicate aliases across comma items */
+            for (uint32_t x = 0; x < fr.n_rels; x++)
+                for (uint32_t y = 0; y < item.n_rels; y++)
+                    if (fr.rels[x].alias != NULL && item.rels[y].alias != NULL &&
+                        strcmp(fr.rels[x].alias, item.rels[y].alias) == 0)
+                        return berr(b, TB_E_SQL, -1,
+                                    "table name \"%s\" specified more than once",
+                                    item.rels[y].alias);
+            fromres j;
+            rc = concat_rels(b, &fr, &item, &j, 0);
+            if (rc != TB_OK)
+                return rc;
+            j.node = join_node(b, fr.node, item.node, TB_JOIN_INNER);
+            if (j.node == NULL)
+                return nomem(b);
+            j.node->est = fr.node->est * item.node->est;
+            fr = j;
+        }
+        plan = fr.node;
+    }
+    scope sc = {fr.rels, fr.n_rels, parent, cur_level(b)};
+
+    /* WHERE */
+    if (s->where_clause != NULL) {
+        uint32_t n_conds = 0, cap_conds = 0;
+        tb_expr **conds = NULL;
+        /* raw conjuncts */
+        const pgnode *stack[256];
+        int sp = 0;
+        stack[sp++] = s->where_clause;
+        const pgnode *items[256];
+        int n_items = 0;
+        while (sp > 0) {
+            const pgnode *x = stack[--sp];
+            if (IS(x, BOOL_EXPR) && x->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR &&
+                sp + (int)x->bool_expr->n_args < 256) {
+                for (size_t k = x->bool_expr->n_args; k > 0; k--)
+                    stack[sp++] = x->bool_expr->args[k - 1];
+            } else if (n_items < 256) {
+                items[n_items++] = x;
+            } else {
+                return berr(b, TB_E_LIMIT, -1, "too many AND terms in WHERE (256 max)");
+            }
+        }
+        for (int k = 0; k < n_items; k++) {
+            const pgnode *x = items[k];
+            /* x IN (uncorrelated subquery) -> semi join */
+            if (IS(x, SUB_LINK) &&
+                x->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK &&
+                !IS(x->sub_link->testexpr, ROW_EXPR) &&
+                (x->sub_link->n_oper_name == 0 ||
+                 (str_of(x->sub_link->oper_name[x->sub_link->n_oper_name - 1]) != NULL &&
+                  strcmp(str_of(x->sub_link->oper_name[x->sub_link->n_oper_name - 1]), "=") ==
+                      0))) {
+                const PgQuery__SubLink *sl = x->sub_link;
+                lnode *sub = NULL;
+                bool corr = false;
+                selctx *saved = b->sel;
+                int saved_min = b->sel ? b->sel->outer_min : INT_MAX;
+                rc = bind_subquery(b, sl->subselect, &sc, &sub, &corr);
+                if (rc != TB_OK)
+                    return rc;
+                if (!corr && sub->n_out == 1) {
+                    scope *scp = &sc;
+                    ectx c = {b, scp, "WHERE", NULL, false, &plan};
+                    tb_expr *test, *subcol, *eq;
+                    rc = bind_expr(&c, sl->testexpr, &test);
+                    if (rc != TB_OK)
+                        return rc;
+                    subcol = colref(b, sub->out[0], -1);
+                    if (subcol == NULL)
+                        return nomem(b);
+                    tb_expr *pair[2] = {test, subcol};
+                    rc = tb_expr_call(b->arena, "=", pair, 2, P(b, sl->location), &eq, b->err);
+                    if (rc != TB_OK)
+                        return rc;
+                    lnode *j = join_node(b, plan, sub, TB_JOIN_SEMI);
+                    if (j == NULL)
+                        return nomem(b);
+                    j->n_out = plan->n_out;
+                    j->est = plan->est * 0.5;
+                    j->conds = tb_arena_alloc(b->arena, sizeof(tb_expr *));
+                    if (j->conds == NULL)
+                        return nomem(b);
+                    j->conds[0] = eq;
+                    j->n_conds = 1;
+                    plan = j;
+                    continue;
+                }
+                /* correlated: rebind through the general path */
+                if (saved != NULL)
+                    saved->outer_min = saved_min;
+            }
+            ectx c = {b, &sc, "WHERE", NULL, false, &plan};
+            tb_expr *e;
+            rc = bind_expr(&c, x, &e);
+            if (rc != TB_OK)
+                return rc;
+            rc = tb_expr_coerce(b->arena, e, tb_type_make(TB_T_BOOL), e->pos, &e, b->err);
+            if (rc != TB_OK) {
+                if (b->err != NULL && b->err->code == TB_E_TYPE) {
+                    char tn[64];
+                    return berr(b, TB_E_TYPE, e->pos,
+                                "argument of WHERE must be type boolean, not type %s",
+                                tb_type_name(e->type, tn, sizeof(tn)));
+                }
+                return rc;
+            }
+            rc = split_and(b, e, &conds, &n_conds, &cap_conds);
+            if (rc != TB_OK)
+                return rc;
+        }
+        rc = add_filter(b, &plan, conds, n_conds);
+        if (rc != TB_OK)
+            return rc;
+    }
+
+    /* select list */
+    target *tg = NULL;
+    uint32_t n_tg = 0;
+    rc = expand_targets(b, s, &sc, &tg, &n_tg);
+    if (rc != TB_OK)
+        return rc;
+
+    bool distinct = s->n_distinct_clause > 0;
+    if (distinct && !(s->n_distinct_clause == 1 && s->distinct_clause[0] == NULL))
+        return berr(b, TB_E_UNSUPPORTED, -1, "SELECT DISTINCT ON is not supported");
+    bool is_agg = s->n_group_clause > 0 || s->having_clause != NULL ||
+                  has_agg_list(s->target_list, s->n_target_list) ||
+                  has_agg_list(s->sort_clause, s->n_sort_clause);
+
+    aggctx aggs;
+    memset(&aggs, 0, sizeof(aggs));
+    aggstate as;
+    memset(&as, 0, sizeof(as));
+    lnode *from_plan = plan;
+
+    if (is_agg) {
+        /* GROUP BY */
+        ectx gc = {b, &sc, "GROUP BY", NULL, false, NULL};
+        uint32_t cap = 0;
+        for (size_t i = 0; i < s->n_group_clause; i++) {
+            const pgnode *g = s->group_clause[i];
+            tb_expr *e = NULL;
+            if (IS(g, GROUPING_SET))
+                return berr(b, TB_E_UNSUPPORTED, -1,
+                            "GROUPING SETS / ROLLUP / CUBE are not supported");
+            if (IS(g, A_CONST) && g->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+                int k = g->a_const->ival->ival;
+                if (k < 1 || (uint32_t)k > n_tg)
+                    return berr(b, TB_E_SQL, g->a_const->location,
+                                "GROUP BY position %d is not in select list", k);
+                target *t = &tg[k - 1];
+                if (t->node == NULL) {
+                    e = colref(b, t->star_id, -1);
+                } else {
+                    if (has_agg(t->node))
+                        return berr(b, TB_E_SQL, t->loc,
+                                    "aggregate functions are not allowed in GROUP BY");
+                    rc = bind_expr(&gc, t->node, &e);
+                    if (rc != TB_OK)
+                        return rc;
+                }
+            } else if (IS(g, COLUMN_REF) && g->column_ref->n_fields == 1 &&
+                       str_of(g->column_ref->fields[0]) != NULL) {
+                const char *nm = str_of(g->column_ref->fields[0]);
+                int id;
+                scope local = sc;
+                local.parent = NULL;
+                ectx lc = gc;
+                lc.sc = &local;
+                rc = lookup(&lc, NULL, nm, g->column_ref->location, true, &id);
+                if (rc == TB_OK) {
+                    e = colref(b, id, P(b, g->column_ref->location));
+                } else if (rc == TB_E_NOTFOUND) {
+                    /* a select-list alias */
+                    int found = -1;
+                    for (uint32_t k = 0; k < n_tg; k++) {
+                        if (tg[k].node != NULL && strcmp(tg[k].name, nm) == 0) {
+                            found = (int)k;
+                            break;
+                        }
+                    }
+                    if (found < 0) {
+                        rc = bind_expr(&gc, g, &e); /* reports the error (or outer ref) */
+                        if (rc != TB_OK)
+                            return rc;
+                    } else {
+                        if (has_agg(tg[found].node))
+                            return berr(b, TB_E_SQL, g->column_ref->location,
+                                        "aggregate functions are not allowed in GROUP BY");
+                        rc = bind_expr(&gc, tg[found].node, &e);
+                        if (rc != TB_OK)
+                            return rc;
+                    }
+                } else {
+                    return rc;
+                }
+            } else {
+                rc = bind_expr(&gc, g, &e);
+                if (rc != TB_OK)
+                    return rc;
+            }
+            if (e == NULL)
+                return nomem(b);
+            bool dup = false;
+            for (uint32_t k = 0; k < as.n_groups; k++)
+                dup = dup || tb_sql_expr_equal(as.groups[k], e);
+            if (dup)
+                continue;
+            rc = push_expr(b, &as.groups, &as.n_groups, &cap, e);
+            if (rc != TB_OK)
+                return rc;
+        }
+        as.gids = tb_arena_alloc(b->arena, (as.n_groups ? as.n_groups : 1) * sizeof(int));
+        if (as.gids == NULL)
+            return nomem(b);
+        for (uint32_t k = 0; k < as.n_groups; k++) {
+            const tb_expr *e = as.groups[k];
+            const char *nm = e->kind == TB_EX_COL ? b->q->cols[e->col].name : "?column?";
+            const char *rel = e->kind == TB_EX_COL ? b->q->cols[e->col].rel : NULL;
+            as.gids[k] = newcol(b, nm, rel, e->type);
+            if (as.gids[k] < 0)
+                return nomem(b);
+        }
+        as.set_words = (b->q->n_cols + 64) / 64;
+        as.from_set = tb_arena_zalloc(b->arena, as.set_words * sizeof(uint64_t));
+        if (as.from_set == NULL)
+            return nomem(b);
+        for (uint32_t k = 0; k < from_plan->n_out; k++)
+            as.from_set[(uint32_t)from_plan->out[k] >> 6] |= (uint64_t)1
+                                                               << ((uint32_t)from_plan->out[k] & 63);
+    }
+
+    /* bind targets */
+    ectx tc = {b, &sc, "SELECT", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan};
+    for (uint32_t i = 0; i < n_tg; i++) {
+        target *t = &tg[i];
+        if (t->node == NULL) {
+            t->e = colref(b, t->star_id, P(b, t->loc));
+            if (t->e == NULL)
+                return nomem(b);
+        } else {
+            rc = bind_expr(&tc, t->node, &t->e);
+            if (rc != TB_OK)
+                return rc;
+        }
+        if (is_agg) {
+            rc = post_agg(b, &as, t->e, &t->e);
+            if (rc != TB_OK)
+                return rc;
+        }
+    }
+
+    /* HAVING */
+    uint32_t n_having = 0, cap_having = 0;
+    tb_expr **having = NULL;
+    if (s->having_clause != NULL) {
+        ectx hc = {b, &sc, "HAVING", &aggs, false, NULL};
+        tb_expr *e;
+        rc = bind_expr(&hc, s->having_clause, &e);
+        if (rc != TB_OK)
+            return rc;
+        rc = tb_expr_coerce(b->arena, e, tb_type_make(TB_T_BOOL), e->pos, &e, b->err);
+        if (rc != TB_OK)
+            return rc;
+        rc = post_agg(b, &as, e, &e);
+        if (rc != TB_OK)
+            return rc;
+        rc = split_and(b, e, &having, &n_having, &cap_having);
+        if (rc != TB_OK)
+            return rc;
+    }
+
+    /* ORDER BY: resolve to a target index or a hidden expression */
+    uint32_t n_sort = (uint32_t)s->n_sort_clause;
+    int *sort_target = tb_arena_alloc(b->arena, (n_sort ? n_sort : 1) * sizeof(int));
+    tb_expr **sort_expr = tb_arena_zalloc(b->arena, (n_sort ? n_sort : 1) * sizeof(tb_expr *));
+    if (sort_target == NULL || sort_expr == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_sort; i++) {
+        if (!IS(s->sort_clause[i], SORT_BY))
+            return berr(b, TB_E_SQL, -1, "bad ORDER BY");
+        const PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+        const pgnode *x = sb->node;
+        sort_target[i] = -1;
+        if (sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING)
+            return berr(b, TB_E_UNSUPPORTED, sb->location, "ORDER BY USING is not supported");
+        if (IS(x, A_CONST) && x->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+            int k = x->a_const->ival->ival;
+            if (k < 1 || (uint32_t)k > n_tg)
+                return berr(b, TB_E_SQL, x->a_const->location,
+                            "ORDER BY position %d is not in select list", k);
+            sort_target[i] = k - 1;
+            continue;
+        }
+        if (IS(x, COLUMN_REF) && x->column_ref->n_fields == 1 &&
+            str_of(x->column_ref->fields[0]) != NULL) {
+            const char *nm = str_of(x->column_ref->fields[0]);
+            int found = -1, n_found = 0;
+            for (uint32_t k = 0; k < n_tg; k++) {
+                if (strcmp(tg[k].name, nm) == 0) {
+                    if (found >= 0 && tb_sql_expr_equal(tg[found].e, tg[k].e))
+                        continue;
+                    if (found < 0)
+                        found = (int)k;
+                    n_found++;
+                }
+            }
+            if (n_found > 1)
+                return berr(b, TB_E_SQL, x->column_ref->location,
+                            "ORDER BY \"%s\" is ambiguous", nm);
+            if (found >= 0) {
+                sort_target[i] = found;
+                continue;
+            }
+        }
+        ectx oc = {b, &sc, "ORDER BY", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan};
+        tb_expr *e;
+        rc = bind_expr(&oc, x, &e);
+        if (rc != TB_OK)
+            return rc;
+        if (is_agg) {
+            rc = post_agg(b, &as, e, &e);
+            if (rc != TB_OK)
+                return rc;
+        }
+        for (uint32_t k = 0; k < n_tg; k++) {
+            if (tb_sql_expr_equal(tg[k].e, e)) {
+                sort_target[i] = (int)k;
+                break;
+            }
+        }
+        if (sort_target[i] < 0) {
+            if (distinct)
+                return berr(b, TB_E_SQL, sb->location,
+                            "for SELECT DISTINCT, ORDER BY expressions must appear in select "
+                            "list");
+            sort_expr[i] = e;
+        }
+    }
+
+    /* assemble: aggregate, having */
+    if (is_agg) {
+        lnode *a = mknode(b, L_AGG);
+        if (a == NULL)
+            return nomem(b);
+        a->left = plan;
+        a->n_groups = as.n_groups;
+        a->groups = as.groups;
+        a->n_aggs = aggs.n;
+        a->aggs = aggs.specs;
+        a->n_out = as.n_groups + aggs.n;
+        a->out = tb_arena_alloc(b->arena, (a->n_out ? a->n_out : 1) * sizeof(int));
+        if (a->out == NULL)
+            return nomem(b);
+        if (as.n_groups)
+            memcpy(a->out, as.gids, as.n_groups * sizeof(int));
+        if (aggs.n)
+            memcpy(a->out + as.n_groups, aggs.ids, aggs.n * sizeof(int));
+        a->est = as.n_groups ? plan->est / 10 + 1 : 1;
+        a->top_agg = b->sel != NULL && b->sel->level == 0 && b->setop_depth == 0 &&
+                     b->view_depth == 0;
+        plan = a;
+        rc = add_filter(b, &plan, having, n_having);
+        if (rc != TB_OK)
+            return rc;
+    }
+
+    /* projection: targets then hidden sort expressions */
+    uint32_t n_hidden = 0;
+    for (uint32_t i = 0; i < n_sort; i++)
+        n_hidden += sort_expr[i] != NULL;
+    uint32_t n_proj = n_tg + n_hidden;
+    tb_expr **pex = tb_arena_alloc(b->arena, (n_proj ? n_proj : 1) * sizeof(*pex));
+    int *pids = tb_arena_alloc(b->arena, (n_proj ? n_proj : 1) * sizeof(int));
+    int *hidden_ids = tb_arena_alloc(b->arena, (n_sort ? n_sort : 1) * sizeof(int));
+    if (pex == NULL || pids == NULL || hidden_ids == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_tg; i++) {
+        pex[i] = tg[i].e;
+        pids[i] = newcol(b, tg[i].name, NULL, tg[i].e->type);
+        if (pids[i] < 0)
+            return nomem(b);
+        tg[i].id = pids[i];
+    }
+    uint32_t h = n_tg;
+    for (uint32_t i = 0; i < n_sort; i++) {
+        if (sort_expr[i] == NULL)
+            continue;
+        pex[h] = sort_expr[i];
+        pids[h] = newcol(b, "?sort?", NULL, sort_expr[i]->type);
+        if (pids[h] < 0)
+            return nomem(b);
+        hidden_ids[i] = pids[h];
+        h++;
+    }
+    rc = add_project(b, &plan, n_proj, pex, pids);
+    if (rc != TB_OK)
+        return rc;
+    int *vis_ids = pids;
+    if (distinct) {
+        rc = distinct_node(b, &plan, n_tg);
+        if (rc != TB_OK)
+            return rc;
+        vis_ids = plan->out;
+        for (uint32_t i = 0; i < n_tg; i++)
+            tg[i].id = plan->out[i];
+    }
+
+    int64_t limit = -1, offset = -1;
+    rc = const_int(b, s->limit_count, "LIMIT", &limit);
+    if (rc == TB_OK)
+        rc = const_int(b, s->limit_offset, "OFFSET", &offset);
+    if (rc != TB_OK)
+        return rc;
+    if (offset < 0)
+        offset = 0;
+    if (s->limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES)
+        return berr(b, TB_E_UNSUPPORTED, -1, "FETCH ... WITH TIES is not supported");
+
+    if (n_sort > 0) {
+        tb_sortkey *keys = tb_arena_zalloc(b->arena, n_sort * sizeof(*keys));
+        if (keys == NULL)
+            return nomem(b);
+        for (uint32_t i = 0; i < n_sort; i++) {
+            const PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+            int id = sort_target[i] >= 0 ? tg[sort_target[i]].id : hidden_ids[i];
+            keys[i].expr = colref(b, id, -1);
+            if (keys[i].expr == NULL)
+                return nomem(b);
+            keys[i].desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+            keys[i].nulls_first =
+                sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+                (sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && keys[i].desc);
+        }
+        lnode *so = mknode(b, L_SORT);
+        if (so == NULL)
+            return nomem(b);
+        so->left = plan;
+        so->n_keys = n_sort;
+        so->keys = keys;
+        so->n_out = plan->n_out;
+        so->out = plan->out;
+        so->est = plan->est;
+        so->limit = limit >= 0 ? limit + offset : -1;
+        plan = so;
+    }
+    if (limit >= 0 || offset > 0) {
+        lnode *l = mknode(b, L_LIMIT);
+        if (l == NULL)
+            return nomem(b);
+        l->left = plan;
+        l->limit = limit;
+        l->offset = offset;
+        l->n_out = plan->n_out;
+        l->out = plan->out;
+        l->est = limit >= 0 && limit < plan->est ? (double)limit : plan->est;
+        plan = l;
+    }
+    if (n_hidden > 0 && !distinct) {
+        tb_expr **ex = tb_arena_alloc(b->arena, (n_tg ? n_tg : 1) * sizeof(*ex));
+        if (ex == NULL)
+            return nomem(b);
+        for (uint32_t i = 0; i < n_tg; i++) {
+            ex[i] = colref(b, vis_ids[i], -1);
+            if (ex[i] == NULL)
+                return nomem(b);
+        }
+        rc = add_project(b, &plan, n_tg, ex, ids_dup(b, vis_ids, n_tg));
+        if (rc != TB_OK)
+            return rc;
+    }
+    *out = plan;
+    return TB_OK;
+}
+
+static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent,
+                              lnode **out)
+{
+    tb_rc rc;
+    cte *saved = b->ctes;
+    if (s->with_clause != NULL) {
+        const PgQuery__WithClause *w = s->with_clause;
+        if (w->recursive) {
+            b->ctes = saved;
+            return berr(b, TB_E_UNSUPPORTED, w->location, "WITH RECURSIVE is not supported");
+        }
+        for (size_t i = 0; i < w->n_ctes; i++) {
+            if (!IS(w->ctes[i], COMMON_TABLE_EXPR))
+                continue;
+            const PgQuery__CommonTableExpr *d = w->ctes[i]->common_table_expr;
+            for (cte *x = b->ctes; x != saved && x != NULL; x = x->prev) {
+                if (strcmp(x->name, d->ctename) == 0) {
+                    b->ctes = saved;
+                    return berr(b, TB_E_SQL, d->location,
+                                "WITH query name \"%s\" specified more than once", d->ctename);
+                }
+            }
+            cte *ct = tb_arena_zalloc(b->arena, sizeof(*ct));
+            if (ct == NULL) {
+                b->ctes = saved;
+                return nomem(b);
+            }
+            ct->name = d->ctename;
+            ct->def = d;
+            ct->prev = b->ctes;
+            ct->visible = b->ctes;
+            b->ctes = ct;
+        }
+    }
+    if (s->op != PG_QUERY__SET_OPERATION__SETOP_NONE &&
+        s->op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED)
+        rc = bind_setop(b, s, parent, out);
+    else if (s->n_values_lists > 0)
+        rc = bind_values(b, s, out);
+    else
+        rc = bind_select_core(b, s, parent, out);
+    b->ctes = saved;
+    return rc;
+}
+
+tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode **out,
+                         tb_err *err)
+{
+    binder b;
+    memset(&b, 0, sizeof(b));
+    b.q = q;
+    b.arena = q->arena;
+    b.sql = sql;
+    b.err = err;
+    b.pos_override = -1;
+    if (!IS(select, SELECT_STMT))
+        return TB_ERRF(err, TB_E_SQL, "not a SELECT statement");
+    selctx sel = {0, INT_MAX, NULL};
+    b.sel = &sel;
+    return bind_select_stmt(&b, select->select_stmt, NULL, out);
+}
+
+char *tb_sql_defelem_text(tb_arena *arena, const PgQuery__DefElem *de)
+{
+    const pgnode *a = de->arg;
+    if (a == NULL)
+        return tb_arena_strdup(arena, "true");
+    switch (a->node_case) {
+    case NC(STRING):
+        return tb_arena_strdup(arena, a->string->sval);
+    case NC(INTEGER):
+        return tb_arena_sprintf(arena, "%d", a->integer->ival);
+    case NC(FLOAT):
+        return tb_arena_strdup(arena, a->float_->fval);
+    case NC(BOOLEAN):
+        return tb_arena_strdup(arena, a->boolean->boolval ? "true" : "false");
+    case NC(A_CONST): {
+        const PgQuery__AConst *c = a->a_const;
+        switch (c->val_case) {
+        case PG_QUERY__A__CONST__VAL_SVAL:
+            return tb_arena_strdup(arena, c->sval->sval);
+        case PG_QUERY__A__CONST__VAL_IVAL:
+            return tb_arena_sprintf(arena, "%d", c->ival ? c->ival->ival : 0);
+        case PG_QUERY__A__CONST__VAL_FVAL:
+            return tb_arena_strdup(arena, c->fval->fval);
+        case PG_QUERY__A__CONST__VAL_BOOLVAL:
+            return tb_arena_strdup(arena, c->boolval && c->boolval->boolval ? "true" : "false");
+        default:
+            return NULL;
+        }
+    }
+    case NC(TYPE_NAME): {
+        const PgQuery__TypeName *tn = a->type_name;
+        if (tn->n_names > 0 && str_of(tn->names[tn->n_names - 1]) != NULL)
+            return tb_arena_strdup(arena, str_of(tn->names[tn->n_names - 1]));
+        return NULL;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* ================================================================ INSERT helpers */
+
+tb_rc tb_sql_assign(tb_arena *arena, tb_expr *e, tb_type t, const char *name, int pos,
+                    tb_expr **out, tb_err *err)
+{
+    if (tb_type_eq(e->type, t)) {
+        *out = e;
+        return TB_OK;
+    }
+    tb_rc rc = tb_expr_coerce(arena, e, t, pos, out, err);
+    if (rc == TB_E_TYPE) {
+        char a[64], b[64];
+        rc = TB_ERRF(err, TB_E_TYPE, "column \"%s\" is of type %s but expression is of type %s",
+                     name, tb_type_name(t, a, sizeof(a)), tb_type_name(e->type, b, sizeof(b)));
+        if (err != NULL)
+            err->pos = pos;
+    }
+    return rc;
+}
+
+tb_rc tb_sql_bind_insert_values(qctx *q, const char *sql, const PgQuery__SelectStmt *s,
+                                const tb_type *types, const char **names, uint32_t n,
+                                lnode **out, tb_err *err)
+{
+    binder b;
+    memset(&b, 0, sizeof(b));
+    b.q = q;
+    b.arena = q->arena;
+    b.sql = sql;
+    b.err = err;
+    b.pos_override = -1;
+    selctx sel = {0, INT_MAX, NULL};
+    b.sel = &sel;
+    size_t n_rows = s->n_values_lists;
+    scope empty = {NULL, 0, NULL, 0};
+    ectx c = {&b, &empty, "VALUES", NULL, false, NULL};
+    tb_expr **vals = tb_arena_alloc(b.arena, (n_rows * n > 0 ? n_rows * n : 1) * sizeof(tb_expr *));
+    if (vals == NULL)
+        return tb_err_nomem(err);
+    for (size_t r = 0; r < n_rows; r++) {
+        const pgnode *row = s->values_lists[r];
+        if (!IS(row, LIST))
+            return berr(&b, TB_E_SQL, -1, "bad VALUES");
+        if (row->list->n_items > n)
+            return berr(&b, TB_E_SQL, -1, "INSERT has more expressions than target columns");
+        if (row->list->n_items < n)
+            return berr(&b, TB_E_SQL, -1, "INSERT has more target columns than expressions");
+        for (uint32_t k = 0; k < n; k++) {
+            const pgnode *item = row->list->items[k];
+            tb_expr *e;
+            tb_rc rc = bind_expr(&c, item, &e);
+            if (rc != TB_OK)
+                return rc;
+            rc = tb_sql_assign(b.arena, e, types[k], names[k], e->pos, &vals[r * n + k], err);
+            if (rc != TB_OK)
+                return rc;
+        }
+    }
+    lnode *v = mknode(&b, L_VALUES);
+    if (v == NULL)
+        return tb_err_nomem(err);
+    v->n_rows = (uint32_t)n_rows;
+    v->n_out = n;
+    v->vals = vals;
+    v->out = tb_arena_alloc(b.arena, (n ? n : 1) * sizeof(int));
+    if (v->out == NULL)
+        return tb_err_nomem(err);
+    for (uint32_t k = 0; k < n; k++) {
+        v->out[k] = newcol(&b, names[k], NULL, types[k]);
+        if (v->out[k] < 0)
+            return tb_err_nomem(err);
+    }
+    v->est = (double)n_rows;
+    *out = v;
+    return TB_OK;
+}

@@ -1,0 +1,440 @@
+/*
+ * opt.c - logical optimizer: predicate pushdown and greedy join ordering.
+ *
+ * Pushdown moves every WHERE / ON conjunct to the lowest node whose output covers its
+ * columns, as far as the join type allows (PostgreSQL's rules: a WHERE conjunct may go
+ * into the preserved side of an outer join, never into the nullable side; an ON
+ * conjunct may go into the nullable side only). Through projections and group keys a
+ * conjunct is rewritten by substituting the computed expressions; it never crosses a
+ * LIMIT or a top-N sort.
+ *
+ * Join ordering: a cluster of three or more relations joined by INNER / CROSS joins
+ * (comma joins included) is rebuilt left-deep: start from the largest relation (the
+ * probe side; streams are "infinitely" large), then repeatedly add the smallest
+ * relation connected to the tree by a conjunct, or the smallest one if none is
+ * connected. Each added relation becomes the right (build) child. Column ids make the
+ * rewrite free: nobody depends on column positions until physical planning.
+ *
+ * Columns referenced by a conjunct that no node of the tree produces are outer
+ * references (correlation parameters): they count as constants.
+ */
+#include <string.h>
+
+#include "sql/sql_int.h"
+
+typedef struct opt {
+    qctx *q;
+    tb_arena *arena;
+    tb_err *err;
+    uint32_t words;
+    uint64_t *local; /* ids produced anywhere in the tree */
+} opt;
+
+typedef struct exprlist {
+    tb_expr **v;
+    uint32_t n, cap;
+} exprlist;
+
+static tb_rc push(opt *o, lnode *n, exprlist *conds, lnode **out);
+
+static tb_rc el_push(opt *o, exprlist *l, tb_expr *e)
+{
+    if (l->n == l->cap) {
+        uint32_t nc = l->cap ? l->cap * 2 : 8;
+        tb_expr **nv = tb_arena_alloc(o->arena, nc * sizeof(*nv));
+        if (nv == NULL)
+            return tb_err_nomem(o->err);
+        if (l->n)
+            memcpy(nv, l->v, l->n * sizeof(*nv));
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = e;
+    return TB_OK;
+}
+
+static void set_add(uint64_t *s, int id)
+{
+    s[(uint32_t)id >> 6] |= (uint64_t)1 << ((uint32_t)id & 63);
+}
+
+static void collect_local(opt *o, const lnode *n)
+{
+    if (n == NULL)
+        return;
+    for (uint32_t i = 0; i < n->n_out; i++)
+        set_add(o->local, n->out[i]);
+    collect_local(o, n->left);
+    collect_local(o, n->right);
+    for (uint32_t i = 0; i < n->n_kids; i++)
+        collect_local(o, n->kids[i]);
+}
+
+/* Does node n produce every local column e references? */
+static bool covers(opt *o, const lnode *n, const tb_expr *e)
+{
+    uint64_t *refs = tb_arena_zalloc(o->arena, o->words * sizeof(uint64_t));
+    if (refs == NULL)
+        return false;
+    tb_sql_expr_cols(e, refs);
+    for (uint32_t w = 0; w < o->words; w++) {
+        uint64_t bits = refs[w] & o->local[w];
+        while (bits) {
+            int id = (int)(w * 64 + (uint32_t)__builtin_ctzll(bits));
+            bits &= bits - 1;
+            bool found = false;
+            for (uint32_t i = 0; i < n->n_out && !found; i++)
+                found = n->out[i] == id;
+            if (!found)
+                return false;
+        }
+    }
+    return true;
+}
+
+static tb_rc wrap(opt *o, lnode *n, exprlist *above, lnode **out)
+{
+    if (above->n == 0) {
+        *out = n;
+        return TB_OK;
+    }
+    lnode *f = tb_sql_lnode(o->q, L_FILTER);
+    if (f == NULL)
+        return tb_err_nomem(o->err);
+    f->left = n;
+    f->n_out = n->n_out;
+    f->out = n->out;
+    f->conds = above->v;
+    f->n_conds = above->n;
+    f->est = n->est * 0.5;
+    *out = f;
+    return TB_OK;
+}
+
+static bool is_inner(const lnode *n)
+{
+    return n->kind == L_JOIN && n->jt == TB_JOIN_INNER;
+}
+
+typedef struct rellist {
+    lnode **v;
+    uint32_t n, cap;
+} rellist;
+
+static tb_rc flatten(opt *o, lnode *n, rellist *rels, exprlist *conds)
+{
+    if (is_inner(n)) {
+        tb_rc rc = flatten(o, n->left, rels, conds);
+        if (rc == TB_OK)
+            rc = flatten(o, n->right, rels, conds);
+        for (uint32_t i = 0; rc == TB_OK && i < n->n_conds; i++)
+            rc = el_push(o, conds, n->conds[i]);
+        return rc;
+    }
+    if (rels->n == rels->cap) {
+        uint32_t nc = rels->cap ? rels->cap * 2 : 8;
+        lnode **nv = tb_arena_alloc(o->arena, nc * sizeof(*nv));
+        if (nv == NULL)
+            return tb_err_nomem(o->err);
+        if (rels->n)
+            memcpy(nv, rels->v, rels->n * sizeof(*nv));
+        rels->v = nv;
+        rels->cap = nc;
+    }
+    rels->v[rels->n++] = n;
+    return TB_OK;
+}
+
+static lnode *mkjoin(opt *o, lnode *l, lnode *r, bool connected)
+{
+    lnode *j = tb_sql_lnode(o->q, L_JOIN);
+    if (j == NULL)
+        return NULL;
+    j->jt = TB_JOIN_INNER;
+    j->left = l;
+    j->right = r;
+    j->n_out = l->n_out + r->n_out;
+    j->out = tb_arena_alloc(o->arena, (j->n_out ? j->n_out : 1) * sizeof(int));
+    if (j->out == NULL)
+        return NULL;
+    memcpy(j->out, l->out, l->n_out * sizeof(int));
+    memcpy(j->out + l->n_out, r->out, r->n_out * sizeof(int));
+    j->est = connected ? (l->est > r->est ? l->est : r->est) : l->est * r->est;
+    if (j->est > EST_UNBOUNDED)
+        j->est = EST_UNBOUNDED;
+    return j;
+}
+
+/* A conjunct connecting tree `cur` and relation r: references both and only them. */
+static bool connects(opt *o, const lnode *cur, const lnode *r, const tb_expr *e)
+{
+    lnode tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    int *ids = tb_arena_alloc(o->arena, (cur->n_out + r->n_out + 1) * sizeof(int));
+    if (ids == NULL)
+        return false;
+    memcpy(ids, cur->out, cur->n_out * sizeof(int));
+    memcpy(ids + cur->n_out, r->out, r->n_out * sizeof(int));
+    tmp.out = ids;
+    tmp.n_out = cur->n_out + r->n_out;
+    return covers(o, &tmp, e) && !covers(o, cur, e) && !covers(o, r, e);
+}
+
+static tb_rc reorder(opt *o, lnode *n, exprlist *conds, lnode **out)
+{
+    rellist rels = {NULL, 0, 0};
+    tb_rc rc = flatten(o, n, &rels, conds);
+    if (rc != TB_OK)
+        return rc;
+    if (rels.n < 3) {
+        *out = n;
+        n->n_conds = 0;
+        n->conds = NULL;
+        return TB_OK;
+    }
+    bool *used = tb_arena_zalloc(o->arena, rels.n * sizeof(bool));
+    if (used == NULL)
+        return tb_err_nomem(o->err);
+    uint32_t start = 0;
+    for (uint32_t i = 1; i < rels.n; i++)
+        if (rels.v[i]->est > rels.v[start]->est)
+            start = i;
+    used[start] = true;
+    lnode *cur = rels.v[start];
+    for (uint32_t step = 1; step < rels.n; step++) {
+        int best = -1, best_conn = -1;
+        for (uint32_t i = 0; i < rels.n; i++) {
+            if (used[i])
+                continue;
+            bool conn = false;
+            for (uint32_t k = 0; k < conds->n && !conn; k++)
+                conn = connects(o, cur, rels.v[i], conds->v[k]);
+            if (conn && (best_conn < 0 || rels.v[i]->est < rels.v[best_conn]->est))
+                best_conn = (int)i;
+            if (best < 0 || rels.v[i]->est < rels.v[best]->est)
+                best = (int)i;
+        }
+        int pick = best_conn >= 0 ? best_conn : best;
+        used[pick] = true;
+        cur = mkjoin(o, cur, rels.v[pick], best_conn >= 0);
+        if (cur == NULL)
+            return tb_err_nomem(o->err);
+    }
+    *out = cur;
+    return TB_OK;
+}
+
+static tb_rc push_join(opt *o, lnode *n, exprlist *in, lnode **out)
+{
+    tb_rc rc;
+    exprlist all = {NULL, 0, 0};
+    if (is_inner(n)) {
+        /* gather the cluster's conjuncts with the incoming ones, maybe reorder */
+        for (uint32_t i = 0; i < in->n; i++) {
+            rc = el_push(o, &all, in->v[i]);
+            if (rc != TB_OK)
+                return rc;
+        }
+        lnode *top;
+        rc = reorder(o, n, &all, &top);
+        if (rc != TB_OK)
+            return rc;
+        n = top;
+        in = &all;
+    }
+    exprlist lc = {NULL, 0, 0}, rcnd = {NULL, 0, 0}, keep = {NULL, 0, 0}, above = {NULL, 0, 0};
+    lnode *L = n->left, *R = n->right;
+    for (uint32_t i = 0; i < in->n; i++) {
+        tb_expr *c = in->v[i];
+        exprlist *dst = &above;
+        switch (n->jt) {
+        case TB_JOIN_INNER:
+            dst = covers(o, L, c) ? &lc : covers(o, R, c) ? &rcnd : covers(o, n, c) ? &keep : &above;
+            break;
+        case TB_JOIN_LEFT:
+        case TB_JOIN_SEMI:
+        case TB_JOIN_ANTI:
+            dst = covers(o, L, c) ? &lc : &above;
+            break;
+        case TB_JOIN_RIGHT:
+            dst = covers(o, R, c) ? &rcnd : &above;
+            break;
+        case TB_JOIN_FULL:
+            dst = &above;
+            break;
+        }
+        rc = el_push(o, dst, c);
+        if (rc != TB_OK)
+            return rc;
+    }
+    for (uint32_t i = 0; i < n->n_conds; i++) {
+        tb_expr *c = n->conds[i];
+        exprlist *dst = &keep;
+        switch (n->jt) {
+        case TB_JOIN_INNER:
+            dst = covers(o, L, c) ? &lc : covers(o, R, c) ? &rcnd : &keep;
+            break;
+        case TB_JOIN_LEFT:
+        case TB_JOIN_SEMI:
+        case TB_JOIN_ANTI:
+            dst = covers(o, R, c) ? &rcnd : &keep;
+            break;
+        case TB_JOIN_RIGHT:
+            dst = covers(o, L, c) ? &lc : &keep;
+            break;
+        case TB_JOIN_FULL:
+            dst = &keep;
+            break;
+        }
+        rc = el_push(o, dst, c);
+        if (rc != TB_OK)
+            return rc;
+    }
+    rc = push(o, L, &lc, &n->left);
+    if (rc == TB_OK)
+        rc = push(o, R, &rcnd, &n->right);
+    if (rc != TB_OK)
+        return rc;
+    n->conds = keep.v;
+    n->n_conds = keep.n;
+    return wrap(o, n, &above, out);
+}
+
+static tb_rc push(opt *o, lnode *n, exprlist *conds, lnode **out)
+{
+    tb_rc rc;
+    exprlist none = {NULL, 0, 0};
+    switch (n->kind) {
+    case L_FILTER: {
+        exprlist all = {NULL, 0, 0};
+        for (uint32_t i = 0; i < conds->n; i++)
+            if ((rc = el_push(o, &all, conds->v[i])) != TB_OK)
+                return rc;
+        for (uint32_t i = 0; i < n->n_conds; i++)
+            if ((rc = el_push(o, &all, n->conds[i])) != TB_OK)
+                return rc;
+        return push(o, n->left, &all, out);
+    }
+    case L_JOIN:
+        return push_join(o, n, conds, out);
+    case L_PROJECT: {
+        exprlist below = {NULL, 0, 0};
+        for (uint32_t i = 0; i < conds->n; i++) {
+            tb_expr *s = tb_sql_expr_subst(o->arena, conds->v[i], n->out, n->exprs, n->n_out);
+            if (s == NULL)
+                return tb_err_nomem(o->err);
+            if ((rc = el_push(o, &below, s)) != TB_OK)
+                return rc;
+        }
+        rc = push(o, n->left, &below, &n->left);
+        *out = n;
+        return rc;
+    }
+    case L_AGG: {
+        exprlist below = {NULL, 0, 0}, above = {NULL, 0, 0};
+        lnode gk;
+        memset(&gk, 0, sizeof(gk));
+        gk.out = n->out;
+        gk.n_out = n->n_groups;
+        for (uint32_t i = 0; i < conds->n; i++) {
+            if (n->n_groups > 0 && covers(o, &gk, conds->v[i])) {
+                tb_expr *s = tb_sql_expr_subst(o->arena, conds->v[i], n->out, n->groups,
+                                               n->n_groups);
+                if (s == NULL)
+                    return tb_err_nomem(o->err);
+                rc = el_push(o, &below, s);
+            } else {
+                rc = el_push(o, &above, conds->v[i]);
+            }
+            if (rc != TB_OK)
+                return rc;
+        }
+        rc = push(o, n->left, &below, &n->left);
+        if (rc != TB_OK)
+            return rc;
+        return wrap(o, n, &above, out);
+    }
+    case L_SORT:
+        if (n->limit < 0) {
+            rc = push(o, n->left, conds, &n->left);
+            *out = n;
+            return rc;
+        }
+        rc = push(o, n->left, &none, &n->left);
+        if (rc != TB_OK)
+            return rc;
+        return wrap(o, n, conds, out);
+    case L_LIMIT:
+        rc = push(o, n->left, &none, &n->left);
+        if (rc != TB_OK)
+            return rc;
+        return wrap(o, n, conds, out);
+    case L_UNION:
+        for (uint32_t k = 0; k < n->n_kids; k++) {
+            lnode *kid = n->kids[k];
+            exprlist below = {NULL, 0, 0};
+            if (conds->n > 0) {
+                tb_expr **to = tb_arena_alloc(o->arena, n->n_out * sizeof(tb_expr *));
+                if (to == NULL)
+                    return tb_err_nomem(o->err);
+                for (uint32_t i = 0; i < n->n_out; i++) {
+                    to[i] = tb_expr_col(o->arena, kid->out[i], o->q->cols[kid->out[i]].type);
+                    if (to[i] == NULL)
+                        return tb_err_nomem(o->err);
+                }
+                for (uint32_t i = 0; i < conds->n; i++) {
+                    tb_expr *s = tb_sql_expr_subst(o->arena, conds->v[i], n->out, to, n->n_out);
+                    if (s == NULL)
+                        return tb_err_nomem(o->err);
+                    if ((rc = el_push(o, &below, s)) != TB_OK)
+                        return rc;
+                }
+            }
+            rc = push(o, kid, &below, &n->kids[k]);
+            if (rc != TB_OK)
+                return rc;
+        }
+        *out = n;
+        return TB_OK;
+    case L_APPLY: {
+        exprlist below = {NULL, 0, 0}, above = {NULL, 0, 0};
+        for (uint32_t i = 0; i < conds->n; i++) {
+            rc = el_push(o, covers(o, n->left, conds->v[i]) ? &below : &above, conds->v[i]);
+            if (rc != TB_OK)
+                return rc;
+        }
+        rc = push(o, n->left, &below, &n->left);
+        if (rc != TB_OK)
+            return rc;
+        /* the subquery on its own: columns of the outer side are parameters there */
+        opt so = *o;
+        so.local = tb_arena_zalloc(o->arena, o->words * sizeof(uint64_t));
+        if (so.local == NULL)
+            return tb_err_nomem(o->err);
+        collect_local(&so, n->right);
+        rc = push(&so, n->right, &none, &n->right);
+        if (rc != TB_OK)
+            return rc;
+        return wrap(o, n, &above, out);
+    }
+    case L_GET:
+    case L_VALUES:
+    default:
+        return wrap(o, n, conds, out);
+    }
+}
+
+tb_rc tb_sql_optimize(qctx *q, lnode **root, tb_err *err)
+{
+    opt o;
+    o.q = q;
+    o.arena = q->arena;
+    o.err = err;
+    o.words = (q->n_cols + 64) / 64;
+    o.local = tb_arena_zalloc(q->arena, o.words * sizeof(uint64_t));
+    if (o.local == NULL)
+        return tb_err_nomem(err);
+    collect_local(&o, *root);
+    exprlist none = {NULL, 0, 0};
+    return push(&o, *root, &none, root);
+}

@@ -1,0 +1,231 @@
+/*
+ * sql.h - the SQL layer's API for the layers above it (sink, stream, server, cli).
+ *
+ * The SQL layer parses PostgreSQL-dialect text with libpg_query, binds it against the
+ * catalog of a tb_db, plans it into exec/ operators and implements the public API of
+ * include/tributary.h (tb_db_*, tb_result_*). This header adds what upper layers need
+ * beyond the public API:
+ *
+ *   - catalog entries: in-memory tables, and CONNECTOR entries whose rows come from an
+ *     operator the upper layer builds (stream sources, sinks read back);
+ *   - a statement hook receiving the statements this layer does not handle itself
+ *     (CREATE MATERIALIZED VIEW, CREATE TABLE ... WITH (connector = 'kafka'), ...);
+ *   - a planning entry (tb_sql_plan_select / tb_sql_plan_node) whose top-level hash
+ *     aggregate may be replaced by the caller's operator (the stream layer substitutes
+ *     a stateful incremental aggregate);
+ *   - the table-function registry (read_csv, read_parquet, read_delta, ...);
+ *   - psql-style rendering of SQL errors.
+ *
+ * @thread a tb_db and everything obtained from it is used by one thread at a time;
+ * tb_sql_register_tablefunc is called at start-up, before any tb_db is used.
+ */
+#ifndef TB_SQL_H
+#define TB_SQL_H
+
+#include "exec/exec.h"
+
+struct PgQuery__Node; /* libpg_query's protobuf-c node (pg_query/pg_query.pb-c.h) */
+
+/* ================================================================ settings */
+
+/*
+ * Current value of an engine setting as text ("threads", "memory_limit"), set by
+ * tb_db_set or SQL `SET key = value`; NULL if unknown. Owned by db, valid until the
+ * setting changes. Defaults: threads = "1", memory_limit = "0" (no limit).
+ */
+const char *tb_db_setting(tb_db *db, const char *key);
+/* Parsed forms of the two known settings. memory_limit is in bytes, 0 = no limit. */
+int tb_db_threads(tb_db *db);
+int64_t tb_db_memory_limit(tb_db *db);
+
+/* ================================================================ catalog */
+
+typedef enum tb_catalog_kind {
+    TB_CAT_TABLE = 1, /* in-memory tb_table (CREATE TABLE, CREATE TABLE AS, sinks) */
+    TB_CAT_VIEW,      /* stored SQL, re-bound on every use */
+    TB_CAT_CONNECTOR  /* rows produced by an operator from vt->open (files, streams) */
+} tb_catalog_kind;
+
+/*
+ * A connector-backed relation. open() builds an operator yielding the projected columns
+ * (proj: indices into the entry's schema, in output order; n_proj may be 0 when a query
+ * needs no column, e.g. count(*): batches then carry only n_rows). The operator's
+ * schema must be the projected schema. open() is called once per query that reads the
+ * relation (a query may read it several times).
+ */
+typedef struct tb_connector_vt {
+    const char *name; /* connector name shown by SHOW TABLES / EXPLAIN ("files", "kafka") */
+    tb_rc (*open)(void *ud, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err);
+    /* Release ud (called on DROP and when the db closes). May be NULL. */
+    void (*free)(void *ud);
+    /* Optional: estimated row count for join planning; NULL or < 0 means unbounded
+     * (a stream): the planner then never makes it the build side of a hash join. */
+    int64_t (*estimate_rows)(void *ud);
+} tb_connector_vt;
+
+/* What tb_catalog_lookup reports. Pointers are owned by the catalog and valid until
+ * the entry is dropped. */
+typedef struct tb_catalog_info {
+    tb_catalog_kind kind;
+    const char *name;
+    const tb_schema *schema;  /* TABLE, CONNECTOR; views: NULL (bound on use) */
+    tb_table *table;          /* TABLE */
+    const char *view_sql;     /* VIEW: the full CREATE VIEW statement text */
+    const tb_connector_vt *vt; /* CONNECTOR */
+    void *ud;                 /* CONNECTOR */
+} tb_catalog_info;
+
+/*
+ * Register a connector relation named `name` (names are case-sensitive as PostgreSQL
+ * folds them: pass lower case unless the user quoted the name). `schema` is copied.
+ * On success ud belongs to the catalog (vt->free releases it); on failure the caller
+ * keeps it. vt must outlive the entry (static storage). TB_E_EXISTS if the name is
+ * taken.
+ */
+tb_rc tb_catalog_add_connector(tb_db *db, const char *name, const tb_schema *schema,
+                               const tb_connector_vt *vt, void *ud, tb_err *err);
+/* Register an in-memory table. On success `table` belongs to the catalog; on failure
+ * the caller keeps it. TB_E_EXISTS if the name is taken. */
+tb_rc tb_catalog_add_table(tb_db *db, const char *name, tb_table *table, tb_err *err);
+/* Find an entry (exact name first, then a unique case-insensitive match). TB_OK and
+ * *out filled, or TB_E_NOTFOUND ("relation "x" does not exist" + candidates). */
+tb_rc tb_catalog_lookup(tb_db *db, const char *name, tb_catalog_info *out, tb_err *err);
+/* Drop an entry of any kind, freeing what it owns. if_exists: a missing name is OK. */
+tb_rc tb_catalog_drop(tb_db *db, const char *name, bool if_exists, tb_err *err);
+/* Names of all entries, in creation order (appended to out). */
+tb_rc tb_catalog_names(tb_db *db, tb_strlist *out);
+
+/* ================================================================ statement hook */
+
+/*
+ * Called by tb_db_exec for each statement the SQL layer does not handle itself:
+ * CREATE MATERIALIZED VIEW, CREATE TABLE ... WITH (connector = X) for X other than
+ * 'csv' and 'parquet', and every statement kind not listed in the README (CREATE SINK
+ * does not parse in PostgreSQL's grammar; use CREATE TABLE ... WITH (connector=...)).
+ *
+ *   sql      the whole text given to tb_db_exec (node locations are offsets into it);
+ *   offset, len  the statement's byte range in sql;
+ *   stmt     the statement node (RawStmt.stmt), valid during the call only;
+ *   out_changes  may be set to a row count reported by tb_result_changes (default -1).
+ *
+ * Return TB_OK when done, TB_E_UNSUPPORTED to decline (tb_db_exec then fails with
+ * "<statement> is not supported"), any other code with err set (err->pos an offset into
+ * sql, or -1) to fail the statement. The hook may call tb_db_exec and the functions of
+ * this header on the same db (re-entrantly), but must not close it.
+ */
+typedef tb_rc (*tb_sql_stmt_hook)(void *ud, tb_db *db, const char *sql, int offset, int len,
+                                  const struct PgQuery__Node *stmt, int64_t *out_changes,
+                                  tb_err *err);
+/* Install the hook (NULL removes it). One hook per db. */
+void tb_sql_set_stmt_hook(tb_db *db, tb_sql_stmt_hook hook, void *ud);
+
+/* Helpers for hooks: the column list of a CreateStmt as a schema (caller frees), and
+ * the WITH (...) options of a CreateStmt/ViewStmt/CreateTableAsStmt flattened into
+ * key, value, key, value... (keys lower case, values as text). */
+tb_rc tb_sql_create_schema(const struct PgQuery__Node *stmt, tb_schema **out_schema,
+                           tb_err *err);
+tb_rc tb_sql_stmt_options(const struct PgQuery__Node *stmt, tb_strlist *out_kv,
+                          tb_err *err);
+
+/* ================================================================ planning */
+
+/*
+ * Replacement for tb_op_hash_agg_new, same contract (takes ownership of child whatever
+ * the outcome; group_exprs/aggs args are expressions over child's schema living in the
+ * plan arena, valid as long as the plan; names are copied by the callee if kept).
+ */
+typedef tb_rc (*tb_sql_make_agg_fn)(void *ud, tb_op *child, uint32_t n_groups,
+                                    tb_expr **group_exprs, const char **group_names,
+                                    uint32_t n_aggs, const tb_aggspec *aggs,
+                                    const char **agg_names, tb_op **out, tb_err *err);
+
+typedef struct tb_plan_opts {
+    /* If set, the query's top-level hash aggregate (GROUP BY / aggregates of the
+     * outermost SELECT, not those of subqueries, DISTINCT or UNION) is built by this
+     * callback instead of tb_op_hash_agg_new. */
+    tb_sql_make_agg_fn make_agg;
+    void *ud;
+} tb_plan_opts;
+
+/*
+ * A planned query. `root` yields the result rows (its schema gives the output names and
+ * types). Expressions referenced by the operators live in `arena`. Free with
+ * tb_plan_free, which frees root (and its children) first, then the arena: the
+ * operators may use expressions until they are freed.
+ */
+typedef struct tb_plan {
+    tb_op *root;
+    tb_arena *arena;
+} tb_plan;
+void tb_plan_free(tb_plan *plan); /* NULL is a no-op */
+
+/*
+ * Plan one SELECT (or VALUES / set operation) statement text. opts may be NULL.
+ * Uncorrelated scalar and EXISTS subqueries are evaluated while planning. On success
+ * *out is the caller's.
+ */
+tb_rc tb_sql_plan_select(tb_db *db, const char *sql, const tb_plan_opts *opts,
+                         tb_plan **out, tb_err *err);
+/* Same from a SelectStmt node of text `sql` (e.g. the query of a CREATE MATERIALIZED
+ * VIEW received by the statement hook); node locations are offsets into sql. */
+tb_rc tb_sql_plan_node(tb_db *db, const char *sql, const struct PgQuery__Node *select,
+                       const tb_plan_opts *opts, tb_plan **out, tb_err *err);
+
+/* ================================================================ table functions */
+
+/* One argument of a table-function call: a constant (evaluated by the binder). */
+typedef struct tb_tf_arg {
+    const char *name; /* `name => value` / `name := value`; NULL for positional */
+    tb_value value;   /* strings valid during bind only: copy what you keep */
+    int pos;          /* byte offset in the SQL text (for err->pos), -1 if unknown */
+} tb_tf_arg;
+
+/*
+ * A table function (read_csv, read_parquet, read_delta, ...). A relation declared by
+ * CREATE TABLE t [(cols)] WITH (connector = 'X', k = v, ...) uses the table function
+ * read_X: the options arrive as named text arguments (path included) and the column
+ * list, if any, as `declared`.
+ */
+typedef struct tb_tablefunc {
+    const char *name; /* lower case, e.g. "read_delta" */
+    /*
+     * Check the arguments and find the output schema (the declared one if given and
+     * the format allows). On success *out_state (freed by free) and *out_schema (the
+     * caller's) are set. Errors set err->pos to the offending argument's pos.
+     */
+    tb_rc (*bind)(const tb_tf_arg *args, uint32_t n_args, const tb_schema *declared,
+                  void **out_state, tb_schema **out_schema, tb_err *err);
+    /* Open a source yielding the columns proj (indices into the bound schema; n_proj may
+     * be 0: batches with n_rows only). May be called several times per state. */
+    tb_rc (*open)(void *state, const int *proj, uint32_t n_proj, tb_source **out_src,
+                  tb_err *err);
+    void (*free)(void *state);
+    /* Optional row estimate for join planning (< 0 unknown). */
+    int64_t (*estimate_rows)(void *state);
+} tb_tablefunc;
+
+/*
+ * Add a table function to the process-wide registry (tf must have static storage).
+ * A later registration of the same name replaces the earlier one. read_csv and
+ * read_parquet are built in. TB_E_LIMIT if the registry (64 entries) is full.
+ */
+tb_rc tb_sql_register_tablefunc(const tb_tablefunc *tf);
+/* Look up a table function by name (case-insensitive); NULL if unknown. */
+const tb_tablefunc *tb_sql_find_tablefunc(const char *name);
+
+/* ================================================================ errors */
+
+/*
+ * Render an error psql-style into out (appended):
+ *   ERROR:  column "qty" does not exist (candidates: quantity)
+ *   LINE 2: SELECT qty FROM sales
+ *                  ^
+ * The LINE part appears when err->pos >= 0 and lies within sql (sql may be NULL).
+ * Long lines are cut around the position as psql does. Ends with a newline.
+ */
+tb_rc tb_sql_format_error(const char *sql, const tb_err *err, tb_buf *out);
+
+/* The db's last error record (code, message, pos); valid until the next call. */
+const tb_err *tb_db_last_error(tb_db *db);
+
+#endif /* TB_SQL_H */
