@@ -98,6 +98,15 @@ tb_rc tb_expr_eval_const(tb_expr *e, tb_arena *arena, tb_value *out, tb_err *err
 bool tb_expr_is_const(const tb_expr *e);
 /* Render an expression for EXPLAIN and error messages. */
 tb_rc tb_expr_format(const tb_expr *e, const tb_schema *input, tb_buf *buf);
+/*
+ * Common type of expressions (UNION branches, VALUES rows) with PostgreSQL's
+ * unknown-literal rule that tb_type_common cannot apply: an untyped string literal or
+ * NULL adopts the other expressions' type ('1' UNION 1 -> integer); all untyped -> text.
+ * ctx names the construct in the error ("UNION types integer and text cannot be
+ * matched"); NULL gives "types ... cannot be matched". Coerce each with tb_expr_coerce.
+ */
+tb_rc tb_expr_common_type(tb_expr **args, uint32_t n, const char *ctx, int pos, tb_type *out,
+                          tb_err *err);
 
 /* ================================================================ aggregates */
 
@@ -125,6 +134,8 @@ typedef struct tb_aggspec {
  */
 tb_rc tb_agg_resolve(const char *name, bool star, bool distinct, tb_expr *arg, int pos,
                      tb_aggspec *out, tb_err *err);
+/* Is name (any case) an aggregate tb_agg_resolve knows (count, sum, avg, min, max)? */
+bool tb_agg_is_name(const char *name);
 
 /* ================================================================ operators */
 
