@@ -798,14 +798,15 @@ static tb_rc rd_prologue(csv_rd *rd, const tb_csv_opts *opts, tb_err *err)
 
 /*
  * Next whole record (fields stored relative to data + rec->start, i.e. fbase = start),
- * reading more as needed. Returns TOK_OK or TOK_EOF, or -1 with err set. Used for
- * headers and inference, where nothing refers to the buffer across records.
+ * reading more as needed. *out_st is TOK_OK or TOK_EOF. Used for headers and
+ * inference, where nothing refers to the buffer across records.
  */
-static int rd_record(const csv_lex *lx, csv_rd *rd, uint32_t *fs, uint32_t *fe, uint8_t *ff,
-                     uint32_t fcap, csv_rec *rec, tb_err *err)
+static tb_rc rd_record(const csv_lex *lx, csv_rd *rd, uint32_t *fs, uint32_t *fe, uint8_t *ff,
+                       uint32_t fcap, csv_rec *rec, int *out_st, tb_err *err)
 {
     for (;;) {
         int st;
+        tb_rc rc;
         /* fbase is unknown before blank lines are skipped: tokenize once to find the
          * start, then (rarely) again with the right base. */
         st = tokenize(lx, rd->data, rd->pos, rd->len, rd->eof, rd->pos, fs, fe, ff, fcap,
@@ -815,23 +816,20 @@ static int rd_record(const csv_lex *lx, csv_rd *rd, uint32_t *fs, uint32_t *fe, 
         if (st == TOK_OK && rec->skip_lines > 0)
             st = tokenize(lx, rd->data, rd->pos, rd->len, rd->eof, rd->pos, fs, fe, ff, fcap,
                           rec);
+        *out_st = st;
         if (st == TOK_EOF)
-            return TOK_EOF;
-        if (st == TOK_OK) {
-            if (rec->end - rec->start > rd->max_line) {
-                too_long(rd, rd->line, err);
-                return -1;
-            }
-            return TOK_OK;
-        }
-        if (rd_fill(rd, err) != TB_OK)
-            return -1;
+            return TB_OK;
+        if (st == TOK_OK)
+            return rec->end - rec->start > rd->max_line ? too_long(rd, rd->line, err) : TB_OK;
+        rc = rd_fill(rd, err);
+        if (rc != TB_OK)
+            return rc;
     }
 }
 
 /* ================================================================ value parsers */
 
-typedef enum pv { PV_OK = 0, PV_INVALID, PV_RANGE } pv;
+typedef enum pv { PV_OK = 0, PV_INVALID, PV_RANGE, PV_NOMEM } pv;
 
 static inline bool is_blank(uint8_t c)
 {
@@ -1034,6 +1032,12 @@ static const char *cstr_of(tb_buf *tmp, const char *p, const char *e)
     return tb_buf_cstr(tmp);
 }
 
+/* strtod/strtof skip leading white space; a field must not start with any. */
+static bool strto_start_ok(const char *s)
+{
+    return s[0] != '\0' && s[0] != ' ' && !(s[0] >= '\t' && s[0] <= '\r');
+}
+
 static pv parse_f64_slow(tb_buf *tmp, const char *p, const char *e, double *out)
 {
     const char *s = cstr_of(tmp, p, e);
@@ -1041,9 +1045,8 @@ static pv parse_f64_slow(tb_buf *tmp, const char *p, const char *e, double *out)
     double v;
 
     if (s == NULL)
-        return PV_INVALID;
-    if (is_blank((uint8_t)s[0]) || s[0] == '\n' || s[0] == '\r' || s[0] == '\v' ||
-        s[0] == '\f')
+        return PV_NOMEM;
+    if (!strto_start_ok(s))
         return PV_INVALID;
     errno = 0;
     v = strtod(s, &endp);
@@ -1094,7 +1097,9 @@ static pv parse_f32(tb_buf *tmp, const char *p, const char *e, float *out)
     }
 #endif
     s = cstr_of(tmp, p, e);
-    if (s == NULL || s[0] == '\0' || is_blank((uint8_t)s[0]))
+    if (s == NULL)
+        return PV_NOMEM;
+    if (!strto_start_ok(s))
         return PV_INVALID;
     errno = 0;
     v = strtof(s, &endp);
@@ -1371,19 +1376,25 @@ static void show_value(tb_buf *b, const char *p, size_t n)
     (void)tb_buf_putc(b, '\'');
 }
 
-/* Field j of row r (segment-relative offsets) as [p, e) after unescaping into tmp. */
-static void field_text(csv_src *s, const char *base, uint32_t r, uint32_t j, const char **p,
+/* Field j of row r (segment-relative offsets) as [p, e) after unescaping into tmp;
+ * false on OOM. */
+static bool field_text(csv_src *s, const char *base, uint32_t r, uint32_t j, const char **p,
                        const char **e, tb_buf *tmp)
 {
     size_t k = (size_t)r * s->nf + j;
+    size_t n;
+
     *p = base + s->fs[k];
     *e = base + s->fe[k];
-    if ((s->ff[k] & F_ESC) && tb_buf_reserve(tmp, (size_t)(*e - *p) + 1) == TB_OK) {
-        size_t n = unescape(&s->lx, *p, *e, tmp->data);
-        tmp->len = n;
-        *p = tmp->data;
-        *e = tmp->data + n;
-    }
+    if (!(s->ff[k] & F_ESC))
+        return true;
+    if (tb_buf_reserve(tmp, (size_t)(*e - *p) + 1) != TB_OK)
+        return false;
+    n = unescape(&s->lx, *p, *e, tmp->data);
+    tmp->len = n;
+    *p = tmp->data;
+    *e = tmp->data + n;
+    return true;
 }
 
 /* The reason a row is malformed, into s->msg (NUL-terminated). */
@@ -1418,7 +1429,7 @@ static const char *row_reason(csv_src *s, const char *base, uint32_t r)
             double d;
         } slot;
 
-        field_text(s, base, r, (uint32_t)s->fidx[col], &p, &e, &tmp2);
+        (void)field_text(s, base, r, (uint32_t)s->fidx[col], &p, &e, &tmp2);
         tname = tb_type_name(f->type, tbuf, sizeof(tbuf));
         if (f->type.id == TB_T_STRING) {
             (void)tb_buf_printf(b, "column '%s': invalid UTF-8", f->name);
@@ -1487,7 +1498,8 @@ static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j
         if (TB_UNLIKELY(fl & (F_MISSING | F_ESC))) {
             if (fl & F_MISSING)
                 goto null;
-            field_text(s, base, r, j, &p, &e, &s->msg);
+            if (!field_text(s, base, r, j, &p, &e, &s->msg))
+                return TB_E_NOMEM;
             l = e;
         }
         if (TB_UNLIKELY(is_null_text(s, p, e, fl & F_QUOTED)))
@@ -1516,6 +1528,8 @@ static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j
         }
         if (TB_LIKELY(res == PV_OK))
             continue;
+        if (res == PV_NOMEM)
+            return TB_E_NOMEM;
         mark_bad(s, r, col);
     null:
         if (w > 0)
@@ -1754,10 +1768,9 @@ static tb_rc open_next(csv_src *s, bool *out_none, tb_err *err)
     rc = rd_prologue(&s->rd, s->opts, err);
     if (rc == TB_OK && s->opts->header) {
         csv_rec rec;
-        int st = rd_record(&s->lx, &s->rd, NULL, NULL, NULL, 0, &rec, err);
-        if (st < 0) {
-            rc = err != NULL ? err->code : TB_E_ERROR;
-        } else if (st == TOK_OK) {
+        int st = TOK_EOF;
+        rc = rd_record(&s->lx, &s->rd, NULL, NULL, NULL, 0, &rec, &st, err);
+        if (rc == TB_OK && st == TOK_OK) {
             s->rd.pos = rec.next;
             s->rd.line += rec.lines;
         }
@@ -2241,14 +2254,11 @@ static tb_rc infer_file(const char *path, const tb_csv_opts *opts, const csv_lex
     if (rc == TB_OK)
         rc = rd_prologue(&rd, opts, err);
     while (rc == TB_OK && st->rows < opts->sample_rows) {
-        int t = rd_record(lx, &rd, st->fs, st->fe, st->ff, st->fcap, &rec, err);
+        int t = TOK_EOF;
         const char *base;
 
-        if (t < 0) {
-            rc = err != NULL ? err->code : TB_E_ERROR;
-            break;
-        }
-        if (t == TOK_EOF)
+        rc = rd_record(lx, &rd, st->fs, st->fe, st->ff, st->fcap, &rec, &t, err);
+        if (rc != TB_OK || t == TOK_EOF)
             break;
         if (st->ncols == 0) {
             /* The first record fixes the column count: re-tokenize it (rd.pos is still

@@ -82,7 +82,10 @@ tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
  * (indices into schema, n_proj may be 0: batches then have 0 columns and correct
  * n_rows). paths and opts are copied. On success *out_src is the caller's (free with
  * tb_source_free). Files are opened lazily: a missing file is a TB_E_IO error from
- * next() naming it.
+ * next() naming it. Batches may span files and hold up to TB_BATCH_CAP rows (fewer for
+ * very wide schemas, or past ~4 MiB of input); a batch has 0 rows only when more than
+ * 64 MiB of consecutive records were all dropped (dropmalformed), so that the caller
+ * gets to reset its arena. After an error the source yields nothing more.
  */
 tb_rc tb_csv_source_new(const tb_strlist *paths, const tb_csv_opts *opts,
                         const tb_schema *schema, const int *proj, uint32_t n_proj,

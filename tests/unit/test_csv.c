@@ -1240,6 +1240,101 @@ static void test_drop_all(void **state)
     tb_csv_opts_free(opts);
 }
 
+
+/* ---------------------------------------------------------------- allocation faults */
+
+/* Options, inference, a chunked read with every kind of row, and the writer, with no
+ * helper that asserts: returns the first failing rc, output rendered into out. */
+static tb_rc fault_run(const char *path, tb_buf *out)
+{
+    tb_csv_opts *opts = tb_csv_opts_new();
+    tb_schema *schema = NULL;
+    tb_strlist paths = {0};
+    tb_source *src = NULL;
+    tb_arena *arena = NULL;
+    tb_err err;
+    tb_rc rc = TB_E_NOMEM;
+    int proj[] = {0, 1, 2, 3, 4};
+
+    out->len = 0;
+    if (opts == NULL)
+        goto done;
+    if ((rc = tb_csv_opts_set(opts, "corrupt_column", "_bad", &err)) != TB_OK ||
+        (rc = tb_csv_opts_set(opts, "null", "NA", &err)) != TB_OK ||
+        (rc = tb_strlist_push(&paths, path)) != TB_OK)
+        goto done;
+    tb_csv_opts_set_chunk_size(opts, 5);
+    if ((rc = tb_csv_infer_schema(&paths, opts, &schema, &err)) != TB_OK)
+        goto done;
+    if (schema->n != 5) {
+        rc = TB_E_ERROR;
+        goto done;
+    }
+    if ((rc = tb_csv_source_new(&paths, opts, schema, proj, 5, &src, &err)) != TB_OK)
+        goto done;
+    if ((arena = tb_arena_new(0)) == NULL) {
+        rc = TB_E_NOMEM;
+        goto done;
+    }
+    for (;;) {
+        tb_batch *batch = NULL;
+        tb_arena_reset(arena);
+        if ((rc = tb_source_next(src, arena, &batch, &err)) != TB_OK || batch == NULL)
+            break;
+        if ((rc = tb_csv_write_batch(batch, out, &err)) != TB_OK)
+            break;
+    }
+done:
+    tb_arena_free(arena);
+    tb_source_free(src);
+    tb_schema_free(schema);
+    tb_strlist_free(&paths);
+    tb_csv_opts_free(opts);
+    return rc;
+}
+
+static void test_alloc_faults(void **state)
+{
+    const char *path = put_text("faults.csv", "id,name,x,d\n"
+                                              "1,\"a \"\"quoted\"\" name\",1.5,2024-01-01\n"
+                                              "2,plain,NA,2024-01-02\n"
+                                              "3,\"multi\nline\",\"2\"\"\",2024-01-03\n"
+                                              "4,short\n"
+                                              "5,\xff,3,2024-01-04\n");
+    tb_buf ref = {0}, out = {0};
+    long n;
+    (void)state;
+
+    assert_int_equal(fault_run(path, &ref), TB_OK);
+    tb_buf_cstr(&ref);
+    assert_string_equal(ref.data, "1,\"a \"\"quoted\"\" name\",1.5,2024-01-01,\n"
+                                  "2,plain,,2024-01-02,\n"
+                                  "3,\"multi\nline\",\"2\"\"\",2024-01-03,\n"
+                                  "4,short,,,\"4,short\"\n"
+                                  "5,,3,2024-01-04,\"5,\xEF\xBF\xBD,3,2024-01-04\"\n");
+    for (n = 1; n < 100000; n++) {
+        tb_rc rc;
+        bool fired;
+        tb_fault_arm(n);
+        rc = fault_run(path, &out);
+        fired = tb_fault_fired();
+        tb_fault_arm(0);
+        if (!fired) {
+            assert_int_equal(rc, TB_OK);
+            break;
+        }
+        if (rc != TB_OK && rc != TB_E_NOMEM)
+            fail_msg("fault at allocation %ld: rc %d", n, rc);
+        if (rc == TB_OK) {
+            tb_buf_cstr(&out);
+            assert_string_equal(out.data, ref.data);
+        }
+    }
+    assert_true(n > 10);
+    tb_buf_free(&ref);
+    tb_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1263,6 +1358,7 @@ int main(void)
         cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_corrupt_column_position),
         cmocka_unit_test(test_drop_all),
+        cmocka_unit_test(test_alloc_faults),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
