@@ -5,7 +5,13 @@
 // Usage (DuckDB's node client, from npm):
 //   mkdir -p /tmp/duck && cd /tmp/duck && npm init -y && npm i @duckdb/node-api
 //   DUCK_DIR=/tmp/duck node tests/gen_parquet_expect.mjs \
-//       $TB_TESTDATA/parquet-testing tests/data/parquet_expect
+//       $TB_TESTDATA/parquet-testing tests/data/parquet_expect [fuzz/corpus/parquet]
+//
+// With the third argument it also (re)writes small DuckDB-made files covering every
+// type DuckDB writes (ints signed/unsigned of every width, decimals, date, timestamps
+// in ms/us/ns and with time zone, time, uuid, blob, text, floats) under six codec and
+// page-version settings into that directory (they seed the fuzz corpus too), and their
+// expectations as corpus__parquet__<name>.csv.
 //
 // For every *.parquet (top level and geospatial/) without an upstream *_expect.csv, it
 // writes <relative path with '/' as '__'>.csv holding the file's FLAT top-level columns
@@ -33,7 +39,7 @@ const duckDir = process.env.DUCK_DIR ?? '/tmp/duck';
 const { DuckDBInstance } = await import(
   pathToFileURL(createRequire(path.join(duckDir, 'x.js')).resolve('@duckdb/node-api')).href);
 
-const [srcDir, outDir] = process.argv.slice(2);
+const [srcDir, outDir, corpusDir] = process.argv.slice(2);
 if (!srcDir || !outDir) {
   console.error('usage: gen_parquet_expect.mjs <parquet-testing dir> <out dir>');
   process.exit(2);
@@ -260,6 +266,51 @@ async function gen(file, outName, aliases = {}) {
   return lines.length - 1;
 }
 
+
+// ------------------------------------------------------------------ corpus files
+
+async function makeCorpus(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  await con.run(`CREATE OR REPLACE TABLE t AS SELECT
+    i::INTEGER AS id,
+    CASE WHEN i % 7 = 3 THEN NULL ELSE (i % 2 = 0) END AS b,
+    (i % 200 - 100)::TINYINT AS i8, (i * 37 % 60000 - 30000)::SMALLINT AS i16,
+    (i * 7919)::INTEGER AS i32, (i::BIGINT * 1000000007 - 5000000000) AS i64,
+    (i % 256)::UTINYINT AS u8, (i * 13 % 65536)::USMALLINT AS u16,
+    (i::BIGINT * 1234567)::UINTEGER AS u32,
+    (CASE WHEN i % 3 = 0 THEN 18446744073709551615::UBIGINT - i::UBIGINT
+          ELSE i::UBIGINT END)::UBIGINT AS u64,
+    (i / 7.0)::FLOAT AS f32, CASE WHEN i % 11 = 0 THEN NULL ELSE i / 3.0 END AS f64,
+    (i * 1.25)::DECIMAL(9,2) AS d9, (i * 100003.125)::DECIMAL(18,3) AS d18,
+    (i::HUGEINT * 99999999999999999)::DECIMAL(38,0) AS d38,
+    DATE '1969-12-25' + i::INTEGER AS dt,
+    TIMESTAMP '1970-01-01 00:00:00' + to_microseconds(i * 3661000001) AS ts,
+    (TIMESTAMPTZ '2020-02-29 23:59:59+00' + to_minutes(i * 17))::TIMESTAMPTZ AS tstz,
+    (TIMESTAMP '1950-06-01 12:00:00' + to_seconds(i * 3))::TIMESTAMP_MS AS tsms,
+    (TIMESTAMP '2262-01-01 00:00:00' - to_microseconds(i * 123456789))::TIMESTAMP_NS AS tsns,
+    TIME '00:00:00' + to_microseconds(i * 1000250) AS tm,
+    CASE WHEN i % 5 = 0 THEN NULL ELSE 'str ' || i || repeat('x', i % 13) END AS s,
+    ('0a0b0c0d-0000-4000-8000-' || lpad(i::VARCHAR, 12, '0'))::UUID AS u,
+    ('\\x' || lpad(printf('%x', i), 4, '0'))::BLOB AS bl,
+    CASE i % 4 WHEN 0 THEN 'red' WHEN 1 THEN 'green' WHEN 2 THEN 'blue' ELSE NULL END AS cat
+  FROM range(0, 100) r(i)`);
+  const cfgs = [
+    ['types_snappy_v1.parquet', 'COMPRESSION snappy, ROW_GROUP_SIZE 60'],
+    ['types_zstd_v2.parquet', 'COMPRESSION zstd, PARQUET_VERSION V2, ROW_GROUP_SIZE 64'],
+    ['types_gzip_v2.parquet', 'COMPRESSION gzip, PARQUET_VERSION V2'],
+    ['types_brotli.parquet', 'COMPRESSION brotli, ROW_GROUP_SIZE 40'],
+    ['types_lz4raw_v2.parquet', 'COMPRESSION lz4_raw, PARQUET_VERSION V2, ROW_GROUP_SIZE 100'],
+    ['types_plain.parquet', 'COMPRESSION uncompressed, DICTIONARY_COMPRESSION_RATIO_THRESHOLD 0'],
+  ];
+  for (const [name, opts] of cfgs)
+    await con.run(`COPY t TO ${sqlStr(path.join(dir, name))} (FORMAT parquet, ${opts})`);
+  for (const f of fs.readdirSync(dir).sort()) {
+    if (!f.endsWith('.parquet')) continue;
+    const n = await gen(path.join(dir, f), `corpus__parquet__${f}.csv`);
+    console.log(`corpus ${f}: ${n} rows`);
+  }
+}
+
 // ------------------------------------------------------------------ overrides
 
 function int96FromSpark(outName) {
@@ -318,3 +369,4 @@ for (const rel of files) {
     console.log(`${rel}: DuckDB error: ${String(e.message).split('\n')[0]}`);
   }
 }
+if (corpusDir) await makeCorpus(corpusDir);

@@ -1357,6 +1357,24 @@ static void test_parquet_testing(void **state)
         check_file(dir, files.items[i], &o);
     print_message("parquet-testing: %d files passed, %d failed, %d skipped (of %zu)\n", o.passed,
                   o.failed, o.skipped, files.n);
+    /* the DuckDB-made files of the fuzz corpus (every type DuckDB writes, six codec and
+     * page-version settings), with expectations from the same generator */
+    char fz[2048];
+    tb_strlist corpus = {0};
+    fmt(fz, sizeof(fz), "%s/fuzz", srcdir());
+    list_dir(fz, "corpus/parquet", &corpus);
+    qsort(corpus.items, corpus.n, sizeof(char *), cmp_str);
+    outcome oc = {0, 0, 0, {0}};
+    for (size_t i = 0; i < corpus.n; i++)
+        check_file(fz, corpus.items[i], &oc);
+    print_message("fuzz corpus files: %d passed, %d failed, %d skipped (of %zu)\n", oc.passed,
+                  oc.failed, oc.skipped, corpus.n);
+    if (oc.report.len > 0)
+        print_message("%s", tb_buf_cstr(&oc.report));
+    tb_buf_free(&oc.report);
+    tb_strlist_free(&corpus);
+    assert_int_equal(oc.failed, 0);
+    assert_true(oc.passed >= 6);
     if (o.report.len > 0)
         print_message("%s", tb_buf_cstr(&o.report));
     tb_buf_free(&o.report);
