@@ -41,6 +41,7 @@
 #define CSV_BATCH_BYTES ((size_t)4 << 20) /* a batch stops growing past this many bytes */
 #define CSV_MAX_CELLS (256u * 1024u)      /* bound on rows * fields tokenized per batch */
 #define CSV_EMPTY_ARENA_MAX ((size_t)64 << 20) /* see csv_next */
+#define CSV_MAX_COLUMNS 65536u /* inference: more fields in the first record is an error */
 #define CSV_SHOW_MAX 64                   /* bytes of a bad value quoted in a message */
 
 typedef enum csv_mode { MODE_PERMISSIVE = 0, MODE_DROP, MODE_FAILFAST } csv_mode;
@@ -2263,6 +2264,11 @@ static tb_rc infer_file(const char *path, const tb_csv_opts *opts, const csv_lex
         if (st->ncols == 0) {
             /* The first record fixes the column count: re-tokenize it (rd.pos is still
              * at its start) if it has more fields than we have room for. */
+            if (rec.n_fields > CSV_MAX_COLUMNS) {
+                rc = TB_ERRF(err, TB_E_LIMIT, "csv: %s:%llu: too many columns (%u, at most %u)",
+                             path, (unsigned long long)rd.line, rec.n_fields, CSV_MAX_COLUMNS);
+                break;
+            }
             if (rec.n_fields > st->fcap) {
                 rc = infer_grow(st, rec.n_fields, err);
                 if (rc != TB_OK)

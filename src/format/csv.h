@@ -72,6 +72,7 @@ void tb_csv_opts_set_chunk_size(tb_csv_opts *opts, size_t chunk_size);
  * and NULL fields are ignored, a column with no values is text. The corrupt column, if
  * configured, is appended as text. If the schema option is set, returns a copy of it
  * (plus the corrupt column if configured and absent). *out_schema is the caller's.
+ * No record at all is TB_E_PARSE; more than 65536 columns is TB_E_LIMIT.
  */
 tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
                           tb_schema **out_schema, tb_err *err);

@@ -938,6 +938,17 @@ static void test_infer(void **state)
     schema = infer_text("", opts, TB_E_PARSE, &err);
     assert_null(schema);
     assert_non_null(strstr(err.msg, "csv: cannot infer a schema: no records in '"));
+    /* too many columns */
+    {
+        char *wide = malloc(70002);
+        memset(wide, ',', 70000);
+        wide[70000] = '\n';
+        wide[70001] = '\0';
+        schema = infer_text(wide, opts, TB_E_LIMIT, &err);
+        assert_null(schema);
+        assert_non_null(strstr(err.msg, "infer.csv:1: too many columns (70001, at most 65536)"));
+        free(wide);
+    }
     /* header only: names, text types */
     schema = infer_text("a,b\n", opts, TB_OK, &err);
     schema_str(schema, s, sizeof(s));
