@@ -144,6 +144,10 @@ char *tb_delta_path_decode(const char *raw);
 tb_rc tb_delta_read_checkpoint(tb_delta_snapshot *snap, int64_t version, uint32_t parts,
                                tb_err *err);
 
+/* Test hook: called by the writer just before it tries to take `version` (tests use it to
+ * lose commit races deterministically). NULL in production. */
+extern void (*tb_delta_before_commit_hook)(const char *table_path, int64_t version);
+
 /* Random v4 UUID as 36 chars + NUL. */
 void tb_delta_uuid(char out[37]);
 

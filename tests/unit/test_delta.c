@@ -25,6 +25,10 @@
 #include <unistd.h>
 
 #include "format/delta.h"
+#include "format/codec.h"
+#include "format/parquet.h"
+#include "format/delta_int.h" /* white-box: the commit-race hook */
+#include <jansson.h>
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -646,6 +650,799 @@ static void test_corrupt_logs(void **state)
     rm_rf(dir);
 }
 
+
+/* ---------------------------------------------------------------- writer */
+
+enum { W_ID, W_NAME, W_AMOUNT, W_TS, W_P, W_D, W_F, W_NCOLS };
+
+static tb_schema *writer_schema(void)
+{
+    tb_schema *s = tb_schema_new(W_NCOLS);
+    assert_int_equal(tb_schema_set(s, W_ID, "id", tb_type_make(TB_T_INT64), false), TB_OK);
+    assert_int_equal(tb_schema_set(s, W_NAME, "name", tb_type_make(TB_T_STRING), true), TB_OK);
+    assert_int_equal(tb_schema_set(s, W_AMOUNT, "amount", tb_type_decimal(10, 2), true), TB_OK);
+    assert_int_equal(tb_schema_set(s, W_TS, "ts", tb_type_make(TB_T_TIMESTAMP), true), TB_OK);
+    assert_int_equal(tb_schema_set(s, W_P, "p", tb_type_make(TB_T_STRING), true), TB_OK);
+    assert_int_equal(tb_schema_set(s, W_D, "d", tb_type_make(TB_T_DATE), true), TB_OK);
+    assert_int_equal(tb_schema_set(s, W_F, "f", tb_type_make(TB_T_DOUBLE), true), TB_OK);
+    return s;
+}
+
+static const char *const g_pvals[] = {"a", "b/c:d %=x", NULL, "", "ünï"};
+
+/* Value of column c for row id; `as_read` gives what a reader sees (Delta turns an empty
+ * partition string into NULL). */
+static void wgen(int c, int64_t id, bool as_read, tb_value *v)
+{
+    static char name[64];
+    memset(v, 0, sizeof(*v));
+    switch (c) {
+    case W_ID: v->type = tb_type_make(TB_T_INT64); v->u.i = id; break;
+    case W_NAME:
+        v->type = tb_type_make(TB_T_STRING);
+        if (id % 7 == 3) {
+            v->is_null = true;
+            break;
+        }
+        snprintf(name, sizeof(name), "name-%lld", (long long)(id % 50));
+        v->u.s.ptr = name;
+        v->u.s.len = (uint32_t)strlen(name);
+        break;
+    case W_AMOUNT: v->type = tb_type_decimal(10, 2); v->u.dec = (tb_i128)(id * 101 - 5000); break;
+    case W_TS:
+        v->type = tb_type_make(TB_T_TIMESTAMP);
+        v->u.i = 1700000000LL * TB_USEC_PER_SEC + id * 1234567;
+        break;
+    case W_P: {
+        const char *pv = g_pvals[id % 5];
+        v->type = tb_type_make(TB_T_STRING);
+        if (pv == NULL || (as_read && pv[0] == '\0')) {
+            v->is_null = true;
+            break;
+        }
+        v->u.s.ptr = pv;
+        v->u.s.len = (uint32_t)strlen(pv);
+        break;
+    }
+    case W_D:
+        v->type = tb_type_make(TB_T_DATE);
+        if (id % 3 == 2)
+            v->is_null = true;
+        else
+            v->u.i = 19000 + id % 3;
+        break;
+    case W_F: v->type = tb_type_make(TB_T_DOUBLE); v->u.d = (double)id / 8.0; break;
+    }
+}
+
+static tb_batch *wbatch(const tb_schema *s, int64_t first, uint32_t n, tb_arena *arena)
+{
+    tb_batch *b = NULL;
+    uint32_t i;
+    int c;
+
+    assert_int_equal(tb_batch_new(s, n > 0 ? n : 1, arena, &b), TB_OK);
+    for (c = 0; c < W_NCOLS; c++) {
+        for (i = 0; i < n; i++) {
+            tb_value v;
+            wgen(c, first + i, false, &v);
+            if (v.is_null) {
+                assert_int_equal(tb_vec_set_null(&b->cols[c], i, b->cap, arena), TB_OK);
+            } else {
+                if (v.type.id == TB_T_STRING)
+                    v.u.s.ptr = tb_arena_strndup(arena, v.u.s.ptr, v.u.s.len);
+                assert_int_equal(tb_vec_put(&b->cols[c], i, b->cap, &v, arena), TB_OK);
+            }
+        }
+    }
+    b->n_rows = n;
+    return b;
+}
+
+/* Expected rows: ids [first, first + n) for each range. */
+static void expect_ids(rowset *rs, const int64_t *ranges, int n_ranges, bool p_is_part)
+{
+    int k;
+    for (k = 0; k < n_ranges; k++) {
+        int64_t id;
+        for (id = ranges[2 * k]; id < ranges[2 * k] + ranges[2 * k + 1]; id++) {
+            tb_value *row = rowset_add(rs);
+            int c;
+            for (c = 0; c < W_NCOLS; c++) {
+                wgen(c, id, p_is_part, &row[c]);
+                if (!row[c].is_null && row[c].type.id == TB_T_STRING)
+                    row[c].u.s.ptr = tb_arena_strndup(rs->arena, row[c].u.s.ptr, row[c].u.s.len);
+            }
+        }
+    }
+}
+
+static void check_table_rows(const char *path, int64_t version, const int64_t *ranges,
+                             int n_ranges)
+{
+    tb_delta_snapshot *snap = NULL;
+    tb_source *src = NULL;
+    rowset want = {0}, got = {0};
+    tb_err err;
+
+    tb_err_clear(&err);
+    if (tb_delta_open(path, version, &snap, &err) != TB_OK)
+        fail_msg("open %s: %s", path, err.msg);
+    assert_int_equal(tb_delta_source_new(snap, NULL, 0, &src, &err), TB_OK);
+    want.n_cols = got.n_cols = W_NCOLS;
+    want.arena = tb_arena_new(0);
+    got.arena = tb_arena_new(0);
+    expect_ids(&want, ranges, n_ranges,
+               tb_delta_partition_count(snap) > 0 && strcmp(tb_delta_partition_column(snap, 0), "p") == 0);
+    read_source(src, &got);
+    compare_rowsets(path, &want, &got);
+    rowset_free(&want);
+    rowset_free(&got);
+    tb_source_free(src);
+    tb_delta_snapshot_free(snap);
+}
+
+/* An independent check of a log against PROTOCOL.md: versions 0..N contiguous, one action
+ * per line, version 0 has protocol (1/2) and metaData with a parsable schemaString, one
+ * commitInfo per commit, stats parse, no temp files left, every live add path exists.
+ * Returns the number of live files. */
+static size_t check_log(const char *table)
+{
+    char log[1200], path[2600];
+    DIR *d;
+    struct dirent *de;
+    int64_t max_v = -1, n_json = 0, v;
+    json_t *live = json_object();
+    const char *k;
+    json_t *val;
+    size_t n_live;
+
+    snprintf(log, sizeof(log), "%s/_delta_log", table);
+    d = opendir(log);
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (strstr(de->d_name, ".tmp") != NULL)
+            fail_msg("temp file left in the log: %s", de->d_name);
+        if (len == 25 && strcmp(de->d_name + 20, ".json") == 0) {
+            v = strtoll(de->d_name, NULL, 10);
+            n_json++;
+            if (v > max_v)
+                max_v = v;
+        }
+    }
+    closedir(d);
+    assert_int_equal(n_json, max_v + 1); /* contiguous from 0, each version once */
+    for (v = 0; v <= max_v; v++) {
+        char *data = NULL, *line, *save = NULL;
+        size_t len;
+        int n_ci = 0, n_proto = 0, n_meta = 0;
+        tb_err err;
+        tb_err_clear(&err);
+        snprintf(path, sizeof(path), "%s/%020lld.json", log, (long long)v);
+        assert_int_equal(tb_file_read_all(path, 1 << 26, &data, &len, &err), TB_OK);
+        for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            json_error_t je;
+            json_t *a = json_loads(line, 0, &je), *body;
+            const char *key;
+            if (a == NULL)
+                fail_msg("%s: invalid JSON line: %s", path, je.text);
+            assert_int_equal(json_object_size(a), 1);
+            json_object_foreach(a, key, body)
+            {
+                if (strcmp(key, "commitInfo") == 0) {
+                    n_ci++;
+                } else if (strcmp(key, "protocol") == 0) {
+                    n_proto++;
+                    assert_int_equal(json_integer_value(json_object_get(body, "minReaderVersion")), 1);
+                    assert_int_equal(json_integer_value(json_object_get(body, "minWriterVersion")), 2);
+                } else if (strcmp(key, "metaData") == 0) {
+                    json_t *sch = json_loads(json_string_value(json_object_get(body, "schemaString")), 0, &je);
+                    size_t fi;
+                    json_t *fld;
+                    n_meta++;
+                    assert_non_null(sch);
+                    assert_string_equal(json_string_value(json_object_get(sch, "type")), "struct");
+                    json_array_foreach(json_object_get(sch, "fields"), fi, fld)
+                    {
+                        assert_true(json_is_string(json_object_get(fld, "name")));
+                        assert_true(json_is_string(json_object_get(fld, "type")));
+                        assert_true(json_is_boolean(json_object_get(fld, "nullable")));
+                        assert_true(json_is_object(json_object_get(fld, "metadata")));
+                    }
+                    json_decref(sch);
+                    assert_true(json_is_array(json_object_get(body, "partitionColumns")));
+                    assert_true(json_is_string(json_object_get(body, "id")));
+                } else if (strcmp(key, "add") == 0) {
+                    json_t *st = json_loads(json_string_value(json_object_get(body, "stats")), 0, &je);
+                    assert_non_null(st);
+                    assert_true(json_is_integer(json_object_get(st, "numRecords")));
+                    json_decref(st);
+                    assert_true(json_is_true(json_object_get(body, "dataChange")));
+                    json_object_set(live, json_string_value(json_object_get(body, "path")), body);
+                } else if (strcmp(key, "remove") == 0) {
+                    json_object_del(live, json_string_value(json_object_get(body, "path")));
+                }
+            }
+            json_decref(a);
+        }
+        tb_free(data);
+        assert_int_equal(n_ci, 1);
+        if (v == 0) {
+            assert_int_equal(n_proto, 1);
+            assert_int_equal(n_meta, 1);
+        }
+    }
+    json_object_foreach(live, k, val)
+    {
+        char *dec = tb_delta_path_decode(k);
+        struct stat st;
+        assert_non_null(dec);
+        snprintf(path, sizeof(path), "%s/%s", table, dec);
+        if (stat(path, &st) != 0)
+            fail_msg("live file missing: %s", path);
+        assert_int_equal((int64_t)st.st_size, json_integer_value(json_object_get(val, "size")));
+        tb_free(dec);
+    }
+    n_live = json_object_size(live);
+    json_decref(live);
+    return n_live;
+}
+
+/* Number of .parquet data files under dir (recursively), temp files included. */
+static int count_data_files(const char *dir)
+{
+    char cmd[1200];
+    FILE *f;
+    int n = -1;
+    snprintf(cmd, sizeof(cmd), "find '%s' -name '*.parquet*' -not -path '*_delta_log*' | wc -l", dir);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    return n;
+}
+
+static const char *interop_dir(void)
+{
+    const char *d = getenv("TB_INTEROP_DIR");
+    return d != NULL && d[0] != '\0' ? d : NULL;
+}
+
+static void commit_ok(tb_delta_writer *w, tb_delta_mode mode, const char *app, int64_t txn,
+                      bool want_skip, int64_t want_version)
+{
+    bool skipped = !want_skip;
+    int64_t version = -2;
+    tb_err err;
+    tb_rc rc;
+
+    tb_err_clear(&err);
+    rc = tb_delta_writer_commit(w, mode, app, txn, &skipped, &version, &err);
+    if (rc != TB_OK)
+        fail_msg("commit: %s", err.msg);
+    assert_int_equal(skipped, want_skip);
+    if (want_version >= 0)
+        assert_int_equal(version, want_version);
+}
+
+static void test_writer_create_append(void **state)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_err err;
+    int64_t r1[] = {0, 3000}, r2[] = {0, 3000, 5000, 100};
+    char table[400];
+    const char *dir = mktmp("create");
+
+    (void)state;
+    tb_err_clear(&err);
+    snprintf(table, sizeof(table), "%s/t", dir);
+    /* no schema, no table */
+    assert_int_equal(tb_delta_writer_open(table, NULL, NULL, 0, &w, &err), TB_E_NOTFOUND);
+    assert_int_equal(tb_delta_writer_open(table, s, NULL, 0, &w, &err), TB_OK);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 0, 2000, arena), &err), TB_OK);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 2000, 1000, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 0);
+    assert_int_equal(check_log(table), 1);
+    check_table_rows(table, -1, r1, 1);
+    /* the same writer goes on */
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 5000, 100, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 1);
+    tb_delta_writer_free(w);
+    assert_int_equal(check_log(table), 2);
+    check_table_rows(table, -1, r2, 2);
+    check_table_rows(table, 0, r1, 1);
+
+    /* a new writer on the existing table: schema must match */
+    {
+        tb_schema *bad = tb_schema_new(1);
+        assert_int_equal(tb_schema_set(bad, 0, "id", tb_type_make(TB_T_INT32), false), TB_OK);
+        assert_int_equal(tb_delta_writer_open(table, bad, NULL, 0, &w, &err), TB_E_TYPE);
+        tb_schema_free(bad);
+    }
+    assert_int_equal(tb_delta_writer_open(table, NULL, NULL, 0, &w, &err), TB_OK);
+    assert_int_equal(tb_delta_writer_schema(w)->n, W_NCOLS);
+    /* an empty commit is a valid version (commitInfo only) */
+    commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 2);
+    /* abort drops written files */
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 9000, 10, arena), &err), TB_OK);
+    tb_delta_writer_abort(w);
+    assert_int_equal(count_data_files(table), 2);
+    tb_delta_writer_free(w);
+    assert_int_equal(check_log(table), 2);
+
+    /* interval columns cannot be stored in Delta */
+    {
+        tb_schema *iv = tb_schema_new(1);
+        char t2[500];
+        snprintf(t2, sizeof(t2), "%s/iv", dir);
+        assert_int_equal(tb_schema_set(iv, 0, "x", tb_type_make(TB_T_INTERVAL), true), TB_OK);
+        assert_int_equal(tb_delta_writer_open(t2, iv, NULL, 0, &w, &err), TB_E_UNSUPPORTED);
+        tb_schema_free(iv);
+    }
+    tb_arena_free(arena);
+    tb_schema_free(s);
+    rm_rf(dir);
+}
+
+/* Expected rows as CSV for the DuckDB check (same format as delta_expect.mjs). */
+static void write_rows_csv(const char *path, const int64_t *ranges, int n_ranges)
+{
+    FILE *f = fopen(path, "w");
+    int k, c;
+    int64_t id;
+    tb_buf b = {0};
+
+    assert_non_null(f);
+    fputs("id,name,amount,ts,p,d,f\n", f);
+    for (k = 0; k < n_ranges; k++) {
+        for (id = ranges[2 * k]; id < ranges[2 * k] + ranges[2 * k + 1]; id++) {
+            for (c = 0; c < W_NCOLS; c++) {
+                tb_value v;
+                wgen(c, id, true, &v);
+                if (c)
+                    fputc(',', f);
+                if (v.is_null) {
+                    fputs("\\N", f);
+                    continue;
+                }
+                b.len = 0;
+                if (c == W_F)
+                    tb_buf_printf(&b, "%.17g", v.u.d);
+                else
+                    assert_int_equal(tb_value_format(&v, &b), TB_OK);
+                fputc('"', f);
+                fwrite(b.data, 1, b.len, f);
+                fputc('"', f);
+            }
+            fputc('\n', f);
+        }
+    }
+    tb_buf_free(&b);
+    fclose(f);
+}
+
+static void test_writer_partitioned(void **state)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_delta_write_opts o;
+    tb_arena *arena = tb_arena_new(0);
+    const char *parts[] = {"p", "d"};
+    tb_delta_snapshot *snap = NULL;
+    tb_err err;
+    int64_t r[] = {0, 4000};
+    char table[600], pathbuf[1200];
+    const char *dir = mktmp("part");
+    struct stat st;
+    uint64_t i;
+    bool saw_escaped = false, saw_null = false;
+
+    (void)state;
+    tb_err_clear(&err);
+    if (interop_dir() != NULL)
+        snprintf(table, sizeof(table), "%s/delta_part", interop_dir());
+    else
+        snprintf(table, sizeof(table), "%s/t", dir);
+    rm_rf(table);
+    tb_delta_write_opts_default(&o);
+    o.max_open_files = 4; /* fewer than the 15 partitions: files get closed and reopened */
+    o.codec = TB_CODEC_ZSTD;
+    assert_int_equal(tb_delta_writer_open_opts(table, s, parts, 2, &o, &w, &err), TB_OK);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, (int64_t)i * 1000, 1000, arena), &err),
+                         TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 0);
+    tb_delta_writer_free(w);
+    check_log(table);
+    check_table_rows(table, -1, r, 1);
+
+    assert_int_equal(tb_delta_open(table, -1, &snap, &err), TB_OK);
+    assert_int_equal(tb_delta_partition_count(snap), 2);
+    assert_true(tb_delta_file_count(snap) >= 15);
+    for (i = 0; i < tb_delta_file_count(snap); i++) {
+        tb_delta_file_info fi;
+        tb_delta_file_get(snap, i, &fi);
+        assert_int_equal(fi.n_part_values, 2);
+        assert_non_null(fi.stats);
+        if (strncmp(fi.path, "p=b%2Fc%3Ad %25%3Dx/", 20) == 0)
+            saw_escaped = true;
+        if (strncmp(fi.path, "p=__HIVE_DEFAULT_PARTITION__/", 29) == 0) {
+            saw_null = true;
+            assert_null(strcmp(fi.part_keys[0], "p") == 0 ? fi.part_vals[0] : fi.part_vals[1]);
+        }
+        snprintf(pathbuf, sizeof(pathbuf), "%s/%s", table, fi.path);
+        assert_int_equal(stat(pathbuf, &st), 0);
+        /* data files do not hold the partition columns */
+        {
+            tb_schema *fs = NULL;
+            assert_int_equal(tb_parquet_read_schema(pathbuf, &fs, &err), TB_OK);
+            assert_int_equal(fs->n, W_NCOLS - 2);
+            assert_int_equal(tb_schema_find(fs, "p"), -1);
+            tb_schema_free(fs);
+        }
+    }
+    assert_true(saw_escaped);
+    assert_true(saw_null);
+    tb_delta_snapshot_free(snap);
+    if (interop_dir() != NULL) {
+        snprintf(pathbuf, sizeof(pathbuf), "%s/delta_part.csv", interop_dir());
+        write_rows_csv(pathbuf, r, 1);
+    }
+    tb_arena_free(arena);
+    tb_schema_free(s);
+    rm_rf(dir);
+}
+
+static void test_writer_overwrite(void **state)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    const char *parts[] = {"p"};
+    tb_err err;
+    int64_t r0[] = {0, 500}, r1[] = {0, 500, 500, 500}, r2[] = {7000, 50};
+    char table[400];
+    const char *dir = mktmp("overwrite");
+
+    (void)state;
+    tb_err_clear(&err);
+    snprintf(table, sizeof(table), "%s/t", dir);
+    assert_int_equal(tb_delta_writer_open(table, s, parts, 1, &w, &err), TB_OK);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 0, 500, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 0);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 500, 500, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 1);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 7000, 50, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_OVERWRITE, NULL, 0, false, 2);
+    tb_delta_writer_free(w);
+    assert_int_equal(check_log(table), 4); /* NULL and '' are one partition */
+    check_table_rows(table, -1, r2, 1);
+    check_table_rows(table, 1, r1, 2);
+    check_table_rows(table, 0, r0, 1);
+    /* overwriting with nothing empties the table */
+    assert_int_equal(tb_delta_writer_open(table, NULL, NULL, 0, &w, &err), TB_OK);
+    commit_ok(w, TB_DELTA_OVERWRITE, NULL, 0, false, 3);
+    tb_delta_writer_free(w);
+    assert_int_equal(check_log(table), 0);
+    check_table_rows(table, -1, NULL, 0);
+    tb_arena_free(arena);
+    tb_schema_free(s);
+    rm_rf(dir);
+}
+
+static void test_writer_txn(void **state)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_delta_snapshot *snap = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_err err;
+    int64_t v = -1, r[] = {0, 10, 20, 10};
+    char table[400];
+    const char *dir = mktmp("txn");
+
+    (void)state;
+    tb_err_clear(&err);
+    snprintf(table, sizeof(table), "%s/t", dir);
+    assert_int_equal(tb_delta_writer_open(table, s, NULL, 0, &w, &err), TB_OK);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 0, 10, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, "query-1", 5, false, 0);
+    /* re-run of batch 5: skipped, its files deleted */
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 10, 10, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, "query-1", 5, true, 0);
+    assert_int_equal(count_data_files(table), 1);
+    /* an older batch too */
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 10, 10, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, "query-1", 4, true, 0);
+    /* another app is independent; the next batch goes in */
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 20, 10, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, "query-2", 5, false, 1);
+    commit_ok(w, TB_DELTA_APPEND, "query-1", 6, false, 2);
+    tb_delta_writer_free(w);
+    check_log(table);
+    check_table_rows(table, -1, r, 2);
+    assert_int_equal(tb_delta_open(table, -1, &snap, &err), TB_OK);
+    assert_true(tb_delta_txn_version(snap, "query-1", &v));
+    assert_int_equal(v, 6);
+    assert_true(tb_delta_txn_version(snap, "query-2", &v));
+    assert_int_equal(v, 5);
+    tb_delta_snapshot_free(snap);
+    /* a fresh writer (a restarted query) sees the txn too */
+    assert_int_equal(tb_delta_writer_open(table, NULL, NULL, 0, &w, &err), TB_OK);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 20, 10, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, "query-2", 5, true, 2);
+    tb_delta_writer_free(w);
+    check_table_rows(table, -1, r, 2);
+    tb_arena_free(arena);
+    tb_schema_free(s);
+    rm_rf(dir);
+}
+
+static void test_writer_checkpoints(void **state)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_delta_snapshot *snap = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    const char *parts[] = {"p"};
+    tb_err err;
+    int64_t i, r[] = {0, 25 * 20}, r15[] = {0, 15 * 20}, r20[] = {0, 20 * 20};
+    char table[600], path[1400], *lc = NULL;
+    size_t len;
+    const char *dir = mktmp("ckpt");
+    struct stat st;
+
+    (void)state;
+    tb_err_clear(&err);
+    if (interop_dir() != NULL)
+        snprintf(table, sizeof(table), "%s/delta_ckpt", interop_dir());
+    else
+        snprintf(table, sizeof(table), "%s/t", dir);
+    rm_rf(table);
+    assert_int_equal(tb_delta_writer_open(table, s, parts, 1, &w, &err), TB_OK);
+    for (i = 0; i < 25; i++) {
+        assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, i * 20, 20, arena), &err), TB_OK);
+        commit_ok(w, TB_DELTA_APPEND, "stream", i, false, i);
+        if (i == 12) { /* a delete-everything-and-rewrite in the middle: tombstones */
+            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 0, 13 * 20, arena), &err), TB_OK);
+            commit_ok(w, TB_DELTA_OVERWRITE, NULL, 0, false, 13);
+            i = 13;
+            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 13 * 20, 20, arena), &err), TB_OK);
+            commit_ok(w, TB_DELTA_APPEND, "stream", 13, false, 14);
+            i = 14;
+            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 14 * 20, 20, arena), &err), TB_OK);
+            commit_ok(w, TB_DELTA_APPEND, "stream", 14, false, 15);
+            break;
+        }
+    }
+    for (i = 15; i < 25; i++) {
+        assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, i * 20, 20, arena), &err), TB_OK);
+        commit_ok(w, TB_DELTA_APPEND, "stream", i, false, i + 1);
+    }
+    tb_delta_writer_free(w);
+    check_log(table);
+    snprintf(path, sizeof(path), "%s/_delta_log/00000000000000000010.checkpoint.parquet", table);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof(path), "%s/_delta_log/00000000000000000020.checkpoint.parquet", table);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof(path), "%s/_delta_log/00000000000000000015.checkpoint.parquet", table);
+    assert_int_not_equal(stat(path, &st), 0);
+    snprintf(path, sizeof(path), "%s/_delta_log/_last_checkpoint", table);
+    assert_int_equal(tb_file_read_all(path, 4096, &lc, &len, &err), TB_OK);
+    assert_non_null(strstr(lc, "\"version\":20"));
+    tb_free(lc);
+    check_table_rows(table, -1, r, 1);
+    check_table_rows(table, 15, r15, 1);
+
+    /* the checkpoint alone (JSON commits 0..20 gone) gives the same table */
+    snprintf(path, sizeof(path), "cp -r '%s' '%s/copy' && rm '%s/copy/_delta_log/'000000000000000000[01]*.json "
+             "'%s/copy/_delta_log/00000000000000000020.json'", table, dir, dir, dir);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof(path), "%s/copy", dir);
+    assert_int_equal(tb_delta_open(path, -1, &snap, &err), TB_OK);
+    assert_int_equal(tb_delta_version(snap), 25);
+    assert_true(tb_delta_txn_version(snap, "stream", &i));
+    assert_int_equal(i, 24);
+    tb_delta_snapshot_free(snap);
+    check_table_rows(path, -1, r, 1);
+    check_table_rows(path, 20, r20, 1);
+    /* version 15 needed commits 11..15, which are gone */
+    assert_int_equal(tb_delta_open(path, 15, &snap, &err), TB_E_CORRUPT);
+    tb_arena_free(arena);
+    tb_schema_free(s);
+    rm_rf(dir);
+}
+
+/* ---- lost races, made deterministic with the writer's hook */
+
+static const char *g_race_commit;
+static int g_race_fired;
+
+static void race_hook(const char *table, int64_t version)
+{
+    char path[1200];
+    FILE *f;
+    if (g_race_commit == NULL || g_race_fired++ > 0)
+        return;
+    snprintf(path, sizeof(path), "%s/_delta_log/%020lld.json", table, (long long)version);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(g_race_commit, f);
+    fclose(f);
+}
+
+static void race(const char *table, const char *theirs, tb_delta_mode mode, const char *app,
+                 int64_t txn, tb_rc want_rc, bool want_skip, int64_t want_version)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_err err;
+    bool skipped = false;
+    int64_t version = -1;
+    tb_rc rc;
+
+    tb_err_clear(&err);
+    assert_int_equal(tb_delta_writer_open(table, NULL, NULL, 0, &w, &err), TB_OK);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 100, 5, arena), &err), TB_OK);
+    g_race_commit = theirs;
+    g_race_fired = 0;
+    tb_delta_before_commit_hook = race_hook;
+    rc = tb_delta_writer_commit(w, mode, app, txn, &skipped, &version, &err);
+    tb_delta_before_commit_hook = NULL;
+    if (rc != want_rc)
+        fail_msg("race: rc %d (%s), expected %d", rc, err.msg, want_rc);
+    if (rc == TB_E_CONFLICT)
+        assert_non_null(strstr(err.msg, "concurrent"));
+    if (rc == TB_OK) {
+        assert_int_equal(skipped, want_skip);
+        assert_int_equal(version, want_version);
+    }
+    tb_delta_writer_free(w);
+    tb_arena_free(arena);
+    tb_schema_free(s);
+}
+
+static void test_writer_races(void **state)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_err err;
+    char table[400];
+    const char *dir = mktmp("race");
+    int64_t r[] = {0, 10, 100, 5};
+
+    (void)state;
+    tb_err_clear(&err);
+    snprintf(table, sizeof(table), "%s/t", dir);
+    assert_int_equal(tb_delta_writer_open(table, s, NULL, 0, &w, &err), TB_OK);
+    assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 0, 10, arena), &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 0);
+    tb_delta_writer_free(w);
+
+    /* blind append vs blind append: retried at the next version */
+    race(table, "{\"commitInfo\":{\"operation\":\"WRITE\"}}\n", TB_DELTA_APPEND, NULL, 0, TB_OK,
+         false, 2);
+    check_log(table);
+    check_table_rows(table, -1, r, 2);
+    /* append vs a metadata change: conflict */
+    race(table,
+         "{\"commitInfo\":{}}\n{\"metaData\":{\"id\":\"x\",\"format\":{\"provider\":\"parquet\"},"
+         "\"schemaString\":\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":[{\\\"name\\\":\\\"id\\\","
+         "\\\"type\\\":\\\"long\\\",\\\"nullable\\\":false,\\\"metadata\\\":{}}]}\","
+         "\"partitionColumns\":[],\"configuration\":{}}}\n",
+         TB_DELTA_APPEND, NULL, 0, TB_E_CONFLICT, false, -1);
+    /* (repair: version 4 restores the schema) */
+    {
+        char *ss = NULL, line[4096], path[600];
+        FILE *f;
+        assert_int_equal(tb_delta_schema_string(s, &ss, &err), TB_OK);
+        json_t *j = json_pack("{s:{s:s,s:{s:s},s:s,s:[],s:{}}}", "metaData", "id", "x", "format",
+                              "provider", "parquet", "schemaString", ss, "partitionColumns",
+                              "configuration");
+        char *js = json_dumps(j, JSON_COMPACT);
+        snprintf(line, sizeof(line), "{\"commitInfo\":{}}\n%s\n", js);
+        free(js);
+        json_decref(j);
+        tb_free(ss);
+        snprintf(path, sizeof(path), "%s/_delta_log/00000000000000000004.json", table);
+        f = fopen(path, "w");
+        fputs(line, f);
+        fclose(f);
+    }
+    /* overwrite vs anything: conflict */
+    race(table, "{\"commitInfo\":{}}\n", TB_DELTA_OVERWRITE, NULL, 0, TB_E_CONFLICT, false, -1);
+    /* the same txn committed by the winner: we are a re-run, skipped */
+    race(table, "{\"commitInfo\":{}}\n{\"txn\":{\"appId\":\"q\",\"version\":7}}\n", TB_DELTA_APPEND,
+         "q", 7, TB_OK, true, 6);
+    check_log(table);
+    check_table_rows(table, -1, r, 2);
+    assert_int_equal(count_data_files(table), 2);
+    tb_arena_free(arena);
+    tb_schema_free(s);
+    rm_rf(dir);
+}
+
+/* Two processes append 100 commits each to one table. */
+static int child_appends(const char *table, int who)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_err err;
+    int i;
+
+    tb_err_clear(&err);
+    if (tb_delta_writer_open(table, NULL, NULL, 0, &w, &err) != TB_OK) {
+        fprintf(stderr, "child %d: open: %s\n", who, err.msg);
+        return 1;
+    }
+    for (i = 0; i < 100; i++) {
+        bool skipped = true;
+        int64_t version = -1;
+        tb_arena_reset(arena);
+        if (tb_delta_writer_add_batch(w, wbatch(s, who * 100000 + i * 3, 3, arena), &err) != TB_OK ||
+            tb_delta_writer_commit(w, TB_DELTA_APPEND, NULL, 0, &skipped, &version, &err) != TB_OK ||
+            skipped || version < 1) {
+            fprintf(stderr, "child %d: commit %d: %s\n", who, i, err.msg);
+            return 1;
+        }
+    }
+    tb_delta_writer_free(w);
+    tb_arena_free(arena);
+    tb_schema_free(s);
+    return 0;
+}
+
+static void test_writer_concurrent_processes(void **state)
+{
+    tb_schema *s = writer_schema();
+    tb_delta_writer *w = NULL;
+    tb_delta_snapshot *snap = NULL;
+    tb_err err;
+    char table[400];
+    const char *dir = mktmp("conc");
+    pid_t pids[2];
+    int k, status;
+    int64_t r[] = {100000, 300, 200000, 300};
+
+    (void)state;
+    tb_err_clear(&err);
+    snprintf(table, sizeof(table), "%s/t", dir);
+    assert_int_equal(tb_delta_writer_open(table, s, NULL, 0, &w, &err), TB_OK);
+    commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 0); /* create, no data */
+    tb_delta_writer_free(w);
+    fflush(NULL);
+    for (k = 0; k < 2; k++) {
+        pids[k] = fork();
+        assert_true(pids[k] >= 0);
+        if (pids[k] == 0)
+            _exit(child_appends(table, k + 1));
+    }
+    for (k = 0; k < 2; k++) {
+        assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(check_log(table), 200);
+    assert_int_equal(tb_delta_open(table, -1, &snap, &err), TB_OK);
+    assert_int_equal(tb_delta_version(snap), 200);
+    assert_int_equal(tb_delta_file_count(snap), 200);
+    tb_delta_snapshot_free(snap);
+    /* every row exactly once (ids 100000 + 0..299 and 200000 + 0..299) */
+    {
+        int64_t rr[] = {100000, 300, 200000, 300};
+        memcpy(r, rr, sizeof(rr));
+    }
+    check_table_rows(table, -1, r, 2);
+    tb_schema_free(s);
+    rm_rf(dir);
+}
+
 static void test_commit_parse(void **state)
 {
     static const char ok_commit[] =
@@ -722,6 +1519,13 @@ int main(void)
         cmocka_unit_test(test_corrupt_logs),
         cmocka_unit_test(test_commit_parse),
         cmocka_unit_test(test_schema_roundtrip),
+        cmocka_unit_test(test_writer_create_append),
+        cmocka_unit_test(test_writer_partitioned),
+        cmocka_unit_test(test_writer_overwrite),
+        cmocka_unit_test(test_writer_txn),
+        cmocka_unit_test(test_writer_checkpoints),
+        cmocka_unit_test(test_writer_races),
+        cmocka_unit_test(test_writer_concurrent_processes),
     };
     return cmocka_run_group_tests(tests, setup_golden, NULL);
 }
