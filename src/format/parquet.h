@@ -11,11 +11,15 @@
  *  - encodings PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY, RLE, BIT_PACKED (levels),
  *    DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT;
  *    data pages v1 and v2; codecs of codec.h (all but LZO);
- *  - encrypted files are refused ("encrypted file not supported").
+ *  - encrypted files are refused ("encrypted file not supported");
+ *  - limits: footer <= TB_PQ_META_MAX, page <= TB_DECOMPRESS_MAX (1 GiB, codec.h) after
+ *    decompression, page header <= 16 MiB; page CRCs are not checked.
  *
  * Type mapping (Parquet -> SQL):
  *   BOOLEAN -> boolean; INT32 -> integer; INT64 -> bigint; FLOAT -> real; DOUBLE -> double;
- *   INT96 -> timestamp (Impala/Spark nanosecond timestamps, truncated to microseconds);
+ *   INT96 -> timestamp (Impala/Spark nanosecond timestamps, floored to microseconds;
+ *   computed with wrapping 64-bit arithmetic as Spark does, so Spark's far-future values
+ *   past the nanosecond range read back as written);
  *   BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY without annotation -> text (the bytes as they are,
  *   not checked for UTF-8); STRING/UTF8/ENUM/JSON/BSON -> text; UUID -> text
  *   (8-4-4-4-12 hex); DATE -> date; TIMESTAMP(MILLIS|MICROS|NANOS, either UTC flag),

@@ -899,6 +899,84 @@ static void test_faults(void **state)
     unlink(path);
 }
 
+
+/*
+ * large_string_map.brotli.parquet expands to over 2 GB (two 1 GiB strings in a MAP). Its
+ * only column is nested, so it is refused when selected; to exercise the page size cap
+ * too, rewrite its footer so that the key column looks flat and read it: the dictionary
+ * page claims more than TB_DECOMPRESS_MAX and must be refused before any allocation.
+ */
+static void test_large_string_map(void **state)
+{
+    (void)state;
+    char src[2048], path[512];
+    tb_err err;
+    fmt(src, sizeof(src), "%s/parquet-testing/large_string_map.brotli.parquet", testdata());
+    if (!is_file(src)) {
+        print_message("SKIP: %s not found (set TB_TESTDATA)\n", src);
+        skip();
+    }
+    tb_parquet_file *pf;
+    assert_int_equal(tb_parquet_open(src, &pf, &err), TB_OK);
+    assert_true(tb_parquet_column_nested(pf, 0));
+    assert_int_equal(tb_parquet_num_rows(pf), 2);
+    const tb_pq_file_meta *m = tb_parquet_meta(pf);
+    assert_true(m->n_row_groups == 1 && m->row_groups[0].n_columns == 2);
+
+    /* the same data with a flat footer: root -> key (BYTE_ARRAY, required) */
+    tb_pq_schema_element se[2];
+    tb_pq_schema_element_init(&se[0]);
+    se[0].name = "schema";
+    se[0].num_children = 1;
+    tb_pq_schema_element_init(&se[1]);
+    se[1].name = "key";
+    se[1].type = TB_PQ_BYTE_ARRAY;
+    se[1].repetition = TB_PQ_REQUIRED;
+    tb_pq_row_group rg = m->row_groups[0];
+    rg.n_columns = 1;
+    tb_pq_file_meta fm = *m;
+    fm.n_schema = 2;
+    fm.schema = se;
+    fm.row_groups = &rg;
+    fm.n_row_groups = 1;
+    tb_buf file = {0};
+    FILE *fp = fopen(src, "rb");
+    assert_non_null(fp);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        tb_buf_append(&file, chunk, n);
+    fclose(fp);
+    uint32_t flen;
+    memcpy(&flen, file.data + file.len - 8, 4);
+    file.len -= 8 + flen; /* drop the old footer */
+    size_t foot = file.len;
+    assert_int_equal(tb_pq_encode_file_meta(&fm, &file, &err), TB_OK);
+    le32put(&file, (uint32_t)(file.len - foot));
+    tb_buf_append(&file, "PAR1", 4);
+    tb_parquet_close(pf);
+    tmp_path(path, sizeof(path), "large_string_map_flat.parquet");
+    fp = fopen(path, "wb");
+    assert_int_equal(fwrite(file.data, 1, file.len, fp), file.len);
+    fclose(fp);
+    tb_buf_free(&file);
+
+    tb_strlist paths = {0};
+    tb_source *s = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_batch *batch;
+    int proj[] = {0};
+    tb_strlist_push(&paths, path);
+    assert_int_equal(tb_parquet_source_new(&paths, proj, 1, &s, &err), TB_OK);
+    assert_int_equal(tb_source_next(s, arena, &batch, &err), TB_E_LIMIT);
+    assert_non_null(strstr(err.msg, "exceeds"));
+    assert_non_null(strstr(err.msg, "column 'key'"));
+    tb_source_free(s);
+    tb_arena_free(arena);
+    tb_strlist_free(&paths);
+    unlink(path);
+}
+
 /* ---------------------------------------------------------------- CSV expectations */
 
 typedef struct field {
@@ -1395,6 +1473,7 @@ int main(void)
         cmocka_unit_test(test_multi_file),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_large_string_map),
         cmocka_unit_test(test_parquet_testing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
