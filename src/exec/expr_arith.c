@@ -762,8 +762,17 @@ static tb_rc resolve_op(tb_arena *arena, const char *name, tb_expr **args_in, ui
             if (is_cat)
                 t = tb_type_make(TB_T_STRING);
             else if (!is_cmp && (t.id == TB_T_DATE || t.id == TB_T_TIMESTAMP) &&
-                     tb_expr_is_unknown_lit(a[k]))
-                t = tb_type_make(TB_T_INTERVAL); /* ts + '1 day' */
+                     tb_expr_is_unknown_lit(a[k])) {
+                /* ts + '1 day' is an interval; ts - 'literal' is ts - ts when the literal
+                 * reads as a timestamp (PostgreSQL's exact-match rule), else an interval
+                 * (PostgreSQL would reject ts - '1 day'; we accept it) */
+                tb_value probe;
+                tb_err perr;
+                const tb_str *ls = &a[k]->value.u.s;
+                if (!(op == TB_OP_SUB && k == 1 &&
+                      tb_cast_parse_text(ls->ptr, ls->len, t, pos, &probe, &perr) == TB_OK))
+                    t = tb_type_make(TB_T_INTERVAL);
+            }
             rc = coerce2(arena, &a[k], t, pos, err);
             if (rc != TB_OK)
                 return rc;

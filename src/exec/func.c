@@ -15,7 +15,7 @@
 
 static const tb_fn_entry *const tables[] = {
     tb_func_arith_table, tb_func_misc_table, tb_func_math_table,
-    tb_func_string_table, tb_func_time_table,
+    tb_func_string_table, tb_func_time_table,  tb_func_regex_table,
 };
 
 static const tb_fn_entry *lookup(const char *name)
@@ -106,6 +106,12 @@ tb_rc tb_expr_call(tb_arena *arena, const char *name, tb_expr **args, uint32_t n
         memmove(low, low + 11, strlen(low + 11) + 1);
 
     ent = lookup(low);
+    if (ent == NULL && low[0] != '\0' && !((low[0] >= 'a' && low[0] <= 'z') || low[0] == '_')) {
+        /* an operator we do not have (e.g. "@>", "<<") */
+        (void)tb_op_no_overload(low, args, n_args, pos, err);
+        err->code = TB_E_NOTFOUND;
+        return TB_E_NOTFOUND;
+    }
     if (ent == NULL) {
         char sig[512];
         const char *s = suggest(low);

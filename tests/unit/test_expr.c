@@ -627,6 +627,35 @@ static void test_like(void **state)
     call_fails(TB_E_TYPE, "operator does not exist: integer ~~ unknown", "~~", 2, col(C_I), cs("a"));
 }
 
+static void test_regex(void **state)
+{
+    (void)state;
+    /* s = 'abc','Hello World',NULL,'','héllo' */
+    EQ(ev(call("~", 2, col(C_S), cs("^[a-h]"))), "true,false,NULL,false,true");
+    EQ(ev(call("~*", 2, col(C_S), cs("^[a-h]"))), "true,true,NULL,false,true");
+    EQ(ev(call("!~", 2, col(C_S), cs("o"))), "true,false,NULL,true,false");
+    EQ(ev(call("!~*", 2, col(C_S), cs("WORLD$"))), "true,false,NULL,true,true");
+    EQ(ev1(call("~", 2, cs("abc123"), cs("\\d+$"))), "true");
+    EQ(ev1(call("~", 2, cs("abc"), cs("[\\d]"))), "false");
+    EQ(ev1(call("~", 2, cs("a b"), cs("a\\sb"))), "true");
+    EQ(ev1(call("regexp_like", 3, cs("ABC"), cs("b"), cs("i"))), "true");
+    EQ(ev(call("~", 2, col(C_S), col(C_S))), "true,true,NULL,true,true");
+    EQ(ev1(call("regexp_replace", 3, cs("foobarbaz"), cs("b(..)"), cs("X\\1Y"))), "fooXarYbaz");
+    EQ(ev1(call("regexp_replace", 4, cs("foobarbaz"), cs("b(..)"), cs("X\\1Y"), cs("g"))),
+       "fooXarYXazY");
+    EQ(ev1(call("regexp_replace", 4, cs("aaa"), cs("x*"), cs("-"), cs("g"))), "-a-a-a-");
+    EQ(ev1(call("regexp_replace", 4, cs("Hello"), cs("L"), cs("[\\&]"), cs("gi"))), "He[l][l]o");
+    EQ(ev(call("regexp_replace", 3, col(C_S), cs("[aeiou]"), cs(""))), "bc,Hllo World,NULL,,h\xc3\xa9ll");
+    EQ(ev1(call("substring", 2, cs("foobar"), cs("o+b"))), "oob");
+    EQ(ev1(call("substring", 2, cs("foobar"), cs("o(b.)"))), "ba");
+    EQ(ev1(call("substring", 2, cs("foobar"), cs("xyz"))), "NULL");
+    call_fails(TB_E_SQL, "invalid regular expression", "~", 2, col(C_S), cs("a("));
+    call_fails(TB_E_TYPE, "operator does not exist: integer ~ unknown", "~", 2, ci(1), cs("a"));
+    ev_fails(call("regexp_replace", 4, col(C_S), cs("a"), cs("b"), cs("q")), TB_E_SQL,
+             "invalid regular expression option");
+    call_fails(TB_E_NOTFOUND, "operator does not exist: integer @@ integer", "@@", 2, ci(1), ci(2));
+}
+
 static void test_strings(void **state)
 {
     tb_expr *e;
@@ -873,6 +902,12 @@ static void test_time(void **state)
     EQ(ev1(call("+", 2, cast(cs("1 day"), "interval"), cs("1 hour"))), "1 day 01:00:00");
     EQ(ev1(call("-", 1, cast(cs("1 day"), "interval"))), "-1 days");
     ev_fails(call("/", 2, col(C_IV), ci(0)), TB_E_RANGE, "division by zero");
+    /* ts - 'literal': a timestamp literal gives ts - ts, otherwise an interval */
+    EQ(typename_of(call("-", 2, col(C_T), cs("2024-01-31"))), "interval");
+    EQ(ev(call("-", 2, col(C_T), cs("2024-01-31"))),
+       "10:00:07.5,-19753 days -00:00:05,NULL,-8737 days,-19753 days");
+    EQ(typename_of(call("-", 2, col(C_T), cs("1 hour"))), "timestamp");
+    EQ(typename_of(call("-", 2, col(C_DT), cs("2024-01-01"))), "integer");
     /* extract / date_part */
     e = call("extract", 2, cs("year"), col(C_T));
     EQ(typename_of(e), "numeric(38,0)");
@@ -1187,7 +1222,8 @@ int main(void)
         cmocka_unit_test(test_numeric),     cmocka_unit_test(test_compare),
         cmocka_unit_test(test_logic),       cmocka_unit_test(test_isnull_case),
         cmocka_unit_test(test_in),          cmocka_unit_test(test_like),
-        cmocka_unit_test(test_strings),     cmocka_unit_test(test_conditional),
+        cmocka_unit_test(test_strings),     cmocka_unit_test(test_regex),
+        cmocka_unit_test(test_conditional),
         cmocka_unit_test(test_math),        cmocka_unit_test(test_casts),
         cmocka_unit_test(test_time),        cmocka_unit_test(test_types),
         cmocka_unit_test(test_format_fold), cmocka_unit_test(test_big_batch),
