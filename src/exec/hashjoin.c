@@ -54,6 +54,7 @@ struct tb_hashjoin_table {
     int64_t min_key;  /* DENSE */
     uint64_t range;   /* DENSE: number of slots */
     uint64_t n_indexed;
+    bool unique; /* no two indexed rows share a chain (unique keys in DENSE mode) */
 };
 
 static bool int_key_type(tb_type t)
@@ -142,6 +143,8 @@ tb_rc tb_hashjoin_table_new(const tb_schema *build_schema, uint32_t n_keys, tb_e
         }
     }
     rc = tb_colstore_init(&t->store, n_cols, types, err);
+    if (rc == TB_OK)
+        rc = tb_colstore_intern(&t->store, err); /* dimension columns repeat values */
     if (rc != TB_OK)
         goto fail;
     tb_free(types);
@@ -283,6 +286,9 @@ tb_rc tb_hashjoin_table_finish(tb_hashjoin_table *t, tb_err *err)
         t->head[b] = i;
         t->n_indexed++;
     }
+    t->unique = true;
+    for (uint32_t i = 0; i < n && t->unique; i++)
+        t->unique = t->next[i] == TB_ROW_NONE;
     if (t->mode == MODE_DENSE) {
         tb_free(t->ikeys); /* the bucket is the key */
         t->ikeys = NULL;
@@ -389,6 +395,62 @@ static bool emits_pairs(tb_join_type type)
     return type != TB_JOIN_SEMI && type != TB_JOIN_ANTI;
 }
 
+/*
+ * Fast path: every chain holds one row and no residual, so each probe row has at most
+ * one match, found by its first candidate: one pass, no active list (the reference
+ * job's dimension join). The output of the whole probe batch fits one output batch.
+ */
+static void probe_unique(hj_op *j, uint32_t n)
+{
+    const int64_t *ikeys = j->table->ikeys;
+    uint32_t k = 0;
+
+    if (j->table->mode == MODE_INT) {
+        for (uint32_t r = 0; r < n; r++) {
+            uint32_t b = j->cand[r];
+            if (b != TB_ROW_NONE && ikeys[b] != j->ik[r])
+                j->cand[r] = TB_ROW_NONE;
+        }
+    }
+    if (j->bmatched != NULL) {
+        for (uint32_t r = 0; r < n; r++) {
+            if (j->cand[r] != TB_ROW_NONE)
+                j->bmatched[j->cand[r]] = 1;
+        }
+    }
+    switch (j->type) {
+    case TB_JOIN_LEFT:
+    case TB_JOIN_FULL:
+        for (uint32_t r = 0; r < n; r++) {
+            j->out_l[r] = r;
+            j->out_r[r] = j->cand[r];
+        }
+        k = n;
+        break;
+    case TB_JOIN_SEMI:
+        for (uint32_t r = 0; r < n; r++) {
+            j->out_l[k] = r;
+            k += j->cand[r] != TB_ROW_NONE;
+        }
+        break;
+    case TB_JOIN_ANTI:
+        for (uint32_t r = 0; r < n; r++) {
+            j->out_l[k] = r;
+            k += j->cand[r] == TB_ROW_NONE;
+        }
+        break;
+    default: /* INNER, RIGHT */
+        for (uint32_t r = 0; r < n; r++) {
+            j->out_l[k] = r;
+            j->out_r[k] = j->cand[r];
+            k += j->cand[r] != TB_ROW_NONE;
+        }
+        break;
+    }
+    j->n_out = k;
+    j->n_active = 0;
+}
+
 /* Set up a new probe batch: evaluate keys, find each row's first candidate. */
 static tb_rc probe_start(hj_op *j, tb_batch *pb, tb_err *err)
 {
@@ -432,11 +494,15 @@ static tb_rc probe_start(hj_op *j, tb_batch *pb, tb_err *err)
             }
         }
     }
+    j->pb = pb;
+    if (t->unique && t->mode != MODE_GENERIC && j->residual == NULL) {
+        probe_unique(j, n);
+        return TB_OK;
+    }
     for (uint32_t i = 0; i < n; i++)
         j->active[i] = i;
     memset(j->pmatched, 0, n);
     j->n_active = n;
-    j->pb = pb;
     return TB_OK;
 }
 

@@ -100,6 +100,13 @@ typedef struct tb_colstore {
     uint32_t cap;
     tb_arena *arena; /* string bytes */
     size_t str_bytes;
+    /* Optional string interning (tb_colstore_intern): equal strings share one copy, so
+     * a dimension column repeated over many rows stores each value once, and consumers
+     * of the rows see few distinct pointers (tb_op_hash caches hashes by pointer). */
+    tb_str *intern;
+    size_t intern_cap; /* power of two, 0 = off */
+    size_t intern_n;
+    uint64_t intern_tries, intern_hits;
 } tb_colstore;
 
 tb_rc tb_colstore_init(tb_colstore *cs, uint32_t n_cols, const tb_type *types, tb_err *err);
@@ -113,6 +120,8 @@ tb_rc tb_colstore_append(tb_colstore *cs, const tb_vec *src, const uint32_t *sel
 tb_rc tb_colstore_append_zero(tb_colstore *cs, uint32_t n, tb_err *err);
 /* Copy string row i of column c into the store's arena (after an in-place update). */
 tb_rc tb_colstore_own_str(tb_colstore *cs, uint32_t c, uint32_t i, tb_err *err);
+/* Turn string interning on (before the first append). */
+tb_rc tb_colstore_intern(tb_colstore *cs, tb_err *err);
 /* Drop every row (keeps capacity; frees string bytes). */
 void tb_colstore_clear(tb_colstore *cs);
 size_t tb_colstore_bytes(const tb_colstore *cs);

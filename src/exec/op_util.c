@@ -82,16 +82,47 @@ static inline uint64_t hash_i128(tb_i128 x)
     return tb_hash_u64(lo ^ tb_hash_u64(hi + 0x51ed2701ULL));
 }
 
-#define HASH_COL(VALEXPR)                                                                    \
+typedef struct strh_ent {
+    const char *ptr;
+    uint32_t len;
+    uint64_t h;
+} strh_ent;
+
+static inline uint64_t str_hash_cached(strh_ent *cache, tb_str s)
+{
+    strh_ent *e = &cache[((uintptr_t)s.ptr >> 3) & 63];
+    uint64_t h;
+
+    if (e->ptr == s.ptr && e->len == s.len && s.ptr != NULL)
+        return e->h;
+    h = tb_hash_bytes(s.ptr, s.len, 0x9ae16a3b2f90404fULL);
+    e->ptr = s.ptr;
+    e->len = s.len;
+    e->h = h;
+    return h;
+}
+
+/*
+ * HASH_COL(FIRST, MIX): FIRST is the hash of value i for the first key column; MIX(hv)
+ * folds value i into hv for later columns (cheaper than hashing it then combining).
+ * The no-NULL case has its own loops (no validity test per row).
+ */
+#define HASH_COL(FIRST, MIX)                                                                 \
     do {                                                                                     \
-        if (combine) {                                                                       \
-            for (uint32_t i = 0; i < n; i++) {                                               \
-                uint64_t x_ = tb_vec_is_null(v, i) ? TB_NULL_HASH : (VALEXPR);               \
-                h[i] = tb_hash_combine(h[i], x_);                                            \
+        if (v->valid == NULL) {                                                              \
+            if (combine) {                                                                   \
+                for (uint32_t i = 0; i < n; i++)                                             \
+                    h[i] = MIX(h[i]);                                                        \
+            } else {                                                                         \
+                for (uint32_t i = 0; i < n; i++)                                             \
+                    h[i] = (FIRST);                                                          \
             }                                                                                \
+        } else if (combine) {                                                                \
+            for (uint32_t i = 0; i < n; i++)                                                 \
+                h[i] = tb_vec_is_null(v, i) ? tb_hash_combine(h[i], TB_NULL_HASH) : MIX(h[i]); \
         } else {                                                                             \
             for (uint32_t i = 0; i < n; i++)                                                 \
-                h[i] = tb_vec_is_null(v, i) ? TB_NULL_HASH : (VALEXPR);                      \
+                h[i] = tb_vec_is_null(v, i) ? TB_NULL_HASH : (FIRST);                        \
         }                                                                                    \
     } while (0)
 
@@ -100,49 +131,73 @@ void tb_op_hash(const tb_vec *v, uint32_t n, uint64_t *h, bool combine)
     switch ((tb_type_id)v->type.id) {
     case TB_T_BOOL: {
         const uint8_t *d = v->data;
-        HASH_COL(tb_hash_u64((uint64_t)(d[i] != 0)));
+#define MIX(hv) tb_hash_combine((hv), (uint64_t)(d[i] != 0))
+        HASH_COL(tb_hash_u64((uint64_t)(d[i] != 0)), MIX);
+#undef MIX
         break;
     }
     case TB_T_INT16: {
         const int16_t *d = v->data;
-        HASH_COL(tb_hash_u64((uint64_t)(int64_t)d[i]));
+#define MIX(hv) tb_hash_combine((hv), (uint64_t)(int64_t)d[i])
+        HASH_COL(tb_hash_u64((uint64_t)(int64_t)d[i]), MIX);
+#undef MIX
         break;
     }
     case TB_T_INT32:
     case TB_T_DATE: {
         const int32_t *d = v->data;
-        HASH_COL(tb_hash_u64((uint64_t)(int64_t)d[i]));
+#define MIX(hv) tb_hash_combine((hv), (uint64_t)(int64_t)d[i])
+        HASH_COL(tb_hash_u64((uint64_t)(int64_t)d[i]), MIX);
+#undef MIX
         break;
     }
     case TB_T_INT64:
     case TB_T_TIMESTAMP: {
         const int64_t *d = v->data;
-        HASH_COL(tb_hash_u64((uint64_t)d[i]));
+#define MIX(hv) tb_hash_combine((hv), (uint64_t)d[i])
+        HASH_COL(tb_hash_u64((uint64_t)d[i]), MIX);
+#undef MIX
         break;
     }
     case TB_T_FLOAT: {
         const float *d = v->data;
-        HASH_COL(hash_dbl((double)d[i]));
+#define MIX(hv) tb_hash_combine((hv), hash_dbl((double)d[i]))
+        HASH_COL(hash_dbl((double)d[i]), MIX);
+#undef MIX
         break;
     }
     case TB_T_DOUBLE: {
         const double *d = v->data;
-        HASH_COL(hash_dbl(d[i]));
+#define MIX(hv) tb_hash_combine((hv), hash_dbl(d[i]))
+        HASH_COL(hash_dbl(d[i]), MIX);
+#undef MIX
         break;
     }
     case TB_T_DECIMAL: {
         const tb_i128 *d = v->data;
-        HASH_COL(hash_i128(d[i]));
+#define MIX(hv) tb_hash_combine((hv), hash_i128(d[i]))
+        HASH_COL(hash_i128(d[i]), MIX);
+#undef MIX
         break;
     }
     case TB_T_STRING: {
+        /* Strings from a join's build side or a dictionary page repeat the same few
+         * pointers: a small direct-mapped cache keyed by pointer skips rehashing. */
         const tb_str *d = v->data;
-        HASH_COL(tb_hash_bytes(d[i].ptr, d[i].len, 0x9ae16a3b2f90404fULL));
+        strh_ent cache[64];
+        memset(cache, 0, sizeof(cache));
+#define STRH(i) str_hash_cached(cache, d[i])
+#define MIX(hv) tb_hash_combine((hv), STRH(i))
+        HASH_COL(STRH(i), MIX);
+#undef MIX
+#undef STRH
         break;
     }
     case TB_T_INTERVAL: {
         const tb_interval *d = v->data;
-        HASH_COL(hash_i128(tb_op_interval_span(d[i])));
+#define MIX(hv) tb_hash_combine((hv), hash_i128(tb_op_interval_span(d[i])))
+        HASH_COL(hash_i128(tb_op_interval_span(d[i])), MIX);
+#undef MIX
         break;
     }
     default: /* TB_T_NULL: every row NULL */
@@ -159,9 +214,46 @@ static inline bool dbl_eq(double x, double y)
     return x == y || (isnan(x) && isnan(y));
 }
 
+static inline uint64_t rd64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t rd32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Inline equality: short keys (categories, codes) are the common case, and a library
+ * memcmp call per row costs more than the comparison. Loads stay within both strings. */
 static inline bool str_eq(tb_str x, tb_str y)
 {
-    return x.len == y.len && (x.len == 0 || memcmp(x.ptr, y.ptr, x.len) == 0);
+    const char *a = x.ptr, *b = y.ptr;
+    uint32_t n = x.len;
+
+    if (n != y.len)
+        return false;
+    if (a == b || n == 0)
+        return true;
+    if (n >= 8) {
+        uint32_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            if (rd64(a + i) != rd64(b + i))
+                return false;
+        }
+        return rd64(a + n - 8) == rd64(b + n - 8);
+    }
+    if (n >= 4)
+        return rd32(a) == rd32(b) && rd32(a + n - 4) == rd32(b + n - 4);
+    for (uint32_t i = 0; i < n; i++) {
+        if (a[i] != b[i])
+            return false;
+    }
+    return true;
 }
 
 #define MATCH_LOOP(T, EQ)                                                                    \
@@ -430,6 +522,7 @@ void tb_colstore_free(tb_colstore *cs)
         tb_free(cs->cols);
     }
     tb_arena_free(cs->arena);
+    tb_free(cs->intern);
     memset(cs, 0, sizeof(*cs));
 }
 
@@ -442,6 +535,10 @@ void tb_colstore_clear(tb_colstore *cs)
         cs->cols[c].valid = NULL;
     }
     tb_arena_reset(cs->arena);
+    if (cs->intern != NULL) {
+        memset(cs->intern, 0, cs->intern_cap * sizeof(tb_str));
+        cs->intern_n = 0;
+    }
 }
 
 tb_rc tb_colstore_reserve(tb_colstore *cs, uint64_t need, tb_err *err)
@@ -491,6 +588,93 @@ static tb_rc make_valid(tb_colstore *cs, tb_vec *v, tb_err *err)
     return TB_OK;
 }
 
+#define INTERN_SEED 0x3c6ef372fe94f82bULL
+/* Interning gives up when fewer than 1 in 4 strings repeat after this many tries. */
+#define INTERN_PROBE 65536
+
+tb_rc tb_colstore_intern(tb_colstore *cs, tb_err *err)
+{
+    cs->intern_cap = 1024;
+    cs->intern = tb_calloc(cs->intern_cap, sizeof(tb_str));
+    if (cs->intern == NULL) {
+        cs->intern_cap = 0;
+        return tb_err_nomem(err);
+    }
+    return TB_OK;
+}
+
+static void intern_off(tb_colstore *cs)
+{
+    tb_free(cs->intern);
+    cs->intern = NULL;
+    cs->intern_cap = cs->intern_n = 0;
+}
+
+/* Slot of s in the intern set: its existing copy, or the empty slot to fill. */
+static size_t intern_slot(const tb_colstore *cs, tb_str s, uint64_t h)
+{
+    size_t mask = cs->intern_cap - 1, p = h & mask;
+    for (;;) {
+        tb_str e = cs->intern[p];
+        if (e.ptr == NULL || (e.len == s.len && memcmp(e.ptr, s.ptr, s.len) == 0))
+            return p;
+        p = (p + 1) & mask;
+    }
+}
+
+static tb_rc intern_grow(tb_colstore *cs)
+{
+    size_t old_cap = cs->intern_cap;
+    tb_str *old = cs->intern;
+
+    cs->intern = tb_calloc(old_cap * 2, sizeof(tb_str));
+    if (cs->intern == NULL) {
+        cs->intern = old;
+        return TB_E_NOMEM;
+    }
+    cs->intern_cap = old_cap * 2;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].ptr != NULL)
+            cs->intern[intern_slot(cs, old[i], tb_hash_bytes(old[i].ptr, old[i].len,
+                                                              INTERN_SEED))] = old[i];
+    }
+    tb_free(old);
+    return TB_OK;
+}
+
+/* Interning copy of the non-empty strings rows [0, n) of d. */
+static tb_rc intern_strings(tb_colstore *cs, tb_str *d, uint32_t n, tb_err *err)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        uint64_t h;
+        size_t p;
+        char *copy;
+        if (d[k].len == 0) {
+            d[k].ptr = NULL;
+            continue;
+        }
+        h = tb_hash_bytes(d[k].ptr, d[k].len, INTERN_SEED);
+        p = intern_slot(cs, d[k], h);
+        cs->intern_tries++;
+        if (cs->intern[p].ptr != NULL) {
+            d[k].ptr = cs->intern[p].ptr;
+            cs->intern_hits++;
+            continue;
+        }
+        copy = tb_arena_memdup(cs->arena, d[k].ptr, d[k].len);
+        if (copy == NULL)
+            return tb_err_nomem(err);
+        cs->str_bytes += d[k].len;
+        d[k].ptr = copy;
+        cs->intern[p] = d[k];
+        if (++cs->intern_n * 2 > cs->intern_cap && intern_grow(cs) != TB_OK)
+            return tb_err_nomem(err);
+    }
+    if (cs->intern_tries >= INTERN_PROBE && cs->intern_hits * 4 < cs->intern_tries)
+        intern_off(cs); /* mostly distinct values: not worth a hash per string */
+    return TB_OK;
+}
+
 /* Copy the bytes of the string rows [from, from+n) of v into the arena. */
 static tb_rc own_strings(tb_colstore *cs, tb_vec *v, uint32_t from, uint32_t n, tb_err *err)
 {
@@ -503,6 +687,8 @@ static tb_rc own_strings(tb_colstore *cs, tb_vec *v, uint32_t from, uint32_t n, 
             d[k].len = 0;
         total += d[k].len;
     }
+    if (cs->intern != NULL)
+        return intern_strings(cs, d, n, err);
     if (total == 0) {
         for (uint32_t k = 0; k < n; k++)
             d[k].ptr = NULL;
@@ -610,7 +796,7 @@ size_t tb_colstore_bytes(const tb_colstore *cs)
         if (cs->cols[c].valid != NULL)
             bytes += tb_valid_words(cs->cap) * sizeof(uint64_t);
     }
-    return bytes + tb_arena_bytes(cs->arena);
+    return bytes + tb_arena_bytes(cs->arena) + cs->intern_cap * sizeof(tb_str);
 }
 
 /* ---------------------------------------------------------------- serialization */

@@ -1408,6 +1408,156 @@ static void test_sort_topn(void **state)
     tb_table_free(t);
 }
 
+/* ---------------------------------------------------------------- fault injection */
+
+static int64_t key_mod50(uint32_t i)
+{
+    return i % 53;
+}
+
+/* scan l LEFT JOIN scan r ON k, group by r.v % .. (r.k) count(*), sum(l.v), ORDER BY 1 */
+static tb_rc pipeline(tb_table *l, tb_table *r, tb_expr **ex, tb_op **out, tb_err *err)
+{
+    tb_op *a = NULL, *b = NULL, *j = NULL, *g = NULL;
+    tb_aggspec aggs[2];
+    tb_sortkey key = {ex[3], false, false};
+    tb_rc rc;
+
+    *out = NULL;
+    aggs[0] = aggspec(TB_AGG_COUNT_STAR, false, NULL, T(TB_T_INT64));
+    aggs[1] = aggspec(TB_AGG_SUM, false, ex[4], tb_type_decimal(38, 0));
+    rc = tb_table_scan_new(l, NULL, 0, &a, err);
+    if (rc != TB_OK)
+        return rc;
+    rc = tb_table_scan_new(r, NULL, 0, &b, err);
+    if (rc != TB_OK) {
+        tb_op_free(a);
+        return rc;
+    }
+    rc = tb_op_hash_join_new(a, b, TB_JOIN_LEFT, 1, &ex[0], &ex[1], NULL, &j, err);
+    if (rc != TB_OK)
+        return rc;
+    rc = tb_op_hash_agg_new(j, 1, &ex[2], NULL, 2, aggs, NULL, &g, err);
+    if (rc != TB_OK)
+        return rc;
+    return tb_op_sort_new(g, 1, &key, -1, out, err);
+}
+
+/* Checksum of the output, read straight from the vectors (no allocation). */
+static tb_rc drain(tb_op *op, int64_t *sum, tb_err *err)
+{
+    int64_t row = 0;
+    tb_rc rc;
+
+    *sum = 0;
+    for (;;) {
+        tb_batch *batch = NULL;
+        rc = tb_op_next(op, &batch, err);
+        if (rc != TB_OK || batch == NULL)
+            return rc;
+        for (uint32_t i = 0; i < batch->n_rows; i++, row++) {
+            int64_t g = tb_vec_is_null(&batch->cols[0], i)
+                            ? -1
+                            : TB_VEC_PTR(&batch->cols[0], int64_t)[i];
+            int64_t c = TB_VEC_PTR(&batch->cols[1], int64_t)[i];
+            int64_t v = tb_vec_is_null(&batch->cols[2], i)
+                            ? 0
+                            : (int64_t)TB_VEC_PTR(&batch->cols[2], tb_i128)[i];
+            *sum += (row + 1) * (g * 31 + c * 7 + v);
+        }
+    }
+}
+
+static void test_faults(void **state)
+{
+    tb_table *l = int_table(3000, key_mod50), *r = int_table(40, NULL);
+    tb_expr *ex[5];
+    int64_t want = 0, got = 0;
+    tb_op *op = NULL;
+    tb_err err;
+    int n;
+    (void)state;
+
+    ex[0] = col(0, T(TB_T_INT64)); /* l.k */
+    ex[1] = col(0, T(TB_T_INT64)); /* r.k */
+    ex[2] = col(2, T(TB_T_INT64)); /* group by r.k (NULL for unmatched) */
+    ex[3] = col(0, T(TB_T_INT64)); /* order by the group */
+    ex[4] = col(1, T(TB_T_INT64)); /* sum(l.v) */
+    assert_int_equal(pipeline(l, r, ex, &op, &err), TB_OK);
+    assert_int_equal(drain(op, &want, &err), TB_OK);
+    tb_op_free(op);
+    for (n = 1; n < 100000; n++) {
+        tb_rc rc;
+        bool fired;
+        tb_fault_arm(n);
+        rc = pipeline(l, r, ex, &op, &err);
+        if (rc == TB_OK) {
+            rc = drain(op, &got, &err);
+            tb_op_free(op);
+        }
+        fired = tb_fault_fired();
+        tb_fault_arm(0);
+        if (!fired) {
+            assert_int_equal(rc, TB_OK);
+            assert_true(got == want);
+            break;
+        }
+        assert_true(rc == TB_OK || rc == TB_E_NOMEM);
+        if (rc == TB_OK)
+            assert_true(got == want);
+    }
+    assert_true(n > 10);
+
+    /* aggregate state: consume, serialize, deserialize under faults */
+    for (n = 1; n < 100000; n++) {
+        tb_hashagg *agg = NULL, *copy = NULL;
+        tb_type kt[1] = {T(TB_T_STRING)};
+        tb_aggspec a[2];
+        tb_buf img = {0};
+        tb_arena *arena;
+        tb_vec keys[1], args[2];
+        tb_rc rc;
+        bool fired;
+        static const char *const g[] = {"a", "b", "a", "ccccccccccccccccccccccc", NULL};
+        static const char *const s[] = {"x", "y", NULL, "zz", "w"};
+
+        a[0] = aggspec(TB_AGG_MAX, false, ex[0], T(TB_T_STRING));
+        a[1] = aggspec(TB_AGG_COUNT, true, ex[0], T(TB_T_INT64));
+        arena = tb_arena_new(0);
+        assert_non_null(arena);
+        keys[0] = str_vec(arena, g, 5);
+        args[0] = str_vec(arena, s, 5);
+        args[1] = args[0];
+        a[0].arg = tb_expr_col(g_arena, 0, T(TB_T_STRING));
+        a[1].arg = a[0].arg;
+        tb_fault_arm(n);
+        rc = tb_hashagg_new(1, kt, 2, a, &agg, &err);
+        if (rc == TB_OK)
+            rc = tb_hashagg_consume(agg, 5, keys, args, &err);
+        if (rc == TB_OK)
+            rc = tb_hashagg_serialize(agg, &img, &err);
+        if (rc == TB_OK)
+            rc = tb_hashagg_new(1, kt, 2, a, &copy, &err);
+        if (rc == TB_OK)
+            rc = tb_hashagg_deserialize(copy, img.data, img.len, &err);
+        fired = tb_fault_fired();
+        tb_fault_arm(0);
+        assert_true(rc == TB_OK || rc == TB_E_NOMEM);
+        if (rc == TB_OK)
+            assert_int_equal(tb_hashagg_groups(copy), 4);
+        tb_hashagg_free(agg);
+        tb_hashagg_free(copy);
+        tb_buf_free(&img);
+        tb_arena_free(arena);
+        if (!fired) {
+            assert_int_equal(rc, TB_OK);
+            break;
+        }
+    }
+    tb_table_free(l);
+    tb_table_free(r);
+}
+
 /* ---------------------------------------------------------------- explain */
 
 static void test_explain(void **state)
@@ -1449,6 +1599,7 @@ int main(void)
         cmocka_unit_test(test_hashagg_evict),
         cmocka_unit_test(test_sort),
         cmocka_unit_test(test_sort_topn),
+        cmocka_unit_test(test_faults),
         cmocka_unit_test(test_explain),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
