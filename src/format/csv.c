@@ -2400,6 +2400,11 @@ tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
             goto done;
         }
     }
+    if (opts->corrupt != NULL && tb_schema_find(schema, opts->corrupt) >= 0) {
+        rc = TB_ERRF(err, TB_E_SQL, "read_csv: corrupt_column '%s' is also a column of '%s'",
+                     opts->corrupt, paths->items[0]);
+        goto done;
+    }
     rc = with_corrupt(schema, opts, &full, err);
     if (rc == TB_OK)
         *out_schema = full;

@@ -954,6 +954,12 @@ static void test_infer(void **state)
     schema_str(schema, s, sizeof(s));
     assert_string_equal(s, "a text, b text");
     tb_schema_free(schema);
+
+    /* a header column named like the corrupt column */
+    tb_csv_opts_set(opts, "corrupt_column", "B", &err);
+    schema = infer_text("a,b\n1,2\n", opts, TB_E_SQL, &err);
+    assert_null(schema);
+    assert_non_null(strstr(err.msg, "read_csv: corrupt_column 'B' is also a column of '"));
     tb_csv_opts_free(opts);
 
     /* the schema option wins (plus the corrupt column) */
