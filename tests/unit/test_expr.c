@@ -1215,6 +1215,63 @@ static void test_big_batch(void **state)
     tb_schema_free(sch);
 }
 
+/* Allocation failures anywhere in construction or evaluation give TB_E_NOMEM, never a
+ * crash or a leak (TB_FAULTS builds). */
+static void test_faults(void **state)
+{
+    tb_expr *es[8];
+    int n, k;
+    (void)state;
+    es[0] = mk(TB_EX_CASE, false, true, 3, call(">", 2, col(C_I), ci(0)),
+               call("upper", 1, col(C_S)), cast(col(C_I), "text"));
+    es[1] = call("concat", 3, col(C_S), col(C_M), col(C_T));
+    es[2] = mk(TB_EX_AND, false, false, 2, call("<>", 2, col(C_I), ci(0)),
+               call(">", 2, call("/", 2, ci(10), col(C_I)), ci(1)));
+    es[3] = call("coalesce", 2, col(C_SM), call("/", 2, ci(10), col(C_I)));
+    es[4] = call("regexp_replace", 4, col(C_S), cs("l"), cs("L"), cs("g"));
+    es[5] = mk(TB_EX_IN, false, false, 3, col(C_I), col(C_B), ci(1));
+    es[6] = call("lpad", 3, col(C_S), ci(20), cs("-"));
+    es[7] = call("tumble", 2, col(C_T), col(C_IV));
+    for (n = 1; n < 100000; n++) {
+        tb_arena *ar = tb_arena_new(256);
+        tb_err err;
+        bool all_ok = true;
+        tb_expr *like_args[2] = {col(C_S), cs("a%")};
+        tb_expr *in_args[3] = {col(C_I), ci(1), cs("2")};
+        assert_non_null(ar);
+        tb_fault_arm(n);
+        for (k = 0; k < 8; k++) {
+            tb_vec v;
+            tb_rc rc = tb_expr_eval(es[k], B, ar, &v, &err);
+            if (rc != TB_OK) {
+                if (rc != TB_E_NOMEM && !(k == 7 && rc == TB_E_RANGE))
+                    fail_msg("expr %d at fault %d: rc %d %s", k, n, rc, err.msg);
+                if (rc == TB_E_NOMEM)
+                    all_ok = false;
+            }
+        }
+        /* construction */
+        {
+            tb_expr *r;
+            tb_rc rc = tb_expr_call(ar, "~~", like_args, 2, 0, &r, &err);
+            if (rc != TB_OK && rc != TB_E_NOMEM)
+                fail_msg("construction at fault %d: %s", n, err.msg);
+            if (rc != TB_OK)
+                all_ok = false;
+            rc = tb_expr_make(ar, TB_EX_IN, in_args, 3, false, false, 0, &r, &err);
+            if (rc != TB_OK && rc != TB_E_NOMEM)
+                fail_msg("construction at fault %d: %s", n, err.msg);
+            if (rc != TB_OK)
+                all_ok = false;
+        }
+        tb_fault_arm(0);
+        tb_arena_free(ar);
+        if (all_ok && !tb_fault_fired())
+            break;
+    }
+    assert_true(n > 20); /* the loop really went through many failure points */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1227,6 +1284,7 @@ int main(void)
         cmocka_unit_test(test_math),        cmocka_unit_test(test_casts),
         cmocka_unit_test(test_time),        cmocka_unit_test(test_types),
         cmocka_unit_test(test_format_fold), cmocka_unit_test(test_big_batch),
+        cmocka_unit_test(test_faults),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
