@@ -292,6 +292,12 @@ void tb_hashagg_iter_init(tb_hashagg_iter *it, tb_hashagg_emit mode, uint32_t ke
  */
 tb_rc tb_hashagg_next(tb_hashagg *agg, tb_hashagg_iter *it, tb_arena *arena, tb_batch **out,
                       tb_err *err);
+/*
+ * Fold src's groups into dst (same key types and aggregates, else TB_E_MISUSE), as if
+ * dst had consumed src's rows: parallel partial aggregation (one tb_hashagg per thread
+ * or partition, merged at the end). src is unchanged. Merged groups count as changed.
+ */
+tb_rc tb_hashagg_merge(tb_hashagg *dst, const tb_hashagg *src, tb_err *err);
 /* Mark every group unchanged (without emitting). */
 void tb_hashagg_clear_changed(tb_hashagg *agg);
 /*

@@ -70,6 +70,7 @@ struct tb_hashagg {
     tb_colstore states;
     uint32_t *dirty;
     size_t n_dirty, dirty_cap;
+    bool track_changes; /* off for one-shot batch aggregation (nobody asks) */
     tb_arena *scratch;
     uint32_t gids[TB_BATCH_CAP];
     uint32_t fresh[TB_BATCH_CAP];
@@ -313,6 +314,7 @@ tb_rc tb_hashagg_new(uint32_t n_keys, const tb_type *key_types, uint32_t n_aggs,
         return tb_err_nomem(err);
     agg->n_keys = n_keys;
     agg->n_aggs = n_aggs;
+    agg->track_changes = true;
     agg->key_types = tb_malloc((n_keys ? n_keys : 1) * sizeof(tb_type));
     agg->aggs = tb_calloc(n_aggs ? n_aggs : 1, sizeof(aggst));
     st_types = tb_malloc((1 + 2 * (size_t)n_aggs) * sizeof(tb_type));
@@ -605,9 +607,11 @@ static tb_rc consume_chunk(tb_hashagg *agg, uint32_t n, const tb_vec *keys, cons
     } else {
         memset(gids, 0, n * sizeof(uint32_t));
     }
-    rc = mark_changed(agg, gids, n, err);
-    if (rc != TB_OK)
-        return rc;
+    if (agg->track_changes) {
+        rc = mark_changed(agg, gids, n, err);
+        if (rc != TB_OK)
+            return rc;
+    }
     for (uint32_t i = 0; i < agg->n_aggs; i++) {
         aggst *a = &agg->aggs[i];
         const tb_vec *v = a->spec.kind == TB_AGG_COUNT_STAR ? NULL : &args[i];
@@ -930,6 +934,160 @@ void tb_hashagg_clear_changed(tb_hashagg *agg)
             changed[agg->dirty[i]] = 0;
     }
     agg->n_dirty = 0;
+}
+
+/* ---------------------------------------------------------------- merge */
+
+_Static_assert(TB_BATCH_CAP % 64 == 0, "store slices need word-aligned validity");
+
+/* Rows [off, off + TB_BATCH_CAP) of a store column as a vector (off % 64 == 0). */
+static tb_vec slice(const tb_vec *v, uint32_t off)
+{
+    tb_vec s = *v;
+    if (v->data != NULL)
+        s.data = (char *)v->data + tb_type_width(v->type) * off;
+    if (v->valid != NULL)
+        s.valid = v->valid + off / 64;
+    return s;
+}
+
+static bool same_shape(const tb_hashagg *a, const tb_hashagg *b)
+{
+    if (a->n_keys != b->n_keys || a->n_aggs != b->n_aggs)
+        return false;
+    for (uint32_t k = 0; k < a->n_keys; k++) {
+        if (!tb_type_eq(a->key_types[k], b->key_types[k]))
+            return false;
+    }
+    for (uint32_t i = 0; i < a->n_aggs; i++) {
+        const aggst *x = &a->aggs[i], *y = &b->aggs[i];
+        if (x->spec.kind != y->spec.kind || x->acc != y->acc ||
+            (x->distinct == NULL) != (y->distinct == NULL) ||
+            !tb_type_eq(x->spec.type, y->spec.type) || !tb_type_eq(x->in_type, y->in_type))
+            return false;
+    }
+    return true;
+}
+
+/* Fold src's states of rows [off, off+m) into dst's groups gids[0..m). */
+static tb_rc combine(tb_hashagg *dst, aggst *da, const tb_hashagg *src, const aggst *sa,
+                     const uint32_t *gids, uint32_t off, uint32_t m, tb_err *err)
+{
+    int64_t *dc = dst->states.cols[da->col_cnt].data;
+    const int64_t *sc = (const int64_t *)src->states.cols[sa->col_cnt].data + off;
+    tb_rc rc = TB_OK;
+
+    switch (da->acc) {
+    case ACC_COUNT:
+        for (uint32_t k = 0; k < m; k++)
+            dc[gids[k]] += sc[k];
+        break;
+    case ACC_I128: {
+        tb_i128 *ds = dst->states.cols[da->col_val].data;
+        const tb_i128 *ss = (const tb_i128 *)src->states.cols[sa->col_val].data + off;
+        bool ovf = false;
+        for (uint32_t k = 0; k < m; k++) {
+            ovf |= __builtin_add_overflow(ds[gids[k]], ss[k], &ds[gids[k]]);
+            dc[gids[k]] += sc[k];
+        }
+        if (ovf)
+            return TB_ERRF(err, TB_E_RANGE, "numeric field overflow in %s",
+                           da->spec.kind == TB_AGG_AVG ? "avg" : "sum");
+        break;
+    }
+    case ACC_F64: {
+        double *ds = dst->states.cols[da->col_val].data;
+        const double *ss = (const double *)src->states.cols[sa->col_val].data + off;
+        for (uint32_t k = 0; k < m; k++) {
+            ds[gids[k]] += ss[k];
+            dc[gids[k]] += sc[k];
+        }
+        break;
+    }
+    case ACC_MINMAX: {
+        tb_vec vals = slice(&src->states.cols[sa->col_val], off);
+        uint32_t *sel = dst->fresh, n_sel = 0;
+        for (uint32_t k = 0; k < m; k++) {
+            if (sc[k] > 0)
+                sel[n_sel++] = k;
+        }
+        /* update() counts one per row: add the rest of each source count after. */
+        rc = update(dst, da, &vals, gids, sel, n_sel, err);
+        for (uint32_t k = 0; k < n_sel && rc == TB_OK; k++)
+            dc[gids[sel[k]]] += sc[sel[k]] - 1;
+        break;
+    }
+    default:
+        break;
+    }
+    return rc;
+}
+
+tb_rc tb_hashagg_merge(tb_hashagg *dst, const tb_hashagg *src, tb_err *err)
+{
+    uint32_t n = src->states.n_rows;
+    uint32_t *gmap = NULL;
+    tb_rc rc = TB_OK;
+
+    if (dst == src || !same_shape(dst, src))
+        return TB_ERRF(err, TB_E_MISUSE, "hashagg: merging states of different aggregations");
+    gmap = tb_malloc(((size_t)n + 1) * sizeof(uint32_t));
+    if (gmap == NULL)
+        return tb_err_nomem(err);
+    for (uint32_t off = 0; off < n && rc == TB_OK; off += TB_BATCH_CAP) {
+        uint32_t m = TB_MIN(n - off, (uint32_t)TB_BATCH_CAP);
+        uint32_t *gids = gmap + off;
+        if (dst->groups != NULL) {
+            tb_vec keys[64], *kv = keys;
+            uint32_t n_fresh = 0;
+            if (src->n_keys > 64) {
+                kv = tb_malloc(src->n_keys * sizeof(tb_vec));
+                if (kv == NULL) {
+                    rc = tb_err_nomem(err);
+                    break;
+                }
+            }
+            for (uint32_t c = 0; c < src->n_keys; c++)
+                kv[c] = slice(&src->groups->st.cols[c], off);
+            rc = keytab_find(dst->groups, kv, m, gids, &n_fresh, err);
+            if (kv != keys)
+                tb_free(kv);
+            if (rc == TB_OK && n_fresh > 0)
+                rc = tb_colstore_append_zero(&dst->states, n_fresh, err);
+        } else {
+            memset(gids, 0, m * sizeof(uint32_t));
+        }
+        if (rc == TB_OK && dst->track_changes)
+            rc = mark_changed(dst, gids, m, err);
+        for (uint32_t i = 0; i < dst->n_aggs && rc == TB_OK; i++) {
+            if (dst->aggs[i].distinct == NULL)
+                rc = combine(dst, &dst->aggs[i], src, &src->aggs[i], gids, off, m, err);
+        }
+    }
+    /* DISTINCT aggregates: re-insert src's (group, value) pairs; new pairs update. */
+    for (uint32_t i = 0; i < dst->n_aggs && rc == TB_OK; i++) {
+        keytab *sd = src->aggs[i].distinct;
+        uint32_t ne = sd ? sd->st.n_rows : 0;
+        for (uint32_t off = 0; off < ne && rc == TB_OK; off += TB_BATCH_CAP) {
+            uint32_t m = TB_MIN(ne - off, (uint32_t)TB_BATCH_CAP), n_fresh = 0;
+            const int64_t *sg = (const int64_t *)sd->st.cols[0].data + off;
+            tb_vec dk[2];
+            for (uint32_t k = 0; k < m; k++) {
+                dst->gids[k] = gmap[sg[k]];
+                dst->gid64[k] = dst->gids[k];
+            }
+            memset(dk, 0, sizeof(dk));
+            dk[0].type = tb_type_make(TB_T_INT64);
+            dk[0].data = dst->gid64;
+            dk[1] = slice(&sd->st.cols[1], off);
+            rc = keytab_find(dst->aggs[i].distinct, dk, m, dst->fresh, &n_fresh, err);
+            if (rc == TB_OK)
+                rc = update(dst, &dst->aggs[i], &dk[1], dst->gids,
+                            dst->aggs[i].distinct->fresh, n_fresh, err);
+        }
+    }
+    tb_free(gmap);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- eviction */
@@ -1370,6 +1528,7 @@ tb_rc tb_op_hash_agg_new(tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
     rc = tb_hashagg_new(n_groups, types, n_aggs, aggs, &a->agg, err);
     if (rc != TB_OK)
         goto fail;
+    a->agg->track_changes = false;
     tb_free(types);
     *out = &a->base;
     return TB_OK;

@@ -994,6 +994,8 @@ static void test_hash_agg_overflow(void **state)
     tb_table_free(t);
 }
 
+static void expect_same_groups(tb_hashagg *a, tb_hashagg *b);
+
 static int64_t key_120k(uint32_t i)
 {
     return i % 120000;
@@ -1022,6 +1024,38 @@ static void test_hash_agg_many_groups(void **state)
     }
     rows_free(&rs);
     free(seen);
+    /* the same through two partial states (batches alternating) merged */
+    {
+        tb_hashagg *p0 = NULL, *p1 = NULL, *whole = NULL;
+        tb_type kt[1] = {T(TB_T_INT64)};
+        tb_op *op = scan(t);
+        tb_arena *arena = tb_arena_new(0);
+        tb_err err;
+        int b = 0;
+        assert_int_equal(tb_hashagg_new(1, kt, 2, aggs, &p0, &err), TB_OK);
+        assert_int_equal(tb_hashagg_new(1, kt, 2, aggs, &p1, &err), TB_OK);
+        assert_int_equal(tb_hashagg_new(1, kt, 2, aggs, &whole, &err), TB_OK);
+        for (;; b++) {
+            tb_batch *batch = NULL;
+            assert_int_equal(tb_op_next(op, &batch, &err), TB_OK);
+            if (batch == NULL)
+                break;
+            tb_arena_reset(arena);
+            assert_int_equal(tb_hashagg_consume_batch(b % 2 ? p1 : p0, batch, groups, arena,
+                                                      &err),
+                             TB_OK);
+            assert_int_equal(tb_hashagg_consume_batch(whole, batch, groups, arena, &err),
+                             TB_OK);
+        }
+        assert_int_equal(tb_hashagg_merge(p1, p0, &err), TB_OK);
+        assert_int_equal(tb_hashagg_groups(p1), 120000);
+        expect_same_groups(whole, p1);
+        tb_hashagg_free(p0);
+        tb_hashagg_free(p1);
+        tb_hashagg_free(whole);
+        tb_op_free(op);
+        tb_arena_free(arena);
+    }
     tb_table_free(t);
 
     /* composite keys (text, int) and float keys: -0 = 0, NaN = NaN */
@@ -1288,6 +1322,107 @@ static void test_hashagg_evict(void **state)
     rows_free(&rs);
     tb_hashagg_free(agg);
     tb_arena_free(arena);
+}
+
+/* Consume a table's rows into agg, grouping by groups (over the table's columns). */
+static void consume_table(tb_hashagg *agg, tb_table *t, tb_expr **groups)
+{
+    tb_op *op = scan(t);
+    tb_arena *arena = tb_arena_new(0);
+    tb_err err;
+
+    for (;;) {
+        tb_batch *batch = NULL;
+        assert_int_equal(tb_op_next(op, &batch, &err), TB_OK);
+        if (batch == NULL)
+            break;
+        tb_arena_reset(arena);
+        assert_int_equal(tb_hashagg_consume_batch(agg, batch, groups, arena, &err), TB_OK);
+    }
+    tb_arena_free(arena);
+    tb_op_free(op);
+}
+
+static void expect_same_groups(tb_hashagg *a, tb_hashagg *b)
+{
+    rows ra, rb;
+    emit_rows(a, TB_HASHAGG_ALL, 0, NULL, &ra);
+    emit_rows(b, TB_HASHAGG_ALL, 0, NULL, &rb);
+    assert_int_equal(ra.n, rb.n);
+    qsort(ra.r, ra.n, sizeof(char *), cmp_str);
+    qsort(rb.r, rb.n, sizeof(char *), cmp_str);
+    for (size_t i = 0; i < ra.n; i++)
+        assert_string_equal(ra.r[i], rb.r[i]);
+    rows_free(&ra);
+    rows_free(&rb);
+}
+
+/* Partial aggregation per partition + merge == aggregation of everything. */
+static void test_hashagg_merge(void **state)
+{
+    tb_table *part[3];
+    tb_expr *groups[1] = {col(0, T(TB_T_STRING))};
+    tb_expr *x = col(1, T(TB_T_INT64)), *sx = col(2, T(TB_T_STRING));
+    tb_aggspec a[8];
+    tb_type kt[1] = {T(TB_T_STRING)};
+    uint64_t seed = 12345;
+    tb_err err;
+    (void)state;
+
+    a[0] = aggspec(TB_AGG_COUNT_STAR, false, NULL, T(TB_T_INT64));
+    a[1] = aggspec(TB_AGG_SUM, false, x, tb_type_decimal(38, 0));
+    a[2] = aggspec(TB_AGG_AVG, false, x, tb_type_decimal(38, 3));
+    a[3] = aggspec(TB_AGG_MIN, false, sx, T(TB_T_STRING));
+    a[4] = aggspec(TB_AGG_MAX, false, sx, T(TB_T_STRING));
+    a[5] = aggspec(TB_AGG_COUNT, true, x, T(TB_T_INT64));
+    a[6] = aggspec(TB_AGG_SUM, true, x, tb_type_decimal(38, 0));
+    a[7] = aggspec(TB_AGG_MAX, false, x, T(TB_T_INT64));
+    for (int p = 0; p < 3; p++) {
+        char **r = malloc(3000 * sizeof(char *));
+        part[p] = table_of("g text, x bigint, s text");
+        for (int i = 0; i < 3000; i++) {
+            char gbuf[16], xbuf[24], sbuf[24];
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            snprintf(gbuf, sizeof(gbuf), (seed >> 60) == 0 ? "NULL" : "g%d",
+                     (int)((seed >> 33) % 70));
+            snprintf(xbuf, sizeof(xbuf), (seed >> 58) % 9 == 0 ? "NULL" : "%d",
+                     (int)((seed >> 20) % 40) - 10);
+            snprintf(sbuf, sizeof(sbuf), (seed >> 56) % 7 == 0 ? "NULL" : "s%llu",
+                     (unsigned long long)((seed >> 8) % 997));
+            r[i] = malloc(80);
+            snprintf(r[i], 80, "%s|%s|%s", gbuf, xbuf, sbuf);
+        }
+        add_rows(part[p], (const char *const *)r, 3000);
+        for (int i = 0; i < 3000; i++)
+            free(r[i]);
+        free(r);
+    }
+    for (uint32_t nk = 0; nk <= 1; nk++) {
+        tb_hashagg *all = NULL, *pa[3] = {NULL, NULL, NULL};
+        assert_int_equal(tb_hashagg_new(nk, kt, 8, a, &all, &err), TB_OK);
+        for (int p = 0; p < 3; p++) {
+            assert_int_equal(tb_hashagg_new(nk, kt, 8, a, &pa[p], &err), TB_OK);
+            consume_table(all, part[p], groups);
+            consume_table(pa[p], part[p], groups);
+        }
+        assert_int_equal(tb_hashagg_merge(pa[0], pa[1], &err), TB_OK);
+        assert_int_equal(tb_hashagg_merge(pa[0], pa[2], &err), TB_OK);
+        expect_same_groups(all, pa[0]);
+        assert_int_equal(tb_hashagg_merge(pa[0], pa[0], &err), TB_E_MISUSE);
+        for (int p = 0; p < 3; p++)
+            tb_hashagg_free(pa[p]);
+        tb_hashagg_free(all);
+    }
+    {
+        tb_hashagg *x1 = NULL, *x2 = NULL;
+        assert_int_equal(tb_hashagg_new(1, kt, 8, a, &x1, &err), TB_OK);
+        assert_int_equal(tb_hashagg_new(1, kt, 7, a, &x2, &err), TB_OK);
+        assert_int_equal(tb_hashagg_merge(x1, x2, &err), TB_E_MISUSE);
+        tb_hashagg_free(x1);
+        tb_hashagg_free(x2);
+    }
+    for (int p = 0; p < 3; p++)
+        tb_table_free(part[p]);
 }
 
 /* ---------------------------------------------------------------- sort */
@@ -1597,6 +1732,7 @@ int main(void)
         cmocka_unit_test(test_hash_agg_many_groups),
         cmocka_unit_test(test_hashagg_state),
         cmocka_unit_test(test_hashagg_evict),
+        cmocka_unit_test(test_hashagg_merge),
         cmocka_unit_test(test_sort),
         cmocka_unit_test(test_sort_topn),
         cmocka_unit_test(test_faults),
