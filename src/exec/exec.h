@@ -67,7 +67,10 @@ tb_expr *tb_expr_null(tb_arena *arena); /* NULL literal of type TB_T_NULL */
  * lower, upper, substr/substring, trim/btrim/ltrim/rtrim, replace, concat, left, right,
  * position/strpos, starts_with, split_part, lpad, rpad, reverse, repeat, now,
  * current_date, date_trunc, date_part/extract, date_bin, tumble, make_date, to_timestamp,
- * epoch... On failure returns TB_E_NOTFOUND (no such function; message lists close
+ * epoch... (the full list: the tables at the end of expr_arith.c and func_*.c; also
+ * "~" "~*" "!~" "!~*", like_escape, is_distinct_from). Calls over constants are folded
+ * (not random/clock_timestamp; now/current_date are read once here, at construction).
+ * On failure returns TB_E_NOTFOUND (no such function; message lists close
  * names) or TB_E_TYPE (no overload; message names the argument types), with err->pos =
  * pos.
  */
@@ -131,6 +134,9 @@ typedef struct tb_aggspec {
  * and set its result type with PostgreSQL's rules: count -> bigint; sum(smallint|int) ->
  * bigint; sum(bigint|numeric) -> numeric(38,s); sum(real|double) -> double; avg(integer
  * types|numeric) -> numeric; avg(double) -> double; min/max -> argument type.
+ * Scales (fixed-point, see agg_resolve.c): sum(bigint) numeric(38,0), sum(numeric(p,s))
+ * numeric(38,s), avg(integer types) numeric(38,6), avg(numeric(p,s)) numeric(38,max(s,6)).
+ * A NULL-literal argument is retyped in place (integer for sum/avg, text for min/max).
  */
 tb_rc tb_agg_resolve(const char *name, bool star, bool distinct, tb_expr *arg, int pos,
                      tb_aggspec *out, tb_err *err);

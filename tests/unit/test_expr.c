@@ -1212,6 +1212,15 @@ static void test_big_batch(void **state)
             assert_int_equal(((int32_t *)v.data)[r], -a);
         }
     }
+    /* an empty batch */
+    bb->n_rows = 0;
+    e = mk(TB_EX_CASE, false, true, 3, call(">", 2, tb_expr_col(A, 1, ty("integer")), ci(0)),
+           call("/", 2, ci(600), tb_expr_col(A, 1, ty("integer"))), ci(1));
+    assert_int_equal(tb_expr_eval(e, bb, A, &v, &E), TB_OK);
+    e = mk(TB_EX_AND, false, false, 2, call(">", 2, tb_expr_col(A, 0, ty("integer")), ci(0)),
+           call("~~", 2, cast(tb_expr_col(A, 3, ty("double")), "text"), cs("1%")));
+    assert_int_equal(tb_expr_eval(e, bb, A, &v, &E), TB_OK);
+    assert_int_equal(tb_expr_eval(ci(5), bb, A, &v, &E), TB_OK);
     tb_schema_free(sch);
 }
 
