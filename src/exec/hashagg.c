@@ -940,16 +940,6 @@ void tb_hashagg_clear_changed(tb_hashagg *agg)
 
 _Static_assert(TB_BATCH_CAP % 64 == 0, "store slices need word-aligned validity");
 
-/* Rows [off, off + TB_BATCH_CAP) of a store column as a vector (off % 64 == 0). */
-static tb_vec slice(const tb_vec *v, uint32_t off)
-{
-    tb_vec s = *v;
-    if (v->data != NULL)
-        s.data = (char *)v->data + tb_type_width(v->type) * off;
-    if (v->valid != NULL)
-        s.valid = v->valid + off / 64;
-    return s;
-}
 
 static bool same_shape(const tb_hashagg *a, const tb_hashagg *b)
 {
@@ -1005,7 +995,7 @@ static tb_rc combine(tb_hashagg *dst, aggst *da, const tb_hashagg *src, const ag
         break;
     }
     case ACC_MINMAX: {
-        tb_vec vals = slice(&src->states.cols[sa->col_val], off);
+        tb_vec vals = tb_op_vec_slice(&src->states.cols[sa->col_val], off);
         uint32_t *sel = dst->fresh, n_sel = 0;
         for (uint32_t k = 0; k < m; k++) {
             if (sc[k] > 0)
@@ -1048,7 +1038,7 @@ tb_rc tb_hashagg_merge(tb_hashagg *dst, const tb_hashagg *src, tb_err *err)
                 }
             }
             for (uint32_t c = 0; c < src->n_keys; c++)
-                kv[c] = slice(&src->groups->st.cols[c], off);
+                kv[c] = tb_op_vec_slice(&src->groups->st.cols[c], off);
             rc = keytab_find(dst->groups, kv, m, gids, &n_fresh, err);
             if (kv != keys)
                 tb_free(kv);
@@ -1079,7 +1069,7 @@ tb_rc tb_hashagg_merge(tb_hashagg *dst, const tb_hashagg *src, tb_err *err)
             memset(dk, 0, sizeof(dk));
             dk[0].type = tb_type_make(TB_T_INT64);
             dk[0].data = dst->gid64;
-            dk[1] = slice(&sd->st.cols[1], off);
+            dk[1] = tb_op_vec_slice(&sd->st.cols[1], off);
             rc = keytab_find(dst->aggs[i].distinct, dk, m, dst->fresh, &n_fresh, err);
             if (rc == TB_OK)
                 rc = update(dst, &dst->aggs[i], &dk[1], dst->gids,

@@ -458,6 +458,9 @@ static tb_rc probe_start(hj_op *j, tb_batch *pb, tb_err *err)
     uint32_t n = pb->n_rows;
     tb_rc rc;
 
+    if (n > TB_BATCH_CAP)
+        return TB_ERRF(err, TB_E_LIMIT, "hash join: probe batch of %u rows (max %u)", n,
+                       TB_BATCH_CAP);
     tb_arena_reset(j->parena);
     for (uint32_t k = 0; k < j->n_keys; k++) {
         rc = tb_op_eval(j->left_keys[k], pb, j->parena, &j->pkeys[k], err);

@@ -297,6 +297,9 @@ static tb_rc filter_next(tb_op *op, tb_batch **out, tb_err *err)
             return rc;
         if (batch->n_rows == 0)
             continue;
+        if (batch->n_rows > TB_BATCH_CAP)
+            return TB_ERRF(err, TB_E_LIMIT, "filter: batch of %u rows (max %u)",
+                           batch->n_rows, TB_BATCH_CAP);
         rc = tb_op_eval(f->pred, batch, f->arena, &pv, err);
         if (rc != TB_OK)
             return rc;
@@ -475,6 +478,9 @@ static tb_rc limit_next(tb_op *op, tb_batch **out, tb_err *err)
         if (rc != TB_OK || batch == NULL)
             return rc;
         n = batch->n_rows;
+        if (n > TB_BATCH_CAP)
+            return TB_ERRF(err, TB_E_LIMIT, "limit: batch of %u rows (max %u)", n,
+                           TB_BATCH_CAP);
         skip = (uint32_t)TB_MIN((int64_t)n, l->to_skip);
         l->to_skip -= skip;
         take = n - skip;

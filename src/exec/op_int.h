@@ -83,6 +83,9 @@ tb_rc tb_op_gather(tb_vec *dst, uint32_t dst_off, uint32_t dst_cap, const tb_vec
 tb_rc tb_op_gather_new(tb_vec *dst, const tb_vec *src, const uint32_t *rows, uint32_t n,
                        tb_arena *arena);
 
+/* Rows from `off` (a multiple of 64) of v as a vector sharing v's buffers. */
+tb_vec tb_op_vec_slice(const tb_vec *v, uint32_t off);
+
 /* Order of two non-NULL values of the same type: <0, 0, >0 (NaN above all numbers). */
 int tb_op_cmp(const tb_vec *a, uint32_t ia, const tb_vec *b, uint32_t ib);
 

@@ -237,6 +237,9 @@ static tb_rc nl_next(tb_op *op, tb_batch **out, tb_err *err)
             }
             if (lb->n_rows == 0)
                 continue;
+            if (lb->n_rows > TB_BATCH_CAP)
+                return TB_ERRF(err, TB_E_LIMIT, "nested loop join: batch of %u rows (max %u)",
+                               lb->n_rows, TB_BATCH_CAP);
             j->lb = lb;
             j->li = j->ri = 0;
             memset(j->lmatched, 0, lb->n_rows);

@@ -433,6 +433,16 @@ tb_rc tb_op_gather_new(tb_vec *dst, const tb_vec *src, const uint32_t *rows, uin
     return tb_op_gather(dst, 0, cap, src, rows, n, arena);
 }
 
+tb_vec tb_op_vec_slice(const tb_vec *v, uint32_t off)
+{
+    tb_vec s = *v;
+    if (v->data != NULL)
+        s.data = (char *)v->data + tb_type_width(v->type) * off;
+    if (v->valid != NULL)
+        s.valid = v->valid + off / 64;
+    return s;
+}
+
 /* ---------------------------------------------------------------- ordering */
 
 static inline int cmp_dbl(double x, double y)

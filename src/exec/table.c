@@ -227,6 +227,26 @@ tb_rc tb_table_append(tb_table *table, const tb_batch *batch, tb_err *err)
     }
     if (batch->n_rows == 0)
         return TB_OK;
+    if (batch->n_rows > TB_BATCH_CAP) {
+        /* Chunks are batches for scans: keep them within TB_BATCH_CAP rows. */
+        tb_batch part = *batch;
+        tb_vec cols[256], *pc = cols;
+        tb_rc rc2 = TB_OK;
+        if (batch->n_cols > 256 && (pc = tb_malloc(batch->n_cols * sizeof(tb_vec))) == NULL)
+            return tb_err_nomem(err);
+        part.cols = pc;
+        for (uint32_t off = 0; off < batch->n_rows && rc2 == TB_OK; off += TB_BATCH_CAP) {
+            for (uint32_t c = 0; c < batch->n_cols; c++)
+                pc[c] = batch->cols[c].type.id == TB_T_NULL
+                            ? batch->cols[c]
+                            : tb_op_vec_slice(&batch->cols[c], off);
+            part.n_rows = TB_MIN(batch->n_rows - off, (uint32_t)TB_BATCH_CAP);
+            rc2 = tb_table_append(table, &part, err);
+        }
+        if (pc != cols)
+            tb_free(pc);
+        return rc2;
+    }
     pthread_mutex_lock(&table->mu);
     if (table->n_chunks > 0) {
         chunk *last = table->chunks[table->n_chunks - 1];

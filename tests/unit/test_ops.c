@@ -371,6 +371,28 @@ static void test_table_basic(void **state)
         tb_arena_free(arena);
         tb_table_free(w);
     }
+    /* one 5000-row batch is stored as chunks of at most TB_BATCH_CAP rows */
+    {
+        tb_table *w = table_of("a bigint");
+        tb_arena *arena = tb_arena_new(0);
+        tb_batch *batch = NULL;
+        rows rs;
+        assert_int_equal(tb_batch_new(tb_table_schema(w), 5000, arena, &batch), TB_OK);
+        for (int i = 0; i < 5000; i++)
+            TB_VEC_PTR(&batch->cols[0], int64_t)[i] = i;
+        assert_int_equal(tb_vec_set_null(&batch->cols[0], 3000, 5000, arena), TB_OK);
+        batch->n_rows = 5000;
+        assert_int_equal(tb_table_append(w, batch, &err), TB_OK);
+        run(scan(w), &rs);
+        assert_int_equal(rs.n, 5000);
+        assert_int_equal(rs.batches, 3);
+        assert_string_equal(rs.r[2999], "2999");
+        assert_string_equal(rs.r[3000], "NULL");
+        assert_string_equal(rs.r[4999], "4999");
+        rows_free(&rs);
+        tb_arena_free(arena);
+        tb_table_free(w);
+    }
     /* scan outliving its table */
     assert_int_equal(tb_table_scan_new(u, NULL, 0, &op, &err), TB_OK);
     add_rows(u, r1, 3);
