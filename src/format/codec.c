@@ -55,11 +55,10 @@ static tb_rc size_mismatch(tb_err *err, const char *codec, size_t got, size_t wa
                    got, want);
 }
 
-static tb_rc gunzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
-                    tb_err *err)
+static tb_rc gunzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, tb_err *err)
 {
     z_stream zs;
-    uint8_t dummy;
+    uint8_t dummy = 0;
     tb_rc rc = TB_OK;
 
     memset(&zs, 0, sizeof(zs));
@@ -190,8 +189,8 @@ static tb_rc brotli_dec(const uint8_t *src, size_t src_len, uint8_t *dst, size_t
     BrotliDecoderResult r =
         BrotliDecoderDecompressStream(st, &avail_in, &next_in, &avail_out, &next_out, NULL);
     if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT)
-        rc = TB_ERRF(err, TB_E_CORRUPT,
-                     "BROTLI: data decompresses to more than the page size %zu", dst_len);
+        rc = TB_ERRF(err, TB_E_CORRUPT, "BROTLI: data decompresses to more than the page size %zu",
+                     dst_len);
     else if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT)
         rc = TB_ERRF(err, TB_E_CORRUPT, "BROTLI: truncated stream");
     else if (r != BROTLI_DECODER_RESULT_SUCCESS)
@@ -203,8 +202,8 @@ static tb_rc brotli_dec(const uint8_t *src, size_t src_len, uint8_t *dst, size_t
     return rc;
 }
 
-tb_rc tb_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst,
-                    size_t dst_len, tb_err *err)
+tb_rc tb_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+                    tb_err *err)
 {
     uint8_t dummy = 0;
 

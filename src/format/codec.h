@@ -38,8 +38,8 @@ bool tb_codec_supported(int codec);
  * wrong size), TB_E_UNSUPPORTED (codec), TB_E_LIMIT (dst_len > TB_DECOMPRESS_MAX).
  * The message has no file name; callers prefix it.
  */
-tb_rc tb_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst,
-                    size_t dst_len, tb_err *err);
+tb_rc tb_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+                    tb_err *err);
 
 /*
  * Compress src (len bytes) and append the result to out. GZIP writes a gzip member,

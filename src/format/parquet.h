@@ -173,11 +173,11 @@ typedef struct tb_pq_logical_type {
 } tb_pq_logical_type;
 
 typedef struct tb_pq_schema_element {
-    int32_t type;        /* TB_PQ_*, -1 if absent (groups) */
-    int32_t type_length; /* FIXED_LEN_BYTE_ARRAY */
-    int32_t repetition;  /* TB_PQ_REQUIRED.., -1 if absent (root) */
-    const char *name;    /* NUL-terminated */
-    int32_t num_children; /* -1 if absent */
+    int32_t type;           /* TB_PQ_*, -1 if absent (groups) */
+    int32_t type_length;    /* FIXED_LEN_BYTE_ARRAY */
+    int32_t repetition;     /* TB_PQ_REQUIRED.., -1 if absent (root) */
+    const char *name;       /* NUL-terminated */
+    int32_t num_children;   /* -1 if absent */
     int32_t converted_type; /* TB_PQ_CT_*, -1 if absent */
     int32_t scale;          /* -1 if absent */
     int32_t precision;      /* -1 if absent */
@@ -334,8 +334,8 @@ void tb_pq_page_header_init(tb_pq_page_header *ph);
  * in arena (strings copied, NUL-terminated); total size bounded by TB_PQ_META_MAX.
  * Errors (TB_E_CORRUPT / TB_E_LIMIT / TB_E_NOMEM) carry no file name.
  */
-tb_rc tb_pq_decode_file_meta(const uint8_t *p, size_t len, tb_arena *arena,
-                             tb_pq_file_meta *out, tb_err *err);
+tb_rc tb_pq_decode_file_meta(const uint8_t *p, size_t len, tb_arena *arena, tb_pq_file_meta *out,
+                             tb_err *err);
 /*
  * Decode a PageHeader from p[0..len). On success *out_hdr_len is its encoded length.
  * Statistics bytes point into p. If the data ends before the header does,

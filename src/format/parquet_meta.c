@@ -97,19 +97,19 @@ static bool list_of(dec *d, uint8_t want, uint32_t *n)
     return true;
 }
 
-#define SKIP()                                                                             \
-    do {                                                                                   \
-        tb_thrift_skip(r, t);                                                              \
+#define SKIP()                                                                                     \
+    do {                                                                                           \
+        tb_thrift_skip(r, t);                                                                      \
     } while (0)
-#define WANT(tt)                                                                           \
-    if (t != (tt)) {                                                                       \
-        SKIP();                                                                            \
-        break;                                                                             \
+#define WANT(tt)                                                                                   \
+    if (t != (tt)) {                                                                               \
+        SKIP();                                                                                    \
+        break;                                                                                     \
     }
-#define WANT_BOOL()                                                                        \
-    if (!IS_BOOL(t)) {                                                                     \
-        SKIP();                                                                            \
-        break;                                                                             \
+#define WANT_BOOL()                                                                                \
+    if (!IS_BOOL(t)) {                                                                             \
+        SKIP();                                                                                    \
+        break;                                                                                     \
     }
 
 /* ---------------------------------------------------------------- defaults */
@@ -663,14 +663,13 @@ static tb_rc dec_result(dec *d, const char *what, tb_err *err)
     if (d->nomem)
         return tb_err_nomem(err);
     if (d->over_budget)
-        return TB_ERRF(err, TB_E_LIMIT, "%s: metadata larger than %zu bytes", what,
-                       TB_PQ_META_MAX);
+        return TB_ERRF(err, TB_E_LIMIT, "%s: metadata larger than %zu bytes", what, TB_PQ_META_MAX);
     return TB_ERRF(err, TB_E_CORRUPT, "%s: %s at byte %zu", what,
                    d->r.why != NULL ? d->r.why : "malformed", tb_thrift_pos(&d->r));
 }
 
-tb_rc tb_pq_decode_file_meta(const uint8_t *p, size_t len, tb_arena *arena,
-                             tb_pq_file_meta *out, tb_err *err)
+tb_rc tb_pq_decode_file_meta(const uint8_t *p, size_t len, tb_arena *arena, tb_pq_file_meta *out,
+                             tb_err *err)
 {
     dec d;
     int16_t id;

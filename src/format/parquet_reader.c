@@ -45,27 +45,27 @@
 #include "format/codec.h"
 #include "format/rle.h"
 
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the Parquet reader assumes a little-endian host"
 #endif
 
 #define TB_PQ_HEADER_MAX ((size_t)16 << 20) /* page header (with statistics) */
 #define TB_PQ_READ_AHEAD ((size_t)1 << 20)
-#define TB_PQ_MAX_DEPTH 64                   /* schema tree depth */
-#define TB_PQ_MAX_FLBA ((int32_t)1 << 20)    /* FIXED_LEN_BYTE_ARRAY type_length */
+#define TB_PQ_MAX_DEPTH  64                 /* schema tree depth */
+#define TB_PQ_MAX_FLBA   ((int32_t)1 << 20) /* FIXED_LEN_BYTE_ARRAY type_length */
 
 /* Conversions from the physical representation to the output vector type. */
 enum {
-    CV_COPY = 0,  /* same representation */
-    CV_I32_I16,   /* INT(8|16, signed) */
+    CV_COPY = 0, /* same representation */
+    CV_I32_I16,  /* INT(8|16, signed) */
     CV_U8_I16,
     CV_U16_I32,
     CV_U32_I64,
-    CV_U64_DEC,   /* numeric(20,0) */
-    CV_MS32_US,   /* TIME_MILLIS (int32 ms) -> bigint us */
-    CV_MS_US,     /* int64 ms -> us */
-    CV_NS_US,     /* int64 ns -> us (floor) */
-    CV_INT96,     /* Impala timestamp -> us */
+    CV_U64_DEC, /* numeric(20,0) */
+    CV_MS32_US, /* TIME_MILLIS (int32 ms) -> bigint us */
+    CV_MS_US,   /* int64 ms -> us */
+    CV_NS_US,   /* int64 ns -> us (floor) */
+    CV_INT96,   /* Impala timestamp -> us */
     CV_DEC32,
     CV_DEC64,
     CV_DECBIN,    /* big-endian two's complement bytes */
@@ -78,16 +78,16 @@ enum {
 };
 
 typedef struct pq_field {
-    uint32_t elem;           /* schema element index */
-    int leaf;                /* leaf column index, -1 for nested */
+    uint32_t elem; /* schema element index */
+    int leaf;      /* leaf column index, -1 for nested */
     bool nested;
     const char *unsupported; /* why the column can't be read (NULL: it can) */
     int phys;                /* TB_PQ_* */
     int32_t type_length;     /* FLBA */
     int max_def;             /* 0 required, 1 optional */
     int cv;
-    int scale;               /* decimals */
-    size_t phys_w;           /* bytes per decoded physical value */
+    int scale;     /* decimals */
+    size_t phys_w; /* bytes per decoded physical value */
 } pq_field;
 
 struct tb_parquet_file {
@@ -151,7 +151,7 @@ static size_t phys_width(int phys)
 
 static const char *phys_name(int phys)
 {
-    static const char *names[] = {"BOOLEAN", "INT32", "INT64", "INT96",
+    static const char *names[] = {"BOOLEAN", "INT32",  "INT64",      "INT96",
                                   "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
     return phys >= 0 && phys <= 7 ? names[phys] : "UNKNOWN";
 }
@@ -243,8 +243,8 @@ static const char *map_type(const tb_pq_schema_element *se, pq_field *f, tb_type
             f->cv = CV_MS32_US;
             return NULL;
         }
-        if (is_int64 && (se->logical.unit == TB_PQ_UNIT_MICROS ||
-                         se->logical.unit == TB_PQ_UNIT_NANOS)) {
+        if (is_int64 &&
+            (se->logical.unit == TB_PQ_UNIT_MICROS || se->logical.unit == TB_PQ_UNIT_NANOS)) {
             *out = tb_type_make(TB_T_INT64);
             f->cv = se->logical.unit == TB_PQ_UNIT_NANOS ? CV_NS_US : CV_COPY;
             return NULL;
@@ -256,7 +256,7 @@ static const char *map_type(const tb_pq_schema_element *se, pq_field *f, tb_type
             *out = tb_type_make(TB_T_TIMESTAMP);
             f->cv = se->logical.unit == TB_PQ_UNIT_MILLIS  ? CV_MS_US
                     : se->logical.unit == TB_PQ_UNIT_NANOS ? CV_NS_US
-                                                            : CV_COPY;
+                                                           : CV_COPY;
             return NULL;
         }
         break;
@@ -488,7 +488,8 @@ static tb_rc build_schema(tb_parquet_file *pf, tb_err *err)
         tb_type type = tb_type_make(TB_T_NULL);
         if (se->num_children > 0 || se->type < 0 || se->repetition == TB_PQ_REPEATED) {
             f->nested = true;
-            f->unsupported = tb_arena_sprintf(pf->arena, "is nested (LIST/MAP/STRUCT), not supported");
+            f->unsupported =
+                tb_arena_sprintf(pf->arena, "is nested (LIST/MAP/STRUCT), not supported");
         } else {
             f->leaf = (int)leaf0;
             f->max_def = se->repetition == TB_PQ_REQUIRED ? 0 : 1;
@@ -503,9 +504,8 @@ static tb_rc build_schema(tb_parquet_file *pf, tb_err *err)
             return tb_err_nomem(err);
     }
     if (w.idx != m->n_schema)
-        return TB_ERRF(err, TB_E_CORRUPT,
-                       "parquet: %s: schema tree uses %u of its %u elements", pf->path, w.idx,
-                       m->n_schema);
+        return TB_ERRF(err, TB_E_CORRUPT, "parquet: %s: schema tree uses %u of its %u elements",
+                       pf->path, w.idx, m->n_schema);
     for (uint32_t g = 0; g < m->n_row_groups; g++) {
         const tb_pq_row_group *rg = &m->row_groups[g];
         if (rg->n_columns != pf->n_leaves)
@@ -514,8 +514,8 @@ static tb_rc build_schema(tb_parquet_file *pf, tb_err *err)
                            "columns",
                            pf->path, g, rg->n_columns, pf->n_leaves);
         if (rg->num_rows < 0)
-            return TB_ERRF(err, TB_E_CORRUPT, "parquet: %s: row group %u has %lld rows",
-                           pf->path, g, (long long)rg->num_rows);
+            return TB_ERRF(err, TB_E_CORRUPT, "parquet: %s: row group %u has %lld rows", pf->path,
+                           g, (long long)rg->num_rows);
     }
     return TB_OK;
 }
@@ -589,9 +589,8 @@ tb_rc tb_parquet_open(const char *path, tb_parquet_file **out, tb_err *err)
     }
     uint32_t flen = le32(tail);
     if ((uint64_t)flen > pf->file_size - 12) {
-        rc = TB_ERRF(err, TB_E_CORRUPT,
-                     "parquet: %s: footer length %u exceeds the file size %llu", path, flen,
-                     (unsigned long long)pf->file_size);
+        rc = TB_ERRF(err, TB_E_CORRUPT, "parquet: %s: footer length %u exceeds the file size %llu",
+                     path, flen, (unsigned long long)pf->file_size);
         goto fail;
     }
     if ((size_t)flen > TB_PQ_META_MAX) {
@@ -635,10 +634,7 @@ fail:
     return rc;
 }
 
-const tb_schema *tb_parquet_schema(const tb_parquet_file *pf)
-{
-    return pf->schema;
-}
+const tb_schema *tb_parquet_schema(const tb_parquet_file *pf) { return pf->schema; }
 
 bool tb_parquet_column_nested(const tb_parquet_file *pf, int col)
 {
@@ -655,17 +651,14 @@ int64_t tb_parquet_num_rows(const tb_parquet_file *pf)
     return n;
 }
 
-const tb_pq_file_meta *tb_parquet_meta(const tb_parquet_file *pf)
-{
-    return &pf->meta;
-}
+const tb_pq_file_meta *tb_parquet_meta(const tb_parquet_file *pf) { return &pf->meta; }
 
 tb_rc tb_parquet_read_schema(const char *path, tb_schema **out_schema, tb_err *err)
 {
-    tb_parquet_file *pf;
+    tb_parquet_file *pf = NULL;
     tb_rc rc = tb_parquet_open(path, &pf, err);
     *out_schema = NULL;
-    if (rc != TB_OK)
+    if (rc != TB_OK || pf == NULL)
         return rc;
     *out_schema = pf->schema;
     pf->schema = NULL;
@@ -739,8 +732,7 @@ static tb_rc col_errv(pq_col *c, tb_err *err, tb_rc code, const char *fmt, va_li
                    c->pf->schema->fields[c->field_idx].name, c->rg, msg);
 }
 
-static tb_rc col_err(pq_col *c, tb_err *err, tb_rc code, const char *fmt, ...)
-    TB_PRINTF(4, 5);
+static tb_rc col_err(pq_col *c, tb_err *err, tb_rc code, const char *fmt, ...) TB_PRINTF(4, 5);
 static tb_rc col_err(pq_col *c, tb_err *err, tb_rc code, const char *fmt, ...)
 {
     va_list ap;
@@ -811,8 +803,8 @@ static tb_rc io_get(pq_col *c, uint64_t off, size_t n, const uint8_t **out, tb_e
     c->io_len = 0;
     size_t got;
     if (pread_full(c->pf->fd, c->io_buf, len, off, &got) != TB_OK)
-        return col_err(c, err, TB_E_IO, "read error at offset %llu: %s",
-                       (unsigned long long)off, strerror(errno));
+        return col_err(c, err, TB_E_IO, "read error at offset %llu: %s", (unsigned long long)off,
+                       strerror(errno));
     c->pf->bytes_read += got;
     if (got < n)
         return col_err(c, err, TB_E_CORRUPT, "file truncated at offset %llu",
@@ -951,8 +943,8 @@ static float half_to_float(uint16_t h)
 
 /* Convert m physical values at src into output values at dst. Strings made by the
  * conversion (UUIDs) go to str_arena. */
-static tb_rc convert(pq_col *c, const uint8_t *src, uint32_t m, uint8_t *dst,
-                     tb_arena *str_arena, tb_err *err)
+static tb_rc convert(pq_col *c, const uint8_t *src, uint32_t m, uint8_t *dst, tb_arena *str_arena,
+                     tb_err *err)
 {
     const pq_field *f = c->f;
     switch (f->cv) {
@@ -1054,7 +1046,7 @@ static tb_rc convert(pq_col *c, const uint8_t *src, uint32_t m, uint8_t *dst,
     case CV_DEC32_DBL:
     case CV_DEC64_DBL:
     case CV_DECBIN_DBL: {
-        double *d = (double *)dst, div = pow10d(f->scale);
+        double div = pow10d(f->scale);
         for (uint32_t i = 0; i < m; i++) {
             double v;
             if (f->cv == CV_DEC32_DBL)
@@ -1064,16 +1056,17 @@ static tb_rc convert(pq_col *c, const uint8_t *src, uint32_t m, uint8_t *dst,
             else
                 v = be_to_double((const uint8_t *)((const tb_str *)src)[i].ptr,
                                  ((const tb_str *)src)[i].len);
-            d[i] = v / div;
+            v /= div;
+            memcpy(dst + (size_t)i * sizeof(double), &v, sizeof(double));
         }
         return TB_OK;
     }
     case CV_F16: {
         const tb_str *s = (const tb_str *)src;
-        float *d = (float *)dst;
         for (uint32_t i = 0; i < m; i++) {
             const uint8_t *p = (const uint8_t *)s[i].ptr;
-            d[i] = half_to_float((uint16_t)(p[0] | (p[1] << 8)));
+            float v = half_to_float((uint16_t)(p[0] | (p[1] << 8)));
+            memcpy(dst + (size_t)i * sizeof(float), &v, sizeof(float));
         }
         return TB_OK;
     }
@@ -1206,10 +1199,10 @@ static tb_rc load_dict(pq_col *c, const tb_pq_page_header *ph, const uint8_t *ra
         return col_err(c, err, rc, "%s", err->msg);
     }
     /* bound the count by the bytes present before allocating */
-    size_t min_w = c->f->phys == TB_PQ_BOOLEAN      ? 0
-                   : c->f->phys == TB_PQ_BYTE_ARRAY ? 4
+    size_t min_w = c->f->phys == TB_PQ_BOOLEAN                ? 0
+                   : c->f->phys == TB_PQ_BYTE_ARRAY           ? 4
                    : c->f->phys == TB_PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)c->f->type_length
-                                                               : c->f->phys_w;
+                                                              : c->f->phys_w;
     if ((min_w > 0 && (size_t)n > usize / min_w) ||
         (min_w == 0 && (uint64_t)n > (uint64_t)usize * 8))
         return col_err(c, err, TB_E_CORRUPT, "dictionary of %d values does not fit its %zu bytes",
@@ -1298,8 +1291,7 @@ static tb_rc setup_levels_v1(pq_col *c, int enc, int32_t num_values, const uint8
             return col_err(c, err, TB_E_CORRUPT, "definition levels truncated");
         uint32_t n = le32(p);
         if (n > (size_t)(end - p) - 4)
-            return col_err(c, err, TB_E_CORRUPT, "definition levels length %u exceeds the page",
-                           n);
+            return col_err(c, err, TB_E_CORRUPT, "definition levels length %u exceeds the page", n);
         tb_rle_dec_init(&c->def, p + 4, n, bw);
         c->def_mode = 1;
         *pp = p + 4 + n;
@@ -1326,8 +1318,8 @@ static tb_rc setup_data_page(pq_col *c, const tb_pq_page_header *ph, const uint8
     tb_rc rc;
     size_t csize = (size_t)ph->compressed_page_size;
     size_t usize = (size_t)ph->uncompressed_page_size;
-    const uint8_t *body;
-    size_t body_len;
+    const uint8_t *body = NULL;
+    size_t body_len = 0;
     int32_t num_values;
 
     c->def_mode = 0;
@@ -1345,8 +1337,7 @@ static tb_rc setup_data_page(pq_col *c, const tb_pq_page_header *ph, const uint8
             return rc;
         const uint8_t *p = body, *end = body + body_len;
         if (c->f->max_def > 0) {
-            rc = setup_levels_v1(c, ph->data.definition_level_encoding, num_values, &p, end,
-                                 err);
+            rc = setup_levels_v1(c, ph->data.definition_level_encoding, num_values, &p, end, err);
             if (rc != TB_OK)
                 return rc;
         }
@@ -1367,8 +1358,8 @@ static tb_rc setup_data_page(pq_col *c, const tb_pq_page_header *ph, const uint8
             c->def_mode = 1;
         }
         size_t lv = (size_t)dl + (size_t)rl;
-        rc = page_body(c, raw + lv, csize - lv, usize - lv, h->is_compressed, &body, &body_len,
-                       err);
+        rc =
+            page_body(c, raw + lv, csize - lv, usize - lv, h->is_compressed, &body, &body_len, err);
         if (rc != TB_OK)
             return rc;
         c->vals = body;
@@ -1390,7 +1381,7 @@ static tb_rc next_page(pq_col *c, tb_err *err)
     tb_rc rc;
     for (;;) {
         tb_pq_page_header ph;
-        const uint8_t *p;
+        const uint8_t *p = NULL;
         size_t hlen = 0;
         bool trunc = false;
 
@@ -1406,8 +1397,8 @@ static tb_rc next_page(pq_col *c, tb_err *err)
             if (rc == TB_OK)
                 break;
             if (trunc && want < c->end - c->pos && want < TB_PQ_HEADER_MAX) {
-                want = (size_t)TB_MIN((uint64_t)TB_MIN(want * 8, TB_PQ_HEADER_MAX),
-                                      c->end - c->pos);
+                want =
+                    (size_t)TB_MIN((uint64_t)TB_MIN(want * 8, TB_PQ_HEADER_MAX), c->end - c->pos);
                 continue;
             }
             char msg[TB_ERR_MSG_CAP];
@@ -1433,7 +1424,7 @@ static tb_rc next_page(pq_col *c, tb_err *err)
         if (ph.type != TB_PQ_PAGE_DICTIONARY && ph.type != TB_PQ_PAGE_DATA &&
             ph.type != TB_PQ_PAGE_DATA_V2)
             continue; /* index pages and unknown kinds: skip */
-        const uint8_t *raw;
+        const uint8_t *raw = NULL;
         rc = io_get(c, data_off, (size_t)ph.compressed_page_size, &raw, err);
         if (rc != TB_OK)
             return rc;
@@ -1509,8 +1500,8 @@ static tb_rc init_values(pq_col *c, tb_err *err)
         break;
     }
     case TB_PQ_ENC_BYTE_STREAM_SPLIT: {
-        size_t w = c->f->phys == TB_PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)c->f->type_length
-                                                             : c->f->phys_w;
+        size_t w =
+            c->f->phys == TB_PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)c->f->type_length : c->f->phys_w;
         if (c->vals_len % w != 0)
             return col_err(c, err, TB_E_CORRUPT,
                            "BYTE_STREAM_SPLIT data of %zu bytes is not a multiple of %zu",
@@ -1580,8 +1571,7 @@ static tb_rc gather_dict(pq_col *c, uint8_t *out, uint32_t m, tb_err *err)
     }
     default:
         for (uint32_t i = 0; i < m; i++)
-            memcpy(out + (size_t)i * c->out_w, c->dict_vals + (size_t)ix[i] * c->out_w,
-                   c->out_w);
+            memcpy(out + (size_t)i * c->out_w, c->dict_vals + (size_t)ix[i] * c->out_w, c->out_w);
     }
     return TB_OK;
 }
@@ -1724,8 +1714,8 @@ static tb_rc decode_values(pq_col *c, uint8_t *out, uint32_t m, tb_arena *arena,
 }
 
 /* Read n rows of the column into v (capacity cap) from row offset off. */
-static tb_rc col_read(pq_col *c, tb_vec *v, uint32_t off, uint32_t n, uint32_t cap,
-                      tb_arena *arena, tb_err *err)
+static tb_rc col_read(pq_col *c, tb_vec *v, uint32_t off, uint32_t n, uint32_t cap, tb_arena *arena,
+                      tb_err *err)
 {
     tb_rc rc;
     uint32_t done = 0;
@@ -1807,7 +1797,7 @@ typedef struct pq_source {
     int *proj;
     uint32_t n_proj;
     pq_col *cols;
-    uint32_t rg;           /* next row group */
+    uint32_t rg; /* next row group */
     bool in_rg;
     int64_t rg_rows_left;
 } pq_source;
@@ -1853,13 +1843,12 @@ static tb_rc check_proj(tb_parquet_file *pf, const int *proj, uint32_t n_proj, t
 /* Open file s->file_idx (not the first) and check it against the first one. */
 static tb_rc open_next_file(pq_source *s, tb_err *err)
 {
-    tb_parquet_file *pf;
+    tb_parquet_file *pf = NULL;
     tb_rc rc = tb_parquet_open(s->paths.items[s->file_idx], &pf, err);
-    if (rc != TB_OK)
+    if (rc != TB_OK || pf == NULL)
         return rc;
     if (!schema_equal(pf->schema, s->first_schema)) {
-        rc = TB_ERRF(err, TB_E_TYPE,
-                     "parquet: %s: schema differs from the first file's (%s)",
+        rc = TB_ERRF(err, TB_E_TYPE, "parquet: %s: schema differs from the first file's (%s)",
                      pf->path, s->paths.items[0]);
         tb_parquet_close(pf);
         return rc;

@@ -56,8 +56,7 @@ static inline uint64_t load_bits(const uint8_t *data, size_t len, uint64_t bitpo
     return w == 64 ? lo : lo & (((uint64_t)1 << w) - 1);
 }
 
-void tb_unpack32(const uint8_t *data, size_t len, uint64_t bitpos, int w, uint32_t n,
-                 uint32_t *out)
+void tb_unpack32(const uint8_t *data, size_t len, uint64_t bitpos, int w, uint32_t n, uint32_t *out)
 {
     if (w == 0) {
         memset(out, 0, (size_t)n * sizeof(*out));
@@ -84,8 +83,7 @@ void tb_unpack32(const uint8_t *data, size_t len, uint64_t bitpos, int w, uint32
         out[i] = (uint32_t)load_bits(data, len, bitpos, w);
 }
 
-void tb_unpack64(const uint8_t *data, size_t len, uint64_t bitpos, int w, uint32_t n,
-                 uint64_t *out)
+void tb_unpack64(const uint8_t *data, size_t len, uint64_t bitpos, int w, uint32_t n, uint64_t *out)
 {
     if (w == 0) {
         memset(out, 0, (size_t)n * sizeof(*out));
@@ -278,10 +276,7 @@ tb_rc tb_rle_encode(const uint32_t *vals, size_t n, int bit_width, tb_buf *out)
 
 /* ---------------------------------------------------------------- DELTA_BINARY_PACKED */
 
-static uint64_t zz(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
+static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
 
 static bool delta_header(const uint8_t **p, const uint8_t *end, uint32_t *block_size,
                          uint32_t *n_mini, uint64_t *total, uint64_t *first)

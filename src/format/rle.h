@@ -13,10 +13,7 @@
 #include "util/util.h"
 
 /* Bits needed to represent v (0 for 0). */
-static inline int tb_bit_width(uint64_t v)
-{
-    return v == 0 ? 0 : 64 - __builtin_clzll(v);
-}
+static inline int tb_bit_width(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 
 /* Read an unsigned LEB128 varint from [*p, end); false on truncation/overflow. */
 bool tb_uvarint(const uint8_t **p, const uint8_t *end, uint64_t *out);
@@ -36,10 +33,10 @@ void tb_unpack64(const uint8_t *data, size_t len, uint64_t bitpos, int w, uint32
 typedef struct tb_rle_dec {
     const uint8_t *p;
     const uint8_t *end;
-    int bit_width;      /* 0..32 */
-    uint32_t rle_left;  /* values left in the current RLE run */
+    int bit_width;     /* 0..32 */
+    uint32_t rle_left; /* values left in the current RLE run */
     uint32_t rle_value;
-    uint32_t bp_left;   /* values left in the current bit-packed run */
+    uint32_t bp_left; /* values left in the current bit-packed run */
     const uint8_t *bp_data;
     size_t bp_len;      /* bytes of the run present in the input */
     uint64_t bp_bitpos; /* bit offset of the next value in bp_data */
@@ -68,7 +65,7 @@ void tb_unpack_msb32(const uint8_t *data, size_t len, uint64_t bitpos, int w, ui
 
 /* Limits on header fields (the format has none; these keep state small and bounded). */
 #define TB_DELTA_MAX_MINIBLOCKS 1024
-#define TB_DELTA_MAX_BLOCK (1u << 20)
+#define TB_DELTA_MAX_BLOCK      (1u << 20)
 
 typedef struct tb_delta_dec {
     const uint8_t *p;

@@ -86,10 +86,7 @@ int32_t tb_thrift_read_i32(tb_thrift_reader *r)
     return (int32_t)v;
 }
 
-int64_t tb_thrift_read_i64(tb_thrift_reader *r)
-{
-    return tb_zigzag_dec(tb_thrift_read_varint(r));
-}
+int64_t tb_thrift_read_i64(tb_thrift_reader *r) { return tb_zigzag_dec(tb_thrift_read_varint(r)); }
 
 double tb_thrift_read_double(tb_thrift_reader *r)
 {
@@ -306,10 +303,7 @@ static bool skip_value(tb_thrift_reader *r, uint8_t type, bool elem)
     return !r->failed;
 }
 
-bool tb_thrift_skip(tb_thrift_reader *r, uint8_t type)
-{
-    return skip_value(r, type, false);
-}
+bool tb_thrift_skip(tb_thrift_reader *r, uint8_t type) { return skip_value(r, type, false); }
 
 /* ---------------------------------------------------------------- writer */
 
@@ -327,10 +321,7 @@ static void put(tb_thrift_writer *w, const void *p, size_t n)
         w->rc = TB_E_NOMEM;
 }
 
-static void put1(tb_thrift_writer *w, uint8_t b)
-{
-    put(w, &b, 1);
-}
+static void put1(tb_thrift_writer *w, uint8_t b) { put(w, &b, 1); }
 
 void tb_thrift_write_varint(tb_thrift_writer *w, uint64_t v)
 {
@@ -344,10 +335,7 @@ void tb_thrift_write_varint(tb_thrift_writer *w, uint64_t v)
     put(w, tmp, n);
 }
 
-void tb_thrift_write_byte(tb_thrift_writer *w, int8_t v)
-{
-    put1(w, (uint8_t)v);
-}
+void tb_thrift_write_byte(tb_thrift_writer *w, int8_t v) { put1(w, (uint8_t)v); }
 
 void tb_thrift_write_i16(tb_thrift_writer *w, int16_t v)
 {
@@ -477,8 +465,7 @@ void tb_thrift_write_list_begin(tb_thrift_writer *w, uint8_t elem_type, uint32_t
     }
 }
 
-void tb_thrift_write_map_begin(tb_thrift_writer *w, uint8_t key_type, uint8_t val_type,
-                               uint32_t n)
+void tb_thrift_write_map_begin(tb_thrift_writer *w, uint8_t key_type, uint8_t val_type, uint32_t n)
 {
     tb_thrift_write_varint(w, n);
     if (n > 0)

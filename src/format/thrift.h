@@ -52,15 +52,9 @@ typedef struct tb_thrift_reader {
 } tb_thrift_reader;
 
 void tb_thrift_reader_init(tb_thrift_reader *r, const void *data, size_t len);
-static inline bool tb_thrift_ok(const tb_thrift_reader *r)
-{
-    return !r->failed;
-}
+static inline bool tb_thrift_ok(const tb_thrift_reader *r) { return !r->failed; }
 /* Bytes consumed so far. */
-static inline size_t tb_thrift_pos(const tb_thrift_reader *r)
-{
-    return (size_t)(r->p - r->start);
-}
+static inline size_t tb_thrift_pos(const tb_thrift_reader *r) { return (size_t)(r->p - r->start); }
 /* Mark the reader failed with a static reason (first reason wins). Returns false. */
 bool tb_thrift_fail(tb_thrift_reader *r, const char *why);
 
@@ -133,17 +127,10 @@ void tb_thrift_write_bool_elem(tb_thrift_writer *w, bool v);
 /* List header: element type and count; then write n elements. */
 void tb_thrift_write_list_begin(tb_thrift_writer *w, uint8_t elem_type, uint32_t n);
 /* Map header; then n (key, value) pairs. */
-void tb_thrift_write_map_begin(tb_thrift_writer *w, uint8_t key_type, uint8_t val_type,
-                               uint32_t n);
+void tb_thrift_write_map_begin(tb_thrift_writer *w, uint8_t key_type, uint8_t val_type, uint32_t n);
 
 /* Zigzag helpers (also used by Parquet's DELTA encodings). */
-static inline uint64_t tb_zigzag_enc(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-static inline int64_t tb_zigzag_dec(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
+static inline uint64_t tb_zigzag_enc(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
+static inline int64_t tb_zigzag_dec(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 #endif /* TB_THRIFT_H */

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <dirent.h>
@@ -202,8 +203,8 @@ static void test_codecs(void **state)
     assert_non_null(dst);
     for (size_t i = 0; i < len; i++)
         src[i] = (uint8_t)((i * 7) % 13 + (i % 1000 == 0 ? i / 1000 : 0));
-    int codecs[] = {TB_CODEC_UNCOMPRESSED, TB_CODEC_SNAPPY, TB_CODEC_GZIP, TB_CODEC_BROTLI,
-                    TB_CODEC_LZ4, TB_CODEC_ZSTD, TB_CODEC_LZ4_RAW};
+    int codecs[] = {TB_CODEC_UNCOMPRESSED, TB_CODEC_SNAPPY, TB_CODEC_GZIP,   TB_CODEC_BROTLI,
+                    TB_CODEC_LZ4,          TB_CODEC_ZSTD,   TB_CODEC_LZ4_RAW};
     for (size_t k = 0; k < sizeof(codecs) / sizeof(codecs[0]); k++) {
         tb_buf out = {0};
         int c = codecs[k];
@@ -484,7 +485,6 @@ static void test_meta_roundtrip(void **state)
     tb_buf_free(&buf);
 }
 
-
 /* ---------------------------------------------------------------- synthetic files */
 
 /*
@@ -508,15 +508,9 @@ typedef struct wopts {
     int32_t fake_usize; /* > 0: claim this uncompressed size for every page */
 } wopts;
 
-static bool wnull(int c, int64_t r)
-{
-    return (r + c) % 5 == 3;
-}
+static bool wnull(int c, int64_t r) { return (r + c) % 5 == 3; }
 
-static int64_t wval(int c, int64_t r)
-{
-    return (r * 7919 + c * 1000003) % 200003 - 100000;
-}
+static int64_t wval(int c, int64_t r) { return (r * 7919 + c * 1000003) % 200003 - 100000; }
 
 static void le32put(tb_buf *b, uint32_t v)
 {
@@ -524,8 +518,7 @@ static void le32put(tb_buf *b, uint32_t v)
     tb_buf_append(b, t, 4);
 }
 
-static void write_pq(const char *path, const wcol *cols, int n_cols, int64_t n_rows,
-                     const wopts *o)
+static void write_pq(const char *path, const wcol *cols, int n_cols, int64_t n_rows, const wopts *o)
 {
     tb_err err;
     tb_buf file = {0};
@@ -556,8 +549,8 @@ static void write_pq(const char *path, const wcol *cols, int n_cols, int64_t n_r
                     defs[i] = !nul;
                     nulls += nul;
                     if (!nul)
-                        ints[m++] = wc->phys == TB_PQ_INT32 ? (int32_t)wval(c, p0 + i)
-                                                            : wval(c, p0 + i);
+                        ints[m++] =
+                            wc->phys == TB_PQ_INT32 ? (int32_t)wval(c, p0 + i) : wval(c, p0 + i);
                 }
                 if (wc->optional)
                     assert_int_equal(tb_rle_encode(defs, k, 1, &lv), TB_OK);
@@ -588,8 +581,8 @@ static void write_pq(const char *path, const wcol *cols, int n_cols, int64_t n_r
                         }
                     }
                 } else {
-                    assert_int_equal(
-                        tb_delta_encode(ints, m, wc->phys == TB_PQ_INT32, &vals), TB_OK);
+                    assert_int_equal(tb_delta_encode(ints, m, wc->phys == TB_PQ_INT32, &vals),
+                                     TB_OK);
                 }
                 tb_pq_page_header ph;
                 tb_pq_page_header_init(&ph);
@@ -693,8 +686,8 @@ static void write_pq(const char *path, const wcol *cols, int n_cols, int64_t n_r
 
 /* Read path(s) with projection proj and check every value against wval/wnull. Returns
  * the rc of the first failing call (TB_OK when everything was read and matched). */
-static tb_rc read_check(const tb_strlist *paths, const wcol *cols, const int *proj,
-                        uint32_t n_proj, int64_t rows_per_file, tb_err *err)
+static tb_rc read_check(const tb_strlist *paths, const wcol *cols, const int *proj, uint32_t n_proj,
+                        int64_t rows_per_file, tb_err *err)
 {
     tb_source *src = NULL;
     tb_arena *arena = tb_arena_new(0);
@@ -760,7 +753,7 @@ static void test_synthetic(void **state)
     tb_err err;
     tmp_path(path, sizeof(path), "synth.parquet");
     int codecs[] = {TB_CODEC_UNCOMPRESSED, TB_CODEC_SNAPPY, TB_CODEC_GZIP, TB_CODEC_ZSTD,
-                    TB_CODEC_LZ4_RAW, TB_CODEC_BROTLI, TB_CODEC_LZ4};
+                    TB_CODEC_LZ4_RAW,      TB_CODEC_BROTLI, TB_CODEC_LZ4};
     int proj[] = {4, 2, 0, 3, 1};
     for (size_t k = 0; k < sizeof(codecs) / sizeof(codecs[0]); k++) {
         for (int v2 = 0; v2 < 2; v2++) {
@@ -898,7 +891,6 @@ static void test_faults(void **state)
     tb_strlist_free(&paths);
     unlink(path);
 }
-
 
 /*
  * large_string_map.brotli.parquet expands to over 2 GB (two 1 GiB strings in a MAP). Its
@@ -1174,8 +1166,7 @@ static bool expectation(const char *dir, const char *rel, char *out, size_t cap)
 
 /* Read every flat column of path and compare with the CSV. Returns NULL or a reason. */
 static const char *check_values(const char *path, const int *proj, uint32_t n_proj,
-                                const char *csv_path, bool check_names, char *why,
-                                size_t why_cap)
+                                const char *csv_path, bool check_names, char *why, size_t why_cap)
 {
     csv c;
     tb_err err;
@@ -1464,16 +1455,11 @@ static void test_parquet_testing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_thrift_roundtrip),
-        cmocka_unit_test(test_codecs),
-        cmocka_unit_test(test_rle_hybrid),
-        cmocka_unit_test(test_delta),
-        cmocka_unit_test(test_meta_roundtrip),
-        cmocka_unit_test(test_synthetic),
-        cmocka_unit_test(test_multi_file),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_faults),
-        cmocka_unit_test(test_large_string_map),
+        cmocka_unit_test(test_thrift_roundtrip), cmocka_unit_test(test_codecs),
+        cmocka_unit_test(test_rle_hybrid),       cmocka_unit_test(test_delta),
+        cmocka_unit_test(test_meta_roundtrip),   cmocka_unit_test(test_synthetic),
+        cmocka_unit_test(test_multi_file),       cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_faults),           cmocka_unit_test(test_large_string_map),
         cmocka_unit_test(test_parquet_testing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
