@@ -130,7 +130,10 @@ void tb_thrift_write_list_begin(tb_thrift_writer *w, uint8_t elem_type, uint32_t
 void tb_thrift_write_map_begin(tb_thrift_writer *w, uint8_t key_type, uint8_t val_type, uint32_t n);
 
 /* Zigzag helpers (also used by Parquet's DELTA encodings). */
-static inline uint64_t tb_zigzag_enc(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
+static inline uint64_t tb_zigzag_enc(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
+}
 static inline int64_t tb_zigzag_dec(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 #endif /* TB_THRIFT_H */
