@@ -1800,6 +1800,7 @@ typedef struct pq_source {
     uint32_t rg; /* next row group */
     bool in_rg;
     int64_t rg_rows_left;
+    uint64_t bytes_done; /* bytes read from files already closed */
 } pq_source;
 
 static void pq_source_free(tb_source *src)
@@ -1882,7 +1883,8 @@ static tb_rc pq_source_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_
             break;
         s->in_rg = false;
         if (s->rg >= s->pf->meta.n_row_groups) {
-            s->base.stats.bytes_read += s->pf->bytes_read;
+            s->bytes_done += s->pf->bytes_read;
+            s->base.stats.bytes_read = s->bytes_done;
             tb_parquet_close(s->pf);
             s->pf = NULL;
             s->base.stats.files_done++;
@@ -1923,6 +1925,7 @@ static tb_rc pq_source_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_
     batch->n_rows = n;
     s->rg_rows_left -= n;
     s->base.stats.rows_read += n;
+    s->base.stats.bytes_read = s->bytes_done + s->pf->bytes_read;
     *out = batch;
     return TB_OK;
 }

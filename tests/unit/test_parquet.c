@@ -725,8 +725,12 @@ static tb_rc read_check(const tb_strlist *paths, const wcol *cols, const int *pr
         }
         row += batch->n_rows;
     }
-    if (rc == TB_OK)
+    if (rc == TB_OK) {
         assert_int_equal(row, rows_per_file * (int64_t)paths->n);
+        assert_int_equal(src->stats.rows_read, row);
+        assert_int_equal(src->stats.files_done, paths->n);
+        assert_true(src->stats.bytes_read > 12 * paths->n);
+    }
     tb_source_free(src);
     tb_arena_free(arena);
     return rc;
