@@ -106,10 +106,7 @@ static tb_rc keytab_new(uint32_t n_cols, const tb_type *types, keytab **out, tb_
     return TB_OK;
 }
 
-static inline uint64_t slot_tag(uint64_t h)
-{
-    return h & 0xffffffff00000000ULL;
-}
+static inline uint64_t slot_tag(uint64_t h) { return h & 0xffffffff00000000ULL; }
 
 /* Rebuild the slot array (n_slots >= 2 * rows) from the stored hashes. */
 static tb_rc keytab_reindex(keytab *kt, uint64_t n_slots, tb_err *err)
@@ -248,8 +245,7 @@ static size_t keytab_bytes(const keytab *kt)
 
 static bool sum_int_input(tb_type t)
 {
-    return t.id == TB_T_INT16 || t.id == TB_T_INT32 || t.id == TB_T_INT64 ||
-           t.id == TB_T_DECIMAL;
+    return t.id == TB_T_INT16 || t.id == TB_T_INT32 || t.id == TB_T_INT64 || t.id == TB_T_DECIMAL;
 }
 
 /* Accumulator for an aggregate; TB_E_TYPE for combinations we cannot compute. */
@@ -281,8 +277,11 @@ static tb_rc pick_acc(aggst *a, tb_err *err)
             return TB_OK;
     }
     return TB_ERRF(err, TB_E_TYPE, "aggregate %s(%s) returning %s is not supported",
-                   kind == TB_AGG_SUM ? "sum" : kind == TB_AGG_AVG ? "avg"
-                   : kind == TB_AGG_MIN ? "min" : kind == TB_AGG_MAX ? "max" : "count",
+                   kind == TB_AGG_SUM   ? "sum"
+                   : kind == TB_AGG_AVG ? "avg"
+                   : kind == TB_AGG_MIN ? "min"
+                   : kind == TB_AGG_MAX ? "max"
+                                        : "count",
                    tb_type_name(in, b1, sizeof(b1)), tb_type_name(rt, b2, sizeof(b2)));
 }
 
@@ -319,8 +318,7 @@ tb_rc tb_hashagg_new(uint32_t n_keys, const tb_type *key_types, uint32_t n_aggs,
     agg->aggs = tb_calloc(n_aggs ? n_aggs : 1, sizeof(aggst));
     st_types = tb_malloc((1 + 2 * (size_t)n_aggs) * sizeof(tb_type));
     agg->scratch = tb_arena_new(64 * 1024);
-    if (agg->key_types == NULL || agg->aggs == NULL || st_types == NULL ||
-        agg->scratch == NULL) {
+    if (agg->key_types == NULL || agg->aggs == NULL || st_types == NULL || agg->scratch == NULL) {
         rc = tb_err_nomem(err);
         goto fail;
     }
@@ -342,8 +340,8 @@ tb_rc tb_hashagg_new(uint32_t n_keys, const tb_type *key_types, uint32_t n_aggs,
         st_types[n_st++] = tb_type_make(TB_T_INT64);
         if (a->acc == ACC_I128) {
             a->col_val = n_st;
-            st_types[n_st++] = tb_type_decimal(38, a->in_type.id == TB_T_DECIMAL
-                                                       ? a->in_type.scale : 0);
+            st_types[n_st++] =
+                tb_type_decimal(38, a->in_type.id == TB_T_DECIMAL ? a->in_type.scale : 0);
         } else if (a->acc == ACC_F64) {
             a->col_val = n_st;
             st_types[n_st++] = tb_type_make(TB_T_DOUBLE);
@@ -377,10 +375,7 @@ fail:
     return rc;
 }
 
-uint64_t tb_hashagg_groups(const tb_hashagg *agg)
-{
-    return agg->states.n_rows;
-}
+uint64_t tb_hashagg_groups(const tb_hashagg *agg) { return agg->states.n_rows; }
 
 size_t tb_hashagg_bytes(const tb_hashagg *agg)
 {
@@ -393,41 +388,41 @@ size_t tb_hashagg_bytes(const tb_hashagg *agg)
 
 /* ---------------------------------------------------------------- updates */
 
-#define ROWS_LOOP(BODY)                                                                      \
-    do {                                                                                     \
-        if (sel == NULL) {                                                                   \
-            for (uint32_t i = 0; i < n; i++) {                                               \
-                BODY;                                                                        \
-            }                                                                                \
-        } else {                                                                             \
-            for (uint32_t k_ = 0; k_ < n; k_++) {                                            \
-                uint32_t i = sel[k_];                                                        \
-                BODY;                                                                        \
-            }                                                                                \
-        }                                                                                    \
+#define ROWS_LOOP(BODY)                                                                            \
+    do {                                                                                           \
+        if (sel == NULL) {                                                                         \
+            for (uint32_t i = 0; i < n; i++) {                                                     \
+                BODY;                                                                              \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (uint32_t k_ = 0; k_ < n; k_++) {                                                  \
+                uint32_t i = sel[k_];                                                              \
+                BODY;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
-#define SUM_I128(T)                                                                          \
-    do {                                                                                     \
-        const T *d = v->data;                                                                \
-        ROWS_LOOP(if (!tb_vec_is_null(v, i)) {                                               \
-            uint32_t g = gids[i];                                                            \
-            sum[g] += (tb_i128)d[i];                                                         \
-            cnt[g]++;                                                                        \
-        });                                                                                  \
+#define SUM_I128(T)                                                                                \
+    do {                                                                                           \
+        const T *d = v->data;                                                                      \
+        ROWS_LOOP(if (!tb_vec_is_null(v, i)) {                                                     \
+            uint32_t g = gids[i];                                                                  \
+            sum[g] += (tb_i128)d[i];                                                               \
+            cnt[g]++;                                                                              \
+        });                                                                                        \
     } while (0)
 
-#define MINMAX(T, LESS)                                                                      \
-    do {                                                                                     \
-        const T *d = v->data;                                                                \
-        T *st = val->data;                                                                   \
-        ROWS_LOOP(if (!tb_vec_is_null(v, i)) {                                               \
-            uint32_t g = gids[i];                                                            \
-            T x = d[i];                                                                      \
-            if (cnt[g] == 0 || (is_min ? LESS(x, st[g]) : LESS(st[g], x)))                   \
-                st[g] = x;                                                                   \
-            cnt[g]++;                                                                        \
-        });                                                                                  \
+#define MINMAX(T, LESS)                                                                            \
+    do {                                                                                           \
+        const T *d = v->data;                                                                      \
+        T *st = val->data;                                                                         \
+        ROWS_LOOP(if (!tb_vec_is_null(v, i)) {                                                     \
+            uint32_t g = gids[i];                                                                  \
+            T x = d[i];                                                                            \
+            if (cnt[g] == 0 || (is_min ? LESS(x, st[g]) : LESS(st[g], x)))                         \
+                st[g] = x;                                                                         \
+            cnt[g]++;                                                                              \
+        });                                                                                        \
     } while (0)
 
 #define LT(x, y) ((x) < (y))
@@ -436,18 +431,14 @@ static inline bool dbl_lt(double x, double y)
     /* NaN sorts above every number (PostgreSQL). */
     return isnan(y) ? !isnan(x) : (!isnan(x) && x < y);
 }
-static inline bool bool_lt(uint8_t x, uint8_t y)
-{
-    return (x != 0) < (y != 0);
-}
+static inline bool bool_lt(uint8_t x, uint8_t y) { return (x != 0) < (y != 0); }
 static inline bool iv_lt(tb_interval x, tb_interval y)
 {
     return tb_op_interval_span(x) < tb_op_interval_span(y);
 }
 
-static tb_rc update_minmax_str(tb_hashagg *agg, aggst *a, const tb_vec *v,
-                               const uint32_t *gids, const uint32_t *sel, uint32_t n,
-                               tb_err *err)
+static tb_rc update_minmax_str(tb_hashagg *agg, aggst *a, const tb_vec *v, const uint32_t *gids,
+                               const uint32_t *sel, uint32_t n, tb_err *err)
 {
     tb_vec *val = &agg->states.cols[a->col_val];
     int64_t *cnt = agg->states.cols[a->col_cnt].data;
@@ -579,9 +570,8 @@ static tb_rc mark_changed(tb_hashagg *agg, const uint32_t *gids, uint32_t n, tb_
         if (changed[g])
             continue;
         changed[g] = 1;
-        if (agg->n_dirty == agg->dirty_cap &&
-            tb_grow((void **)&agg->dirty, &agg->dirty_cap, agg->n_dirty + 1,
-                    sizeof(uint32_t)) != TB_OK)
+        if (agg->n_dirty == agg->dirty_cap && tb_grow((void **)&agg->dirty, &agg->dirty_cap,
+                                                      agg->n_dirty + 1, sizeof(uint32_t)) != TB_OK)
             return tb_err_nomem(err);
         agg->dirty[agg->n_dirty++] = g;
     }
@@ -639,8 +629,8 @@ static tb_rc consume_chunk(tb_hashagg *agg, uint32_t n, const tb_vec *keys, cons
     return TB_OK;
 }
 
-tb_rc tb_hashagg_consume(tb_hashagg *agg, uint32_t n_rows, const tb_vec *keys,
-                         const tb_vec *args, tb_err *err)
+tb_rc tb_hashagg_consume(tb_hashagg *agg, uint32_t n_rows, const tb_vec *keys, const tb_vec *args,
+                         tb_err *err)
 {
     tb_vec *k2 = NULL, *a2 = NULL;
     tb_rc rc = TB_OK;
@@ -738,10 +728,7 @@ static bool div_round(tb_i128 sum, int64_t cnt, int is, int rs, tb_i128 *out)
     return true;
 }
 
-static double i128_to_double(tb_i128 v, int scale)
-{
-    return (double)v / pow(10.0, scale);
-}
+static double i128_to_double(tb_i128 v, int scale) { return (double)v / pow(10.0, scale); }
 
 /* Output column of aggregate a for groups gids[0..n) into dst (result type, arena). */
 static tb_rc agg_output(tb_hashagg *agg, aggst *a, const uint32_t *gids, uint32_t n,
@@ -910,13 +897,11 @@ tb_rc tb_hashagg_next(tb_hashagg *agg, tb_hashagg_iter *it, tb_arena *arena, tb_
     if (tb_batch_shell(agg->n_keys + agg->n_aggs, arena, &batch) != TB_OK)
         return tb_err_nomem(err);
     for (uint32_t c = 0; c < agg->n_keys; c++) {
-        if (tb_op_gather_new(&batch->cols[c], &agg->groups->st.cols[c], gids, n, arena) !=
-            TB_OK)
+        if (tb_op_gather_new(&batch->cols[c], &agg->groups->st.cols[c], gids, n, arena) != TB_OK)
             return tb_err_nomem(err);
     }
     for (uint32_t i = 0; i < agg->n_aggs; i++) {
-        rc = agg_output(agg, &agg->aggs[i], gids, n, arena, &batch->cols[agg->n_keys + i],
-                        err);
+        rc = agg_output(agg, &agg->aggs[i], gids, n, arena, &batch->cols[agg->n_keys + i], err);
         if (rc != TB_OK)
             return rc;
     }
@@ -939,7 +924,6 @@ void tb_hashagg_clear_changed(tb_hashagg *agg)
 /* ---------------------------------------------------------------- merge */
 
 _Static_assert(TB_BATCH_CAP % 64 == 0, "store slices need word-aligned validity");
-
 
 static bool same_shape(const tb_hashagg *a, const tb_hashagg *b)
 {
@@ -1072,8 +1056,8 @@ tb_rc tb_hashagg_merge(tb_hashagg *dst, const tb_hashagg *src, tb_err *err)
             dk[1] = tb_op_vec_slice(&sd->st.cols[1], off);
             rc = keytab_find(dst->aggs[i].distinct, dk, m, dst->fresh, &n_fresh, err);
             if (rc == TB_OK)
-                rc = update(dst, &dst->aggs[i], &dk[1], dst->gids,
-                            dst->aggs[i].distinct->fresh, n_fresh, err);
+                rc = update(dst, &dst->aggs[i], &dk[1], dst->gids, dst->aggs[i].distinct->fresh,
+                            n_fresh, err);
         }
     }
     tb_free(gmap);
@@ -1231,7 +1215,7 @@ done:
 
 /* ---------------------------------------------------------------- checkpoint image */
 
-#define IMG_MAGIC 0x41484254u /* "TBHA" */
+#define IMG_MAGIC   0x41484254u /* "TBHA" */
 #define IMG_VERSION 1u
 
 tb_rc tb_hashagg_serialize(const tb_hashagg *agg, tb_buf *buf, tb_err *err)
@@ -1454,8 +1438,8 @@ static tb_rc agg_explain(tb_op *op, tb_buf *buf)
     for (uint32_t i = 0; i < a->agg->n_aggs && rc == TB_OK; i++) {
         const tb_aggspec *s = &a->aggs[i];
         static const char *const names[] = {"count", "count", "sum", "avg", "min", "max"};
-        rc = tb_buf_printf(buf, "%s%s(%s", (i == 0 && a->n_groups == 0) ? "" : ", ",
-                           names[s->kind], s->distinct ? "DISTINCT " : "");
+        rc = tb_buf_printf(buf, "%s%s(%s", (i == 0 && a->n_groups == 0) ? "" : ", ", names[s->kind],
+                           s->distinct ? "DISTINCT " : "");
         if (rc == TB_OK && s->arg != NULL)
             rc = tb_expr_format(s->arg, in, buf);
         else if (rc == TB_OK)
@@ -1499,9 +1483,9 @@ tb_rc tb_op_hash_agg_new(tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
         memcpy(a->aggs, aggs, n_aggs * sizeof(tb_aggspec));
     for (uint32_t k = 0; k < n_groups; k++) {
         types[k] = group_exprs[k]->type;
-        if (tb_schema_set(a->base.schema, k, group_names && group_names[k] ? group_names[k]
-                                                                             : "?column?",
-                          types[k], true) != TB_OK) {
+        if (tb_schema_set(a->base.schema, k,
+                          group_names && group_names[k] ? group_names[k] : "?column?", types[k],
+                          true) != TB_OK) {
             rc = tb_err_nomem(err);
             goto fail;
         }

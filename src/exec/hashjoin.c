@@ -330,15 +330,9 @@ fail:
     return rc;
 }
 
-uint64_t tb_hashjoin_table_rows(const tb_hashjoin_table *t)
-{
-    return t->store.n_rows;
-}
+uint64_t tb_hashjoin_table_rows(const tb_hashjoin_table *t) { return t->store.n_rows; }
 
-const tb_schema *tb_hashjoin_table_schema(const tb_hashjoin_table *t)
-{
-    return t->schema;
-}
+const tb_schema *tb_hashjoin_table_schema(const tb_hashjoin_table *t) { return t->schema; }
 
 size_t tb_hashjoin_table_bytes(const tb_hashjoin_table *t)
 {
@@ -390,10 +384,7 @@ typedef struct hj_op {
     uint32_t s_a[TB_BATCH_CAP], s_b[TB_BATCH_CAP], s_c[TB_BATCH_CAP];
 } hj_op;
 
-static bool emits_pairs(tb_join_type type)
-{
-    return type != TB_JOIN_SEMI && type != TB_JOIN_ANTI;
-}
+static bool emits_pairs(tb_join_type type) { return type != TB_JOIN_SEMI && type != TB_JOIN_ANTI; }
 
 /*
  * Fast path: every chain holds one row and no residual, so each probe row has at most
@@ -599,8 +590,8 @@ static tb_rc probe_step(hj_op *j, tb_err *err)
         }
         n_m = w;
         for (uint32_t c = 0; c < j->n_keys && n_m > 0; c++)
-            n_m = tb_op_match(&j->pkeys[c], &t->store.cols[t->key_col[c]], j->cand, m, n_m,
-                              fail, &n_fail, false);
+            n_m = tb_op_match(&j->pkeys[c], &t->store.cols[t->key_col[c]], j->cand, m, n_m, fail,
+                              &n_fail, false);
     }
     /* 2. residual */
     if (j->residual != NULL && n_m > 0) {
@@ -675,8 +666,8 @@ static tb_rc make_output(hj_op *j, tb_batch **out, tb_err *err)
 
 static tb_rc hj_build(hj_op *j, tb_err *err)
 {
-    tb_rc rc = tb_hashjoin_table_build(j->base.children[1], j->n_keys, j->right_keys,
-                                       &j->table, err);
+    tb_rc rc =
+        tb_hashjoin_table_build(j->base.children[1], j->n_keys, j->right_keys, &j->table, err);
     if (rc != TB_OK)
         return rc;
     return TB_OK;
@@ -782,8 +773,8 @@ static tb_rc hj_explain(tb_op *op, tb_buf *buf)
         if (rc == TB_OK)
             rc = tb_buf_puts(buf, " = ");
         if (rc == TB_OK && j->right_keys != NULL) {
-            rc = tb_expr_format(j->right_keys[k], op->n_children > 1 ? op->children[1]->schema
-                                                                   : rs, buf);
+            rc = tb_expr_format(j->right_keys[k], op->n_children > 1 ? op->children[1]->schema : rs,
+                                buf);
         } else if (rc == TB_OK) {
             rc = tb_buf_printf(buf, "build.key%u", k + 1);
         }
@@ -856,7 +847,8 @@ static tb_rc hj_init(hj_op *j, const tb_schema *rs, tb_join_type type, uint32_t 
     }
     memcpy(j->left_keys, left_keys, n_keys * sizeof(tb_expr *));
     if (residual != NULL && residual->type.id != TB_T_BOOL && residual->type.id != TB_T_NULL) {
-        rc = TB_ERRPOS(err, TB_E_TYPE, residual->pos, "hash join: join condition is not "
+        rc = TB_ERRPOS(err, TB_E_TYPE, residual->pos,
+                       "hash join: join condition is not "
                        "boolean");
         goto fail;
     }
@@ -867,8 +859,8 @@ fail:
 }
 
 tb_rc tb_op_hash_join_new(tb_op *left, tb_op *right, tb_join_type type, uint32_t n_keys,
-                          tb_expr **left_keys, tb_expr **right_keys, tb_expr *residual,
-                          tb_op **out, tb_err *err)
+                          tb_expr **left_keys, tb_expr **right_keys, tb_expr *residual, tb_op **out,
+                          tb_err *err)
 {
     tb_op *kids[2] = {left, right};
     hj_op *j = tb_op_alloc(sizeof(*j), &hj_vt, 2, kids);
@@ -891,8 +883,10 @@ tb_rc tb_op_hash_join_new(tb_op *left, tb_op *right, tb_join_type type, uint32_t
     for (uint32_t k = 0; k < n_keys; k++) {
         if (!same_key_type(left_keys[k]->type, right_keys[k]->type)) {
             char b1[64], b2[64];
-            rc = TB_ERRPOS(err, TB_E_TYPE, left_keys[k]->pos, "hash join: key %u types differ "
-                           "(%s = %s)", k + 1, tb_type_name(left_keys[k]->type, b1, sizeof(b1)),
+            rc = TB_ERRPOS(err, TB_E_TYPE, left_keys[k]->pos,
+                           "hash join: key %u types differ "
+                           "(%s = %s)",
+                           k + 1, tb_type_name(left_keys[k]->type, b1, sizeof(b1)),
                            tb_type_name(right_keys[k]->type, b2, sizeof(b2)));
             tb_op_free(&j->base);
             return rc;
@@ -917,7 +911,8 @@ tb_rc tb_op_hash_join_new_shared(tb_op *left, tb_hashjoin_table *table, tb_join_
     }
     if (!table->finished || n_keys != table->n_keys) {
         tb_op_free(&j->base);
-        return TB_ERRF(err, TB_E_MISUSE, "hash join: shared build table not finished or "
+        return TB_ERRF(err, TB_E_MISUSE,
+                       "hash join: shared build table not finished or "
                        "key count differs");
     }
     j->table = tb_hashjoin_table_ref(table);
@@ -928,8 +923,10 @@ tb_rc tb_op_hash_join_new_shared(tb_op *left, tb_hashjoin_table *table, tb_join_
         tb_type bt = table->store.cols[table->key_col[k]].type;
         if (!same_key_type(left_keys[k]->type, bt)) {
             char b1[64], b2[64];
-            rc = TB_ERRPOS(err, TB_E_TYPE, left_keys[k]->pos, "hash join: key %u types differ "
-                           "(%s = %s)", k + 1, tb_type_name(left_keys[k]->type, b1, sizeof(b1)),
+            rc = TB_ERRPOS(err, TB_E_TYPE, left_keys[k]->pos,
+                           "hash join: key %u types differ "
+                           "(%s = %s)",
+                           k + 1, tb_type_name(left_keys[k]->type, b1, sizeof(b1)),
                            tb_type_name(bt, b2, sizeof(b2)));
             tb_op_free(&j->base);
             return rc;

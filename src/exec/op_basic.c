@@ -54,10 +54,7 @@ static tb_rc explain_rec(tb_op *op, tb_buf *buf, int depth)
     return rc;
 }
 
-tb_rc tb_op_explain(tb_op *op, tb_buf *buf)
-{
-    return explain_rec(op, buf, 0);
-}
+tb_rc tb_op_explain(tb_op *op, tb_buf *buf) { return explain_rec(op, buf, 0); }
 
 /* "(a, b, c)" of a schema's names */
 static tb_rc explain_cols(const tb_schema *schema, tb_buf *buf)
@@ -171,15 +168,16 @@ static tb_rc values_next(tb_op *op, tb_batch **out, tb_err *err)
                 return rc;
             if (val.is_null || val.type.id == TB_T_NULL || col->type.id == TB_T_NULL) {
                 if (!val.is_null && val.type.id != TB_T_NULL)
-                    return TB_ERRF(err, TB_E_TYPE, "VALUES: row %u column %u: value for a "
-                                   "NULL-typed column", v->next_row + i + 1, c + 1);
+                    return TB_ERRF(err, TB_E_TYPE,
+                                   "VALUES: row %u column %u: value for a "
+                                   "NULL-typed column",
+                                   v->next_row + i + 1, c + 1);
                 rc = tb_vec_set_null(col, i, n, v->arena);
             } else if (val.type.id != col->type.id ||
                        (col->type.id == TB_T_DECIMAL && val.type.scale != col->type.scale)) {
                 char b1[64], b2[64];
                 return TB_ERRF(err, TB_E_TYPE, "VALUES: row %u column %u is %s, expected %s",
-                               v->next_row + i + 1, c + 1,
-                               tb_type_name(val.type, b1, sizeof(b1)),
+                               v->next_row + i + 1, c + 1, tb_type_name(val.type, b1, sizeof(b1)),
                                tb_type_name(col->type, b2, sizeof(b2)));
             } else {
                 rc = tb_vec_put(col, i, n, &val, v->arena);
@@ -209,8 +207,8 @@ static tb_rc values_explain(tb_op *op, tb_buf *buf)
 
 static const tb_op_vt values_vt = {"values", values_next, values_free, values_explain};
 
-tb_rc tb_op_values_new(const tb_schema *schema, uint32_t n_rows, tb_expr **exprs,
-                       tb_op **out, tb_err *err)
+tb_rc tb_op_values_new(const tb_schema *schema, uint32_t n_rows, tb_expr **exprs, tb_op **out,
+                       tb_err *err)
 {
     values_op *v = tb_op_alloc(sizeof(*v), &values_vt, 0, NULL);
     size_t n = (size_t)n_rows * schema->n;
@@ -298,8 +296,8 @@ static tb_rc filter_next(tb_op *op, tb_batch **out, tb_err *err)
         if (batch->n_rows == 0)
             continue;
         if (batch->n_rows > TB_BATCH_CAP)
-            return TB_ERRF(err, TB_E_LIMIT, "filter: batch of %u rows (max %u)",
-                           batch->n_rows, TB_BATCH_CAP);
+            return TB_ERRF(err, TB_E_LIMIT, "filter: batch of %u rows (max %u)", batch->n_rows,
+                           TB_BATCH_CAP);
         rc = tb_op_eval(f->pred, batch, f->arena, &pv, err);
         if (rc != TB_OK)
             return rc;
@@ -314,10 +312,7 @@ static tb_rc filter_next(tb_op *op, tb_batch **out, tb_err *err)
     }
 }
 
-static void filter_free(tb_op *op)
-{
-    tb_arena_free(((filter_op *)op)->arena);
-}
+static void filter_free(tb_op *op) { tb_arena_free(((filter_op *)op)->arena); }
 
 static tb_rc filter_explain(tb_op *op, tb_buf *buf)
 {
@@ -415,8 +410,8 @@ static tb_rc project_explain(tb_op *op, tb_buf *buf)
 
 static const tb_op_vt project_vt = {"project", project_next, project_free, project_explain};
 
-tb_rc tb_op_project_new(tb_op *child, uint32_t n, tb_expr **exprs, const char **names,
-                        tb_op **out, tb_err *err)
+tb_rc tb_op_project_new(tb_op *child, uint32_t n, tb_expr **exprs, const char **names, tb_op **out,
+                        tb_err *err)
 {
     project_op *p = tb_op_alloc(sizeof(*p), &project_vt, 1, &child);
 
@@ -479,8 +474,7 @@ static tb_rc limit_next(tb_op *op, tb_batch **out, tb_err *err)
             return rc;
         n = batch->n_rows;
         if (n > TB_BATCH_CAP)
-            return TB_ERRF(err, TB_E_LIMIT, "limit: batch of %u rows (max %u)", n,
-                           TB_BATCH_CAP);
+            return TB_ERRF(err, TB_E_LIMIT, "limit: batch of %u rows (max %u)", n, TB_BATCH_CAP);
         skip = (uint32_t)TB_MIN((int64_t)n, l->to_skip);
         l->to_skip -= skip;
         take = n - skip;
@@ -511,10 +505,7 @@ static tb_rc limit_next(tb_op *op, tb_batch **out, tb_err *err)
     }
 }
 
-static void limit_free(tb_op *op)
-{
-    tb_arena_free(((limit_op *)op)->arena);
-}
+static void limit_free(tb_op *op) { tb_arena_free(((limit_op *)op)->arena); }
 
 static tb_rc limit_explain(tb_op *op, tb_buf *buf)
 {
@@ -609,17 +600,21 @@ tb_rc tb_op_union_all_new(uint32_t n, tb_op **children, tb_op **out, tb_err *err
         const tb_schema *s = children[i]->schema;
         if (s->n != schema->n) {
             tb_op_free(&u->base);
-            return TB_ERRF(err, TB_E_TYPE, "each UNION query must have the same number of "
-                           "columns (%u vs %u)", schema->n, s->n);
+            return TB_ERRF(err, TB_E_TYPE,
+                           "each UNION query must have the same number of "
+                           "columns (%u vs %u)",
+                           schema->n, s->n);
         }
         for (uint32_t c = 0; c < s->n; c++) {
             tb_type a = schema->fields[c].type, b = s->fields[c].type;
             if (a.id != b.id || (a.id == TB_T_DECIMAL && a.scale != b.scale)) {
                 char b1[64], b2[64];
                 tb_op_free(&u->base);
-                return TB_ERRF(err, TB_E_TYPE, "UNION types %s and %s cannot be matched "
-                               "(column %u)", tb_type_name(a, b1, sizeof(b1)),
-                               tb_type_name(b, b2, sizeof(b2)), c + 1);
+                return TB_ERRF(err, TB_E_TYPE,
+                               "UNION types %s and %s cannot be matched "
+                               "(column %u)",
+                               tb_type_name(a, b1, sizeof(b1)), tb_type_name(b, b2, sizeof(b2)),
+                               c + 1);
             }
             schema->fields[c].nullable |= s->fields[c].nullable;
         }

@@ -30,8 +30,8 @@ void *tb_op_alloc(size_t size, const tb_op_vt *vt, uint32_t n_children, tb_op **
 void tb_op_free_all(tb_op **ops, uint32_t n);
 
 /* Evaluate e over batch; a column reference is a struct copy of the batch's vector. */
-static inline tb_rc tb_op_eval(tb_expr *e, const tb_batch *batch, tb_arena *arena,
-                               tb_vec *out, tb_err *err)
+static inline tb_rc tb_op_eval(tb_expr *e, const tb_batch *batch, tb_arena *arena, tb_vec *out,
+                               tb_err *err)
 {
     if (e->kind == TB_EX_COL) {
         *out = batch->cols[e->col];

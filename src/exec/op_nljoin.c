@@ -37,10 +37,7 @@ typedef struct nl_op {
     uint32_t out_l[TB_BATCH_CAP], out_r[TB_BATCH_CAP];
 } nl_op;
 
-static bool pairs_out(tb_join_type type)
-{
-    return type != TB_JOIN_SEMI && type != TB_JOIN_ANTI;
-}
+static bool pairs_out(tb_join_type type) { return type != TB_JOIN_SEMI && type != TB_JOIN_ANTI; }
 
 static inline void emit(nl_op *j, uint32_t l, uint32_t r)
 {
@@ -284,9 +281,8 @@ static tb_rc nl_explain(tb_op *op, tb_buf *buf)
 {
     static const char *const names[] = {"inner", "left", "right", "full", "semi", "anti"};
     nl_op *j = (nl_op *)op;
-    tb_rc rc = tb_buf_puts(buf, j->pred == NULL && j->type == TB_JOIN_INNER
-                                    ? "cross"
-                                    : names[j->type]);
+    tb_rc rc =
+        tb_buf_puts(buf, j->pred == NULL && j->type == TB_JOIN_INNER ? "cross" : names[j->type]);
     if (rc == TB_OK && j->pred != NULL) {
         rc = tb_buf_puts(buf, " on ");
         if (rc == TB_OK)
@@ -318,8 +314,8 @@ static tb_schema *pair_schema(const tb_schema *ls, const tb_schema *rs, tb_join_
     return s;
 }
 
-tb_rc tb_op_nl_join_new(tb_op *left, tb_op *right, tb_join_type type, tb_expr *pred,
-                        tb_op **out, tb_err *err)
+tb_rc tb_op_nl_join_new(tb_op *left, tb_op *right, tb_join_type type, tb_expr *pred, tb_op **out,
+                        tb_err *err)
 {
     tb_op *kids[2] = {left, right};
     nl_op *j = tb_op_alloc(sizeof(*j), &nl_vt, 2, kids);

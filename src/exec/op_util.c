@@ -107,23 +107,23 @@ static inline uint64_t str_hash_cached(strh_ent *cache, tb_str s)
  * folds value i into hv for later columns (cheaper than hashing it then combining).
  * The no-NULL case has its own loops (no validity test per row).
  */
-#define HASH_COL(FIRST, MIX)                                                                 \
-    do {                                                                                     \
-        if (v->valid == NULL) {                                                              \
-            if (combine) {                                                                   \
-                for (uint32_t i = 0; i < n; i++)                                             \
-                    h[i] = MIX(h[i]);                                                        \
-            } else {                                                                         \
-                for (uint32_t i = 0; i < n; i++)                                             \
-                    h[i] = (FIRST);                                                          \
-            }                                                                                \
-        } else if (combine) {                                                                \
-            for (uint32_t i = 0; i < n; i++)                                                 \
-                h[i] = tb_vec_is_null(v, i) ? tb_hash_combine(h[i], TB_NULL_HASH) : MIX(h[i]); \
-        } else {                                                                             \
-            for (uint32_t i = 0; i < n; i++)                                                 \
-                h[i] = tb_vec_is_null(v, i) ? TB_NULL_HASH : (FIRST);                        \
-        }                                                                                    \
+#define HASH_COL(FIRST, MIX)                                                                       \
+    do {                                                                                           \
+        if (v->valid == NULL) {                                                                    \
+            if (combine) {                                                                         \
+                for (uint32_t i = 0; i < n; i++)                                                   \
+                    h[i] = MIX(h[i]);                                                              \
+            } else {                                                                               \
+                for (uint32_t i = 0; i < n; i++)                                                   \
+                    h[i] = (FIRST);                                                                \
+            }                                                                                      \
+        } else if (combine) {                                                                      \
+            for (uint32_t i = 0; i < n; i++)                                                       \
+                h[i] = tb_vec_is_null(v, i) ? tb_hash_combine(h[i], TB_NULL_HASH) : MIX(h[i]);     \
+        } else {                                                                                   \
+            for (uint32_t i = 0; i < n; i++)                                                       \
+                h[i] = tb_vec_is_null(v, i) ? TB_NULL_HASH : (FIRST);                              \
+        }                                                                                          \
     } while (0)
 
 void tb_op_hash(const tb_vec *v, uint32_t n, uint64_t *h, bool combine)
@@ -209,10 +209,7 @@ void tb_op_hash(const tb_vec *v, uint32_t n, uint64_t *h, bool combine)
 
 /* ---------------------------------------------------------------- matching */
 
-static inline bool dbl_eq(double x, double y)
-{
-    return x == y || (isnan(x) && isnan(y));
-}
+static inline bool dbl_eq(double x, double y) { return x == y || (isnan(x) && isnan(y)); }
 
 static inline uint64_t rd64(const char *p)
 {
@@ -256,36 +253,36 @@ static inline bool str_eq(tb_str x, tb_str y)
     return true;
 }
 
-#define MATCH_LOOP(T, EQ)                                                                    \
-    do {                                                                                     \
-        const T *ad = a->data;                                                               \
-        const T *bd = b->data;                                                               \
-        if (a->valid == NULL && b->valid == NULL) {                                          \
-            for (uint32_t k = 0; k < n; k++) {                                               \
-                uint32_t r = sel[k];                                                         \
-                T x = ad[r], y = bd[brow[r]];                                                \
-                if (EQ)                                                                      \
-                    sel[kept++] = r;                                                         \
-                else                                                                         \
-                    fail[nf++] = r;                                                          \
-            }                                                                                \
-        } else {                                                                             \
-            for (uint32_t k = 0; k < n; k++) {                                               \
-                uint32_t r = sel[k], j = brow[r];                                            \
-                bool na = tb_vec_is_null(a, r), nb = tb_vec_is_null(b, j);                   \
-                bool eq;                                                                     \
-                if (na || nb) {                                                              \
-                    eq = nulls_eq && na && nb;                                               \
-                } else {                                                                     \
-                    T x = ad[r], y = bd[j];                                                  \
-                    eq = (EQ);                                                               \
-                }                                                                            \
-                if (eq)                                                                      \
-                    sel[kept++] = r;                                                         \
-                else                                                                         \
-                    fail[nf++] = r;                                                          \
-            }                                                                                \
-        }                                                                                    \
+#define MATCH_LOOP(T, EQ)                                                                          \
+    do {                                                                                           \
+        const T *ad = a->data;                                                                     \
+        const T *bd = b->data;                                                                     \
+        if (a->valid == NULL && b->valid == NULL) {                                                \
+            for (uint32_t k = 0; k < n; k++) {                                                     \
+                uint32_t r = sel[k];                                                               \
+                T x = ad[r], y = bd[brow[r]];                                                      \
+                if (EQ)                                                                            \
+                    sel[kept++] = r;                                                               \
+                else                                                                               \
+                    fail[nf++] = r;                                                                \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (uint32_t k = 0; k < n; k++) {                                                     \
+                uint32_t r = sel[k], j = brow[r];                                                  \
+                bool na = tb_vec_is_null(a, r), nb = tb_vec_is_null(b, j);                         \
+                bool eq;                                                                           \
+                if (na || nb) {                                                                    \
+                    eq = nulls_eq && na && nb;                                                     \
+                } else {                                                                           \
+                    T x = ad[r], y = bd[j];                                                        \
+                    eq = (EQ);                                                                     \
+                }                                                                                  \
+                if (eq)                                                                            \
+                    sel[kept++] = r;                                                               \
+                else                                                                               \
+                    fail[nf++] = r;                                                                \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 uint32_t tb_op_match(const tb_vec *a, const tb_vec *b, const uint32_t *brow, uint32_t *sel,
@@ -338,22 +335,22 @@ uint32_t tb_op_match(const tb_vec *a, const tb_vec *b, const uint32_t *brow, uin
 
 /* ---------------------------------------------------------------- gather */
 
-#define GATHER(T)                                                                            \
-    do {                                                                                     \
-        T *d_ = (T *)dst->data + dst_off;                                                    \
-        const T *s_ = (const T *)src->data;                                                  \
-        if (rows == NULL) {                                                                  \
-            if (n > 0)                                                                       \
-                memcpy(d_, s_, (size_t)n * sizeof(T));                                      \
-        } else {                                                                             \
-            for (uint32_t k = 0; k < n; k++) {                                               \
-                uint32_t r_ = rows[k];                                                       \
-                if (TB_LIKELY(r_ != TB_ROW_NONE))                                            \
-                    d_[k] = s_[r_];                                                          \
-                else                                                                         \
-                    memset(&d_[k], 0, sizeof(T));                                            \
-            }                                                                                \
-        }                                                                                    \
+#define GATHER(T)                                                                                  \
+    do {                                                                                           \
+        T *d_ = (T *)dst->data + dst_off;                                                          \
+        const T *s_ = (const T *)src->data;                                                        \
+        if (rows == NULL) {                                                                        \
+            if (n > 0)                                                                             \
+                memcpy(d_, s_, (size_t)n * sizeof(T));                                             \
+        } else {                                                                                   \
+            for (uint32_t k = 0; k < n; k++) {                                                     \
+                uint32_t r_ = rows[k];                                                             \
+                if (TB_LIKELY(r_ != TB_ROW_NONE))                                                  \
+                    d_[k] = s_[r_];                                                                \
+                else                                                                               \
+                    memset(&d_[k], 0, sizeof(T));                                                  \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 static void set_bits(uint64_t *valid, uint32_t from, uint32_t n)
@@ -645,8 +642,8 @@ static tb_rc intern_grow(tb_colstore *cs)
     cs->intern_cap = old_cap * 2;
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].ptr != NULL)
-            cs->intern[intern_slot(cs, old[i], tb_hash_bytes(old[i].ptr, old[i].len,
-                                                              INTERN_SEED))] = old[i];
+            cs->intern[intern_slot(cs, old[i],
+                                   tb_hash_bytes(old[i].ptr, old[i].len, INTERN_SEED))] = old[i];
     }
     tb_free(old);
     return TB_OK;
@@ -848,20 +845,11 @@ uint8_t tb_op_rd_u8(tb_op_rd *rd)
     return p ? *p : 0;
 }
 
-tb_rc tb_op_wr_u64(tb_buf *buf, uint64_t v)
-{
-    return tb_buf_append(buf, &v, sizeof(v));
-}
+tb_rc tb_op_wr_u64(tb_buf *buf, uint64_t v) { return tb_buf_append(buf, &v, sizeof(v)); }
 
-tb_rc tb_op_wr_u32(tb_buf *buf, uint32_t v)
-{
-    return tb_buf_append(buf, &v, sizeof(v));
-}
+tb_rc tb_op_wr_u32(tb_buf *buf, uint32_t v) { return tb_buf_append(buf, &v, sizeof(v)); }
 
-tb_rc tb_op_wr_u8(tb_buf *buf, uint8_t v)
-{
-    return tb_buf_append(buf, &v, 1);
-}
+tb_rc tb_op_wr_u8(tb_buf *buf, uint8_t v) { return tb_buf_append(buf, &v, 1); }
 
 tb_rc tb_op_type_write(tb_buf *buf, tb_type t)
 {

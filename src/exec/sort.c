@@ -51,8 +51,8 @@ typedef struct sort_op {
     tb_arena *arena;
     tb_arena *scratch;
     /* sort context */
-    bool tie;           /* equal k needs the typed comparison */
-    uint32_t tie_from;  /* first key compared by the typed comparison */
+    bool tie;          /* equal k needs the typed comparison */
+    uint32_t tie_from; /* first key compared by the typed comparison */
 } sort_op;
 
 /* ---------------------------------------------------------------- comparison */
@@ -143,10 +143,7 @@ static void ent_sort(const sort_op *s, ent *a, ent *tmp, size_t n)
     }
 }
 
-static inline uint64_t norm_i64(int64_t x)
-{
-    return (uint64_t)x ^ 0x8000000000000000ULL;
-}
+static inline uint64_t norm_i64(int64_t x) { return (uint64_t)x ^ 0x8000000000000000ULL; }
 
 static inline uint64_t norm_dbl(double x)
 {
@@ -165,10 +162,7 @@ static inline uint64_t norm_i128_hi(tb_i128 x)
     return (uint64_t)((unsigned __int128)x >> 64) ^ 0x8000000000000000ULL;
 }
 
-static bool fits_i64(tb_i128 x)
-{
-    return x >= INT64_MIN && x <= INT64_MAX;
-}
+static bool fits_i64(tb_i128 x) { return x >= INT64_MIN && x <= INT64_MAX; }
 
 /* Normalized first key of the non-NULL rows e[0..n); returns whether it is exact. */
 static bool normalize(const sort_op *s, ent *e, size_t n)
@@ -383,8 +377,7 @@ done:
     return rc;
 }
 
-static tb_rc topn_consume(sort_op *s, const tb_vec *src, const tb_vec *kv, uint32_t n,
-                          tb_err *err)
+static tb_rc topn_consume(sort_op *s, const tb_vec *src, const tb_vec *kv, uint32_t n, tb_err *err)
 {
     uint32_t lim = (uint32_t)s->limit, n_sel = 0, first;
     uint32_t *sel = tb_arena_alloc(s->scratch, (n ? n : 1) * sizeof(uint32_t));

@@ -100,8 +100,7 @@ static tb_rc own_strs(tb_vec *v, uint32_t from, uint32_t n, tb_arena *arena)
  * A new chunk holding the rows of `a` (may be NULL) followed by the rows of `b`, both
  * over `schema`'s columns (a column of type NULL in `b` stands for NULLs).
  */
-static tb_rc chunk_make(const tb_schema *schema, const tb_batch *a, const tb_batch *b,
-                        chunk **out)
+static tb_rc chunk_make(const tb_schema *schema, const tb_batch *a, const tb_batch *b, chunk **out)
 {
     uint32_t na = a ? a->n_rows : 0, n = na + b->n_rows;
     size_t need = 1024 + schema->n * (sizeof(tb_vec) + 64);
@@ -180,10 +179,7 @@ void tb_table_free(tb_table *table)
     tb_free(table);
 }
 
-const tb_schema *tb_table_schema(const tb_table *table)
-{
-    return table->schema;
-}
+const tb_schema *tb_table_schema(const tb_table *table) { return table->schema; }
 
 uint64_t tb_table_rows(const tb_table *table)
 {
@@ -237,9 +233,8 @@ tb_rc tb_table_append(tb_table *table, const tb_batch *batch, tb_err *err)
         part.cols = pc;
         for (uint32_t off = 0; off < batch->n_rows && rc2 == TB_OK; off += TB_BATCH_CAP) {
             for (uint32_t c = 0; c < batch->n_cols; c++)
-                pc[c] = batch->cols[c].type.id == TB_T_NULL
-                            ? batch->cols[c]
-                            : tb_op_vec_slice(&batch->cols[c], off);
+                pc[c] = batch->cols[c].type.id == TB_T_NULL ? batch->cols[c]
+                                                            : tb_op_vec_slice(&batch->cols[c], off);
             part.n_rows = TB_MIN(batch->n_rows - off, (uint32_t)TB_BATCH_CAP);
             rc2 = tb_table_append(table, &part, err);
         }
@@ -265,8 +260,8 @@ tb_rc tb_table_append(tb_table *table, const tb_batch *batch, tb_err *err)
         table->chunks[table->n_chunks - 1] = ch;
         table->bytes -= old->bytes;
     } else {
-        if (tb_grow((void **)&table->chunks, &table->cap, table->n_chunks + 1,
-                    sizeof(chunk *)) != TB_OK) {
+        if (tb_grow((void **)&table->chunks, &table->cap, table->n_chunks + 1, sizeof(chunk *)) !=
+            TB_OK) {
             pthread_mutex_unlock(&table->mu);
             chunk_release(ch);
             return tb_err_nomem(err);
@@ -375,8 +370,7 @@ static tb_rc tscan_explain(tb_op *op, tb_buf *buf)
 
 static const tb_op_vt tscan_vt = {"scan", tscan_next, tscan_free, tscan_explain};
 
-tb_rc tb_table_scan_new(tb_table *table, const int *proj, uint32_t n_proj, tb_op **out,
-                        tb_err *err)
+tb_rc tb_table_scan_new(tb_table *table, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err)
 {
     const tb_schema *schema = table->schema;
     uint32_t n = proj ? n_proj : schema->n;
@@ -394,8 +388,7 @@ tb_rc tb_table_scan_new(tb_table *table, const int *proj, uint32_t n_proj, tb_op
         uint32_t c = i;
         if (proj != NULL) {
             if (proj[i] < 0 || (uint32_t)proj[i] >= schema->n) {
-                tb_rc rc = TB_ERRF(err, TB_E_MISUSE, "table scan: column %d out of range",
-                                   proj[i]);
+                tb_rc rc = TB_ERRF(err, TB_E_MISUSE, "table scan: column %d out of range", proj[i]);
                 tb_op_free(&s->base);
                 return rc;
             }

@@ -40,10 +40,7 @@ static int teardown(void **state)
 
 /* ---------------------------------------------------------------- helpers */
 
-static tb_type T(tb_type_id id)
-{
-    return tb_type_make(id);
-}
+static tb_type T(tb_type_id id) { return tb_type_make(id); }
 
 static tb_schema *schema_of(const char *spec)
 {
@@ -63,8 +60,7 @@ static tb_table *table_of(const char *spec)
 }
 
 /* Parse one cell into row i of v. */
-static void put_cell(tb_vec *v, uint32_t i, uint32_t cap, const char *s, size_t n,
-                     tb_arena *arena)
+static void put_cell(tb_vec *v, uint32_t i, uint32_t cap, const char *s, size_t n, tb_arena *arena)
 {
     tb_value val;
     char buf[128];
@@ -262,10 +258,10 @@ static void expect_rows(tb_op *op, const char *const *want, size_t n_want, bool 
     rows_free(&rs);
 }
 
-#define EXPECT(op, sorted, ...)                                                              \
-    do {                                                                                     \
-        static const char *const want_[] = {__VA_ARGS__};                                    \
-        expect_rows((op), want_, sizeof(want_) / sizeof(want_[0]), (sorted));                \
+#define EXPECT(op, sorted, ...)                                                                    \
+    do {                                                                                           \
+        static const char *const want_[] = {__VA_ARGS__};                                          \
+        expect_rows((op), want_, sizeof(want_) / sizeof(want_[0]), (sorted));                      \
     } while (0)
 
 static void expect_empty(tb_op *op)
@@ -500,19 +496,16 @@ static void test_values_filter_project(void **state)
     add_rows(t, r, 5);
 
     /* filter a > 2 (NULL drops) */
-    assert_int_equal(tb_op_filter_new(scan(t), call2(">", col(0, T(TB_T_INT32)), kint(2)), &op,
-                                      &err),
-                     TB_OK);
+    assert_int_equal(
+        tb_op_filter_new(scan(t), call2(">", col(0, T(TB_T_INT32)), kint(2)), &op, &err), TB_OK);
     EXPECT(op, false, "3|three", "4|NULL");
     /* all pass: the batch passes through */
-    assert_int_equal(tb_op_filter_new(scan(t), call2(">", col(0, T(TB_T_INT32)), kint(-5)),
-                                      &op, &err),
-                     TB_OK);
+    assert_int_equal(
+        tb_op_filter_new(scan(t), call2(">", col(0, T(TB_T_INT32)), kint(-5)), &op, &err), TB_OK);
     EXPECT(op, false, "1|one", "2|two", "3|three", "4|NULL");
     /* none pass */
-    assert_int_equal(tb_op_filter_new(scan(t), call2(">", col(0, T(TB_T_INT32)), kint(50)),
-                                      &op, &err),
-                     TB_OK);
+    assert_int_equal(
+        tb_op_filter_new(scan(t), call2(">", col(0, T(TB_T_INT32)), kint(50)), &op, &err), TB_OK);
     expect_empty(op);
     /* non-boolean predicate rejected, child freed */
     assert_int_equal(tb_op_filter_new(scan(t), col(0, T(TB_T_INT32)), &op, &err), TB_E_TYPE);
@@ -634,15 +627,15 @@ static void test_hash_join_types(void **state)
 {
     (void)state;
     join_tables();
-    EXPECT(hj(g_l, g_r, TB_JOIN_INNER, NULL), true, "1|a|1|W", "2|b|2|X", "2|b|2|XX",
-           "2|bb|2|X", "2|bb|2|XX", "3|c|3|Y");
-    EXPECT(hj(g_l, g_r, TB_JOIN_LEFT, NULL), true, "1|a|1|W", "2|b|2|X", "2|b|2|XX",
-           "2|bb|2|X", "2|bb|2|XX", "3|c|3|Y", "NULL|n|NULL|NULL", "5|e|NULL|NULL");
-    EXPECT(hj(g_l, g_r, TB_JOIN_RIGHT, NULL), true, "1|a|1|W", "2|b|2|X", "2|b|2|XX",
-           "2|bb|2|X", "2|bb|2|XX", "3|c|3|Y", "NULL|NULL|4|Z", "NULL|NULL|NULL|N");
-    EXPECT(hj(g_l, g_r, TB_JOIN_FULL, NULL), true, "1|a|1|W", "2|b|2|X", "2|b|2|XX",
-           "2|bb|2|X", "2|bb|2|XX", "3|c|3|Y", "NULL|n|NULL|NULL", "5|e|NULL|NULL",
-           "NULL|NULL|4|Z", "NULL|NULL|NULL|N");
+    EXPECT(hj(g_l, g_r, TB_JOIN_INNER, NULL), true, "1|a|1|W", "2|b|2|X", "2|b|2|XX", "2|bb|2|X",
+           "2|bb|2|XX", "3|c|3|Y");
+    EXPECT(hj(g_l, g_r, TB_JOIN_LEFT, NULL), true, "1|a|1|W", "2|b|2|X", "2|b|2|XX", "2|bb|2|X",
+           "2|bb|2|XX", "3|c|3|Y", "NULL|n|NULL|NULL", "5|e|NULL|NULL");
+    EXPECT(hj(g_l, g_r, TB_JOIN_RIGHT, NULL), true, "1|a|1|W", "2|b|2|X", "2|b|2|XX", "2|bb|2|X",
+           "2|bb|2|XX", "3|c|3|Y", "NULL|NULL|4|Z", "NULL|NULL|NULL|N");
+    EXPECT(hj(g_l, g_r, TB_JOIN_FULL, NULL), true, "1|a|1|W", "2|b|2|X", "2|b|2|XX", "2|bb|2|X",
+           "2|bb|2|XX", "3|c|3|Y", "NULL|n|NULL|NULL", "5|e|NULL|NULL", "NULL|NULL|4|Z",
+           "NULL|NULL|NULL|N");
     EXPECT(hj(g_l, g_r, TB_JOIN_SEMI, NULL), true, "1|a", "2|b", "2|bb", "3|c");
     EXPECT(hj(g_l, g_r, TB_JOIN_ANTI, NULL), true, "NULL|n", "5|e");
 
@@ -654,10 +647,9 @@ static void test_hash_join_types(void **state)
         v.type = T(TB_T_STRING);
         v.u.s = (tb_str){"XX", 2};
         res = call2("<>", col(3, T(TB_T_STRING)), tb_expr_const(g_arena, &v));
-        EXPECT(hj(g_l, g_r, TB_JOIN_INNER, res), true, "1|a|1|W", "2|b|2|X", "2|bb|2|X",
-               "3|c|3|Y");
-        EXPECT(hj(g_l, g_r, TB_JOIN_RIGHT, res), true, "1|a|1|W", "2|b|2|X", "2|bb|2|X",
-               "3|c|3|Y", "NULL|NULL|2|XX", "NULL|NULL|4|Z", "NULL|NULL|NULL|N");
+        EXPECT(hj(g_l, g_r, TB_JOIN_INNER, res), true, "1|a|1|W", "2|b|2|X", "2|bb|2|X", "3|c|3|Y");
+        EXPECT(hj(g_l, g_r, TB_JOIN_RIGHT, res), true, "1|a|1|W", "2|b|2|X", "2|bb|2|X", "3|c|3|Y",
+               "NULL|NULL|2|XX", "NULL|NULL|4|Z", "NULL|NULL|NULL|N");
         /* residual false for every pair of key 2 -> left rows unmatched */
         v.u.s = (tb_str){"b", 1};
         res = call2("=", col(1, T(TB_T_STRING)), tb_expr_const(g_arena, &v));
@@ -678,8 +670,7 @@ static void test_hash_join_types(void **state)
         expect_empty(hj(e, g_r, TB_JOIN_LEFT, NULL));
         EXPECT(hj(g_l, e, TB_JOIN_LEFT, NULL), true, "1|a|NULL|NULL", "2|b|NULL|NULL",
                "2|bb|NULL|NULL", "3|c|NULL|NULL", "NULL|n|NULL|NULL", "5|e|NULL|NULL");
-        EXPECT(hj(g_l, e, TB_JOIN_ANTI, NULL), true, "1|a", "2|b", "2|bb", "3|c", "NULL|n",
-               "5|e");
+        EXPECT(hj(g_l, e, TB_JOIN_ANTI, NULL), true, "1|a", "2|b", "2|bb", "3|c", "NULL|n", "5|e");
         EXPECT(hj(e, g_r, TB_JOIN_RIGHT, NULL), true, "NULL|NULL|2|X", "NULL|NULL|2|XX",
                "NULL|NULL|3|Y", "NULL|NULL|4|Z", "NULL|NULL|NULL|N", "NULL|NULL|1|W");
         tb_table_free(e);
@@ -688,18 +679,9 @@ static void test_hash_join_types(void **state)
     tb_table_free(g_r);
 }
 
-static int64_t key_mod(uint32_t i)
-{
-    return i % 7;
-}
-static int64_t key_sparse(uint32_t i)
-{
-    return (int64_t)(i % 1000) * 1000003 - 400000000;
-}
-static int64_t key_mod5(uint32_t i)
-{
-    return i % 5;
-}
+static int64_t key_mod(uint32_t i) { return i % 7; }
+static int64_t key_sparse(uint32_t i) { return (int64_t)(i % 1000) * 1000003 - 400000000; }
+static int64_t key_mod5(uint32_t i) { return i % 5; }
 static int64_t key_one(uint32_t i)
 {
     (void)i;
@@ -720,9 +702,9 @@ static void test_hash_join_many(void **state)
     /* all keys equal: 300 x 40 = 12000 rows (dense mode, one long chain) */
     {
         tb_table *l = int_table(300, key_one), *r = int_table(40, key_one);
-        assert_int_equal(tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_INNER, 1, lk, rk, NULL,
-                                             &op, &err),
-                         TB_OK);
+        assert_int_equal(
+            tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_INNER, 1, lk, rk, NULL, &op, &err),
+            TB_OK);
         run(op, &rs);
         assert_int_equal(rs.n, 12000);
         assert_true(rs.batches >= 6);
@@ -730,9 +712,8 @@ static void test_hash_join_many(void **state)
         for (size_t i = 1; i < rs.n; i++)
             assert_true(strcmp(rs.r[i - 1], rs.r[i]) != 0); /* every pair once */
         rows_free(&rs);
-        assert_int_equal(tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_FULL, 1, lk, rk, NULL,
-                                             &op, &err),
-                         TB_OK);
+        assert_int_equal(
+            tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_FULL, 1, lk, rk, NULL, &op, &err), TB_OK);
         run(op, &rs);
         assert_int_equal(rs.n, 12000);
         rows_free(&rs);
@@ -743,9 +724,9 @@ static void test_hash_join_many(void **state)
      * 3000 rows keyed i%1000 -> each left row matches 3 -> 15000 */
     {
         tb_table *l = int_table(5000, key_sparse), *r = int_table(3000, key_sparse);
-        assert_int_equal(tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_INNER, 1, lk, rk, NULL,
-                                             &op, &err),
-                         TB_OK);
+        assert_int_equal(
+            tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_INNER, 1, lk, rk, NULL, &op, &err),
+            TB_OK);
         run(op, &rs);
         assert_int_equal(rs.n, 15000);
         for (size_t i = 0; i < rs.n; i++) {
@@ -764,15 +745,13 @@ static void test_hash_join_many(void **state)
         size_t want = 0;
         for (uint32_t i = 0; i < 5000; i++)
             want += i % 7 < 5;
-        assert_int_equal(tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_SEMI, 1, lk, rk, NULL,
-                                             &op, &err),
-                         TB_OK);
+        assert_int_equal(
+            tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_SEMI, 1, lk, rk, NULL, &op, &err), TB_OK);
         run(op, &rs);
         assert_int_equal(rs.n, want);
         rows_free(&rs);
-        assert_int_equal(tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_ANTI, 1, lk, rk, NULL,
-                                             &op, &err),
-                         TB_OK);
+        assert_int_equal(
+            tb_op_hash_join_new(scan(l), scan(r), TB_JOIN_ANTI, 1, lk, rk, NULL, &op, &err), TB_OK);
         run(op, &rs);
         assert_int_equal(rs.n, 5000 - want);
         for (size_t i = 0; i < rs.n; i++)
@@ -790,26 +769,26 @@ static void test_hash_join_many(void **state)
         tb_expr *rk2[2] = {col(0, T(TB_T_STRING)), col(1, T(TB_T_INT32))};
         add_rows(tl, l, 6);
         add_rows(tr, r, 5);
-        assert_int_equal(tb_op_hash_join_new(scan(tl), scan(tr), TB_JOIN_INNER, 2, lk2, rk2,
-                                             NULL, &op, &err),
-                         TB_OK);
+        assert_int_equal(
+            tb_op_hash_join_new(scan(tl), scan(tr), TB_JOIN_INNER, 2, lk2, rk2, NULL, &op, &err),
+            TB_OK);
         EXPECT(op, true, "a|1|a|1|x", "a|1|a|1|y", "a|1|a|1|x", "a|1|a|1|y");
-        assert_int_equal(tb_op_hash_join_new(scan(tl), scan(tr), TB_JOIN_ANTI, 2, lk2, rk2,
-                                             NULL, &op, &err),
-                         TB_OK);
+        assert_int_equal(
+            tb_op_hash_join_new(scan(tl), scan(tr), TB_JOIN_ANTI, 2, lk2, rk2, NULL, &op, &err),
+            TB_OK);
         EXPECT(op, true, "a|2", "b|1", "NULL|1", "c|NULL");
         /* computed key on the build side: r.n + 1 = l.n (bigint) */
         {
             tb_expr *lk3[1] = {call2("+", col(1, T(TB_T_INT32)), kint(0))};
             tb_expr *rk3[1] = {call2("+", col(1, T(TB_T_INT32)), kint(1))};
-            assert_int_equal(tb_op_hash_join_new(scan(tl), scan(tr), TB_JOIN_INNER, 1, lk3,
-                                                 rk3, NULL, &op, &err),
+            assert_int_equal(tb_op_hash_join_new(scan(tl), scan(tr), TB_JOIN_INNER, 1, lk3, rk3,
+                                                 NULL, &op, &err),
                              TB_OK);
             EXPECT(op, true, "a|2|a|1|x", "a|2|a|1|y", "a|2|NULL|1|q");
         }
         /* key type mismatch */
-        assert_int_equal(tb_op_hash_join_new(scan(tl), scan(tr), TB_JOIN_INNER, 1, lk2,
-                                             &rk2[1], NULL, &op, &err),
+        assert_int_equal(tb_op_hash_join_new(scan(tl), scan(tr), TB_JOIN_INNER, 1, lk2, &rk2[1],
+                                             NULL, &op, &err),
                          TB_E_TYPE);
         tb_table_free(tl);
         tb_table_free(tr);
@@ -838,12 +817,10 @@ static void test_hash_join_shared(void **state)
     assert_int_equal(tb_hashjoin_table_rows(ht), 3);
     assert_true(tb_hashjoin_table_bytes(ht) > 0);
     assert_int_equal(tb_hashjoin_table_schema(ht)->n, 2);
-    assert_int_equal(tb_op_hash_join_new_shared(scan(f1), ht, TB_JOIN_INNER, 1, pk, NULL, &op,
-                                                &err),
-                     TB_OK);
+    assert_int_equal(
+        tb_op_hash_join_new_shared(scan(f1), ht, TB_JOIN_INNER, 1, pk, NULL, &op, &err), TB_OK);
     EXPECT(op, true, "10|1|1|toys", "11|3|3|books");
-    assert_int_equal(tb_op_hash_join_new_shared(scan(f2), ht, TB_JOIN_LEFT, 1, pk, NULL, &op,
-                                                &err),
+    assert_int_equal(tb_op_hash_join_new_shared(scan(f2), ht, TB_JOIN_LEFT, 1, pk, NULL, &op, &err),
                      TB_OK);
     {
         /* the table survives its creator's reference while an operator holds it */
@@ -869,14 +846,13 @@ static void test_nl_join(void **state)
     static const char *const rr[] = {"2", "3", "NULL"};
     add_rows(l, lr, 4);
     add_rows(r, rr, 3);
-#define NL(type, pred)                                                                       \
+#define NL(type, pred)                                                                             \
     (assert_int_equal(tb_op_nl_join_new(scan(l), scan(r), (type), (pred), &op, &err), TB_OK), op)
 #define LT() call2("<", col(0, T(TB_T_INT32)), col(1, T(TB_T_INT32)))
     EXPECT(NL(TB_JOIN_INNER, LT()), true, "1|2", "1|3", "2|3");
     EXPECT(NL(TB_JOIN_LEFT, LT()), true, "1|2", "1|3", "2|3", "3|NULL", "NULL|NULL");
     EXPECT(NL(TB_JOIN_RIGHT, LT()), true, "1|2", "1|3", "2|3", "NULL|NULL");
-    EXPECT(NL(TB_JOIN_FULL, LT()), true, "1|2", "1|3", "2|3", "3|NULL", "NULL|NULL",
-           "NULL|NULL");
+    EXPECT(NL(TB_JOIN_FULL, LT()), true, "1|2", "1|3", "2|3", "3|NULL", "NULL|NULL", "NULL|NULL");
     EXPECT(NL(TB_JOIN_SEMI, LT()), true, "1", "2");
     EXPECT(NL(TB_JOIN_ANTI, LT()), true, "3", "NULL");
     run(NL(TB_JOIN_INNER, NULL), &rs); /* cross join */
@@ -886,8 +862,7 @@ static void test_nl_join(void **state)
     EXPECT(op, true, "1|NULL", "2|NULL", "3|NULL", "NULL|NULL");
     assert_int_equal(tb_op_nl_join_new(scan(l), scan(e), TB_JOIN_ANTI, NULL, &op, &err), TB_OK);
     EXPECT(op, true, "1", "2", "3", "NULL");
-    assert_int_equal(tb_op_nl_join_new(scan(e), scan(r), TB_JOIN_INNER, NULL, &op, &err),
-                     TB_OK);
+    assert_int_equal(tb_op_nl_join_new(scan(e), scan(r), TB_JOIN_INNER, NULL, &op, &err), TB_OK);
     expect_empty(op);
     /* big cross join spanning batches: 5000 x 3 */
     {
@@ -925,8 +900,7 @@ static tb_op *hagg(tb_table *t, uint32_t n_groups, tb_expr **groups, uint32_t n_
 {
     tb_op *op = NULL;
     tb_err err;
-    if (tb_op_hash_agg_new(scan(t), n_groups, groups, NULL, n_aggs, aggs, NULL, &op, &err) !=
-        TB_OK)
+    if (tb_op_hash_agg_new(scan(t), n_groups, groups, NULL, n_aggs, aggs, NULL, &op, &err) != TB_OK)
         fail_msg("%s", err.msg);
     return op;
 }
@@ -939,8 +913,7 @@ static void test_hash_agg(void **state)
     tb_aggspec aggs[8];
     (void)state;
 
-    static const char *const r[] = {"a|1", "a|2", "b|NULL", "NULL|5", "a|2", "b|3",
-                                    "NULL|NULL"};
+    static const char *const r[] = {"a|1", "a|2", "b|NULL", "NULL|5", "a|2", "b|3", "NULL|NULL"};
     add_rows(t, r, 7);
     aggs[0] = aggspec(TB_AGG_COUNT_STAR, false, NULL, T(TB_T_INT64));
     aggs[1] = aggspec(TB_AGG_COUNT, false, x, T(TB_T_INT64));
@@ -960,8 +933,8 @@ static void test_hash_agg(void **state)
         tb_table *u = table_of("g int, s text, y int");
         tb_expr *g2[1] = {col(0, T(TB_T_INT32))};
         tb_aggspec a2[3];
-        static const char *const ur[] = {"1|pear|1", "1|apple|2", "2|fig|-1", "1|zucchini|NULL",
-                                         "2|NULL|-2", "2|banana|NULL"};
+        static const char *const ur[] = {"1|pear|1",        "1|apple|2", "2|fig|-1",
+                                         "1|zucchini|NULL", "2|NULL|-2", "2|banana|NULL"};
         add_rows(u, ur, 6);
         a2[0] = aggspec(TB_AGG_MIN, false, col(1, T(TB_T_STRING)), T(TB_T_STRING));
         a2[1] = aggspec(TB_AGG_MAX, false, col(1, T(TB_T_STRING)), T(TB_T_STRING));
@@ -1018,10 +991,7 @@ static void test_hash_agg_overflow(void **state)
 
 static void expect_same_groups(tb_hashagg *a, tb_hashagg *b);
 
-static int64_t key_120k(uint32_t i)
-{
-    return i % 120000;
-}
+static int64_t key_120k(uint32_t i) { return i % 120000; }
 
 static void test_hash_agg_many_groups(void **state)
 {
@@ -1063,11 +1033,9 @@ static void test_hash_agg_many_groups(void **state)
             if (batch == NULL)
                 break;
             tb_arena_reset(arena);
-            assert_int_equal(tb_hashagg_consume_batch(b % 2 ? p1 : p0, batch, groups, arena,
-                                                      &err),
+            assert_int_equal(tb_hashagg_consume_batch(b % 2 ? p1 : p0, batch, groups, arena, &err),
                              TB_OK);
-            assert_int_equal(tb_hashagg_consume_batch(whole, batch, groups, arena, &err),
-                             TB_OK);
+            assert_int_equal(tb_hashagg_consume_batch(whole, batch, groups, arena, &err), TB_OK);
         }
         assert_int_equal(tb_hashagg_merge(p1, p0, &err), TB_OK);
         assert_int_equal(tb_hashagg_groups(p1), 120000);
@@ -1086,9 +1054,9 @@ static void test_hash_agg_many_groups(void **state)
         tb_expr *g2[2] = {col(0, T(TB_T_STRING)), col(1, T(TB_T_INT32))};
         tb_expr *g3[1] = {col(2, T(TB_T_DOUBLE))};
         tb_aggspec c = aggspec(TB_AGG_COUNT_STAR, false, NULL, T(TB_T_INT64));
-        static const char *const ur[] = {"abcdefghijkl|1|0", "abcdefghijkl|2|-0",
+        static const char *const ur[] = {"abcdefghijkl|1|0",   "abcdefghijkl|2|-0",
                                          "abcdefghijkl|1|NaN", "abcdefghijkm|1|nan",
-                                         "NULL|NULL|1.5", "NULL|NULL|NULL"};
+                                         "NULL|NULL|1.5",      "NULL|NULL|NULL"};
         add_rows(u, ur, 6);
         EXPECT(hagg(u, 2, g2, 1, &c), true, "abcdefghijkl|1|2", "abcdefghijkl|2|1",
                "abcdefghijkm|1|1", "NULL|NULL|2");
@@ -1140,8 +1108,7 @@ static void emit_rows(tb_hashagg *agg, tb_hashagg_emit mode, uint32_t key_col,
     tb_arena_free(arena);
 }
 
-static void expect_emit(tb_hashagg *agg, tb_hashagg_emit mode, const char *const *want,
-                        size_t n)
+static void expect_emit(tb_hashagg *agg, tb_hashagg_emit mode, const char *const *want, size_t n)
 {
     rows rs;
     emit_rows(agg, mode, 0, NULL, &rs);
@@ -1151,8 +1118,8 @@ static void expect_emit(tb_hashagg *agg, tb_hashagg_emit mode, const char *const
     rows_free(&rs);
 }
 
-static void consume3(tb_hashagg *agg, const char *const *g, const int64_t *x,
-                     const char *const *s, uint32_t n)
+static void consume3(tb_hashagg *agg, const char *const *g, const int64_t *x, const char *const *s,
+                     uint32_t n)
 {
     tb_arena *arena = tb_arena_new(0);
     tb_vec keys[1], args[4];
@@ -1221,8 +1188,7 @@ static void test_hashagg_state(void **state)
         static const char *const g[] = {"a", "d"};
         static const int64_t x[] = {9, 1};
         static const char *const s[] = {"a", "q"};
-        static const char *const all[] = {"a|3|13|a|3", "b|3|6|x|1", "c|1|7|NULL|1",
-                                          "d|1|1|q|1"};
+        static const char *const all[] = {"a|3|13|a|3", "b|3|6|x|1", "c|1|7|NULL|1", "d|1|1|q|1"};
         static const char *const ch[] = {"a|3|13|a|3", "d|1|1|q|1"};
         consume3(agg, g, x, s, 1); /* a changed, not emitted yet */
         assert_int_equal(tb_hashagg_serialize(agg, &img, &err), TB_OK);
@@ -1277,8 +1243,7 @@ static void test_hashagg_state(void **state)
             tb_type kt[1] = {T(TB_T_INT64)};
             tb_aggspec c = aggspec(TB_AGG_COUNT_STAR, false, NULL, T(TB_T_INT64));
             assert_int_equal(tb_hashagg_new(1, kt, 1, &c, &bad, &err), TB_OK);
-            assert_int_equal(tb_hashagg_deserialize(bad, img.data, img.len, &err),
-                             TB_E_CORRUPT);
+            assert_int_equal(tb_hashagg_deserialize(bad, img.data, img.len, &err), TB_E_CORRUPT);
             tb_hashagg_free(bad);
         }
     }
@@ -1480,17 +1445,17 @@ static void test_sort(void **state)
            "2|abcdefgh|3", "2|abcdefghij1|6", "NULL|abc|1", "NULL|b|5");
     /* k desc (nulls first) */
     k[0] = skey(col(0, T(TB_T_INT32)), true, true);
-    EXPECT(sorted(t, 1, k, -1), false, "NULL|abc|1", "NULL|b|5", "2|abcdefghij2|0",
-           "2|abcdefgh|3", "2|abcdefghij1|6", "1|abcdefghij1|2", "1|NULL|4");
+    EXPECT(sorted(t, 1, k, -1), false, "NULL|abc|1", "NULL|b|5", "2|abcdefghij2|0", "2|abcdefgh|3",
+           "2|abcdefghij1|6", "1|abcdefghij1|2", "1|NULL|4");
     /* strings sharing 8+ byte prefixes, nulls first */
     k[0] = skey(col(1, T(TB_T_STRING)), false, true);
-    EXPECT(sorted(t, 1, k, -1), false, "1|NULL|4", "NULL|abc|1", "2|abcdefgh|3",
-           "1|abcdefghij1|2", "2|abcdefghij1|6", "2|abcdefghij2|0", "NULL|b|5");
+    EXPECT(sorted(t, 1, k, -1), false, "1|NULL|4", "NULL|abc|1", "2|abcdefgh|3", "1|abcdefghij1|2",
+           "2|abcdefghij1|6", "2|abcdefghij2|0", "NULL|b|5");
     /* two keys: k asc nulls first, s desc nulls last */
     k[0] = skey(col(0, T(TB_T_INT32)), false, true);
     k[1] = skey(col(1, T(TB_T_STRING)), true, false);
-    EXPECT(sorted(t, 2, k, -1), false, "NULL|b|5", "NULL|abc|1", "1|abcdefghij1|2",
-           "1|NULL|4", "2|abcdefghij2|0", "2|abcdefghij1|6", "2|abcdefgh|3");
+    EXPECT(sorted(t, 2, k, -1), false, "NULL|b|5", "NULL|abc|1", "1|abcdefghij1|2", "1|NULL|4",
+           "2|abcdefghij2|0", "2|abcdefghij1|6", "2|abcdefgh|3");
     /* top-2 of the same */
     EXPECT(sorted(t, 2, k, 2), false, "NULL|b|5", "NULL|abc|1");
     /* computed key: -i */
@@ -1567,10 +1532,7 @@ static void test_sort_topn(void **state)
 
 /* ---------------------------------------------------------------- fault injection */
 
-static int64_t key_mod50(uint32_t i)
-{
-    return i % 53;
-}
+static int64_t key_mod50(uint32_t i) { return i % 53; }
 
 /* scan l LEFT JOIN scan r ON k, group by r.v % .. (r.k) count(*), sum(l.v), ORDER BY 1 */
 static tb_rc pipeline(tb_table *l, tb_table *r, tb_expr **ex, tb_op **out, tb_err *err)
@@ -1613,9 +1575,8 @@ static tb_rc drain(tb_op *op, int64_t *sum, tb_err *err)
         if (rc != TB_OK || batch == NULL)
             return rc;
         for (uint32_t i = 0; i < batch->n_rows; i++, row++) {
-            int64_t g = tb_vec_is_null(&batch->cols[0], i)
-                            ? -1
-                            : TB_VEC_PTR(&batch->cols[0], int64_t)[i];
+            int64_t g =
+                tb_vec_is_null(&batch->cols[0], i) ? -1 : TB_VEC_PTR(&batch->cols[0], int64_t)[i];
             int64_t c = TB_VEC_PTR(&batch->cols[1], int64_t)[i];
             int64_t v = tb_vec_is_null(&batch->cols[2], i)
                             ? 0
@@ -1725,9 +1686,8 @@ static void test_explain(void **state)
     tb_err err;
     (void)state;
 
-    assert_int_equal(tb_op_filter_new(scan(t), call2(">", col(0, T(TB_T_INT64)), kint(3)), &f,
-                                      &err),
-                     TB_OK);
+    assert_int_equal(
+        tb_op_filter_new(scan(t), call2(">", col(0, T(TB_T_INT64)), kint(3)), &f, &err), TB_OK);
     assert_int_equal(tb_op_limit_new(f, 5, 1, &op, &err), TB_OK);
     assert_int_equal(tb_op_explain(op, &buf), TB_OK);
     assert_non_null(strstr(tb_buf_cstr(&buf), "limit 5 offset 1\n  filter "));
