@@ -54,7 +54,7 @@ struct tb_hashjoin_table {
     int64_t min_key;  /* DENSE */
     uint64_t range;   /* DENSE: number of slots */
     uint64_t n_indexed;
-    bool unique; /* no two indexed rows share a chain (unique keys in DENSE mode) */
+    bool unique; /* no two indexed rows have equal keys (DENSE and INT modes) */
 };
 
 static bool int_key_type(tb_type t)
@@ -286,9 +286,19 @@ tb_rc tb_hashjoin_table_finish(tb_hashjoin_table *t, tb_err *err)
         t->head[b] = i;
         t->n_indexed++;
     }
-    t->unique = true;
-    for (uint32_t i = 0; i < n && t->unique; i++)
-        t->unique = t->next[i] == TB_ROW_NONE;
+    /* unique: no two indexed rows have equal keys. DENSE chains hold equal keys only;
+     * INT chains may mix keys that share a bucket, so compare within each chain (chains
+     * are short; a duplicate ends the scan at once). GENERIC: not used. */
+    t->unique = t->mode != MODE_GENERIC;
+    if (t->mode == MODE_DENSE) {
+        for (uint32_t i = 0; i < n && t->unique; i++)
+            t->unique = t->next[i] == TB_ROW_NONE;
+    } else if (t->mode == MODE_INT) {
+        for (uint32_t i = 0; i < n && t->unique; i++) {
+            for (uint32_t b = t->next[i]; b != TB_ROW_NONE && t->unique; b = t->next[b])
+                t->unique = t->ikeys[b] != t->ikeys[i];
+        }
+    }
     if (t->mode == MODE_DENSE) {
         tb_free(t->ikeys); /* the bucket is the key */
         t->ikeys = NULL;
@@ -387,9 +397,9 @@ typedef struct hj_op {
 static bool emits_pairs(tb_join_type type) { return type != TB_JOIN_SEMI && type != TB_JOIN_ANTI; }
 
 /*
- * Fast path: every chain holds one row and no residual, so each probe row has at most
- * one match, found by its first candidate: one pass, no active list (the reference
- * job's dimension join). The output of the whole probe batch fits one output batch.
+ * Fast path: unique build keys and no residual, so each probe row has at most one
+ * match: one pass, no active list (the reference job's dimension join). The output of
+ * the whole probe batch fits one output batch.
  */
 static void probe_unique(hj_op *j, uint32_t n)
 {
@@ -397,10 +407,14 @@ static void probe_unique(hj_op *j, uint32_t n)
     uint32_t k = 0;
 
     if (j->table->mode == MODE_INT) {
+        /* walk the bucket's chain to the one row with this key, if any */
+        const uint32_t *next = j->table->next;
         for (uint32_t r = 0; r < n; r++) {
             uint32_t b = j->cand[r];
-            if (b != TB_ROW_NONE && ikeys[b] != j->ik[r])
-                j->cand[r] = TB_ROW_NONE;
+            int64_t key = j->ik[r];
+            while (b != TB_ROW_NONE && ikeys[b] != key)
+                b = next[b];
+            j->cand[r] = b;
         }
     }
     if (j->bmatched != NULL) {

@@ -739,6 +739,39 @@ static void test_hash_join_many(void **state)
         tb_table_free(l);
         tb_table_free(r);
     }
+    /* sparse unique build keys (hashed int mode, one-pass probe) */
+    {
+        tb_table *l = int_table(5000, key_sparse), *r = int_table(500, key_sparse);
+        static const tb_join_type types[] = {TB_JOIN_INNER, TB_JOIN_LEFT, TB_JOIN_SEMI,
+                                             TB_JOIN_ANTI, TB_JOIN_RIGHT, TB_JOIN_FULL};
+        static const size_t want[] = {2500, 5000, 2500, 2500, 2500, 5000};
+        for (int t = 0; t < 6; t++) {
+            size_t nulls = 0;
+            assert_int_equal(tb_op_hash_join_new(scan(l), scan(r), types[t], 1, lk, rk, NULL,
+                                                 &op, &err),
+                             TB_OK);
+            run(op, &rs);
+            assert_int_equal(rs.n, want[t]);
+            for (size_t i = 0; i < rs.n; i++) {
+                long long a, b, c, d;
+                int f = sscanf(rs.r[i], "%lld|%lld|%lld|%lld", &a, &b, &c, &d);
+                if (f == 4) {
+                    assert_int_equal(a, c);
+                    assert_true(b % 1000 < 500 && d == b % 1000);
+                } else if (types[t] == TB_JOIN_ANTI) {
+                    assert_true(b % 1000 >= 500);
+                } else if (types[t] != TB_JOIN_SEMI) {
+                    nulls++;
+                }
+            }
+            assert_int_equal(nulls, types[t] == TB_JOIN_LEFT || types[t] == TB_JOIN_FULL
+                                        ? 2500
+                                        : 0);
+            rows_free(&rs);
+        }
+        tb_table_free(l);
+        tb_table_free(r);
+    }
     /* semi/anti: left keys i % 7 over 5000 rows, right keys 0..4 (twice each) */
     {
         tb_table *l = int_table(5000, key_mod), *r = int_table(10, key_mod5);
