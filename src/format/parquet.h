@@ -13,7 +13,8 @@
  *    data pages v1 and v2; codecs of codec.h (all but LZO);
  *  - encrypted files are refused ("encrypted file not supported");
  *  - limits: footer <= TB_PQ_META_MAX, page <= TB_DECOMPRESS_MAX (1 GiB, codec.h) after
- *    decompression, page header <= 16 MiB; page CRCs are not checked.
+ *    decompression, page header <= 16 MiB, dictionary <= 2^24 entries, 512 MiB of string
+ *    bytes per column per batch; page CRCs are not checked.
  *
  * Type mapping (Parquet -> SQL):
  *   BOOLEAN -> boolean; INT32 -> integer; INT64 -> bigint; FLOAT -> real; DOUBLE -> double;

@@ -26,6 +26,9 @@
  *   - the read-ahead window holds at most max(1 MiB, one compressed page); pages are
  *     read up to the footer (not just total_compressed_size, which old writers got
  *     wrong), and only as many as the row group's rows need;
+ *   - a dictionary holds at most TB_PQ_DICT_MAX entries, and one column copies or builds
+ *     at most TB_PQ_BATCH_BYTES_MAX string bytes per batch (DELTA_BYTE_ARRAY prefixes
+ *     could otherwise multiply a small page into gigabytes);
  *   - strings decoded from data pages (PLAIN, DELTA_*) are copied into the batch arena;
  *     strings from a dictionary point into the dictionary buffer, which lives until the
  *     column moves to another chunk (i.e. in a later next() call);
@@ -53,6 +56,14 @@
 #define TB_PQ_READ_AHEAD ((size_t)1 << 20)
 #define TB_PQ_MAX_DEPTH  64                 /* schema tree depth */
 #define TB_PQ_MAX_FLBA   ((int32_t)1 << 20) /* FIXED_LEN_BYTE_ARRAY type_length */
+/* Dictionary entries: writers cap dictionary pages at about 1 MiB, so this is far above
+ * real files, and it bounds the converted dictionary (16 bytes an entry) at 256 MiB even
+ * when a small compressed page expands to many empty strings. */
+#define TB_PQ_DICT_MAX ((int32_t)1 << 24)
+/* String bytes one column may copy or build for one batch (dictionary views excluded):
+ * DELTA_BYTE_ARRAY values reuse the previous value's prefix, so a small page can describe
+ * 2048 copies of a huge value; and a batch may span many pages. */
+#define TB_PQ_BATCH_BYTES_MAX ((size_t)512 << 20)
 
 /* Conversions from the physical representation to the output vector type. */
 enum {
@@ -717,6 +728,7 @@ typedef struct pq_col {
     uint32_t bss_n;
     uint8_t *prev; /* DELTA_BYTE_ARRAY: previous value */
     size_t prev_len, prev_cap;
+    size_t batch_bytes; /* string bytes copied/built for the current batch */
     /* scratch, TB_BATCH_CAP entries each */
     uint32_t *u32;
     uint64_t *u64a;
@@ -1186,6 +1198,9 @@ static tb_rc load_dict(pq_col *c, const tb_pq_page_header *ph, const uint8_t *ra
                        enc_name(ph->dict.encoding));
     if (n < 0)
         return col_err(c, err, TB_E_CORRUPT, "dictionary page with %d values", n);
+    if (n > TB_PQ_DICT_MAX)
+        return col_err(c, err, TB_E_LIMIT, "dictionary of %d values exceeds the limit of %d", n,
+                       TB_PQ_DICT_MAX);
     if (c->codec == TB_CODEC_UNCOMPRESSED)
         usize = csize;
     if (ensure_cap(&c->dict_buf, &c->dict_cap, usize) != TB_OK)
@@ -1517,13 +1532,17 @@ static tb_rc init_values(pq_col *c, tb_err *err)
 }
 
 /* Copy transient string views (into a page) into the batch arena. */
-static tb_rc own_strings(tb_str *s, uint32_t m, tb_arena *arena, tb_err *err)
+static tb_rc own_strings(pq_col *c, tb_str *s, uint32_t m, tb_arena *arena, tb_err *err)
 {
     size_t total = 0;
     for (uint32_t i = 0; i < m; i++)
         total += s[i].len;
     if (total == 0)
         return TB_OK;
+    c->batch_bytes += total;
+    if (c->batch_bytes > TB_PQ_BATCH_BYTES_MAX)
+        return col_err(c, err, TB_E_LIMIT, "string values exceed %zu bytes in one batch",
+                       TB_PQ_BATCH_BYTES_MAX);
     char *buf = tb_arena_alloc(arena, total);
     if (buf == NULL)
         return tb_err_nomem(err);
@@ -1632,6 +1651,11 @@ static tb_rc decode_phys(pq_col *c, uint8_t *dst, uint32_t m, tb_arena *arena, b
                 return col_err(c, err, TB_E_CORRUPT,
                                "DELTA_BYTE_ARRAY prefix or suffix out of range");
             size_t n = (size_t)pre[i] + (size_t)suf[i];
+            c->batch_bytes += n;
+            if (c->batch_bytes > TB_PQ_BATCH_BYTES_MAX)
+                return col_err(c, err, TB_E_LIMIT,
+                               "DELTA_BYTE_ARRAY values exceed %zu bytes in one batch",
+                               TB_PQ_BATCH_BYTES_MAX);
             if (n > UINT32_MAX ||
                 (f->phys == TB_PQ_FIXED_LEN_BYTE_ARRAY && n != (size_t)f->type_length))
                 return col_err(c, err, TB_E_CORRUPT, "DELTA_BYTE_ARRAY value of bad length");
@@ -1709,7 +1733,7 @@ static tb_rc decode_values(pq_col *c, uint8_t *out, uint32_t m, tb_arena *arena,
     if (!direct)
         return convert(c, c->phys, m, out, arena, err);
     if (transient && c->out_type.id == TB_T_STRING)
-        return own_strings((tb_str *)out, m, arena, err);
+        return own_strings(c, (tb_str *)out, m, arena, err);
     return TB_OK;
 }
 
@@ -1720,6 +1744,7 @@ static tb_rc col_read(pq_col *c, tb_vec *v, uint32_t off, uint32_t n, uint32_t c
     tb_rc rc;
     uint32_t done = 0;
     size_t w = c->out_w;
+    c->batch_bytes = 0;
     while (done < n) {
         if (c->page_left == 0) {
             rc = next_page(c, err);
