@@ -7,6 +7,8 @@
  * Expressions are treated as immutable once built: substitution copies the nodes on
  * the path to a replaced column and shares the rest.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sql/sql_int.h"
@@ -100,8 +102,8 @@ bool tb_sql_expr_equal(const tb_expr *a, const tb_expr *b)
         } else if (strcmp(a->fn_name, b->fn_name) != 0) {
             return false;
         }
-        if (a->fn != b->fn)
-            return false;
+        /* Not a->fn: exec allocates a resolved tb_func per call site, so two calls of
+         * one function differ by pointer; name, argument and result types decide. */
         break;
     case TB_EX_PARAM:
         return false; /* never merged */
@@ -171,4 +173,56 @@ tb_expr *tb_sql_expr_subst(tb_arena *arena, const tb_expr *e, const int *from, t
         return NULL;
     c->args = args;
     return c;
+}
+
+/* Similarity score (lower is closer): edit distance, favouring names that contain the
+ * typed name as a subsequence ("qty" -> "quantity") or start with the same letter. */
+static int cand_score(const char *typed, const char *name)
+{
+    int d = tb_edit_distance(typed, name);
+    const char *p = name;
+    size_t k = 0, n = strlen(typed);
+    for (; *p != '\0' && k < n; p++) {
+        if ((*p | 0x20) == (typed[k] | 0x20))
+            k++;
+    }
+    if (k == n)
+        d -= (int)n;
+    if (typed[0] != '\0' && (typed[0] | 0x20) == (name[0] | 0x20))
+        d -= 1;
+    return d;
+}
+
+void tb_sql_candidates(const char *name, const char **names, uint32_t n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    bool used[256] = {false};
+    uint32_t lim = n < 256 ? n : 256;
+    buf[0] = '\0';
+    for (int k = 0; k < 5; k++) {
+        int best = INT_MAX, bi = -1;
+        for (uint32_t i = 0; i < lim; i++) {
+            if (used[i] || names[i] == NULL)
+                continue;
+            bool dup = false;
+            for (uint32_t j = 0; j < i && !dup; j++)
+                dup = names[j] != NULL && strcmp(names[j], names[i]) == 0;
+            if (dup) {
+                used[i] = true;
+                continue;
+            }
+            int d = cand_score(name, names[i]);
+            if (d < best) {
+                best = d;
+                bi = (int)i;
+            }
+        }
+        if (bi < 0)
+            break;
+        used[bi] = true;
+        int w = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", names[bi]);
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
 }
