@@ -5,6 +5,7 @@
  * SIGINT / SIGTERM set a flag: the current batch completes and commits, then the job
  * stops cleanly (exit 0). A second signal while stopping kills at once (default action).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,7 +41,36 @@ static const char *run_usage =
     "  --stop-after D       stop after D (e.g. '30 seconds')\n"
     "  --idle-stop D        stop after D without new input\n"
     "  --set KEY=VALUE      replace ${KEY} in the job text (repeatable)\n"
-    "  --format F           dashboard format: table (default), csv, json\n";
+    "  --format F           dashboard format: table (default), csv, json\n"
+    "  --memory-limit SIZE  bound on the streaming state (e.g. 512MB, 2GiB; default none)\n";
+
+/* "1048576", "64k", "512MB", "2GiB" (k/M/G/T, powers of 1024) -> bytes; false if bad. */
+static bool parse_size(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || v <= 0)
+        return false;
+    while (*end == ' ')
+        end++;
+    double mul = 1;
+    const char *units = "kmgt";
+    const char *u = *end != '\0' ? strchr(units, tolower((unsigned char)*end)) : NULL;
+    if (u != NULL) {
+        for (const char *k = units; k <= u; k++)
+            mul *= 1024;
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+    }
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end != '\0' || v * mul >= 18e18)
+        return false;
+    *out = (uint64_t)(v * mul);
+    return *out > 0;
+}
 
 typedef struct show_ctx {
     const char *sql;
@@ -179,6 +209,13 @@ int tb_cli_run(int argc, char **argv)
                 opts.stop_after_ms = ms;
             else
                 opts.idle_stop_ms = ms;
+        } else if (strcmp(a, "--memory-limit") == 0) {
+            if (!parse_size(v, &opts.memory_limit)) {
+                fprintf(stderr, "error: --memory-limit takes a size such as 512MB, not '%s'\n",
+                        v);
+                status = 2;
+                goto done;
+            }
         } else if (strcmp(a, "--progress") == 0) {
             progress = v;
         } else if (strcmp(a, "--set") == 0) {
@@ -251,7 +288,8 @@ int tb_cli_run(int argc, char **argv)
     if (rc != TB_OK) {
         tb_buf msg = {0};
         tb_sql_format_error(sql, &err, &msg);
-        fprintf(stderr, "%s: %s", job, msg.data ? msg.data : err.msg);
+        const char *m = tb_buf_cstr(&msg);
+        fprintf(stderr, "%s: %s", job, m != NULL ? m : err.msg);
         tb_buf_free(&msg);
         goto done;
     }

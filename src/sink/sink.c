@@ -278,6 +278,20 @@ tb_rc tb_sink_delta_new(const char *path, const tb_schema *schema, const char *a
         rc = tb_err_nomem(err);
     if (rc == TB_OK)
         rc = tb_delta_writer_open(path, schema, partition_cols, n_part, &d->w, err);
+    if (rc == TB_OK) {
+        /* Create the table now (version 0: protocol + metaData, no data) so that it can
+         * be queried, e.g. by a view over read_delta, before the first batch commits. */
+        tb_delta_snapshot *snap = NULL;
+        tb_err probe;
+        tb_err_clear(&probe);
+        if (tb_delta_open(path, -1, &snap, &probe) == TB_E_NOTFOUND) {
+            bool skipped = false;
+            int64_t version = -1;
+            rc = tb_delta_writer_commit(d->w, TB_DELTA_APPEND, NULL, 0, &skipped, &version,
+                                        err);
+        }
+        tb_delta_snapshot_free(snap);
+    }
     if (rc != TB_OK) {
         delta_free(&d->base);
         return rc;

@@ -186,6 +186,8 @@ void tb_sql_expr_cols(const tb_expr *e, uint64_t *set);
 tb_expr *tb_sql_expr_subst(tb_arena *arena, const tb_expr *e, const int *from,
                            tb_expr **to, uint32_t n);
 bool tb_sql_expr_has_cols(const tb_expr *e);
+/* "a, b, c": up to 5 of names closest to `name` (for "did you mean" lists). */
+void tb_sql_candidates(const char *name, const char **names, uint32_t n, char *buf, size_t cap);
 
 /* ================================================================ binder */
 
@@ -251,5 +253,8 @@ tb_rc tb_sql_exec(tb_db *db, const char *sql, tb_result **out_result, tb_err *er
 /* Parse with libpg_query; on error err set with pos (byte offset). */
 tb_rc tb_sql_parse(const char *sql, PgQuery__ParseResult **out, tb_err *err);
 void tb_sql_parse_free(PgQuery__ParseResult *pr);
+
+/* read_delta (tf_delta.c), a built-in of the table-function registry. */
+extern const tb_tablefunc tb_sql_read_delta_tf;
 
 #endif /* TB_SQL_INT_H */

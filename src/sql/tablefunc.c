@@ -419,6 +419,7 @@ static void add_builtins(void)
     builtins_done = true;
     registry[n_registry++] = &read_csv_tf;
     registry[n_registry++] = &read_parquet_tf;
+    registry[n_registry++] = &tb_sql_read_delta_tf;
 }
 
 /* ---------------------------------------------------------------- file-backed tables */

@@ -53,16 +53,155 @@ typedef struct stream_src {
     int64_t wm_delay_us;
     uint32_t max_files;
     bool latest_first;
+    bool ignore_missing; /* ignore_missing_files: a file gone before its batch is skipped */
+    char *bad_dir;       /* bad_records_path: malformed CSV records go there, or NULL */
     /* Bound while a micro-batch is planned and run (NULL otherwise: a plain query then
      * reads every file present in the directory). */
     const tb_strlist *cur_files;
     int64_t cur_watermark;
+    int64_t cur_batch;
     /* Collected by the feed operators of the current batch. */
     int64_t batch_max_ts;
     uint64_t batch_rows;
     uint64_t batch_late;
     uint64_t batch_malformed;
+    /* The current batch's bad records: a hidden temp file renamed into place as
+     * bad_dir/bad_records-<batch>.jsonl before the batch commits. */
+    FILE *bad_fp;
+    char *bad_tmp;
+    int bad_errno; /* first write error (the CSV callback cannot return one) */
 } stream_src;
+
+/* ---------------------------------------------------------------- bad records */
+
+/*
+ * JSON string of arbitrary bytes: control characters and NUL escaped, valid UTF-8 kept,
+ * each byte of an invalid UTF-8 sequence written as U+FFFD (the record's file and line
+ * locate the original bytes).
+ */
+static void json_put_str(FILE *fp, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    putc('"', fp);
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        if (c == '"' || c == '\\') {
+            putc('\\', fp);
+            putc((int)c, fp);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf(fp, "\\u%04x", c);
+            i++;
+        } else if (c < 0x80) {
+            putc((int)c, fp);
+            i++;
+        } else {
+            size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                         : c >= 0xe0 && c <= 0xef ? 3
+                         : c >= 0xf0 && c <= 0xf4 ? 4
+                                                  : 0;
+            bool ok = len > 0 && i + len <= n;
+            for (size_t k = 1; ok && k < len; k++)
+                ok = (p[i + k] & 0xc0) == 0x80;
+            if (ok && len == 3) { /* no overlongs, no surrogates */
+                ok = !(c == 0xe0 && p[i + 1] < 0xa0) && !(c == 0xed && p[i + 1] >= 0xa0);
+            } else if (ok && len == 4) {
+                ok = !(c == 0xf0 && p[i + 1] < 0x90) && !(c == 0xf4 && p[i + 1] >= 0x90);
+            }
+            if (ok) {
+                fwrite(p + i, 1, len, fp);
+                i += len;
+            } else {
+                fputs("\\ufffd", fp);
+                i++;
+            }
+        }
+    }
+    putc('"', fp);
+}
+
+static void bad_record(void *ud, const char *file, uint64_t line, const char *raw,
+                       size_t raw_len, const char *reason)
+{
+    stream_src *src = ud;
+    if (src->bad_errno != 0)
+        return;
+    if (src->bad_fp == NULL) {
+        tb_buf p = {0};
+        if (tb_buf_printf(&p, "%s/.bad_records-%" PRId64 ".jsonl.tmp-%ld", src->bad_dir,
+                          src->cur_batch, (long)getpid()) != TB_OK) {
+            src->bad_errno = ENOMEM;
+            return;
+        }
+        src->bad_fp = fopen(p.data, "w");
+        if (src->bad_fp == NULL) {
+            src->bad_errno = errno ? errno : EIO;
+            tb_buf_free(&p);
+            return;
+        }
+        src->bad_tmp = p.data;
+    }
+    FILE *fp = src->bad_fp;
+    fputs("{\"file\":", fp);
+    json_put_str(fp, file, strlen(file));
+    fprintf(fp, ",\"line\":%" PRIu64 ",\"batch\":%" PRId64 ",\"reason\":", line,
+            src->cur_batch);
+    json_put_str(fp, reason, strlen(reason));
+    fputs(",\"record\":", fp);
+    json_put_str(fp, raw, raw_len);
+    fputs("}\n", fp);
+    if (ferror(fp))
+        src->bad_errno = errno ? errno : EIO;
+}
+
+/* Drop the current batch's bad-records temp file (failure, or before a re-run). */
+static void bad_discard(stream_src *src)
+{
+    if (src->bad_fp != NULL)
+        fclose(src->bad_fp);
+    if (src->bad_tmp != NULL)
+        (void)unlink(src->bad_tmp);
+    src->bad_fp = NULL;
+    tb_free(src->bad_tmp);
+    src->bad_tmp = NULL;
+    src->bad_errno = 0;
+}
+
+/* Make the batch's bad records durable under their real name (before the commit). */
+static tb_rc bad_publish(stream_src *src, tb_err *err)
+{
+    tb_rc rc = TB_OK;
+    tb_buf p = {0};
+    if (src->bad_errno != 0) {
+        rc = TB_ERRF(err, TB_E_IO, "stream %s: bad_records_path '%s': cannot write: %s",
+                     src->name, src->bad_dir, strerror(src->bad_errno));
+        goto done;
+    }
+    if (src->bad_fp == NULL)
+        return TB_OK;
+    int fd = fileno(src->bad_fp);
+    if (fflush(src->bad_fp) != 0 || fsync(fd) != 0) {
+        rc = TB_ERRF(err, TB_E_IO, "stream %s: writing '%s': %s", src->name, src->bad_tmp,
+                     strerror(errno));
+        goto done;
+    }
+    if (tb_buf_printf(&p, "%s/bad_records-%" PRId64 ".jsonl", src->bad_dir,
+                      src->cur_batch) != TB_OK) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    if (rename(src->bad_tmp, p.data) != 0) {
+        rc = TB_ERRF(err, TB_E_IO, "stream %s: rename '%s' to '%s': %s", src->name,
+                     src->bad_tmp, p.data, strerror(errno));
+        goto done;
+    }
+    tb_free(src->bad_tmp);
+    src->bad_tmp = NULL;
+done:
+    tb_buf_free(&p);
+    bad_discard(src);
+    return rc;
+}
 
 /*
  * The feed: wraps the format scan of the batch's files. It tracks the max event time,
@@ -163,11 +302,113 @@ static tb_rc empty_op(const tb_schema *schema, tb_op **out, tb_err *err)
     return tb_op_values_new(schema, 0, NULL, out, err);
 }
 
+/*
+ * Map the stream's columns proj[0..n) to the columns of a Parquet file BY NAME (as
+ * Spark does), checking their types: a file that lacks a column or holds it with
+ * another type is an error naming the file and the column, never a misread.
+ */
+static tb_rc parquet_map(stream_src *src, const char *path, const int *proj, uint32_t n,
+                         int *out_fproj, tb_err *err)
+{
+    tb_schema *fs = NULL;
+    tb_rc rc = tb_parquet_read_schema(path, &fs, err);
+    if (rc != TB_OK)
+        return tb_err_prefix(err, "stream %s", src->name);
+    for (uint32_t i = 0; i < n && rc == TB_OK; i++) {
+        const tb_field *want = &src->schema->fields[proj[i]];
+        int c = tb_schema_find(fs, want->name);
+        char a[64], b[64];
+        if (c < 0)
+            rc = TB_ERRF(err, TB_E_TYPE,
+                         "stream %s: parquet file '%s' has no column \"%s\" (the stream "
+                         "declares it; the file has %u other columns)",
+                         src->name, path, want->name, fs->n);
+        else if (!tb_type_eq(fs->fields[c].type, want->type))
+            rc = TB_ERRF(err, TB_E_TYPE,
+                         "stream %s: parquet file '%s': column \"%s\" is %s in the file, the "
+                         "stream declares %s",
+                         src->name, path, want->name,
+                         tb_type_name(fs->fields[c].type, a, sizeof(a)),
+                         tb_type_name(want->type, b, sizeof(b)));
+        else
+            out_fproj[i] = c;
+    }
+    tb_schema_free(fs);
+    return rc;
+}
+
+/* Scans of the batch's Parquet files: one source per run of files sharing a column
+ * layout, concatenated. */
+static tb_rc parquet_scan(stream_src *src, const tb_strlist *files, const int *proj,
+                          uint32_t n, tb_op **out, tb_err *err)
+{
+    tb_rc rc = TB_OK;
+    int *run_proj = tb_malloc(sizeof(int) * (n + 1));
+    int *fproj = tb_malloc(sizeof(int) * (n + 1));
+    tb_op **scans = NULL;
+    size_t n_scans = 0, cap_scans = 0;
+    tb_strlist run = {0};
+    *out = NULL;
+    if (run_proj == NULL || fproj == NULL) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    for (size_t k = 0; k <= files->n && rc == TB_OK; k++) {
+        if (k < files->n) {
+            rc = parquet_map(src, files->items[k], proj, n, fproj, err);
+            if (rc != TB_OK)
+                break;
+            if (run.n == 0 || memcmp(fproj, run_proj, sizeof(int) * n) == 0) {
+                if (run.n == 0 && n > 0)
+                    memcpy(run_proj, fproj, sizeof(int) * n);
+                if (tb_strlist_push(&run, files->items[k]) != TB_OK)
+                    rc = tb_err_nomem(err);
+                continue;
+            }
+        }
+        /* Close the run (another layout starts at k, or the end). */
+        tb_source *fsrc = NULL;
+        tb_op *scan = NULL;
+        if (tb_grow((void **)&scans, &cap_scans, n_scans + 1, sizeof(tb_op *)) != TB_OK) {
+            rc = tb_err_nomem(err);
+            break;
+        }
+        rc = tb_parquet_source_new(&run, run_proj, n, &fsrc, err);
+        if (rc == TB_OK)
+            rc = tb_op_scan_new(fsrc, &scan, err); /* owns fsrc whatever the outcome */
+        if (rc != TB_OK)
+            break;
+        scans[n_scans++] = scan;
+        tb_strlist_free(&run);
+        if (k < files->n) {
+            if (n > 0)
+                memcpy(run_proj, fproj, sizeof(int) * n);
+            if (tb_strlist_push(&run, files->items[k]) != TB_OK)
+                rc = tb_err_nomem(err);
+        }
+    }
+    if (rc == TB_OK && n_scans == 1) {
+        *out = scans[0];
+        n_scans = 0;
+    } else if (rc == TB_OK) {
+        rc = tb_op_union_all_new((uint32_t)n_scans, scans, out, err); /* owns the scans */
+        n_scans = 0;
+    }
+done:
+    for (size_t i = 0; i < n_scans; i++)
+        tb_op_free(scans[i]);
+    tb_free(scans);
+    tb_strlist_free(&run);
+    tb_free(run_proj);
+    tb_free(fproj);
+    return rc;
+}
+
 static tb_rc src_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err)
 {
     stream_src *src = ud;
     tb_rc rc;
-    tb_strlist all = {0};
+    tb_strlist all = {0}, present = {0};
     const tb_strlist *files = src->cur_files;
     int *proj2 = NULL;
     tb_schema *pschema = NULL;
@@ -199,6 +440,21 @@ static tb_rc src_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, t
         if (rc != TB_OK)
             goto fail;
         files = &all;
+    } else if (src->ignore_missing) {
+        /* A file deleted between discovery and this read is skipped (and said so); the
+         * batch's offsets still name it, so a re-run skips it the same way. */
+        for (size_t i = 0; i < files->n; i++) {
+            if (access(files->items[i], F_OK) != 0) {
+                tb_log(TB_LOG_WARN, "stream %s: file '%s' vanished before it was read: "
+                       "skipped (ignore_missing_files)", src->name, files->items[i]);
+                continue;
+            }
+            if (tb_strlist_push(&present, files->items[i]) != TB_OK) {
+                rc = tb_err_nomem(err);
+                goto fail;
+            }
+        }
+        files = &present;
     }
     if (files->n == 0) {
         rc = empty_op(pschema, out, err);
@@ -217,17 +473,23 @@ static tb_rc src_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, t
         wm_idx = (int)n_proj;
     }
     uint32_t n2 = n_proj + (strip ? 1 : 0);
-    if (src->parquet)
-        rc = tb_parquet_source_new(files, proj2, n2, &fsrc, err);
-    else
+    tb_source *fsrc_ref = NULL;
+    if (src->parquet) {
+        rc = parquet_scan(src, files, proj2, n2, &scan, err);
+        if (rc != TB_OK)
+            goto fail;
+    } else {
         rc = tb_csv_source_new(files, src->csv, src->schema, proj2, n2, &fsrc, err);
-    if (rc != TB_OK)
-        goto fail;
-    tb_source *fsrc_ref = fsrc;
-    rc = tb_op_scan_new(fsrc, &scan, err);
-    fsrc = NULL; /* the scan owns it whatever the outcome */
-    if (rc != TB_OK)
-        goto fail;
+        if (rc != TB_OK)
+            goto fail;
+        if (src->bad_dir != NULL && src->cur_files != NULL)
+            tb_csv_source_on_bad_record(fsrc, bad_record, src);
+        fsrc_ref = fsrc;
+        rc = tb_op_scan_new(fsrc, &scan, err);
+        fsrc = NULL; /* the scan owns it whatever the outcome */
+        if (rc != TB_OK)
+            goto fail;
+    }
     f = tb_calloc(1, sizeof(*f));
     if (f == NULL || (f->base.children = tb_calloc(1, sizeof(tb_op *))) == NULL ||
         (f->arena = tb_arena_new(0)) == NULL) {
@@ -260,6 +522,7 @@ done:
     tb_schema_free(pschema);
     tb_free(proj2);
     tb_strlist_free(&all);
+    tb_strlist_free(&present);
     return rc;
 }
 
@@ -268,8 +531,10 @@ static void src_free(void *ud)
     stream_src *src = ud;
     if (src == NULL)
         return;
+    bad_discard(src);
     tb_free(src->name);
     tb_free(src->dir);
+    tb_free(src->bad_dir);
     tb_csv_opts_free(src->csv);
     tb_schema_free(src->schema);
     tb_free(src);
@@ -789,6 +1054,39 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
     return TB_OK;
 }
 
+/* Bytes a query holds between batches: its aggregate state, its view and the final
+ * rows it keeps (append mode). */
+static uint64_t cq_bytes(const cq *q)
+{
+    uint64_t n = q->agg != NULL ? tb_sagg_bytes(q->agg) : 0;
+    if (q->mv != NULL)
+        n += tb_table_bytes(q->mv);
+    if (q->emitted != NULL)
+        n += tb_table_bytes(q->emitted);
+    return n;
+}
+
+/* --memory-limit: the streaming state of all queries, checked after each batch of q. */
+static tb_rc check_memory(tb_stream *st, cq *q, bool refresh, tb_err *err)
+{
+    if (st->opts.memory_limit == 0)
+        return TB_OK;
+    uint64_t total = 0;
+    for (size_t i = 0; i < st->n_cqs; i++)
+        total += cq_bytes(st->cqs[i]);
+    if (total <= st->opts.memory_limit)
+        return TB_OK;
+    char others[96] = "";
+    if (st->n_cqs > 1)
+        snprintf(others, sizeof(others), "; %" PRIu64 " bytes with the other queries", total);
+    return TB_ERRF(err, TB_E_LIMIT,
+                   "memory limit of %" PRIu64 " bytes exceeded by query %s (state %" PRIu64
+                   " bytes%s) %s batch %" PRId64 "; the checkpoint is intact: restart with a "
+                   "higher --memory-limit to resume",
+                   st->opts.memory_limit, q->name, cq_bytes(q), others,
+                   refresh ? "restoring committed" : "in uncommitted", q->src->cur_batch);
+}
+
 /*
  * Run batch `batch` of q over `files` (full paths; rel names go to offsets). `replay`:
  * offsets/N already exists (re-run after a crash) and is not rewritten. files == NULL:
@@ -828,6 +1126,8 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
     bs.n_files = refresh ? 0 : files->n;
     src->cur_files = refresh ? &none : files;
     src->cur_watermark = q->watermark;
+    src->cur_batch = batch;
+    bad_discard(src);
     src->batch_max_ts = INT64_MIN;
     src->batch_rows = src->batch_late = src->batch_malformed = 0;
 
@@ -1007,8 +1307,16 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
             goto done;
     }
 
+    rc = check_memory(st, q, refresh, err);
+    if (rc != TB_OK)
+        goto done; /* batch N stays uncommitted: a restart with a higher limit re-runs it */
     if (refresh)
         goto done; /* restart: the view is rebuilt; sinks already have every batch */
+    if (src->bad_dir != NULL) {
+        rc = bad_publish(src, err); /* durable before any sink commits batch N */
+        if (rc != TB_OK)
+            goto done;
+    }
 
     for (size_t s = 0; s < q->n_sinks; s++) {
         sink_ref *sr = &q->sinks[s];
@@ -1135,6 +1443,7 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
     write_progress(st, q, &bs);
 done:
     src->cur_files = NULL;
+    bad_discard(src);
     tb_free(hashes);
     tb_buf_free(&img);
     tb_plan_free(plan);
@@ -1232,6 +1541,21 @@ static tb_rc create_source(tb_stream *st, const PgQuery__Node *node, const char 
             src->max_files = (uint32_t)m;
         } else if (tb_str_ieq(k, "latest_first")) {
             src->latest_first = tb_str_ieq(v, "true") || strcmp(v, "1") == 0;
+        } else if (tb_str_ieq(k, "ignore_missing_files")) {
+            src->ignore_missing = tb_str_ieq(v, "true") || strcmp(v, "1") == 0;
+        } else if (tb_str_ieq(k, "bad_records_path")) {
+            tb_free(src->bad_dir);
+            src->bad_dir = tb_strdup(v);
+            if (src->bad_dir == NULL) {
+                rc = tb_err_nomem(err);
+                goto fail;
+            }
+            rc = tb_mkdirs(v, err);
+            if (rc != TB_OK) {
+                tb_err_prefix(err, "stream \"%s\": bad_records_path", name);
+                err->pos = pos;
+                goto fail;
+            }
         } else if (!src->parquet) {
             rc = tb_csv_opts_set(src->csv, k, v, err);
             if (rc != TB_OK) {
@@ -1335,8 +1659,22 @@ static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
     q->agg = NULL;
     q->mode = q->is_agg ? MODE_COMPLETE : MODE_APPEND;
     if (q->is_agg && src->wm_col >= 0 && q->win_group >= 0) {
+        /* The output column carrying the window start: the group's own name, else
+         * "window_start", else the only timestamp column of the output. */
         if (q->win_name != NULL)
             q->win_out_col = tb_schema_find(q->out_schema, q->win_name);
+        if (q->win_out_col < 0)
+            q->win_out_col = tb_schema_find(q->out_schema, "window_start");
+        for (uint32_t i = 0; q->win_out_col < 0 && i < q->out_schema->n; i++) {
+            if (q->out_schema->fields[i].type.id != TB_T_TIMESTAMP)
+                continue;
+            bool only = true;
+            for (uint32_t k = i + 1; k < q->out_schema->n; k++)
+                only &= q->out_schema->fields[k].type.id != TB_T_TIMESTAMP;
+            if (only)
+                q->win_out_col = (int)i;
+            break;
+        }
         if (q->win_out_col < 0 || q->out_schema->fields[q->win_out_col].type.id != TB_T_TIMESTAMP)
             tb_log(TB_LOG_WARN,
                    "%s: the window start is not an output column; windows are kept, not "

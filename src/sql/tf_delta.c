@@ -1,0 +1,160 @@
+/*
+ * tf_delta.c - read_delta(path [, version => N]): a Delta Lake table as a relation, and
+ * tables declared WITH (connector = 'delta', path = '...').
+ *
+ * The snapshot is read at bind time (so a view over read_delta sees the table as of
+ * each query that uses it) and kept by the state; every open() reads its live files.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/delta.h"
+#include "sql/sql_int.h"
+
+typedef struct delta_state {
+    tb_delta_snapshot *snap;
+    int *map; /* declared column i -> table column (NULL: identity) */
+} delta_state;
+
+static void delta_free(void *p)
+{
+    delta_state *s = p;
+    if (s == NULL)
+        return;
+    tb_delta_snapshot_free(s->snap);
+    tb_free(s->map);
+    tb_free(s);
+}
+
+static tb_rc bad_arg(const tb_tf_arg *a, tb_err *err)
+{
+    if (err != NULL)
+        err->pos = a->pos;
+    return err != NULL ? err->code : TB_E_SQL;
+}
+
+static tb_rc delta_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *declared,
+                        void **out_state, tb_schema **out_schema, tb_err *err)
+{
+    const tb_tf_arg *path = NULL;
+    int64_t version = -1;
+    tb_schema *out = NULL;
+    tb_rc rc;
+    for (uint32_t i = 0; i < n_args; i++) {
+        const tb_tf_arg *a = &args[i];
+        if ((a->name == NULL || tb_str_ieq(a->name, "path")) && path == NULL) {
+            if (a->value.is_null || a->value.type.id != TB_T_STRING) {
+                TB_ERRF(err, TB_E_SQL, "read_delta: the path must be a string");
+                return bad_arg(a, err);
+            }
+            path = a;
+        } else if (a->name != NULL && tb_str_ieq(a->name, "version")) {
+            char buf[32];
+            if (a->value.is_null) {
+                TB_ERRF(err, TB_E_SQL, "read_delta: version must be a number");
+                return bad_arg(a, err);
+            }
+            if (a->value.type.id == TB_T_STRING) {
+                snprintf(buf, sizeof(buf), "%.*s", (int)a->value.u.s.len, a->value.u.s.ptr);
+                char *end = NULL;
+                version = strtoll(buf, &end, 10);
+                if (end == buf || *end != '\0' || version < 0) {
+                    TB_ERRF(err, TB_E_SQL, "read_delta: version must be a number >= 0");
+                    return bad_arg(a, err);
+                }
+            } else if (tb_type_is_integer(a->value.type) && a->value.u.i >= 0) {
+                version = a->value.u.i;
+            } else {
+                TB_ERRF(err, TB_E_SQL, "read_delta: version must be a number >= 0");
+                return bad_arg(a, err);
+            }
+        } else if (a->name != NULL && tb_str_ieq(a->name, "connector")) {
+            continue;
+        } else {
+            TB_ERRF(err, TB_E_SQL, "read_delta: unknown option %s (read_delta takes a path and "
+                    "version => N)", a->name != NULL ? a->name : "(positional)");
+            return bad_arg(a, err);
+        }
+    }
+    if (path == NULL)
+        return TB_ERRF(err, TB_E_SQL, "read_delta: a path is required");
+    delta_state *s = tb_calloc(1, sizeof(*s));
+    char *p = tb_strndup(path->value.u.s.ptr, path->value.u.s.len);
+    if (s == NULL || p == NULL) {
+        tb_free(p);
+        tb_free(s);
+        return tb_err_nomem(err);
+    }
+    rc = tb_delta_open(p, version, &s->snap, err);
+    tb_free(p);
+    if (rc != TB_OK) {
+        bad_arg(path, err);
+        goto fail;
+    }
+    const tb_schema *ts = tb_delta_schema(s->snap);
+    if (declared != NULL && declared->n > 0) {
+        out = tb_schema_new(declared->n);
+        s->map = tb_calloc(declared->n, sizeof(int));
+        if (out == NULL || s->map == NULL) {
+            rc = tb_err_nomem(err);
+            goto fail;
+        }
+        for (uint32_t i = 0; i < declared->n; i++) {
+            int k = tb_schema_find(ts, declared->fields[i].name);
+            if (k < 0) {
+                rc = TB_ERRF(err, TB_E_NOTFOUND, "delta table has no column \"%s\"",
+                             declared->fields[i].name);
+                goto fail;
+            }
+            s->map[i] = k;
+            if (tb_schema_set(out, i, ts->fields[k].name, ts->fields[k].type, true) != TB_OK) {
+                rc = tb_err_nomem(err);
+                goto fail;
+            }
+        }
+    } else if ((out = tb_schema_copy(ts)) == NULL) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
+    *out_state = s;
+    *out_schema = out;
+    return TB_OK;
+fail:
+    tb_schema_free(out);
+    delta_free(s);
+    return rc;
+}
+
+static tb_rc delta_open(void *state, const int *proj, uint32_t n_proj, tb_source **out_src,
+                        tb_err *err)
+{
+    delta_state *s = state;
+    int *mapped = NULL;
+    if (s->map != NULL) {
+        mapped = tb_calloc(n_proj ? n_proj : 1, sizeof(int));
+        if (mapped == NULL)
+            return tb_err_nomem(err);
+        for (uint32_t i = 0; i < n_proj; i++)
+            mapped[i] = s->map[proj[i]];
+        proj = mapped;
+    }
+    tb_rc rc = tb_delta_source_new(s->snap, proj, n_proj, out_src, err);
+    tb_free(mapped);
+    return rc;
+}
+
+static int64_t delta_estimate(void *state)
+{
+    delta_state *s = state;
+    int64_t bytes = 0;
+    tb_delta_file_info fi;
+    for (uint64_t i = 0; i < tb_delta_file_count(s->snap); i++) {
+        tb_delta_file_get(s->snap, i, &fi);
+        bytes += fi.size;
+    }
+    return bytes / 8 + 1;
+}
+
+const tb_tablefunc tb_sql_read_delta_tf = {"read_delta", delta_bind, delta_open, delta_free,
+                                           delta_estimate};
