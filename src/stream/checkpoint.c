@@ -63,7 +63,9 @@ static tb_rc write_json(const char *path, json_t *json, tb_err *err)
     tb_rc rc = tb_buf_append(&buf, text, n);
     free(text);
     if (rc == TB_OK)
-        rc = tb_buf_printf(&buf, "\ncrc32 %08x\n", crc(buf.data, n + 1));
+        rc = tb_buf_putc(&buf, '\n');
+    if (rc == TB_OK)
+        rc = tb_buf_printf(&buf, "crc32 %08x\n", crc(buf.data, n + 1));
     if (rc != TB_OK) {
         tb_buf_free(&buf);
         return tb_err_nomem(err);
@@ -216,6 +218,19 @@ tb_rc tb_ckpt_open(const char *dir, const char *query, tb_ckpt **out, tb_err *er
     ckpt->last_commit = scan_max(dir, "commits");
     ckpt->last_offsets = scan_max(dir, "offsets");
     json_decref(meta);
+    meta = NULL;
+    if (ckpt->last_commit >= 0) {
+        /* The commit marker decides what is done: a damaged one is an error, not a
+         * silently trusted (or ignored) batch. */
+        if (path_of(ckpt, "commits", ckpt->last_commit, &p) != TB_OK) {
+            rc = tb_err_nomem(err);
+            goto fail;
+        }
+        rc = read_json(p.data, &meta, err);
+        if (rc != TB_OK)
+            goto fail;
+        json_decref(meta);
+    }
     tb_buf_free(&p);
     *out = ckpt;
     return TB_OK;

@@ -48,6 +48,10 @@ typedef struct tb_stream_opts {
     void (*tick)(void *ud, tb_db *db);
     void *tick_ud;
     int64_t tick_every_ms; /* default 5000 */
+    /* Bound on the streaming state (aggregate groups + views + kept final rows of every
+     * query), checked after each batch: exceeding it fails the run with TB_E_LIMIT
+     * before the batch commits (0: no limit). */
+    uint64_t memory_limit;
 } tb_stream_opts;
 
 typedef struct tb_stream tb_stream;
