@@ -3,15 +3,19 @@
  *
  * Rows are copied into a column store (child columns, then the evaluated sort keys that
  * are not plain column references). Sorting orders an array of (normalized first key,
- * row id) entries with a merge sort whose comparison is inline:
+ * row id) entries:
  *   - rows whose first key is NULL are partitioned out first (placed before or after,
  *     NULLS FIRST/LAST) and only ordered by the remaining keys;
  *   - the first key is normalized to a uint64 whose unsigned order is the SQL order
  *     (sign bit flipped for integers, IEEE bit trick for floats with -0 = 0 and NaN
- *     above all numbers, big-endian 8-byte prefix for strings, bits inverted for DESC);
- *     when the normalization is not exact (string prefixes, wide numerics) or there are
- *     more keys, equal normalized keys fall back to a typed comparison of the rows;
- *   - the row id breaks the remaining ties, so the sort is stable (input order).
+ *     above all numbers, bits inverted for DESC); strings take 7 bytes per round plus
+ *     a length byte, so equal keys either mean equal strings or "look at the next 7
+ *     bytes" (see str_key);
+ *   - a stable LSD radix sort orders the entries by that key (bytes equal in every
+ *     entry are skipped), then runs of equal keys are refined: next string bytes
+ *     (radix again), or a typed comparison of the rows (wide numerics, strings with
+ *     more than STR_ROUNDS * 7 common bytes, further sort keys) by a merge sort;
+ *   - entries start in input order and every step is stable, so the sort is stable.
  * Top-N keeps at most N candidate rows in a max-heap (worst on top); rows of a batch
  * that do not beat the current worst are never copied, and the store is compacted when
  * discarded rows pile up, so memory stays O(N + batch).
@@ -164,7 +168,22 @@ static inline uint64_t norm_i128_hi(tb_i128 x)
 
 static bool fits_i64(tb_i128 x) { return x >= INT64_MIN && x <= INT64_MAX; }
 
-/* Normalized first key of the non-NULL rows e[0..n); returns whether it is exact. */
+/* String key at byte offset off: the next 7 bytes big-endian, then min(remaining, 7) in
+ * the low byte. Unsigned order of keys = string order given equal bytes before off; equal
+ * keys with a low byte of 7 need the next 7 bytes (refine), others are equal strings. */
+static inline uint64_t str_key(tb_str x, uint32_t off)
+{
+    uint32_t rem = x.len > off ? x.len - off : 0, m = TB_MIN(rem, 7u);
+    const uint8_t *p = (const uint8_t *)x.ptr + off;
+    uint64_t k = m;
+
+    for (uint32_t b = 0; b < m; b++)
+        k |= (uint64_t)p[b] << (56 - 8 * b);
+    return k;
+}
+
+/* Normalized first key of the non-NULL rows e[0..n); returns whether it is exact
+ * (strings: exact per 7-byte round, see str_key). */
 static bool normalize(const sort_op *s, ent *e, size_t n)
 {
     const tb_vec *v = &s->store.cols[s->key_col[0]];
@@ -218,20 +237,12 @@ static bool normalize(const sort_op *s, ent *e, size_t n)
         break;
     }
     case TB_T_STRING:
-        for (size_t i = 0; i < n; i++) {
-            tb_str x = ((const tb_str *)v->data)[e[i].row];
-            uint64_t k = 0;
-            uint32_t m = TB_MIN(x.len, 8u);
-            for (uint32_t b = 0; b < m; b++)
-                k |= (uint64_t)(uint8_t)x.ptr[b] << (56 - 8 * b);
-            e[i].k = k;
-        }
-        exact = false;
+        for (size_t i = 0; i < n; i++)
+            e[i].k = str_key(((const tb_str *)v->data)[e[i].row], 0);
         break;
     default:
         for (size_t i = 0; i < n; i++)
             e[i].k = 0;
-        exact = false;
         break;
     }
     if (s->keys[0].desc) {
@@ -241,7 +252,104 @@ static bool normalize(const sort_op *s, ent *e, size_t n)
     return exact;
 }
 
-/* Sort store rows rows[0..n) into s->order. */
+/* Stable LSD radix sort on k (8-bit digits; digits equal in every entry are skipped). */
+static void radix_sort(ent *a, ent *tmp, size_t n)
+{
+    static const size_t small = 64;
+    size_t(*cnt)[256];
+    ent *src = a, *dst = tmp;
+
+    if (n < small) {
+        for (size_t i = 1; i < n; i++) { /* stable insertion sort */
+            ent x = a[i];
+            size_t j = i;
+            while (j > 0 && a[j - 1].k > x.k) {
+                a[j] = a[j - 1];
+                j--;
+            }
+            a[j] = x;
+        }
+        return;
+    }
+    cnt = tb_calloc(8, sizeof(*cnt));
+    if (cnt == NULL) { /* no memory for the histograms: merge sort needs none */
+        sort_op s0;
+        memset(&s0, 0, sizeof(s0));
+        ent_sort(&s0, a, tmp, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = a[i].k;
+        for (int d = 0; d < 8; d++)
+            cnt[d][(k >> (8 * d)) & 255]++;
+    }
+    for (int d = 0; d < 8; d++) {
+        size_t off = 0, *c = cnt[d];
+        if (c[(src[0].k >> (8 * d)) & 255] == n)
+            continue;
+        for (int b = 0; b < 256; b++) {
+            size_t x = c[b];
+            c[b] = off;
+            off += x;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[c[(src[i].k >> (8 * d)) & 255]++] = src[i];
+        ent *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof(ent));
+    tb_free(cnt);
+}
+
+/* Rounds of 7 string bytes before falling back to comparing whole strings. */
+#define STR_ROUNDS 8
+
+/*
+ * Entries e[0..n) are sorted by k; order each run of equal k by what k did not decide:
+ * the next string bytes, the exact value (wide numerics), then the other keys.
+ */
+static void refine(sort_op *s, ent *e, ent *tmp, size_t n, uint32_t round, bool exact)
+{
+    const tb_vec *v = &s->store.cols[s->key_col[0]];
+    bool is_str = v->type.id == TB_T_STRING, desc = s->keys[0].desc;
+
+    for (size_t lo = 0, hi; lo < n; lo = hi) {
+        uint64_t k = e[lo].k, orig = desc ? ~k : k;
+        for (hi = lo + 1; hi < n && e[hi].k == k; hi++)
+            ;
+        if (hi - lo < 2)
+            continue;
+        if (is_str && (orig & 255) == 7) {
+            if (round + 1 < STR_ROUNDS) {
+                uint32_t off = 7 * (round + 1);
+                for (size_t i = lo; i < hi; i++) {
+                    uint64_t nk = str_key(((const tb_str *)v->data)[e[i].row], off);
+                    e[i].k = desc ? ~nk : nk;
+                }
+                radix_sort(e + lo, tmp, hi - lo);
+                refine(s, e + lo, tmp, hi - lo, round + 1, exact);
+                for (size_t i = lo; i < hi; i++)
+                    e[i].k = k; /* restore: the caller's runs are delimited by k */
+                continue;
+            }
+            s->tie = true; /* long common prefix: compare whole strings */
+            s->tie_from = 0;
+        } else if (!exact) {
+            s->tie = true;
+            s->tie_from = 0;
+        } else if (s->n_keys > 1) {
+            s->tie = true;
+            s->tie_from = 1;
+        } else {
+            continue; /* equal keys: radix sort kept input order */
+        }
+        ent_sort(s, e + lo, tmp, hi - lo);
+    }
+}
+
+/* Sort store rows rows[0..n) (ascending ids: ties keep this order) into s->order. */
 static tb_rc sort_rows(sort_op *s, const uint32_t *rows, uint32_t n, tb_err *err)
 {
     const tb_vec *k0 = &s->store.cols[s->key_col[0]];
@@ -257,7 +365,8 @@ static tb_rc sort_rows(sort_op *s, const uint32_t *rows, uint32_t n, tb_err *err
         tb_free(order);
         return tb_err_nomem(err);
     }
-    /* Non-NULL first keys at the front, NULLs from the back (reversed, fixed below). */
+    /* Non-NULL first keys at the front, NULLs from the back (reversed, fixed below);
+     * rows are in input order within each part. */
     for (uint32_t i = 0; i < n; i++) {
         uint32_t r = rows ? rows[i] : i;
         if (tb_op_row_null(k0, r))
@@ -271,13 +380,12 @@ static tb_rc sort_rows(sort_op *s, const uint32_t *rows, uint32_t n, tb_err *err
         e[n - 1 - i] = t;
     }
     exact = normalize(s, e, n_val);
-    s->tie = !exact || s->n_keys > 1;
-    s->tie_from = exact ? 1 : 0;
-    ent_sort(s, e, tmp, n_val);
-    if (n_null > 0) {
+    radix_sort(e, tmp, n_val);
+    refine(s, e, tmp, n_val, 0, exact);
+    if (n_null > 1 && s->n_keys > 1) {
         for (uint32_t i = n_val; i < n; i++)
             e[i].k = 0;
-        s->tie = s->n_keys > 1;
+        s->tie = true;
         s->tie_from = 1;
         ent_sort(s, e + n_val, tmp, n_null);
     }
@@ -453,9 +561,11 @@ static tb_rc consume(sort_op *s, tb_err *err)
         if (rc != TB_OK)
             return rc;
     }
-    if (s->topn)
+    if (s->topn) {
+        /* sort_rows is stable in the order of the rows given: restore input order */
+        qsort(s->heap, s->n_heap, sizeof(uint32_t), cmp_u32);
         rc = sort_rows(s, s->heap, s->n_heap, err);
-    else
+    } else
         rc = sort_rows(s, NULL, s->store.n_rows, err);
     if (rc != TB_OK)
         return rc;

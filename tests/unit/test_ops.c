@@ -742,14 +742,13 @@ static void test_hash_join_many(void **state)
     /* sparse unique build keys (hashed int mode, one-pass probe) */
     {
         tb_table *l = int_table(5000, key_sparse), *r = int_table(500, key_sparse);
-        static const tb_join_type types[] = {TB_JOIN_INNER, TB_JOIN_LEFT, TB_JOIN_SEMI,
-                                             TB_JOIN_ANTI, TB_JOIN_RIGHT, TB_JOIN_FULL};
+        static const tb_join_type types[] = {TB_JOIN_INNER, TB_JOIN_LEFT,  TB_JOIN_SEMI,
+                                             TB_JOIN_ANTI,  TB_JOIN_RIGHT, TB_JOIN_FULL};
         static const size_t want[] = {2500, 5000, 2500, 2500, 2500, 5000};
         for (int t = 0; t < 6; t++) {
             size_t nulls = 0;
-            assert_int_equal(tb_op_hash_join_new(scan(l), scan(r), types[t], 1, lk, rk, NULL,
-                                                 &op, &err),
-                             TB_OK);
+            assert_int_equal(
+                tb_op_hash_join_new(scan(l), scan(r), types[t], 1, lk, rk, NULL, &op, &err), TB_OK);
             run(op, &rs);
             assert_int_equal(rs.n, want[t]);
             for (size_t i = 0; i < rs.n; i++) {
@@ -764,9 +763,8 @@ static void test_hash_join_many(void **state)
                     nulls++;
                 }
             }
-            assert_int_equal(nulls, types[t] == TB_JOIN_LEFT || types[t] == TB_JOIN_FULL
-                                        ? 2500
-                                        : 0);
+            assert_int_equal(nulls,
+                             types[t] == TB_JOIN_LEFT || types[t] == TB_JOIN_FULL ? 2500 : 0);
             rows_free(&rs);
         }
         tb_table_free(l);
@@ -1563,6 +1561,52 @@ static void test_sort_topn(void **state)
     tb_table_free(t);
 }
 
+/* Strings with long shared prefixes (several 7-byte rounds, and the fallback past
+ * them), empty strings and prefixes of each other: order = byte order, stable. */
+static void test_sort_strings(void **state)
+{
+    tb_table *t = table_of("s text, i int");
+    char **r = malloc(3000 * sizeof(char *));
+    uint64_t seed = 99;
+    tb_sortkey k[1];
+    (void)state;
+
+    for (int i = 0; i < 3000; i++) {
+        int len, pre;
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        len = (int)((seed >> 33) % 90);
+        pre = (int)((seed >> 45) % 3) == 0 ? 0 : (int)((seed >> 50) % 70);
+        r[i] = malloc(128);
+        for (int c = 0; c < len; c++)
+            r[i][c] = c < pre ? 'p' : (char)('a' + ((seed >> (c % 40)) & 1));
+        snprintf(r[i] + len, 20, "|%d", i);
+    }
+    add_rows(t, (const char *const *)r, 3000);
+    for (int desc = 0; desc < 2; desc++) {
+        rows rs;
+        k[0] = skey(col(0, T(TB_T_STRING)), desc, false);
+        run(sorted(t, 1, k, -1), &rs);
+        assert_int_equal(rs.n, 3000);
+        for (size_t i = 1; i < rs.n; i++) {
+            const char *x = rs.r[i - 1], *y = rs.r[i];
+            size_t lx = strcspn(x, "|"), ly = strcspn(y, "|");
+            int c = memcmp(x, y, lx < ly ? lx : ly);
+            if (c == 0)
+                c = (lx > ly) - (lx < ly);
+            if (desc)
+                c = -c;
+            assert_true(c <= 0);
+            if (c == 0)
+                assert_true(atoi(x + lx + 1) < atoi(y + ly + 1)); /* stable */
+        }
+        rows_free(&rs);
+    }
+    for (int i = 0; i < 3000; i++)
+        free(r[i]);
+    free(r);
+    tb_table_free(t);
+}
+
 /* ---------------------------------------------------------------- fault injection */
 
 static int64_t key_mod50(uint32_t i) { return i % 53; }
@@ -1750,6 +1794,7 @@ int main(void)
         cmocka_unit_test(test_hashagg_merge),
         cmocka_unit_test(test_sort),
         cmocka_unit_test(test_sort_topn),
+        cmocka_unit_test(test_sort_strings),
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_explain),
     };
