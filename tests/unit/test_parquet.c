@@ -497,7 +497,7 @@ typedef struct wcol {
     const char *name;
     int phys; /* TB_PQ_INT32, TB_PQ_INT64, TB_PQ_BYTE_ARRAY */
     bool optional;
-    int enc; /* TB_PQ_ENC_PLAIN, _DELTA_BINARY_PACKED (ints), _DELTA_LENGTH_BYTE_ARRAY */
+    int enc; /* PLAIN, DELTA_BINARY_PACKED (ints), DELTA_LENGTH_/DELTA_BYTE_ARRAY (strings) */
 } wcol;
 
 typedef struct wopts {
@@ -511,6 +511,23 @@ typedef struct wopts {
 static bool wnull(int c, int64_t r) { return (r + c) % 5 == 3; }
 
 static int64_t wval(int c, int64_t r) { return (r * 7919 + c * 1000003) % 200003 - 100000; }
+
+/* String values: g_pad 'x's then "s<value>" (a long shared prefix when g_pad is big). */
+static size_t g_pad;
+
+typedef struct wbuf {
+    char *data;
+    size_t len;
+} wbuf;
+
+/* (plain malloc: the value checks must not be hit by injected allocation faults) */
+static void wstr(int64_t v, wbuf *out)
+{
+    out->data = malloc(g_pad + 32);
+    assert_non_null(out->data);
+    memset(out->data, 'x', g_pad);
+    out->len = g_pad + (size_t)snprintf(out->data + g_pad, 32, "s%lld", (long long)v);
+}
 
 static void le32put(tb_buf *b, uint32_t v)
 {
@@ -556,21 +573,36 @@ static void write_pq(const char *path, const wcol *cols, int n_cols, int64_t n_r
                     assert_int_equal(tb_rle_encode(defs, k, 1, &lv), TB_OK);
                 if (wc->phys == TB_PQ_BYTE_ARRAY) {
                     int64_t *lens = malloc(sizeof(int64_t) * (m + 1));
-                    tb_buf bytes = {0};
+                    int64_t *pre = malloc(sizeof(int64_t) * (m + 1));
+                    tb_buf bytes = {0}, prev = {0};
                     for (uint32_t i = 0; i < m; i++) {
-                        char t[32];
-                        int n = snprintf(t, sizeof(t), "s%lld", (long long)ints[i]);
-                        lens[i] = n;
+                        wbuf t;
+                        wstr(ints[i], &t);
+                        size_t n = t.len, pl = 0;
+                        if (wc->enc == TB_PQ_ENC_DELTA_BYTE_ARRAY) {
+                            while (pl < n && pl < prev.len && prev.data[pl] == t.data[pl])
+                                pl++;
+                            prev.len = 0;
+                            tb_buf_append(&prev, t.data, n);
+                        }
+                        pre[i] = (int64_t)pl;
+                        lens[i] = (int64_t)(n - pl);
                         if (wc->enc == TB_PQ_ENC_PLAIN)
                             le32put(&vals, (uint32_t)n);
-                        tb_buf_append(wc->enc == TB_PQ_ENC_PLAIN ? &vals : &bytes, t, (size_t)n);
+                        tb_buf_append(wc->enc == TB_PQ_ENC_PLAIN ? &vals : &bytes, t.data + pl,
+                                      n - pl);
+                        free(t.data);
                     }
+                    if (wc->enc == TB_PQ_ENC_DELTA_BYTE_ARRAY)
+                        assert_int_equal(tb_delta_encode(pre, m, true, &vals), TB_OK);
                     if (wc->enc != TB_PQ_ENC_PLAIN) {
                         assert_int_equal(tb_delta_encode(lens, m, true, &vals), TB_OK);
                         tb_buf_append(&vals, bytes.data, bytes.len);
                     }
                     tb_buf_free(&bytes);
+                    tb_buf_free(&prev);
                     free(lens);
+                    free(pre);
                 } else if (wc->enc == TB_PQ_ENC_PLAIN) {
                     for (uint32_t i = 0; i < m; i++) {
                         if (wc->phys == TB_PQ_INT32) {
@@ -714,10 +746,11 @@ static tb_rc read_check(const tb_strlist *paths, const wcol *cols, const int *pr
                     continue;
                 int64_t want = cols[c].phys == TB_PQ_INT32 ? (int32_t)wval(c, fr) : wval(c, fr);
                 if (cols[c].phys == TB_PQ_BYTE_ARRAY) {
-                    char t[32];
-                    int n = snprintf(t, sizeof(t), "s%lld", (long long)want);
-                    assert_int_equal(v.u.s.len, n);
-                    assert_memory_equal(v.u.s.ptr, t, (size_t)n);
+                    wbuf t;
+                    wstr(want, &t);
+                    assert_int_equal(v.u.s.len, t.len);
+                    assert_memory_equal(v.u.s.ptr, t.data, t.len);
+                    free(t.data);
                 } else {
                     assert_true(v.u.i == want);
                 }
@@ -742,6 +775,7 @@ static const wcol synth_cols[] = {
     {"c", TB_PQ_INT32, false, TB_PQ_ENC_DELTA_BINARY_PACKED},
     {"d", TB_PQ_INT64, true, TB_PQ_ENC_DELTA_BINARY_PACKED},
     {"e", TB_PQ_BYTE_ARRAY, false, TB_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
+    {"f", TB_PQ_BYTE_ARRAY, true, TB_PQ_ENC_DELTA_BYTE_ARRAY},
 };
 
 static void tmp_path(char *buf, size_t cap, const char *name)
@@ -758,18 +792,20 @@ static void test_synthetic(void **state)
     tmp_path(path, sizeof(path), "synth.parquet");
     int codecs[] = {TB_CODEC_UNCOMPRESSED, TB_CODEC_SNAPPY, TB_CODEC_GZIP, TB_CODEC_ZSTD,
                     TB_CODEC_LZ4_RAW,      TB_CODEC_BROTLI, TB_CODEC_LZ4};
-    int proj[] = {4, 2, 0, 3, 1};
+    int proj[] = {4, 2, 5, 0, 3, 1};
     for (size_t k = 0; k < sizeof(codecs) / sizeof(codecs[0]); k++) {
         for (int v2 = 0; v2 < 2; v2++) {
             wopts o = {codecs[k], v2 != 0, 3000, 700, 0};
-            write_pq(path, synth_cols, 5, 7001, &o);
+            g_pad = k % 3 == 0 ? 0 : k * 5; /* long shared prefixes for DELTA_BYTE_ARRAY */
+            write_pq(path, synth_cols, 6, 7001, &o);
             tb_strlist paths = {0};
             tb_strlist_push(&paths, path);
-            assert_int_equal(read_check(&paths, synth_cols, proj, 5, 7001, &err), TB_OK);
+            assert_int_equal(read_check(&paths, synth_cols, proj, 6, 7001, &err), TB_OK);
             assert_int_equal(read_check(&paths, synth_cols, proj + 2, 1, 7001, &err), TB_OK);
             tb_strlist_free(&paths);
         }
     }
+    g_pad = 0;
     unlink(path);
 }
 
@@ -841,6 +877,18 @@ static void test_limits(void **state)
     write_pq(path, synth_cols, 1, 1000, &o);
     assert_int_equal(read_check(&paths, synth_cols, proj, 1, 1000, &err), TB_E_CORRUPT);
     assert_non_null(strstr(err.msg, "ZSTD"));
+
+    /* DELTA_BYTE_ARRAY: 2048 values sharing a 270 KB prefix would build 550 MB from a page
+     * of 270 KB; the per-batch string cap (512 MiB) stops it */
+    {
+        static const wcol dba[] = {{"s", TB_PQ_BYTE_ARRAY, false, TB_PQ_ENC_DELTA_BYTE_ARRAY}};
+        wopts od = {TB_CODEC_UNCOMPRESSED, false, 2048, 2048, 0};
+        g_pad = 270000;
+        write_pq(path, dba, 1, 2048, &od);
+        g_pad = 0;
+        assert_int_equal(read_check(&paths, dba, proj, 1, 2048, &err), TB_E_LIMIT);
+        assert_non_null(strstr(err.msg, "in one batch"));
+    }
 
     /* every truncation of a small file fails with a clear error (never crashes) */
     o.fake_usize = 0;
