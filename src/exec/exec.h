@@ -288,7 +288,8 @@ typedef struct tb_hashagg_iter {
     tb_value bound; /* strings: the caller keeps the bytes alive during the pass */
     uint64_t pos;
 } tb_hashagg_iter;
-/* Start an emission pass (key_col/bound only for BELOW; bound may be NULL otherwise). */
+/* Start an emission pass (key_col/bound only for BELOW; bound may be NULL otherwise).
+ * bound has key column key_col's type (a NULL bound selects nothing). */
 void tb_hashagg_iter_init(tb_hashagg_iter *it, tb_hashagg_emit mode, uint32_t key_col,
                           const tb_value *bound);
 /*
@@ -307,9 +308,10 @@ tb_rc tb_hashagg_merge(tb_hashagg *dst, const tb_hashagg *src, tb_err *err);
 /* Mark every group unchanged (without emitting). */
 void tb_hashagg_clear_changed(tb_hashagg *agg);
 /*
- * Remove the groups whose key column key_col < bound (window eviction; typically after
- * a BELOW pass emitted them). Memory is compacted. On TB_E_NOMEM the state may be
- * inconsistent: the caller must free it (restore from the checkpoint).
+ * Remove the groups whose key column key_col < bound (a value of that column's type):
+ * window eviction, typically after a BELOW pass emitted them. Memory is compacted. On
+ * TB_E_NOMEM the state may be inconsistent: the caller must free it (restore from the
+ * checkpoint).
  */
 tb_rc tb_hashagg_evict_below(tb_hashagg *agg, uint32_t key_col, const tb_value *bound,
                              uint64_t *out_removed, tb_err *err);
