@@ -497,7 +497,8 @@ typedef struct wcol {
     const char *name;
     int phys; /* TB_PQ_INT32, TB_PQ_INT64, TB_PQ_BYTE_ARRAY */
     bool optional;
-    int enc; /* PLAIN, DELTA_BINARY_PACKED (ints), DELTA_LENGTH_/DELTA_BYTE_ARRAY (strings) */
+    int enc;     /* PLAIN, DELTA_BINARY_PACKED (ints), DELTA_LENGTH_/DELTA_BYTE_ARRAY (strings) */
+    int decimal; /* > 0: annotate DECIMAL(decimal, 2) instead of UTF8 / nothing */
 } wcol;
 
 typedef struct wopts {
@@ -692,8 +693,13 @@ static void write_pq(const char *path, const wcol *cols, int n_cols, int64_t n_r
         se[c + 1].name = cols[c].name;
         se[c + 1].type = cols[c].phys;
         se[c + 1].repetition = cols[c].optional ? TB_PQ_OPTIONAL : TB_PQ_REQUIRED;
-        if (cols[c].phys == TB_PQ_BYTE_ARRAY)
+        if (cols[c].decimal > 0) {
+            se[c + 1].converted_type = TB_PQ_CT_DECIMAL;
+            se[c + 1].precision = cols[c].decimal;
+            se[c + 1].scale = 2;
+        } else if (cols[c].phys == TB_PQ_BYTE_ARRAY) {
             se[c + 1].converted_type = TB_PQ_CT_UTF8;
+        }
     }
     tb_pq_file_meta m;
     memset(&m, 0, sizeof(m));
@@ -745,7 +751,28 @@ static tb_rc read_check(const tb_strlist *paths, const wcol *cols, const int *pr
                 if (nul)
                     continue;
                 int64_t want = cols[c].phys == TB_PQ_INT32 ? (int32_t)wval(c, fr) : wval(c, fr);
-                if (cols[c].phys == TB_PQ_BYTE_ARRAY) {
+                if (cols[c].decimal > 38) {
+                    /* numeric wider than 38 digits reads as double: the big-endian
+                     * two's complement bytes / 10^scale */
+                    wbuf t;
+                    double x = 0;
+                    wstr(want, &t);
+                    for (size_t b = 0; b < t.len; b++)
+                        x = x * 256 + (b == 0 ? (double)(int8_t)t.data[0] : (uint8_t)t.data[b]);
+                    free(t.data);
+                    assert_int_equal(v.type.id, TB_T_DOUBLE);
+                    assert_true(fabs(v.u.d - x / 100) <= fabs(x / 100) * 1e-15);
+                } else if (cols[c].decimal > 0) {
+                    wbuf t;
+                    tb_i128 x = 0;
+                    wstr(want, &t);
+                    for (size_t b = 0; b < t.len; b++)
+                        x = x * 256 + (uint8_t)t.data[b]; /* 's' first: positive */
+                    free(t.data);
+                    assert_int_equal(v.type.id, TB_T_DECIMAL);
+                    assert_int_equal(v.type.precision, cols[c].decimal);
+                    assert_true(v.u.dec == x);
+                } else if (cols[c].phys == TB_PQ_BYTE_ARRAY) {
                     wbuf t;
                     wstr(want, &t);
                     assert_int_equal(v.u.s.len, t.len);
@@ -770,12 +797,12 @@ static tb_rc read_check(const tb_strlist *paths, const wcol *cols, const int *pr
 }
 
 static const wcol synth_cols[] = {
-    {"a", TB_PQ_INT64, true, TB_PQ_ENC_PLAIN},
-    {"b", TB_PQ_BYTE_ARRAY, true, TB_PQ_ENC_PLAIN},
-    {"c", TB_PQ_INT32, false, TB_PQ_ENC_DELTA_BINARY_PACKED},
-    {"d", TB_PQ_INT64, true, TB_PQ_ENC_DELTA_BINARY_PACKED},
-    {"e", TB_PQ_BYTE_ARRAY, false, TB_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
-    {"f", TB_PQ_BYTE_ARRAY, true, TB_PQ_ENC_DELTA_BYTE_ARRAY},
+    {"a", TB_PQ_INT64, true, TB_PQ_ENC_PLAIN, 0},
+    {"b", TB_PQ_BYTE_ARRAY, true, TB_PQ_ENC_PLAIN, 0},
+    {"c", TB_PQ_INT32, false, TB_PQ_ENC_DELTA_BINARY_PACKED, 0},
+    {"d", TB_PQ_INT64, true, TB_PQ_ENC_DELTA_BINARY_PACKED, 0},
+    {"e", TB_PQ_BYTE_ARRAY, false, TB_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY, 0},
+    {"f", TB_PQ_BYTE_ARRAY, true, TB_PQ_ENC_DELTA_BYTE_ARRAY, 0},
 };
 
 static void tmp_path(char *buf, size_t cap, const char *name)
@@ -805,6 +832,24 @@ static void test_synthetic(void **state)
             tb_strlist_free(&paths);
         }
     }
+    /* BYTE_ARRAY decimals: numeric(30,2), and precision 40 -> double precision; with
+     * g_pad = 10 the values are 17 to 18 bytes wide, more than numeric(30) can hold */
+    static const wcol dec_cols[] = {
+        {"n30", TB_PQ_BYTE_ARRAY, true, TB_PQ_ENC_PLAIN, 30},
+        {"n40", TB_PQ_BYTE_ARRAY, false, TB_PQ_ENC_DELTA_BYTE_ARRAY, 40},
+    };
+    int dproj[] = {0, 1};
+    wopts od = {TB_CODEC_SNAPPY, false, 1000, 333, 0};
+    g_pad = 0;
+    write_pq(path, dec_cols, 2, 2000, &od);
+    tb_strlist dpaths = {0};
+    tb_strlist_push(&dpaths, path);
+    assert_int_equal(read_check(&dpaths, dec_cols, dproj, 2, 2000, &err), TB_OK);
+    g_pad = 10;
+    write_pq(path, dec_cols, 2, 2000, &od);
+    assert_int_equal(read_check(&dpaths, dec_cols, dproj, 2, 2000, &err), TB_E_RANGE);
+    assert_non_null(strstr(err.msg, "does not fit 38 digits"));
+    tb_strlist_free(&dpaths);
     g_pad = 0;
     unlink(path);
 }
@@ -881,7 +926,7 @@ static void test_limits(void **state)
     /* DELTA_BYTE_ARRAY: 2048 values sharing a 270 KB prefix would build 550 MB from a page
      * of 270 KB; the per-batch string cap (512 MiB) stops it */
     {
-        static const wcol dba[] = {{"s", TB_PQ_BYTE_ARRAY, false, TB_PQ_ENC_DELTA_BYTE_ARRAY}};
+        static const wcol dba[] = {{"s", TB_PQ_BYTE_ARRAY, false, TB_PQ_ENC_DELTA_BYTE_ARRAY, 0}};
         wopts od = {TB_CODEC_UNCOMPRESSED, false, 2048, 2048, 0};
         g_pad = 270000;
         write_pq(path, dba, 1, 2048, &od);
