@@ -112,6 +112,13 @@ tb_rc tb_expr_call(tb_arena *arena, const char *name, tb_expr **args, uint32_t n
         err->code = TB_E_NOTFOUND;
         return TB_E_NOTFOUND;
     }
+    if (ent == NULL && n_args == 1) {
+        /* function-style cast, as PostgreSQL allows: date(ts), text(1), int8('5') */
+        tb_type t;
+        tb_err ignore;
+        if (tb_type_parse(low, &t, &ignore) == TB_OK)
+            return tb_expr_cast(arena, args[0], t, pos, out, err);
+    }
     if (ent == NULL) {
         char sig[512];
         const char *s = suggest(low);

@@ -204,7 +204,34 @@ static tb_rc r_distinct(tb_arena *arena, const char *name, tb_expr **args, uint3
               tb_type_make(TB_T_BOOL), args, n, pos, out, err);
 }
 
+/* ---------------------------------------------------------------- pg_typeof */
+
+static tb_rc r_typeof(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, int pos,
+                      tb_expr **out, tb_err *err)
+{
+    tb_value v;
+    const char *tn;
+    if (n != 1)
+        return tb_func_no_overload(name, args, n, pos, err);
+    if (tb_expr_is_unknown_lit(args[0]) || args[0]->type.id == TB_T_NULL)
+        tn = "unknown";
+    else if (args[0]->type.id == TB_T_TIMESTAMP)
+        tn = "timestamp without time zone";
+    else
+        tn = tb_type_id_name((tb_type_id)args[0]->type.id);
+    memset(&v, 0, sizeof(v));
+    v.type = tb_type_make(TB_T_STRING);
+    v.u.s.ptr = tn;
+    v.u.s.len = (uint32_t)strlen(tn);
+    *out = tb_expr_const_typed(arena, &v);
+    if (*out == NULL)
+        return tb_err_nomem(err);
+    (*out)->pos = pos;
+    return TB_OK;
+}
+
 const tb_fn_entry tb_func_misc_table[] = {
+    {"pg_typeof", r_typeof},
     {"coalesce", r_coalesce},
     {"nullif", r_nullif},
     {"greatest", r_greatest},

@@ -734,6 +734,13 @@ static void test_strings(void **state)
                2, ci(1), cs("x"));
     call_fails(TB_E_TYPE, "function substr(text) does not exist", "substr", 1, col(C_S));
     EQ(ev1(call("UPPER", 1, cs("x"))), "X");
+    /* function-style casts and pg_typeof */
+    EQ(ev1(call("date", 1, cast(cs("2024-01-02 10:00"), "timestamp"))), "2024-01-02");
+    EQ(ev1(call("int8", 1, cs("12"))), "12");
+    EQ(ev1(call("pg_typeof", 1, call("+", 2, ci(1), cn("1.5")))), "numeric");
+    EQ(ev1(call("pg_typeof", 1, col(C_T))), "timestamp without time zone");
+    EQ(ev1(call("pg_typeof", 1, cs("x"))), "unknown");
+    EQ(ev1(call("pg_typeof", 1, call("/", 2, col(C_I), col(C_SM)))), "integer");
 }
 
 static void test_conditional(void **state)
