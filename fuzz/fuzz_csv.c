@@ -28,7 +28,7 @@ typedef struct outcome {
 
 static void die(const char *what)
 {
-    fprintf(stderr, "fuzz_csv: oracle failed: %s\n", what);
+    (void)fprintf(stderr, "fuzz_csv: oracle failed: %s\n", what);
     abort();
 }
 
@@ -78,7 +78,7 @@ static void drain(tb_source *src, outcome *o, tb_buf *csv_out)
     }
     o->malformed = src->stats.rows_malformed;
     o->rows_read = src->stats.rows_read;
-    snprintf(o->msg, sizeof(o->msg), "%s", o->rc != TB_OK ? err.msg : "");
+    (void)snprintf(o->msg, sizeof(o->msg), "%s", o->rc != TB_OK ? err.msg : "");
     tb_arena_free(arena);
 }
 
@@ -145,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close(fd);
         return 0;
     }
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     if (tb_strlist_push(&paths, path) != TB_OK) {
         close(fd);
         return 0;
@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (a.rc != b.rc || strcmp(a.msg, b.msg) != 0 || a.malformed != b.malformed ||
                 a.rows.len != b.rows.len ||
                 (a.rows.len > 0 && memcmp(a.rows.data, b.rows.data, a.rows.len) != 0)) {
-                fprintf(stderr, "variant %d\nbuffer: rc=%d %s malformed=%llu\n%.*s\n"
+                (void)fprintf(stderr, "variant %d\nbuffer: rc=%d %s malformed=%llu\n%.*s\n"
                         "file: rc=%d %s malformed=%llu\n%.*s\n", v, a.rc, a.msg,
                         (unsigned long long)a.malformed, (int)a.rows.len, a.rows.data, b.rc,
                         b.msg, (unsigned long long)b.malformed, (int)b.rows.len, b.rows.data);

@@ -18,7 +18,7 @@
  *
  * Reader buffer invariants (file mode): data[pos, len) is unread input; pos is always
  * at a record boundary between calls; an incomplete record is moved to the front before
- * reading more; buffer size <= max_line + 2 + read size, so memory is bounded by the
+ * reading more; buffer size <= max_line + 2 + 2 * chunk, so memory is bounded by the
  * line limit, never by the file size. Memory mode reads the caller's buffer in place.
  *
  * Line numbers are physical (LF, CRLF and lone CR each end one line, including inside
@@ -39,7 +39,7 @@
 #define CSV_DEFAULT_MAX_LINE ((size_t)64 << 20)
 #define CSV_MAX_MAX_LINE ((size_t)1 << 30)
 #define CSV_BATCH_BYTES ((size_t)4 << 20) /* a batch stops growing past this many bytes */
-#define CSV_MAX_CELLS (256u * 1024u)      /* bound on rows * fields tokenized per batch */
+#define CSV_MAX_CELLS ((size_t)256 * 1024) /* bound on rows * fields tokenized per batch */
 #define CSV_EMPTY_ARENA_MAX ((size_t)64 << 20) /* see csv_next */
 #define CSV_MAX_COLUMNS 65536u /* inference: more fields in the first record is an error */
 #define CSV_SHOW_MAX 64                   /* bytes of a bad value quoted in a message */
@@ -1515,15 +1515,15 @@ static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j
             res = parse_int_fast(p, e, l, lo, hi, &x);
             if (TB_LIKELY(res == PV_OK)) {
                 if (w == 4)
-                    ((int32_t *)data)[r] = (int32_t)x;
+                    TB_VEC_PTR(v, int32_t)[r] = (int32_t)x;
                 else if (w == 8)
-                    ((int64_t *)data)[r] = x;
+                    TB_VEC_PTR(v, int64_t)[r] = x;
                 else
-                    ((int16_t *)data)[r] = (int16_t)x;
+                    TB_VEC_PTR(v, int16_t)[r] = (int16_t)x;
                 continue;
             }
         } else if (t.id == TB_T_DOUBLE) {
-            res = parse_f64(&s->tmp, p, e, &((double *)data)[r]);
+            res = parse_f64(&s->tmp, p, e, &TB_VEC_PTR(v, double)[r]);
         } else {
             res = parse_value(s->opts, &s->tmp, t, p, e, data + (size_t)r * w);
         }
@@ -1602,6 +1602,8 @@ static tb_rc conv_text(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j,
     return TB_OK;
 }
 
+static const char REPLACEMENT_CHAR[3] = {'\xEF', '\xBF', '\xBD'}; /* U+FFFD */
+
 /* A copy of raw bytes as valid UTF-8 text (invalid bytes and NULs become U+FFFD). */
 static tb_rc raw_text(const char *p, size_t n, tb_arena *arena, tb_str *out)
 {
@@ -1630,8 +1632,8 @@ static tb_rc raw_text(const char *p, size_t n, tb_arena *arena, tb_str *out)
             o += len;
             i += len;
         } else {
-            memcpy(dst + o, "\xEF\xBF\xBD", 3);
-            o += 3;
+            memcpy(dst + o, REPLACEMENT_CHAR, sizeof(REPLACEMENT_CHAR));
+            o += sizeof(REPLACEMENT_CHAR);
             i++;
         }
     }
@@ -1840,7 +1842,7 @@ again:
     batch_bytes = 0;
     while (n < s->rows_cap && batch_bytes < CSV_BATCH_BYTES) {
         csv_rd *rd = &s->rd;
-        size_t seg = rd->pos;
+        size_t seg;
         uint32_t r0 = n;
         int st = TOK_OK;
         bool toolong = false;
@@ -2029,8 +2031,8 @@ static tb_rc src_new(const tb_csv_opts *opts, const tb_schema *schema, const int
     }
     s->n_proj = n_proj;
     s->rows_cap = TB_BATCH_CAP;
-    if (s->nf > 0 && (size_t)s->nf * TB_BATCH_CAP > CSV_MAX_CELLS)
-        s->rows_cap = TB_MAX(1u, CSV_MAX_CELLS / s->nf);
+    if (s->nf > 0 && (size_t)s->nf * (size_t)TB_BATCH_CAP > CSV_MAX_CELLS)
+        s->rows_cap = (uint32_t)TB_MAX((size_t)1, CSV_MAX_CELLS / s->nf);
     cells = (size_t)s->rows_cap * s->nf;
     s->fs = alloc_n(cells, sizeof(uint32_t));
     s->fe = alloc_n(cells, sizeof(uint32_t));
@@ -2050,7 +2052,8 @@ static tb_rc src_new(const tb_csv_opts *opts, const tb_schema *schema, const int
     *out = s;
     return TB_OK;
 nomem:
-    rc = tb_err_nomem(err);
+    (void)tb_err_nomem(err);
+    rc = TB_E_NOMEM;
 fail:
     csv_free(&s->base);
     return rc;
@@ -2070,8 +2073,8 @@ tb_rc tb_csv_source_new(const tb_strlist *paths, const tb_csv_opts *opts,
     if (paths == NULL)
         return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
     rc = src_new(opts, schema, proj, n_proj, &s, err);
-    if (rc != TB_OK)
-        return rc;
+    if (rc != TB_OK || s == NULL)
+        return rc != TB_OK ? rc : TB_E_ERROR;
     for (i = 0; i < paths->n; i++) {
         if (tb_strlist_push(&s->paths, paths->items[i]) != TB_OK) {
             csv_free(&s->base);
@@ -2096,8 +2099,8 @@ tb_rc tb_csv_source_from_buffer(const char *name, const char *data, size_t len,
     if (data == NULL && len > 0)
         return TB_ERRF(err, TB_E_MISUSE, "csv: NULL buffer");
     rc = src_new(opts, schema, proj, n_proj, &s, err);
-    if (rc != TB_OK)
-        return rc;
+    if (rc != TB_OK || s == NULL)
+        return rc != TB_OK ? rc : TB_E_ERROR;
     s->mem = data != NULL ? data : "";
     s->mem_len = len;
     s->mem_name = tb_strdup(name != NULL ? name : "<buffer>");
@@ -2377,7 +2380,7 @@ tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
         uint32_t k;
         bool dup = false;
         if (name == NULL || name[0] == '\0') {
-            snprintf(buf, sizeof(buf), "column%u", j);
+            (void)snprintf(buf, sizeof(buf), "column%u", j);
             name = buf;
         } else {
             for (k = 0; k < st.ncols && !dup; k++)
@@ -2389,7 +2392,7 @@ tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
                 rc = tb_err_nomem(err);
                 goto done;
             }
-            sprintf(nn, "%s%u", name, j);
+            (void)snprintf(nn, strlen(name) + 16, "%s%u", name, j);
             rc = tb_schema_set(schema, j, nn, kind_type(st.kinds[j]), true);
             tb_free(nn);
         } else {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,16 +26,38 @@ static char g_dir[256];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/tb_test_csv_XXXXXX");
+    (void)snprintf(g_dir, sizeof(g_dir), "/tmp/tb_test_csv_XXXXXX");
     return mkdtemp(g_dir) == NULL ? -1 : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
 }
 
 static int teardown_dir(void **state)
 {
-    char cmd[512];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Deterministic test randomness (xorshift64*), independent of libc's rnd(). */
+static uint64_t g_rng = 0x9E3779B97F4A7C15ULL;
+
+static void rng_seed(uint64_t seed)
+{
+    g_rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+}
+
+static int rnd(void)
+{
+    g_rng ^= g_rng >> 12;
+    g_rng ^= g_rng << 25;
+    g_rng ^= g_rng >> 27;
+    return (int)((g_rng * 0x2545F4914F6CDD1DULL) >> 33);
 }
 
 /* Write a file in the temp dir; returns its path (static buffer rotation). */
@@ -45,7 +68,7 @@ static const char *put_file(const char *name, const void *data, size_t len)
     char *path = paths[k++ & 7];
     FILE *f;
 
-    snprintf(path, 512, "%s/%s", g_dir, name);
+    (void)snprintf(path, 512, "%s/%s", g_dir, name);
     f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
@@ -153,8 +176,8 @@ static void run_buf(const char *data, size_t len, tb_csv_opts *opts, const char 
                                                schema->n, &src, &err),
                      TB_OK);
     res->rc = drain(src, &out, &res->n_batches, &err);
-    snprintf(res->text, sizeof(res->text), "%s", out.data != NULL ? out.data : "");
-    snprintf(res->msg, sizeof(res->msg), "%s", res->rc != TB_OK ? err.msg : "");
+    (void)snprintf(res->text, sizeof(res->text), "%s", out.data != NULL ? out.data : "");
+    (void)snprintf(res->msg, sizeof(res->msg), "%s", res->rc != TB_OK ? err.msg : "");
     res->stats = src->stats;
     tb_buf_free(&out);
     tb_source_free(src);
@@ -177,15 +200,17 @@ static void run_file(const char *path, tb_csv_opts *opts, const char *schema_tex
     assert_int_equal(tb_strlist_push(&paths, path), TB_OK);
     assert_int_equal(tb_csv_source_new(&paths, opts, schema, P4, schema->n, &src, &err), TB_OK);
     res->rc = drain(src, &out, &res->n_batches, &err);
-    snprintf(res->text, sizeof(res->text), "%s", out.data != NULL ? out.data : "");
-    snprintf(res->msg, sizeof(res->msg), "%s", res->rc != TB_OK ? err.msg : "");
+    (void)snprintf(res->text, sizeof(res->text), "%s", out.data != NULL ? out.data : "");
+    (void)snprintf(res->msg, sizeof(res->msg), "%s", res->rc != TB_OK ? err.msg : "");
     {
         /* name the file as run_buf names its buffer, so messages compare */
         char *at = strstr(res->msg, path);
         if (at != NULL) {
-            size_t pl = strlen(path);
-            memcpy(at, "buf.csv", 7);
-            memmove(at + 7, at + pl, strlen(at + pl) + 1);
+            tb_buf fixed = {0};
+            *at = '\0';
+            (void)tb_buf_printf(&fixed, "%sbuf.csv%s", res->msg, at + strlen(path));
+            (void)snprintf(res->msg, sizeof(res->msg), "%s", tb_buf_cstr(&fixed));
+            tb_buf_free(&fixed);
         }
     }
     res->stats = src->stats;
@@ -209,7 +234,7 @@ static void run_all(const char *name, const char *data, size_t len, tb_csv_opts 
     run_buf(data, len, opts, schema_text, res);
     for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
         run_file(path, opts, schema_text, chunks[i], f);
-        if (f->rc != res->rc || strcmp(f->text, res->text) != 0 || strcmp(f->msg, res->msg) ||
+        if (f->rc != res->rc || strcmp(f->text, res->text) != 0 || strcmp(f->msg, res->msg) != 0 ||
             f->stats.rows_malformed != res->stats.rows_malformed)
             fail_msg("chunk %zu differs:\nbuffer rc=%d %s\n%s\nfile rc=%d %s\n%s", chunks[i],
                      res->rc, res->msg, res->text, f->rc, f->msg, f->text);
@@ -491,7 +516,7 @@ static void on_bad(void *ud, const char *file, uint64_t line, const char *raw, s
     bad_log *log = ud;
     size_t len = strlen(log->text);
     log->n++;
-    snprintf(log->text + len, sizeof(log->text) - len, "%s:%llu:[%.*s]:%s\n",
+    (void)snprintf(log->text + len, sizeof(log->text) - len, "%s:%llu:[%.*s]:%s\n",
              strrchr(file, '/') != NULL ? strrchr(file, '/') + 1 : file,
              (unsigned long long)line, (int)raw_len, raw, reason);
 }
@@ -536,7 +561,7 @@ static void check_bad_case(const bad_case *bc)
         tb_csv_source_on_bad_record(src, on_bad, &log);
         out.len = 0;
         assert_int_equal(drain(src, &out, NULL, &err), TB_E_PARSE);
-        snprintf(msg, sizeof(msg), "csv: %s:%s", path, bc->failfast);
+        (void)snprintf(msg, sizeof(msg), "csv: %s:%s", path, bc->failfast);
         assert_string_equal(err.msg, msg);
         assert_int_equal(src->stats.rows_malformed, 1);
         assert_int_equal(log.n, 1);
@@ -581,7 +606,7 @@ static void check_bad_case(const bad_case *bc)
     }
     /* the same through a buffer */
     run_buf(bc->data, len, ff, bc->schema, &res);
-    snprintf(msg, sizeof(msg), "csv: buf.csv:%s", bc->failfast);
+    (void)snprintf(msg, sizeof(msg), "csv: buf.csv:%s", bc->failfast);
     assert_string_equal(res.msg, msg);
 
     tb_buf_free(&out);
@@ -743,7 +768,7 @@ static void test_large_multi_file(void **state)
         for (i = 0; i < 3000 + f * 10; i++, id++)
             tb_buf_printf(&data, "%d,%d,%d,2024-01-01 00:%02d:%02d\n", id, id % 17, id % 5,
                           (id / 60) % 60, id % 60);
-        snprintf(name, sizeof(name), "part-%d.csv", f);
+        (void)snprintf(name, sizeof(name), "part-%d.csv", f);
         assert_int_equal(tb_strlist_push(&paths, put_file(name, data.data, data.len)), TB_OK);
         total += data.len;
     }
@@ -802,15 +827,15 @@ static void test_missing_file(void **state)
     (void)state;
 
     put_text("present.csv", "a\n1\n");
-    snprintf(path, sizeof(path), "%s/present.csv", g_dir);
+    (void)snprintf(path, sizeof(path), "%s/present.csv", g_dir);
     tb_strlist_push(&paths, path);
-    snprintf(path, sizeof(path), "%s/gone.csv", g_dir);
+    (void)snprintf(path, sizeof(path), "%s/gone.csv", g_dir);
     tb_strlist_push(&paths, path);
     assert_int_equal(tb_csv_source_new(&paths, opts, schema, P4, 1, &src, &err), TB_OK);
     assert_int_equal(drain(src, &out, NULL, &err), TB_E_IO);
     {
         char expect[700];
-        snprintf(expect, sizeof(expect), "csv: open '%s': No such file or directory", path);
+        (void)snprintf(expect, sizeof(expect), "csv: open '%s': No such file or directory", path);
         assert_string_equal(err.msg, expect);
     }
     tb_source_free(src);
@@ -833,9 +858,9 @@ static void test_long_line(void **state)
     size_t n;
     (void)state;
 
-    memcpy(big, "1,short\n2,", 10);
+    (void)snprintf(big, 5000, "1,short\n2,");
     memset(big + 10, 'x', 4000);
-    memcpy(big + 4010, "\n3,z\n", 6);
+    memcpy(big + 4010, "\n3,z\n", sizeof("\n3,z\n"));
     n = strlen(big);
     run_all("long.csv", big, n, opts, "a int, b text", &res);
     assert_int_equal(res.rc, TB_E_LIMIT);
@@ -1030,42 +1055,42 @@ static void test_int_exact(void **state)
     int t, i;
     (void)state;
 
-    srand(7);
+    rng_seed(7);
     for (t = 0; t < 3; t++) {
         char schema_text[64];
-        snprintf(schema_text, sizeof(schema_text), "v %s", types[t]);
+        (void)snprintf(schema_text, sizeof(schema_text), "v %s", types[t]);
         for (i = 0; i < 3000; i++) {
             char val[40], data[48];
-            int nd = 1 + rand() % 20, k = 0, j, how;
+            int nd = 1 + rnd() % 20, k = 0, j, how;
             int64_t expect = 0;
             run_res res;
-            if (rand() % 4 == 0)
-                val[k++] = rand() % 2 ? '-' : '+';
+            if (rnd() % 4 == 0)
+                val[k++] = rnd() % 2 ? '-' : '+';
             for (j = 0; j < nd; j++)
-                val[k++] = (char)('0' + rand() % 10);
+                val[k++] = (char)('0' + rnd() % 10);
             val[k] = '\0';
-            if (rand() % 5 == 0)
-                val[rand() % k] = "x/:. \x80"[rand() % 6];
+            if (rnd() % 5 == 0)
+                val[rnd() % k] = "x/:. \x80"[rnd() % 6];
             if (val[0] == ' ')
                 val[0] = 'y'; /* leading blanks are trimmed: not what this test is about */
             if (val[k - 1] == ' ')
                 val[k - 1] = 'z';
             how = ref_int(val, los[t], his[t], &expect);
-            snprintf(data, sizeof(data), "%s", val); /* no line end: the field ends the buffer */
+            (void)snprintf(data, sizeof(data), "%s", val); /* no line end: the field ends the buffer */
             run_buf(data, strlen(data), opts, schema_text, &res);
             if (how == 0) {
                 char expect_text[32];
-                snprintf(expect_text, sizeof(expect_text), "%lld\n", (long long)expect);
+                (void)snprintf(expect_text, sizeof(expect_text), "%lld\n", (long long)expect);
                 if (res.rc != TB_OK || strcmp(res.text, expect_text) != 0)
                     fail_msg("%s '%s': rc %d %s text %s", types[t], val, res.rc, res.msg,
                              res.text);
             } else {
                 char expect_msg[200];
                 if (how == 1)
-                    snprintf(expect_msg, sizeof(expect_msg),
+                    (void)snprintf(expect_msg, sizeof(expect_msg),
                              "csv: buf.csv:1: column 'v': invalid %s '%s'", types[t], val);
                 else
-                    snprintf(expect_msg, sizeof(expect_msg),
+                    (void)snprintf(expect_msg, sizeof(expect_msg),
                              "csv: buf.csv:1: column 'v': value '%s' out of range for type %s",
                              val, types[t]);
                 if (res.rc != TB_E_PARSE || strcmp(res.msg, expect_msg) != 0)
@@ -1077,6 +1102,20 @@ static void test_int_exact(void **state)
 }
 
 /* ---------------------------------------------------------------- doubles */
+
+static uint64_t dbits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return u;
+}
+
+static uint32_t fbits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    return u;
+}
 
 /* The double fast path must give exactly strtod's bits. */
 static void test_double_exact(void **state)
@@ -1092,19 +1131,19 @@ static void test_double_exact(void **state)
     int i;
     (void)state;
 
-    srand(42);
+    rng_seed(42);
     for (i = 0; i < 20000; i++) {
         char buf[64];
         int kind = i % 4;
         if (kind == 0)
-            snprintf(buf, sizeof(buf), "%d.%0*d", rand() % 100000, 1 + rand() % 9,
-                     rand() % 1000000);
+            (void)snprintf(buf, sizeof(buf), "%d.%0*d", rnd() % 100000, 1 + rnd() % 9,
+                     rnd() % 1000000);
         else if (kind == 1)
-            snprintf(buf, sizeof(buf), "%de%d", rand(), rand() % 60 - 30);
+            (void)snprintf(buf, sizeof(buf), "%de%d", rnd(), rnd() % 60 - 30);
         else if (kind == 2)
-            snprintf(buf, sizeof(buf), "-0.%09d%d", rand() % 1000000000, rand() % 10);
+            (void)snprintf(buf, sizeof(buf), "-0.%09d%d", rnd() % 1000000000, rnd() % 10);
         else
-            snprintf(buf, sizeof(buf), "%.17g", (double)rand() / 3.0 * pow(10, rand() % 40 - 20));
+            (void)snprintf(buf, sizeof(buf), "%.17g", (double)rnd() / 3.0 * pow(10, rnd() % 40 - 20));
         texts[i] = strdup(buf);
         tb_buf_printf(&data, "%s,%s\n", buf, buf);
     }
@@ -1123,9 +1162,9 @@ static void test_double_exact(void **state)
             float expf = strtof(texts[row], NULL);
             double got = TB_VEC_PTR(&batch->cols[0], double)[r];
             float gotf = TB_VEC_PTR(&batch->cols[1], float)[r];
-            if (memcmp(&got, &expect, sizeof(double)) != 0)
+            if (dbits(got) != dbits(expect))
                 fail_msg("'%s': got %.17g, strtod %.17g", texts[row], got, expect);
-            if (memcmp(&gotf, &expf, sizeof(float)) != 0)
+            if (fbits(gotf) != fbits(expf))
                 fail_msg("'%s': got %.9g, strtof %.9g", texts[row], gotf, expf);
         }
     }
