@@ -54,6 +54,9 @@ typedef struct stream_src {
     uint32_t max_files;
     bool latest_first;
     bool ignore_missing; /* ignore_missing_files: a file gone before its batch is skipped */
+    /* Restart of a non-aggregating view: committed batches are re-read into the view
+     * only (no sink, no checkpoint, no bad records; vanished files skipped). */
+    bool rebuilding;
     char *bad_dir;       /* bad_records_path: malformed CSV records go there, or NULL */
     /* Bound while a micro-batch is planned and run (NULL otherwise: a plain query then
      * reads every file present in the directory). */
@@ -440,13 +443,15 @@ static tb_rc src_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, t
         if (rc != TB_OK)
             goto fail;
         files = &all;
-    } else if (src->ignore_missing) {
+    } else if (src->ignore_missing || src->rebuilding) {
         /* A file deleted between discovery and this read is skipped (and said so); the
          * batch's offsets still name it, so a re-run skips it the same way. */
         for (size_t i = 0; i < files->n; i++) {
             if (access(files->items[i], F_OK) != 0) {
                 tb_log(TB_LOG_WARN, "stream %s: file '%s' vanished before it was read: "
-                       "skipped (ignore_missing_files)", src->name, files->items[i]);
+                       "skipped (%s)", src->name, files->items[i],
+                       src->rebuilding ? "rebuilding the view after a restart"
+                                       : "ignore_missing_files");
                 continue;
             }
             if (tb_strlist_push(&present, files->items[i]) != TB_OK) {
@@ -482,7 +487,7 @@ static tb_rc src_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, t
         rc = tb_csv_source_new(files, src->csv, src->schema, proj2, n2, &fsrc, err);
         if (rc != TB_OK)
             goto fail;
-        if (src->bad_dir != NULL && src->cur_files != NULL)
+        if (src->bad_dir != NULL && src->cur_files != NULL && !src->rebuilding)
             tb_csv_source_on_bad_record(fsrc, bad_record, src);
         fsrc_ref = fsrc;
         rc = tb_op_scan_new(fsrc, &scan, err);
@@ -1087,6 +1092,24 @@ static tb_rc check_memory(tb_stream *st, cq *q, bool refresh, tb_err *err)
                    refresh ? "restoring committed" : "in uncommitted", q->src->cur_batch);
 }
 
+/* A batch failed: if one of its files is gone (deleted between discovery and read),
+ * say so and how to go on; the batch stays uncommitted either way. */
+static void missing_hint(const stream_src *src, const tb_strlist *files, tb_err *err)
+{
+    for (size_t i = 0; files != NULL && i < files->n; i++) {
+        if (access(files->items[i], F_OK) == 0)
+            continue;
+        char msg[TB_ERR_MSG_CAP];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        TB_ERRF(err, err->code,
+                "%s (file '%s' of this batch was deleted after it was discovered; files must "
+                "stay until read: restore it, or set ignore_missing_files = 'true' on stream "
+                "%s to skip it)",
+                msg, files->items[i], src->name);
+        return;
+    }
+}
+
 /*
  * Run batch `batch` of q over `files` (full paths; rel names go to offsets). `replay`:
  * offsets/N already exists (re-run after a crash) and is not rewritten. files == NULL:
@@ -1102,7 +1125,7 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
     tb_strlist none = {0};
     batch_stats bs = {.batch = batch, .t_start = tb_now_ns(), .wall_start_us = tb_wall_us()};
     stream_src *src = q->src;
-    bool refresh = files == NULL;
+    bool refresh = files == NULL || src->rebuilding;
     uint64_t *hashes = NULL;
     size_t n_hashes = 0, cap_hashes = 0;
 
@@ -1124,7 +1147,7 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
             return rc;
     }
     bs.n_files = refresh ? 0 : files->n;
-    src->cur_files = refresh ? &none : files;
+    src->cur_files = files == NULL ? &none : files;
     src->cur_watermark = q->watermark;
     src->cur_batch = batch;
     bad_discard(src);
@@ -1144,8 +1167,10 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
     for (;;) {
         tb_batch *b = NULL;
         rc = tb_op_next(plan->root, &b, err);
-        if (rc != TB_OK)
+        if (rc != TB_OK) {
+            missing_hint(src, files, err);
             goto done;
+        }
         if (b == NULL)
             break;
         if (b->n_rows == 0)
@@ -1290,7 +1315,7 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
         }
         if (agg) {
             tb_table_swap(q->mv, fresh); /* complete: the view is the whole result */
-        } else if (!refresh) {
+        } else if (!refresh || src->rebuilding) {
             tb_op *scan = NULL;
             rc = tb_table_scan_new(fresh, NULL, 0, &scan, err);
             while (rc == TB_OK) {
@@ -1873,6 +1898,24 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
     tb_strlist kv = {0}, rels = {0};
     char *norm = NULL;
 
+    /* A statement's location includes the blanks and comments after the previous one:
+     * skip them, so errors point at the statement and the checkpoint's query identity
+     * does not change with a comment above it. */
+    for (;;) {
+        int skip = 0;
+        while (text[off + skip] == ' ' || text[off + skip] == '\t' ||
+               text[off + skip] == '\n' || text[off + skip] == '\r')
+            skip++;
+        if (text[off + skip] == '-' && text[off + skip + 1] == '-')
+            while (text[off + skip] != '\0' && text[off + skip] != '\n')
+                skip++;
+        if (skip == 0 || (len > 0 && skip >= len))
+            break;
+        off += skip;
+        if (len > 0)
+            len -= skip;
+    }
+
     if (node->node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
         const char *name = node->create_stmt->relation->relname;
         rc = tb_sql_stmt_options(node, &kv, err);
@@ -2119,6 +2162,36 @@ void tb_stream_free(tb_stream *st)
     tb_free(st);
 }
 
+/*
+ * A non-aggregating view holds every row so far but its rows are not in the state
+ * (that would rewrite the whole view at every batch): at restart, committed batch
+ * off->batch is re-read into the view alone, with the watermark it ran with, so the
+ * view gets exactly the rows it had. Files deleted since are skipped with a warning.
+ */
+static tb_rc rebuild_view(tb_stream *st, cq *q, const tb_ckpt_offsets *off, tb_err *err)
+{
+    tb_strlist full = {0};
+    tb_buf p = {0};
+    tb_rc rc = TB_OK;
+    for (size_t i = 0; i < off->files.n && rc == TB_OK; i++) {
+        p.len = 0;
+        if (tb_buf_printf(&p, "%s/%s", q->src->dir, off->files.items[i]) != TB_OK ||
+            tb_strlist_push(&full, p.data) != TB_OK)
+            rc = tb_err_nomem(err);
+    }
+    tb_buf_free(&p);
+    if (rc == TB_OK) {
+        int64_t wm = q->watermark; /* from the state: the one to keep */
+        q->watermark = off->watermark_us;
+        q->src->rebuilding = true;
+        rc = run_batch(st, q, off->batch, &full, true, err);
+        q->src->rebuilding = false;
+        q->watermark = wm;
+    }
+    tb_strlist_free(&full);
+    return rc;
+}
+
 /* Restore q from its checkpoint and re-run an uncommitted batch. */
 static tb_rc cq_start(tb_stream *st, cq *q, tb_err *err)
 {
@@ -2165,6 +2238,8 @@ static tb_rc cq_start(tb_stream *st, cq *q, tb_err *err)
         }
         if (b > c && rc == TB_OK && off.watermark_us != q->watermark && c >= 0)
             tb_log(TB_LOG_DEBUG, "replaying batch %" PRId64, b);
+        if (b <= c && rc == TB_OK && q->mv != NULL && !q->is_agg && off.files.n > 0)
+            rc = rebuild_view(st, q, &off, err);
         tb_ckpt_offsets_clear(&off);
         if (rc != TB_OK) {
             tb_strlist_free(&replay);
