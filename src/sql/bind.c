@@ -209,44 +209,6 @@ static int *ids_dup(binder *b, const int *ids, uint32_t n)
     return d;
 }
 
-/* Candidates "a, b, c": up to 5 names closest to `name` by edit distance. */
-static void candidates(const char *name, const char **names, uint32_t n, char *buf,
-                       size_t cap)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    bool used[64] = {false};
-    uint32_t lim = n < 64 ? n : 64;
-    for (int k = 0; k < 5; k++) {
-        int best = INT_MAX, bi = -1;
-        for (uint32_t i = 0; i < lim; i++) {
-            if (used[i] || names[i] == NULL)
-                continue;
-            bool dup = false;
-            for (uint32_t j = 0; j < i; j++) {
-                if (used[j] && names[j] != NULL && strcmp(names[j], names[i]) == 0)
-                    dup = true;
-            }
-            if (dup) {
-                used[i] = true;
-                continue;
-            }
-            int d = tb_edit_distance(name, names[i]);
-            if (d < best) {
-                best = d;
-                bi = (int)i;
-            }
-        }
-        if (bi < 0)
-            break;
-        used[bi] = true;
-        int w = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", names[bi]);
-        if (w < 0 || (size_t)w >= cap - len)
-            break;
-        len += (size_t)w;
-    }
-}
-
 /* ================================================================ types, literals */
 
 tb_rc tb_sql_bind_typename(const PgQuery__TypeName *tn, const char *sql, tb_type *out,
@@ -525,7 +487,7 @@ static tb_rc lookup(ectx *c, const char *rel, const char *name, int loc, bool qu
     const char *names[256];
     uint32_t n = scope_names(c->sc, names, 256);
     char cand[400];
-    candidates(name, names, n, cand, sizeof(cand));
+    tb_sql_candidates(name, names, n, cand, sizeof(cand));
     if (rel != NULL) {
         if (cand[0])
             return berr(b, TB_E_NOTFOUND, loc, "column %s.%s does not exist (candidates: %s)",
@@ -1215,9 +1177,11 @@ static tb_rc bind_booltest(ectx *c, const PgQuery__BooleanTest *bt, tb_expr **ou
     bool negate = bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_NOT_TRUE ||
                   bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_NOT_FALSE;
     if (want_false) {
-        rc = make(c, TB_EX_NOT, &x, 1, false, false, loc, &x);
+        tb_expr *nx;
+        rc = make(c, TB_EX_NOT, &x, 1, false, false, loc, &nx);
         if (rc != TB_OK)
             return rc;
+        x = nx;
     }
     tb_value v;
     memset(&v, 0, sizeof(v));
@@ -2799,7 +2763,9 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         return rc;
 
     bool distinct = s->n_distinct_clause > 0;
-    if (distinct && !(s->n_distinct_clause == 1 && s->distinct_clause[0] == NULL))
+    if (distinct && !(s->n_distinct_clause == 1 && (s->distinct_clause[0] == NULL ||
+                                                     s->distinct_clause[0]->node_case ==
+                                                         PG_QUERY__NODE__NODE__NOT_SET)))
         return berr(b, TB_E_UNSUPPORTED, -1, "SELECT DISTINCT ON is not supported");
     bool is_agg = s->n_group_clause > 0 || s->having_clause != NULL ||
                   has_agg_list(s->target_list, s->n_target_list) ||

@@ -63,26 +63,12 @@ catentry *tb_sql_cat_find(tb_db *db, const char *name)
 tb_rc tb_sql_cat_notfound(tb_db *db, const char *name, int pos, tb_err *err)
 {
     char cand[512];
-    size_t len = 0;
-    int best = 1 << 30;
-    cand[0] = '\0';
-    /* Candidates: the closest names (edit distance within half the name length + 2). */
-    for (size_t i = 0; i < db->n_entries; i++) {
-        int d = tb_edit_distance(name, db->entries[i]->name);
-        if (d < best)
-            best = d;
-    }
-    int limit = (int)strlen(name) / 2 + 2;
-    if (best <= limit) {
-        for (size_t i = 0; i < db->n_entries; i++) {
-            const char *n = db->entries[i]->name;
-            int d = tb_edit_distance(name, n);
-            if (d <= best + 1 && d <= limit && len + strlen(n) + 3 < sizeof(cand)) {
-                len += (size_t)snprintf(cand + len, sizeof(cand) - len, "%s%s",
-                                        len ? ", " : "", n);
-            }
-        }
-    }
+    const char *names[256];
+    uint32_t n = 0;
+    for (size_t i = 0; i < db->n_entries && n < 256; i++)
+        names[n++] = db->entries[i]->name;
+    tb_sql_candidates(name, names, n, cand, sizeof(cand));
+    size_t len = strlen(cand);
     tb_rc rc;
     if (len > 0)
         rc = TB_ERRF(err, TB_E_NOTFOUND, "relation \"%s\" does not exist (candidates: %s)",

@@ -7,8 +7,8 @@
  * VIEW [IF EXISTS], EXPLAIN, SET / RESET / SHOW, SHOW TABLES. Everything else goes to
  * the statement hook (sql.h), which may decline.
  *
- * Only the last statement's result is returned; earlier SELECTs are planned (so their
- * errors surface) but not run.
+ * Only the last statement's result is returned; other SELECTs are run to completion
+ * with their rows discarded (so that their errors surface, as in PostgreSQL).
  */
 #include <stdio.h>
 #include <string.h>
@@ -933,11 +933,19 @@ static tb_rc exec_one(stmtctx *sc, bool want_rows)
         tb_rc rc = tb_sql_plan_stmt(sc->db, sc->sql, n, NULL, &p, sc->err);
         if (rc != TB_OK)
             return rc;
-        if (want_rows)
+        if (want_rows) {
             sc->plan = p;
-        else
-            tb_plan_free(&p->pub);
-        return TB_OK;
+            return TB_OK;
+        }
+        /* a result nobody reads is still computed: its errors must surface */
+        for (;;) {
+            tb_batch *batch = NULL;
+            rc = tb_op_next(p->pub.root, &batch, sc->err);
+            if (rc != TB_OK || batch == NULL)
+                break;
+        }
+        tb_plan_free(&p->pub);
+        return rc;
     }
     case NC(CREATE_STMT):
         return create_table(sc);
