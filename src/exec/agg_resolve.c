@@ -66,8 +66,10 @@ tb_rc tb_agg_resolve(const char *name, bool star, bool distinct, tb_expr *arg, i
         return TB_OK;
     }
     if (star)
-        return TB_ERRPOS(err, TB_E_SQL, pos, "%s(*) must be used to call a parameterless "
-                         "aggregate function", name);
+        return TB_ERRPOS(err, TB_E_SQL, pos,
+                         "%s(*) must be used to call a parameterless "
+                         "aggregate function",
+                         name);
     if (arg == NULL)
         return TB_ERRPOS(err, TB_E_SQL, pos, "function %s() does not exist", name);
     t = arg->type;
@@ -90,7 +92,9 @@ tb_rc tb_agg_resolve(const char *name, bool star, bool distinct, tb_expr *arg, i
             out->type = tb_type_decimal(38, avg ? TB_MAX(t.scale, 6) : t.scale);
             return TB_OK;
         case TB_T_FLOAT:
-        case TB_T_DOUBLE: out->type = tb_type_make(TB_T_DOUBLE); return TB_OK;
+        case TB_T_DOUBLE:
+            out->type = tb_type_make(TB_T_DOUBLE);
+            return TB_OK;
         default:
             return TB_ERRPOS(err, TB_E_TYPE, pos, "function %s(%s) does not exist", name,
                              tb_expr_type_name(arg, tb, sizeof(tb)));

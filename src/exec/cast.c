@@ -32,10 +32,14 @@ tb_type tb_cast_int_decimal(tb_type t)
 {
     switch ((tb_type_id)t.id) {
     case TB_T_BOOL:
-    case TB_T_INT16: return tb_type_decimal(5, 0);
-    case TB_T_INT32: return tb_type_decimal(10, 0);
-    case TB_T_INT64: return tb_type_decimal(19, 0);
-    default: return t;
+    case TB_T_INT16:
+        return tb_type_decimal(5, 0);
+    case TB_T_INT32:
+        return tb_type_decimal(10, 0);
+    case TB_T_INT64:
+        return tb_type_decimal(19, 0);
+    default:
+        return t;
     }
 }
 
@@ -82,13 +86,20 @@ bool tb_dec_rescale(tb_i128 v, int from_scale, int to_scale, tb_i128 *out)
 static int num_rank(tb_type_id id)
 {
     switch (id) {
-    case TB_T_INT16: return 1;
-    case TB_T_INT32: return 2;
-    case TB_T_INT64: return 3;
-    case TB_T_DECIMAL: return 4;
-    case TB_T_FLOAT: return 5;
-    case TB_T_DOUBLE: return 6;
-    default: return 0;
+    case TB_T_INT16:
+        return 1;
+    case TB_T_INT32:
+        return 2;
+    case TB_T_INT64:
+        return 3;
+    case TB_T_DECIMAL:
+        return 4;
+    case TB_T_FLOAT:
+        return 5;
+    case TB_T_DOUBLE:
+        return 6;
+    default:
+        return 0;
     }
 }
 
@@ -122,13 +133,13 @@ static void trim(const char **ps, size_t *pn)
 {
     const char *s = *ps;
     size_t n = *pn;
-    while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' ||
-                     *s == '\v')) {
+    while (n > 0 &&
+           (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')) {
         s++;
         n--;
     }
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
-                     s[n - 1] == '\r' || s[n - 1] == '\f' || s[n - 1] == '\v'))
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r' ||
+                     s[n - 1] == '\f' || s[n - 1] == '\v'))
         n--;
     *ps = s;
     *pn = n;
@@ -140,8 +151,7 @@ static tb_rc bad_input(tb_err *err, int pos, tb_type t, const char *s, size_t n)
     if (n > 200)
         n = 200;
     return TB_ERRPOS(err, TB_E_TYPE, pos, "invalid input syntax for type %s: \"%.*s\"",
-                     t.id == TB_T_DECIMAL ? "numeric" : tb_type_name(t, tn, sizeof(tn)), (int)n,
-                     s);
+                     t.id == TB_T_DECIMAL ? "numeric" : tb_type_name(t, tn, sizeof(tn)), (int)n, s);
 }
 
 static tb_rc out_of_range_input(tb_err *err, int pos, tb_type t, const char *s, size_t n)
@@ -149,14 +159,15 @@ static tb_rc out_of_range_input(tb_err *err, int pos, tb_type t, const char *s, 
     char tn[64];
     if (n > 200)
         n = 200;
-    return TB_ERRPOS(err, TB_E_RANGE, pos, "value \"%.*s\" is out of range for type %s",
-                     (int)n, s, t.id == TB_T_DECIMAL ? "numeric" : tb_type_name(t, tn, sizeof(tn)));
+    return TB_ERRPOS(err, TB_E_RANGE, pos, "value \"%.*s\" is out of range for type %s", (int)n, s,
+                     t.id == TB_T_DECIMAL ? "numeric" : tb_type_name(t, tn, sizeof(tn)));
 }
 
 static const char *int_range_msg(tb_type_id t)
 {
-    return t == TB_T_INT16 ? "smallint out of range"
-                           : t == TB_T_INT64 ? "bigint out of range" : "integer out of range";
+    return t == TB_T_INT16   ? "smallint out of range"
+           : t == TB_T_INT64 ? "bigint out of range"
+                             : "integer out of range";
 }
 
 /* 0 ok, 1 syntax, 2 range */
@@ -325,12 +336,10 @@ static bool float_syntax_ok(const char *b)
         b++;
     if ((*b >= '0' && *b <= '9') || *b == '.')
         return !(b[0] == '0' && (b[1] == 'x' || b[1] == 'X'));
-    return strcasecmp(b, "inf") == 0 || strcasecmp(b, "infinity") == 0 ||
-           strcasecmp(b, "nan") == 0;
+    return strcasecmp(b, "inf") == 0 || strcasecmp(b, "infinity") == 0 || strcasecmp(b, "nan") == 0;
 }
 
-tb_rc tb_cast_parse_text(const char *s0, size_t n0, tb_type t, int pos, tb_value *out,
-                         tb_err *err)
+tb_rc tb_cast_parse_text(const char *s0, size_t n0, tb_type t, int pos, tb_value *out, tb_err *err)
 {
     const char *s = s0;
     size_t n = n0;
@@ -419,7 +428,8 @@ tb_rc tb_cast_parse_text(const char *s0, size_t n0, tb_type t, int pos, tb_value
         out->u.iv = iv;
         return TB_OK;
     }
-    default: return bad_input(err, pos, t, s0, n0);
+    default:
+        return bad_input(err, pos, t, s0, n0);
     }
 }
 
@@ -428,18 +438,37 @@ tb_rc tb_cast_parse_text(const char *s0, size_t n0, tb_type t, int pos, tb_value
 static void put_row(tb_vec *v, uint32_t i, const tb_value *val)
 {
     switch ((tb_type_id)v->type.id) {
-    case TB_T_BOOL: ((uint8_t *)v->data)[i] = val->u.b ? 1 : 0; break;
-    case TB_T_INT16: ((int16_t *)v->data)[i] = (int16_t)val->u.i; break;
+    case TB_T_BOOL:
+        ((uint8_t *)v->data)[i] = val->u.b ? 1 : 0;
+        break;
+    case TB_T_INT16:
+        ((int16_t *)v->data)[i] = (int16_t)val->u.i;
+        break;
     case TB_T_INT32:
-    case TB_T_DATE: ((int32_t *)v->data)[i] = (int32_t)val->u.i; break;
+    case TB_T_DATE:
+        ((int32_t *)v->data)[i] = (int32_t)val->u.i;
+        break;
     case TB_T_INT64:
-    case TB_T_TIMESTAMP: ((int64_t *)v->data)[i] = val->u.i; break;
-    case TB_T_FLOAT: ((float *)v->data)[i] = (float)val->u.d; break;
-    case TB_T_DOUBLE: ((double *)v->data)[i] = val->u.d; break;
-    case TB_T_DECIMAL: ((tb_i128 *)v->data)[i] = val->u.dec; break;
-    case TB_T_STRING: ((tb_str *)v->data)[i] = val->u.s; break;
-    case TB_T_INTERVAL: ((tb_interval *)v->data)[i] = val->u.iv; break;
-    default: break;
+    case TB_T_TIMESTAMP:
+        ((int64_t *)v->data)[i] = val->u.i;
+        break;
+    case TB_T_FLOAT:
+        ((float *)v->data)[i] = (float)val->u.d;
+        break;
+    case TB_T_DOUBLE:
+        ((double *)v->data)[i] = val->u.d;
+        break;
+    case TB_T_DECIMAL:
+        ((tb_i128 *)v->data)[i] = val->u.dec;
+        break;
+    case TB_T_STRING:
+        ((tb_str *)v->data)[i] = val->u.s;
+        break;
+    case TB_T_INTERVAL:
+        ((tb_interval *)v->data)[i] = val->u.iv;
+        break;
+    default:
+        break;
     }
 }
 
@@ -448,18 +477,38 @@ static void get_row(const tb_vec *v, uint32_t i, tb_value *out)
     memset(out, 0, sizeof(*out));
     out->type = v->type;
     switch ((tb_type_id)v->type.id) {
-    case TB_T_BOOL: out->u.b = ((const uint8_t *)v->data)[i] != 0; break;
-    case TB_T_INT16: out->u.i = ((const int16_t *)v->data)[i]; break;
+    case TB_T_BOOL:
+        out->u.b = ((const uint8_t *)v->data)[i] != 0;
+        break;
+    case TB_T_INT16:
+        out->u.i = ((const int16_t *)v->data)[i];
+        break;
     case TB_T_INT32:
-    case TB_T_DATE: out->u.i = ((const int32_t *)v->data)[i]; break;
+    case TB_T_DATE:
+        out->u.i = ((const int32_t *)v->data)[i];
+        break;
     case TB_T_INT64:
-    case TB_T_TIMESTAMP: out->u.i = ((const int64_t *)v->data)[i]; break;
-    case TB_T_FLOAT: out->u.d = ((const float *)v->data)[i]; break;
-    case TB_T_DOUBLE: out->u.d = ((const double *)v->data)[i]; break;
-    case TB_T_DECIMAL: out->u.dec = ((const tb_i128 *)v->data)[i]; break;
-    case TB_T_STRING: out->u.s = ((const tb_str *)v->data)[i]; break;
-    case TB_T_INTERVAL: out->u.iv = ((const tb_interval *)v->data)[i]; break;
-    default: out->is_null = true; break;
+    case TB_T_TIMESTAMP:
+        out->u.i = ((const int64_t *)v->data)[i];
+        break;
+    case TB_T_FLOAT:
+        out->u.d = ((const float *)v->data)[i];
+        break;
+    case TB_T_DOUBLE:
+        out->u.d = ((const double *)v->data)[i];
+        break;
+    case TB_T_DECIMAL:
+        out->u.dec = ((const tb_i128 *)v->data)[i];
+        break;
+    case TB_T_STRING:
+        out->u.s = ((const tb_str *)v->data)[i];
+        break;
+    case TB_T_INTERVAL:
+        out->u.iv = ((const tb_interval *)v->data)[i];
+        break;
+    default:
+        out->is_null = true;
+        break;
     }
 }
 
@@ -509,8 +558,7 @@ done:
     return rc;
 }
 
-static tb_rc from_text(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out,
-                       tb_err *err)
+static tb_rc from_text(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out, tb_err *err)
 {
     const tb_str *s = in->v.data;
     uint32_t i;
@@ -528,69 +576,69 @@ static tb_rc from_text(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *
 }
 
 /* First valid row i < n for which bad(i) holds; UINT32_MAX if none. */
-#define FIRST_BAD(vec, n, cond, res)                                                         \
-    do {                                                                                     \
-        uint32_t j_;                                                                         \
-        (res) = UINT32_MAX;                                                                  \
-        for (j_ = 0; j_ < (n); j_++) {                                                       \
-            uint32_t i = j_;                                                                 \
-            if (!tb_vec_is_null((vec), i) && (cond)) {                                       \
-                (res) = i;                                                                   \
-                break;                                                                       \
-            }                                                                                \
-        }                                                                                    \
+#define FIRST_BAD(vec, n, cond, res)                                                               \
+    do {                                                                                           \
+        uint32_t j_;                                                                               \
+        (res) = UINT32_MAX;                                                                        \
+        for (j_ = 0; j_ < (n); j_++) {                                                             \
+            uint32_t i = j_;                                                                       \
+            if (!tb_vec_is_null((vec), i) && (cond)) {                                             \
+                (res) = i;                                                                         \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 /* Dispatch over an integer source: x is int64_t, body may use i. */
-#define FOR_INT_SRC(from, data, n, BODY)                                                     \
-    switch ((tb_type_id)(from)) {                                                            \
-    case TB_T_BOOL: {                                                                        \
-        const uint8_t *s_ = (data);                                                          \
-        for (uint32_t i = 0; i < (n); i++) {                                                 \
-            int64_t x = s_[i] != 0;                                                          \
-            BODY                                                                             \
-        }                                                                                    \
-        break;                                                                               \
-    }                                                                                        \
-    case TB_T_INT16: {                                                                       \
-        const int16_t *s_ = (data);                                                          \
-        for (uint32_t i = 0; i < (n); i++) {                                                 \
-            int64_t x = s_[i];                                                               \
-            BODY                                                                             \
-        }                                                                                    \
-        break;                                                                               \
-    }                                                                                        \
-    case TB_T_INT32: {                                                                       \
-        const int32_t *s_ = (data);                                                          \
-        for (uint32_t i = 0; i < (n); i++) {                                                 \
-            int64_t x = s_[i];                                                               \
-            BODY                                                                             \
-        }                                                                                    \
-        break;                                                                               \
-    }                                                                                        \
-    default: {                                                                               \
-        const int64_t *s_ = (data);                                                          \
-        for (uint32_t i = 0; i < (n); i++) {                                                 \
-            int64_t x = s_[i];                                                               \
-            BODY                                                                             \
-        }                                                                                    \
-        break;                                                                               \
-    }                                                                                        \
+#define FOR_INT_SRC(from, data, n, BODY)                                                           \
+    switch ((tb_type_id)(from)) {                                                                  \
+    case TB_T_BOOL: {                                                                              \
+        const uint8_t *s_ = (data);                                                                \
+        for (uint32_t i = 0; i < (n); i++) {                                                       \
+            int64_t x = s_[i] != 0;                                                                \
+            BODY                                                                                   \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case TB_T_INT16: {                                                                             \
+        const int16_t *s_ = (data);                                                                \
+        for (uint32_t i = 0; i < (n); i++) {                                                       \
+            int64_t x = s_[i];                                                                     \
+            BODY                                                                                   \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    case TB_T_INT32: {                                                                             \
+        const int32_t *s_ = (data);                                                                \
+        for (uint32_t i = 0; i < (n); i++) {                                                       \
+            int64_t x = s_[i];                                                                     \
+            BODY                                                                                   \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
+    default: {                                                                                     \
+        const int64_t *s_ = (data);                                                                \
+        for (uint32_t i = 0; i < (n); i++) {                                                       \
+            int64_t x = s_[i];                                                                     \
+            BODY                                                                                   \
+        }                                                                                          \
+        break;                                                                                     \
+    }                                                                                              \
     }
 
-#define FOR_FLT_SRC(from, data, n, BODY)                                                     \
-    if ((from) == TB_T_FLOAT) {                                                              \
-        const float *s_ = (data);                                                            \
-        for (uint32_t i = 0; i < (n); i++) {                                                 \
-            double x = s_[i];                                                                \
-            BODY                                                                             \
-        }                                                                                    \
-    } else {                                                                                 \
-        const double *s_ = (data);                                                           \
-        for (uint32_t i = 0; i < (n); i++) {                                                 \
-            double x = s_[i];                                                                \
-            BODY                                                                             \
-        }                                                                                    \
+#define FOR_FLT_SRC(from, data, n, BODY)                                                           \
+    if ((from) == TB_T_FLOAT) {                                                                    \
+        const float *s_ = (data);                                                                  \
+        for (uint32_t i = 0; i < (n); i++) {                                                       \
+            double x = s_[i];                                                                      \
+            BODY                                                                                   \
+        }                                                                                          \
+    } else {                                                                                       \
+        const double *s_ = (data);                                                                 \
+        for (uint32_t i = 0; i < (n); i++) {                                                       \
+            double x = s_[i];                                                                      \
+            BODY                                                                                   \
+        }                                                                                          \
     }
 
 static int64_t int_min(tb_type_id t)
@@ -605,19 +653,29 @@ static int64_t int_max(tb_type_id t)
 static void store_int(tb_vec *v, uint32_t i, int64_t x)
 {
     switch ((tb_type_id)v->type.id) {
-    case TB_T_INT16: ((int16_t *)v->data)[i] = (int16_t)x; break;
-    case TB_T_INT32: ((int32_t *)v->data)[i] = (int32_t)x; break;
-    default: ((int64_t *)v->data)[i] = x; break;
+    case TB_T_INT16:
+        ((int16_t *)v->data)[i] = (int16_t)x;
+        break;
+    case TB_T_INT32:
+        ((int32_t *)v->data)[i] = (int32_t)x;
+        break;
+    default:
+        ((int64_t *)v->data)[i] = x;
+        break;
     }
 }
 
 static int64_t load_int(const tb_vec *v, uint32_t i)
 {
     switch ((tb_type_id)v->type.id) {
-    case TB_T_BOOL: return ((const uint8_t *)v->data)[i] != 0;
-    case TB_T_INT16: return ((const int16_t *)v->data)[i];
-    case TB_T_INT32: return ((const int32_t *)v->data)[i];
-    default: return ((const int64_t *)v->data)[i];
+    case TB_T_BOOL:
+        return ((const uint8_t *)v->data)[i] != 0;
+    case TB_T_INT16:
+        return ((const int16_t *)v->data)[i];
+    case TB_T_INT32:
+        return ((const int32_t *)v->data)[i];
+    default:
+        return ((const int64_t *)v->data)[i];
     }
 }
 
@@ -640,8 +698,7 @@ static double dec_to_double(tb_i128 v, int scale)
     return strtod(buf, NULL);
 }
 
-static tb_rc int_to_int(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out,
-                        tb_err *err)
+static tb_rc int_to_int(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out, tb_err *err)
 {
     tb_type_id f = (tb_type_id)in->v.type.id, t = (tb_type_id)to.id;
     int64_t lo = int_min(t), hi = int_max(t);
@@ -683,8 +740,7 @@ static bool flt_int_ok(double r, tb_type_id t)
     return r >= -9223372036854775808.0 && r < 9223372036854775808.0;
 }
 
-static tb_rc flt_to_int(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out,
-                        tb_err *err)
+static tb_rc flt_to_int(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out, tb_err *err)
 {
     tb_type_id f = (tb_type_id)in->v.type.id, t = (tb_type_id)to.id;
     bool bad = false;
@@ -703,8 +759,7 @@ static tb_rc flt_to_int(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev 
     return TB_OK;
 }
 
-static tb_rc dec_to_int(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out,
-                        tb_err *err)
+static tb_rc dec_to_int(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out, tb_err *err)
 {
     const tb_i128 *s = in->v.data;
     tb_type_id t = (tb_type_id)to.id;
@@ -731,8 +786,7 @@ static bool int_dec_ok(int64_t x, tb_type to)
     return tb_dec_fits(r, to.precision);
 }
 
-static tb_rc int_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out,
-                        tb_err *err)
+static tb_rc int_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out, tb_err *err)
 {
     tb_i128 *o = out->v.data;
     tb_i128 m = tb_i128_pow10(to.scale), lim = tb_i128_pow10(to.precision);
@@ -752,8 +806,7 @@ static tb_rc int_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev 
     return TB_OK;
 }
 
-static tb_rc flt_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out,
-                        tb_err *err)
+static tb_rc flt_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out, tb_err *err)
 {
     tb_i128 *o = out->v.data;
     uint32_t i;
@@ -779,8 +832,7 @@ static tb_rc flt_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev 
     return TB_OK;
 }
 
-static tb_rc dec_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out,
-                        tb_err *err)
+static tb_rc dec_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev *out, tb_err *err)
 {
     const tb_i128 *s = in->v.data;
     tb_i128 *o = out->v.data;
@@ -799,15 +851,15 @@ static tb_rc dec_to_dec(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_ev 
     return TB_OK;
 }
 
-tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *arena,
-                 tb_ev *out, tb_err *err)
+tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *arena, tb_ev *out,
+                 tb_err *err)
 {
     tb_type_id f = (tb_type_id)in->v.type.id, t = (tb_type_id)to.id;
     char b1[64], b2[64];
     tb_rc rc;
 
-    if (f == t && (t != TB_T_DECIMAL || (in->v.type.scale == to.scale &&
-                                         in->v.type.precision <= to.precision))) {
+    if (f == t && (t != TB_T_DECIMAL ||
+                   (in->v.type.scale == to.scale && in->v.type.precision <= to.precision))) {
         *out = *in;
         out->v.type = to;
         return TB_OK;
@@ -840,7 +892,8 @@ tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *are
         switch (t) {
         case TB_T_INT16:
         case TB_T_INT32:
-        case TB_T_INT64: return int_to_int(in, to, n, pos, out, err);
+        case TB_T_INT64:
+            return int_to_int(in, to, n, pos, out, err);
         case TB_T_BOOL: {
             uint8_t *o = out->v.data;
             FOR_INT_SRC(f, in->v.data, n, o[i] = x != 0;)
@@ -856,8 +909,10 @@ tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *are
             FOR_INT_SRC(f, in->v.data, n, o[i] = (double)x;)
             return TB_OK;
         }
-        case TB_T_DECIMAL: return int_to_dec(in, to, n, pos, out, err);
-        default: break;
+        case TB_T_DECIMAL:
+            return int_to_dec(in, to, n, pos, out, err);
+        default:
+            break;
         }
         break;
     case TB_T_FLOAT:
@@ -865,7 +920,8 @@ tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *are
         switch (t) {
         case TB_T_INT16:
         case TB_T_INT32:
-        case TB_T_INT64: return flt_to_int(in, to, n, pos, out, err);
+        case TB_T_INT64:
+            return flt_to_int(in, to, n, pos, out, err);
         case TB_T_FLOAT: {
             float *o = out->v.data;
             const double *s = in->v.data;
@@ -893,15 +949,18 @@ tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *are
                 o[i] = s[i];
             return TB_OK;
         }
-        case TB_T_DECIMAL: return flt_to_dec(in, to, n, pos, out, err);
-        default: break;
+        case TB_T_DECIMAL:
+            return flt_to_dec(in, to, n, pos, out, err);
+        default:
+            break;
         }
         break;
     case TB_T_DECIMAL:
         switch (t) {
         case TB_T_INT16:
         case TB_T_INT32:
-        case TB_T_INT64: return dec_to_int(in, to, n, pos, out, err);
+        case TB_T_INT64:
+            return dec_to_int(in, to, n, pos, out, err);
         case TB_T_FLOAT:
         case TB_T_DOUBLE: {
             const tb_i128 *s = in->v.data;
@@ -915,8 +974,10 @@ tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *are
             }
             return TB_OK;
         }
-        case TB_T_DECIMAL: return dec_to_dec(in, to, n, pos, out, err);
-        default: break;
+        case TB_T_DECIMAL:
+            return dec_to_dec(in, to, n, pos, out, err);
+        default:
+            break;
         }
         break;
     case TB_T_DATE:
@@ -937,7 +998,8 @@ tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *are
             return TB_OK;
         }
         break;
-    default: break;
+    default:
+        break;
     }
     return TB_ERRPOS(err, TB_E_TYPE, pos, "cannot cast type %s to %s",
                      tb_type_name(in->v.type, b1, sizeof(b1)), tb_type_name(to, b2, sizeof(b2)));

@@ -30,11 +30,11 @@ typedef struct const_state {
 
 typedef struct in_state {
     /* constant list: open-addressing set over the item values */
-    uint32_t mask;     /* slots - 1 (0 when no set) */
-    int32_t *slots;    /* index into vals, -1 empty */
+    uint32_t mask;  /* slots - 1 (0 when no set) */
+    int32_t *slots; /* index into vals, -1 empty */
     tb_value *vals;
     uint32_t n_vals;
-    bool has_null;     /* a NULL item: no match gives NULL, not false */
+    bool has_null; /* a NULL item: no match gives NULL, not false */
     bool use_set;
     tb_expr *or_expr; /* non-constant list: x = a OR x = b ... */
 } in_state;
@@ -84,8 +84,7 @@ tb_expr *tb_expr_new_call(tb_arena *arena, const char *name, const tb_func *fn, 
     return e;
 }
 
-tb_rc tb_expr_ev_alloc(tb_ev *out, tb_type t, uint32_t n, bool konst, tb_arena *arena,
-                       tb_err *err)
+tb_rc tb_expr_ev_alloc(tb_ev *out, tb_type t, uint32_t n, bool konst, tb_arena *arena, tb_err *err)
 {
     size_t w = tb_type_width(t);
     memset(out, 0, sizeof(*out));
@@ -128,13 +127,26 @@ static inline void copy_row(tb_vec *dst, uint32_t di, const tb_vec *src, uint32_
     char *d = (char *)dst->data + (size_t)di * w;
     const char *s = (const char *)src->data + (size_t)si * w;
     switch (w) {
-    case 0: break;
-    case 1: *(uint8_t *)d = *(const uint8_t *)s; break;
-    case 2: memcpy(d, s, 2); break;
-    case 4: memcpy(d, s, 4); break;
-    case 8: memcpy(d, s, 8); break;
-    case 16: memcpy(d, s, 16); break;
-    default: memcpy(d, s, w); break;
+    case 0:
+        break;
+    case 1:
+        *(uint8_t *)d = *(const uint8_t *)s;
+        break;
+    case 2:
+        memcpy(d, s, 2);
+        break;
+    case 4:
+        memcpy(d, s, 4);
+        break;
+    case 8:
+        memcpy(d, s, 8);
+        break;
+    case 16:
+        memcpy(d, s, 16);
+        break;
+    default:
+        memcpy(d, s, w);
+        break;
     }
 }
 
@@ -159,7 +171,9 @@ tb_rc tb_expr_ev_flatten(tb_ev *ev, uint32_t n, tb_arena *arena, tb_err *err)
             memset(out.v.data, 0, w * (n > 0 ? n : 1));
     } else {
         switch (w) {
-        case 1: memset(out.v.data, *(const uint8_t *)ev->v.data, n); break;
+        case 1:
+            memset(out.v.data, *(const uint8_t *)ev->v.data, n);
+            break;
         case 4: {
             uint32_t x = *(const uint32_t *)ev->v.data;
             uint32_t *o = out.v.data;
@@ -199,18 +213,37 @@ static tb_rc value_to_vec(tb_arena *arena, const tb_value *val, tb_vec *v)
     if (rc != TB_OK)
         return rc;
     switch ((tb_type_id)val->type.id) {
-    case TB_T_BOOL: *(uint8_t *)ev.v.data = val->u.b ? 1 : 0; break;
-    case TB_T_INT16: *(int16_t *)ev.v.data = (int16_t)val->u.i; break;
+    case TB_T_BOOL:
+        *(uint8_t *)ev.v.data = val->u.b ? 1 : 0;
+        break;
+    case TB_T_INT16:
+        *(int16_t *)ev.v.data = (int16_t)val->u.i;
+        break;
     case TB_T_INT32:
-    case TB_T_DATE: *(int32_t *)ev.v.data = (int32_t)val->u.i; break;
+    case TB_T_DATE:
+        *(int32_t *)ev.v.data = (int32_t)val->u.i;
+        break;
     case TB_T_INT64:
-    case TB_T_TIMESTAMP: *(int64_t *)ev.v.data = val->u.i; break;
-    case TB_T_FLOAT: *(float *)ev.v.data = (float)val->u.d; break;
-    case TB_T_DOUBLE: *(double *)ev.v.data = val->u.d; break;
-    case TB_T_DECIMAL: memcpy(ev.v.data, &val->u.dec, sizeof(tb_i128)); break;
-    case TB_T_STRING: *(tb_str *)ev.v.data = val->u.s; break;
-    case TB_T_INTERVAL: *(tb_interval *)ev.v.data = val->u.iv; break;
-    default: break;
+    case TB_T_TIMESTAMP:
+        *(int64_t *)ev.v.data = val->u.i;
+        break;
+    case TB_T_FLOAT:
+        *(float *)ev.v.data = (float)val->u.d;
+        break;
+    case TB_T_DOUBLE:
+        *(double *)ev.v.data = val->u.d;
+        break;
+    case TB_T_DECIMAL:
+        memcpy(ev.v.data, &val->u.dec, sizeof(tb_i128));
+        break;
+    case TB_T_STRING:
+        *(tb_str *)ev.v.data = val->u.s;
+        break;
+    case TB_T_INTERVAL:
+        *(tb_interval *)ev.v.data = val->u.iv;
+        break;
+    default:
+        break;
     }
     *v = ev.v;
     return TB_OK;
@@ -226,18 +259,38 @@ static void vec_get(const tb_vec *v, uint32_t i, tb_value *out)
         return;
     }
     switch ((tb_type_id)v->type.id) {
-    case TB_T_BOOL: out->u.b = ((const uint8_t *)v->data)[i] != 0; break;
-    case TB_T_INT16: out->u.i = ((const int16_t *)v->data)[i]; break;
+    case TB_T_BOOL:
+        out->u.b = ((const uint8_t *)v->data)[i] != 0;
+        break;
+    case TB_T_INT16:
+        out->u.i = ((const int16_t *)v->data)[i];
+        break;
     case TB_T_INT32:
-    case TB_T_DATE: out->u.i = ((const int32_t *)v->data)[i]; break;
+    case TB_T_DATE:
+        out->u.i = ((const int32_t *)v->data)[i];
+        break;
     case TB_T_INT64:
-    case TB_T_TIMESTAMP: out->u.i = ((const int64_t *)v->data)[i]; break;
-    case TB_T_FLOAT: out->u.d = ((const float *)v->data)[i]; break;
-    case TB_T_DOUBLE: out->u.d = ((const double *)v->data)[i]; break;
-    case TB_T_DECIMAL: memcpy(&out->u.dec, (const tb_i128 *)v->data + i, sizeof(tb_i128)); break;
-    case TB_T_STRING: out->u.s = ((const tb_str *)v->data)[i]; break;
-    case TB_T_INTERVAL: out->u.iv = ((const tb_interval *)v->data)[i]; break;
-    default: out->is_null = true; break;
+    case TB_T_TIMESTAMP:
+        out->u.i = ((const int64_t *)v->data)[i];
+        break;
+    case TB_T_FLOAT:
+        out->u.d = ((const float *)v->data)[i];
+        break;
+    case TB_T_DOUBLE:
+        out->u.d = ((const double *)v->data)[i];
+        break;
+    case TB_T_DECIMAL:
+        memcpy(&out->u.dec, (const tb_i128 *)v->data + i, sizeof(tb_i128));
+        break;
+    case TB_T_STRING:
+        out->u.s = ((const tb_str *)v->data)[i];
+        break;
+    case TB_T_INTERVAL:
+        out->u.iv = ((const tb_interval *)v->data)[i];
+        break;
+    default:
+        out->is_null = true;
+        break;
     }
 }
 
@@ -337,10 +390,7 @@ static bool refs_columns(const tb_expr *e)
     return false;
 }
 
-bool tb_expr_is_const(const tb_expr *e)
-{
-    return !refs_columns(e) && !has_volatile(e);
-}
+bool tb_expr_is_const(const tb_expr *e) { return !refs_columns(e) && !has_volatile(e); }
 
 static bool has_stable(const tb_expr *e)
 {
@@ -359,8 +409,7 @@ tb_expr *tb_expr_fold(tb_arena *arena, tb_expr *e)
     tb_err err;
     tb_expr *c;
 
-    if (e->kind == TB_EX_CONST || e->kind == TB_EX_COL || !tb_expr_is_const(e) ||
-        has_stable(e))
+    if (e->kind == TB_EX_CONST || e->kind == TB_EX_COL || !tb_expr_is_const(e) || has_stable(e))
         return e;
     tb_err_clear(&err);
     if (tb_expr_eval_const(e, arena, &v, &err) != TB_OK)
@@ -375,41 +424,45 @@ tb_expr *tb_expr_fold(tb_arena *arena, tb_expr *e)
 
 /* ================================================================ type resolution */
 
-typedef enum cat {
-    CAT_NONE,
-    CAT_BOOL,
-    CAT_NUM,
-    CAT_STR,
-    CAT_DT,
-    CAT_IV
-} cat;
+typedef enum cat { CAT_NONE, CAT_BOOL, CAT_NUM, CAT_STR, CAT_DT, CAT_IV } cat;
 
 static cat type_cat(tb_type t)
 {
     switch ((tb_type_id)t.id) {
-    case TB_T_BOOL: return CAT_BOOL;
+    case TB_T_BOOL:
+        return CAT_BOOL;
     case TB_T_INT16:
     case TB_T_INT32:
     case TB_T_INT64:
     case TB_T_FLOAT:
     case TB_T_DOUBLE:
-    case TB_T_DECIMAL: return CAT_NUM;
-    case TB_T_STRING: return CAT_STR;
+    case TB_T_DECIMAL:
+        return CAT_NUM;
+    case TB_T_STRING:
+        return CAT_STR;
     case TB_T_DATE:
-    case TB_T_TIMESTAMP: return CAT_DT;
-    case TB_T_INTERVAL: return CAT_IV;
-    default: return CAT_NONE;
+    case TB_T_TIMESTAMP:
+        return CAT_DT;
+    case TB_T_INTERVAL:
+        return CAT_IV;
+    default:
+        return CAT_NONE;
     }
 }
 
 static int int_digits(tb_type t)
 {
     switch ((tb_type_id)t.id) {
-    case TB_T_INT16: return 5;
-    case TB_T_INT32: return 10;
-    case TB_T_INT64: return 19;
-    case TB_T_DECIMAL: return t.precision - t.scale;
-    default: return 0;
+    case TB_T_INT16:
+        return 5;
+    case TB_T_INT32:
+        return 10;
+    case TB_T_INT64:
+        return 19;
+    case TB_T_DECIMAL:
+        return t.precision - t.scale;
+    default:
+        return 0;
     }
 }
 
@@ -436,8 +489,10 @@ static tb_type common2(tb_type a, tb_type b)
         }
         return a.id > b.id ? a : b; /* INT16 < INT32 < INT64 */
     }
-    case CAT_DT: return tb_type_make(TB_T_TIMESTAMP);
-    default: return a;
+    case CAT_DT:
+        return tb_type_make(TB_T_TIMESTAMP);
+    default:
+        return a;
     }
 }
 
@@ -459,8 +514,8 @@ static tb_rc common_impl(const tb_type *types, const bool *unknown, uint32_t n, 
         }
         if (type_cat(t) != type_cat(types[i]) || type_cat(t) == CAT_NONE) {
             if (ctx != NULL && ctx[0] != '\0')
-                return TB_ERRPOS(err, TB_E_TYPE, pos, "%s types %s and %s cannot be matched",
-                                 ctx, tb_type_name(t, b1, sizeof(b1)),
+                return TB_ERRPOS(err, TB_E_TYPE, pos, "%s types %s and %s cannot be matched", ctx,
+                                 tb_type_name(t, b1, sizeof(b1)),
                                  tb_type_name(types[i], b2, sizeof(b2)));
             return TB_ERRPOS(err, TB_E_TYPE, pos, "types %s and %s cannot be matched",
                              tb_type_name(t, b1, sizeof(b1)),
@@ -510,14 +565,12 @@ done:
 
 /* ================================================================ casts (entry points) */
 
-tb_rc tb_expr_cast(tb_arena *arena, tb_expr *e, tb_type type, int pos, tb_expr **out,
-                   tb_err *err)
+tb_rc tb_expr_cast(tb_arena *arena, tb_expr *e, tb_type type, int pos, tb_expr **out, tb_err *err)
 {
     return tb_cast_build(arena, e, type, TB_CAST_EXPLICIT, pos, out, err);
 }
 
-tb_rc tb_expr_coerce(tb_arena *arena, tb_expr *e, tb_type type, int pos, tb_expr **out,
-                     tb_err *err)
+tb_rc tb_expr_coerce(tb_arena *arena, tb_expr *e, tb_type type, int pos, tb_expr **out, tb_err *err)
 {
     return tb_cast_build(arena, e, type, TB_CAST_ASSIGNMENT, pos, out, err);
 }
@@ -531,8 +584,7 @@ static tb_rc to_bool(tb_arena *arena, tb_expr **pe, const char *ctx, tb_err *err
     if (e->type.id == TB_T_BOOL)
         return TB_OK;
     if (e->type.id == TB_T_NULL || tb_expr_is_unknown_lit(e))
-        return tb_cast_build(arena, e, tb_type_make(TB_T_BOOL), TB_CAST_EXPLICIT, e->pos, pe,
-                             err);
+        return tb_cast_build(arena, e, tb_type_make(TB_T_BOOL), TB_CAST_EXPLICIT, e->pos, pe, err);
     return TB_ERRPOS(err, TB_E_TYPE, e->pos >= 0 ? e->pos : -1,
                      "argument of %s must be type boolean, not type %s", ctx,
                      tb_type_name(e->type, b, sizeof(b)));
@@ -553,16 +605,18 @@ static uint64_t value_hash(const tb_value *v)
         return tb_hash_u64(bits);
     }
     case TB_T_DECIMAL:
-        return tb_hash_combine(tb_hash_u64((uint64_t)v->u.dec),
-                               (uint64_t)(v->u.dec >> 64));
-    case TB_T_STRING: return tb_hash_bytes(v->u.s.ptr, v->u.s.len, 0);
+        return tb_hash_combine(tb_hash_u64((uint64_t)v->u.dec), (uint64_t)(v->u.dec >> 64));
+    case TB_T_STRING:
+        return tb_hash_bytes(v->u.s.ptr, v->u.s.len, 0);
     case TB_T_INTERVAL: {
         tb_i128 span = (tb_i128)v->u.iv.months * 30 * TB_USEC_PER_DAY +
                        (tb_i128)v->u.iv.days * TB_USEC_PER_DAY + v->u.iv.micros;
         return tb_hash_combine(tb_hash_u64((uint64_t)span), (uint64_t)(span >> 64));
     }
-    case TB_T_BOOL: return tb_hash_u64(v->u.b ? 1 : 0);
-    default: return tb_hash_u64((uint64_t)v->u.i);
+    case TB_T_BOOL:
+        return tb_hash_u64(v->u.b ? 1 : 0);
+    default:
+        return tb_hash_u64((uint64_t)v->u.i);
     }
 }
 
@@ -577,7 +631,8 @@ static bool value_eq(const tb_value *a, const tb_value *b)
         if (a->u.d != a->u.d)
             return b->u.d != b->u.d;
         return a->u.d == b->u.d;
-    case TB_T_DECIMAL: return a->u.dec == b->u.dec;
+    case TB_T_DECIMAL:
+        return a->u.dec == b->u.dec;
     case TB_T_STRING:
         return a->u.s.len == b->u.s.len &&
                (a->u.s.len == 0 || memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0);
@@ -588,8 +643,10 @@ static bool value_eq(const tb_value *a, const tb_value *b)
                      (tb_i128)b->u.iv.days * TB_USEC_PER_DAY + b->u.iv.micros;
         return sa == sb;
     }
-    case TB_T_BOOL: return a->u.b == b->u.b;
-    default: return a->u.i == b->u.i;
+    case TB_T_BOOL:
+        return a->u.b == b->u.b;
+    default:
+        return a->u.i == b->u.i;
     }
 }
 
@@ -672,8 +729,8 @@ static tb_rc build_in(tb_arena *arena, tb_expr *e, tb_err *err)
     return TB_OK;
 }
 
-tb_rc tb_expr_make(tb_arena *arena, tb_expr_kind kind, tb_expr **args, uint32_t n_args,
-                   bool negate, bool has_else, int pos, tb_expr **out, tb_err *err)
+tb_rc tb_expr_make(tb_arena *arena, tb_expr_kind kind, tb_expr **args, uint32_t n_args, bool negate,
+                   bool has_else, int pos, tb_expr **out, tb_err *err)
 {
     tb_expr *e;
     uint32_t i;
@@ -698,10 +755,15 @@ tb_rc tb_expr_make(tb_arena *arena, tb_expr_kind kind, tb_expr **args, uint32_t 
     case TB_EX_NOT:
         if (n_args == 0 || (kind == TB_EX_NOT && n_args != 1))
             return TB_ERRPOS(err, TB_E_MISUSE, pos, "%s: wrong number of arguments",
-                             kind == TB_EX_NOT ? "NOT" : kind == TB_EX_AND ? "AND" : "OR");
+                             kind == TB_EX_NOT   ? "NOT"
+                             : kind == TB_EX_AND ? "AND"
+                                                 : "OR");
         for (i = 0; i < n_args; i++) {
             rc = to_bool(arena, &e->args[i],
-                         kind == TB_EX_NOT ? "NOT" : kind == TB_EX_AND ? "AND" : "OR", err);
+                         kind == TB_EX_NOT   ? "NOT"
+                         : kind == TB_EX_AND ? "AND"
+                                             : "OR",
+                         err);
             if (rc != TB_OK)
                 return rc;
         }
@@ -818,7 +880,8 @@ static void gather(tb_vec *dst, const tb_vec *src, const uint32_t *sel, uint32_t
     size_t w = tb_type_width(src->type);
     uint32_t k;
     switch (w) {
-    case 0: break;
+    case 0:
+        break;
     case 1:
         for (k = 0; k < n_sel; k++)
             ((uint8_t *)dst->data)[k] = ((const uint8_t *)src->data)[sel[k]];
@@ -1058,8 +1121,7 @@ static tb_rc ev_isnull(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_a
 /* ================================================================ CASE / COALESCE */
 
 /* Write rows of src into dst at sel positions. */
-static void scatter(tb_vec *dst, const uint32_t *sel, uint32_t n_sel, const tb_ev *src,
-                    bool full)
+static void scatter(tb_vec *dst, const uint32_t *sel, uint32_t n_sel, const tb_ev *src, bool full)
 {
     size_t w = tb_type_width(dst->type);
     uint32_t k;
@@ -1149,8 +1211,7 @@ static tb_rc ev_coalesce(const tb_expr *e, const tb_batch *batch, uint32_t n, tb
             return rc;
         scatter(&out->v, sel, n_sel, &val, full);
         for (k = 0; k < n_sel; k++) {
-            if (tb_vec_is_null(&val.v, ev_row(&val, full, sel, k)) ||
-                val.v.type.id == TB_T_NULL)
+            if (tb_vec_is_null(&val.v, ev_row(&val, full, sel, k)) || val.v.type.id == TB_T_NULL)
                 sel[m++] = sel[k];
         }
         n_sel = m;
@@ -1160,8 +1221,8 @@ static tb_rc ev_coalesce(const tb_expr *e, const tb_batch *batch, uint32_t n, tb
 
 /* ================================================================ IN */
 
-static tb_rc ev_in(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *arena,
-                   tb_ev *out, tb_err *err)
+static tb_rc ev_in(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *arena, tb_ev *out,
+                   tb_err *err)
 {
     const in_state *st = e->state;
     tb_ev x;
@@ -1171,11 +1232,10 @@ static tb_rc ev_in(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena
 
     if (!st->use_set) {
         rc = tb_expr_ev(st->or_expr, batch, n, arena, &x, err);
-        if (rc != TB_OK || !e->negate)
-            {
-                *out = x;
-                return rc;
-            }
+        if (rc != TB_OK || !e->negate) {
+            *out = x;
+            return rc;
+        }
         m = x.konst ? 1 : n;
         rc = tb_expr_ev_alloc(out, tb_type_make(TB_T_BOOL), m, x.konst, arena, err);
         if (rc != TB_OK)
@@ -1239,7 +1299,8 @@ static bool expr_safe(const tb_expr *e)
     uint32_t i;
     switch (e->kind) {
     case TB_EX_COL:
-    case TB_EX_CONST: return true;
+    case TB_EX_CONST:
+        return true;
     case TB_EX_CALL:
         if (e->fn == NULL || !(e->fn->flags & TB_FN_SAFE))
             return false;
@@ -1254,8 +1315,10 @@ static bool expr_safe(const tb_expr *e)
             return false;
         break;
     }
-    case TB_EX_PARAM: return false;
-    default: break;
+    case TB_EX_PARAM:
+        return false;
+    default:
+        break;
     }
     for (i = 0; i < e->n_args; i++)
         if (!expr_safe(e->args[i]))
@@ -1292,8 +1355,7 @@ static tb_rc ev_call(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_are
     m = all_konst ? 1 : n;
     if (fn->flags & TB_FN_STRICT) {
         for (i = 0; i < e->n_args; i++) {
-            if (args[i].konst &&
-                (args[i].v.type.id == TB_T_NULL || tb_vec_is_null(&args[i].v, 0)))
+            if (args[i].konst && (args[i].v.type.id == TB_T_NULL || tb_vec_is_null(&args[i].v, 0)))
                 return tb_expr_ev_null(out, e->type, arena, err);
         }
         rc = tb_expr_ev_alloc(out, e->type, m, all_konst, arena, err);
@@ -1310,8 +1372,8 @@ static tb_rc ev_call(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_are
     return fn->kernel(e, args, m, arena, out, err);
 }
 
-tb_rc tb_expr_ev(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *arena,
-                 tb_ev *out, tb_err *err)
+tb_rc tb_expr_ev(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *arena, tb_ev *out,
+                 tb_err *err)
 {
     switch (e->kind) {
     case TB_EX_COL:
@@ -1329,7 +1391,8 @@ tb_rc tb_expr_ev(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *
         out->konst = true;
         return TB_OK;
     }
-    case TB_EX_CALL: return ev_call(e, batch, n, arena, out, err);
+    case TB_EX_CALL:
+        return ev_call(e, batch, n, arena, out, err);
     case TB_EX_CAST: {
         tb_ev a;
         tb_rc rc = tb_expr_ev(e->args[0], batch, n, arena, &a, err);
@@ -1338,11 +1401,16 @@ tb_rc tb_expr_ev(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *
         return tb_cast_ev(&a, e->type, a.konst ? 1 : n, e->pos, arena, out, err);
     }
     case TB_EX_AND:
-    case TB_EX_OR: return ev_andor(e, batch, n, arena, out, err);
-    case TB_EX_NOT: return ev_not(e, batch, n, arena, out, err);
-    case TB_EX_IS_NULL: return ev_isnull(e, batch, n, arena, out, err);
-    case TB_EX_CASE: return ev_case(e, batch, n, arena, out, err);
-    case TB_EX_IN: return ev_in(e, batch, n, arena, out, err);
+    case TB_EX_OR:
+        return ev_andor(e, batch, n, arena, out, err);
+    case TB_EX_NOT:
+        return ev_not(e, batch, n, arena, out, err);
+    case TB_EX_IS_NULL:
+        return ev_isnull(e, batch, n, arena, out, err);
+    case TB_EX_CASE:
+        return ev_case(e, batch, n, arena, out, err);
+    case TB_EX_IN:
+        return ev_in(e, batch, n, arena, out, err);
     case TB_EX_PARAM:
     default:
         return TB_ERRPOS(err, TB_E_UNSUPPORTED, e->pos, "expression kind %d not supported",
@@ -1350,8 +1418,7 @@ tb_rc tb_expr_ev(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *
     }
 }
 
-tb_rc tb_expr_eval(tb_expr *e, const tb_batch *batch, tb_arena *arena, tb_vec *out,
-                   tb_err *err)
+tb_rc tb_expr_eval(tb_expr *e, const tb_batch *batch, tb_arena *arena, tb_vec *out, tb_err *err)
 {
     tb_ev ev;
     uint32_t n = batch != NULL ? batch->n_rows : 1;
@@ -1411,7 +1478,8 @@ static tb_rc fmt_value(const tb_value *v, tb_buf *buf)
         if ((rc = tb_buf_putc(buf, '\'')) != TB_OK || (rc = tb_value_format(v, buf)) != TB_OK)
             return rc;
         return tb_buf_printf(buf, "'::%s", tb_type_name(v->type, tb, sizeof(tb)));
-    default: return tb_value_format(v, buf);
+    default:
+        return tb_value_format(v, buf);
     }
 }
 
@@ -1439,15 +1507,15 @@ static tb_rc fmt(const tb_expr *e, const tb_schema *in, tb_buf *buf)
     uint32_t i;
     char tb[64];
 
-#define P(s)                                                                                 \
-    do {                                                                                     \
-        if ((rc = tb_buf_puts(buf, (s))) != TB_OK)                                           \
-            return rc;                                                                       \
+#define P(s)                                                                                       \
+    do {                                                                                           \
+        if ((rc = tb_buf_puts(buf, (s))) != TB_OK)                                                 \
+            return rc;                                                                             \
     } while (0)
-#define SUB(x)                                                                               \
-    do {                                                                                     \
-        if ((rc = fmt((x), in, buf)) != TB_OK)                                               \
-            return rc;                                                                       \
+#define SUB(x)                                                                                     \
+    do {                                                                                           \
+        if ((rc = fmt((x), in, buf)) != TB_OK)                                                     \
+            return rc;                                                                             \
     } while (0)
 
     switch (e->kind) {
@@ -1457,7 +1525,8 @@ static tb_rc fmt(const tb_expr *e, const tb_schema *in, tb_buf *buf)
         else
             rc = tb_buf_printf(buf, "#%d", e->col);
         return rc;
-    case TB_EX_CONST: return fmt_value(&e->value, buf);
+    case TB_EX_CONST:
+        return fmt_value(&e->value, buf);
     case TB_EX_CALL:
         if (is_op_name(e->fn_name) && e->n_args == 2) {
             P("(");
@@ -1539,8 +1608,10 @@ static tb_rc fmt(const tb_expr *e, const tb_schema *in, tb_buf *buf)
         }
         P("))");
         return TB_OK;
-    case TB_EX_PARAM: return tb_buf_printf(buf, "$%d", e->col);
-    default: return tb_buf_puts(buf, "?");
+    case TB_EX_PARAM:
+        return tb_buf_printf(buf, "$%d", e->col);
+    default:
+        return tb_buf_puts(buf, "?");
     }
 #undef P
 #undef SUB

@@ -32,8 +32,7 @@ typedef unsigned __int128 u128;
 
 static void mul_u128(u128 a, u128 b, u128 *hi, u128 *lo)
 {
-    uint64_t a0 = (uint64_t)a, a1 = (uint64_t)(a >> 64), b0 = (uint64_t)b,
-             b1 = (uint64_t)(b >> 64);
+    uint64_t a0 = (uint64_t)a, a1 = (uint64_t)(a >> 64), b0 = (uint64_t)b, b1 = (uint64_t)(b >> 64);
     u128 p00 = (u128)a0 * b0, p01 = (u128)a0 * b1, p10 = (u128)a1 * b0, p11 = (u128)a1 * b1;
     u128 mid = (p00 >> 64) + (uint64_t)p01 + (uint64_t)p10;
     *lo = (mid << 64) | (uint64_t)p00;
@@ -98,78 +97,90 @@ bool tb_dec_muldiv(tb_i128 a, tb_i128 b, tb_i128 d, tb_i128 *out)
 /* ================================================================ loops */
 
 /* STMT uses x, y (operands) and i (output row). */
-#define LOOP2(TA, TB, STMT)                                                                  \
-    do {                                                                                     \
-        const TA *pa_ = args[0].v.data;                                                      \
-        const TB *pb_ = args[1].v.data;                                                      \
-        if (!args[0].konst && !args[1].konst) {                                              \
-            for (uint32_t i = 0; i < n; i++) {                                               \
-                TA x = pa_[i];                                                               \
-                TB y = pb_[i];                                                               \
-                STMT;                                                                        \
-            }                                                                                \
-        } else if (!args[0].konst) {                                                         \
-            TB y = pb_[0];                                                                   \
-            for (uint32_t i = 0; i < n; i++) {                                               \
-                TA x = pa_[i];                                                               \
-                STMT;                                                                        \
-            }                                                                                \
-        } else if (!args[1].konst) {                                                         \
-            TA x = pa_[0];                                                                   \
-            for (uint32_t i = 0; i < n; i++) {                                               \
-                TB y = pb_[i];                                                               \
-                STMT;                                                                        \
-            }                                                                                \
-        } else {                                                                             \
-            for (uint32_t i = 0; i < n; i++) {                                               \
-                TA x = pa_[0];                                                               \
-                TB y = pb_[0];                                                               \
-                STMT;                                                                        \
-            }                                                                                \
-        }                                                                                    \
+#define LOOP2(TA, TB, STMT)                                                                        \
+    do {                                                                                           \
+        const TA *pa_ = args[0].v.data;                                                            \
+        const TB *pb_ = args[1].v.data;                                                            \
+        if (!args[0].konst && !args[1].konst) {                                                    \
+            for (uint32_t i = 0; i < n; i++) {                                                     \
+                TA x = pa_[i];                                                                     \
+                TB y = pb_[i];                                                                     \
+                STMT;                                                                              \
+            }                                                                                      \
+        } else if (!args[0].konst) {                                                               \
+            TB y = pb_[0];                                                                         \
+            for (uint32_t i = 0; i < n; i++) {                                                     \
+                TA x = pa_[i];                                                                     \
+                STMT;                                                                              \
+            }                                                                                      \
+        } else if (!args[1].konst) {                                                               \
+            TA x = pa_[0];                                                                         \
+            for (uint32_t i = 0; i < n; i++) {                                                     \
+                TB y = pb_[i];                                                                     \
+                STMT;                                                                              \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (uint32_t i = 0; i < n; i++) {                                                     \
+                TA x = pa_[0];                                                                     \
+                TB y = pb_[0];                                                                     \
+                STMT;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 /* first valid output row where COND (over x, y) holds */
-#define FIND2(TA, TB, COND, res)                                                             \
-    do {                                                                                     \
-        const TA *pa_ = args[0].v.data;                                                      \
-        const TB *pb_ = args[1].v.data;                                                      \
-        (res) = UINT32_MAX;                                                                  \
-        for (uint32_t i = 0; i < n; i++) {                                                   \
-            TA x = pa_[TB_IX(&args[0], i)];                                                  \
-            TB y = pb_[TB_IX(&args[1], i)];                                                  \
-            (void)x;                                                                         \
-            (void)y;                                                                         \
-            if (!tb_vec_is_null(&out->v, i) && (COND)) {                                     \
-                (res) = i;                                                                   \
-                break;                                                                       \
-            }                                                                                \
-        }                                                                                    \
+#define FIND2(TA, TB, COND, res)                                                                   \
+    do {                                                                                           \
+        const TA *pa_ = args[0].v.data;                                                            \
+        const TB *pb_ = args[1].v.data;                                                            \
+        (res) = UINT32_MAX;                                                                        \
+        for (uint32_t i = 0; i < n; i++) {                                                         \
+            TA x = pa_[TB_IX(&args[0], i)];                                                        \
+            TB y = pb_[TB_IX(&args[1], i)];                                                        \
+            (void)x;                                                                               \
+            (void)y;                                                                               \
+            if (!tb_vec_is_null(&out->v, i) && (COND)) {                                           \
+                (res) = i;                                                                         \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
-#define CMP_OPS(T, EQ, LT, LE)                                                               \
-    do {                                                                                     \
-        uint8_t *o = out->v.data;                                                            \
-        switch (e->fn->op) {                                                                 \
-        case TB_OP_EQ: LOOP2(T, T, o[i] = (EQ)); break;                                      \
-        case TB_OP_NE: LOOP2(T, T, o[i] = !(EQ)); break;                                     \
-        case TB_OP_LT: LOOP2(T, T, o[i] = (LT)); break;                                      \
-        case TB_OP_LE: LOOP2(T, T, o[i] = (LE)); break;                                      \
-        case TB_OP_GT: LOOP2(T, T, o[i] = !(LE)); break;                                     \
-        default: LOOP2(T, T, o[i] = !(LT)); break;                                           \
-        }                                                                                    \
+#define CMP_OPS(T, EQ, LT, LE)                                                                     \
+    do {                                                                                           \
+        uint8_t *o = out->v.data;                                                                  \
+        switch (e->fn->op) {                                                                       \
+        case TB_OP_EQ:                                                                             \
+            LOOP2(T, T, o[i] = (EQ));                                                              \
+            break;                                                                                 \
+        case TB_OP_NE:                                                                             \
+            LOOP2(T, T, o[i] = !(EQ));                                                             \
+            break;                                                                                 \
+        case TB_OP_LT:                                                                             \
+            LOOP2(T, T, o[i] = (LT));                                                              \
+            break;                                                                                 \
+        case TB_OP_LE:                                                                             \
+            LOOP2(T, T, o[i] = (LE));                                                              \
+            break;                                                                                 \
+        case TB_OP_GT:                                                                             \
+            LOOP2(T, T, o[i] = !(LE));                                                             \
+            break;                                                                                 \
+        default:                                                                                   \
+            LOOP2(T, T, o[i] = !(LT));                                                             \
+            break;                                                                                 \
+        }                                                                                          \
     } while (0)
 
 /* ================================================================ comparisons */
 
-#define CMP_KERNEL(NAME, T)                                                                  \
-    static tb_rc NAME(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,\
-                      tb_err *err)                                                           \
-    {                                                                                        \
-        TB_UNUSED(arena);                                                                    \
-        TB_UNUSED(err);                                                                      \
-        CMP_OPS(T, x == y, x < y, x <= y);                                                   \
-        return TB_OK;                                                                        \
+#define CMP_KERNEL(NAME, T)                                                                        \
+    static tb_rc NAME(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,      \
+                      tb_err *err)                                                                 \
+    {                                                                                              \
+        TB_UNUSED(arena);                                                                          \
+        TB_UNUSED(err);                                                                            \
+        CMP_OPS(T, x == y, x < y, x <= y);                                                         \
+        return TB_OK;                                                                              \
     }
 
 CMP_KERNEL(cmp_u8, uint8_t)
@@ -241,7 +252,10 @@ static tb_rc cmp_str(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
                 continue;
             }
             c = str_cmp(x, y);
-            o[i] = op == TB_OP_LT ? c < 0 : op == TB_OP_LE ? c <= 0 : op == TB_OP_GT ? c > 0 : c >= 0;
+            o[i] = op == TB_OP_LT   ? c < 0
+                   : op == TB_OP_LE ? c <= 0
+                   : op == TB_OP_GT ? c > 0
+                                    : c >= 0;
         }
     }
     return TB_OK;
@@ -261,98 +275,110 @@ int tb_arith_cmp_rows(const tb_vec *a, uint32_t i, const tb_vec *b, uint32_t j)
 {
 #define C3(x, y) (((x) > (y)) - ((x) < (y)))
     switch ((tb_type_id)a->type.id) {
-    case TB_T_BOOL: return C3(((const uint8_t *)a->data)[i], ((const uint8_t *)b->data)[j]);
-    case TB_T_INT16: return C3(((const int16_t *)a->data)[i], ((const int16_t *)b->data)[j]);
+    case TB_T_BOOL:
+        return C3(((const uint8_t *)a->data)[i], ((const uint8_t *)b->data)[j]);
+    case TB_T_INT16:
+        return C3(((const int16_t *)a->data)[i], ((const int16_t *)b->data)[j]);
     case TB_T_INT32:
-    case TB_T_DATE: return C3(((const int32_t *)a->data)[i], ((const int32_t *)b->data)[j]);
+    case TB_T_DATE:
+        return C3(((const int32_t *)a->data)[i], ((const int32_t *)b->data)[j]);
     case TB_T_INT64:
     case TB_T_TIMESTAMP:
         return C3(((const int64_t *)a->data)[i], ((const int64_t *)b->data)[j]);
     case TB_T_FLOAT:
     case TB_T_DOUBLE: {
-        double x = a->type.id == TB_T_FLOAT ? ((const float *)a->data)[i]
-                                            : ((const double *)a->data)[i];
-        double y = b->type.id == TB_T_FLOAT ? ((const float *)b->data)[j]
-                                            : ((const double *)b->data)[j];
+        double x =
+            a->type.id == TB_T_FLOAT ? ((const float *)a->data)[i] : ((const double *)a->data)[i];
+        double y =
+            b->type.id == TB_T_FLOAT ? ((const float *)b->data)[j] : ((const double *)b->data)[j];
         if (F_EQ(x, y))
             return 0;
         return F_LT(x, y) ? -1 : 1;
     }
-    case TB_T_DECIMAL: return C3(((const tb_i128 *)a->data)[i], ((const tb_i128 *)b->data)[j]);
-    case TB_T_STRING: return str_cmp(((const tb_str *)a->data)[i], ((const tb_str *)b->data)[j]);
+    case TB_T_DECIMAL:
+        return C3(((const tb_i128 *)a->data)[i], ((const tb_i128 *)b->data)[j]);
+    case TB_T_STRING:
+        return str_cmp(((const tb_str *)a->data)[i], ((const tb_str *)b->data)[j]);
     case TB_T_INTERVAL:
         return C3(tb_iv_span(((const tb_interval *)a->data)[i]),
                   tb_iv_span(((const tb_interval *)b->data)[j]));
-    default: return 0;
+    default:
+        return 0;
     }
 #undef C3
 }
 
 /* ================================================================ integer arithmetic */
 
-#define INT_KERNEL(NAME, T, TMIN, MSG)                                                       \
-    static tb_rc NAME(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,\
-                      tb_err *err)                                                           \
-    {                                                                                        \
-        T *o = out->v.data;                                                                  \
-        bool bad = false;                                                                    \
-        uint32_t b;                                                                          \
-        TB_UNUSED(arena);                                                                    \
-        switch (e->fn->op) {                                                                 \
-        case TB_OP_ADD: LOOP2(T, T, bad |= __builtin_add_overflow(x, y, &o[i])); break;      \
-        case TB_OP_SUB: LOOP2(T, T, bad |= __builtin_sub_overflow(x, y, &o[i])); break;      \
-        case TB_OP_MUL: LOOP2(T, T, bad |= __builtin_mul_overflow(x, y, &o[i])); break;      \
-        case TB_OP_DIV:                                                                      \
-            LOOP2(T, T, {                                                                    \
-                bool z_ = (y == 0) | ((x == TMIN) & (y == -1));                              \
-                bad |= z_;                                                                   \
-                o[i] = z_ ? 0 : (T)(x / y);                                                  \
-            });                                                                              \
-            break;                                                                           \
-        case TB_OP_MOD:                                                                      \
-            LOOP2(T, T, {                                                                    \
-                bool z_ = y == 0;                                                            \
-                bad |= z_;                                                                   \
-                o[i] = (z_ || y == -1) ? 0 : (T)(x % y);                                     \
-            });                                                                              \
-            break;                                                                           \
-        default: { /* unary minus */                                                         \
-            const T *pa = args[0].v.data;                                                    \
-            for (uint32_t i = 0; i < n; i++) {                                               \
-                bad |= pa[i] == TMIN;                                                        \
-                o[i] = pa[i] == TMIN ? 0 : (T)-pa[i];                                        \
-            }                                                                                \
-            if (bad) {                                                                       \
-                for (b = 0; b < n; b++)                                                      \
-                    if (!tb_vec_is_null(&out->v, b) && pa[b] == TMIN)                        \
-                        return TB_ERRPOS(err, TB_E_RANGE, e->pos, MSG);                      \
-            }                                                                                \
-            return TB_OK;                                                                    \
-        }                                                                                    \
-        }                                                                                    \
-        if (bad) {                                                                           \
-            T r_;                                                                            \
-            int op = e->fn->op;                                                              \
-            if (op == TB_OP_DIV || op == TB_OP_MOD) {                                        \
-                FIND2(T, T, y == 0, b);                                                      \
-                if (b != UINT32_MAX)                                                         \
-                    return TB_ERRPOS(err, TB_E_RANGE, e->pos, "division by zero");           \
-                if (op == TB_OP_DIV) {                                                       \
-                    FIND2(T, T, x == TMIN && y == -1, b);                                    \
-                    if (b != UINT32_MAX)                                                     \
-                        return TB_ERRPOS(err, TB_E_RANGE, e->pos, MSG);                      \
-                }                                                                            \
-                return TB_OK;                                                                \
-            }                                                                                \
-            FIND2(T, T,                                                                      \
-                  op == TB_OP_ADD   ? __builtin_add_overflow(x, y, &r_)                      \
-                  : op == TB_OP_SUB ? __builtin_sub_overflow(x, y, &r_)                      \
-                                    : __builtin_mul_overflow(x, y, &r_),                     \
-                  b);                                                                        \
-            if (b != UINT32_MAX)                                                             \
-                return TB_ERRPOS(err, TB_E_RANGE, e->pos, MSG);                              \
-        }                                                                                    \
-        return TB_OK;                                                                        \
+#define INT_KERNEL(NAME, T, TMIN, MSG)                                                             \
+    static tb_rc NAME(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,      \
+                      tb_err *err)                                                                 \
+    {                                                                                              \
+        T *o = out->v.data;                                                                        \
+        bool bad = false;                                                                          \
+        uint32_t b;                                                                                \
+        TB_UNUSED(arena);                                                                          \
+        switch (e->fn->op) {                                                                       \
+        case TB_OP_ADD:                                                                            \
+            LOOP2(T, T, bad |= __builtin_add_overflow(x, y, &o[i]));                               \
+            break;                                                                                 \
+        case TB_OP_SUB:                                                                            \
+            LOOP2(T, T, bad |= __builtin_sub_overflow(x, y, &o[i]));                               \
+            break;                                                                                 \
+        case TB_OP_MUL:                                                                            \
+            LOOP2(T, T, bad |= __builtin_mul_overflow(x, y, &o[i]));                               \
+            break;                                                                                 \
+        case TB_OP_DIV:                                                                            \
+            LOOP2(T, T, {                                                                          \
+                bool z_ = (y == 0) | ((x == TMIN) & (y == -1));                                    \
+                bad |= z_;                                                                         \
+                o[i] = z_ ? 0 : (T)(x / y);                                                        \
+            });                                                                                    \
+            break;                                                                                 \
+        case TB_OP_MOD:                                                                            \
+            LOOP2(T, T, {                                                                          \
+                bool z_ = y == 0;                                                                  \
+                bad |= z_;                                                                         \
+                o[i] = (z_ || y == -1) ? 0 : (T)(x % y);                                           \
+            });                                                                                    \
+            break;                                                                                 \
+        default: { /* unary minus */                                                               \
+            const T *pa = args[0].v.data;                                                          \
+            for (uint32_t i = 0; i < n; i++) {                                                     \
+                bad |= pa[i] == TMIN;                                                              \
+                o[i] = pa[i] == TMIN ? 0 : (T)-pa[i];                                              \
+            }                                                                                      \
+            if (bad) {                                                                             \
+                for (b = 0; b < n; b++)                                                            \
+                    if (!tb_vec_is_null(&out->v, b) && pa[b] == TMIN)                              \
+                        return TB_ERRPOS(err, TB_E_RANGE, e->pos, MSG);                            \
+            }                                                                                      \
+            return TB_OK;                                                                          \
+        }                                                                                          \
+        }                                                                                          \
+        if (bad) {                                                                                 \
+            T r_;                                                                                  \
+            int op = e->fn->op;                                                                    \
+            if (op == TB_OP_DIV || op == TB_OP_MOD) {                                              \
+                FIND2(T, T, y == 0, b);                                                            \
+                if (b != UINT32_MAX)                                                               \
+                    return TB_ERRPOS(err, TB_E_RANGE, e->pos, "division by zero");                 \
+                if (op == TB_OP_DIV) {                                                             \
+                    FIND2(T, T, x == TMIN && y == -1, b);                                          \
+                    if (b != UINT32_MAX)                                                           \
+                        return TB_ERRPOS(err, TB_E_RANGE, e->pos, MSG);                            \
+                }                                                                                  \
+                return TB_OK;                                                                      \
+            }                                                                                      \
+            FIND2(T, T,                                                                            \
+                  op == TB_OP_ADD   ? __builtin_add_overflow(x, y, &r_)                            \
+                  : op == TB_OP_SUB ? __builtin_sub_overflow(x, y, &r_)                            \
+                                    : __builtin_mul_overflow(x, y, &r_),                           \
+                  b);                                                                              \
+            if (b != UINT32_MAX)                                                                   \
+                return TB_ERRPOS(err, TB_E_RANGE, e->pos, MSG);                                    \
+        }                                                                                          \
+        return TB_OK;                                                                              \
     }
 
 INT_KERNEL(arith_i16, int16_t, INT16_MIN, "smallint out of range")
@@ -361,75 +387,76 @@ INT_KERNEL(arith_i64, int64_t, INT64_MIN, "bigint out of range")
 
 /* ================================================================ float arithmetic */
 
-#define FLT_KERNEL(NAME, T, FMOD)                                                            \
-    static tb_rc NAME(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,\
-                      tb_err *err)                                                           \
-    {                                                                                        \
-        T *o = out->v.data;                                                                  \
-        bool bad = false;                                                                    \
-        uint32_t b;                                                                          \
-        int op = e->fn->op;                                                                  \
-        TB_UNUSED(arena);                                                                    \
-        switch (op) {                                                                        \
-        case TB_OP_ADD:                                                                      \
-            LOOP2(T, T, {                                                                    \
-                T r_ = x + y;                                                                \
-                bad |= isinf(r_) & !isinf(x) & !isinf(y);                                    \
-                o[i] = r_;                                                                   \
-            });                                                                              \
-            break;                                                                           \
-        case TB_OP_SUB:                                                                      \
-            LOOP2(T, T, {                                                                    \
-                T r_ = x - y;                                                                \
-                bad |= isinf(r_) & !isinf(x) & !isinf(y);                                    \
-                o[i] = r_;                                                                   \
-            });                                                                              \
-            break;                                                                           \
-        case TB_OP_MUL:                                                                      \
-            LOOP2(T, T, {                                                                    \
-                T r_ = x * y;                                                                \
-                bad |= (isinf(r_) & !isinf(x) & !isinf(y)) | ((r_ == 0) & (x != 0) & (y != 0)); \
-                o[i] = r_;                                                                   \
-            });                                                                              \
-            break;                                                                           \
-        case TB_OP_DIV:                                                                      \
-            LOOP2(T, T, {                                                                    \
-                T r_ = y == 0 ? 0 : x / y;                                                   \
-                bad |= (y == 0) | (isinf(r_) & !isinf(x)) | ((r_ == 0) & (x != 0) & !isinf(y)); \
-                o[i] = r_;                                                                   \
-            });                                                                              \
-            break;                                                                           \
-        case TB_OP_MOD:                                                                      \
-            LOOP2(T, T, {                                                                    \
-                bad |= y == 0;                                                               \
-                o[i] = y == 0 ? 0 : FMOD(x, y);                                              \
-            });                                                                              \
-            break;                                                                           \
-        default: {                                                                           \
-            const T *pa = args[0].v.data;                                                    \
-            for (uint32_t i = 0; i < n; i++)                                                 \
-                o[i] = -pa[i];                                                               \
-            return TB_OK;                                                                    \
-        }                                                                                    \
-        }                                                                                    \
-        if (bad) {                                                                           \
-            if (op == TB_OP_DIV || op == TB_OP_MOD) {                                        \
-                FIND2(T, T, y == 0, b);                                                      \
-                if (b != UINT32_MAX)                                                         \
-                    return TB_ERRPOS(err, TB_E_RANGE, e->pos, "division by zero");           \
-            }                                                                                \
-            for (b = 0; b < n; b++) {                                                        \
-                const T *pa_ = args[0].v.data, *pb_ = args[1].v.data;                        \
-                T x = pa_[TB_IX(&args[0], b)], y = pb_[TB_IX(&args[1], b)];                  \
-                if (tb_vec_is_null(&out->v, b) || op == TB_OP_MOD)                           \
-                    continue;                                                                \
-                if (isinf(o[b]) && !isinf(x) && !isinf(y))                                   \
-                    return TB_ERRPOS(err, TB_E_RANGE, e->pos, "value out of range: overflow");\
-                if (o[b] == 0 && x != 0 && (op == TB_OP_DIV ? !isinf(y) : (y != 0 && op == TB_OP_MUL))) \
-                    return TB_ERRPOS(err, TB_E_RANGE, e->pos, "value out of range: underflow");\
-            }                                                                                \
-        }                                                                                    \
-        return TB_OK;                                                                        \
+#define FLT_KERNEL(NAME, T, FMOD)                                                                  \
+    static tb_rc NAME(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,      \
+                      tb_err *err)                                                                 \
+    {                                                                                              \
+        T *o = out->v.data;                                                                        \
+        bool bad = false;                                                                          \
+        uint32_t b;                                                                                \
+        int op = e->fn->op;                                                                        \
+        TB_UNUSED(arena);                                                                          \
+        switch (op) {                                                                              \
+        case TB_OP_ADD:                                                                            \
+            LOOP2(T, T, {                                                                          \
+                T r_ = x + y;                                                                      \
+                bad |= isinf(r_) & !isinf(x) & !isinf(y);                                          \
+                o[i] = r_;                                                                         \
+            });                                                                                    \
+            break;                                                                                 \
+        case TB_OP_SUB:                                                                            \
+            LOOP2(T, T, {                                                                          \
+                T r_ = x - y;                                                                      \
+                bad |= isinf(r_) & !isinf(x) & !isinf(y);                                          \
+                o[i] = r_;                                                                         \
+            });                                                                                    \
+            break;                                                                                 \
+        case TB_OP_MUL:                                                                            \
+            LOOP2(T, T, {                                                                          \
+                T r_ = x * y;                                                                      \
+                bad |= (isinf(r_) & !isinf(x) & !isinf(y)) | ((r_ == 0) & (x != 0) & (y != 0));    \
+                o[i] = r_;                                                                         \
+            });                                                                                    \
+            break;                                                                                 \
+        case TB_OP_DIV:                                                                            \
+            LOOP2(T, T, {                                                                          \
+                T r_ = y == 0 ? 0 : x / y;                                                         \
+                bad |= (y == 0) | (isinf(r_) & !isinf(x)) | ((r_ == 0) & (x != 0) & !isinf(y));    \
+                o[i] = r_;                                                                         \
+            });                                                                                    \
+            break;                                                                                 \
+        case TB_OP_MOD:                                                                            \
+            LOOP2(T, T, {                                                                          \
+                bad |= y == 0;                                                                     \
+                o[i] = y == 0 ? 0 : FMOD(x, y);                                                    \
+            });                                                                                    \
+            break;                                                                                 \
+        default: {                                                                                 \
+            const T *pa = args[0].v.data;                                                          \
+            for (uint32_t i = 0; i < n; i++)                                                       \
+                o[i] = -pa[i];                                                                     \
+            return TB_OK;                                                                          \
+        }                                                                                          \
+        }                                                                                          \
+        if (bad) {                                                                                 \
+            if (op == TB_OP_DIV || op == TB_OP_MOD) {                                              \
+                FIND2(T, T, y == 0, b);                                                            \
+                if (b != UINT32_MAX)                                                               \
+                    return TB_ERRPOS(err, TB_E_RANGE, e->pos, "division by zero");                 \
+            }                                                                                      \
+            for (b = 0; b < n; b++) {                                                              \
+                const T *pa_ = args[0].v.data, *pb_ = args[1].v.data;                              \
+                T x = pa_[TB_IX(&args[0], b)], y = pb_[TB_IX(&args[1], b)];                        \
+                if (tb_vec_is_null(&out->v, b) || op == TB_OP_MOD)                                 \
+                    continue;                                                                      \
+                if (isinf(o[b]) && !isinf(x) && !isinf(y))                                         \
+                    return TB_ERRPOS(err, TB_E_RANGE, e->pos, "value out of range: overflow");     \
+                if (o[b] == 0 && x != 0 &&                                                         \
+                    (op == TB_OP_DIV ? !isinf(y) : (y != 0 && op == TB_OP_MUL)))                   \
+                    return TB_ERRPOS(err, TB_E_RANGE, e->pos, "value out of range: underflow");    \
+            }                                                                                      \
+        }                                                                                          \
+        return TB_OK;                                                                              \
     }
 
 FLT_KERNEL(arith_f32, float, fmodf)
@@ -456,8 +483,12 @@ static tb_rc arith_dec(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
             continue;
         }
         switch (op) {
-        case TB_OP_ADD: ok = !__builtin_add_overflow(x, y, &r) && tb_dec_fits(r, 38); break;
-        case TB_OP_SUB: ok = !__builtin_sub_overflow(x, y, &r) && tb_dec_fits(r, 38); break;
+        case TB_OP_ADD:
+            ok = !__builtin_add_overflow(x, y, &r) && tb_dec_fits(r, 38);
+            break;
+        case TB_OP_SUB:
+            ok = !__builtin_sub_overflow(x, y, &r) && tb_dec_fits(r, 38);
+            break;
         case TB_OP_MUL:
             if (e->fn->k0 <= 0)
                 ok = !__builtin_mul_overflow(x, y, &r) && tb_dec_fits(r, 38);
@@ -480,7 +511,9 @@ static tb_rc arith_dec(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
                 return TB_ERRPOS(err, TB_E_RANGE, e->pos, "division by zero");
             r = x % y;
             break;
-        default: r = -x; break;
+        default:
+            r = -x;
+            break;
         }
         if (!ok)
             return TB_ERRPOS(err, TB_E_RANGE, e->pos, "numeric field overflow");
@@ -491,8 +524,8 @@ static tb_rc arith_dec(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
 
 /* ================================================================ || */
 
-static tb_rc concat_kernel(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                           tb_ev *out, tb_err *err)
+static tb_rc concat_kernel(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                           tb_err *err)
 {
     const tb_str *a = args[0].v.data, *b = args[1].v.data;
     tb_str *o = out->v.data;
@@ -578,10 +611,7 @@ static bool is_untyped(const tb_expr *e)
     return e->type.id == TB_T_NULL || tb_expr_is_unknown_lit(e);
 }
 
-static bool is_num(tb_type t)
-{
-    return tb_type_is_numeric(t);
-}
+static bool is_num(tb_type t) { return tb_type_is_numeric(t); }
 
 static tb_rc build(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op,
                    tb_type type, tb_expr **args, uint32_t n, int pos, tb_expr **out,
@@ -598,18 +628,28 @@ static tb_rc build(tb_arena *arena, const char *name, tb_kernel k, uint32_t flag
 static tb_kernel cmp_kernel_for(tb_type t)
 {
     switch ((tb_type_id)t.id) {
-    case TB_T_BOOL: return cmp_u8;
-    case TB_T_INT16: return cmp_i16;
+    case TB_T_BOOL:
+        return cmp_u8;
+    case TB_T_INT16:
+        return cmp_i16;
     case TB_T_INT32:
-    case TB_T_DATE: return cmp_i32;
+    case TB_T_DATE:
+        return cmp_i32;
     case TB_T_INT64:
-    case TB_T_TIMESTAMP: return cmp_i64;
-    case TB_T_FLOAT: return cmp_f32;
-    case TB_T_DOUBLE: return cmp_f64;
-    case TB_T_DECIMAL: return cmp_i128;
-    case TB_T_STRING: return cmp_str;
-    case TB_T_INTERVAL: return cmp_iv;
-    default: return NULL;
+    case TB_T_TIMESTAMP:
+        return cmp_i64;
+    case TB_T_FLOAT:
+        return cmp_f32;
+    case TB_T_DOUBLE:
+        return cmp_f64;
+    case TB_T_DECIMAL:
+        return cmp_i128;
+    case TB_T_STRING:
+        return cmp_str;
+    case TB_T_INTERVAL:
+        return cmp_iv;
+    default:
+        return NULL;
     }
 }
 
@@ -619,8 +659,8 @@ static tb_rc coerce2(tb_arena *arena, tb_expr **a, tb_type t, int pos, tb_err *e
 }
 
 /* Binary numeric arithmetic (both numeric). */
-static tb_rc resolve_num_arith(tb_arena *arena, const char *name, int op, tb_expr **a,
-                               int pos, tb_expr **out, tb_err *err)
+static tb_rc resolve_num_arith(tb_arena *arena, const char *name, int op, tb_expr **a, int pos,
+                               tb_expr **out, tb_err *err)
 {
     tb_type ta = a[0]->type, tb = a[1]->type, rt;
     tb_func *fn;
@@ -632,8 +672,8 @@ static tb_rc resolve_num_arith(tb_arena *arena, const char *name, int op, tb_exp
         if ((rc = coerce2(arena, &a[0], rt, pos, err)) != TB_OK ||
             (rc = coerce2(arena, &a[1], rt, pos, err)) != TB_OK)
             return rc;
-        return build(arena, name, rt.id == TB_T_FLOAT ? arith_f32 : arith_f64, TB_FN_SAFE * 0,
-                     op, rt, a, 2, pos, out, NULL, err);
+        return build(arena, name, rt.id == TB_T_FLOAT ? arith_f32 : arith_f64, TB_FN_SAFE * 0, op,
+                     rt, a, 2, pos, out, NULL, err);
     }
     if (ta.id == TB_T_DECIMAL || tb.id == TB_T_DECIMAL) {
         tb_type da = ta.id == TB_T_DECIMAL ? ta : tb_cast_int_decimal(ta);
@@ -658,8 +698,8 @@ static tb_rc resolve_num_arith(tb_arena *arena, const char *name, int op, tb_exp
         if ((rc = coerce2(arena, &a[0], da, pos, err)) != TB_OK ||
             (rc = coerce2(arena, &a[1], db, pos, err)) != TB_OK)
             return rc;
-        rc = build(arena, name, arith_dec, 0, op, tb_type_decimal(38, rs), a, 2, pos, out, &fn,
-                   err);
+        rc =
+            build(arena, name, arith_dec, 0, op, tb_type_decimal(38, rs), a, 2, pos, out, &fn, err);
         if (rc == TB_OK)
             fn->k0 = k0;
         return rc;
@@ -670,7 +710,9 @@ static tb_rc resolve_num_arith(tb_arena *arena, const char *name, int op, tb_exp
         (rc = coerce2(arena, &a[1], rt, pos, err)) != TB_OK)
         return rc;
     return build(arena, name,
-                 rt.id == TB_T_INT16 ? arith_i16 : rt.id == TB_T_INT32 ? arith_i32 : arith_i64,
+                 rt.id == TB_T_INT16   ? arith_i16
+                 : rt.id == TB_T_INT32 ? arith_i32
+                                       : arith_i64,
                  0, op, rt, a, 2, pos, out, NULL, err);
 }
 
@@ -697,12 +739,12 @@ static tb_rc resolve_cmp(tb_arena *arena, const char *name, int op, tb_expr **a,
     if ((rc = coerce2(arena, &a[0], ct, pos, err)) != TB_OK ||
         (rc = coerce2(arena, &a[1], ct, pos, err)) != TB_OK)
         return rc;
-    return build(arena, name, cmp_kernel_for(ct), TB_FN_SAFE, op, tb_type_make(TB_T_BOOL), a,
-                 2, pos, out, NULL, err);
+    return build(arena, name, cmp_kernel_for(ct), TB_FN_SAFE, op, tb_type_make(TB_T_BOOL), a, 2,
+                 pos, out, NULL, err);
 }
 
-static tb_rc resolve_op(tb_arena *arena, const char *name, tb_expr **args_in, uint32_t n,
-                        int pos, tb_expr **out, tb_err *err)
+static tb_rc resolve_op(tb_arena *arena, const char *name, tb_expr **args_in, uint32_t n, int pos,
+                        tb_expr **out, tb_err *err)
 {
     tb_expr *a[2];
     int op = op_code(name, n);
@@ -718,9 +760,9 @@ static tb_rc resolve_op(tb_arena *arena, const char *name, tb_expr **args_in, ui
     if (n == 1) {
         tb_type t = a[0]->type;
         if (is_untyped(a[0])) {
-            rc = coerce2(arena, &a[0], tb_type_make(a[0]->type.id == TB_T_NULL ? TB_T_INT32
-                                                                              : TB_T_DOUBLE),
-                         pos, err);
+            rc = coerce2(arena, &a[0],
+                         tb_type_make(a[0]->type.id == TB_T_NULL ? TB_T_INT32 : TB_T_DOUBLE), pos,
+                         err);
             if (rc != TB_OK)
                 return rc;
             t = a[0]->type;
@@ -736,12 +778,21 @@ static tb_rc resolve_op(tb_arena *arena, const char *name, tb_expr **args_in, ui
         if (!is_num(t))
             return tb_op_no_overload(name, a, 1, pos, err);
         switch ((tb_type_id)t.id) {
-        case TB_T_INT16: return build(arena, name, arith_i16, 0, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
-        case TB_T_INT32: return build(arena, name, arith_i32, 0, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
-        case TB_T_INT64: return build(arena, name, arith_i64, 0, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
-        case TB_T_FLOAT: return build(arena, name, arith_f32, TB_FN_SAFE, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
-        case TB_T_DOUBLE: return build(arena, name, arith_f64, TB_FN_SAFE, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
-        default: return build(arena, name, arith_dec, TB_FN_SAFE, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
+        case TB_T_INT16:
+            return build(arena, name, arith_i16, 0, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
+        case TB_T_INT32:
+            return build(arena, name, arith_i32, 0, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
+        case TB_T_INT64:
+            return build(arena, name, arith_i64, 0, TB_OP_NEG, t, a, 1, pos, out, NULL, err);
+        case TB_T_FLOAT:
+            return build(arena, name, arith_f32, TB_FN_SAFE, TB_OP_NEG, t, a, 1, pos, out, NULL,
+                         err);
+        case TB_T_DOUBLE:
+            return build(arena, name, arith_f64, TB_FN_SAFE, TB_OP_NEG, t, a, 1, pos, out, NULL,
+                         err);
+        default:
+            return build(arena, name, arith_dec, TB_FN_SAFE, TB_OP_NEG, t, a, 1, pos, out, NULL,
+                         err);
         }
     }
 

@@ -31,8 +31,8 @@ typedef struct tb_ev {
  * is allocated for the result type; the kernel may add NULLs with tb_vec_set_null.
  * Non-strict kernels get out->v with data allocated and valid == NULL and set both.
  */
-typedef tb_rc (*tb_kernel)(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                           tb_ev *out, tb_err *err);
+typedef tb_rc (*tb_kernel)(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                           tb_err *err);
 
 enum {
     TB_FN_STRICT = 1,   /* NULL in any argument -> NULL (handled by the driver) */
@@ -46,9 +46,9 @@ struct tb_func {
     const char *name;
     tb_kernel kernel;
     uint32_t flags;
-    int op;       /* kernel-specific selector (operator, field, unit, ...) */
-    tb_type t0;   /* kernel-specific operand type */
-    int64_t k0;   /* kernel-specific constant (scale factor, statement time, ...) */
+    int op;     /* kernel-specific selector (operator, field, unit, ...) */
+    tb_type t0; /* kernel-specific operand type */
+    int64_t k0; /* kernel-specific constant (scale factor, statement time, ...) */
     int64_t k1;
 };
 
@@ -56,11 +56,10 @@ struct tb_func {
 
 /* Recursive evaluator: n rows of batch (batch may be NULL when n == 1 and e has no
  * column). */
-tb_rc tb_expr_ev(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *arena,
-                 tb_ev *out, tb_err *err);
+tb_rc tb_expr_ev(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena *arena, tb_ev *out,
+                 tb_err *err);
 /* Allocate an output of type t for n rows (data only, no bitmap). */
-tb_rc tb_expr_ev_alloc(tb_ev *out, tb_type t, uint32_t n, bool konst, tb_arena *arena,
-                       tb_err *err);
+tb_rc tb_expr_ev_alloc(tb_ev *out, tb_type t, uint32_t n, bool konst, tb_arena *arena, tb_err *err);
 /* A constant NULL of type t. */
 tb_rc tb_expr_ev_null(tb_ev *out, tb_type t, tb_arena *arena, tb_err *err);
 /* Expand a konst ev to n rows (no-op for non-konst). */
@@ -70,10 +69,10 @@ bool tb_expr_is_unknown_lit(const tb_expr *e);
 /* Make a typed constant (not "unknown") from a value (strings copied to arena). */
 tb_expr *tb_expr_const_typed(tb_arena *arena, const tb_value *value);
 /* New CALL node bound to fn (no resolution, no folding). */
-tb_expr *tb_expr_new_call(tb_arena *arena, const char *name, const tb_func *fn,
-                          tb_type type, tb_expr **args, uint32_t n_args, int pos);
-tb_func *tb_expr_func_new(tb_arena *arena, const char *name, tb_kernel kernel,
-                          uint32_t flags, int op);
+tb_expr *tb_expr_new_call(tb_arena *arena, const char *name, const tb_func *fn, tb_type type,
+                          tb_expr **args, uint32_t n_args, int pos);
+tb_func *tb_expr_func_new(tb_arena *arena, const char *name, tb_kernel kernel, uint32_t flags,
+                          int op);
 /* Try to fold a CALL/CAST whose arguments are all constants into a CONST (on failure,
  * or for volatile functions, returns e unchanged and clears nothing). */
 tb_expr *tb_expr_fold(tb_arena *arena, tb_expr *e);
@@ -95,8 +94,8 @@ typedef enum tb_cast_level {
 
 bool tb_cast_allowed(tb_type from, tb_type to, tb_cast_level level);
 /* Cast an evaluated operand (n rows, or konst) to type `to`; errors carry pos. */
-tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *arena,
-                 tb_ev *out, tb_err *err);
+tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *arena, tb_ev *out,
+                 tb_err *err);
 /* Build a cast node (folding constants; unknown literals parsed now). */
 tb_rc tb_cast_build(tb_arena *arena, tb_expr *e, tb_type to, tb_cast_level level, int pos,
                     tb_expr **out, tb_err *err);
@@ -106,13 +105,12 @@ tb_type tb_cast_int_decimal(tb_type t);
 bool tb_dec_rescale(tb_i128 v, int from_scale, int to_scale, tb_i128 *out);
 bool tb_dec_fits(tb_i128 v, int precision);
 /* Parse text as a value of type t (trimmed as PostgreSQL does); error text as PG. */
-tb_rc tb_cast_parse_text(const char *s, size_t len, tb_type t, int pos, tb_value *out,
-                         tb_err *err);
+tb_rc tb_cast_parse_text(const char *s, size_t len, tb_type t, int pos, tb_value *out, tb_err *err);
 
 /* ---------------------------------------------------------------- func registry */
 
-typedef tb_rc (*tb_resolver)(tb_arena *arena, const char *name, tb_expr **args,
-                             uint32_t n, int pos, tb_expr **out, tb_err *err);
+typedef tb_rc (*tb_resolver)(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, int pos,
+                             tb_expr **out, tb_err *err);
 typedef struct tb_fn_entry {
     const char *name;
     tb_resolver resolve;
@@ -148,8 +146,8 @@ enum {
 extern const tb_fn_entry tb_func_arith_table[];
 /* Temporal operators (func_time.c): date/timestamp/interval +, -, *, /. Returns
  * TB_E_NOTFOUND without touching err when no temporal overload applies. */
-tb_rc tb_time_op_resolve(tb_arena *arena, const char *name, int op, tb_expr **args,
-                         uint32_t n, int pos, tb_expr **out, tb_err *err);
+tb_rc tb_time_op_resolve(tb_arena *arena, const char *name, int op, tb_expr **args, uint32_t n,
+                         int pos, tb_expr **out, tb_err *err);
 /* Span of an interval in microseconds with 30-day months (PostgreSQL's ordering). */
 static inline tb_i128 tb_iv_span(tb_interval iv)
 {
@@ -167,11 +165,10 @@ int tb_arith_cmp_rows(const tb_vec *a, uint32_t i, const tb_vec *b, uint32_t j);
 bool tb_dec_muldiv(tb_i128 a, tb_i128 b, tb_i128 d, tb_i128 *out);
 
 /* "function name(t1, t2) does not exist" as TB_E_TYPE (name known, no overload). */
-tb_rc tb_func_no_overload(const char *name, tb_expr **args, uint32_t n, int pos,
-                          tb_err *err);
+tb_rc tb_func_no_overload(const char *name, tb_expr **args, uint32_t n, int pos, tb_err *err);
 /* Coerce args[i] in place to type t (implicit level), error naming the function. */
-tb_rc tb_func_coerce_arg(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
-                         uint32_t i, tb_type t, int pos, tb_err *err);
+tb_rc tb_func_coerce_arg(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, uint32_t i,
+                         tb_type t, int pos, tb_err *err);
 
 /* String helpers used across files. */
 tb_rc tb_str_ev_alloc_bytes(tb_arena *arena, size_t n, char **out, tb_err *err);

@@ -14,8 +14,8 @@
 #include <string.h>
 
 static const tb_fn_entry *const tables[] = {
-    tb_func_arith_table, tb_func_misc_table, tb_func_math_table,
-    tb_func_string_table, tb_func_time_table,  tb_func_regex_table,
+    tb_func_arith_table,  tb_func_misc_table, tb_func_math_table,
+    tb_func_string_table, tb_func_time_table, tb_func_regex_table,
 };
 
 static const tb_fn_entry *lookup(const char *name)
@@ -53,13 +53,13 @@ tb_rc tb_func_no_overload(const char *name, tb_expr **args, uint32_t n, int pos,
                      sig);
 }
 
-tb_rc tb_func_coerce_arg(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
-                         uint32_t i, tb_type t, int pos, tb_err *err)
+tb_rc tb_func_coerce_arg(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, uint32_t i,
+                         tb_type t, int pos, tb_err *err)
 {
     if (tb_type_eq(args[i]->type, t))
         return TB_OK;
-    if (!tb_cast_allowed(args[i]->type, t, TB_CAST_IMPLICIT) &&
-        !tb_expr_is_unknown_lit(args[i]) && args[i]->type.id != TB_T_NULL)
+    if (!tb_cast_allowed(args[i]->type, t, TB_CAST_IMPLICIT) && !tb_expr_is_unknown_lit(args[i]) &&
+        args[i]->type.id != TB_T_NULL)
         return tb_func_no_overload(name, args, n, pos, err);
     return tb_cast_build(arena, args[i], t, TB_CAST_IMPLICIT, pos, &args[i], err);
 }

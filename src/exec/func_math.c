@@ -39,9 +39,8 @@ enum {
     M_COT
 };
 
-static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op,
-                tb_type t, tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_func **pfn,
-                tb_err *err)
+static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op, tb_type t,
+                tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_func **pfn, tb_err *err)
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
@@ -77,26 +76,39 @@ static tb_rc k_dbl1(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, 
     int op = e->fn->op;
     TB_UNUSED(arena);
 
-#define DLOOP(EXPR)                                                                          \
-    for (i = 0; i < n; i++) {                                                                \
-        double x = a[i];                                                                     \
-        o[i] = (EXPR);                                                                       \
-    }                                                                                        \
+#define DLOOP(EXPR)                                                                                \
+    for (i = 0; i < n; i++) {                                                                      \
+        double x = a[i];                                                                           \
+        o[i] = (EXPR);                                                                             \
+    }                                                                                              \
     break
     switch (op) {
-    case M_CBRT: DLOOP(cbrt_exact(x));
-    case M_CEIL: DLOOP(ceil(x));
-    case M_FLOOR: DLOOP(floor(x));
-    case M_ROUND: DLOOP(rint(x));
-    case M_TRUNC: DLOOP(trunc(x));
-    case M_SIGN: DLOOP(x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0);
-    case M_ABS: DLOOP(fabs(x));
-    case M_DEGREES: DLOOP(x * (180.0 / M_PI));
-    case M_RADIANS: DLOOP(x * (M_PI / 180.0));
-    case M_SIN: DLOOP(sin(x));
-    case M_COS: DLOOP(cos(x));
-    case M_TAN: DLOOP(tan(x));
-    case M_ATAN: DLOOP(atan(x));
+    case M_CBRT:
+        DLOOP(cbrt_exact(x));
+    case M_CEIL:
+        DLOOP(ceil(x));
+    case M_FLOOR:
+        DLOOP(floor(x));
+    case M_ROUND:
+        DLOOP(rint(x));
+    case M_TRUNC:
+        DLOOP(trunc(x));
+    case M_SIGN:
+        DLOOP(x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0);
+    case M_ABS:
+        DLOOP(fabs(x));
+    case M_DEGREES:
+        DLOOP(x * (180.0 / M_PI));
+    case M_RADIANS:
+        DLOOP(x * (M_PI / 180.0));
+    case M_SIN:
+        DLOOP(sin(x));
+    case M_COS:
+        DLOOP(cos(x));
+    case M_TAN:
+        DLOOP(tan(x));
+    case M_ATAN:
+        DLOOP(atan(x));
     default:
         /* functions with domain errors: check valid rows */
         for (i = 0; i < n; i++) {
@@ -129,8 +141,12 @@ static tb_rc k_dbl1(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, 
                     return TB_ERRPOS(err, TB_E_RANGE, e->pos, "input is out of range");
                 r = op == M_ASIN ? asin(x) : acos(x);
                 break;
-            case M_COT: r = 1.0 / tan(x); break;
-            default: r = x; break;
+            case M_COT:
+                r = 1.0 / tan(x);
+                break;
+            default:
+                r = x;
+                break;
             }
             o[i] = r;
         }
@@ -182,8 +198,8 @@ static tb_rc k_dbl2(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, 
 }
 
 /* round(double, n) / trunc(double, n): half away from zero on the decimal digits */
-static tb_rc k_dbl_round_n(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                           tb_ev *out, tb_err *err)
+static tb_rc k_dbl_round_n(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                           tb_err *err)
 {
     const double *a = args[0].v.data;
     const int32_t *d = args[1].v.data;
@@ -301,8 +317,12 @@ static tb_rc k_dec(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, t
             continue;
         }
         switch (op) {
-        case M_ABS: r = x < 0 ? -x : x; break;
-        case M_SIGN: r = (tb_i128)((x > 0) - (x < 0)) * tb_i128_pow10(rs); break;
+        case M_ABS:
+            r = x < 0 ? -x : x;
+            break;
+        case M_SIGN:
+            r = (tb_i128)((x > 0) - (x < 0)) * tb_i128_pow10(rs);
+            break;
         case M_CEIL:
         case M_FLOOR:
         case M_ROUND:
@@ -334,7 +354,9 @@ static tb_rc k_dec(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, t
                 return TB_ERRPOS(err, TB_E_RANGE, e->pos, "numeric field overflow");
             break;
         }
-        default: r = x; break;
+        default:
+            r = x;
+            break;
         }
         o[i] = r;
     }
@@ -347,11 +369,11 @@ static const struct {
     const char *name;
     int op;
 } m1[] = {
-    {"sqrt", M_SQRT},       {"cbrt", M_CBRT},       {"exp", M_EXP},       {"ln", M_LN},
-    {"log10", M_LOG10},     {"ceil", M_CEIL},       {"ceiling", M_CEIL},  {"floor", M_FLOOR},
-    {"round", M_ROUND},     {"trunc", M_TRUNC},     {"sign", M_SIGN},     {"abs", M_ABS},
-    {"degrees", M_DEGREES}, {"radians", M_RADIANS}, {"sin", M_SIN},       {"cos", M_COS},
-    {"tan", M_TAN},         {"asin", M_ASIN},       {"acos", M_ACOS},     {"atan", M_ATAN},
+    {"sqrt", M_SQRT},       {"cbrt", M_CBRT},       {"exp", M_EXP},      {"ln", M_LN},
+    {"log10", M_LOG10},     {"ceil", M_CEIL},       {"ceiling", M_CEIL}, {"floor", M_FLOOR},
+    {"round", M_ROUND},     {"trunc", M_TRUNC},     {"sign", M_SIGN},    {"abs", M_ABS},
+    {"degrees", M_DEGREES}, {"radians", M_RADIANS}, {"sin", M_SIN},      {"cos", M_COS},
+    {"tan", M_TAN},         {"asin", M_ASIN},       {"acos", M_ACOS},    {"atan", M_ATAN},
     {"cot", M_COT},         {"log", M_LOG10},
 };
 
@@ -364,13 +386,13 @@ static int m1_op(const char *name)
     return -1;
 }
 
-static tb_rc to_double(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
-                       uint32_t i, int pos, tb_err *err)
+static tb_rc to_double(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, uint32_t i,
+                       int pos, tb_err *err)
 {
     if (!tb_type_is_numeric(args[i]->type) && !untyped(args[i]))
         return tb_func_no_overload(name, args, n, pos, err);
-    return tb_cast_build(arena, args[i], tb_type_make(TB_T_DOUBLE), TB_CAST_IMPLICIT, pos,
-                         &args[i], err);
+    return tb_cast_build(arena, args[i], tb_type_make(TB_T_DOUBLE), TB_CAST_IMPLICIT, pos, &args[i],
+                         err);
 }
 
 static tb_rc r_math1(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, int pos,
@@ -423,8 +445,8 @@ static tb_rc r_math1(tb_arena *arena, const char *name, tb_expr **args, uint32_t
     }
     if (t.id == TB_T_DECIMAL && (rounding || op == M_ABS || op == M_SIGN)) {
         int rs = rounding ? 0 : op == M_SIGN ? 0 : t.scale;
-        rc = mk(arena, name, k_dec, TB_FN_STRICT, op, tb_type_decimal(38, rs), args, n, pos,
-                out, &fn, err);
+        rc = mk(arena, name, k_dec, TB_FN_STRICT, op, tb_type_decimal(38, rs), args, n, pos, out,
+                &fn, err);
         if (rc == TB_OK)
             fn->k0 = t.scale;
         return rc;
@@ -500,8 +522,8 @@ static tb_rc r_pi(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
 {
     if (n != 0)
         return tb_func_no_overload(name, args, n, pos, err);
-    return mk(arena, name, k_pi, TB_FN_SAFE, 0, tb_type_make(TB_T_DOUBLE), args, 0, pos, out,
-              NULL, err);
+    return mk(arena, name, k_pi, TB_FN_SAFE, 0, tb_type_make(TB_T_DOUBLE), args, 0, pos, out, NULL,
+              err);
 }
 
 const tb_fn_entry tb_func_math_table[] = {

@@ -45,8 +45,8 @@ static tb_rc resolve_common(tb_arena *arena, const char *name, const char *ctx, 
     return TB_OK;
 }
 
-static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op,
-                tb_type t, tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_err *err)
+static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op, tb_type t,
+                tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_err *err)
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
@@ -56,8 +56,8 @@ static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, 
 
 /* ---------------------------------------------------------------- coalesce */
 
-static tb_rc coalesce_unused(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                             tb_ev *out, tb_err *err)
+static tb_rc coalesce_unused(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                             tb_err *err)
 {
     TB_UNUSED(e);
     TB_UNUSED(args);
@@ -77,8 +77,7 @@ static tb_rc r_coalesce(tb_arena *arena, const char *name, tb_expr **args, uint3
     rc = resolve_common(arena, name, "COALESCE", args, n, pos, &t, err);
     if (rc != TB_OK)
         return rc;
-    return mk(arena, name, coalesce_unused, TB_FN_LAZY | TB_FN_SAFE, 0, t, args, n, pos, out,
-              err);
+    return mk(arena, name, coalesce_unused, TB_FN_LAZY | TB_FN_SAFE, 0, t, args, n, pos, out, err);
 }
 
 /* ---------------------------------------------------------------- nullif */

@@ -23,7 +23,7 @@
 #define MAX_PATTERN 65536
 
 #define STR(k, i) (((const tb_str *)args[k].v.data)[TB_IX(&args[k], i)])
-#define VALID(i) (!tb_vec_is_null(&out->v, (i)))
+#define VALID(i)  (!tb_vec_is_null(&out->v, (i)))
 
 /* Translate PostgreSQL class escapes; returns a NUL-terminated heap string. */
 static char *translate(const char *p, uint32_t n)
@@ -38,13 +38,26 @@ static char *translate(const char *p, uint32_t n)
             char d = p[i + 1];
             const char *rep = NULL;
             switch (d) {
-            case 'd': rep = in_br ? "0-9" : "[0-9]"; break;
-            case 'D': rep = in_br ? NULL : "[^0-9]"; break;
-            case 's': rep = in_br ? "[:space:]" : "[[:space:]]"; break;
-            case 'S': rep = in_br ? NULL : "[^[:space:]]"; break;
-            case 'w': rep = in_br ? "[:alnum:]_" : "[[:alnum:]_]"; break;
-            case 'W': rep = in_br ? NULL : "[^[:alnum:]_]"; break;
-            default: break;
+            case 'd':
+                rep = in_br ? "0-9" : "[0-9]";
+                break;
+            case 'D':
+                rep = in_br ? NULL : "[^0-9]";
+                break;
+            case 's':
+                rep = in_br ? "[:space:]" : "[[:space:]]";
+                break;
+            case 'S':
+                rep = in_br ? NULL : "[^[:space:]]";
+                break;
+            case 'w':
+                rep = in_br ? "[:alnum:]_" : "[[:alnum:]_]";
+                break;
+            case 'W':
+                rep = in_br ? NULL : "[^[:alnum:]_]";
+                break;
+            default:
+                break;
             }
             if (rep != NULL) {
                 rc = tb_buf_puts(&b, rep);
@@ -73,7 +86,8 @@ static char *translate(const char *p, uint32_t n)
                 rc = tb_buf_putc(&b, p[++i]);
             continue;
         }
-        if (in_br && c == '[' && i + 1 < n && (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+        if (in_br && c == '[' && i + 1 < n &&
+            (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
             /* [:class:] inside a bracket: copy through the closing ":]" */
             char kind = p[i + 1];
             uint32_t j = i + 2;
@@ -175,9 +189,15 @@ static tb_rc parse_flags(tb_str f, bool *global, bool *icase, int pos, tb_err *e
     uint32_t k;
     for (k = 0; k < f.len; k++) {
         switch (f.ptr[k]) {
-        case 'g': *global = true; break;
-        case 'i': *icase = true; break;
-        case 'c': *icase = false; break;
+        case 'g':
+            *global = true;
+            break;
+        case 'i':
+            *icase = true;
+            break;
+        case 'c':
+            *icase = false;
+            break;
         default:
             return TB_ERRPOS(err, TB_E_SQL, pos, "invalid regular expression option: \"%c\"",
                              f.ptr[k]);
@@ -314,8 +334,8 @@ static tb_rc k_replace(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
 }
 
 /* substring(s from pattern): the first match, or its first parenthesized group */
-static tb_rc k_substring(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                         tb_ev *out, tb_err *err)
+static tb_rc k_substring(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                         tb_err *err)
 {
     tb_str *o = out->v.data;
     rx_cache c;
@@ -391,8 +411,8 @@ static tb_rc check_const_pattern(tb_expr **args, uint32_t k, bool icase, int pos
     return rc;
 }
 
-static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, int op, tb_type t,
-                tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_err *err)
+static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, int op, tb_type t, tb_expr **args,
+                uint32_t n, int pos, tb_expr **out, tb_err *err)
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, TB_FN_STRICT, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
@@ -413,8 +433,8 @@ static tb_rc r_match_op(tb_arena *arena, const char *name, tb_expr **args, uint3
     return mk(arena, name, k_match, op, tb_type_make(TB_T_BOOL), args, n, pos, out, err);
 }
 
-static tb_rc r_regexp_like(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
-                           int pos, tb_expr **out, tb_err *err)
+static tb_rc r_regexp_like(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, int pos,
+                           tb_expr **out, tb_err *err)
 {
     tb_rc rc;
     if (n != 2 && n != 3)

@@ -49,15 +49,9 @@ static uint32_t char_off(const char *s, uint32_t n, int64_t k)
     return i > n ? n : i;
 }
 
-static inline char lc(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-}
+static inline char lc(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 
-static inline char uc(char c)
-{
-    return (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
-}
+static inline char uc(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 32) : c; }
 
 typedef struct sbuild {
     tb_buf buf;
@@ -80,10 +74,7 @@ static void sb_free(sbuild *sb)
     sb->offs = NULL;
 }
 
-static inline void sb_mark(sbuild *sb, uint32_t i)
-{
-    sb->offs[i] = (uint32_t)sb->buf.len;
-}
+static inline void sb_mark(sbuild *sb, uint32_t i) { sb->offs[i] = (uint32_t)sb->buf.len; }
 
 static tb_rc sb_put(sbuild *sb, const void *p, size_t n, tb_err *err)
 {
@@ -126,15 +117,15 @@ tb_rc tb_str_ev_alloc_bytes(tb_arena *arena, size_t n, char **out, tb_err *err)
 
 #define STR(k, i) (((const tb_str *)args[k].v.data)[TB_IX(&args[k], i)])
 #define I32(k, i) (((const int32_t *)args[k].v.data)[TB_IX(&args[k], i)])
-#define VALID(i) (!tb_vec_is_null(&out->v, (i)))
-#define EMPTY_STR(i)                                                                         \
-    do {                                                                                     \
-        o[i].ptr = "";                                                                       \
-        o[i].len = 0;                                                                        \
+#define VALID(i)  (!tb_vec_is_null(&out->v, (i)))
+#define EMPTY_STR(i)                                                                               \
+    do {                                                                                           \
+        o[i].ptr = "";                                                                             \
+        o[i].len = 0;                                                                              \
     } while (0)
 
-static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op,
-                tb_type t, tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_err *err)
+static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op, tb_type t,
+                tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_err *err)
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
@@ -195,8 +186,9 @@ static tb_rc k_length(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena
             continue;
         }
         s = STR(0, i);
-        o[i] = op == 0 ? (int32_t)nchars(s.ptr, s.len)
-                       : op == 1 ? (int32_t)s.len : (int32_t)(s.len * 8u);
+        o[i] = op == 0   ? (int32_t)nchars(s.ptr, s.len)
+               : op == 1 ? (int32_t)s.len
+                         : (int32_t)(s.len * 8u);
     }
     return TB_OK;
 }
@@ -307,8 +299,8 @@ static tb_rc k_substr(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena
     return TB_OK;
 }
 
-static tb_rc k_leftright(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                         tb_ev *out, tb_err *err)
+static tb_rc k_leftright(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                         tb_err *err)
 {
     tb_str *o = out->v.data;
     uint32_t i;
@@ -421,8 +413,8 @@ static const char *find(const char *h, uint32_t hn, const char *nd, uint32_t nn)
     return NULL;
 }
 
-static tb_rc k_split_part(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                          tb_ev *out, tb_err *err)
+static tb_rc k_split_part(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                          tb_err *err)
 {
     tb_str *o = out->v.data;
     uint32_t i;
@@ -564,8 +556,8 @@ static tb_rc k_replace(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
     return sb_finish(&sb, arena, out, err);
 }
 
-static tb_rc k_translate(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                         tb_ev *out, tb_err *err)
+static tb_rc k_translate(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                         tb_err *err)
 {
     sbuild sb;
     uint32_t i;
@@ -761,10 +753,7 @@ typedef struct md5_ctx {
     uint32_t a, b, c, d;
 } md5_ctx;
 
-static uint32_t rol(uint32_t x, int c)
-{
-    return (x << c) | (x >> (32 - c));
-}
+static uint32_t rol(uint32_t x, int c) { return (x << c) | (x >> (32 - c)); }
 
 static void md5_block(md5_ctx *ctx, const unsigned char *blk)
 {
@@ -923,8 +912,8 @@ static tb_rc k_chr(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, t
         if (c == 0)
             return TB_ERRPOS(err, TB_E_RANGE, e->pos, "null character not permitted");
         if (c < 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            return TB_ERRPOS(err, TB_E_RANGE, e->pos, "requested character too large for encoding: %lld",
-                             (long long)c);
+            return TB_ERRPOS(err, TB_E_RANGE, e->pos,
+                             "requested character too large for encoding: %lld", (long long)c);
         o[i].ptr = q;
         if (c < 0x80) {
             q[0] = (char)c;
@@ -1086,11 +1075,21 @@ static tb_rc k_like(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, 
                 continue;
             }
             switch (lp->kind) {
-            case L_EXACT: r = s.len == ll && (ll == 0 || memcmp(s.ptr, L, ll) == 0); break;
-            case L_PREFIX: r = s.len >= ll && memcmp(s.ptr, L, ll) == 0; break;
-            case L_SUFFIX: r = s.len >= ll && memcmp(s.ptr + s.len - ll, L, ll) == 0; break;
-            case L_CONTAINS: r = find(s.ptr, s.len, L, ll) != NULL; break;
-            default: r = true; break;
+            case L_EXACT:
+                r = s.len == ll && (ll == 0 || memcmp(s.ptr, L, ll) == 0);
+                break;
+            case L_PREFIX:
+                r = s.len >= ll && memcmp(s.ptr, L, ll) == 0;
+                break;
+            case L_SUFFIX:
+                r = s.len >= ll && memcmp(s.ptr + s.len - ll, L, ll) == 0;
+                break;
+            case L_CONTAINS:
+                r = find(s.ptr, s.len, L, ll) != NULL;
+                break;
+            default:
+                r = true;
+                break;
             }
             o[i] = r != neg;
         }
@@ -1122,16 +1121,15 @@ static tb_rc r_like(tb_arena *arena, const char *name, tb_expr **args, uint32_t 
     if ((rc = arg_text(arena, name, args, n, 0, pos, err)) != TB_OK ||
         (rc = arg_text(arena, name, args, n, 1, pos, err)) != TB_OK)
         return rc;
-    rc = mk(arena, name, k_like, TB_FN_STRICT | TB_FN_SAFE, op, tb_type_make(TB_T_BOOL), args,
-            n, pos, out, err);
+    rc = mk(arena, name, k_like, TB_FN_STRICT | TB_FN_SAFE, op, tb_type_make(TB_T_BOOL), args, n,
+            pos, out, err);
     if (rc != TB_OK)
         return rc;
     if (args[1]->kind == TB_EX_CONST && !args[1]->value.is_null) {
         like_pat *lp = tb_arena_zalloc(arena, sizeof(*lp));
         if (lp == NULL)
             return tb_err_nomem(err);
-        if (!like_compile(arena, args[1]->value.u.s.ptr, args[1]->value.u.s.len, (op & 2) != 0,
-                          lp))
+        if (!like_compile(arena, args[1]->value.u.s.ptr, args[1]->value.u.s.len, (op & 2) != 0, lp))
             return TB_ERRPOS(err, TB_E_SQL, pos, "LIKE pattern must not end with escape character");
         (*out)->state = lp;
     }
@@ -1140,8 +1138,8 @@ static tb_rc r_like(tb_arena *arena, const char *name, tb_expr **args, uint32_t 
 
 /* like_escape(pattern, escape): rewrite a pattern with a custom escape character into
  * one using '\' (LIKE ... ESCAPE 'x'). An empty escape disables escaping. */
-static tb_rc k_like_escape(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                           tb_ev *out, tb_err *err)
+static tb_rc k_like_escape(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                           tb_err *err)
 {
     sbuild sb;
     uint32_t i, k;
@@ -1156,7 +1154,8 @@ static tb_rc k_like_escape(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *
         p = STR(0, i);
         esc = STR(1, i);
         if (esc.len > 1 || (esc.len == 1 && (unsigned char)esc.ptr[0] >= 0x80)) {
-            rc = TB_ERRPOS(err, TB_E_SQL, e->pos, "invalid escape string (must be empty or one character)");
+            rc = TB_ERRPOS(err, TB_E_SQL, e->pos,
+                           "invalid escape string (must be empty or one character)");
             break;
         }
         for (k = 0; k < p.len && rc == TB_OK; k++) {
@@ -1233,8 +1232,8 @@ static tb_rc r_leftright(tb_arena *arena, const char *name, tb_expr **args, uint
     tb_rc rc = sig(arena, name, args, n, pos, "si", 2, err);
     if (rc != TB_OK)
         return rc;
-    return mk(arena, name, k_leftright, STRICT_SAFE, strcmp(name, "right") == 0, T_TEXT, args,
-              n, pos, out, err);
+    return mk(arena, name, k_leftright, STRICT_SAFE, strcmp(name, "right") == 0, T_TEXT, args, n,
+              pos, out, err);
 }
 
 static tb_rc r_trim(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, int pos,
@@ -1268,8 +1267,8 @@ static tb_rc r_strpos(tb_arena *arena, const char *name, tb_expr **args, uint32_
               out, err);
 }
 
-static tb_rc r_split_part(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
-                          int pos, tb_expr **out, tb_err *err)
+static tb_rc r_split_part(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, int pos,
+                          tb_expr **out, tb_err *err)
 {
     tb_rc rc = sig(arena, name, args, n, pos, "ssi", 3, err);
     if (rc != TB_OK)
@@ -1339,8 +1338,8 @@ static tb_rc r_concat(tb_arena *arena, const char *name, tb_expr **args, uint32_
     return mk(arena, name, k_concat, TB_FN_SAFE, ws, T_TEXT, args, n, pos, out, err);
 }
 
-static tb_rc r_like_escape(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
-                           int pos, tb_expr **out, tb_err *err)
+static tb_rc r_like_escape(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, int pos,
+                           tb_expr **out, tb_err *err)
 {
     tb_rc rc = sig(arena, name, args, n, pos, "ss", 2, err);
     if (rc != TB_OK)

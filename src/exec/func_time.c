@@ -25,10 +25,7 @@
 
 /* ================================================================ calendar helpers */
 
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static bool is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static unsigned days_in_month(int64_t y, unsigned m)
 {
@@ -117,25 +114,63 @@ static int parse_unit(const char *s, size_t n)
         const char *name;
         int unit;
     } names[] = {
-        {"microsecond", U_MICROSECOND}, {"microseconds", U_MICROSECOND}, {"us", U_MICROSECOND},
-        {"usec", U_MICROSECOND},        {"usecs", U_MICROSECOND},        {"millisecond", U_MILLISECOND},
-        {"milliseconds", U_MILLISECOND}, {"ms", U_MILLISECOND},          {"msec", U_MILLISECOND},
-        {"msecs", U_MILLISECOND},       {"second", U_SECOND},            {"seconds", U_SECOND},
-        {"s", U_SECOND},                {"sec", U_SECOND},               {"secs", U_SECOND},
-        {"minute", U_MINUTE},           {"minutes", U_MINUTE},           {"m", U_MINUTE},
-        {"min", U_MINUTE},              {"mins", U_MINUTE},              {"hour", U_HOUR},
-        {"hours", U_HOUR},              {"h", U_HOUR},                   {"hr", U_HOUR},
-        {"hrs", U_HOUR},                {"day", U_DAY},                  {"days", U_DAY},
-        {"d", U_DAY},                   {"week", U_WEEK},                {"weeks", U_WEEK},
-        {"w", U_WEEK},                  {"month", U_MONTH},              {"months", U_MONTH},
-        {"mon", U_MONTH},               {"mons", U_MONTH},               {"quarter", U_QUARTER},
-        {"qtr", U_QUARTER},             {"year", U_YEAR},                {"years", U_YEAR},
-        {"y", U_YEAR},                  {"yr", U_YEAR},                  {"yrs", U_YEAR},
-        {"decade", U_DECADE},           {"decades", U_DECADE},           {"century", U_CENTURY},
-        {"centuries", U_CENTURY},       {"millennium", U_MILLENNIUM},    {"millennia", U_MILLENNIUM},
-        {"millenniums", U_MILLENNIUM},  {"dow", U_DOW},                  {"isodow", U_ISODOW},
-        {"doy", U_DOY},                 {"epoch", U_EPOCH},              {"isoyear", U_ISOYEAR},
-        {"julian", U_JULIAN},           {"timezone", U_TIMEZONE},        {"timezone_hour", U_TIMEZONE},
+        {"microsecond", U_MICROSECOND},
+        {"microseconds", U_MICROSECOND},
+        {"us", U_MICROSECOND},
+        {"usec", U_MICROSECOND},
+        {"usecs", U_MICROSECOND},
+        {"millisecond", U_MILLISECOND},
+        {"milliseconds", U_MILLISECOND},
+        {"ms", U_MILLISECOND},
+        {"msec", U_MILLISECOND},
+        {"msecs", U_MILLISECOND},
+        {"second", U_SECOND},
+        {"seconds", U_SECOND},
+        {"s", U_SECOND},
+        {"sec", U_SECOND},
+        {"secs", U_SECOND},
+        {"minute", U_MINUTE},
+        {"minutes", U_MINUTE},
+        {"m", U_MINUTE},
+        {"min", U_MINUTE},
+        {"mins", U_MINUTE},
+        {"hour", U_HOUR},
+        {"hours", U_HOUR},
+        {"h", U_HOUR},
+        {"hr", U_HOUR},
+        {"hrs", U_HOUR},
+        {"day", U_DAY},
+        {"days", U_DAY},
+        {"d", U_DAY},
+        {"week", U_WEEK},
+        {"weeks", U_WEEK},
+        {"w", U_WEEK},
+        {"month", U_MONTH},
+        {"months", U_MONTH},
+        {"mon", U_MONTH},
+        {"mons", U_MONTH},
+        {"quarter", U_QUARTER},
+        {"qtr", U_QUARTER},
+        {"year", U_YEAR},
+        {"years", U_YEAR},
+        {"y", U_YEAR},
+        {"yr", U_YEAR},
+        {"yrs", U_YEAR},
+        {"decade", U_DECADE},
+        {"decades", U_DECADE},
+        {"century", U_CENTURY},
+        {"centuries", U_CENTURY},
+        {"millennium", U_MILLENNIUM},
+        {"millennia", U_MILLENNIUM},
+        {"millenniums", U_MILLENNIUM},
+        {"dow", U_DOW},
+        {"isodow", U_ISODOW},
+        {"doy", U_DOY},
+        {"epoch", U_EPOCH},
+        {"isoyear", U_ISOYEAR},
+        {"julian", U_JULIAN},
+        {"timezone", U_TIMEZONE},
+        {"timezone_hour", U_TIMEZONE},
         {"timezone_minute", U_TIMEZONE},
     };
     char low[32];
@@ -182,24 +217,42 @@ static bool trunc_ts(int64_t ts, int unit, int64_t *out)
     unsigned m, d;
     split_ts(ts, &days, &tod);
     switch (unit) {
-    case U_MICROSECOND: *out = ts; return true;
-    case U_MILLISECOND: *out = ts - (tod % 1000); return true;
-    case U_SECOND: *out = ts - (tod % TB_USEC_PER_SEC); return true;
-    case U_MINUTE: *out = ts - (tod % (60 * TB_USEC_PER_SEC)); return true;
-    case U_HOUR: *out = ts - (tod % (3600 * TB_USEC_PER_SEC)); return true;
-    case U_DAY: *out = days * TB_USEC_PER_DAY; return true;
+    case U_MICROSECOND:
+        *out = ts;
+        return true;
+    case U_MILLISECOND:
+        *out = ts - (tod % 1000);
+        return true;
+    case U_SECOND:
+        *out = ts - (tod % TB_USEC_PER_SEC);
+        return true;
+    case U_MINUTE:
+        *out = ts - (tod % (60 * TB_USEC_PER_SEC));
+        return true;
+    case U_HOUR:
+        *out = ts - (tod % (3600 * TB_USEC_PER_SEC));
+        return true;
+    case U_DAY:
+        *out = days * TB_USEC_PER_DAY;
+        return true;
     case U_WEEK: {
         int64_t dow = ((days + 4) % 7 + 7) % 7, isodow = dow == 0 ? 7 : dow;
         *out = (days - (isodow - 1)) * TB_USEC_PER_DAY;
         return true;
     }
-    default: break;
+    default:
+        break;
     }
     tb_civil_from_days(days, &y, &m, &d);
     switch (unit) {
-    case U_MONTH: break;
-    case U_QUARTER: m = (m - 1) / 3 * 3 + 1; break;
-    case U_YEAR: m = 1; break;
+    case U_MONTH:
+        break;
+    case U_QUARTER:
+        m = (m - 1) / 3 * 3 + 1;
+        break;
+    case U_YEAR:
+        m = 1;
+        break;
     case U_DECADE:
         m = 1;
         y = tb_floordiv(y, 10) * 10;
@@ -212,7 +265,8 @@ static bool trunc_ts(int64_t ts, int unit, int64_t *out)
         m = 1;
         y = y > 0 ? (y + 999) / 1000 * 1000 - 999 : -((999 - (y - 1)) / 1000) * 1000 + 1;
         break;
-    default: return false;
+    default:
+        return false;
     }
     *out = tb_days_from_civil(y, m, 1) * TB_USEC_PER_DAY;
     return true;
@@ -223,12 +277,23 @@ static bool trunc_iv(tb_interval iv, int unit, tb_interval *out)
     int64_t us = iv.micros;
     *out = iv;
     switch (unit) {
-    case U_MICROSECOND: return true;
-    case U_MILLISECOND: out->micros = us - us % 1000; return true;
-    case U_SECOND: out->micros = us - us % TB_USEC_PER_SEC; return true;
-    case U_MINUTE: out->micros = us - us % (60 * TB_USEC_PER_SEC); return true;
-    case U_HOUR: out->micros = us - us % (3600 * TB_USEC_PER_SEC); return true;
-    case U_DAY: out->micros = 0; return true;
+    case U_MICROSECOND:
+        return true;
+    case U_MILLISECOND:
+        out->micros = us - us % 1000;
+        return true;
+    case U_SECOND:
+        out->micros = us - us % TB_USEC_PER_SEC;
+        return true;
+    case U_MINUTE:
+        out->micros = us - us % (60 * TB_USEC_PER_SEC);
+        return true;
+    case U_HOUR:
+        out->micros = us - us % (3600 * TB_USEC_PER_SEC);
+        return true;
+    case U_DAY:
+        out->micros = 0;
+        return true;
     case U_MONTH:
         out->micros = 0;
         out->days = 0;
@@ -252,7 +317,8 @@ static bool trunc_iv(tb_interval iv, int unit, tb_interval *out)
         out->months = iv.months - iv.months % per;
         return true;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -265,25 +331,53 @@ static bool field_ts(int64_t ts, int unit, tb_i128 *out)
     split_ts(ts, &days, &tod);
     tb_civil_from_days(days, &y, &m, &d);
     switch (unit) {
-    case U_MICROSECOND: *out = (tb_i128)(tod % (60 * TB_USEC_PER_SEC)) * M; return true;
-    case U_MILLISECOND: *out = (tb_i128)(tod % (60 * TB_USEC_PER_SEC)) * 1000; return true;
-    case U_SECOND: *out = tod % (60 * TB_USEC_PER_SEC); return true;
-    case U_MINUTE: *out = (tod / (60 * TB_USEC_PER_SEC)) % 60 * M; return true;
-    case U_HOUR: *out = tod / (3600 * TB_USEC_PER_SEC) * M; return true;
-    case U_DAY: *out = d * M; return true;
-    case U_MONTH: *out = m * M; return true;
-    case U_QUARTER: *out = ((m - 1) / 3 + 1) * M; return true;
-    case U_YEAR: *out = y * M; return true;
-    case U_DECADE: *out = tb_floordiv(y, 10) * M; return true;
-    case U_CENTURY: *out = (y > 0 ? (y + 99) / 100 : -((99 - (y - 1)) / 100)) * M; return true;
-    case U_MILLENNIUM: *out = (y > 0 ? (y + 999) / 1000 : -((999 - (y - 1)) / 1000)) * M; return true;
-    case U_DOW: *out = (((days + 4) % 7 + 7) % 7) * M; return true;
+    case U_MICROSECOND:
+        *out = (tb_i128)(tod % (60 * TB_USEC_PER_SEC)) * M;
+        return true;
+    case U_MILLISECOND:
+        *out = (tb_i128)(tod % (60 * TB_USEC_PER_SEC)) * 1000;
+        return true;
+    case U_SECOND:
+        *out = tod % (60 * TB_USEC_PER_SEC);
+        return true;
+    case U_MINUTE:
+        *out = (tod / (60 * TB_USEC_PER_SEC)) % 60 * M;
+        return true;
+    case U_HOUR:
+        *out = tod / (3600 * TB_USEC_PER_SEC) * M;
+        return true;
+    case U_DAY:
+        *out = d * M;
+        return true;
+    case U_MONTH:
+        *out = m * M;
+        return true;
+    case U_QUARTER:
+        *out = ((m - 1) / 3 + 1) * M;
+        return true;
+    case U_YEAR:
+        *out = y * M;
+        return true;
+    case U_DECADE:
+        *out = tb_floordiv(y, 10) * M;
+        return true;
+    case U_CENTURY:
+        *out = (y > 0 ? (y + 99) / 100 : -((99 - (y - 1)) / 100)) * M;
+        return true;
+    case U_MILLENNIUM:
+        *out = (y > 0 ? (y + 999) / 1000 : -((999 - (y - 1)) / 1000)) * M;
+        return true;
+    case U_DOW:
+        *out = (((days + 4) % 7 + 7) % 7) * M;
+        return true;
     case U_ISODOW: {
         int64_t dow = ((days + 4) % 7 + 7) % 7;
         *out = (dow == 0 ? 7 : dow) * M;
         return true;
     }
-    case U_DOY: *out = (days - tb_days_from_civil(y, 1, 1) + 1) * M; return true;
+    case U_DOY:
+        *out = (days - tb_days_from_civil(y, 1, 1) + 1) * M;
+        return true;
     case U_WEEK:
         iso_week(days, &wk, &iy);
         *out = wk * M;
@@ -292,9 +386,14 @@ static bool field_ts(int64_t ts, int unit, tb_i128 *out)
         iso_week(days, &wk, &iy);
         *out = iy * M;
         return true;
-    case U_EPOCH: *out = ts; return true;
-    case U_JULIAN: *out = (tb_i128)(days + 2440588) * M + (tb_i128)tod * M / TB_USEC_PER_DAY; return true;
-    default: return false;
+    case U_EPOCH:
+        *out = ts;
+        return true;
+    case U_JULIAN:
+        *out = (tb_i128)(days + 2440588) * M + (tb_i128)tod * M / TB_USEC_PER_DAY;
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -302,23 +401,48 @@ static bool field_iv(tb_interval iv, int unit, tb_i128 *out)
 {
     const tb_i128 M = 1000000;
     switch (unit) {
-    case U_MICROSECOND: *out = (tb_i128)(iv.micros % (60 * TB_USEC_PER_SEC)) * M; return true;
-    case U_MILLISECOND: *out = (tb_i128)(iv.micros % (60 * TB_USEC_PER_SEC)) * 1000; return true;
-    case U_SECOND: *out = iv.micros % (60 * TB_USEC_PER_SEC); return true;
-    case U_MINUTE: *out = (iv.micros / (60 * TB_USEC_PER_SEC)) % 60 * M; return true;
-    case U_HOUR: *out = iv.micros / (3600 * TB_USEC_PER_SEC) * M; return true;
-    case U_DAY: *out = iv.days * M; return true;
-    case U_MONTH: *out = (iv.months % 12) * M; return true;
-    case U_QUARTER: *out = ((iv.months % 12) / 3 + 1) * M; return true;
-    case U_YEAR: *out = (iv.months / 12) * M; return true;
-    case U_DECADE: *out = (iv.months / 120) * M; return true;
-    case U_CENTURY: *out = (iv.months / 1200) * M; return true;
-    case U_MILLENNIUM: *out = (iv.months / 12000) * M; return true;
+    case U_MICROSECOND:
+        *out = (tb_i128)(iv.micros % (60 * TB_USEC_PER_SEC)) * M;
+        return true;
+    case U_MILLISECOND:
+        *out = (tb_i128)(iv.micros % (60 * TB_USEC_PER_SEC)) * 1000;
+        return true;
+    case U_SECOND:
+        *out = iv.micros % (60 * TB_USEC_PER_SEC);
+        return true;
+    case U_MINUTE:
+        *out = (iv.micros / (60 * TB_USEC_PER_SEC)) % 60 * M;
+        return true;
+    case U_HOUR:
+        *out = iv.micros / (3600 * TB_USEC_PER_SEC) * M;
+        return true;
+    case U_DAY:
+        *out = iv.days * M;
+        return true;
+    case U_MONTH:
+        *out = (iv.months % 12) * M;
+        return true;
+    case U_QUARTER:
+        *out = ((iv.months % 12) / 3 + 1) * M;
+        return true;
+    case U_YEAR:
+        *out = (iv.months / 12) * M;
+        return true;
+    case U_DECADE:
+        *out = (iv.months / 120) * M;
+        return true;
+    case U_CENTURY:
+        *out = (iv.months / 1200) * M;
+        return true;
+    case U_MILLENNIUM:
+        *out = (iv.months / 12000) * M;
+        return true;
     case U_EPOCH:
         *out = (tb_i128)iv.micros + (tb_i128)(iv.months / 12) * 31557600 * M +
                (tb_i128)(iv.months % 12) * 30 * 86400 * M + (tb_i128)iv.days * 86400 * M;
         return true;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -329,17 +453,19 @@ static int field_scale(int unit, tb_type_id arg)
     switch (unit) {
     case U_SECOND:
     case U_EPOCH:
-    case U_JULIAN: return 6;
-    case U_MILLISECOND: return 3;
-    default: return 0;
+    case U_JULIAN:
+        return 6;
+    case U_MILLISECOND:
+        return 3;
+    default:
+        return 0;
     }
 }
 
 /* ================================================================ construction helpers */
 
-static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op,
-                tb_type t, tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_func **pfn,
-                tb_err *err)
+static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, int op, tb_type t,
+                tb_expr **args, uint32_t n, int pos, tb_expr **out, tb_func **pfn, tb_err *err)
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
@@ -360,12 +486,12 @@ static const tb_type T_IV = {TB_T_INTERVAL, 0, 0};
 static const tb_type T_DBL = {TB_T_DOUBLE, 0, 0};
 static const tb_type T_INT = {TB_T_INT32, 0, 0};
 
-#define TS(k, i) (((const int64_t *)args[k].v.data)[TB_IX(&args[k], i)])
-#define DT(k, i) (((const int32_t *)args[k].v.data)[TB_IX(&args[k], i)])
-#define IV(k, i) (((const tb_interval *)args[k].v.data)[TB_IX(&args[k], i)])
+#define TS(k, i)  (((const int64_t *)args[k].v.data)[TB_IX(&args[k], i)])
+#define DT(k, i)  (((const int32_t *)args[k].v.data)[TB_IX(&args[k], i)])
+#define IV(k, i)  (((const tb_interval *)args[k].v.data)[TB_IX(&args[k], i)])
 #define DBL(k, i) (((const double *)args[k].v.data)[TB_IX(&args[k], i)])
 #define I32(k, i) (((const int32_t *)args[k].v.data)[TB_IX(&args[k], i)])
-#define VALID(i) (!tb_vec_is_null(&out->v, (i)))
+#define VALID(i)  (!tb_vec_is_null(&out->v, (i)))
 
 /* ================================================================ operator kernels */
 
@@ -429,8 +555,8 @@ static tb_rc k_date_int(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *are
     return TB_OK;
 }
 
-static tb_rc k_date_diff(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                         tb_ev *out, tb_err *err)
+static tb_rc k_date_diff(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                         tb_err *err)
 {
     int32_t *o = out->v.data;
     uint32_t i;
@@ -468,8 +594,8 @@ static tb_rc k_ts_diff(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
     return TB_OK;
 }
 
-static tb_rc k_iv_addsub(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                         tb_ev *out, tb_err *err)
+static tb_rc k_iv_addsub(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                         tb_err *err)
 {
     tb_interval *o = out->v.data;
     int op = e->fn->op;
@@ -597,7 +723,8 @@ tb_rc tb_time_op_resolve(tb_arena *arena, const char *name, int op, tb_expr **a,
             return mk(arena, name, k_date_diff, F, 0, T_INT, a, 2, pos, out, NULL, err);
         if (op == TB_OP_SUB && (x == TB_T_DATE || x == TB_T_TIMESTAMP) &&
             (y == TB_T_DATE || y == TB_T_TIMESTAMP)) {
-            if ((rc = tb_cast_build(arena, a[0], T_TS, TB_CAST_IMPLICIT, pos, &a[0], err)) != TB_OK ||
+            if ((rc = tb_cast_build(arena, a[0], T_TS, TB_CAST_IMPLICIT, pos, &a[0], err)) !=
+                    TB_OK ||
                 (rc = tb_cast_build(arena, a[1], T_TS, TB_CAST_IMPLICIT, pos, &a[1], err)) != TB_OK)
                 return rc;
             return mk(arena, name, k_ts_diff, F, 0, T_IV, a, 2, pos, out, NULL, err);
@@ -624,8 +751,8 @@ tb_rc tb_time_op_resolve(tb_arena *arena, const char *name, int op, tb_expr **a,
 /* ================================================================ date_trunc / extract */
 
 /* fn->op: unit, or -1 when the unit is not a constant (parsed per row) */
-static tb_rc k_date_trunc(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                          tb_ev *out, tb_err *err)
+static tb_rc k_date_trunc(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                          tb_err *err)
 {
     uint32_t i;
     int unit = e->fn->op;
@@ -699,8 +826,8 @@ static tb_rc k_extract(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
     return TB_OK;
 }
 
-static tb_rc r_trunc_extract(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
-                             int pos, tb_expr **out, tb_err *err)
+static tb_rc r_trunc_extract(tb_arena *arena, const char *name, tb_expr **args, uint32_t n, int pos,
+                             tb_expr **out, tb_err *err)
 {
     bool trunc = strcmp(name, "date_trunc") == 0;
     bool is_extract = strcmp(name, "extract") == 0;
@@ -731,8 +858,10 @@ static tb_rc r_trunc_extract(tb_arena *arena, const char *name, tb_expr **args, 
         const tb_value *u = &args[0]->value;
         if (u->is_null) {
             rc = mk(arena, name, k_extract, TB_FN_STRICT, 0,
-                    trunc ? src : is_extract ? tb_type_decimal(38, 6) : T_DBL, args, n, pos, out,
-                    NULL, err);
+                    trunc        ? src
+                    : is_extract ? tb_type_decimal(38, 6)
+                                 : T_DBL,
+                    args, n, pos, out, NULL, err);
             return rc;
         }
         unit = parse_unit(u->u.s.ptr, u->u.s.len);
@@ -913,8 +1042,8 @@ static tb_rc r_date_bin(tb_arena *arena, const char *name, tb_expr **args, uint3
 
 /* ================================================================ constructors */
 
-static tb_rc k_make_date(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
-                         tb_ev *out, tb_err *err)
+static tb_rc k_make_date(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
+                         tb_err *err)
 {
     bool ts = e->type.id == TB_T_TIMESTAMP;
     uint32_t i;
@@ -934,8 +1063,8 @@ static tb_rc k_make_date(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *ar
         d = I32(2, i);
         if (y == 0 || y < -4713 || y > 294276 || m < 1 || m > 12 || d < 1 ||
             (unsigned)d > days_in_month(y < 0 ? y + 1 : y, (unsigned)m))
-            return TB_ERRPOS(err, TB_E_RANGE, e->pos, "date field value out of range: %lld-%02d-%02d",
-                             (long long)y, m, d);
+            return TB_ERRPOS(err, TB_E_RANGE, e->pos,
+                             "date field value out of range: %lld-%02d-%02d", (long long)y, m, d);
         if (y < 0)
             y += 1; /* 1 BC is year 0 of the proleptic calendar */
         days = tb_days_from_civil(y, (unsigned)m, (unsigned)d);

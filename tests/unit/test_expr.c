@@ -4,10 +4,11 @@
  * A fixed test batch (see setup) holds columns of every type with NULLs in them;
  * results are rendered "v1,v2,NULL,..." with tb_value_format and compared as text.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <math.h>
@@ -27,10 +28,7 @@ enum { C_I, C_B, C_D, C_S, C_T, C_DT, C_M, C_BO, C_IV, C_SM, N_COLS };
 
 /* ------------------------------------------------------------------ builders */
 
-static tb_expr *col(int i)
-{
-    return tb_expr_col(A, i, S->fields[i].type);
-}
+static tb_expr *col(int i) { return tb_expr_col(A, i, S->fields[i].type); }
 
 static tb_expr *ci(int64_t v)
 {
@@ -90,10 +88,7 @@ static tb_expr *cn(const char *s)
     return tb_expr_const(A, &x);
 }
 
-static tb_expr *cnull(void)
-{
-    return tb_expr_null(A);
-}
+static tb_expr *cnull(void) { return tb_expr_null(A); }
 
 static tb_type ty(const char *name)
 {
@@ -242,9 +237,9 @@ static int64_t ts_of(const char *s)
 static int setup(void **state)
 {
     static const char *names[N_COLS] = {"i", "b", "d", "s", "t", "dt", "m", "bo", "iv", "sm"};
-    static const char *types[N_COLS] = {"integer", "bigint", "double", "text", "timestamp",
-                                        "date", "numeric(10,2)", "boolean", "interval",
-                                        "smallint"};
+    static const char *types[N_COLS] = {"integer",   "bigint",  "double",        "text",
+                                        "timestamp", "date",    "numeric(10,2)", "boolean",
+                                        "interval",  "smallint"};
     static const char *strs[NROWS] = {"abc", "Hello World", NULL, "", "h\xc3\xa9llo"};
     uint32_t c, r;
     (void)state;
@@ -347,7 +342,8 @@ static void test_arith_int(void **state)
     EQ(ev1(call("+", 2, cnull(), ci(3))), "NULL");
     call_fails(TB_E_TYPE, "invalid input syntax for type integer: \"x\"", "+", 2, cs("x"), ci(1));
     call_fails(TB_E_TYPE, "operator does not exist: text + integer", "+", 2, col(C_S), ci(1));
-    call_fails(TB_E_TYPE, "operator does not exist: boolean * boolean", "*", 2, col(C_BO), cb(true));
+    call_fails(TB_E_TYPE, "operator does not exist: boolean * boolean", "*", 2, col(C_BO),
+               cb(true));
 }
 
 static void test_arith_float(void **state)
@@ -384,7 +380,8 @@ static void test_numeric(void **state)
     EQ(ev(e), "1.5625,12.2500,NULL,999980.0001,0.0001");
     e = call("/", 2, col(C_M), ci(3));
     EQ(typename_of(e), "numeric(38,16)");
-    EQ(ev(e), "0.4166666666666667,-1.1666666666666667,NULL,333.3300000000000000,0.0033333333333333");
+    EQ(ev(e),
+       "0.4166666666666667,-1.1666666666666667,NULL,333.3300000000000000,0.0033333333333333");
     EQ(ev1(call("/", 2, cast(ci(10), "numeric"), ci(4))), "2.5000000000000000");
     EQ(ev1(call("+", 2, cn("1.5"), ci(1))), "2.5");
     EQ(ev1(call("-", 2, cn("1.5"), cn("0.25"))), "1.25");
@@ -392,8 +389,8 @@ static void test_numeric(void **state)
     EQ(typename_of(call("+", 2, cn("1.5"), cd(1))), "double precision");
     ev_fails(call("+", 2, cn("99999999999999999999999999999999999999"), ci(1)), TB_E_RANGE,
              "numeric field overflow");
-    ev_fails(call("*", 2, cn("12345678901234567890.12"), cn("12345678901234567890.12")),
-             TB_E_RANGE, "numeric field overflow");
+    ev_fails(call("*", 2, cn("12345678901234567890.12"), cn("12345678901234567890.12")), TB_E_RANGE,
+             "numeric field overflow");
     /* wide products/quotients go through 256-bit arithmetic */
     EQ(ev1(call("*", 2, cn("1234567890123456789.123456"), cn("0.000001"))),
        "1234567890123.456789123456");
@@ -498,7 +495,8 @@ static void test_logic(void **state)
        "true,false,NULL,true,false");
     EQ(ev(mk(TB_EX_OR, false, false, 2, col(C_BO), cnull())), "true,NULL,NULL,true,NULL");
     EQ(ev(mk(TB_EX_AND, false, false, 2, col(C_BO), cnull())), "NULL,false,NULL,NULL,false");
-    EQ(ev(mk(TB_EX_OR, false, false, 3, col(C_BO), cb(false), mk(TB_EX_IS_NULL, false, false, 1, col(C_I)))),
+    EQ(ev(mk(TB_EX_OR, false, false, 3, col(C_BO), cb(false),
+             mk(TB_EX_IS_NULL, false, false, 1, col(C_I)))),
        "true,false,true,true,false");
     EQ(ev(mk(TB_EX_NOT, false, false, 1, col(C_BO))), "false,true,NULL,false,true");
     /* laziness: the division is evaluated only where i <> 0 */
@@ -564,12 +562,14 @@ static void test_in(void **state)
     EQ(ev(mk(TB_EX_IN, false, false, 3, col(C_I), ci(1), cnull())), "true,NULL,NULL,NULL,NULL");
     EQ(ev(mk(TB_EX_IN, true, false, 3, col(C_I), ci(1), cnull())), "false,NULL,NULL,NULL,NULL");
     EQ(ev(mk(TB_EX_IN, true, false, 3, col(C_I), ci(5), ci(6))), "true,true,NULL,true,true");
-    EQ(ev(mk(TB_EX_IN, false, false, 3, col(C_S), cs("abc"), cs(""))), "true,false,NULL,true,false");
+    EQ(ev(mk(TB_EX_IN, false, false, 3, col(C_S), cs("abc"), cs(""))),
+       "true,false,NULL,true,false");
     EQ(ev(mk(TB_EX_IN, false, false, 3, col(C_D), cn("1.5"), cs("NaN"))),
        "true,false,NULL,false,true");
     EQ(ev(mk(TB_EX_IN, false, false, 3, col(C_B), ci(20), cbig(INT64_MIN))),
        "false,true,NULL,false,true");
-    EQ(ev(mk(TB_EX_IN, false, false, 2, col(C_DT), cs("1969-12-31"))), "false,true,NULL,false,false");
+    EQ(ev(mk(TB_EX_IN, false, false, 2, col(C_DT), cs("1969-12-31"))),
+       "false,true,NULL,false,false");
     /* non-constant list */
     EQ(ev(mk(TB_EX_IN, false, false, 3, col(C_I), col(C_B), ci(1))), "true,false,NULL,false,false");
     EQ(ev(mk(TB_EX_IN, true, false, 3, col(C_I), col(C_B), ci(1))), "false,true,NULL,true,true");
@@ -624,7 +624,8 @@ static void test_like(void **state)
     EQ(ev1(call("~~", 2, cnull(), cs("a"))), "NULL");
     call_fails(TB_E_SQL, "LIKE pattern must not end with escape character", "~~", 2, col(C_S),
                cs("ab\\"));
-    call_fails(TB_E_TYPE, "operator does not exist: integer ~~ unknown", "~~", 2, col(C_I), cs("a"));
+    call_fails(TB_E_TYPE, "operator does not exist: integer ~~ unknown", "~~", 2, col(C_I),
+               cs("a"));
 }
 
 static void test_regex(void **state)
@@ -645,7 +646,8 @@ static void test_regex(void **state)
        "fooXarYXazY");
     EQ(ev1(call("regexp_replace", 4, cs("aaa"), cs("x*"), cs("-"), cs("g"))), "-a-a-a-");
     EQ(ev1(call("regexp_replace", 4, cs("Hello"), cs("L"), cs("[\\&]"), cs("gi"))), "He[l][l]o");
-    EQ(ev(call("regexp_replace", 3, col(C_S), cs("[aeiou]"), cs(""))), "bc,Hllo World,NULL,,h\xc3\xa9ll");
+    EQ(ev(call("regexp_replace", 3, col(C_S), cs("[aeiou]"), cs(""))),
+       "bc,Hllo World,NULL,,h\xc3\xa9ll");
     EQ(ev1(call("substring", 2, cs("foobar"), cs("o+b"))), "oob");
     EQ(ev1(call("substring", 2, cs("foobar"), cs("o(b.)"))), "ba");
     EQ(ev1(call("substring", 2, cs("foobar"), cs("xyz"))), "NULL");
@@ -713,8 +715,9 @@ static void test_strings(void **state)
     EQ(ev1(call("md5", 1, cs("abc"))), "900150983cd24fb0d6963f7d28e17f72");
     EQ(ev1(call("md5", 1, cs("The quick brown fox jumps over the lazy dog"))),
        "9e107d9d372bb6826bd81d3542a419d6");
-    EQ(ev1(call("md5", 1, cs("1234567890123456789012345678901234567890123456789012345678901234567890"
-                             "1234567890"))),
+    EQ(ev1(call("md5", 1,
+                cs("1234567890123456789012345678901234567890123456789012345678901234567890"
+                   "1234567890"))),
        "57edf4a22be3c955ac49da2e2107b67a");
     EQ(ev1(call("ascii", 1, cs("A"))), "65");
     EQ(ev1(call("ascii", 1, cs("\xc3\xa9"))), "233");
@@ -827,11 +830,11 @@ static void test_casts(void **state)
     EQ(ev1(cast(cs("-1.5e2"), "double")), "-150");
     EQ(ev1(cast(cs("2024-02-29"), "date")), "2024-02-29");
     EQ(ev1(cast(cs("2024-02-29 12:00"), "timestamp")), "2024-02-29 12:00:00");
-#define CAST_FAILS(str, type, code, want)                                                      \
-    do {                                                                                     \
-        assert_int_equal(tb_expr_cast(A, cs(str), ty(type), 0, &r, &E), code);               \
-        if (strstr(E.msg, want) == NULL)                                                     \
-            fail_msg("cast '%s' to %s: %s", str, type, E.msg);                               \
+#define CAST_FAILS(str, type, code, want)                                                          \
+    do {                                                                                           \
+        assert_int_equal(tb_expr_cast(A, cs(str), ty(type), 0, &r, &E), code);                     \
+        if (strstr(E.msg, want) == NULL)                                                           \
+            fail_msg("cast '%s' to %s: %s", str, type, E.msg);                                     \
     } while (0)
     CAST_FAILS("abc", "integer", TB_E_TYPE, "invalid input syntax for type integer: \"abc\"");
     CAST_FAILS("1.5", "integer", TB_E_TYPE, "invalid input syntax for type integer: \"1.5\"");
@@ -844,7 +847,8 @@ static void test_casts(void **state)
     CAST_FAILS("0x10", "double", TB_E_TYPE, "invalid input syntax for type double precision");
     CAST_FAILS("1e999", "double", TB_E_RANGE, "out of range for type double precision");
     CAST_FAILS("10 parsecs", "interval", TB_E_TYPE, "invalid input syntax for type interval");
-    ev_fails(cast(col(C_S), "integer"), TB_E_TYPE, "invalid input syntax for type integer: \"abc\"");
+    ev_fails(cast(col(C_S), "integer"), TB_E_TYPE,
+             "invalid input syntax for type integer: \"abc\"");
     assert_int_equal(tb_expr_cast(A, cbig(3000000000LL), ty("integer"), 0, &r, &E), TB_E_RANGE);
     assert_non_null(strstr(E.msg, "integer out of range"));
     ev_fails(cast(col(C_B), "integer"), TB_E_RANGE, "integer out of range");
@@ -919,8 +923,7 @@ static void test_time(void **state)
     e = call("extract", 2, cs("year"), col(C_T));
     EQ(typename_of(e), "numeric(38,0)");
     EQ(ev(e), "2024,1969,NULL,2000,1970");
-    EQ(ev(call("extract", 2, cs("second"), col(C_T))),
-       "7.500000,55.000000,NULL,0.000000,0.000000");
+    EQ(ev(call("extract", 2, cs("second"), col(C_T))), "7.500000,55.000000,NULL,0.000000,0.000000");
     EQ(ev(call("extract", 2, cs("milliseconds"), col(C_T))), "7500.000,55000.000,NULL,0.000,0.000");
     e = call("date_part", 2, cs("epoch"), col(C_T));
     EQ(typename_of(e), "double precision");
@@ -1145,8 +1148,7 @@ static void test_big_batch(void **state)
         }
     }
     /* a < 0 AND b > 0 */
-    e = mk(TB_EX_AND, false, false, 2,
-           call("<", 2, tb_expr_col(A, 0, ty("integer")), ci(0)),
+    e = mk(TB_EX_AND, false, false, 2, call("<", 2, tb_expr_col(A, 0, ty("integer")), ci(0)),
            call(">", 2, tb_expr_col(A, 1, ty("integer")), ci(0)));
     assert_int_equal(tb_expr_eval(e, bb, A, &v, &E), TB_OK);
     for (r = 0; r < N; r++) {
@@ -1296,11 +1298,10 @@ int main(void)
         cmocka_unit_test(test_logic),       cmocka_unit_test(test_isnull_case),
         cmocka_unit_test(test_in),          cmocka_unit_test(test_like),
         cmocka_unit_test(test_strings),     cmocka_unit_test(test_regex),
-        cmocka_unit_test(test_conditional),
-        cmocka_unit_test(test_math),        cmocka_unit_test(test_casts),
-        cmocka_unit_test(test_time),        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_format_fold), cmocka_unit_test(test_big_batch),
-        cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_conditional), cmocka_unit_test(test_math),
+        cmocka_unit_test(test_casts),       cmocka_unit_test(test_time),
+        cmocka_unit_test(test_types),       cmocka_unit_test(test_format_fold),
+        cmocka_unit_test(test_big_batch),   cmocka_unit_test(test_faults),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
