@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Crash recovery (issue 6): the job of tests/badinput/job_crash.sql (three continuous
+# queries: complete-mode view + Delta table, raw rows appended to Delta, watermark
+# append-mode windows to Delta) runs with --trigger continuous while a feeder drops sales
+# files, and is killed with SIGKILL at random moments (0-300 ms after each start, so
+# kills land during start-up, planning, Delta commits and checkpoint writes), then
+# restarted on the same checkpoint, over and over. A final --trigger available-now run
+# drains the input. Then the views and the Delta tables must equal the batch answer over
+# every input file: no row lost, none repeated.
+# Then damaged checkpoint files (truncated, flipped bytes) must give a clear error naming
+# the file, and leftover temp files must be ignored.
+# Env: TB_BIN, TB_SRCDIR; TB_CRASH_KILLS (default 30), TB_CRASH_FILES (default 60),
+# TB_CRASH_SEED (default: random, printed so a failure can be replayed).
+set -euo pipefail
+BIN=${TB_BIN:?TB_BIN must point at the tributary binary}
+SRC=${TB_SRCDIR:?TB_SRCDIR must point at the repository}
+JOB=$SRC/tests/badinput/job_crash.sql
+KILLS=${TB_CRASH_KILLS:-30}
+FILES=${TB_CRASH_FILES:-60}
+ROWS=200
+SEED=${TB_CRASH_SEED:-$((($$ + $(date +%s)) % 32768))}
+RANDOM=$SEED
+echo "seed $SEED (TB_CRASH_SEED=$SEED replays the same delays)"
+T=$(mktemp -d /tmp/tb-crash-XXXXXX)
+FEEDER=
+JOBPID=
+cleanup() {
+  [ -n "$JOBPID" ] && kill -9 "$JOBPID" 2>/dev/null || true
+  [ -n "$FEEDER" ] && kill "$FEEDER" 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { # name expected-file actual-file
+  if diff -u "$2" "$3" > "$T/diff.txt"; then
+    ok "$1 ($(($(wc -l < "$2") - 1)) rows)"
+  else
+    bad "$1"; head -30 "$T/diff.txt"
+  fi
+}
+# A sanitizer report or a crash signal is a failure whatever else happened.
+sane() { # stderr-file what
+  if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$1"; then
+    bad "$2: sanitizer report"; head -30 "$1"; return 1
+  fi
+  return 0
+}
+last_view() { awk '/^== /{buf=""; next} {buf = buf $0 "\n"} END{printf "%s", buf}' "$1"; }
+ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+
+D=$T/d
+mkdir -p "$D/sales"
+"$BIN" generate products --out "$D/products.parquet" --products 100
+RUN=("$BIN" run "$JOB" --set DATA="$D" --set MAXF=2 --checkpoint "$D/ckpt" --quiet)
+
+# Feeder: FILES files of ROWS rows, each 4 s of event time after the previous one,
+# written under a hidden name and renamed into place, 0-60 ms apart.
+start_of() { date -u -d "2024-05-01 12:00:00 UTC + $(($1 * ROWS / 50)) seconds" '+%Y-%m-%d %H:%M:%S'; }
+feeder() {
+  for ((k = 0; k < FILES; k++)); do
+    "$BIN" generate sales --out "$D/sales" --rows $ROWS --files 1 --first-file $k \
+      --first-id $((k * ROWS + 1)) --seed $((900 + k)) --products 100 \
+      --start "$(start_of $k)" --rate 50 > /dev/null
+    ms_sleep $((RANDOM % 61))
+  done
+}
+feeder &
+FEEDER=$!
+
+# Kill loop.
+mid_batch=0   # kills that left a batch with offsets but no commit (re-run on restart)
+early=0       # kills before the job had committed anything new
+for ((i = 1; i <= KILLS; i++)); do
+  before=$(cat "$D"/ckpt/*/commits/[0-9]* 2>/dev/null | wc -l || true)
+  "${RUN[@]}" --trigger continuous > "$T/run$i.out" 2> "$T/run$i.err" &
+  JOBPID=$!
+  ms_sleep $((RANDOM % 301))
+  kill -9 "$JOBPID" 2>/dev/null || true
+  st=0
+  wait "$JOBPID" || st=$?
+  JOBPID=
+  sane "$T/run$i.err" "run $i" || continue
+  if [ "$st" != 137 ]; then
+    bad "run $i exited by itself with status $st before the kill"; head -20 "$T/run$i.err"
+    continue
+  fi
+  after=$(cat "$D"/ckpt/*/commits/[0-9]* 2>/dev/null | wc -l || true)
+  [ "$after" -le "$before" ] && early=$((early + 1))
+  for q in "$D"/ckpt/*/; do
+    lo=$(ls "$q/offsets" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
+    lc=$(ls "$q/commits" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
+    if [ -n "$lo" ] && [ "$lo" != "${lc:-}" ]; then mid_batch=$((mid_batch + 1)); break; fi
+  done
+done
+wait "$FEEDER"
+FEEDER=
+tmpfiles=$(find "$D/ckpt" "$D"/out_* -name '.*tmp*' 2>/dev/null | wc -l)
+echo "kills: $KILLS ($mid_batch left an uncommitted batch, $early before any new commit);" \
+  "leftover temp files: $tmpfiles"
+[ "$mid_batch" -ge 3 ] && ok "kills landed inside batches ($mid_batch of $KILLS)" \
+  || bad "only $mid_batch of $KILLS kills landed inside a batch (timing too coarse?)"
+
+# Drain and show both views.
+SHOW="SELECT 'c' AS v, * FROM sales_by_category UNION ALL
+      SELECT 'w', * FROM sales_wm_by_category ORDER BY 1, 2, 3"
+st=0
+"${RUN[@]}" --trigger available-now --format csv --show "$SHOW" --every '1 hour' \
+  > "$T/final.out" 2> "$T/final.err" || st=$?
+sane "$T/final.err" "drain run" || true
+[ "$st" = 0 ] && ok "drain run after $KILLS kills" \
+  || { bad "drain run exited $st"; head -20 "$T/final.err"; }
+
+# The batch answers over every input file.
+Q=(query --format csv)
+"$BIN" "${Q[@]}" "SELECT tumble(ts, INTERVAL '10 seconds') AS window_start, category,
+    sum(quantity) AS total_quantity
+  FROM read_csv('$D/sales') JOIN read_parquet('$D/products.parquet') USING (product_id)
+  GROUP BY 1, 2 ORDER BY 1, 2" > "$T/expect.csv"
+nrows=$("$BIN" "${Q[@]}" "SELECT count(*) FROM read_csv('$D/sales')" | tail -1)
+[ "$nrows" = $((FILES * ROWS)) ] && ok "input: $nrows rows in $FILES files" \
+  || bad "input has $nrows rows, expected $((FILES * ROWS))"
+
+last_view "$T/final.out" > "$T/views.csv"
+{ echo "window_start,category,total_quantity"; grep '^c,' "$T/views.csv" | cut -d, -f2-; } \
+  > "$T/view_c.csv"
+{ echo "window_start,category,total_quantity"; grep '^w,' "$T/views.csv" | cut -d, -f2-; } \
+  > "$T/view_w.csv"
+check "complete view = batch answer" "$T/expect.csv" "$T/view_c.csv"
+check "watermark view (final + open windows) = batch answer" "$T/expect.csv" "$T/view_w.csv"
+"$BIN" "${Q[@]}" "SELECT window_start, category, total_quantity
+  FROM read_delta('$D/out_complete') ORDER BY 1, 2" > "$T/delta_c.csv"
+check "complete Delta table = batch answer" "$T/expect.csv" "$T/delta_c.csv"
+
+# Every raw row exactly once.
+"$BIN" "${Q[@]}" "SELECT sale_id, product_id, quantity, ts FROM read_csv('$D/sales')
+  ORDER BY sale_id" > "$T/raw_expect.csv"
+"$BIN" "${Q[@]}" "SELECT sale_id, product_id, quantity, ts FROM read_delta('$D/out_raw')
+  ORDER BY sale_id" > "$T/raw_delta.csv"
+check "raw Delta table = every input row once" "$T/raw_expect.csv" "$T/raw_delta.csv"
+
+# Append mode: the windows closed by the final watermark (max ts - 15 s), once each.
+"$BIN" "${Q[@]}" "WITH wm AS (SELECT max(ts) - INTERVAL '15 seconds' AS w FROM read_csv('$D/sales'))
+  SELECT tumble(ts, INTERVAL '10 seconds') AS window_start, category,
+    sum(quantity) AS total_quantity
+  FROM read_csv('$D/sales') JOIN read_parquet('$D/products.parquet') USING (product_id)
+  GROUP BY 1, 2 HAVING tumble(ts, INTERVAL '10 seconds') + INTERVAL '10 seconds'
+    <= (SELECT w FROM wm) ORDER BY 1, 2" > "$T/expect_closed.csv"
+"$BIN" "${Q[@]}" "SELECT window_start, category, total_quantity
+  FROM read_delta('$D/out_append') ORDER BY 1, 2" > "$T/delta_a.csv"
+check "append Delta table = closed windows, once each" "$T/expect_closed.csv" "$T/delta_a.csv"
+rows_checked=$(($(wc -l < "$T/expect.csv") * 3 + $(wc -l < "$T/raw_expect.csv") +
+                $(wc -l < "$T/expect_closed.csv") - 5))
+echo "rows checked: $rows_checked"
+
+# ---- damaged checkpoint files: a clear error naming the file, never a crash.
+QDIR=sales_by_category
+last_of() { ls "$1" | grep -E '^[0-9]+$' | sort -n | tail -1; }
+N=$(last_of "$D/ckpt/$QDIR/commits")
+flip() { # file offset: xor one byte
+  python3 -c "import sys; p, o = sys.argv[1], int(sys.argv[2]); b = bytearray(open(p, 'rb').read()); o = o % len(b); b[o] ^= 0x5a; open(p, 'wb').write(bytes(b))" "$1" "$2"
+}
+damaged() { # name relative-file action(truncate|flip|empty) expected-words
+  local name=$1 rel=$2 action=$3 words=$4
+  local C=$T/c_$name
+  rm -rf "$C"; cp -a "$D" "$C"
+  local f=$C/ckpt/$QDIR/$rel
+  case $action in
+    truncate) truncate -s $(($(stat -c %s "$f") / 2)) "$f" ;;
+    empty) : > "$f" ;;
+    flip) flip "$f" $(($(stat -c %s "$f") / 3)) ;;
+  esac
+  local st=0
+  "$BIN" run "$JOB" --set DATA="$C" --set MAXF=2 --checkpoint "$C/ckpt" --quiet \
+    --trigger available-now > "$T/c.out" 2> "$T/c.err" || st=$?
+  sane "$T/c.err" "damaged $name" || return 0
+  if [ "$st" = 1 ] && grep -q "$f" "$T/c.err" && grep -qiE "$words" "$T/c.err"; then
+    ok "damaged $name: exit 1, names the file: $(head -1 "$T/c.err" | cut -c1-150)"
+  else
+    bad "damaged $name: exit $st, expected 1 and an error naming $f"; head -5 "$T/c.err"
+  fi
+  rm -rf "$C"
+}
+damaged "state/$N truncated" "state/$N" truncate "damaged|not a state"
+damaged "state/$N flipped byte" "state/$N" flip "damaged|checksum"
+damaged "offsets/$N truncated" "offsets/$N" truncate "damaged|torn"
+damaged "offsets/0 flipped byte" "offsets/0" flip "damaged|checksum"
+damaged "commits/$N flipped byte" "commits/$N" flip "damaged|checksum"
+damaged "commits/$N empty" "commits/$N" empty "damaged|torn"
+damaged "metadata flipped byte" "metadata" flip "damaged|checksum"
+
+# ---- leftover temp files (a writer killed between write and rename) are ignored.
+for q in "$D"/ckpt/*/; do
+  for sub in offsets state commits; do
+    echo 'garbage' > "$q/$sub/.$((N + 1)).tmp-123"
+  done
+  echo 'garbage' > "$q/.metadata.tmp-123"
+done
+echo 'garbage' > "$D/out_complete/_delta_log/.00000000000000099999.json.x.tmp"
+"$BIN" generate sales --out "$D/sales" --rows $ROWS --files 1 --first-file $FILES \
+  --first-id $((FILES * ROWS + 1)) --seed 1 --products 100 --start "$(start_of $FILES)" \
+  --rate 50 > /dev/null
+st=0
+"${RUN[@]}" --trigger available-now --format csv \
+  --show "SELECT * FROM sales_by_category ORDER BY 1, 2" --every '1 hour' \
+  > "$T/tmp.out" 2> "$T/tmp.err" || st=$?
+sane "$T/tmp.err" "leftover temp files" || true
+"$BIN" "${Q[@]}" "SELECT tumble(ts, INTERVAL '10 seconds') AS window_start, category,
+    sum(quantity) AS total_quantity
+  FROM read_csv('$D/sales') JOIN read_parquet('$D/products.parquet') USING (product_id)
+  GROUP BY 1, 2 ORDER BY 1, 2" > "$T/expect2.csv"
+last_view "$T/tmp.out" > "$T/view2.csv"
+if [ "$st" = 0 ]; then
+  check "leftover temp files ignored; one more file read" "$T/expect2.csv" "$T/view2.csv"
+else
+  bad "leftover temp files: exit $st"; head -5 "$T/tmp.err"
+fi
+
+echo "$pass passed, $fail failed (seed $SEED, $KILLS kills, $rows_checked rows checked)"
+[ "$fail" = 0 ]
