@@ -24,9 +24,15 @@
  * value in a column the query does not read is not detected (Spark's column pruning);
  * field counts are always checked.
  *
+ * The corrupt column holds the raw record as text, invalid UTF-8 bytes and NULs replaced
+ * by U+FFFD. Value forms: boolean true/false/t/f/yes/no/y/n/on/off/1/0 (any case);
+ * integers with overflow checks; real/double exactly as strtof/strtod; numeric rounded
+ * to its scale and checked against its precision; date/timestamp ISO 8601 (or the
+ * *_format options); interval as PostgreSQL input.
+ *
  * Limits: a record longer than max_line_bytes (default 64 MiB, at most 1 GiB) is a
- * TB_E_LIMIT error naming file and line; memory held by a reading source is bounded by
- * max_line_bytes + the read chunk (1 MiB), never the file size.
+ * TB_E_LIMIT error naming file and line (in every mode); memory held by a reading source
+ * is bounded by max_line_bytes + two read chunks (1 MiB each), never the file size.
  *
  * @thread a source is used by one thread at a time; options are immutable once shared.
  */
