@@ -1047,10 +1047,14 @@ tb_rc tb_cast_build(tb_arena *arena, tb_expr *e, tb_type to, tb_cast_level level
         return tb_err_nomem(err);
     c->args[0] = e;
     if (e->kind == TB_EX_CONST) {
-        /* fold now: a bad literal is an error at construction, as in PostgreSQL */
+        /* fold now: a bad literal is an error at construction, as in PostgreSQL, and
+         * points at the literal itself when its position is known */
         tb_value v;
         tb_expr *k;
-        tb_rc rc = tb_expr_eval_const(c, arena, &v, err);
+        tb_rc rc;
+        if (e->pos >= 0)
+            c->pos = e->pos;
+        rc = tb_expr_eval_const(c, arena, &v, err);
         if (rc != TB_OK)
             return rc;
         k = tb_expr_const_typed(arena, &v);
