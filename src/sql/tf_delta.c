@@ -69,8 +69,10 @@ static tb_rc delta_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema 
                 TB_ERRF(err, TB_E_SQL, "read_delta: version must be a number >= 0");
                 return bad_arg(a, err);
             }
-        } else if (a->name != NULL && tb_str_ieq(a->name, "connector")) {
-            continue;
+        } else if (a->name != NULL &&
+                   (tb_str_ieq(a->name, "connector") || tb_str_ieq(a->name, "output_mode") ||
+                    tb_str_ieq(a->name, "mode") || tb_str_ieq(a->name, "partition_by"))) {
+            continue; /* sink options of a declared Delta table: not read options */
         } else {
             TB_ERRF(err, TB_E_SQL, "read_delta: unknown option %s (read_delta takes a path and "
                     "version => N)", a->name != NULL ? a->name : "(positional)");
