@@ -42,6 +42,7 @@ void tb_sql_catalog_free(tb_db *db)
     }
     tb_free(db->settings);
     db->settings = NULL;
+    tb_strlist_free(&db->indexes);
     db->n_settings = db->cap_settings = 0;
 }
 

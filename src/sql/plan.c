@@ -730,7 +730,19 @@ static tb_rc plan_node(pctx *pc, lnode *n, const uint64_t *need, pres *out)
         return plan_sort(pc, n, need, out);
     case L_LIMIT: {
         pres c;
-        tb_rc rc = plan_node(pc, n->left, need, &c);
+        const uint64_t *lneed = need;
+        bool any = false;
+        for (uint32_t i = 0; i < n->n_out && !any; i++)
+            any = set_has(need, pc->words, n->out[i]);
+        if (!any && n->n_out > 0) {
+            /* keep one column: exec's limit does not take 0-column batches yet */
+            uint64_t *nn = set_copy(pc, need);
+            if (nn == NULL)
+                return tb_err_nomem(pc->err);
+            set_add(nn, n->out[0]);
+            lneed = nn;
+        }
+        tb_rc rc = plan_node(pc, n->left, lneed, &c);
         if (rc != TB_OK)
             return rc;
         rc = tb_op_limit_new(c.op, n->limit, n->offset, &out->op, pc->err);

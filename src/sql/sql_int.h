@@ -48,6 +48,7 @@ struct tb_db {
     size_t n_settings, cap_settings;
     tb_sql_stmt_hook hook;
     void *hook_ud;
+    tb_strlist indexes; /* CREATE INDEX names: accepted, no physical index (scans only) */
     tb_err err; /* last error */
     int depth;  /* tb_db_exec re-entrancy depth (hooks) */
 };

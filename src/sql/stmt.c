@@ -4,7 +4,8 @@
  * Handled here: SELECT / VALUES / set operations (a streaming result), CREATE TABLE
  * (in memory, or file-backed WITH (connector = 'csv' | 'parquet' | X with read_X)),
  * CREATE TABLE AS, INSERT (VALUES or SELECT), CREATE [OR REPLACE] VIEW, DROP TABLE /
- * VIEW [IF EXISTS], EXPLAIN, SET / RESET / SHOW, SHOW TABLES. Everything else goes to
+ * VIEW [IF EXISTS], EXPLAIN, SET / RESET / SHOW, SHOW TABLES, TRUNCATE, CREATE / DROP
+ * INDEX (accepted, no index is built). Everything else goes to
  * the statement hook (sql.h), which may decline.
  *
  * Only the last statement's result is returned; other SELECTs are run to completion
@@ -719,17 +720,78 @@ done:
     return rc;
 }
 
+/* CREATE INDEX: checked and remembered, but no index is built (the engine scans and
+ * hashes; an index changes no query result). UNIQUE indexes would, so they are refused. */
+static tb_rc create_index(stmtctx *sc)
+{
+    const PgQuery__IndexStmt *is = sc->stmt->index_stmt;
+    if (is->unique || is->primary)
+        return TB_ERRPOS(sc->err, TB_E_UNSUPPORTED, sc->offset,
+                         "UNIQUE indexes are not supported");
+    catentry *e = tb_sql_cat_find(sc->db, is->relation->relname);
+    if (e == NULL)
+        return tb_sql_cat_notfound(sc->db, is->relation->relname, is->relation->location,
+                                   sc->err);
+    if (e->kind == TB_CAT_VIEW)
+        return TB_ERRPOS(sc->err, TB_E_SQL, is->relation->location,
+                         "cannot create an index on view \"%s\"", e->name);
+    for (size_t i = 0; i < is->n_index_params; i++) {
+        const pgnode *p = is->index_params[i];
+        if (IS(p, INDEX_ELEM) && p->index_elem->name != NULL && p->index_elem->name[0] &&
+            tb_schema_find(e->schema, p->index_elem->name) < 0)
+            return TB_ERRPOS(sc->err, TB_E_NOTFOUND, sc->offset,
+                             "column \"%s\" does not exist", p->index_elem->name);
+    }
+    const char *name = is->idxname != NULL && is->idxname[0] ? is->idxname : NULL;
+    if (name == NULL)
+        return TB_OK;
+    for (size_t i = 0; i < sc->db->indexes.n; i++) {
+        if (strcmp(sc->db->indexes.items[i], name) == 0) {
+            if (is->if_not_exists)
+                return TB_OK;
+            return TB_ERRPOS(sc->err, TB_E_EXISTS, sc->offset,
+                             "relation \"%s\" already exists", name);
+        }
+    }
+    if (tb_strlist_push(&sc->db->indexes, name) != TB_OK)
+        return tb_err_nomem(sc->err);
+    return TB_OK;
+}
+
+static tb_rc drop_index(stmtctx *sc)
+{
+    const PgQuery__DropStmt *ds = sc->stmt->drop_stmt;
+    tb_strlist *ix = &sc->db->indexes;
+    for (size_t i = 0; i < ds->n_objects; i++) {
+        const pgnode *o = ds->objects[i];
+        const char *name = IS(o, LIST) && o->list->n_items > 0
+                               ? str_of(o->list->items[o->list->n_items - 1])
+                               : NULL;
+        size_t k = 0;
+        while (name != NULL && k < ix->n && strcmp(ix->items[k], name) != 0)
+            k++;
+        if (name == NULL || k == ix->n) {
+            if (ds->missing_ok)
+                continue;
+            return TB_ERRPOS(sc->err, TB_E_NOTFOUND, sc->offset,
+                             "index \"%s\" does not exist", name ? name : "?");
+        }
+        tb_free(ix->items[k]);
+        ix->items[k] = ix->items[--ix->n];
+    }
+    return TB_OK;
+}
+
 static tb_rc drop(stmtctx *sc)
 {
     const PgQuery__DropStmt *ds = sc->stmt->drop_stmt;
+    if (ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX)
+        return drop_index(sc);
     bool is_view = ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_VIEW;
     bool is_table = ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE ||
                     ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE;
-    if (!is_view && !is_table) {
-        if (sc->db->hook != NULL)
-            return call_hook(sc, "this DROP statement");
+    if (!is_view && !is_table)
         return call_hook(sc, "this DROP statement");
-    }
     /* check all first: DROP is all or nothing */
     for (size_t i = 0; i < ds->n_objects; i++) {
         const pgnode *o = ds->objects[i];
@@ -957,6 +1019,8 @@ static tb_rc exec_one(stmtctx *sc, bool want_rows)
         return create_view(sc);
     case NC(DROP_STMT):
         return drop(sc);
+    case NC(INDEX_STMT):
+        return create_index(sc);
     case NC(EXPLAIN_STMT):
         return explain(sc);
     case NC(VARIABLE_SET_STMT):
