@@ -59,8 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)tb_delta_part_value(text, tb_type_decimal(38, 10), &v);
     }
     {
-        char *dec = tb_delta_path_decode(text);
-        tb_free(dec);
+        char *dec = NULL;
+        if (tb_delta_path_decode(text, &dec) == TB_OK)
+            tb_free(dec);
     }
     tb_free(text);
     return 0;

@@ -150,6 +150,7 @@ typedef struct tb_delta_write_opts {
     uint64_t target_file_bytes;  /* roll to a new data file past this; default 128 MiB */
     uint32_t max_open_files;     /* partition files open at once; default 32 */
     int64_t checkpoint_interval; /* 0: table's delta.checkpointInterval or 10 */
+    bool sync;                   /* fsync data files and commits; default true */
 } tb_delta_write_opts;
 
 void tb_delta_write_opts_default(tb_delta_write_opts *opts);

@@ -741,8 +741,10 @@ static tb_rc read_row_group(ck_reader *r, tb_delta_snapshot *snap, const ck_tree
                 tb_delta_fentry *e;
                 if (raw == NULL || (stats != NULL && st == NULL))
                     return tb_err_nomem(r->err);
-                dec = tb_delta_path_decode(raw);
-                if (dec == NULL)
+                rc = tb_delta_path_decode(raw, &dec);
+                if (rc == TB_E_NOMEM)
+                    return tb_err_nomem(r->err);
+                if (rc != TB_OK)
                     return ck_corrupt(r, "add.path: bad %-escape");
                 e = tb_delta_fentry_new(raw, dec, st, n_kv, keys, vals);
                 tb_free(dec);
@@ -771,8 +773,10 @@ static tb_rc read_row_group(ck_reader *r, tb_delta_snapshot *snap, const ck_tree
                 tb_delta_fentry *e;
                 if (raw == NULL)
                     return tb_err_nomem(r->err);
-                dec = tb_delta_path_decode(raw);
-                if (dec == NULL)
+                rc = tb_delta_path_decode(raw, &dec);
+                if (rc == TB_E_NOMEM)
+                    return tb_err_nomem(r->err);
+                if (rc != TB_OK)
                     return ck_corrupt(r, "remove.path: bad %-escape");
                 e = tb_delta_fentry_new(raw, dec, NULL, 0, NULL, NULL);
                 tb_free(dec);
@@ -1119,7 +1123,34 @@ static tb_rc put_json_map(ck_w *w, int kleaf, int vleaf, int def, json_t *obj)
     return rc;
 }
 
+/* Replace path with data: temp file + rename (fsync'ed when sync). */
+static tb_rc write_replace(const char *path, const char *data, size_t len, bool sync, tb_err *err)
+{
+    char tmp[4300];
+    int fd;
+    ssize_t wr;
+
+    if (sync)
+        return tb_file_write_atomic(path, data, len, err);
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return TB_ERRF(err, TB_E_IO, "delta: create '%s': %s", tmp, strerror(errno));
+    wr = write(fd, data, len);
+    close(fd);
+    if (wr < 0 || (size_t)wr != len || rename(tmp, path) != 0) {
+        (void)unlink(tmp);
+        return TB_ERRF(err, TB_E_IO, "delta: write '%s': %s", path, strerror(errno));
+    }
+    return TB_OK;
+}
+
 tb_rc tb_delta_checkpoint(const tb_delta_snapshot *snap, tb_err *err)
+{
+    return tb_delta_checkpoint_sync(snap, true, err);
+}
+
+tb_rc tb_delta_checkpoint_sync(const tb_delta_snapshot *snap, bool sync, tb_err *err)
 {
     char path[4200], lc_path[4200], lc[128];
     tb_parquet_writer *pw = NULL;
@@ -1139,6 +1170,7 @@ tb_rc tb_delta_checkpoint(const tb_delta_snapshot *snap, tb_err *err)
                        snap->table_path, snap->min_reader, snap->min_writer);
     snprintf(path, sizeof(path), "%s/%020" PRId64 ".checkpoint.parquet", snap->log_path, snap->version);
     tb_parquet_write_opts_default(&opts);
+    opts.sync = sync;
     rc = tb_parquet_writer_open_nested(path, ck_nodes, sizeof(ck_nodes) / sizeof(ck_nodes[0]), &opts,
                                        &pw, err);
     if (rc != TB_OK)
@@ -1279,5 +1311,5 @@ tb_rc tb_delta_checkpoint(const tb_delta_snapshot *snap, tb_err *err)
     }
     snprintf(lc, sizeof(lc), "{\"version\":%" PRId64 ",\"size\":%" PRIu64 "}\n", snap->version,
              n_actions);
-    return tb_file_write_atomic(lc_path, lc, strlen(lc), err);
+    return write_replace(lc_path, lc, strlen(lc), sync, err);
 }

@@ -136,8 +136,9 @@ tb_rc tb_delta_check_protocol(const tb_delta_snapshot *snap, bool for_write, tb_
 /* A new empty snapshot for table_path (version -1). */
 tb_rc tb_delta_snapshot_empty(const char *table_path, tb_delta_snapshot **out, tb_err *err);
 
-/* Percent-decode a log path into a heap string (NULL on bad escape or OOM). */
-char *tb_delta_path_decode(const char *raw);
+/* Percent-decode a log path into a heap string (*out, tb_free). TB_E_CORRUPT on a bad
+ * escape (or an escaped NUL), TB_E_NOMEM. No message is set. */
+tb_rc tb_delta_path_decode(const char *raw, char **out);
 
 /* Read a checkpoint (parts files) into snap. TB_E_UNSUPPORTED when it cannot be decoded.
  * Implemented in delta_ckpt.c. */
@@ -147,6 +148,9 @@ tb_rc tb_delta_read_checkpoint(tb_delta_snapshot *snap, int64_t version, uint32_
 /* Test hook: called by the writer just before it tries to take `version` (tests use it to
  * lose commit races deterministically). NULL in production. */
 extern void (*tb_delta_before_commit_hook)(const char *table_path, int64_t version);
+
+/* tb_delta_checkpoint, with fsync of the files optional (the writer's opts.sync). */
+tb_rc tb_delta_checkpoint_sync(const tb_delta_snapshot *snap, bool sync, tb_err *err);
 
 /* Random v4 UUID as 36 chars + NUL. */
 void tb_delta_uuid(char out[37]);

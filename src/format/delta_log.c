@@ -239,34 +239,37 @@ static int hexval(int c)
     return -1;
 }
 
-char *tb_delta_path_decode(const char *raw)
+tb_rc tb_delta_path_decode(const char *raw, char **out)
 {
     size_t n = strlen(raw), i, j = 0;
-    char *out = tb_malloc(n + 1);
+    char *dec;
 
-    if (out == NULL)
-        return NULL;
+    *out = NULL;
+    dec = tb_malloc(n + 1);
+    if (dec == NULL)
+        return TB_E_NOMEM;
     for (i = 0; i < n; i++) {
         if (raw[i] == '%') {
             int hi, lo;
             if (i + 2 >= n) {
-                tb_free(out);
-                return NULL;
+                tb_free(dec);
+                return TB_E_CORRUPT;
             }
             hi = hexval((unsigned char)raw[i + 1]);
             lo = hexval((unsigned char)raw[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                tb_free(out);
-                return NULL;
+                tb_free(dec);
+                return TB_E_CORRUPT;
             }
-            out[j++] = (char)(hi * 16 + lo);
+            dec[j++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
-            out[j++] = raw[i];
+            dec[j++] = raw[i];
         }
     }
-    out[j] = '\0';
-    return out;
+    dec[j] = '\0';
+    *out = dec;
+    return TB_OK;
 }
 
 bool tb_delta_part_value(const char *s, tb_type t, tb_value *out)
@@ -645,8 +648,10 @@ static tb_rc parse_file_action(tb_delta_commit *c, uint32_t line, const char *ki
     raw_path = get_str(body, "path", true, &ok);
     if (!ok || raw_path[0] == '\0')
         return CERR(c, line, err, TB_E_CORRUPT, "%s.path: expected a non-empty string", kind);
-    path = tb_delta_path_decode(raw_path);
-    if (path == NULL)
+    rc = tb_delta_path_decode(raw_path, &path);
+    if (rc == TB_E_NOMEM)
+        return tb_err_nomem(err);
+    if (rc != TB_OK)
         return CERR(c, line, err, TB_E_CORRUPT, "%s.path: bad %%-escape in '%s'", kind, raw_path);
     pv = json_object_get(body, "partitionValues");
     if ((pv == NULL || json_is_null(pv)) && is_add) {
@@ -1298,6 +1303,8 @@ nomem:
 
 static bool has_commit(const log_list *l, int64_t v)
 {
+    if (l->n_commits == 0)
+        return false;
     return bsearch(&v, l->commits, l->n_commits, sizeof(int64_t), cmp_i64) != NULL;
 }
 

@@ -55,7 +55,9 @@ typedef struct dw_file {
 struct tb_delta_writer {
     char *path;
     tb_delta_write_opts opts;
-    tb_delta_snapshot *snap; /* NULL while the table does not exist */
+    tb_delta_snapshot *snap; /* NULL while the table does not exist (or after a failed
+                                re-read: then `exists` says to open it again) */
+    bool exists;
     tb_schema *schema;       /* table schema (all columns) */
     tb_schema *data_schema;  /* columns stored in files */
     char **part_cols;
@@ -80,6 +82,7 @@ void tb_delta_write_opts_default(tb_delta_write_opts *opts)
     opts->target_file_bytes = (uint64_t)128 << 20;
     opts->max_open_files = 32;
     opts->checkpoint_interval = 0;
+    opts->sync = true;
 }
 
 /* ---------------------------------------------------------------- files */
@@ -208,6 +211,7 @@ static tb_rc file_open(tb_delta_writer *w, const char *key, char **pvals_src, dw
     tb_parquet_write_opts_default(&po);
     po.codec = w->opts.codec;
     po.timestamp_utc = true; /* Delta's timestamp is an instant */
+    po.sync = w->opts.sync;
     po.row_group_size_bytes = TB_MIN(w->opts.target_file_bytes,
                                      (uint64_t)(w->n_part > 0 ? 32 : 128) << 20);
     rc = tb_parquet_writer_open(f->abs_path, w->data_schema, &po, &f->pw, err);
@@ -527,6 +531,7 @@ tb_rc tb_delta_writer_open_opts(const char *path, const tb_schema *schema,
             goto fail;
         }
         w->schema = tb_schema_copy(w->snap->schema);
+        w->exists = true;
         n_part = w->snap->n_part;
         partition_cols = (const char **)w->snap->part_cols;
     } else if (rc == TB_E_NOTFOUND) {
@@ -720,10 +725,8 @@ tb_rc tb_delta_writer_add_batch(tb_delta_writer *w, const tb_batch *batch, tb_er
         for (i = 0; i < batch->n_rows; i++) {
             uint32_t k;
             if (row_partition(w, batch, i, &key, &scratch, rowvals) != TB_OK) {
-                for (k = 0; k < w->n_part; k++)
-                    tb_free(rowvals[k]);
                 tb_free(slots);
-                goto nomem;
+                goto nomem; /* rowvals are freed at out */
             }
             h = (size_t)tb_hash_bytes(key.data, key.len, 3) & (n_slots - 1);
             while (slots[h] != 0 && strcmp(keys[slots[h] - 1], key.data) != 0)
@@ -731,8 +734,6 @@ tb_rc tb_delta_writer_add_batch(tb_delta_writer *w, const tb_batch *batch, tb_er
             if (slots[h] == 0) {
                 keys[n_groups] = tb_strndup(key.data, key.len);
                 if (keys[n_groups] == NULL) {
-                    for (k = 0; k < w->n_part; k++)
-                        tb_free(rowvals[k]);
                     tb_free(slots);
                     goto nomem;
                 }
@@ -967,8 +968,8 @@ out:
 }
 
 /* Write data as version v if nobody did. *out_taken is true on EEXIST. */
-static tb_rc put_if_absent(const char *log_path, int64_t v, const tb_buf *data, bool *out_taken,
-                           tb_err *err)
+static tb_rc put_if_absent(const char *log_path, int64_t v, const tb_buf *data, bool sync,
+                           bool *out_taken, tb_err *err)
 {
     char tmp[4200], final[4200], uuid[37];
     int fd, dfd;
@@ -992,7 +993,7 @@ static tb_rc put_if_absent(const char *log_path, int64_t v, const tb_buf *data, 
         }
         off += (size_t)r;
     }
-    if (rc == TB_OK && fsync(fd) != 0)
+    if (rc == TB_OK && sync && fsync(fd) != 0)
         rc = TB_ERRF(err, TB_E_IO, "delta: fsync '%s': %s", tmp, strerror(errno));
     if (close(fd) != 0 && rc == TB_OK)
         rc = TB_ERRF(err, TB_E_IO, "delta: close '%s': %s", tmp, strerror(errno));
@@ -1003,7 +1004,7 @@ static tb_rc put_if_absent(const char *log_path, int64_t v, const tb_buf *data, 
             rc = TB_ERRF(err, TB_E_IO, "delta: link '%s' to '%s': %s", tmp, final, strerror(errno));
     }
     (void)unlink(tmp);
-    if (rc == TB_OK && !*out_taken) {
+    if (rc == TB_OK && !*out_taken && sync) {
         dfd = open(log_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
             (void)fsync(dfd);
@@ -1060,6 +1061,11 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
             return rc;
     }
     snprintf(log_path, sizeof(log_path), "%s/_delta_log", w->path);
+    if (w->snap == NULL && w->exists) {
+        rc = tb_delta_open(w->path, -1, &w->snap, err);
+        if (rc != TB_OK)
+            return rc;
+    }
     for (attempt = 0;; attempt++) {
         bool create = w->snap == NULL, taken = false;
         int64_t have;
@@ -1119,7 +1125,7 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
             goto out;
         if (tb_delta_before_commit_hook != NULL)
             tb_delta_before_commit_hook(w->path, version);
-        rc = put_if_absent(log_path, version, &data, &taken, err);
+        rc = put_if_absent(log_path, version, &data, w->opts.sync, &taken, err);
         if (rc != TB_OK)
             goto out;
         if (!taken)
@@ -1143,6 +1149,7 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
         }
     }
     /* point of no return: version is committed */
+    w->exists = true;
     drop_done(w, false);
     if (out_version != NULL)
         *out_version = version;
@@ -1171,7 +1178,7 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
                 if (tb_delta_open(w->path, version, &at, &e2) == TB_OK)
                     own = true;
             }
-            if (at != NULL && tb_delta_checkpoint(at, &e2) != TB_OK)
+            if (at != NULL && tb_delta_checkpoint_sync(at, w->opts.sync, &e2) != TB_OK)
                 tb_log(TB_LOG_WARN, "delta: %s: checkpoint %" PRId64 " not written: %s", w->path,
                        version, e2.msg);
             if (own)

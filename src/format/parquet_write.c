@@ -138,6 +138,7 @@ void tb_parquet_write_opts_default(tb_parquet_write_opts *opts)
     opts->timestamp_utc = false;
     opts->statistics = true;
     opts->max_stat_bytes = 4096;
+    opts->sync = true;
 }
 
 /* ---------------------------------------------------------------- statistics */
@@ -1562,7 +1563,7 @@ tb_rc tb_parquet_writer_close(tb_parquet_writer *w, uint64_t *out_size, tb_err *
     rc = flush_row_group(w, err);
     if (rc == TB_OK)
         rc = write_footer(w, err);
-    if (rc == TB_OK && fsync(w->fd) != 0)
+    if (rc == TB_OK && w->opts.sync && fsync(w->fd) != 0)
         rc = TB_ERRF(err, TB_E_IO, "parquet: fsync '%s': %s", w->tmp_path, strerror(errno));
     if (rc == TB_OK && close(w->fd) != 0) {
         w->fd = -1;
@@ -1579,7 +1580,7 @@ tb_rc tb_parquet_writer_close(tb_parquet_writer *w, uint64_t *out_size, tb_err *
     if (rc == TB_OK) {
         /* make the rename durable */
         slash = strrchr(w->path, '/');
-        if (slash != NULL) {
+        if (slash != NULL && w->opts.sync) {
             char *dir = tb_strndup(w->path, slash == w->path ? 1 : (size_t)(slash - w->path));
             if (dir != NULL) {
                 int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -47,6 +47,7 @@ typedef struct tb_parquet_write_opts {
     bool timestamp_utc;            /* isAdjustedToUTC of timestamps; default false */
     bool statistics;               /* min/max/null_count; default true */
     uint32_t max_stat_bytes;       /* longer string min/max are left out; default 4096 */
+    bool sync;                     /* fsync the file and its directory at close; default true */
 } tb_parquet_write_opts;
 
 void tb_parquet_write_opts_default(tb_parquet_write_opts *opts);

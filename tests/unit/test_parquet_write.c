@@ -671,6 +671,59 @@ static void test_nested(void **state)
     }
 }
 
+
+/* Every allocation failure in open / write / close gives TB_E_NOMEM, no leak, and no
+ * file left at the final path (nor the temp file). */
+static void test_fault_injection(void **state)
+{
+    tb_schema *s = make_schema();
+    tb_arena *arena = tb_arena_new(0);
+    tb_batch *b = gen_batch(s, 0, 300, arena);
+    tb_parquet_write_opts o;
+    char path[700];
+    long n;
+    int n_nomem = 0;
+    bool fired = true;
+
+    (void)state;
+    tb_parquet_write_opts_default(&o);
+    o.sync = false;
+    o.row_group_rows = 200; /* two row groups */
+    snprintf(path, sizeof(path), "%s/fault.parquet", g_dir);
+    for (n = 1; n < 100000 && fired; n++) {
+        tb_parquet_writer *w = NULL;
+        tb_err err;
+        tb_rc rc;
+        struct stat st;
+
+        tb_err_clear(&err);
+        (void)unlink(path);
+        tb_fault_arm(n);
+        rc = tb_parquet_writer_open(path, s, &o, &w, &err);
+        if (rc == TB_OK) {
+            rc = tb_parquet_writer_write_batch(w, b, &err);
+            if (rc == TB_OK)
+                rc = tb_parquet_writer_close(w, NULL, &err);
+            else
+                tb_parquet_writer_abort(w);
+        }
+        fired = tb_fault_fired();
+        tb_fault_arm(0);
+        if (rc != TB_OK) {
+            if (rc != TB_E_NOMEM)
+                fail_msg("fault %ld: rc %d: %s", n, rc, err.msg);
+            assert_int_not_equal(stat(path, &st), 0);
+            n_nomem++;
+        } else {
+            check_file(path, s, 300);
+        }
+    }
+    assert_false(fired);
+    assert_true(n_nomem > 20);
+    tb_arena_free(arena);
+    tb_schema_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_statistics),
         cmocka_unit_test(test_errors_and_abort),
         cmocka_unit_test(test_nested),
+        cmocka_unit_test(test_fault_injection),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
