@@ -1,7 +1,7 @@
 -- tests/run_crash.sh: the reference job in three continuous queries over one directory,
 -- each with its own checkpoint, killed with SIGKILL at random moments and restarted.
 --   sales_by_category     complete mode, view + Delta table rewritten every batch
---   insert_into_raw_delta every raw row appended to a Delta table (exactly once per row)
+--   raw_rows              every raw row: a view (rebuilt at restart) and a Delta table
 --   sales_wm_by_category  watermark 'ts - 15 seconds': final windows appended to Delta
 CREATE TABLE products (product_id int, category text)
   WITH (connector = 'parquet', path = '${DATA}/products.parquet');
@@ -23,9 +23,10 @@ CREATE TABLE out_complete (window_start timestamp, category text, total_quantity
   WITH (connector = 'delta', path = '${DATA}/out_complete', output_mode = 'complete');
 INSERT INTO out_complete SELECT * FROM sales_by_category;
 
+CREATE MATERIALIZED VIEW raw_rows AS SELECT sale_id, product_id, quantity, ts FROM sales;
 CREATE TABLE out_raw (sale_id int, product_id int, quantity int, ts timestamp)
   WITH (connector = 'delta', path = '${DATA}/out_raw');
-INSERT INTO out_raw SELECT sale_id, product_id, quantity, ts FROM sales;
+INSERT INTO out_raw SELECT * FROM raw_rows;
 
 CREATE MATERIALIZED VIEW sales_wm_by_category AS
   SELECT tumble(ts, INTERVAL '10 seconds') AS window_start, category,
