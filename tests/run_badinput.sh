@@ -147,6 +147,11 @@ if [ "$st" = 0 ] && grep -q "gone.csv' vanished" "$T/deleted2.err"; then
     "$(last_line "$T/deleted2.out")"
 else bad "ignore_missing_files: exit $st"; head -5 "$T/deleted2.err"; fi
 
+# ---------------------------------------------------------------- no stream directory
+mkdir -p "$T/nodir"
+csv_run nodir "$T/nodir" permissive
+expect_error "stream directory missing" "nodir/in" "not a readable directory"
+
 # ---------------------------------------------------------------- Parquet
 PQJOB=$BD/job_parquet.sql
 "$BIN" generate products --out "$T/products.parquet" --products 30
@@ -192,6 +197,15 @@ d=$T/sink; mkdir -p "$d"
 run sink_unwritable run "$SINKJOB" --set DATA="$d" --set OUT="$d/blocker/out" \
   --checkpoint "$d/ckpt_u" --trigger available-now --quiet
 expect_error "Delta sink: unwritable output directory" "blocker" "not a directory"
+# A Delta table already at the path with another schema.
+mkdir -p "$d/other/_delta_log"
+cat > "$d/other/_delta_log/00000000000000000000.json" <<'EOF'
+{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}
+{"metaData":{"id":"0b0e3f38-7d1e-4a52-9a38-2f7bb1d6a001","format":{"provider":"parquet","options":{}},"schemaString":"{\"type\":\"struct\",\"fields\":[{\"name\":\"x\",\"type\":\"long\",\"nullable\":true,\"metadata\":{}}]}","partitionColumns":[],"configuration":{},"createdTime":0}}
+EOF
+run sink_schema run "$SINKJOB" --set DATA="$d" --set OUT="$d/other" \
+  --checkpoint "$d/ckpt_s" --trigger available-now --quiet
+expect_error "Delta sink: the table exists with another schema" "other" "schema"
 # A full disk: RLIMIT_FSIZE (SIGXFSZ ignored so write(2) fails with EFBIG).
 ( trap '' XFSZ; ulimit -f 200
   run full run "$SINKJOB" --set DATA="$d" --set OUT="$d/out" --checkpoint "$d/ckpt" \
