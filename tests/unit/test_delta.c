@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1726,7 +1727,20 @@ int main(void)
         cmocka_unit_test(test_writer_fault_injection),
         cmocka_unit_test(test_writer_concurrent_processes),
     };
-    if (getenv("TB_TEST_FILTER") != NULL) /* run a subset: TB_TEST_FILTER='test_writer_*' */
-        cmocka_set_test_filter(getenv("TB_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, setup_golden, NULL);
+    /* TB_TEST_FILTER: comma-separated fnmatch patterns of the tests to run */
+    const char *filter = getenv("TB_TEST_FILTER");
+    struct CMUnitTest chosen[sizeof(tests) / sizeof(tests[0])];
+    size_t i, n = 0;
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        char pats[1024], *pat, *save = NULL;
+        bool keep = filter == NULL;
+        if (filter != NULL) {
+            snprintf(pats, sizeof(pats), "%s", filter);
+            for (pat = strtok_r(pats, ",", &save); pat && !keep; pat = strtok_r(NULL, ",", &save))
+                keep = fnmatch(pat, tests[i].name, 0) == 0;
+        }
+        if (keep)
+            chosen[n++] = tests[i];
+    }
+    return _cmocka_run_group_tests("test_delta", chosen, n, setup_golden, NULL);
 }
