@@ -251,5 +251,21 @@ else
   bad "leftover temp files: exit $st"; head -5 "$T/tmp.err"
 fi
 
+# ---- update mode across a restart: the first batch after it sends only changed rows.
+U=$T/upd
+mkdir -p "$U/in"
+printf 'k,v\na,1\nb,2\nc,3\n' > "$U/in/1.csv"
+URUN=("$BIN" run "$SRC/tests/badinput/job_update.sql" --set DATA="$U" --checkpoint "$U/ckpt"
+      --trigger available-now --quiet)
+"${URUN[@]}" > "$T/upd1.out" 2> "$T/upd1.err"
+printf 'k,v\na,10\n' > "$U/in/2.csv"
+"${URUN[@]}" > "$T/upd2.out" 2> "$T/upd2.err"
+sane "$T/upd2.err" "update mode" &&
+  if [ "$(grep -c ' | ' "$T/upd2.out")" = 2 ] && grep -q '^a | 11$' "$T/upd2.out"; then
+    ok "update-mode sink after a restart: only the changed row (a | 11)"
+  else
+    bad "update-mode sink after a restart sent:"; cat "$T/upd2.out"
+  fi
+
 echo "$pass passed, $fail failed (seed $SEED, $KILLS kills, $rows_checked rows checked)"
 [ "$fail" = 0 ]

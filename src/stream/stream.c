@@ -1092,6 +1092,40 @@ static tb_rc check_memory(tb_stream *st, cq *q, bool refresh, tb_err *err)
                    refresh ? "restoring committed" : "in uncommitted", q->src->cur_batch);
 }
 
+/* Update mode: keep the hashes of this result's rows (sorted) for the next batch's
+ * diff. */
+static tb_rc remember_result(cq *q, tb_table *result, tb_err *err)
+{
+    uint64_t *hashes = NULL;
+    size_t n_hashes = 0, cap_hashes = 0;
+    tb_op *scan = NULL;
+    tb_rc rc = tb_table_scan_new(result, NULL, 0, &scan, err);
+    while (rc == TB_OK) {
+        tb_batch *b = NULL;
+        rc = tb_op_next(scan, &b, err);
+        if (rc != TB_OK || b == NULL)
+            break;
+        for (uint32_t i = 0; i < b->n_rows; i++) {
+            if (tb_grow((void **)&hashes, &cap_hashes, n_hashes + 1, 8) != TB_OK) {
+                rc = tb_err_nomem(err);
+                break;
+            }
+            hashes[n_hashes++] = row_hash(b, i);
+        }
+    }
+    tb_op_free(scan);
+    if (rc != TB_OK) {
+        tb_free(hashes);
+        return rc;
+    }
+    if (n_hashes > 1)
+        qsort(hashes, n_hashes, 8, cmp_u64);
+    tb_free(q->prev_hashes);
+    q->prev_hashes = hashes;
+    q->n_prev = n_hashes;
+    return TB_OK;
+}
+
 /* A batch failed: if one of its files is gone (deleted between discovery and read),
  * say so and how to go on; the batch stays uncommitted either way. */
 static void missing_hint(const stream_src *src, const tb_strlist *files, tb_err *err)
@@ -1126,8 +1160,6 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
     batch_stats bs = {.batch = batch, .t_start = tb_now_ns(), .wall_start_us = tb_wall_us()};
     stream_src *src = q->src;
     bool refresh = files == NULL || src->rebuilding;
-    uint64_t *hashes = NULL;
-    size_t n_hashes = 0, cap_hashes = 0;
 
     if (!refresh && !replay) {
         tb_ckpt_offsets off = {.batch = batch, .watermark_us = q->watermark};
@@ -1335,8 +1367,13 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
     rc = check_memory(st, q, refresh, err);
     if (rc != TB_OK)
         goto done; /* batch N stays uncommitted: a restart with a higher limit re-runs it */
-    if (refresh)
-        goto done; /* restart: the view is rebuilt; sinks already have every batch */
+    if (refresh) {
+        /* Restart: the view is rebuilt; sinks already have every batch. Update-mode
+         * sinks compare the next result with this one (else they re-send it all). */
+        if (need_update)
+            rc = remember_result(q, result, err);
+        goto done;
+    }
     if (src->bad_dir != NULL) {
         rc = bad_publish(src, err); /* durable before any sink commits batch N */
         if (rc != TB_OK)
@@ -1429,29 +1466,9 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
         goto done;
     }
     if (need_update) {
-        tb_op *scan = NULL;
-        rc = tb_table_scan_new(result, NULL, 0, &scan, err);
-        while (rc == TB_OK) {
-            tb_batch *b = NULL;
-            rc = tb_op_next(scan, &b, err);
-            if (rc != TB_OK || b == NULL)
-                break;
-            for (uint32_t i = 0; i < b->n_rows; i++) {
-                if (tb_grow((void **)&hashes, &cap_hashes, n_hashes + 1, 8) != TB_OK) {
-                    rc = tb_err_nomem(err);
-                    break;
-                }
-                hashes[n_hashes++] = row_hash(b, i);
-            }
-        }
-        tb_op_free(scan);
+        rc = remember_result(q, result, err);
         if (rc != TB_OK)
             goto done;
-        qsort(hashes, n_hashes, 8, cmp_u64);
-        tb_free(q->prev_hashes);
-        q->prev_hashes = hashes;
-        q->n_prev = n_hashes;
-        hashes = NULL;
     }
     bs.t_sink = tb_now_ns();
 
@@ -1469,7 +1486,6 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
 done:
     src->cur_files = NULL;
     bad_discard(src);
-    tb_free(hashes);
     tb_buf_free(&img);
     tb_plan_free(plan);
     tb_table_free(result);
