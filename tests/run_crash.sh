@@ -59,14 +59,14 @@ mkdir -p "$D/sales"
 RUN=("$BIN" run "$JOB" --set DATA="$D" --set MAXF=2 --checkpoint "$D/ckpt" --quiet)
 
 # Feeder: FILES files of ROWS rows, each 4 s of event time after the previous one,
-# written under a hidden name and renamed into place, 0-60 ms apart.
+# written under a hidden name and renamed into place, 0-100 ms apart.
 start_of() { date -u -d "2024-05-01 12:00:00 UTC + $(($1 * ROWS / 50)) seconds" '+%Y-%m-%d %H:%M:%S'; }
 feeder() {
   for ((k = 0; k < FILES; k++)); do
     "$BIN" generate sales --out "$D/sales" --rows $ROWS --files 1 --first-file $k \
       --first-id $((k * ROWS + 1)) --seed $((900 + k)) --products 100 \
       --start "$(start_of $k)" --rate 50 > /dev/null
-    ms_sleep $((RANDOM % 61))
+    ms_sleep $((RANDOM % 101))
   done
 }
 feeder &
@@ -86,7 +86,7 @@ for ((i = 1; i <= KILLS; i++)); do
   # start-up takes longer than 300 ms on a loaded machine under ASan).
   if ((i % 4 != 1)); then
     n0=$(count_offsets)
-    for ((w = 0; w < 300; w++)); do
+    for ((w = 0; w < 150; w++)); do
       [ "$(count_offsets)" -gt "$n0" ] && break
       kill -0 "$JOBPID" 2> /dev/null || break
       ms_sleep 10
