@@ -14,9 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const tb_type_id types[] = {TB_T_BOOL, TB_T_INT16, TB_T_INT32, TB_T_INT64,
-                                       TB_T_FLOAT, TB_T_DOUBLE, TB_T_STRING, TB_T_DATE,
-                                       TB_T_TIMESTAMP};
+    static const tb_type_id types[] = {TB_T_BOOL,   TB_T_INT16, TB_T_INT32,
+                                       TB_T_INT64,  TB_T_FLOAT, TB_T_DOUBLE,
+                                       TB_T_STRING, TB_T_DATE,  TB_T_TIMESTAMP};
     tb_delta_commit *commit = NULL;
     tb_delta_snapshot *snap = NULL;
     tb_err err;

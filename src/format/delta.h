@@ -43,8 +43,7 @@ typedef struct tb_delta_snapshot tb_delta_snapshot;
  * Returns TB_E_NOTFOUND when the directory is not a Delta table or the version does not
  * exist. On success *out belongs to the caller (tb_delta_snapshot_free).
  */
-tb_rc tb_delta_open(const char *table_path, int64_t version, tb_delta_snapshot **out,
-                    tb_err *err);
+tb_rc tb_delta_open(const char *table_path, int64_t version, tb_delta_snapshot **out, tb_err *err);
 void tb_delta_snapshot_free(tb_delta_snapshot *snap); /* NULL is a no-op */
 
 /* Version of the snapshot. */
@@ -120,8 +119,8 @@ typedef struct tb_delta_commit_summary {
     bool is_blind_append; /* only adds (with dataChange), txn and commitInfo */
 } tb_delta_commit_summary;
 
-tb_rc tb_delta_commit_parse(const char *name, const char *data, size_t len,
-                            tb_delta_commit **out, tb_err *err);
+tb_rc tb_delta_commit_parse(const char *name, const char *data, size_t len, tb_delta_commit **out,
+                            tb_err *err);
 void tb_delta_commit_summarize(const tb_delta_commit *commit, tb_delta_commit_summary *out);
 void tb_delta_commit_free(tb_delta_commit *commit); /* NULL is a no-op */
 
@@ -130,8 +129,8 @@ void tb_delta_commit_free(tb_delta_commit *commit); /* NULL is a no-op */
  * are skipped (their names are appended, comma separated, to *out_skipped when it is not
  * NULL; the caller frees it with tb_free). Returns TB_E_CORRUPT on malformed JSON.
  */
-tb_rc tb_delta_schema_parse(const char *schema_string, tb_schema **out_schema,
-                            char **out_skipped, tb_err *err);
+tb_rc tb_delta_schema_parse(const char *schema_string, tb_schema **out_schema, char **out_skipped,
+                            tb_err *err);
 /* The schemaString of a schema. TB_E_UNSUPPORTED for types Delta lacks (interval).
  * *out is heap allocated (tb_free). */
 tb_rc tb_delta_schema_string(const tb_schema *schema, char **out, tb_err *err);
@@ -162,9 +161,8 @@ void tb_delta_write_opts_default(tb_delta_write_opts *opts);
  * and the table is created by the first commit (version 0 with protocol and metaData).
  * opts may be NULL (defaults). On success *out belongs to the caller.
  */
-tb_rc tb_delta_writer_open(const char *path, const tb_schema *schema,
-                           const char **partition_cols, uint32_t n_part,
-                           tb_delta_writer **out, tb_err *err);
+tb_rc tb_delta_writer_open(const char *path, const tb_schema *schema, const char **partition_cols,
+                           uint32_t n_part, tb_delta_writer **out, tb_err *err);
 tb_rc tb_delta_writer_open_opts(const char *path, const tb_schema *schema,
                                 const char **partition_cols, uint32_t n_part,
                                 const tb_delta_write_opts *opts, tb_delta_writer **out,

@@ -147,12 +147,12 @@ typedef struct ck_col {
     int node; /* -1: the file has no such column */
     int max_def, max_rep;
     int ptype;
-    uint32_t n;        /* entries (levels) */
-    uint8_t *def;      /* NULL when max_def == 0 */
-    uint8_t *rep;      /* NULL when max_rep == 0 */
-    uint32_t n_vals;   /* values of entries with def == max_def */
-    int64_t *ivals;    /* INT32/INT64/BOOLEAN */
-    tb_str *svals;     /* BYTE_ARRAY */
+    uint32_t n;      /* entries (levels) */
+    uint8_t *def;    /* NULL when max_def == 0 */
+    uint8_t *rep;    /* NULL when max_rep == 0 */
+    uint32_t n_vals; /* values of entries with def == max_def */
+    int64_t *ivals;  /* INT32/INT64/BOOLEAN */
+    tb_str *svals;   /* BYTE_ARRAY */
     uint32_t cap;
 } ck_col;
 
@@ -179,10 +179,14 @@ static tb_rc col_reserve(ck_reader *r, ck_col *c, uint32_t extra)
     {
         uint8_t *d = c->max_def > 0 ? tb_arena_alloc(r->arena, cap) : NULL;
         uint8_t *p = c->max_rep > 0 ? tb_arena_alloc(r->arena, cap) : NULL;
-        int64_t *iv = c->ptype != TB_PQ_BYTE_ARRAY ? tb_arena_alloc(r->arena, (size_t)cap * 8) : NULL;
-        tb_str *sv = c->ptype == TB_PQ_BYTE_ARRAY ? tb_arena_alloc(r->arena, (size_t)cap * sizeof(tb_str)) : NULL;
+        int64_t *iv =
+            c->ptype != TB_PQ_BYTE_ARRAY ? tb_arena_alloc(r->arena, (size_t)cap * 8) : NULL;
+        tb_str *sv = c->ptype == TB_PQ_BYTE_ARRAY
+                         ? tb_arena_alloc(r->arena, (size_t)cap * sizeof(tb_str))
+                         : NULL;
         if ((c->max_def > 0 && d == NULL) || (c->max_rep > 0 && p == NULL) ||
-            (c->ptype != TB_PQ_BYTE_ARRAY && iv == NULL) || (c->ptype == TB_PQ_BYTE_ARRAY && sv == NULL))
+            (c->ptype != TB_PQ_BYTE_ARRAY && iv == NULL) ||
+            (c->ptype == TB_PQ_BYTE_ARRAY && sv == NULL))
             return tb_err_nomem(r->err);
         if (d != NULL && c->def != NULL)
             memcpy(d, c->def, c->n);
@@ -328,7 +332,8 @@ static tb_rc decode_chunk(ck_reader *r, const tb_pq_column_chunk *cc, ck_col *c)
         return ck_corrupt(r, "column chunk without metadata");
     if (m->dictionary_page_offset > 0 && m->dictionary_page_offset < start)
         start = m->dictionary_page_offset;
-    if (start < 4 || m->total_compressed_size <= 0 || (size_t)m->total_compressed_size > CK_MAX_CHUNK)
+    if (start < 4 || m->total_compressed_size <= 0 ||
+        (size_t)m->total_compressed_size > CK_MAX_CHUNK)
         return ck_corrupt(r, "bad column chunk offsets");
     len = (size_t)m->total_compressed_size;
     chunk = tb_arena_alloc(r->arena, len);
@@ -360,7 +365,8 @@ static tb_rc decode_chunk(ck_reader *r, const tb_pq_column_chunk *cc, ck_col *c)
         if (ph.type == TB_PQ_PAGE_DATA_V2 && ph.has_data_v2) {
             /* levels are not compressed in v2 pages */
             const tb_pq_data_page_header_v2 *h = &ph.data_v2;
-            size_t lv = (size_t)h->repetition_levels_byte_length + (size_t)h->definition_levels_byte_length;
+            size_t lv =
+                (size_t)h->repetition_levels_byte_length + (size_t)h->definition_levels_byte_length;
             uint32_t n = (uint32_t)h->num_values, i, nn = 0;
             if (h->num_values < 0 || h->repetition_levels_byte_length < 0 ||
                 h->definition_levels_byte_length < 0 || lv > (size_t)ph.compressed_page_size ||
@@ -370,13 +376,15 @@ static tb_rc decode_chunk(ck_reader *r, const tb_pq_column_chunk *cc, ck_col *c)
             if (rc != TB_OK)
                 return rc;
             if (c->max_rep > 0) {
-                rc = read_levels(r, body, (size_t)h->repetition_levels_byte_length, c->max_rep, n, c->rep + c->n);
+                rc = read_levels(r, body, (size_t)h->repetition_levels_byte_length, c->max_rep, n,
+                                 c->rep + c->n);
                 if (rc != TB_OK)
                     return rc;
             }
             if (c->max_def > 0) {
                 rc = read_levels(r, body + h->repetition_levels_byte_length,
-                                 (size_t)h->definition_levels_byte_length, c->max_def, n, c->def + c->n);
+                                 (size_t)h->definition_levels_byte_length, c->max_def, n,
+                                 c->def + c->n);
                 if (rc != TB_OK)
                     return rc;
             }
@@ -409,7 +417,8 @@ static tb_rc decode_chunk(ck_reader *r, const tb_pq_column_chunk *cc, ck_col *c)
             data = tb_arena_alloc(r->arena, data_len > 0 ? data_len : 1);
             if (data == NULL)
                 return tb_err_nomem(r->err);
-            rc = tb_decompress(r->codec, body, (size_t)ph.compressed_page_size, data, data_len, r->err);
+            rc = tb_decompress(r->codec, body, (size_t)ph.compressed_page_size, data, data_len,
+                               r->err);
             if (rc != TB_OK)
                 return tb_err_prefix(r->err, "delta: checkpoint %s", r->path);
         } else {
@@ -509,15 +518,9 @@ static bool cur_next(ck_cur *k, int *out_def)
     return false;
 }
 
-static const tb_str *cur_str(const ck_cur *k)
-{
-    return &k->c->svals[k->v - 1];
-}
+static const tb_str *cur_str(const ck_cur *k) { return &k->c->svals[k->v - 1]; }
 
-static int64_t cur_int(const ck_cur *k)
-{
-    return k->c->ivals[k->v - 1];
-}
+static int64_t cur_int(const ck_cur *k) { return k->c->ivals[k->v - 1]; }
 
 /* Entries of a repeated column for the current record: [*first, *end) entry indices. */
 static void cur_record(ck_cur *k, uint32_t *first, uint32_t *end)
@@ -535,11 +538,32 @@ static void cur_record(ck_cur *k, uint32_t *first, uint32_t *end)
 }
 
 enum {
-    K_TXN_APP, K_TXN_VER, K_TXN_UPD,
-    K_ADD_PATH, K_ADD_PVK, K_ADD_PVV, K_ADD_SIZE, K_ADD_MTIME, K_ADD_DC, K_ADD_STATS, K_ADD_DV,
-    K_RM_PATH, K_RM_TS, K_RM_DC, K_RM_SIZE,
-    K_MD_ID, K_MD_SCHEMA, K_MD_PC, K_MD_CFGK, K_MD_CFGV, K_MD_CREATED, K_MD_PROVIDER,
-    K_PR_READER, K_PR_WRITER, K_PR_RFEAT, K_PR_WFEAT,
+    K_TXN_APP,
+    K_TXN_VER,
+    K_TXN_UPD,
+    K_ADD_PATH,
+    K_ADD_PVK,
+    K_ADD_PVV,
+    K_ADD_SIZE,
+    K_ADD_MTIME,
+    K_ADD_DC,
+    K_ADD_STATS,
+    K_ADD_DV,
+    K_RM_PATH,
+    K_RM_TS,
+    K_RM_DC,
+    K_RM_SIZE,
+    K_MD_ID,
+    K_MD_SCHEMA,
+    K_MD_PC,
+    K_MD_CFGK,
+    K_MD_CFGV,
+    K_MD_CREATED,
+    K_MD_PROVIDER,
+    K_PR_READER,
+    K_PR_WRITER,
+    K_PR_RFEAT,
+    K_PR_WFEAT,
     K_COUNT
 };
 
@@ -547,39 +571,70 @@ static int resolve(const ck_tree *t, int k)
 {
     int top;
     static const char *const tops[] = {"txn", "add", "remove", "metaData", "protocol"};
-    int ti = k <= K_TXN_UPD ? 0 : k <= K_ADD_DV ? 1 : k <= K_RM_SIZE ? 2 : k <= K_MD_PROVIDER ? 3 : 4;
+    int ti = k <= K_TXN_UPD       ? 0
+             : k <= K_ADD_DV      ? 1
+             : k <= K_RM_SIZE     ? 2
+             : k <= K_MD_PROVIDER ? 3
+                                  : 4;
 
     top = child_named(t, 0, tops[ti]);
     if (top < 0)
         return -1;
     switch (k) {
-    case K_TXN_APP: return child_named(t, top, "appId");
-    case K_TXN_VER: return child_named(t, top, "version");
-    case K_TXN_UPD: return child_named(t, top, "lastUpdated");
-    case K_ADD_PATH: return child_named(t, top, "path");
-    case K_ADD_PVK: return map_or_list_leaf(t, child_named(t, top, "partitionValues"), 0);
-    case K_ADD_PVV: return map_or_list_leaf(t, child_named(t, top, "partitionValues"), 1);
-    case K_ADD_SIZE: return child_named(t, top, "size");
-    case K_ADD_MTIME: return child_named(t, top, "modificationTime");
-    case K_ADD_DC: return child_named(t, top, "dataChange");
-    case K_ADD_STATS: return child_named(t, top, "stats");
-    case K_ADD_DV: return child_named(t, child_named(t, top, "deletionVector"), "storageType");
-    case K_RM_PATH: return child_named(t, top, "path");
-    case K_RM_TS: return child_named(t, top, "deletionTimestamp");
-    case K_RM_DC: return child_named(t, top, "dataChange");
-    case K_RM_SIZE: return child_named(t, top, "size");
-    case K_MD_ID: return child_named(t, top, "id");
-    case K_MD_SCHEMA: return child_named(t, top, "schemaString");
-    case K_MD_PC: return map_or_list_leaf(t, child_named(t, top, "partitionColumns"), 0);
-    case K_MD_CFGK: return map_or_list_leaf(t, child_named(t, top, "configuration"), 0);
-    case K_MD_CFGV: return map_or_list_leaf(t, child_named(t, top, "configuration"), 1);
-    case K_MD_CREATED: return child_named(t, top, "createdTime");
-    case K_MD_PROVIDER: return child_named(t, child_named(t, top, "format"), "provider");
-    case K_PR_READER: return child_named(t, top, "minReaderVersion");
-    case K_PR_WRITER: return child_named(t, top, "minWriterVersion");
-    case K_PR_RFEAT: return map_or_list_leaf(t, child_named(t, top, "readerFeatures"), 0);
-    case K_PR_WFEAT: return map_or_list_leaf(t, child_named(t, top, "writerFeatures"), 0);
-    default: return -1;
+    case K_TXN_APP:
+        return child_named(t, top, "appId");
+    case K_TXN_VER:
+        return child_named(t, top, "version");
+    case K_TXN_UPD:
+        return child_named(t, top, "lastUpdated");
+    case K_ADD_PATH:
+        return child_named(t, top, "path");
+    case K_ADD_PVK:
+        return map_or_list_leaf(t, child_named(t, top, "partitionValues"), 0);
+    case K_ADD_PVV:
+        return map_or_list_leaf(t, child_named(t, top, "partitionValues"), 1);
+    case K_ADD_SIZE:
+        return child_named(t, top, "size");
+    case K_ADD_MTIME:
+        return child_named(t, top, "modificationTime");
+    case K_ADD_DC:
+        return child_named(t, top, "dataChange");
+    case K_ADD_STATS:
+        return child_named(t, top, "stats");
+    case K_ADD_DV:
+        return child_named(t, child_named(t, top, "deletionVector"), "storageType");
+    case K_RM_PATH:
+        return child_named(t, top, "path");
+    case K_RM_TS:
+        return child_named(t, top, "deletionTimestamp");
+    case K_RM_DC:
+        return child_named(t, top, "dataChange");
+    case K_RM_SIZE:
+        return child_named(t, top, "size");
+    case K_MD_ID:
+        return child_named(t, top, "id");
+    case K_MD_SCHEMA:
+        return child_named(t, top, "schemaString");
+    case K_MD_PC:
+        return map_or_list_leaf(t, child_named(t, top, "partitionColumns"), 0);
+    case K_MD_CFGK:
+        return map_or_list_leaf(t, child_named(t, top, "configuration"), 0);
+    case K_MD_CFGV:
+        return map_or_list_leaf(t, child_named(t, top, "configuration"), 1);
+    case K_MD_CREATED:
+        return child_named(t, top, "createdTime");
+    case K_MD_PROVIDER:
+        return child_named(t, child_named(t, top, "format"), "provider");
+    case K_PR_READER:
+        return child_named(t, top, "minReaderVersion");
+    case K_PR_WRITER:
+        return child_named(t, top, "minWriterVersion");
+    case K_PR_RFEAT:
+        return map_or_list_leaf(t, child_named(t, top, "readerFeatures"), 0);
+    case K_PR_WFEAT:
+        return map_or_list_leaf(t, child_named(t, top, "writerFeatures"), 0);
+    default:
+        return -1;
     }
 }
 
@@ -731,13 +786,14 @@ static tb_rc read_row_group(ck_reader *r, tb_delta_snapshot *snap, const ck_tree
             if (cur_next(&cur[K_ADD_STATS], &d))
                 stats = cur_str(&cur[K_ADD_STATS]);
             if (cur_next(&cur[K_ADD_DV], &d))
-                return TB_ERRF(r->err, TB_E_UNSUPPORTED, "delta: checkpoint %s: deletion vectors are not supported",
-                               r->path);
+                return TB_ERRF(r->err, TB_E_UNSUPPORTED,
+                               "delta: checkpoint %s: deletion vectors are not supported", r->path);
             rc = map_entries(r, &cur[K_ADD_PVK], &cur[K_ADD_PVV], &keys, &vals, &n_kv);
             if (rc != TB_OK)
                 return rc;
             if (has) {
-                char *raw = dup_str(r->arena, path), *dec, *st = stats ? dup_str(r->arena, stats) : NULL;
+                char *raw = dup_str(r->arena, path), *dec,
+                     *st = stats ? dup_str(r->arena, stats) : NULL;
                 tb_delta_fentry *e;
                 if (raw == NULL || (stats != NULL && st == NULL))
                     return tb_err_nomem(r->err);
@@ -794,7 +850,8 @@ static tb_rc read_row_group(ck_reader *r, tb_delta_snapshot *snap, const ck_tree
             bool has = cur_next(&cur[K_MD_SCHEMA], &d);
             const tb_str *schema = has ? cur_str(&cur[K_MD_SCHEMA]) : NULL;
             const tb_str *id = cur_next(&cur[K_MD_ID], &d) ? cur_str(&cur[K_MD_ID]) : NULL;
-            const tb_str *prov = cur_next(&cur[K_MD_PROVIDER], &d) ? cur_str(&cur[K_MD_PROVIDER]) : NULL;
+            const tb_str *prov =
+                cur_next(&cur[K_MD_PROVIDER], &d) ? cur_str(&cur[K_MD_PROVIDER]) : NULL;
             int64_t created = -1;
             if (cur_next(&cur[K_MD_CREATED], &d))
                 created = cur_int(&cur[K_MD_CREATED]);
@@ -815,8 +872,9 @@ static tb_rc read_row_group(ck_reader *r, tb_delta_snapshot *snap, const ck_tree
                 for (i = 0; i < n_kv; i++)
                     json_object_set_new(cfg, keys[i], vals[i] ? json_string(vals[i]) : json_null());
                 json_object_set_new(md, "id", id ? json_stringn(id->ptr, id->len) : json_null());
-                json_object_set_new(md, "format", json_pack("{s:s?}", "provider",
-                                                            prov ? dup_str(r->arena, prov) : NULL));
+                json_object_set_new(
+                    md, "format",
+                    json_pack("{s:s?}", "provider", prov ? dup_str(r->arena, prov) : NULL));
                 json_object_set_new(md, "schemaString", json_stringn(schema->ptr, schema->len));
                 json_object_set_new(md, "partitionColumns", string_array(list, n_list));
                 json_object_set_new(md, "configuration", cfg);
@@ -928,7 +986,8 @@ tb_rc tb_delta_read_checkpoint(tb_delta_snapshot *snap, int64_t version, uint32_
     tb_rc rc;
 
     if (parts == 0) {
-        snprintf(path, sizeof(path), "%s/%020" PRId64 ".checkpoint.parquet", snap->log_path, version);
+        snprintf(path, sizeof(path), "%s/%020" PRId64 ".checkpoint.parquet", snap->log_path,
+                 version);
         rc = read_one(snap, path, err);
     } else {
         rc = TB_OK;
@@ -996,12 +1055,25 @@ static const tb_pq_node ck_nodes[] = {
 
 /* Leaf numbers of ck_nodes, and the leaf ranges of the top-level structs. */
 enum {
-    L_TXN = 0, L_TXN_END = 3,
-    L_ADD = 3, L_ADD_PVK = 4, L_ADD_PVV = 5, L_ADD_END = 10,
-    L_RM = 10, L_RM_END = 15,
-    L_MD = 15, L_MD_OPTK = 19, L_MD_OPTV = 20, L_MD_SCHEMA = 21, L_MD_PC = 22, L_MD_CFGK = 23,
-    L_MD_CFGV = 24, L_MD_CREATED = 25, L_MD_END = 26,
-    L_PR = 26, L_PR_END = 28
+    L_TXN = 0,
+    L_TXN_END = 3,
+    L_ADD = 3,
+    L_ADD_PVK = 4,
+    L_ADD_PVV = 5,
+    L_ADD_END = 10,
+    L_RM = 10,
+    L_RM_END = 15,
+    L_MD = 15,
+    L_MD_OPTK = 19,
+    L_MD_OPTV = 20,
+    L_MD_SCHEMA = 21,
+    L_MD_PC = 22,
+    L_MD_CFGK = 23,
+    L_MD_CFGV = 24,
+    L_MD_CREATED = 25,
+    L_MD_END = 26,
+    L_PR = 26,
+    L_PR_END = 28
 };
 
 typedef struct ck_w {
@@ -1166,13 +1238,15 @@ tb_rc tb_delta_checkpoint_sync(const tb_delta_snapshot *snap, bool sync, tb_err 
         return TB_ERRF(err, TB_E_MISUSE, "delta: checkpoint of an empty snapshot");
     if (snap->min_reader > 1 || snap->min_writer > 2)
         return TB_ERRF(err, TB_E_UNSUPPORTED,
-                       "delta: %s: checkpoints of protocol %" PRId64 "/%" PRId64 " tables are not written",
+                       "delta: %s: checkpoints of protocol %" PRId64 "/%" PRId64
+                       " tables are not written",
                        snap->table_path, snap->min_reader, snap->min_writer);
-    snprintf(path, sizeof(path), "%s/%020" PRId64 ".checkpoint.parquet", snap->log_path, snap->version);
+    snprintf(path, sizeof(path), "%s/%020" PRId64 ".checkpoint.parquet", snap->log_path,
+             snap->version);
     tb_parquet_write_opts_default(&opts);
     opts.sync = sync;
-    rc = tb_parquet_writer_open_nested(path, ck_nodes, sizeof(ck_nodes) / sizeof(ck_nodes[0]), &opts,
-                                       &pw, err);
+    rc = tb_parquet_writer_open_nested(path, ck_nodes, sizeof(ck_nodes) / sizeof(ck_nodes[0]),
+                                       &opts, &pw, err);
     if (rc != TB_OK)
         return rc;
     w.pw = pw;
@@ -1261,7 +1335,8 @@ tb_rc tb_delta_checkpoint_sync(const tb_delta_snapshot *snap, bool sync, tb_err 
         if (rc == TB_OK)
             rc = put_int(&w, L_ADD + 4, 2, TB_T_INT64, e->mod_time, true);
         if (rc == TB_OK)
-            rc = put_int(&w, L_ADD + 5, 2, TB_T_BOOL, 0, true); /* dataChange false in checkpoints */
+            rc =
+                put_int(&w, L_ADD + 5, 2, TB_T_BOOL, 0, true); /* dataChange false in checkpoints */
         if (rc == TB_OK)
             rc = put_str(&w, L_ADD + 6, 2, e->stats);
         if (rc == TB_OK)

@@ -73,9 +73,9 @@ struct tb_delta_snapshot {
     json_t *metadata; /* body of the latest metaData action (owned ref) */
     int64_t min_reader;
     int64_t min_writer;
-    tb_schema *schema;   /* supported columns */
-    char **delta_types;  /* per schema field: Delta type name ("integer", ...) */
-    char **part_cols;    /* metaData.partitionColumns */
+    tb_schema *schema;  /* supported columns */
+    char **delta_types; /* per schema field: Delta type name ("integer", ...) */
+    char **part_cols;   /* metaData.partitionColumns */
     uint32_t n_part;
     tb_delta_ftab live;
     tb_delta_ftab tombs;
@@ -97,10 +97,10 @@ enum {
 
 typedef struct tb_delta_action {
     int kind;
-    uint32_t line;          /* 1-based line in the commit file */
-    json_t *body;           /* borrowed from the commit's roots */
-    tb_delta_fentry *file;  /* add/remove (owned until applied) */
-    const char *app_id;     /* txn (points into body) */
+    uint32_t line;         /* 1-based line in the commit file */
+    json_t *body;          /* borrowed from the commit's roots */
+    tb_delta_fentry *file; /* add/remove (owned until applied) */
+    const char *app_id;    /* txn (points into body) */
     int64_t txn_version;
     int64_t last_updated;
 } tb_delta_action;
@@ -117,10 +117,8 @@ struct tb_delta_commit {
 tb_rc tb_delta_apply(tb_delta_snapshot *snap, tb_delta_commit *commit, int64_t version,
                      tb_err *err);
 /* Apply one metaData / protocol body (shared by the JSON and checkpoint paths). */
-tb_rc tb_delta_set_metadata(tb_delta_snapshot *snap, json_t *body, const char *where,
-                            tb_err *err);
-tb_rc tb_delta_set_protocol(tb_delta_snapshot *snap, json_t *body, const char *where,
-                            tb_err *err);
+tb_rc tb_delta_set_metadata(tb_delta_snapshot *snap, json_t *body, const char *where, tb_err *err);
+tb_rc tb_delta_set_protocol(tb_delta_snapshot *snap, json_t *body, const char *where, tb_err *err);
 tb_rc tb_delta_set_txn(tb_delta_snapshot *snap, const char *app_id, int64_t version,
                        int64_t last_updated);
 
@@ -129,8 +127,7 @@ tb_rc tb_delta_set_txn(tb_delta_snapshot *snap, const char *app_id, int64_t vers
  * out_agg (may be NULL) accumulates the summaries of the commits applied;
  * *out_all_blind is false if any of them is not a blind append.
  */
-tb_rc tb_delta_refresh(tb_delta_snapshot *snap, tb_delta_commit_summary *out_agg,
-                       tb_err *err);
+tb_rc tb_delta_refresh(tb_delta_snapshot *snap, tb_delta_commit_summary *out_agg, tb_err *err);
 /* Check that the snapshot's protocol allows reading (and writing when for_write). */
 tb_rc tb_delta_check_protocol(const tb_delta_snapshot *snap, bool for_write, tb_err *err);
 /* A new empty snapshot for table_path (version -1). */

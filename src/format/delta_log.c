@@ -79,10 +79,7 @@ tb_delta_fentry *tb_delta_fentry_new(const char *raw_path, const char *path, con
 
 #define SLOT_DELETED UINT32_MAX
 
-static uint64_t path_hash(const char *path)
-{
-    return tb_hash_bytes(path, strlen(path), 0x5eed);
-}
+static uint64_t path_hash(const char *path) { return tb_hash_bytes(path, strlen(path), 0x5eed); }
 
 static tb_rc ftab_rehash(tb_delta_ftab *tab, size_t n_slots)
 {
@@ -388,9 +385,9 @@ static bool delta_prim_type(const char *name, tb_type *out)
         const char *name;
         tb_type_id id;
     } map[] = {
-        {"integer", TB_T_INT32}, {"long", TB_T_INT64},       {"short", TB_T_INT16},
-        {"byte", TB_T_INT16},    {"float", TB_T_FLOAT},      {"double", TB_T_DOUBLE},
-        {"boolean", TB_T_BOOL},  {"string", TB_T_STRING},    {"binary", TB_T_STRING},
+        {"integer", TB_T_INT32}, {"long", TB_T_INT64},          {"short", TB_T_INT16},
+        {"byte", TB_T_INT16},    {"float", TB_T_FLOAT},         {"double", TB_T_DOUBLE},
+        {"boolean", TB_T_BOOL},  {"string", TB_T_STRING},       {"binary", TB_T_STRING},
         {"date", TB_T_DATE},     {"timestamp", TB_T_TIMESTAMP}, {"timestamp_ntz", TB_T_TIMESTAMP},
     };
     size_t i;
@@ -422,8 +419,8 @@ static tb_rc skipped_add(tb_buf *skipped, const char *name)
     return tb_buf_puts(skipped, name);
 }
 
-tb_rc tb_delta_schema_parse(const char *schema_string, tb_schema **out_schema,
-                            char **out_skipped, tb_err *err)
+tb_rc tb_delta_schema_parse(const char *schema_string, tb_schema **out_schema, char **out_skipped,
+                            tb_err *err)
 {
     json_error_t jerr;
     json_t *root = NULL, *fields, *f;
@@ -466,8 +463,7 @@ tb_rc tb_delta_schema_parse(const char *schema_string, tb_schema **out_schema,
 
         if (!json_is_object(f) || !json_is_string(name) || type == NULL ||
             (nullable != NULL && !json_is_boolean(nullable))) {
-            rc = TB_ERRF(err, TB_E_CORRUPT, "schemaString: field %zu: needs a name and a type",
-                         i);
+            rc = TB_ERRF(err, TB_E_CORRUPT, "schemaString: field %zu: needs a name and a type", i);
             goto fail;
         }
         for (k = 0; k < n_ok; k++) {
@@ -521,7 +517,8 @@ tb_rc tb_delta_schema_string(const tb_schema *schema, char **out, tb_err *err)
     *out = NULL;
     root = json_object();
     fields = json_array();
-    if (root == NULL || fields == NULL || json_object_set_new(root, "type", json_string("struct")) ||
+    if (root == NULL || fields == NULL ||
+        json_object_set_new(root, "type", json_string("struct")) ||
         json_object_set_new(root, "fields", fields)) {
         if (root == NULL)
             json_decref(fields);
@@ -535,22 +532,41 @@ tb_rc tb_delta_schema_string(const tb_schema *schema, char **out, tb_err *err)
         json_t *jf;
 
         switch ((tb_type_id)f->type.id) {
-        case TB_T_BOOL: tn = "boolean"; break;
-        case TB_T_INT16: tn = "short"; break;
-        case TB_T_INT32: tn = "integer"; break;
-        case TB_T_INT64: tn = "long"; break;
-        case TB_T_FLOAT: tn = "float"; break;
-        case TB_T_DOUBLE: tn = "double"; break;
-        case TB_T_STRING: tn = "string"; break;
-        case TB_T_DATE: tn = "date"; break;
-        case TB_T_TIMESTAMP: tn = "timestamp"; break;
+        case TB_T_BOOL:
+            tn = "boolean";
+            break;
+        case TB_T_INT16:
+            tn = "short";
+            break;
+        case TB_T_INT32:
+            tn = "integer";
+            break;
+        case TB_T_INT64:
+            tn = "long";
+            break;
+        case TB_T_FLOAT:
+            tn = "float";
+            break;
+        case TB_T_DOUBLE:
+            tn = "double";
+            break;
+        case TB_T_STRING:
+            tn = "string";
+            break;
+        case TB_T_DATE:
+            tn = "date";
+            break;
+        case TB_T_TIMESTAMP:
+            tn = "timestamp";
+            break;
         case TB_T_DECIMAL:
             snprintf(tbuf, sizeof(tbuf), "decimal(%d,%d)", f->type.precision, f->type.scale);
             tn = tbuf;
             break;
         default:
-            rc = TB_ERRF(err, TB_E_UNSUPPORTED, "delta: column '%s': type %s has no Delta equivalent",
-                         f->name, tb_type_id_name((tb_type_id)f->type.id));
+            rc = TB_ERRF(err, TB_E_UNSUPPORTED,
+                         "delta: column '%s': type %s has no Delta equivalent", f->name,
+                         tb_type_id_name((tb_type_id)f->type.id));
             goto fail;
         }
         jf = json_pack("{s:s, s:s, s:b, s:{}}", "name", f->name, "type", tn, "nullable",
@@ -579,7 +595,7 @@ fail:
 /* ---------------------------------------------------------------- commit parsing */
 
 /* Error helper: "<name>:<line>: <action>.<field>: <what>". */
-#define CERR(c, line, err, code, ...)                                                        \
+#define CERR(c, line, err, code, ...)                                                              \
     (TB_ERRF((err), (code), __VA_ARGS__), tb_err_prefix((err), "delta: %s:%u", (c)->name, (line)))
 
 static bool get_i64(json_t *obj, const char *key, bool required, int64_t *out, bool *ok)
@@ -829,10 +845,12 @@ static tb_rc parse_action(tb_delta_commit *c, uint32_t line, const char *key, js
         a->kind = TB_DA_PROTOCOL;
         get_i64(body, "minReaderVersion", true, &v, &ok);
         if (!ok || v < 1)
-            return CERR(c, line, err, TB_E_CORRUPT, "protocol.minReaderVersion: expected a positive integer");
+            return CERR(c, line, err, TB_E_CORRUPT,
+                        "protocol.minReaderVersion: expected a positive integer");
         get_i64(body, "minWriterVersion", true, &v, &ok);
         if (!ok || v < 1)
-            return CERR(c, line, err, TB_E_CORRUPT, "protocol.minWriterVersion: expected a positive integer");
+            return CERR(c, line, err, TB_E_CORRUPT,
+                        "protocol.minWriterVersion: expected a positive integer");
         f = json_object_get(body, "readerFeatures");
         if (f != NULL && !json_is_null(f) && !json_is_array(f))
             return CERR(c, line, err, TB_E_CORRUPT, "protocol.readerFeatures: expected an array");
@@ -856,8 +874,8 @@ static tb_rc parse_action(tb_delta_commit *c, uint32_t line, const char *key, js
     return TB_OK;
 }
 
-tb_rc tb_delta_commit_parse(const char *name, const char *data, size_t len,
-                            tb_delta_commit **out, tb_err *err)
+tb_rc tb_delta_commit_parse(const char *name, const char *data, size_t len, tb_delta_commit **out,
+                            tb_err *err)
 {
     tb_delta_commit *c;
     const char *p = data, *end = data + len;
@@ -897,7 +915,8 @@ tb_rc tb_delta_commit_parse(const char *name, const char *data, size_t len,
         if (c->n_roots == c->cap_roots) {
             size_t cap = c->cap_roots;
             if (c->n_roots >= UINT32_MAX / 2 ||
-                tb_grow((void **)&c->roots, &cap, (size_t)c->n_roots + 1, sizeof(*c->roots)) != TB_OK) {
+                tb_grow((void **)&c->roots, &cap, (size_t)c->n_roots + 1, sizeof(*c->roots)) !=
+                    TB_OK) {
                 json_decref(root);
                 rc = tb_err_nomem(err);
                 goto fail;
@@ -1002,8 +1021,7 @@ tb_rc tb_delta_set_txn(tb_delta_snapshot *snap, const char *app_id, int64_t vers
     return TB_OK;
 }
 
-tb_rc tb_delta_set_metadata(tb_delta_snapshot *snap, json_t *body, const char *where,
-                            tb_err *err)
+tb_rc tb_delta_set_metadata(tb_delta_snapshot *snap, json_t *body, const char *where, tb_err *err)
 {
     json_t *pc = json_object_get(body, "partitionColumns"), *v;
     const char *ss = json_string_value(json_object_get(body, "schemaString"));
@@ -1013,8 +1031,8 @@ tb_rc tb_delta_set_metadata(tb_delta_snapshot *snap, json_t *body, const char *w
     tb_rc rc;
 
     if (ss == NULL || !json_is_array(pc))
-        return TB_ERRF(err, TB_E_CORRUPT, "delta: %s: metaData lacks schemaString or partitionColumns",
-                       where);
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "delta: %s: metaData lacks schemaString or partitionColumns", where);
     rc = tb_delta_schema_parse(ss, &schema, &skipped, err);
     if (rc != TB_OK)
         return tb_err_prefix(err, "delta: %s: metaData", where);
@@ -1035,9 +1053,10 @@ tb_rc tb_delta_set_metadata(tb_delta_snapshot *snap, json_t *body, const char *w
     {
         int idx = json_is_string(v) ? tb_schema_find(schema, json_string_value(v)) : -1;
         if (idx < 0) {
-            rc = TB_ERRF(err, TB_E_CORRUPT,
-                         "delta: %s: partition column %zu is not a (supported) column of the schema",
-                         where, i);
+            rc =
+                TB_ERRF(err, TB_E_CORRUPT,
+                        "delta: %s: partition column %zu is not a (supported) column of the schema",
+                        where, i);
             goto fail;
         }
         /* Use the schema's spelling (partition values are keyed by it). */
@@ -1067,14 +1086,14 @@ fail:
     return rc;
 }
 
-tb_rc tb_delta_set_protocol(tb_delta_snapshot *snap, json_t *body, const char *where,
-                            tb_err *err)
+tb_rc tb_delta_set_protocol(tb_delta_snapshot *snap, json_t *body, const char *where, tb_err *err)
 {
-    json_t *r = json_object_get(body, "minReaderVersion"), *w = json_object_get(body, "minWriterVersion");
+    json_t *r = json_object_get(body, "minReaderVersion"),
+           *w = json_object_get(body, "minWriterVersion");
 
     if (!json_is_integer(r) || !json_is_integer(w))
-        return TB_ERRF(err, TB_E_CORRUPT, "delta: %s: protocol lacks minReaderVersion/minWriterVersion",
-                       where);
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "delta: %s: protocol lacks minReaderVersion/minWriterVersion", where);
     json_decref(snap->protocol);
     snap->protocol = json_incref(body);
     snap->min_reader = (int64_t)json_integer_value(r);
@@ -1082,8 +1101,7 @@ tb_rc tb_delta_set_protocol(tb_delta_snapshot *snap, json_t *body, const char *w
     return TB_OK;
 }
 
-tb_rc tb_delta_apply(tb_delta_snapshot *snap, tb_delta_commit *commit, int64_t version,
-                     tb_err *err)
+tb_rc tb_delta_apply(tb_delta_snapshot *snap, tb_delta_commit *commit, int64_t version, tb_err *err)
 {
     uint32_t i;
     char where[64];
@@ -1164,13 +1182,15 @@ tb_rc tb_delta_check_protocol(const tb_delta_snapshot *snap, bool for_write, tb_
     const char *bad = NULL;
 
     if (cm != NULL && strcmp(cm, "none") != 0)
-        return TB_ERRF(err, TB_E_UNSUPPORTED, "delta: %s: column mapping mode '%s' is not supported",
-                       snap->table_path, cm);
+        return TB_ERRF(err, TB_E_UNSUPPORTED,
+                       "delta: %s: column mapping mode '%s' is not supported", snap->table_path,
+                       cm);
     if (snap->min_reader > 3 ||
         (snap->min_reader == 3 &&
          !features_subset(json_object_get(snap->protocol, "readerFeatures"), rfeat, 2, &bad)))
         return TB_ERRF(err, TB_E_UNSUPPORTED,
-                       "delta: %s: reader protocol %" PRId64 "%s%s is not supported (reader version 1)",
+                       "delta: %s: reader protocol %" PRId64
+                       "%s%s is not supported (reader version 1)",
                        snap->table_path, snap->min_reader, bad != NULL ? " with feature " : "",
                        bad != NULL ? bad : "");
     if (!for_write)
@@ -1179,7 +1199,8 @@ tb_rc tb_delta_check_protocol(const tb_delta_snapshot *snap, bool for_write, tb_
         (snap->min_writer == 7 &&
          !features_subset(json_object_get(snap->protocol, "writerFeatures"), wfeat, 2, &bad)))
         return TB_ERRF(err, TB_E_UNSUPPORTED,
-                       "delta: %s: writer protocol %" PRId64 "%s%s is not supported (writer version 2)",
+                       "delta: %s: writer protocol %" PRId64
+                       "%s%s is not supported (writer version 2)",
                        snap->table_path, snap->min_writer, bad != NULL ? " with feature " : "",
                        bad != NULL ? bad : "");
     return TB_OK;
@@ -1268,8 +1289,8 @@ static tb_rc list_log(const char *table_path, const char *log_path, log_list *l,
         if (v < 0)
             continue;
         if (strcmp(n + 20, ".json") == 0) {
-            if (tb_grow((void **)&l->commits, &l->cap_commits, l->n_commits + 1,
-                        sizeof(int64_t)) != TB_OK)
+            if (tb_grow((void **)&l->commits, &l->cap_commits, l->n_commits + 1, sizeof(int64_t)) !=
+                TB_OK)
                 goto nomem;
             l->commits[l->n_commits++] = v;
         } else if (strcmp(n + 20, ".checkpoint.parquet") == 0 ||
@@ -1499,8 +1520,7 @@ static void check_last_checkpoint(const tb_delta_snapshot *snap, const ck_entry 
     json_decref(root);
 }
 
-tb_rc tb_delta_open(const char *table_path, int64_t version, tb_delta_snapshot **out,
-                    tb_err *err)
+tb_rc tb_delta_open(const char *table_path, int64_t version, tb_delta_snapshot **out, tb_err *err)
 {
     tb_delta_snapshot *snap = NULL;
     log_list l = {0};
@@ -1535,8 +1555,9 @@ tb_rc tb_delta_open(const char *table_path, int64_t version, tb_delta_snapshot *
         goto fail;
     }
     if (version > latest) {
-        rc = TB_ERRF(err, TB_E_NOTFOUND, "delta: %s: version %" PRId64
-                     " does not exist (latest is %" PRId64 ")", snap->table_path, version, latest);
+        rc = TB_ERRF(err, TB_E_NOTFOUND,
+                     "delta: %s: version %" PRId64 " does not exist (latest is %" PRId64 ")",
+                     snap->table_path, version, latest);
         goto fail;
     }
     target = version < 0 ? latest : version;
@@ -1565,10 +1586,12 @@ tb_rc tb_delta_open(const char *table_path, int64_t version, tb_delta_snapshot *
             if (ck_failed && start == 0)
                 rc = TB_ERRF(err, TB_E_CORRUPT,
                              "delta: %s: commit %020" PRId64 ".json is missing and the checkpoint "
-                             "cannot be read (%s)", snap->table_path, v, ck_err.msg);
+                             "cannot be read (%s)",
+                             snap->table_path, v, ck_err.msg);
             else
                 rc = TB_ERRF(err, TB_E_CORRUPT,
-                             "delta: %s: missing commit %s/%020" PRId64 ".json (needed for version %" PRId64 ")",
+                             "delta: %s: missing commit %s/%020" PRId64
+                             ".json (needed for version %" PRId64 ")",
                              snap->table_path, snap->log_path, v, target);
             goto fail;
         }
@@ -1626,20 +1649,11 @@ out:
 
 /* ---------------------------------------------------------------- accessors */
 
-int64_t tb_delta_version(const tb_delta_snapshot *snap)
-{
-    return snap->version;
-}
+int64_t tb_delta_version(const tb_delta_snapshot *snap) { return snap->version; }
 
-const tb_schema *tb_delta_schema(const tb_delta_snapshot *snap)
-{
-    return snap->schema;
-}
+const tb_schema *tb_delta_schema(const tb_delta_snapshot *snap) { return snap->schema; }
 
-uint32_t tb_delta_partition_count(const tb_delta_snapshot *snap)
-{
-    return snap->n_part;
-}
+uint32_t tb_delta_partition_count(const tb_delta_snapshot *snap) { return snap->n_part; }
 
 const char *tb_delta_partition_column(const tb_delta_snapshot *snap, uint32_t i)
 {
@@ -1657,10 +1671,7 @@ const char *tb_delta_table_id(const tb_delta_snapshot *snap)
     return json_string_value(json_object_get(snap->metadata, "id"));
 }
 
-uint64_t tb_delta_file_count(const tb_delta_snapshot *snap)
-{
-    return snap->live.n;
-}
+uint64_t tb_delta_file_count(const tb_delta_snapshot *snap) { return snap->live.n; }
 
 void tb_delta_file_get(const tb_delta_snapshot *snap, uint64_t i, tb_delta_file_info *out)
 {

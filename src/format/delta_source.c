@@ -29,7 +29,7 @@ typedef struct ds_source {
     tb_source base;
     tb_arena *arena; /* everything copied at creation */
     uint32_t n_proj;
-    bool *is_part;   /* per projected column */
+    bool *is_part; /* per projected column */
     ds_file *files;
     uint64_t n_files;
     uint64_t next_file;
@@ -97,7 +97,8 @@ static tb_rc ds_open_next(ds_source *s, tb_err *err)
             if (!tb_delta_part_value(f->pv[i], want->type, &s->part_vals[i])) {
                 rc = TB_ERRF(err, TB_E_CORRUPT,
                              "delta: %s: partition value '%s' of column '%s' is not a valid %s",
-                             f->path, f->pv[i], want->name, tb_type_id_name((tb_type_id)want->type.id));
+                             f->path, f->pv[i], want->name,
+                             tb_type_id_name((tb_type_id)want->type.id));
                 goto out;
             }
             continue;
@@ -107,9 +108,10 @@ static tb_rc ds_open_next(ds_source *s, tb_err *err)
             continue; /* not in this file: NULL */
         if (!castable(fs->fields[idx].type, want->type)) {
             char a[64], b[64];
-            rc = TB_ERRF(err, TB_E_TYPE, "delta: %s: column '%s' is %s in the file, %s in the table",
-                         f->path, want->name, tb_type_name(fs->fields[idx].type, a, sizeof(a)),
-                         tb_type_name(want->type, b, sizeof(b)));
+            rc =
+                TB_ERRF(err, TB_E_TYPE, "delta: %s: column '%s' is %s in the file, %s in the table",
+                        f->path, want->name, tb_type_name(fs->fields[idx].type, a, sizeof(a)),
+                        tb_type_name(want->type, b, sizeof(b)));
             goto out;
         }
         s->file_col[i] = (int)n;
@@ -155,8 +157,9 @@ static tb_rc cast_vec(const tb_vec *src, tb_type to, uint32_t n, tb_arena *arena
             int64_t x = v.u.i;
             if ((to.id == TB_T_INT16 && (x < INT16_MIN || x > INT16_MAX)) ||
                 (to.id == TB_T_INT32 && (x < INT32_MIN || x > INT32_MAX)))
-                return TB_ERRF(err, TB_E_RANGE, "delta: %s: column '%s': value %" PRId64
-                               " out of range", path, col, x);
+                return TB_ERRF(err, TB_E_RANGE,
+                               "delta: %s: column '%s': value %" PRId64 " out of range", path, col,
+                               x);
             out.u.i = x;
         } else if (to.id == TB_T_DOUBLE) {
             out.u.d = v.u.d;
@@ -168,8 +171,9 @@ static tb_rc cast_vec(const tb_vec *src, tb_type to, uint32_t n, tb_arena *arena
             } else {
                 tb_i128 p = tb_i128_pow10(from_scale - to.scale);
                 if (x % p != 0)
-                    return TB_ERRF(err, TB_E_RANGE, "delta: %s: column '%s': value loses digits at scale %d",
-                                   path, col, to.scale);
+                    return TB_ERRF(err, TB_E_RANGE,
+                                   "delta: %s: column '%s': value loses digits at scale %d", path,
+                                   col, to.scale);
                 x /= p;
             }
             out.u.dec = x;

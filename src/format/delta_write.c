@@ -44,7 +44,7 @@ typedef struct dw_file {
     char *key;             /* partition key (NULL for unpartitioned) */
     char *rel_path;        /* file system path relative to the table */
     char *abs_path;
-    char **pvals;          /* per partition column, NULL = null */
+    char **pvals; /* per partition column, NULL = null */
     uint64_t rows;
     uint64_t size;
     int64_t mtime_ms;
@@ -58,8 +58,8 @@ struct tb_delta_writer {
     tb_delta_snapshot *snap; /* NULL while the table does not exist (or after a failed
                                 re-read: then `exists` says to open it again) */
     bool exists;
-    tb_schema *schema;       /* table schema (all columns) */
-    tb_schema *data_schema;  /* columns stored in files */
+    tb_schema *schema;      /* table schema (all columns) */
+    tb_schema *data_schema; /* columns stored in files */
     char **part_cols;
     uint32_t n_part;
     int *part_idx; /* schema index of partition column k */
@@ -112,12 +112,18 @@ static void file_free(dw_file *f, bool delete_file)
 static const char *codec_ext(int codec)
 {
     switch (codec) {
-    case TB_CODEC_SNAPPY: return ".snappy";
-    case TB_CODEC_GZIP: return ".gz";
-    case TB_CODEC_ZSTD: return ".zstd";
-    case TB_CODEC_LZ4_RAW: return ".lz4raw";
-    case TB_CODEC_BROTLI: return ".br";
-    default: return "";
+    case TB_CODEC_SNAPPY:
+        return ".snappy";
+    case TB_CODEC_GZIP:
+        return ".gz";
+    case TB_CODEC_ZSTD:
+        return ".zstd";
+    case TB_CODEC_LZ4_RAW:
+        return ".lz4raw";
+    case TB_CODEC_BROTLI:
+        return ".br";
+    default:
+        return "";
     }
 }
 
@@ -183,7 +189,8 @@ static tb_rc file_open(tb_delta_writer *w, const char *key, char **pvals_src, dw
         if (pvals_src[i] != NULL && (f->pvals[i] = tb_strdup(pvals_src[i])) == NULL)
             goto nomem;
         if (tb_buf_printf(&rel, "%s=", w->part_cols[i]) != TB_OK ||
-            hive_escape(&rel, pvals_src[i] != NULL ? pvals_src[i] : "__HIVE_DEFAULT_PARTITION__") != TB_OK ||
+            hive_escape(&rel, pvals_src[i] != NULL ? pvals_src[i] : "__HIVE_DEFAULT_PARTITION__") !=
+                TB_OK ||
             tb_buf_putc(&rel, '/') != TB_OK)
             goto nomem;
     }
@@ -212,8 +219,8 @@ static tb_rc file_open(tb_delta_writer *w, const char *key, char **pvals_src, dw
     po.codec = w->opts.codec;
     po.timestamp_utc = true; /* Delta's timestamp is an instant */
     po.sync = w->opts.sync;
-    po.row_group_size_bytes = TB_MIN(w->opts.target_file_bytes,
-                                     (uint64_t)(w->n_part > 0 ? 32 : 128) << 20);
+    po.row_group_size_bytes =
+        TB_MIN(w->opts.target_file_bytes, (uint64_t)(w->n_part > 0 ? 32 : 128) << 20);
     rc = tb_parquet_writer_open(f->abs_path, w->data_schema, &po, &f->pw, err);
     if (rc != TB_OK)
         goto fail;
@@ -363,10 +370,12 @@ static tb_rc file_finish(tb_delta_writer *w, dw_file *f, tb_err *err)
         if (!stat_json(&maxs, &mx, true))
             maxs.len = mark_max;
     }
-    if (tb_buf_printf(&st, "{\"numRecords\":%" PRIu64 ",\"minValues\":{%.*s},\"maxValues\":{%.*s},"
-                           "\"nullCount\":{%.*s}}",
+    if (tb_buf_printf(&st,
+                      "{\"numRecords\":%" PRIu64 ",\"minValues\":{%.*s},\"maxValues\":{%.*s},"
+                      "\"nullCount\":{%.*s}}",
                       f->rows, (int)mins.len, mins.data ? mins.data : "", (int)maxs.len,
-                      maxs.data ? maxs.data : "", (int)nulls.len, nulls.data ? nulls.data : "") != TB_OK)
+                      maxs.data ? maxs.data : "", (int)nulls.len,
+                      nulls.data ? nulls.data : "") != TB_OK)
         goto nomem;
     f->stats = tb_strndup(st.data, st.len);
     if (f->stats == NULL)
@@ -420,11 +429,12 @@ static tb_rc setup_columns(tb_delta_writer *w, tb_err *err)
     for (k = 0; k < w->n_part; k++) {
         int idx = tb_schema_find(w->schema, w->part_cols[k]);
         if (idx < 0)
-            return TB_ERRF(err, TB_E_NOTFOUND, "delta: %s: partition column '%s' is not in the schema",
-                           w->path, w->part_cols[k]);
-        if (w->schema->fields[idx].type.id == TB_T_INTERVAL)
-            return TB_ERRF(err, TB_E_UNSUPPORTED, "delta: partition column '%s' cannot be an interval",
+            return TB_ERRF(err, TB_E_NOTFOUND,
+                           "delta: %s: partition column '%s' is not in the schema", w->path,
                            w->part_cols[k]);
+        if (w->schema->fields[idx].type.id == TB_T_INTERVAL)
+            return TB_ERRF(err, TB_E_UNSUPPORTED,
+                           "delta: partition column '%s' cannot be an interval", w->part_cols[k]);
         w->part_idx[k] = idx;
     }
     for (i = 0; i < w->schema->n; i++) {
@@ -469,22 +479,17 @@ static bool parts_match(char **a, uint32_t na, char **b, uint32_t nb)
     return true;
 }
 
-const tb_schema *tb_delta_writer_schema(const tb_delta_writer *w)
-{
-    return w->schema;
-}
+const tb_schema *tb_delta_writer_schema(const tb_delta_writer *w) { return w->schema; }
 
-tb_rc tb_delta_writer_open(const char *path, const tb_schema *schema,
-                           const char **partition_cols, uint32_t n_part,
-                           tb_delta_writer **out, tb_err *err)
+tb_rc tb_delta_writer_open(const char *path, const tb_schema *schema, const char **partition_cols,
+                           uint32_t n_part, tb_delta_writer **out, tb_err *err)
 {
     return tb_delta_writer_open_opts(path, schema, partition_cols, n_part, NULL, out, err);
 }
 
 tb_rc tb_delta_writer_open_opts(const char *path, const tb_schema *schema,
                                 const char **partition_cols, uint32_t n_part,
-                                const tb_delta_write_opts *opts, tb_delta_writer **out,
-                                tb_err *err)
+                                const tb_delta_write_opts *opts, tb_delta_writer **out, tb_err *err)
 {
     tb_delta_writer *w;
     tb_err e2;
@@ -524,8 +529,8 @@ tb_rc tb_delta_writer_open_opts(const char *path, const tb_schema *schema,
                          w->path);
             goto fail;
         }
-        if (n_part > 0 && !parts_match((char **)partition_cols, n_part, w->snap->part_cols,
-                                       w->snap->n_part)) {
+        if (n_part > 0 &&
+            !parts_match((char **)partition_cols, n_part, w->snap->part_cols, w->snap->n_part)) {
             rc = TB_ERRF(err, TB_E_TYPE, "delta: %s: partition columns do not match the table's",
                          w->path);
             goto fail;
@@ -537,8 +542,8 @@ tb_rc tb_delta_writer_open_opts(const char *path, const tb_schema *schema,
     } else if (rc == TB_E_NOTFOUND) {
         char *ss = NULL;
         if (schema == NULL) {
-            rc = TB_ERRF(err, TB_E_NOTFOUND, "delta: %s: table does not exist and no schema was given",
-                         w->path);
+            rc = TB_ERRF(err, TB_E_NOTFOUND,
+                         "delta: %s: table does not exist and no schema was given", w->path);
             goto fail;
         }
         rc = tb_delta_schema_string(schema, &ss, err); /* refuse types Delta lacks now */
@@ -835,7 +840,8 @@ static tb_rc build_commit(tb_delta_writer *w, bool create, tb_delta_mode mode, c
         goto nomem;
     if (app_id != NULL) {
         snprintf(num, sizeof(num), "%" PRId64, txn_version);
-        if (json_object_set_new(op, "outputMode", json_string(mode == TB_DELTA_OVERWRITE ? "Complete" : "Append")) ||
+        if (json_object_set_new(op, "outputMode",
+                                json_string(mode == TB_DELTA_OVERWRITE ? "Complete" : "Append")) ||
             json_object_set_new(op, "queryId", json_string(app_id)) ||
             json_object_set_new(op, "epochId", json_string(num)))
             goto nomem;
@@ -851,7 +857,10 @@ static tb_rc build_commit(tb_delta_writer *w, bool create, tb_delta_mode mode, c
         json_decref(pb);
         if (pbs == NULL)
             goto nomem;
-        if (json_object_set_new(op, "mode", json_string(mode == TB_DELTA_OVERWRITE ? "Overwrite" : create ? "ErrorIfExists" : "Append")) ||
+        if (json_object_set_new(op, "mode",
+                                json_string(mode == TB_DELTA_OVERWRITE ? "Overwrite"
+                                            : create                   ? "ErrorIfExists"
+                                                                       : "Append")) ||
             json_object_set_new(op, "partitionBy", json_string(pbs))) {
             free(pbs);
             goto nomem;
@@ -866,11 +875,13 @@ static tb_rc build_commit(tb_delta_writer *w, bool create, tb_delta_mode mode, c
     json_object_set_new(metrics, "numOutputBytes", json_string(num));
     tb_delta_uuid(uuid);
     if (json_object_set_new(ci, "timestamp", json_integer(now_ms)) ||
-        json_object_set_new(ci, "operation", json_string(app_id != NULL ? "STREAMING UPDATE" : "WRITE")) ||
+        json_object_set_new(ci, "operation",
+                            json_string(app_id != NULL ? "STREAMING UPDATE" : "WRITE")) ||
         json_object_set(ci, "operationParameters", op) ||
         (read_version >= 0 && json_object_set_new(ci, "readVersion", json_integer(read_version))) ||
         json_object_set_new(ci, "isolationLevel", json_string("Serializable")) ||
-        json_object_set_new(ci, "isBlindAppend", json_boolean(mode == TB_DELTA_APPEND && !create)) ||
+        json_object_set_new(ci, "isBlindAppend",
+                            json_boolean(mode == TB_DELTA_APPEND && !create)) ||
         json_object_set(ci, "operationMetrics", metrics) ||
         json_object_set_new(ci, "engineInfo", json_string(TB_DELTA_ENGINE_INFO)) ||
         json_object_set_new(ci, "txnId", json_string(uuid)))
@@ -892,8 +903,8 @@ static tb_rc build_commit(tb_delta_writer *w, bool create, tb_delta_mode mode, c
         for (k = 0; k < w->n_part; k++)
             json_array_append_new(pc, json_string(w->part_cols[k]));
         tb_delta_uuid(uuid);
-        md = json_pack("{s:s, s:{s:s, s:{}}, s:s, s:o, s:{}, s:I}", "id", uuid, "format", "provider",
-                       "parquet", "options", "schemaString", ss, "partitionColumns", pc,
+        md = json_pack("{s:s, s:{s:s, s:{}}, s:s, s:o, s:{}, s:I}", "id", uuid, "format",
+                       "provider", "parquet", "options", "schemaString", ss, "partitionColumns", pc,
                        "configuration", "createdTime", (json_int_t)now_ms);
         tb_free(ss);
         if (jadd(acts, json_pack("{s:{s:i, s:i}}", "protocol", "minReaderVersion", 1,
@@ -915,7 +926,8 @@ static tb_rc build_commit(tb_delta_writer *w, bool create, tb_delta_mode mode, c
             if (pv == NULL)
                 goto nomem;
             for (k = 0; k < e->n_pv; k++)
-                json_object_set_new(pv, e->pkeys[k], e->pvals[k] ? json_string(e->pvals[k]) : json_null());
+                json_object_set_new(pv, e->pkeys[k],
+                                    e->pvals[k] ? json_string(e->pvals[k]) : json_null());
             rm = json_pack("{s:{s:s, s:I, s:b, s:b, s:o, s:I}}", "remove", "path", e->raw_path,
                            "deletionTimestamp", (json_int_t)now_ms, "dataChange", 1,
                            "extendedFileMetadata", 1, "partitionValues", pv, "size",
@@ -935,7 +947,8 @@ static tb_rc build_commit(tb_delta_writer *w, bool create, tb_delta_mode mode, c
             goto nomem;
         }
         for (k = 0; k < w->n_part; k++)
-            json_object_set_new(pv, w->part_cols[k], f->pvals[k] ? json_string(f->pvals[k]) : json_null());
+            json_object_set_new(pv, w->part_cols[k],
+                                f->pvals[k] ? json_string(f->pvals[k]) : json_null());
         ad = json_pack("{s:{s:s, s:o, s:I, s:I, s:b, s:s}}", "add", "path", raw, "partitionValues",
                        pv, "size", (json_int_t)f->size, "modificationTime", (json_int_t)f->mtime_ms,
                        "dataChange", 1, "stats", f->stats);
@@ -1052,8 +1065,8 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
     if (mode == TB_DELTA_OVERWRITE && w->snap != NULL) {
         const char *ao = tb_delta_config(w->snap, "delta.appendOnly");
         if (ao != NULL && tb_str_ieq(ao, "true"))
-            return TB_ERRF(err, TB_E_UNSUPPORTED, "delta: %s: table is append-only (delta.appendOnly)",
-                           w->path);
+            return TB_ERRF(err, TB_E_UNSUPPORTED,
+                           "delta: %s: table is append-only (delta.appendOnly)", w->path);
     }
     while (w->n_open > 0) {
         rc = close_open(w, w->n_open - 1, err);
@@ -1084,16 +1097,18 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
             if (attempt > 0 && w->snap->version > before) {
                 /* we lost the race for before + 1: can our commit go on top of theirs? */
                 if (agg.has_metadata || agg.has_protocol) {
-                    rc = TB_ERRF(err, TB_E_CONFLICT,
-                                 "delta: %s: concurrent commit changed the table's metadata or protocol "
-                                 "(versions %" PRId64 "..%" PRId64 ")", w->path, before + 1,
-                                 w->snap->version);
+                    rc = TB_ERRF(
+                        err, TB_E_CONFLICT,
+                        "delta: %s: concurrent commit changed the table's metadata or protocol "
+                        "(versions %" PRId64 "..%" PRId64 ")",
+                        w->path, before + 1, w->snap->version);
                     goto out;
                 }
                 if (mode == TB_DELTA_OVERWRITE) {
                     rc = TB_ERRF(err, TB_E_CONFLICT,
-                                 "delta: %s: concurrent commit %" PRId64 " while overwriting from version %"
-                                 PRId64 "; retry the overwrite", w->path, w->snap->version, before);
+                                 "delta: %s: concurrent commit %" PRId64
+                                 " while overwriting from version %" PRId64 "; retry the overwrite",
+                                 w->path, w->snap->version, before);
                     goto out;
                 }
             }
@@ -1101,8 +1116,8 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
             if (rc != TB_OK)
                 goto out;
         }
-        if (txn_app_id != NULL && !create &&
-            tb_delta_txn_version(w->snap, txn_app_id, &have) && have >= txn_version) {
+        if (txn_app_id != NULL && !create && tb_delta_txn_version(w->snap, txn_app_id, &have) &&
+            have >= txn_version) {
             /* idempotent re-run: already committed */
             drop_done(w, true);
             if (out_skipped != NULL)

@@ -249,8 +249,7 @@ static tb_rc stats_add(const pw_leaf *leaf, pw_stats *s, const uint8_t *v, uint3
             if (buf_set(&s->bmin, v, n) != TB_OK)
                 return TB_E_NOMEM;
         } else if (be ? cmp_be_signed(v, (const uint8_t *)s->bmax.data, n) > 0
-                      : cmp_bytes(v, n, (const uint8_t *)s->bmax.data,
-                                  (uint32_t)s->bmax.len) > 0) {
+                      : cmp_bytes(v, n, (const uint8_t *)s->bmax.data, (uint32_t)s->bmax.len) > 0) {
             if (buf_set(&s->bmax, v, n) != TB_OK)
                 return TB_E_NOMEM;
         }
@@ -289,7 +288,8 @@ static tb_rc stats_merge(const pw_leaf *leaf, pw_stats *dst, const pw_stats *src
         break;
     default: {
         bool be = leaf->ptype == TB_PQ_FIXED_LEN_BYTE_ARRAY;
-        const uint8_t *smin = (const uint8_t *)src->bmin.data, *smax = (const uint8_t *)src->bmax.data;
+        const uint8_t *smin = (const uint8_t *)src->bmin.data,
+                      *smax = (const uint8_t *)src->bmax.data;
         if (!dst->has ||
             (be ? cmp_be_signed(smin, (const uint8_t *)dst->bmin.data, (uint32_t)src->bmin.len) < 0
                 : cmp_bytes(smin, (uint32_t)src->bmin.len, (const uint8_t *)dst->bmin.data,
@@ -353,8 +353,8 @@ static const uint8_t *stats_bytes(const pw_leaf *leaf, const pw_stats *s, bool m
 }
 
 /* Fill a thrift Statistics from s. Pointers refer to tmp buffers or s. */
-static void stats_to_pq(const pw_leaf *leaf, const pw_stats *s, tb_pq_statistics *st,
-                        uint8_t *tmin, uint8_t *tmax)
+static void stats_to_pq(const pw_leaf *leaf, const pw_stats *s, tb_pq_statistics *st, uint8_t *tmin,
+                        uint8_t *tmax)
 {
     uint32_t n;
     const uint8_t *p;
@@ -384,8 +384,8 @@ static int decimal_flba_len(int precision)
     return len;
 }
 
-static tb_rc leaf_init(tb_parquet_writer *w, pw_leaf *leaf, tb_pq_schema_element *se,
-                       tb_type t, tb_err *err)
+static tb_rc leaf_init(tb_parquet_writer *w, pw_leaf *leaf, tb_pq_schema_element *se, tb_type t,
+                       tb_err *err)
 {
     leaf->type = t;
     leaf->flba_len = 0;
@@ -415,8 +415,8 @@ static tb_rc leaf_init(tb_parquet_writer *w, pw_leaf *leaf, tb_pq_schema_element
         break;
     case TB_T_DECIMAL:
         if (t.precision < 1 || t.precision > 38 || t.scale > t.precision)
-            return TB_ERRF(err, TB_E_TYPE, "parquet: %s: bad numeric(%d,%d)", w->path,
-                           t.precision, t.scale);
+            return TB_ERRF(err, TB_E_TYPE, "parquet: %s: bad numeric(%d,%d)", w->path, t.precision,
+                           t.scale);
         if (t.precision <= 9)
             leaf->ptype = TB_PQ_INT32;
         else if (t.precision <= 18)
@@ -474,8 +474,8 @@ static tb_rc leaf_init(tb_parquet_writer *w, pw_leaf *leaf, tb_pq_schema_element
 
 /* Walk the node list depth-first from *pos; fills elements and leaves. */
 static tb_rc build_schema(tb_parquet_writer *w, const tb_pq_node *nodes, uint32_t n_nodes,
-                          uint32_t *pos, uint32_t n_siblings, int def, int rep,
-                          const char **path, uint32_t depth, tb_err *err)
+                          uint32_t *pos, uint32_t n_siblings, int def, int rep, const char **path,
+                          uint32_t depth, tb_err *err)
 {
     uint32_t k;
     tb_rc rc;
@@ -536,9 +536,9 @@ static tb_rc build_schema(tb_parquet_writer *w, const tb_pq_node *nodes, uint32_
     return TB_OK;
 }
 
-static tb_rc writer_new(const char *path, const tb_pq_node *nodes, uint32_t n_nodes,
-                        uint32_t n_top, const tb_parquet_write_opts *opts, bool flat,
-                        tb_parquet_writer **out, tb_err *err)
+static tb_rc writer_new(const char *path, const tb_pq_node *nodes, uint32_t n_nodes, uint32_t n_top,
+                        const tb_parquet_write_opts *opts, bool flat, tb_parquet_writer **out,
+                        tb_err *err)
 {
     tb_parquet_writer *w;
     const char *slash, *name;
@@ -685,8 +685,9 @@ static tb_rc dict_rehash(pw_leaf *leaf, size_t n_slots)
     if (slots == NULL)
         return TB_E_NOMEM;
     for (i = 0; i < leaf->n_dict; i++) {
-        size_t h = (size_t)tb_hash_bytes(leaf->dict.data + leaf->dict_off[i], leaf->dict_len[i], 7) &
-                   (n_slots - 1);
+        size_t h =
+            (size_t)tb_hash_bytes(leaf->dict.data + leaf->dict_off[i], leaf->dict_len[i], 7) &
+            (n_slots - 1);
         while (slots[h] != 0)
             h = (h + 1) & (n_slots - 1);
         slots[h] = (uint32_t)(i + 1);
@@ -752,8 +753,8 @@ static inline tb_rc put_plain(tb_parquet_writer *w, pw_leaf *leaf, const uint8_t
     if (leaf->use_dict) {
         uint32_t k;
         tb_rc rc;
-        if (leaf->n_idx == leaf->cap_idx &&
-            tb_grow((void **)&leaf->idx, &leaf->cap_idx, leaf->n_idx + 1, sizeof(uint32_t)) != TB_OK)
+        if (leaf->n_idx == leaf->cap_idx && tb_grow((void **)&leaf->idx, &leaf->cap_idx,
+                                                    leaf->n_idx + 1, sizeof(uint32_t)) != TB_OK)
             return TB_E_NOMEM;
         rc = dict_index(w, leaf, v, n, &k);
         if (rc != TB_OK)
@@ -894,7 +895,8 @@ static tb_rc leaf_append_vec(tb_parquet_writer *w, pw_leaf *leaf, const tb_vec *
         if (w->opts.statistics) {
             for (i = 0; i < n; i++) {
                 const uint8_t *p = (const uint8_t *)vec->data + (size_t)(off + i) * width;
-                if (stats_add(leaf, &leaf->pstats, p, (uint32_t)width, w->opts.max_stat_bytes) != TB_OK)
+                if (stats_add(leaf, &leaf->pstats, p, (uint32_t)width, w->opts.max_stat_bytes) !=
+                    TB_OK)
                     return TB_E_NOMEM;
             }
         }
@@ -1223,8 +1225,8 @@ tb_rc tb_parquet_writer_write_batch(tb_parquet_writer *w, const tb_batch *batch,
         }
         if (w->leaves[c].max_def == 0 && vec->valid != NULL &&
             tb_vec_null_count(vec, batch->n_rows) > 0)
-            return TB_ERRF(err, TB_E_TYPE, "parquet: %s: NULL in non-nullable column '%s'",
-                           w->path, w->leaves[c].path[0]);
+            return TB_ERRF(err, TB_E_TYPE, "parquet: %s: NULL in non-nullable column '%s'", w->path,
+                           w->leaves[c].path[0]);
     }
     while (off < batch->n_rows) {
         uint32_t n = batch->n_rows - off;
@@ -1233,9 +1235,9 @@ tb_rc tb_parquet_writer_write_batch(tb_parquet_writer *w, const tb_batch *batch,
         for (c = 0; c < w->n_leaves; c++) {
             rc = leaf_append_vec(w, &w->leaves[c], &batch->cols[c], off, n);
             if (rc != TB_OK)
-                return rc == TB_E_NOMEM ? tb_err_nomem(err)
-                                        : TB_ERRF(err, rc, "parquet: %s: dictionary too large",
-                                                  w->path);
+                return rc == TB_E_NOMEM
+                           ? tb_err_nomem(err)
+                           : TB_ERRF(err, rc, "parquet: %s: dictionary too large", w->path);
         }
         w->rg_rows += n;
         w->rows_total += n;
@@ -1247,10 +1249,7 @@ tb_rc tb_parquet_writer_write_batch(tb_parquet_writer *w, const tb_batch *batch,
     return TB_OK;
 }
 
-uint32_t tb_parquet_writer_leaf_count(const tb_parquet_writer *w)
-{
-    return w->n_leaves;
-}
+uint32_t tb_parquet_writer_leaf_count(const tb_parquet_writer *w) { return w->n_leaves; }
 
 void tb_parquet_writer_leaf_levels(const tb_parquet_writer *w, uint32_t leaf, int *out_max_def,
                                    int *out_max_rep)
@@ -1306,23 +1305,43 @@ tb_rc tb_parquet_writer_leaf_put(tb_parquet_writer *w, uint32_t leaf_i, int def,
         vec.type = leaf->type;
         vec.data = &cell;
         switch ((tb_type_id)leaf->type.id) {
-        case TB_T_BOOL: cell.b = val->u.b; break;
-        case TB_T_INT16: cell.i16 = (int16_t)val->u.i; break;
+        case TB_T_BOOL:
+            cell.b = val->u.b;
+            break;
+        case TB_T_INT16:
+            cell.i16 = (int16_t)val->u.i;
+            break;
         case TB_T_INT32:
-        case TB_T_DATE: cell.i32 = (int32_t)val->u.i; break;
+        case TB_T_DATE:
+            cell.i32 = (int32_t)val->u.i;
+            break;
         case TB_T_INT64:
-        case TB_T_TIMESTAMP: cell.i64 = val->u.i; break;
-        case TB_T_FLOAT: cell.f = (float)val->u.d; break;
-        case TB_T_DOUBLE: cell.d = val->u.d; break;
-        case TB_T_DECIMAL: cell.dec = val->u.dec; break;
-        case TB_T_STRING: cell.s = val->u.s; break;
-        case TB_T_INTERVAL: cell.iv = val->u.iv; break;
-        default: break;
+        case TB_T_TIMESTAMP:
+            cell.i64 = val->u.i;
+            break;
+        case TB_T_FLOAT:
+            cell.f = (float)val->u.d;
+            break;
+        case TB_T_DOUBLE:
+            cell.d = val->u.d;
+            break;
+        case TB_T_DECIMAL:
+            cell.dec = val->u.dec;
+            break;
+        case TB_T_STRING:
+            cell.s = val->u.s;
+            break;
+        case TB_T_INTERVAL:
+            cell.iv = val->u.iv;
+            break;
+        default:
+            break;
         }
         len = value_bytes(leaf, &vec, 0, scratch, &p);
         rc = put_plain(w, leaf, p, len);
         if (rc != TB_OK)
-            return rc == TB_E_NOMEM ? tb_err_nomem(err) : TB_ERRF(err, rc, "parquet: dictionary too large");
+            return rc == TB_E_NOMEM ? tb_err_nomem(err)
+                                    : TB_ERRF(err, rc, "parquet: dictionary too large");
     }
     return TB_OK;
 }
@@ -1337,15 +1356,9 @@ tb_rc tb_parquet_writer_end_record(tb_parquet_writer *w, tb_err *err)
     return boundaries(w, err);
 }
 
-uint64_t tb_parquet_writer_rows(const tb_parquet_writer *w)
-{
-    return w->rows_total;
-}
+uint64_t tb_parquet_writer_rows(const tb_parquet_writer *w) { return w->rows_total; }
 
-uint64_t tb_parquet_writer_bytes(const tb_parquet_writer *w)
-{
-    return w->offset + rg_estimate(w);
-}
+uint64_t tb_parquet_writer_bytes(const tb_parquet_writer *w) { return w->offset + rg_estimate(w); }
 
 void tb_parquet_writer_col_stats(tb_parquet_writer *w, uint32_t col, uint64_t *out_nulls,
                                  bool *out_has_minmax, tb_value *out_min, tb_value *out_max)
@@ -1357,7 +1370,8 @@ void tb_parquet_writer_col_stats(tb_parquet_writer *w, uint32_t col, uint64_t *o
 
     stats_reset(s);
     *out_has_minmax = false;
-    if (stats_merge(leaf, s, &leaf->fstats) != TB_OK || stats_merge(leaf, s, &leaf->cstats) != TB_OK ||
+    if (stats_merge(leaf, s, &leaf->fstats) != TB_OK ||
+        stats_merge(leaf, s, &leaf->cstats) != TB_OK ||
         stats_merge(leaf, s, &leaf->pstats) != TB_OK) {
         *out_nulls = 0;
         return;
@@ -1371,14 +1385,20 @@ void tb_parquet_writer_col_stats(tb_parquet_writer *w, uint32_t col, uint64_t *o
         memset(v, 0, sizeof(*v));
         v->type = leaf->type;
         switch ((tb_type_id)leaf->type.id) {
-        case TB_T_BOOL: v->u.b = (mx ? s->imax : s->imin) != 0; break;
+        case TB_T_BOOL:
+            v->u.b = (mx ? s->imax : s->imin) != 0;
+            break;
         case TB_T_INT16:
         case TB_T_INT32:
         case TB_T_INT64:
         case TB_T_DATE:
-        case TB_T_TIMESTAMP: v->u.i = mx ? s->imax : s->imin; break;
+        case TB_T_TIMESTAMP:
+            v->u.i = mx ? s->imax : s->imin;
+            break;
         case TB_T_FLOAT:
-        case TB_T_DOUBLE: v->u.d = mx ? s->dmax : s->dmin; break;
+        case TB_T_DOUBLE:
+            v->u.d = mx ? s->dmax : s->dmin;
+            break;
         case TB_T_DECIMAL:
             if (leaf->ptype != TB_PQ_FIXED_LEN_BYTE_ARRAY) {
                 v->u.dec = mx ? s->imax : s->imin;
@@ -1442,7 +1462,8 @@ static tb_rc write_footer(tb_parquet_writer *w, tb_err *err)
             tb_pq_column_meta *m = &cc->meta;
 
             tb_pq_column_chunk_init(cc);
-            cc->file_offset = cm->dict_page_offset >= 0 ? cm->dict_page_offset : cm->data_page_offset;
+            cc->file_offset =
+                cm->dict_page_offset >= 0 ? cm->dict_page_offset : cm->data_page_offset;
             cc->has_meta = true;
             m->type = leaf->ptype;
             m->n_encodings = cm->n_enc;

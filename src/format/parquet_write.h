@@ -62,8 +62,7 @@ tb_rc tb_parquet_writer_open(const char *path, const tb_schema *schema,
                              tb_err *err);
 /* Append a batch whose columns match the schema (types must be equal; a NULL in a
  * non-nullable column is TB_E_TYPE). */
-tb_rc tb_parquet_writer_write_batch(tb_parquet_writer *w, const tb_batch *batch,
-                                    tb_err *err);
+tb_rc tb_parquet_writer_write_batch(tb_parquet_writer *w, const tb_batch *batch, tb_err *err);
 /* Rows written so far, and bytes of the file so far plus those buffered (an estimate
  * of the final size, used to roll files). */
 uint64_t tb_parquet_writer_rows(const tb_parquet_writer *w);

@@ -8,11 +8,13 @@
  * Writer: create / append / overwrite / txn skip / checkpoints / put-if-absent races, a
  * log check written from PROTOCOL.md, and two processes appending concurrently.
  */
+/* clang-format off: cmocka needs these first, in this order */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,10 +27,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "format/delta.h"
 #include "format/codec.h"
-#include "format/parquet.h"
+#include "format/delta.h"
+#include "format/parquet_write.h"
 #include "format/delta_int.h" /* white-box: the commit-race hook */
+#include "format/parquet.h"
 #include <jansson.h>
 
 /* ---------------------------------------------------------------- helpers */
@@ -49,13 +52,12 @@ static int setup_golden(void **state)
     return 0;
 }
 
-#define NEED_GOLDEN()                                                                        \
-    do {                                                                                     \
-        if (!g_have_golden) {                                                                \
-            fprintf(stderr, "SKIP: no Delta golden tables at %s (set TB_TESTDATA)\n",        \
-                    g_golden);                                                               \
-            skip();                                                                          \
-        }                                                                                    \
+#define NEED_GOLDEN()                                                                              \
+    do {                                                                                           \
+        if (!g_have_golden) {                                                                      \
+            fprintf(stderr, "SKIP: no Delta golden tables at %s (set TB_TESTDATA)\n", g_golden);   \
+            skip();                                                                                \
+        }                                                                                          \
     } while (0)
 
 static tb_delta_snapshot *open_golden(const char *name, int64_t version)
@@ -252,7 +254,6 @@ static void test_golden_partition_values(void **state)
     tb_delta_snapshot_free(snap);
 }
 
-
 /* ---------------------------------------------------------------- rows vs expectations */
 
 typedef struct rowset {
@@ -418,7 +419,8 @@ static void compare_rowsets(const char *what, rowset *want, rowset *got)
     assert_int_equal(got->n_rows, want->n_rows);
     for (r = 0; r < want->n_rows; r++) {
         for (c = 0; c < want->n_cols; c++) {
-            const tb_value *x = &want->vals[r * want->n_cols + c], *y = &got->vals[r * got->n_cols + c];
+            const tb_value *x = &want->vals[r * want->n_cols + c],
+                           *y = &got->vals[r * got->n_cols + c];
             if (x->is_null != y->is_null || (!x->is_null && tb_value_cmp(x, y) != 0)) {
                 tb_buf a = {0}, b = {0};
                 tb_value_format(x, &a);
@@ -538,7 +540,6 @@ static void test_golden_projection(void **state)
     tb_arena_free(arena);
 }
 
-
 /* Spark-written checkpoints (single and multi-part) with the JSON commits they cover
  * deleted: the table must come out of the checkpoint alone, rows as expected. */
 static void test_golden_checkpoint_only(void **state)
@@ -563,16 +564,17 @@ static void test_golden_checkpoint_only(void **state)
         tb_delta_snapshot *snap = NULL;
         tb_err err;
         tb_err_clear(&err);
-        snprintf(cmd, sizeof(cmd), "cp -r '%s/%s' '%s/' && chmod -R u+w '%s/%s' && rm %s/%s/_delta_log/%s",
-                 g_golden, cases[i].name, dir, dir, cases[i].name, dir, cases[i].name, cases[i].rm);
+        snprintf(cmd, sizeof(cmd),
+                 "cp -r '%s/%s' '%s/' && chmod -R u+w '%s/%s' && rm %s/%s/_delta_log/%s", g_golden,
+                 cases[i].name, dir, dir, cases[i].name, dir, cases[i].name, cases[i].rm);
         assert_int_equal(system(cmd), 0);
         snprintf(path, sizeof(path), "%s/%s", dir, cases[i].name);
         if (tb_delta_open(path, -1, &snap, &err) != TB_OK)
             fail_msg("%s: %s", path, err.msg);
         assert_int_equal(tb_delta_version(snap), cases[i].version);
         assert_int_equal(tb_delta_file_count(snap), cases[i].n_files);
-        snprintf(csv, sizeof(csv), "%s/tests/data/delta_expect/%s@%lld.csv", srcdir(), cases[i].name,
-                 (long long)cases[i].version);
+        snprintf(csv, sizeof(csv), "%s/tests/data/delta_expect/%s@%lld.csv", srcdir(),
+                 cases[i].name, (long long)cases[i].version);
         if (access(csv, R_OK) == 0) {
             tb_source *src = NULL;
             rowset want = {0}, got = {0};
@@ -635,7 +637,8 @@ static void test_fault_injection(void **state)
         if (rc == TB_OK && !fired)
             break; /* past the last allocation */
         if (rc != TB_OK) {
-            if (rc != TB_E_NOMEM && !(rc == TB_E_CORRUPT && strstr(err.msg, "out of memory") != NULL))
+            if (rc != TB_E_NOMEM &&
+                !(rc == TB_E_CORRUPT && strstr(err.msg, "out of memory") != NULL))
                 fail_msg("fault %ld: rc %d: %s", n, rc, err.msg);
             n_nomem++;
         }
@@ -695,11 +698,11 @@ static void write_text(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
-#define V0_LINES                                                                             \
-    "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n"                       \
-    "{\"metaData\":{\"id\":\"x\",\"format\":{\"provider\":\"parquet\",\"options\":{}},"     \
-    "\"schemaString\":\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":[{\\\"name\\\":\\\"a\\\","  \
-    "\\\"type\\\":\\\"integer\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}}]}\","           \
+#define V0_LINES                                                                                   \
+    "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n"                             \
+    "{\"metaData\":{\"id\":\"x\",\"format\":{\"provider\":\"parquet\",\"options\":{}},"            \
+    "\"schemaString\":\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":[{\\\"name\\\":\\\"a\\\","     \
+    "\\\"type\\\":\\\"integer\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}}]}\","                 \
     "\"partitionColumns\":[],\"configuration\":{}}}\n"
 
 static void test_corrupt_logs(void **state)
@@ -757,10 +760,11 @@ static void test_corrupt_logs(void **state)
     assert_non_null(strstr(err.msg, "add.size"));
 
     /* fixed: remove f1, add f2 */
-    write_text(log, "00000000000000000002.json",
-               "{\"remove\":{\"path\":\"f1.parquet\",\"deletionTimestamp\":5,\"dataChange\":true}}\n"
-               "{\"add\":{\"path\":\"f%202.parquet\",\"partitionValues\":{},\"size\":1,"
-               "\"modificationTime\":1,\"dataChange\":true}}\n");
+    write_text(
+        log, "00000000000000000002.json",
+        "{\"remove\":{\"path\":\"f1.parquet\",\"deletionTimestamp\":5,\"dataChange\":true}}\n"
+        "{\"add\":{\"path\":\"f%202.parquet\",\"partitionValues\":{},\"size\":1,"
+        "\"modificationTime\":1,\"dataChange\":true}}\n");
     assert_int_equal(tb_delta_open(dir, -1, &snap, &err), TB_OK);
     assert_int_equal(tb_delta_version(snap), 3);
     assert_int_equal(tb_delta_file_count(snap), 2);
@@ -770,15 +774,15 @@ static void test_corrupt_logs(void **state)
     snap = NULL;
 
     /* unsupported reader protocol */
-    write_text(log, "00000000000000000004.json",
-               "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,"
-               "\"readerFeatures\":[\"deletionVectors\"],\"writerFeatures\":[\"deletionVectors\"]}}\n");
+    write_text(
+        log, "00000000000000000004.json",
+        "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,"
+        "\"readerFeatures\":[\"deletionVectors\"],\"writerFeatures\":[\"deletionVectors\"]}}\n");
     tb_err_clear(&err);
     assert_int_equal(tb_delta_open(dir, -1, &snap, &err), TB_E_UNSUPPORTED);
     assert_non_null(strstr(err.msg, "deletionVectors"));
     rm_rf(dir);
 }
-
 
 /* ---------------------------------------------------------------- writer */
 
@@ -806,7 +810,10 @@ static void wgen(int c, int64_t id, bool as_read, tb_value *v)
     static char name[64];
     memset(v, 0, sizeof(*v));
     switch (c) {
-    case W_ID: v->type = tb_type_make(TB_T_INT64); v->u.i = id; break;
+    case W_ID:
+        v->type = tb_type_make(TB_T_INT64);
+        v->u.i = id;
+        break;
     case W_NAME:
         v->type = tb_type_make(TB_T_STRING);
         if (id % 7 == 3) {
@@ -817,7 +824,10 @@ static void wgen(int c, int64_t id, bool as_read, tb_value *v)
         v->u.s.ptr = name;
         v->u.s.len = (uint32_t)strlen(name);
         break;
-    case W_AMOUNT: v->type = tb_type_decimal(10, 2); v->u.dec = (tb_i128)(id * 101 - 5000); break;
+    case W_AMOUNT:
+        v->type = tb_type_decimal(10, 2);
+        v->u.dec = (tb_i128)(id * 101 - 5000);
+        break;
     case W_TS:
         v->type = tb_type_make(TB_T_TIMESTAMP);
         v->u.i = 1700000000LL * TB_USEC_PER_SEC + id * 1234567;
@@ -840,7 +850,10 @@ static void wgen(int c, int64_t id, bool as_read, tb_value *v)
         else
             v->u.i = 19000 + id % 3;
         break;
-    case W_F: v->type = tb_type_make(TB_T_DOUBLE); v->u.d = (double)id / 8.0; break;
+    case W_F:
+        v->type = tb_type_make(TB_T_DOUBLE);
+        v->u.d = (double)id / 8.0;
+        break;
     }
 }
 
@@ -886,8 +899,7 @@ static void expect_ids(rowset *rs, const int64_t *ranges, int n_ranges, bool p_i
     }
 }
 
-static void check_table_rows(const char *path, int64_t version, const int64_t *ranges,
-                             int n_ranges)
+static void check_table_rows(const char *path, int64_t version, const int64_t *ranges, int n_ranges)
 {
     tb_delta_snapshot *snap = NULL;
     tb_source *src = NULL;
@@ -902,7 +914,8 @@ static void check_table_rows(const char *path, int64_t version, const int64_t *r
     want.arena = tb_arena_new(0);
     got.arena = tb_arena_new(0);
     expect_ids(&want, ranges, n_ranges,
-               tb_delta_partition_count(snap) > 0 && strcmp(tb_delta_partition_column(snap, 0), "p") == 0);
+               tb_delta_partition_count(snap) > 0 &&
+                   strcmp(tb_delta_partition_column(snap, 0), "p") == 0);
     read_source(src, &got);
     compare_rowsets(path, &want, &got);
     rowset_free(&want);
@@ -963,10 +976,13 @@ static size_t check_log(const char *table)
                     n_ci++;
                 } else if (strcmp(key, "protocol") == 0) {
                     n_proto++;
-                    assert_int_equal(json_integer_value(json_object_get(body, "minReaderVersion")), 1);
-                    assert_int_equal(json_integer_value(json_object_get(body, "minWriterVersion")), 2);
+                    assert_int_equal(json_integer_value(json_object_get(body, "minReaderVersion")),
+                                     1);
+                    assert_int_equal(json_integer_value(json_object_get(body, "minWriterVersion")),
+                                     2);
                 } else if (strcmp(key, "metaData") == 0) {
-                    json_t *sch = json_loads(json_string_value(json_object_get(body, "schemaString")), 0, &je);
+                    json_t *sch = json_loads(
+                        json_string_value(json_object_get(body, "schemaString")), 0, &je);
                     size_t fi;
                     json_t *fld;
                     n_meta++;
@@ -983,7 +999,8 @@ static size_t check_log(const char *table)
                     assert_true(json_is_array(json_object_get(body, "partitionColumns")));
                     assert_true(json_is_string(json_object_get(body, "id")));
                 } else if (strcmp(key, "add") == 0) {
-                    json_t *st = json_loads(json_string_value(json_object_get(body, "stats")), 0, &je);
+                    json_t *st =
+                        json_loads(json_string_value(json_object_get(body, "stats")), 0, &je);
                     assert_non_null(st);
                     assert_true(json_is_integer(json_object_get(st, "numRecords")));
                     json_decref(st);
@@ -1024,7 +1041,8 @@ static int count_data_files(const char *dir)
     char cmd[1200];
     FILE *f;
     int n = -1;
-    snprintf(cmd, sizeof(cmd), "find '%s' -name '*.parquet*' -not -path '*_delta_log*' | wc -l", dir);
+    snprintf(cmd, sizeof(cmd), "find '%s' -name '*.parquet*' -not -path '*_delta_log*' | wc -l",
+             dir);
     f = popen(cmd, "r");
     assert_non_null(f);
     assert_int_equal(fscanf(f, "%d", &n), 1);
@@ -1181,8 +1199,8 @@ static void test_writer_partitioned(void **state)
     o.codec = TB_CODEC_ZSTD;
     assert_int_equal(tb_delta_writer_open_opts(table, s, parts, 2, &o, &w, &err), TB_OK);
     for (i = 0; i < 4; i++)
-        assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, (int64_t)i * 1000, 1000, arena), &err),
-                         TB_OK);
+        assert_int_equal(
+            tb_delta_writer_add_batch(w, wbatch(s, (int64_t)i * 1000, 1000, arena), &err), TB_OK);
     commit_ok(w, TB_DELTA_APPEND, NULL, 0, false, 0);
     tb_delta_writer_free(w);
     check_log(table);
@@ -1336,13 +1354,16 @@ static void test_writer_checkpoints(void **state)
         assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, i * 20, 20, arena), &err), TB_OK);
         commit_ok(w, TB_DELTA_APPEND, "stream", i, false, i);
         if (i == 12) { /* a delete-everything-and-rewrite in the middle: tombstones */
-            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 0, 13 * 20, arena), &err), TB_OK);
+            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 0, 13 * 20, arena), &err),
+                             TB_OK);
             commit_ok(w, TB_DELTA_OVERWRITE, NULL, 0, false, 13);
             i = 13;
-            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 13 * 20, 20, arena), &err), TB_OK);
+            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 13 * 20, 20, arena), &err),
+                             TB_OK);
             commit_ok(w, TB_DELTA_APPEND, "stream", 13, false, 14);
             i = 14;
-            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 14 * 20, 20, arena), &err), TB_OK);
+            assert_int_equal(tb_delta_writer_add_batch(w, wbatch(s, 14 * 20, 20, arena), &err),
+                             TB_OK);
             commit_ok(w, TB_DELTA_APPEND, "stream", 14, false, 15);
             break;
         }
@@ -1367,8 +1388,10 @@ static void test_writer_checkpoints(void **state)
     check_table_rows(table, 15, r15, 1);
 
     /* the checkpoint alone (JSON commits 0..20 gone) gives the same table */
-    snprintf(path, sizeof(path), "cp -r '%s' '%s/copy' && rm '%s/copy/_delta_log/'000000000000000000[01]*.json "
-             "'%s/copy/_delta_log/00000000000000000020.json'", table, dir, dir, dir);
+    snprintf(path, sizeof(path),
+             "cp -r '%s' '%s/copy' && rm '%s/copy/_delta_log/'000000000000000000[01]*.json "
+             "'%s/copy/_delta_log/00000000000000000020.json'",
+             table, dir, dir, dir);
     assert_int_equal(system(path), 0);
     snprintf(path, sizeof(path), "%s/copy", dir);
     assert_int_equal(tb_delta_open(path, -1, &snap, &err), TB_OK);
@@ -1384,7 +1407,6 @@ static void test_writer_checkpoints(void **state)
     tb_schema_free(s);
     rm_rf(dir);
 }
-
 
 /* Allocation failures anywhere in open / add_batch / commit (incl. the checkpoint) give
  * TB_E_NOMEM or success, never a crash, a leak or a corrupt log. */
@@ -1446,7 +1468,8 @@ static void test_writer_fault_injection(void **state)
         rm_rf(table);
     }
     assert_false(fired); /* ran to a fault-free end */
-    printf("writer fault injection: %ld allocation points, %d failed with TB_E_NOMEM\n", n - 1, n_nomem);
+    printf("writer fault injection: %ld allocation points, %d failed with TB_E_NOMEM\n", n - 1,
+           n_nomem);
     assert_true(n_nomem > 100);
     tb_arena_free(arena);
     tb_schema_free(s);
@@ -1582,8 +1605,10 @@ static int child_appends(const char *table, int who)
         bool skipped = true;
         int64_t version = -1;
         tb_arena_reset(arena);
-        if (tb_delta_writer_add_batch(w, wbatch(s, who * 100000 + i * 3, 3, arena), &err) != TB_OK ||
-            tb_delta_writer_commit(w, TB_DELTA_APPEND, NULL, 0, &skipped, &version, &err) != TB_OK ||
+        if (tb_delta_writer_add_batch(w, wbatch(s, who * 100000 + i * 3, 3, arena), &err) !=
+                TB_OK ||
+            tb_delta_writer_commit(w, TB_DELTA_APPEND, NULL, 0, &skipped, &version, &err) !=
+                TB_OK ||
             skipped || version < 1) {
             fprintf(stderr, "child %d: commit %d: %s\n", who, i, err.msg);
             return 1;
@@ -1637,6 +1662,97 @@ static void test_writer_concurrent_processes(void **state)
     }
     check_table_rows(table, -1, r, 2);
     tb_schema_free(s);
+    rm_rf(dir);
+}
+
+
+/* Schema evolution: a data file written before a column was added reads it as NULL, and
+ * a file column of a narrower type (INT32 where the table says long) is widened. */
+static void test_source_evolution_and_casts(void **state)
+{
+    const char *dir = mktmp("evol");
+    char path[600], log[600];
+    tb_schema *fs = tb_schema_new(2);
+    tb_parquet_writer *pw = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_batch *b = NULL;
+    tb_delta_snapshot *snap = NULL;
+    tb_source *src = NULL;
+    tb_err err;
+    uint64_t size = 0;
+    uint32_t i, rows = 0;
+    char commit[2048];
+
+    (void)state;
+    tb_err_clear(&err);
+    /* the data file: a INT32, s STRING */
+    assert_int_equal(tb_schema_set(fs, 0, "a", tb_type_make(TB_T_INT32), true), TB_OK);
+    assert_int_equal(tb_schema_set(fs, 1, "s", tb_type_make(TB_T_STRING), true), TB_OK);
+    snprintf(path, sizeof(path), "%s/f1.parquet", dir);
+    assert_int_equal(tb_parquet_writer_open(path, fs, NULL, &pw, &err), TB_OK);
+    assert_int_equal(tb_batch_new(fs, 4, arena, &b), TB_OK);
+    for (i = 0; i < 4; i++) {
+        tb_value v;
+        memset(&v, 0, sizeof(v));
+        v.type = tb_type_make(TB_T_INT32);
+        v.u.i = (int64_t)i * 1000 - 1500;
+        assert_int_equal(tb_vec_put(&b->cols[0], i, 4, &v, arena), TB_OK);
+        v.type = tb_type_make(TB_T_STRING);
+        v.u.s.ptr = "x";
+        v.u.s.len = 1;
+        assert_int_equal(tb_vec_put(&b->cols[1], i, 4, &v, arena), TB_OK);
+    }
+    b->n_rows = 4;
+    assert_int_equal(tb_parquet_writer_write_batch(pw, b, &err), TB_OK);
+    assert_int_equal(tb_parquet_writer_close(pw, &size, &err), TB_OK);
+    /* the log: a is long in the table, column n (double) was added later */
+    snprintf(log, sizeof(log), "%s/_delta_log", dir);
+    assert_int_equal(mkdir(log, 0755), 0);
+    snprintf(commit, sizeof(commit),
+             "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n"
+             "{\"metaData\":{\"id\":\"e\",\"format\":{\"provider\":\"parquet\",\"options\":{}},"
+             "\"schemaString\":\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":["
+             "{\\\"name\\\":\\\"A\\\",\\\"type\\\":\\\"long\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}},"
+             "{\\\"name\\\":\\\"s\\\",\\\"type\\\":\\\"string\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}},"
+             "{\\\"name\\\":\\\"n\\\",\\\"type\\\":\\\"double\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}}]}\","
+             "\"partitionColumns\":[],\"configuration\":{}}}\n"
+             "{\"add\":{\"path\":\"f1.parquet\",\"partitionValues\":{},\"size\":%llu,"
+             "\"modificationTime\":1,\"dataChange\":true}}\n",
+             (unsigned long long)size);
+    write_text(log, "00000000000000000000.json", commit);
+    assert_int_equal(tb_delta_open(dir, -1, &snap, &err), TB_OK);
+    assert_int_equal(tb_delta_source_new(snap, NULL, 0, &src, &err), TB_OK);
+    tb_delta_snapshot_free(snap);
+    assert_int_equal(src->schema->fields[0].type.id, TB_T_INT64);
+    for (;;) {
+        tb_arena_reset(arena);
+        assert_int_equal(tb_source_next(src, arena, &b, &err), TB_OK);
+        if (b == NULL)
+            break;
+        for (i = 0; i < b->n_rows; i++, rows++) {
+            assert_int_equal(TB_VEC_PTR(&b->cols[0], int64_t)[i], (int64_t)rows * 1000 - 1500);
+            assert_true(tb_vec_is_null(&b->cols[2], i));
+            assert_false(tb_vec_is_null(&b->cols[1], i));
+        }
+    }
+    assert_int_equal(rows, 4);
+    tb_source_free(src);
+
+    /* a file column that cannot be converted: the error names the file and the column */
+    write_text(log, "00000000000000000001.json",
+               "{\"metaData\":{\"id\":\"e\",\"format\":{\"provider\":\"parquet\",\"options\":{}},"
+               "\"schemaString\":\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":["
+               "{\\\"name\\\":\\\"s\\\",\\\"type\\\":\\\"date\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}}]}\","
+               "\"partitionColumns\":[],\"configuration\":{}}}\n");
+    assert_int_equal(tb_delta_open(dir, -1, &snap, &err), TB_OK);
+    assert_int_equal(tb_delta_source_new(snap, NULL, 0, &src, &err), TB_OK);
+    tb_delta_snapshot_free(snap);
+    assert_int_equal(tb_source_next(src, arena, &b, &err), TB_E_TYPE);
+    assert_non_null(strstr(err.msg, "f1.parquet"));
+    assert_non_null(strstr(err.msg, "'s'"));
+    tb_source_free(src);
+    tb_arena_free(arena);
+    tb_schema_free(fs);
     rm_rf(dir);
 }
 
@@ -1716,6 +1832,7 @@ int main(void)
         cmocka_unit_test(test_golden_checkpoint_only),
         cmocka_unit_test(test_fault_injection),
         cmocka_unit_test(test_corrupt_logs),
+        cmocka_unit_test(test_source_evolution_and_casts),
         cmocka_unit_test(test_commit_parse),
         cmocka_unit_test(test_schema_roundtrip),
         cmocka_unit_test(test_writer_create_append),

@@ -8,11 +8,14 @@
  * CSV of the expected values (<name>.parquet + <name>.csv, NULL written as \N), which
  * tests/run_delta_interop.sh has DuckDB compare.
  */
+/* clang-format off: cmocka needs these first, in this order */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
+
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,13 +75,20 @@ static tb_schema *make_schema(void)
 static bool gen_null(int c, uint64_t r)
 {
     switch (c) {
-    case C_ALLNULL: return true;
-    case C_REQ: return false;
-    case C_I32: return false; /* no NULLs: no bitmap */
-    case C_STR: return r % 3 == 1;
-    case C_BOOL: return r % 5 == 4;
-    case C_TS: return (r / 100) % 2 == 1; /* long runs */
-    default: return (r * 7 + (uint64_t)c) % 11 == 0;
+    case C_ALLNULL:
+        return true;
+    case C_REQ:
+        return false;
+    case C_I32:
+        return false; /* no NULLs: no bitmap */
+    case C_STR:
+        return r % 3 == 1;
+    case C_BOOL:
+        return r % 5 == 4;
+    case C_TS:
+        return (r / 100) % 2 == 1; /* long runs */
+    default:
+        return (r * 7 + (uint64_t)c) % 11 == 0;
     }
 }
 
@@ -93,14 +103,30 @@ static void gen_value(int c, uint64_t r, tb_value *v, const tb_schema *s)
         return;
     }
     switch (c) {
-    case C_BOOL: v->u.b = r % 3 == 0; break;
-    case C_I16: v->u.i = (int64_t)((r * 7919) % 60000) - 30000; break;
-    case C_I32: v->u.i = (int32_t)(uint32_t)(r * 2654435761u); break;
-    case C_I64: v->u.i = (int64_t)r * 1000000007LL - 5000000000000LL; break;
-    case C_F32: v->u.d = (float)((double)r * 0.25 - 100.0); break;
-    case C_F64: v->u.d = (double)r * 1.0625 - 1e6 + 1.0 / 3.0; break;
-    case C_DEC9: v->u.dec = (tb_i128)((int64_t)(r % 1000) * 12345 - 6000000); break;
-    case C_DEC18: v->u.dec = (tb_i128)((int64_t)r * 10000000007LL - 1); break;
+    case C_BOOL:
+        v->u.b = r % 3 == 0;
+        break;
+    case C_I16:
+        v->u.i = (int64_t)((r * 7919) % 60000) - 30000;
+        break;
+    case C_I32:
+        v->u.i = (int32_t)(uint32_t)(r * 2654435761u);
+        break;
+    case C_I64:
+        v->u.i = (int64_t)r * 1000000007LL - 5000000000000LL;
+        break;
+    case C_F32:
+        v->u.d = (float)((double)r * 0.25 - 100.0);
+        break;
+    case C_F64:
+        v->u.d = (double)r * 1.0625 - 1e6 + 1.0 / 3.0;
+        break;
+    case C_DEC9:
+        v->u.dec = (tb_i128)((int64_t)(r % 1000) * 12345 - 6000000);
+        break;
+    case C_DEC18:
+        v->u.dec = (tb_i128)((int64_t)r * 10000000007LL - 1);
+        break;
     case C_DEC38:
         v->u.dec = tb_i128_pow10(30) * (tb_i128)((int64_t)r - 500) + (tb_i128)r;
         break;
@@ -115,20 +141,28 @@ static void gen_value(int c, uint64_t r, tb_value *v, const tb_schema *s)
             v->u.s.len = 0;
             break;
         }
-        snprintf(g_strbuf, sizeof(g_strbuf), "unique value %llu with \"quotes\", commas and ünïcode",
-                 (unsigned long long)r);
+        snprintf(g_strbuf, sizeof(g_strbuf),
+                 "unique value %llu with \"quotes\", commas and ünïcode", (unsigned long long)r);
         v->u.s.ptr = g_strbuf;
         v->u.s.len = (uint32_t)strlen(g_strbuf);
         break;
-    case C_DATE: v->u.i = (int64_t)r - 20000; break;
-    case C_TS: v->u.i = (int64_t)r * 3600 * TB_USEC_PER_SEC + 123456 - 86400LL * 365 * 40 * TB_USEC_PER_SEC; break;
+    case C_DATE:
+        v->u.i = (int64_t)r - 20000;
+        break;
+    case C_TS:
+        v->u.i =
+            (int64_t)r * 3600 * TB_USEC_PER_SEC + 123456 - 86400LL * 365 * 40 * TB_USEC_PER_SEC;
+        break;
     case C_IV:
         v->u.iv.months = (int32_t)(r % 25);
         v->u.iv.days = (int32_t)(r % 31);
         v->u.iv.micros = (int64_t)(r % 100000) * 1000; /* whole milliseconds: INTERVAL keeps ms */
         break;
-    case C_ALLNULL: break;
-    case C_REQ: v->u.i = (int64_t)r; break;
+    case C_ALLNULL:
+        break;
+    case C_REQ:
+        v->u.i = (int64_t)r;
+        break;
     }
 }
 
@@ -315,8 +349,12 @@ static void write_expect_csv(const char *path, const tb_schema *s, uint64_t n_ro
             }
             buf.len = 0;
             switch (v.type.id) {
-            case TB_T_FLOAT: fprintf(f, "%.9g", v.u.d); break;
-            case TB_T_DOUBLE: fprintf(f, "%.17g", v.u.d); break;
+            case TB_T_FLOAT:
+                fprintf(f, "%.9g", v.u.d);
+                break;
+            case TB_T_DOUBLE:
+                fprintf(f, "%.17g", v.u.d);
+                break;
             case TB_T_INTERVAL:
                 fprintf(f, "%d months %d days %lld microseconds", v.u.iv.months, v.u.iv.days,
                         (long long)v.u.iv.micros);
@@ -396,8 +434,10 @@ static void test_codecs(void **state)
     static const struct {
         int codec;
         const char *name;
-    } codecs[] = {{TB_CODEC_UNCOMPRESSED, "codec_none"}, {TB_CODEC_SNAPPY, "codec_snappy"},
-                  {TB_CODEC_GZIP, "codec_gzip"},         {TB_CODEC_ZSTD, "codec_zstd"},
+    } codecs[] = {{TB_CODEC_UNCOMPRESSED, "codec_none"},
+                  {TB_CODEC_SNAPPY, "codec_snappy"},
+                  {TB_CODEC_GZIP, "codec_gzip"},
+                  {TB_CODEC_ZSTD, "codec_zstd"},
                   {TB_CODEC_LZ4_RAW, "codec_lz4raw"}};
     size_t i;
 
@@ -670,7 +710,6 @@ static void test_nested(void **state)
         }
     }
 }
-
 
 /* Every allocation failure in open / write / close gives TB_E_NOMEM, no leak, and no
  * file left at the final path (nor the temp file). */
