@@ -8,7 +8,8 @@
  * Writer: create / append / overwrite / txn skip / checkpoints / put-if-absent races, a
  * log check written from PROTOCOL.md, and two processes appending concurrently.
  */
-/* clang-format off: cmocka needs these first, in this order */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,9 +30,9 @@
 
 #include "format/codec.h"
 #include "format/delta.h"
-#include "format/parquet_write.h"
 #include "format/delta_int.h" /* white-box: the commit-race hook */
 #include "format/parquet.h"
+#include "format/parquet_write.h"
 #include <jansson.h>
 
 /* ---------------------------------------------------------------- helpers */
@@ -1665,7 +1666,6 @@ static void test_writer_concurrent_processes(void **state)
     rm_rf(dir);
 }
 
-
 /* Schema evolution: a data file written before a column was added reads it as NULL, and
  * a file column of a narrower type (INT32 where the table says long) is widened. */
 static void test_source_evolution_and_casts(void **state)
@@ -1712,9 +1712,12 @@ static void test_source_evolution_and_casts(void **state)
              "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n"
              "{\"metaData\":{\"id\":\"e\",\"format\":{\"provider\":\"parquet\",\"options\":{}},"
              "\"schemaString\":\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":["
-             "{\\\"name\\\":\\\"A\\\",\\\"type\\\":\\\"long\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}},"
-             "{\\\"name\\\":\\\"s\\\",\\\"type\\\":\\\"string\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}},"
-             "{\\\"name\\\":\\\"n\\\",\\\"type\\\":\\\"double\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}}]}\","
+             "{\\\"name\\\":\\\"A\\\",\\\"type\\\":\\\"long\\\",\\\"nullable\\\":true,"
+             "\\\"metadata\\\":{}},"
+             "{\\\"name\\\":\\\"s\\\",\\\"type\\\":\\\"string\\\",\\\"nullable\\\":true,"
+             "\\\"metadata\\\":{}},"
+             "{\\\"name\\\":\\\"n\\\",\\\"type\\\":\\\"double\\\",\\\"nullable\\\":true,"
+             "\\\"metadata\\\":{}}]}\","
              "\"partitionColumns\":[],\"configuration\":{}}}\n"
              "{\"add\":{\"path\":\"f1.parquet\",\"partitionValues\":{},\"size\":%llu,"
              "\"modificationTime\":1,\"dataChange\":true}}\n",
@@ -1742,7 +1745,8 @@ static void test_source_evolution_and_casts(void **state)
     write_text(log, "00000000000000000001.json",
                "{\"metaData\":{\"id\":\"e\",\"format\":{\"provider\":\"parquet\",\"options\":{}},"
                "\"schemaString\":\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":["
-               "{\\\"name\\\":\\\"s\\\",\\\"type\\\":\\\"date\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}}]}\","
+               "{\\\"name\\\":\\\"s\\\",\\\"type\\\":\\\"date\\\",\\\"nullable\\\":true,"
+               "\\\"metadata\\\":{}}]}\","
                "\"partitionColumns\":[],\"configuration\":{}}}\n");
     assert_int_equal(tb_delta_open(dir, -1, &snap, &err), TB_OK);
     assert_int_equal(tb_delta_source_new(snap, NULL, 0, &src, &err), TB_OK);

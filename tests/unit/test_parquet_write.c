@@ -8,14 +8,14 @@
  * CSV of the expected values (<name>.parquet + <name>.csv, NULL written as \N), which
  * tests/run_delta_interop.sh has DuckDB compare.
  */
-/* clang-format off: cmocka needs these first, in this order */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 /* clang-format on */
-
 
 #include <stdio.h>
 #include <stdlib.h>
