@@ -178,8 +178,12 @@ tb_rc tb_delta_writer_add_batch(tb_delta_writer *w, const tb_batch *batch, tb_er
  * txn_app_id (may be NULL): the commit carries txn {appId, txn_version}; if the table
  * already has a txn version >= txn_version for that appId the commit is skipped, the
  * data files written are deleted and *out_skipped is true (idempotent re-run).
- * A lost race is retried at the next version when both our commit and the concurrent
- * ones allow it (blind appends); otherwise TB_E_CONFLICT.
+ * A lost race is retried at the next version when our commit is a blind append and the
+ * commits that won did not change the protocol or metadata (as Delta's conflict checker:
+ * a blind append read nothing, so concurrent adds and removes cannot invalidate it); an
+ * overwrite, or a metadata/protocol change by the winner, gives TB_E_CONFLICT. After
+ * TB_E_CONFLICT the data files stay pending: commit again (the overwrite is then
+ * recomputed against the new snapshot) or abort.
  * *out_version receives the committed version (or the current one when skipped).
  * Every `checkpoint_interval` versions a checkpoint is written (a failure there is
  * logged, not returned: the commit has already happened).
