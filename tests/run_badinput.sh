@@ -103,6 +103,15 @@ csv_case other_schema.csv 2 "2 3"    # a file of another table: 6 fields
 rec=$(python3 -c "import json; print(json.loads(open('$T/nul/bad/bad_records-0.jsonl').readline())['record'] == '1,a\x00b,1,2024-01-01 00:00:00')")
 expect_eq "bad records keep the raw record (NUL escaped)" True "$rec"
 
+# Two queries over one stream: one bad-records file per query and batch.
+d=$T/twoq; mkdir -p "$d/in"; cp "$BD/csv/fields.csv" "$d/in/"
+{ cat "$CSVJOB"; echo "CREATE MATERIALIZED VIEW ev_n AS SELECT count(*) AS n FROM ev;"; } > "$d/job.sql"
+run twoq run "$d/job.sql" --set DATA="$d" --set MODE=permissive --set IGNMISS=false \
+  --set MAXLINE=67108864 --checkpoint "$d/ckpt" --trigger available-now --quiet
+expect_eq "two queries over one stream: bad records per query" \
+  "0 bad_records-ev_n-0.jsonl:2 bad_records-ev_rows-0.jsonl:2" \
+  "$st $(cd "$d/bad" && for f in *; do printf '%s:%s ' "$f" "$(wc -l < "$f")"; done | sed 's/ $//')"
+
 # dropmalformed: rows out + malformed = rows in; failfast: an error naming file:line.
 d=$T/drop; mkdir -p "$d/in"; cp "$BD/csv/numbers.csv" "$d/in/"
 csv_run drop "$d" dropmalformed

@@ -63,6 +63,8 @@ typedef struct stream_src {
     const tb_strlist *cur_files;
     int64_t cur_watermark;
     int64_t cur_batch;
+    const char *cur_query; /* the continuous query running the batch */
+    bool shared;           /* read by several queries: bad records files name the query */
     /* Collected by the feed operators of the current batch. */
     int64_t batch_max_ts;
     uint64_t batch_rows;
@@ -188,8 +190,10 @@ static tb_rc bad_publish(stream_src *src, tb_err *err)
                      strerror(errno));
         goto done;
     }
-    if (tb_buf_printf(&p, "%s/bad_records-%" PRId64 ".jsonl", src->bad_dir,
-                      src->cur_batch) != TB_OK) {
+    if ((src->shared ? tb_buf_printf(&p, "%s/bad_records-%s-%" PRId64 ".jsonl", src->bad_dir,
+                                     src->cur_query, src->cur_batch)
+                     : tb_buf_printf(&p, "%s/bad_records-%" PRId64 ".jsonl", src->bad_dir,
+                                     src->cur_batch)) != TB_OK) {
         rc = tb_err_nomem(err);
         goto done;
     }
@@ -1182,6 +1186,7 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
     src->cur_files = files == NULL ? &none : files;
     src->cur_watermark = q->watermark;
     src->cur_batch = batch;
+    src->cur_query = q->name;
     bad_discard(src);
     src->batch_max_ts = INT64_MIN;
     src->batch_rows = src->batch_late = src->batch_malformed = 0;
@@ -1669,6 +1674,8 @@ static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
         return tb_err_nomem(err);
     q->st = st;
     q->src = src;
+    for (size_t i = 0; i < st->n_cqs; i++)
+        src->shared |= st->cqs[i]->src == src; /* a second query over src */
     q->select = select;
     q->text = text;
     q->win_group = -1;
