@@ -22,12 +22,22 @@
 
 #include "sql/sql_int.h"
 
+typedef struct refentry {
+    const tb_expr *e;
+    uint64_t *refs; /* local columns e references */
+} refentry;
+
 typedef struct opt {
     qctx *q;
     tb_arena *arena;
     tb_err *err;
     uint32_t words;
     uint64_t *local; /* ids produced anywhere in the tree */
+    /* expression -> referenced local columns (open addressing, pointer keys); shared by
+     * the optimizer of a subquery (its `local` differs, so it gets its own cache) */
+    refentry *cache;
+    uint32_t cache_cap, cache_n;
+    bool oom;
 } opt;
 
 typedef struct exprlist {
@@ -70,15 +80,90 @@ static void collect_local(opt *o, const lnode *n)
         collect_local(o, n->kids[i]);
 }
 
+/* Local columns referenced by e (cached). NULL on OOM (o->oom set). */
+static const uint64_t *refs_of(opt *o, const tb_expr *e)
+{
+    if (o->cache_n * 2 >= o->cache_cap) {
+        uint32_t cap = o->cache_cap ? o->cache_cap * 2 : 256;
+        refentry *nc = tb_arena_zalloc(o->arena, cap * sizeof(*nc));
+        if (nc == NULL) {
+            o->oom = true;
+            return NULL;
+        }
+        for (uint32_t i = 0; i < o->cache_cap; i++) {
+            if (o->cache[i].e == NULL)
+                continue;
+            uint32_t h = (uint32_t)(tb_hash_u64((uint64_t)(uintptr_t)o->cache[i].e)) & (cap - 1);
+            while (nc[h].e != NULL)
+                h = (h + 1) & (cap - 1);
+            nc[h] = o->cache[i];
+        }
+        o->cache = nc;
+        o->cache_cap = cap;
+    }
+    uint32_t h = (uint32_t)(tb_hash_u64((uint64_t)(uintptr_t)e)) & (o->cache_cap - 1);
+    while (o->cache[h].e != NULL) {
+        if (o->cache[h].e == e)
+            return o->cache[h].refs;
+        h = (h + 1) & (o->cache_cap - 1);
+    }
+    uint64_t *refs = tb_arena_zalloc(o->arena, o->words * sizeof(uint64_t));
+    if (refs == NULL) {
+        o->oom = true;
+        return NULL;
+    }
+    tb_sql_expr_cols(e, refs);
+    for (uint32_t w = 0; w < o->words; w++)
+        refs[w] &= o->local[w];
+    o->cache[h].e = e;
+    o->cache[h].refs = refs;
+    o->cache_n++;
+    return refs;
+}
+
+/* Bitset of a node's output columns. */
+static uint64_t *outset(opt *o, const lnode *n)
+{
+    uint64_t *s = tb_arena_zalloc(o->arena, o->words * sizeof(uint64_t));
+    if (s == NULL) {
+        o->oom = true;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < n->n_out; i++)
+        set_add(s, n->out[i]);
+    return s;
+}
+
+static bool subset(const opt *o, const uint64_t *a, const uint64_t *b)
+{
+    for (uint32_t w = 0; w < o->words; w++)
+        if (a[w] & ~b[w])
+            return false;
+    return true;
+}
+
+static bool meets(const opt *o, const uint64_t *a, const uint64_t *b)
+{
+    for (uint32_t w = 0; w < o->words; w++)
+        if (a[w] & b[w])
+            return true;
+    return false;
+}
+
 /* Does node n produce every local column e references? */
+static bool covers_set(opt *o, const uint64_t *out, const tb_expr *e)
+{
+    const uint64_t *r = refs_of(o, e);
+    return r != NULL && out != NULL && subset(o, r, out);
+}
+
 static bool covers(opt *o, const lnode *n, const tb_expr *e)
 {
-    uint64_t *refs = tb_arena_zalloc(o->arena, o->words * sizeof(uint64_t));
-    if (refs == NULL)
+    const uint64_t *r = refs_of(o, e);
+    if (r == NULL)
         return false;
-    tb_sql_expr_cols(e, refs);
     for (uint32_t w = 0; w < o->words; w++) {
-        uint64_t bits = refs[w] & o->local[w];
+        uint64_t bits = r[w];
         while (bits) {
             int id = (int)(w * 64 + (uint32_t)__builtin_ctzll(bits));
             bits &= bits - 1;
@@ -165,21 +250,6 @@ static lnode *mkjoin(opt *o, lnode *l, lnode *r, bool connected)
     return j;
 }
 
-/* A conjunct connecting tree `cur` and relation r: references both and only them. */
-static bool connects(opt *o, const lnode *cur, const lnode *r, const tb_expr *e)
-{
-    lnode tmp;
-    memset(&tmp, 0, sizeof(tmp));
-    int *ids = tb_arena_alloc(o->arena, (cur->n_out + r->n_out + 1) * sizeof(int));
-    if (ids == NULL)
-        return false;
-    memcpy(ids, cur->out, cur->n_out * sizeof(int));
-    memcpy(ids + cur->n_out, r->out, r->n_out * sizeof(int));
-    tmp.out = ids;
-    tmp.n_out = cur->n_out + r->n_out;
-    return covers(o, &tmp, e) && !covers(o, cur, e) && !covers(o, r, e);
-}
-
 static tb_rc reorder(opt *o, lnode *n, exprlist *conds, lnode **out)
 {
     rellist rels = {NULL, 0, 0};
@@ -193,22 +263,41 @@ static tb_rc reorder(opt *o, lnode *n, exprlist *conds, lnode **out)
         return TB_OK;
     }
     bool *used = tb_arena_zalloc(o->arena, rels.n * sizeof(bool));
-    if (used == NULL)
+    uint64_t **relset = tb_arena_alloc(o->arena, rels.n * sizeof(uint64_t *));
+    const uint64_t **condset = tb_arena_alloc(o->arena, (conds->n + 1) * sizeof(uint64_t *));
+    uint64_t *cur_set = tb_arena_zalloc(o->arena, o->words * sizeof(uint64_t));
+    uint64_t *both = tb_arena_zalloc(o->arena, o->words * sizeof(uint64_t));
+    if (used == NULL || relset == NULL || condset == NULL || cur_set == NULL || both == NULL)
         return tb_err_nomem(o->err);
+    for (uint32_t i = 0; i < rels.n; i++) {
+        relset[i] = outset(o, rels.v[i]);
+        if (relset[i] == NULL)
+            return tb_err_nomem(o->err);
+    }
+    for (uint32_t k = 0; k < conds->n; k++) {
+        condset[k] = refs_of(o, conds->v[k]);
+        if (condset[k] == NULL)
+            return tb_err_nomem(o->err);
+    }
     uint32_t start = 0;
     for (uint32_t i = 1; i < rels.n; i++)
         if (rels.v[i]->est > rels.v[start]->est)
             start = i;
     used[start] = true;
     lnode *cur = rels.v[start];
+    memcpy(cur_set, relset[start], o->words * sizeof(uint64_t));
     for (uint32_t step = 1; step < rels.n; step++) {
         int best = -1, best_conn = -1;
         for (uint32_t i = 0; i < rels.n; i++) {
             if (used[i])
                 continue;
+            /* connected: a conjunct over both the tree and rel i, and only them */
             bool conn = false;
+            for (uint32_t w = 0; w < o->words; w++)
+                both[w] = cur_set[w] | relset[i][w];
             for (uint32_t k = 0; k < conds->n && !conn; k++)
-                conn = connects(o, cur, rels.v[i], conds->v[k]);
+                conn = meets(o, condset[k], cur_set) && meets(o, condset[k], relset[i]) &&
+                       subset(o, condset[k], both);
             if (conn && (best_conn < 0 || rels.v[i]->est < rels.v[best_conn]->est))
                 best_conn = (int)i;
             if (best < 0 || rels.v[i]->est < rels.v[best]->est)
@@ -216,6 +305,8 @@ static tb_rc reorder(opt *o, lnode *n, exprlist *conds, lnode **out)
         }
         int pick = best_conn >= 0 ? best_conn : best;
         used[pick] = true;
+        for (uint32_t w = 0; w < o->words; w++)
+            cur_set[w] |= relset[pick][w];
         cur = mkjoin(o, cur, rels.v[pick], best_conn >= 0);
         if (cur == NULL)
             return tb_err_nomem(o->err);
@@ -235,7 +326,7 @@ static tb_rc push_join(opt *o, lnode *n, exprlist *in, lnode **out)
             if (rc != TB_OK)
                 return rc;
         }
-        lnode *top;
+        lnode *top = NULL;
         rc = reorder(o, n, &all, &top);
         if (rc != TB_OK)
             return rc;
@@ -244,20 +335,23 @@ static tb_rc push_join(opt *o, lnode *n, exprlist *in, lnode **out)
     }
     exprlist lc = {NULL, 0, 0}, rcnd = {NULL, 0, 0}, keep = {NULL, 0, 0}, above = {NULL, 0, 0};
     lnode *L = n->left, *R = n->right;
+    const uint64_t *Ls = outset(o, L), *Rs = outset(o, R), *Ns = outset(o, n);
+    if (Ls == NULL || Rs == NULL || Ns == NULL)
+        return tb_err_nomem(o->err);
     for (uint32_t i = 0; i < in->n; i++) {
         tb_expr *c = in->v[i];
         exprlist *dst = &above;
         switch (n->jt) {
         case TB_JOIN_INNER:
-            dst = covers(o, L, c) ? &lc : covers(o, R, c) ? &rcnd : covers(o, n, c) ? &keep : &above;
+            dst = covers_set(o, Ls, c) ? &lc : covers_set(o, Rs, c) ? &rcnd : covers_set(o, Ns, c) ? &keep : &above;
             break;
         case TB_JOIN_LEFT:
         case TB_JOIN_SEMI:
         case TB_JOIN_ANTI:
-            dst = covers(o, L, c) ? &lc : &above;
+            dst = covers_set(o, Ls, c) ? &lc : &above;
             break;
         case TB_JOIN_RIGHT:
-            dst = covers(o, R, c) ? &rcnd : &above;
+            dst = covers_set(o, Rs, c) ? &rcnd : &above;
             break;
         case TB_JOIN_FULL:
             dst = &above;
@@ -272,15 +366,15 @@ static tb_rc push_join(opt *o, lnode *n, exprlist *in, lnode **out)
         exprlist *dst = &keep;
         switch (n->jt) {
         case TB_JOIN_INNER:
-            dst = covers(o, L, c) ? &lc : covers(o, R, c) ? &rcnd : &keep;
+            dst = covers_set(o, Ls, c) ? &lc : covers_set(o, Rs, c) ? &rcnd : &keep;
             break;
         case TB_JOIN_LEFT:
         case TB_JOIN_SEMI:
         case TB_JOIN_ANTI:
-            dst = covers(o, R, c) ? &rcnd : &keep;
+            dst = covers_set(o, Rs, c) ? &rcnd : &keep;
             break;
         case TB_JOIN_RIGHT:
-            dst = covers(o, L, c) ? &lc : &keep;
+            dst = covers_set(o, Ls, c) ? &lc : &keep;
             break;
         case TB_JOIN_FULL:
             dst = &keep;
@@ -290,6 +384,8 @@ static tb_rc push_join(opt *o, lnode *n, exprlist *in, lnode **out)
         if (rc != TB_OK)
             return rc;
     }
+    if (o->oom)
+        return tb_err_nomem(o->err);
     rc = push(o, L, &lc, &n->left);
     if (rc == TB_OK)
         rc = push(o, R, &rcnd, &n->right);
@@ -408,6 +504,8 @@ static tb_rc push(opt *o, lnode *n, exprlist *conds, lnode **out)
             return rc;
         /* the subquery on its own: columns of the outer side are parameters there */
         opt so = *o;
+        so.cache = NULL;
+        so.cache_cap = so.cache_n = 0;
         so.local = tb_arena_zalloc(o->arena, o->words * sizeof(uint64_t));
         if (so.local == NULL)
             return tb_err_nomem(o->err);
@@ -427,6 +525,7 @@ static tb_rc push(opt *o, lnode *n, exprlist *conds, lnode **out)
 tb_rc tb_sql_optimize(qctx *q, lnode **root, tb_err *err)
 {
     opt o;
+    memset(&o, 0, sizeof(o));
     o.q = q;
     o.arena = q->arena;
     o.err = err;
@@ -436,5 +535,8 @@ tb_rc tb_sql_optimize(qctx *q, lnode **root, tb_err *err)
         return tb_err_nomem(err);
     collect_local(&o, *root);
     exprlist none = {NULL, 0, 0};
-    return push(&o, *root, &none, root);
+    tb_rc rc = push(&o, *root, &none, root);
+    if (rc == TB_OK && o.oom)
+        rc = tb_err_nomem(err);
+    return rc;
 }
