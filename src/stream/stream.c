@@ -1945,11 +1945,16 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
         if (rc != TB_OK)
             goto done;
         const char *connector = kv_get(&kv, "connector");
-        if (connector != NULL && tb_str_ieq(connector, "files")) {
+        /* A files table is a stream source, unless it names an output mode: then it is
+         * a sink (files written per batch), as `INSERT INTO` it will use it. */
+        bool files_sink = connector != NULL && tb_str_ieq(connector, "files") &&
+                          (kv_get(&kv, "output_mode") != NULL || kv_get(&kv, "mode") != NULL);
+        if (connector != NULL && tb_str_ieq(connector, "files") && !files_sink) {
             rc = create_source(st, node, name, &kv, off, err);
             goto done;
         }
-        if (connector != NULL && (tb_str_ieq(connector, "delta") || tb_str_ieq(connector, "console"))) {
+        if (connector != NULL && (files_sink || tb_str_ieq(connector, "delta") ||
+                                  tb_str_ieq(connector, "console"))) {
             if (find_decl(st, name) != NULL) {
                 rc = TB_ERRPOS(err, TB_E_EXISTS, off, "relation \"%s\" already exists", name);
                 goto done;
