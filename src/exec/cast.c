@@ -523,7 +523,7 @@ static tb_rc to_text(const tb_ev *in, uint32_t n, tb_arena *arena, tb_ev *out, t
 
     offs = tb_malloc(sizeof(uint32_t) * ((size_t)n + 1));
     if (offs == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     for (i = 0; i < n; i++) {
         tb_value v;
         offs[i] = (uint32_t)buf.len;
@@ -541,7 +541,7 @@ static tb_rc to_text(const tb_ev *in, uint32_t n, tb_arena *arena, tb_ev *out, t
     offs[n] = (uint32_t)buf.len;
     bytes = tb_arena_alloc(arena, buf.len + 1);
     if (bytes == NULL) {
-        rc = tb_err_nomem(err);
+        rc = tb_expr_nomem(err);
         goto done;
     }
     if (buf.len > 0)
@@ -552,7 +552,7 @@ static tb_rc to_text(const tb_ev *in, uint32_t n, tb_arena *arena, tb_ev *out, t
     }
 done:
     if (rc == TB_E_NOMEM && err != NULL && err->code != TB_E_NOMEM)
-        (void)tb_err_nomem(err);
+        (void)tb_expr_nomem(err);
     tb_buf_free(&buf);
     tb_free(offs);
     return rc;
@@ -873,7 +873,7 @@ tb_rc tb_cast_ev(const tb_ev *in, tb_type to, uint32_t n, int pos, tb_arena *are
         if (out->v.data != NULL)
             memset(out->v.data, 0, tb_type_width(to) * (n > 0 ? n : 1));
         out->v.valid = tb_arena_zalloc(arena, tb_valid_words(n > 0 ? n : 1) * 8);
-        return out->v.valid == NULL ? tb_err_nomem(err) : TB_OK;
+        return out->v.valid == NULL ? tb_expr_nomem(err) : TB_OK;
     }
     rc = tb_expr_ev_alloc(out, to, n, in->konst, arena, err);
     if (rc != TB_OK)
@@ -1036,15 +1036,15 @@ tb_rc tb_cast_build(tb_arena *arena, tb_expr *e, tb_type to, tb_cast_level level
     }
     c = tb_arena_zalloc(arena, sizeof(*c));
     if (c == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     c->kind = TB_EX_CAST;
     c->type = to;
     c->col = -1;
     c->pos = pos >= 0 ? pos : e->pos;
     c->n_args = 1;
-    c->args = tb_arena_alloc(arena, sizeof(*c->args));
+    c->args = tb_arena_alloc(arena, sizeof(tb_expr *));
     if (c->args == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     c->args[0] = e;
     if (e->kind == TB_EX_CONST) {
         /* fold now: a bad literal is an error at construction, as in PostgreSQL, and
@@ -1059,7 +1059,7 @@ tb_rc tb_cast_build(tb_arena *arena, tb_expr *e, tb_type to, tb_cast_level level
             return rc;
         k = tb_expr_const_typed(arena, &v);
         if (k == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
         k->pos = e->pos;
         *out = k;
         return TB_OK;

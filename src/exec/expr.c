@@ -76,10 +76,10 @@ tb_expr *tb_expr_new_call(tb_arena *arena, const char *name, const tb_func *fn, 
     e->fn = fn;
     e->n_args = n_args;
     if (n_args > 0) {
-        e->args = tb_arena_alloc(arena, sizeof(*e->args) * n_args);
+        e->args = tb_arena_alloc(arena, sizeof(tb_expr *) * n_args);
         if (e->args == NULL)
             return NULL;
-        memcpy(e->args, args, sizeof(*e->args) * n_args);
+        memcpy(e->args, args, sizeof(tb_expr *) * n_args);
     }
     return e;
 }
@@ -93,7 +93,7 @@ tb_rc tb_expr_ev_alloc(tb_ev *out, tb_type t, uint32_t n, bool konst, tb_arena *
     if (w > 0) {
         out->v.data = tb_arena_alloc(arena, w * (n > 0 ? n : 1));
         if (out->v.data == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
     }
     return TB_OK;
 }
@@ -116,7 +116,7 @@ tb_rc tb_expr_ev_null(tb_ev *out, tb_type t, tb_arena *arena, tb_err *err)
         memset(out->v.data, 0, tb_type_width(t));
     out->v.valid = bitmap_new(1, false, arena);
     if (out->v.valid == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     return TB_OK;
 }
 
@@ -124,8 +124,12 @@ tb_rc tb_expr_ev_null(tb_ev *out, tb_type t, tb_arena *arena, tb_err *err)
  * bitmap if src row is NULL. */
 static inline void copy_row(tb_vec *dst, uint32_t di, const tb_vec *src, uint32_t si, size_t w)
 {
-    char *d = (char *)dst->data + (size_t)di * w;
-    const char *s = (const char *)src->data + (size_t)si * w;
+    char *d, *base = dst->data;
+    const char *s, *sbase = src->data;
+    if (base == NULL || sbase == NULL) /* width-0 (NULL-typed) vectors */
+        return;
+    d = base + (size_t)di * w;
+    s = sbase + (size_t)si * w;
     switch (w) {
     case 0:
         break;
@@ -166,7 +170,7 @@ tb_rc tb_expr_ev_flatten(tb_ev *ev, uint32_t n, tb_arena *arena, tb_err *err)
     if (tb_vec_is_null(&ev->v, 0)) {
         out.v.valid = bitmap_new(n, false, arena);
         if (out.v.valid == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
         if (w > 0)
             memset(out.v.data, 0, w * (n > 0 ? n : 1));
     } else {
@@ -360,7 +364,7 @@ bool tb_expr_is_unknown_lit(const tb_expr *e)
 const char *tb_expr_type_name(const tb_expr *e, char *buf, size_t cap)
 {
     if (tb_expr_is_unknown_lit(e) || e->type.id == TB_T_NULL) {
-        snprintf(buf, cap, "unknown");
+        (void)snprintf(buf, cap, "unknown");
         return buf;
     }
     return tb_type_name(e->type, buf, cap);
@@ -546,7 +550,7 @@ tb_rc tb_expr_common_type(tb_expr **args, uint32_t n, const char *ctx, int pos, 
         types = tb_malloc(sizeof(*types) * n);
         unk = tb_malloc(sizeof(*unk) * n);
         if (types == NULL || unk == NULL) {
-            rc = tb_err_nomem(err);
+            rc = tb_expr_nomem(err);
             goto done;
         }
     }
@@ -671,7 +675,7 @@ static tb_rc build_in(tb_arena *arena, tb_expr *e, tb_err *err)
     tb_rc rc;
 
     if (st == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     for (i = 1; i < e->n_args; i++)
         if (e->args[i]->kind != TB_EX_CONST)
             all_const = false;
@@ -683,7 +687,7 @@ static tb_rc build_in(tb_arena *arena, tb_expr *e, tb_err *err)
         st->slots = tb_arena_alloc(arena, sizeof(int32_t) * cap);
         st->vals = tb_arena_alloc(arena, sizeof(tb_value) * (n_items ? n_items : 1));
         if (st->slots == NULL || st->vals == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
         memset(st->slots, 0xff, sizeof(int32_t) * cap);
         for (i = 1; i < e->n_args; i++) {
             const tb_value *v = &e->args[i]->value;
@@ -715,11 +719,11 @@ static tb_rc build_in(tb_arena *arena, tb_expr *e, tb_err *err)
                 tb_expr *two[2] = {acc, eq};
                 tb_expr *o = new_node(arena, TB_EX_OR, tb_type_make(TB_T_BOOL), e->pos);
                 if (o == NULL)
-                    return tb_err_nomem(err);
+                    return tb_expr_nomem(err);
                 o->n_args = 2;
                 o->args = tb_arena_memdup(arena, two, sizeof(two));
                 if (o->args == NULL)
-                    return tb_err_nomem(err);
+                    return tb_expr_nomem(err);
                 acc = o;
             }
         }
@@ -740,14 +744,14 @@ tb_rc tb_expr_make(tb_arena *arena, tb_expr_kind kind, tb_expr **args, uint32_t 
     *out = NULL;
     e = new_node(arena, kind, tb_type_make(TB_T_BOOL), pos);
     if (e == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     e->negate = negate;
     e->has_else = has_else;
     e->n_args = n_args;
     if (n_args > 0) {
-        e->args = tb_arena_memdup(arena, args, sizeof(*args) * n_args);
+        e->args = tb_arena_memdup(arena, args, sizeof(tb_expr *) * n_args);
         if (e->args == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
     }
     switch (kind) {
     case TB_EX_AND:
@@ -778,11 +782,11 @@ tb_rc tb_expr_make(tb_arena *arena, tb_expr_kind kind, tb_expr **args, uint32_t 
         uint32_t n_res = 0;
         if (n_pairs == 0 || n_pairs * 2 + (has_else ? 1 : 0) != n_args)
             return TB_ERRPOS(err, TB_E_MISUSE, pos, "CASE: wrong number of arguments");
-        res = tb_arena_alloc(arena, sizeof(*res) * (n_pairs + 1));
+        res = tb_arena_alloc(arena, sizeof(tb_expr *) * (n_pairs + 1));
         if (res == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
         for (i = 0; i < n_pairs; i++) {
-            rc = to_bool(arena, &e->args[2 * i], "CASE/WHEN", err);
+            rc = to_bool(arena, &e->args[(size_t)2 * i], "CASE/WHEN", err);
             if (rc != TB_OK)
                 return rc;
             res[n_res++] = e->args[2 * i + 1];
@@ -850,7 +854,7 @@ static tb_rc combine_valid(tb_ev *args, uint32_t n_args, uint32_t n, tb_arena *a
         return TB_OK;
     b = tb_arena_alloc(arena, (words > 0 ? words : 1) * 8);
     if (b == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     memcpy(b, args[first].v.valid, words * 8);
     for (i = first + 1; i < n_args; i++) {
         const uint64_t *v = args[i].v.valid;
@@ -927,13 +931,13 @@ static tb_rc ev_rows(const tb_expr *e, const tb_batch *batch, uint32_t n, const 
     sub = tb_arena_zalloc(arena, sizeof(*sub));
     used = tb_arena_zalloc(arena, batch->n_cols);
     if (sub == NULL || used == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     sub->n_rows = n_sel;
     sub->cap = n_sel;
     sub->n_cols = batch->n_cols;
     sub->cols = tb_arena_zalloc(arena, sizeof(tb_vec) * batch->n_cols);
     if (sub->cols == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     collect_cols(e, used, batch->n_cols);
     for (c = 0; c < batch->n_cols; c++) {
         tb_vec *d = &sub->cols[c];
@@ -949,7 +953,7 @@ static tb_rc ev_rows(const tb_expr *e, const tb_batch *batch, uint32_t n, const 
         if (batch->cols[c].valid != NULL) {
             d->valid = bitmap_new(n_sel, false, arena);
             if (d->valid == NULL)
-                return tb_err_nomem(err);
+                return tb_expr_nomem(err);
         }
         gather(d, &batch->cols[c], sel, n_sel);
     }
@@ -1000,7 +1004,7 @@ static tb_rc ev_andor(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_ar
     nulls = bitmap_new(n, false, arena);
     sel = tb_arena_alloc(arena, sizeof(uint32_t) * (n > 0 ? n : 1));
     if (decided == NULL || nulls == NULL || sel == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     for (i = 0; i < n; i++)
         sel[i] = i;
     for (a = 0; a < e->n_args && n_sel > 0; a++) {
@@ -1148,7 +1152,7 @@ static tb_rc ev_case(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_are
     sel = tb_arena_alloc(arena, sizeof(uint32_t) * (n > 0 ? n : 1));
     hit = tb_arena_alloc(arena, sizeof(uint32_t) * (n > 0 ? n : 1));
     if (out->v.valid == NULL || sel == NULL || hit == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     if (out->v.data != NULL)
         memset(out->v.data, 0, tb_type_width(e->type) * (n > 0 ? n : 1));
     for (i = 0; i < n; i++)
@@ -1157,7 +1161,7 @@ static tb_rc ev_case(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_are
         tb_ev cond, val;
         bool full, vfull;
         uint32_t n_hit = 0, m = 0, k;
-        rc = ev_for(e->args[2 * p], batch, n, sel, n_sel, arena, &cond, &full, err);
+        rc = ev_for(e->args[(size_t)2 * p], batch, n, sel, n_sel, arena, &cond, &full, err);
         if (rc != TB_OK)
             return rc;
         for (k = 0; k < n_sel; k++) {
@@ -1197,7 +1201,7 @@ static tb_rc ev_coalesce(const tb_expr *e, const tb_batch *batch, uint32_t n, tb
     out->v.valid = bitmap_new(n, false, arena);
     sel = tb_arena_alloc(arena, sizeof(uint32_t) * (n > 0 ? n : 1));
     if (out->v.valid == NULL || sel == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     if (out->v.data != NULL)
         memset(out->v.data, 0, tb_type_width(e->type) * (n > 0 ? n : 1));
     for (i = 0; i < n; i++)
@@ -1257,7 +1261,7 @@ static tb_rc ev_in(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena
     if (x.v.valid != NULL || st->has_null) {
         out->v.valid = bitmap_new(m, true, arena);
         if (out->v.valid == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
     }
     if (st->n_vals == 0) {
         /* only NULL items */
@@ -1341,7 +1345,7 @@ static tb_rc ev_call(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_are
     if (e->n_args > 4) {
         args = tb_arena_alloc(arena, sizeof(*args) * e->n_args);
         if (args == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
     }
     for (i = 0; i < e->n_args; i++) {
         rc = tb_expr_ev(e->args[i], batch, n, arena, &args[i], err);
@@ -1432,7 +1436,7 @@ tb_rc tb_expr_eval(tb_expr *e, const tb_batch *batch, tb_arena *arena, tb_vec *o
     } else if (ev.v.type.id == TB_T_NULL && ev.v.valid == NULL) {
         ev.v.valid = bitmap_new(n, false, arena);
         if (ev.v.valid == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
     }
     ev.v.type = e->type; /* numeric precision/scale as declared by the node */
     *out = ev.v;
@@ -1586,7 +1590,7 @@ static tb_rc fmt(const tb_expr *e, const tb_schema *in, tb_buf *buf)
         P("CASE");
         for (i = 0; i < n_pairs; i++) {
             P(" WHEN ");
-            SUB(e->args[2 * i]);
+            SUB(e->args[(size_t)2 * i]);
             P(" THEN ");
             SUB(e->args[2 * i + 1]);
         }

@@ -310,6 +310,8 @@ int tb_arith_cmp_rows(const tb_vec *a, uint32_t i, const tb_vec *b, uint32_t j)
 
 /* ================================================================ integer arithmetic */
 
+/* T is a type name: it cannot be parenthesized. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define INT_KERNEL(NAME, T, TMIN, MSG)                                                             \
     static tb_rc NAME(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,      \
                       tb_err *err)                                                                 \
@@ -381,12 +383,15 @@ int tb_arith_cmp_rows(const tb_vec *a, uint32_t i, const tb_vec *b, uint32_t j)
         return TB_OK;                                                                              \
     }
 
+/* NOLINTEND(bugprone-macro-parentheses) */
+
 INT_KERNEL(arith_i16, int16_t, INT16_MIN, "smallint out of range")
 INT_KERNEL(arith_i32, int32_t, INT32_MIN, "integer out of range")
 INT_KERNEL(arith_i64, int64_t, INT64_MIN, "bigint out of range")
 
 /* ================================================================ float arithmetic */
 
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define FLT_KERNEL(NAME, T, FMOD)                                                                  \
     static tb_rc NAME(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,      \
                       tb_err *err)                                                                 \
@@ -458,6 +463,8 @@ INT_KERNEL(arith_i64, int64_t, INT64_MIN, "bigint out of range")
         }                                                                                          \
         return TB_OK;                                                                              \
     }
+
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 FLT_KERNEL(arith_f32, float, fmodf)
 FLT_KERNEL(arith_f64, double, fmod)
@@ -543,7 +550,7 @@ static tb_rc concat_kernel(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *
         return TB_ERRF(err, TB_E_LIMIT, "string concatenation exceeds 2 GiB in one batch");
     p = tb_arena_alloc(arena, total + 1);
     if (p == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     for (i = 0; i < n; i++) {
         tb_str x, y;
         if (tb_vec_is_null(&out->v, i)) {
@@ -619,7 +626,7 @@ static tb_rc build(tb_arena *arena, const char *name, tb_kernel k, uint32_t flag
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags | TB_FN_STRICT, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, type, args, n, pos)) == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     if (out_fn != NULL)
         *out_fn = fn;
     return TB_OK;
@@ -663,7 +670,7 @@ static tb_rc resolve_num_arith(tb_arena *arena, const char *name, int op, tb_exp
                                tb_expr **out, tb_err *err)
 {
     tb_type ta = a[0]->type, tb = a[1]->type, rt;
-    tb_func *fn;
+    tb_func *fn = NULL;
     tb_rc rc;
 
     if (ta.id == TB_T_DOUBLE || tb.id == TB_T_DOUBLE || ta.id == TB_T_FLOAT ||
@@ -700,7 +707,7 @@ static tb_rc resolve_num_arith(tb_arena *arena, const char *name, int op, tb_exp
             return rc;
         rc =
             build(arena, name, arith_dec, 0, op, tb_type_decimal(38, rs), a, 2, pos, out, &fn, err);
-        if (rc == TB_OK)
+        if (rc == TB_OK && fn != NULL)
             fn->k0 = k0;
         return rc;
     }

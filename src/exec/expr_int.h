@@ -52,6 +52,14 @@ struct tb_func {
     int64_t k1;
 };
 
+/* Out of memory: sets err and returns TB_E_NOMEM (visibly to static analysis, unlike
+ * tb_err_nomem's body in another unit). */
+static inline tb_rc tb_expr_nomem(tb_err *err)
+{
+    (void)tb_err_nomem(err);
+    return TB_E_NOMEM;
+}
+
 /* ---------------------------------------------------------------- expr.c */
 
 /* Recursive evaluator: n rows of batch (batch may be NULL when n == 1 and e has no

@@ -39,7 +39,7 @@ static tb_rc fmt_sig(const char *name, tb_expr **args, uint32_t n, char *buf, si
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "",
                                 tb_expr_type_name(args[i], tb, sizeof(tb)));
     if (len < cap)
-        snprintf(buf + len, cap - len, ")");
+        (void)snprintf(buf + len, cap - len, ")");
     return TB_OK;
 }
 
@@ -129,11 +129,11 @@ tb_rc tb_expr_call(tb_arena *arena, const char *name, tb_expr **args, uint32_t n
         return TB_ERRPOS(err, TB_E_NOTFOUND, pos, "function %s does not exist", sig);
     }
     /* resolvers coerce in place: work on a copy of the caller's array */
-    copy = tb_arena_alloc(arena, sizeof(*copy) * (n_args ? n_args : 1));
+    copy = tb_arena_alloc(arena, sizeof(tb_expr *) * (n_args ? n_args : 1));
     if (copy == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     if (n_args)
-        memcpy(copy, args, sizeof(*copy) * n_args);
+        memcpy(copy, args, sizeof(tb_expr *) * n_args);
     rc = ent->resolve(arena, ent->name, copy, n_args, pos, &e, err);
     if (rc != TB_OK)
         return rc;

@@ -44,7 +44,7 @@ static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, 
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     if (pfn != NULL)
         *pfn = fn;
     return TB_OK;
@@ -400,7 +400,7 @@ static tb_rc r_math1(tb_arena *arena, const char *name, tb_expr **args, uint32_t
 {
     int op = m1_op(name);
     tb_type t;
-    tb_func *fn;
+    tb_func *fn = NULL;
     tb_rc rc;
     bool rounding;
 
@@ -438,7 +438,7 @@ static tb_rc r_math1(tb_arena *arena, const char *name, tb_expr **args, uint32_t
             }
             rc = mk(arena, name, k_dec, TB_FN_STRICT, op, tb_type_decimal(38, rs), args, n, pos,
                     out, &fn, err);
-            if (rc == TB_OK)
+            if (rc == TB_OK && fn != NULL)
                 fn->k0 = t.scale;
             return rc;
         }
@@ -447,7 +447,7 @@ static tb_rc r_math1(tb_arena *arena, const char *name, tb_expr **args, uint32_t
         int rs = rounding ? 0 : op == M_SIGN ? 0 : t.scale;
         rc = mk(arena, name, k_dec, TB_FN_STRICT, op, tb_type_decimal(38, rs), args, n, pos, out,
                 &fn, err);
-        if (rc == TB_OK)
+        if (rc == TB_OK && fn != NULL)
             fn->k0 = t.scale;
         return rc;
     }

@@ -17,7 +17,7 @@ static tb_rc need_bitmap(tb_ev *out, uint32_t n, bool set, tb_arena *arena, tb_e
         return TB_OK;
     out->v.valid = tb_arena_alloc(arena, words * 8);
     if (out->v.valid == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     memset(out->v.valid, set ? 0xff : 0, words * 8);
     return TB_OK;
 }
@@ -50,7 +50,7 @@ static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, 
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     return TB_OK;
 }
 
@@ -224,7 +224,7 @@ static tb_rc r_typeof(tb_arena *arena, const char *name, tb_expr **args, uint32_
     v.u.s.len = (uint32_t)strlen(tn);
     *out = tb_expr_const_typed(arena, &v);
     if (*out == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     (*out)->pos = pos;
     return TB_OK;
 }

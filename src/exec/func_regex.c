@@ -120,7 +120,7 @@ static tb_rc rx_compile(const char *p, uint32_t n, bool icase, regex_t *re, int 
                          MAX_PATTERN);
     pat = translate(p, n);
     if (pat == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     if (memchr(p, '\0', n) != NULL) {
         tb_free(pat);
         return TB_ERRPOS(err, TB_E_SQL, pos, "invalid regular expression: NUL byte");
@@ -253,7 +253,7 @@ static tb_rc k_replace(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
 
     memset(&c, 0, sizeof(c));
     if (offs == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     for (i = 0; i < n && rc == TB_OK; i++) {
         tb_str s, r;
         bool global = false, icase = false;
@@ -316,7 +316,7 @@ static tb_rc k_replace(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
         offs[n] = (uint32_t)b.len;
         bytes = tb_arena_alloc(arena, b.len + 1);
         if (bytes == NULL) {
-            rc = tb_err_nomem(err);
+            rc = tb_expr_nomem(err);
         } else {
             if (b.len)
                 memcpy(bytes, b.data, b.len);
@@ -326,7 +326,7 @@ static tb_rc k_replace(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *aren
             }
         }
     } else if (rc == TB_E_NOMEM) {
-        (void)tb_err_nomem(err);
+        (void)tb_expr_nomem(err);
     }
     tb_buf_free(&b);
     tb_free(offs);
@@ -356,7 +356,7 @@ static tb_rc k_substring(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *ar
         if (!rx_exec(&c.re, s.ptr, 0, s.len, 2, m)) {
             rc = tb_vec_set_null(&out->v, i, n, arena);
             if (rc != TB_OK) {
-                rc = tb_err_nomem(err);
+                rc = tb_expr_nomem(err);
                 break;
             }
             continue;
@@ -366,7 +366,7 @@ static tb_rc k_substring(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *ar
             if (m[g].rm_so < 0) {
                 rc = tb_vec_set_null(&out->v, i, n, arena);
                 if (rc != TB_OK) {
-                    rc = tb_err_nomem(err);
+                    rc = tb_expr_nomem(err);
                     break;
                 }
                 continue;
@@ -416,7 +416,7 @@ static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, int op, tb_type 
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, TB_FN_STRICT, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     return TB_OK;
 }
 

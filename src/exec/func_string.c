@@ -49,9 +49,19 @@ static uint32_t char_off(const char *s, uint32_t n, int64_t k)
     return i > n ? n : i;
 }
 
-static inline char lc(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+static inline char lc(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        c = (char)(c | 0x20);
+    return c;
+}
 
-static inline char uc(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 32) : c; }
+static inline char uc(char c)
+{
+    if (c >= 'a' && c <= 'z')
+        c = (char)(c & ~0x20);
+    return c;
+}
 
 typedef struct sbuild {
     tb_buf buf;
@@ -64,7 +74,7 @@ static tb_rc sb_init(sbuild *sb, uint32_t n, tb_err *err)
     memset(sb, 0, sizeof(*sb));
     sb->n = n;
     sb->offs = tb_malloc(sizeof(uint32_t) * ((size_t)n + 1));
-    return sb->offs == NULL ? tb_err_nomem(err) : TB_OK;
+    return sb->offs == NULL ? tb_expr_nomem(err) : TB_OK;
 }
 
 static void sb_free(sbuild *sb)
@@ -83,7 +93,7 @@ static tb_rc sb_put(sbuild *sb, const void *p, size_t n, tb_err *err)
     if (n == 0)
         return TB_OK;
     if (tb_buf_append(&sb->buf, p, n) != TB_OK)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     return TB_OK;
 }
 
@@ -97,7 +107,7 @@ static tb_rc sb_finish(sbuild *sb, tb_arena *arena, tb_ev *out, tb_err *err)
     bytes = tb_arena_alloc(arena, sb->buf.len + 1);
     if (bytes == NULL) {
         sb_free(sb);
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     }
     if (sb->buf.len)
         memcpy(bytes, sb->buf.data, sb->buf.len);
@@ -112,7 +122,7 @@ static tb_rc sb_finish(sbuild *sb, tb_arena *arena, tb_ev *out, tb_err *err)
 tb_rc tb_str_ev_alloc_bytes(tb_arena *arena, size_t n, char **out, tb_err *err)
 {
     *out = tb_arena_alloc(arena, n + 1);
-    return *out == NULL ? tb_err_nomem(err) : TB_OK;
+    return *out == NULL ? tb_expr_nomem(err) : TB_OK;
 }
 
 #define STR(k, i) (((const tb_str *)args[k].v.data)[TB_IX(&args[k], i)])
@@ -129,7 +139,7 @@ static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, 
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     return TB_OK;
 }
 
@@ -237,7 +247,11 @@ static tb_rc k_case(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, 
                 char c = s.ptr[k];
                 bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                              (c >= '0' && c <= '9') || ((unsigned char)c >= 0x80);
-                p[k] = alnum ? (in_word ? lc(c) : uc(c)) : c;
+                if (alnum && in_word)
+                    c = lc(c);
+                else if (alnum)
+                    c = uc(c);
+                p[k] = c;
                 in_word = alnum;
             }
             break;
@@ -718,7 +732,7 @@ static tb_rc k_concat(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena
                 if (out->v.valid == NULL) {
                     out->v.valid = tb_arena_alloc(arena, tb_valid_words(n ? n : 1) * 8);
                     if (out->v.valid == NULL) {
-                        rc = tb_err_nomem(err);
+                        rc = tb_expr_nomem(err);
                         break;
                     }
                     memset(out->v.valid, 0xff, tb_valid_words(n ? n : 1) * 8);
@@ -775,7 +789,7 @@ static void md5_block(md5_ctx *ctx, const unsigned char *blk)
     uint32_t m[16], a = ctx->a, b = ctx->b, c = ctx->c, d = ctx->d;
     int i;
     for (i = 0; i < 16; i++)
-        m[i] = (uint32_t)blk[i * 4] | ((uint32_t)blk[i * 4 + 1] << 8) |
+        m[i] = (uint32_t)blk[(size_t)i * 4] | ((uint32_t)blk[(size_t)i * 4 + 1] << 8) |
                ((uint32_t)blk[i * 4 + 2] << 16) | ((uint32_t)blk[i * 4 + 3] << 24);
     for (i = 0; i < 64; i++) {
         uint32_t f;
@@ -1128,7 +1142,7 @@ static tb_rc r_like(tb_arena *arena, const char *name, tb_expr **args, uint32_t 
     if (args[1]->kind == TB_EX_CONST && !args[1]->value.is_null) {
         like_pat *lp = tb_arena_zalloc(arena, sizeof(*lp));
         if (lp == NULL)
-            return tb_err_nomem(err);
+            return tb_expr_nomem(err);
         if (!like_compile(arena, args[1]->value.u.s.ptr, args[1]->value.u.s.len, (op & 2) != 0, lp))
             return TB_ERRPOS(err, TB_E_SQL, pos, "LIKE pattern must not end with escape character");
         (*out)->state = lp;

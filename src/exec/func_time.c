@@ -469,7 +469,7 @@ static tb_rc mk(tb_arena *arena, const char *name, tb_kernel k, uint32_t flags, 
 {
     tb_func *fn = tb_expr_func_new(arena, name, k, flags, op);
     if (fn == NULL || (*out = tb_expr_new_call(arena, name, fn, t, args, n, pos)) == NULL)
-        return tb_err_nomem(err);
+        return tb_expr_nomem(err);
     if (pfn != NULL)
         *pfn = fn;
     return TB_OK;
@@ -637,7 +637,7 @@ static bool iv_mul(tb_interval a, double f, tb_interval *r)
     r->days = (int32_t)dd;
     month_rem_days = (md - r->months) * 30;
     month_rem_days = rint(month_rem_days * 1e6) / 1e6;
-    sec_rem = (dd - r->days + month_rem_days - (int64_t)month_rem_days) * 86400.0;
+    sec_rem = (dd - r->days + month_rem_days - trunc(month_rem_days)) * 86400.0;
     sec_rem = rint(sec_rem * 1e6) / 1e6;
     if (fabs(sec_rem) >= 86400.0) {
         r->days += (int32_t)(sec_rem / 86400.0);
@@ -684,7 +684,7 @@ tb_rc tb_time_op_resolve(tb_arena *arena, const char *name, int op, tb_expr **a,
                          int pos, tb_expr **out, tb_err *err)
 {
     tb_type_id x = (tb_type_id)a[0]->type.id, y = n > 1 ? (tb_type_id)a[1]->type.id : TB_T_NULL;
-    tb_func *fn;
+    tb_func *fn = NULL;
     tb_rc rc;
     const uint32_t F = TB_FN_STRICT;
 
@@ -703,7 +703,7 @@ tb_rc tb_time_op_resolve(tb_arena *arena, const char *name, int op, tb_expr **a,
             if (rc != TB_OK)
                 return rc;
             rc = mk(arena, name, k_ts_iv, F, sign, T_TS, a, 2, pos, out, &fn, err);
-            if (rc == TB_OK)
+            if (rc == TB_OK && fn != NULL)
                 fn->k0 = ti;
             return rc;
         }
@@ -715,7 +715,7 @@ tb_rc tb_time_op_resolve(tb_arena *arena, const char *name, int op, tb_expr **a,
             if (rc != TB_OK)
                 return rc;
             rc = mk(arena, name, k_date_int, F, sign, T_DATE, a, 2, pos, out, &fn, err);
-            if (rc == TB_OK)
+            if (rc == TB_OK && fn != NULL)
                 fn->k0 = di;
             return rc;
         }
@@ -741,7 +741,7 @@ tb_rc tb_time_op_resolve(tb_arena *arena, const char *name, int op, tb_expr **a,
         if (rc != TB_OK)
             return rc;
         rc = mk(arena, name, k_iv_mul, F, op, T_IV, a, 2, pos, out, &fn, err);
-        if (rc == TB_OK)
+        if (rc == TB_OK && fn != NULL)
             fn->k0 = ii;
         return rc;
     }
@@ -1081,7 +1081,7 @@ static tb_rc k_make_date(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *ar
                                  "time field value out of range: %d:%02d:%02g", h, mi, sec);
             us = rint(sec * 1e6);
             ((int64_t *)out->v.data)[i] = days * TB_USEC_PER_DAY +
-                                          ((int64_t)h * 3600 + mi * 60) * TB_USEC_PER_SEC +
+                                          ((int64_t)h * 3600 + (int64_t)mi * 60) * TB_USEC_PER_SEC +
                                           (int64_t)us;
         }
     }
@@ -1172,13 +1172,13 @@ static tb_rc r_now(tb_arena *arena, const char *name, tb_expr **args, uint32_t n
 {
     bool clock = strcmp(name, "clock_timestamp") == 0;
     bool date = strcmp(name, "current_date") == 0;
-    tb_func *fn;
+    tb_func *fn = NULL;
     tb_rc rc;
     if (n != 0)
         return tb_func_no_overload(name, args, n, pos, err);
     rc = mk(arena, name, k_now, TB_FN_SAFE | (clock ? TB_FN_VOLATILE : TB_FN_STABLE), clock,
             date ? T_DATE : T_TS, args, 0, pos, out, &fn, err);
-    if (rc == TB_OK)
+    if (rc == TB_OK && fn != NULL)
         fn->k0 = tb_wall_us();
     return rc;
 }
