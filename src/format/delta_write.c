@@ -706,7 +706,7 @@ tb_rc tb_delta_writer_add_batch(tb_delta_writer *w, const tb_batch *batch, tb_er
         return TB_OK;
     tb_arena_reset(w->arena);
     if (w->n_part == 0) {
-        dw_file *f;
+        dw_file *f = NULL;
         rc = file_for(w, NULL, NULL, &f, err);
         if (rc == TB_OK)
             rc = write_rows(w, f, batch, NULL, batch->n_rows, err);
@@ -771,7 +771,7 @@ tb_rc tb_delta_writer_add_batch(tb_delta_writer *w, const tb_batch *batch, tb_er
     for (i = 0; i < batch->n_rows; i++)
         sel[starts[group_of[i]]++] = i;
     for (g = 0; g < n_groups; g++) {
-        dw_file *f;
+        dw_file *f = NULL;
         uint32_t begin = starts[g] - counts[g];
         rc = file_for(w, keys[g], gvals[g], &f, err);
         if (rc != TB_OK)
@@ -1041,8 +1041,12 @@ static int64_t ckpt_interval(const tb_delta_writer *w)
     if (w->opts.checkpoint_interval > 0)
         return w->opts.checkpoint_interval;
     cfg = w->snap != NULL ? tb_delta_config(w->snap, "delta.checkpointInterval") : NULL;
-    if (cfg != NULL && atoll(cfg) > 0)
-        return atoll(cfg);
+    if (cfg != NULL) {
+        char *end = NULL;
+        long long v = strtoll(cfg, &end, 10);
+        if (end != cfg && *end == '\0' && v > 0)
+            return v;
+    }
     return TB_DELTA_DEFAULT_CKPT_INTERVAL;
 }
 
