@@ -2,7 +2,8 @@
  * slt.c - a sqllogictest runner (`tributary slt [-v] FILE...`), the format of SQLite's
  * sqllogictest (https://sqlite.org/sqllogictest): records separated by blank lines.
  *
- *   statement ok | statement error       SQL until a blank line
+ *   statement ok | statement error       SQL until a blank line (statement error may be
+ *                                        followed by "----" and text the message contains)
  *   query <types> [nosort|rowsort|valuesort] [label]
  *   SQL
  *   ----
@@ -726,7 +727,18 @@ static int run_file(runner *r, const char *path)
         if (strcmp(w1, "statement") == 0) {
             tb_rc rc = tb_db_exec(r->db, q, NULL);
             bool want_ok = strcmp(w2, "ok") == 0;
-            if ((rc == TB_OK) == want_ok)
+            if (!want_ok && rc != TB_OK && n_exp > 0) {
+                /* statement error + "----" + text the message must contain */
+                char *want = join_lines(expected, n_exp, n_exp);
+                if (want != NULL && want[0] != '\0')
+                    want[strlen(want) - 1] = '\0'; /* the last newline */
+                if (want != NULL && strstr(tb_db_errmsg(r->db), want) != NULL)
+                    r->passed++;
+                else
+                    report_fail(r, rec_line, q, "wrong error message", want,
+                                tb_db_errmsg(r->db));
+                tb_free(want);
+            } else if ((rc == TB_OK) == want_ok)
                 r->passed++;
             else
                 report_fail(r, rec_line, q,

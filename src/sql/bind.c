@@ -104,6 +104,7 @@ static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out);
 static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent,
                               lnode **out);
 static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out);
+static tb_rc add_project(binder *b, lnode **plan, uint32_t n, tb_expr **exprs, int *ids);
 
 /* ================================================================ small helpers */
 
@@ -1551,7 +1552,86 @@ static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer,
     return get_node(b, src, alias, rv->alias, rv->location, out);
 }
 
-static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, fromres *out)
+/*
+ * tumble(relation, time_column, width[, offset]) in FROM (RisingWave's table-function
+ * form of a tumbling window): the relation's columns plus window_start / window_end.
+ */
+static tb_rc bind_tumble(binder *b, const PgQuery__RangeFunction *rf, const PgQuery__FuncCall *fc,
+                         scope *outer, fromres *out)
+{
+    int loc = fc->location;
+    if (fc->n_args < 3 || fc->n_args > 4 || !IS(fc->args[0], COLUMN_REF) ||
+        fc->args[0]->column_ref->n_fields != 1 ||
+        str_of(fc->args[0]->column_ref->fields[0]) == NULL)
+        return berr(b, TB_E_SQL, loc,
+                    "tumble in FROM takes (relation, time_column, width[, offset]), e.g. "
+                    "tumble(sales, ts, INTERVAL '10 seconds')");
+    PgQuery__RangeVar rv = PG_QUERY__RANGE_VAR__INIT;
+    rv.relname = (char *)str_of(fc->args[0]->column_ref->fields[0]);
+    rv.location = fc->args[0]->column_ref->location;
+    rv.alias = rf->alias;
+    fromres rel;
+    tb_rc rc = bind_rangevar(b, &rv, outer, &rel);
+    if (rc != TB_OK)
+        return rc;
+    scope sc = {rel.rels, rel.n_rels, NULL, cur_level(b)};
+    ectx c = {b, &sc, "tumble arguments", NULL, false, NULL};
+    tb_expr *args[3];
+    uint32_t n = (uint32_t)fc->n_args - 1;
+    for (uint32_t i = 0; i < n; i++) {
+        rc = bind_expr(&c, fc->args[i + 1], &args[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    tb_expr *ws, *we;
+    rc = tb_expr_call(b->arena, "tumble", args, n, P(b, loc), &ws, b->err);
+    if (rc == TB_OK)
+        rc = tb_expr_call(b->arena, "tumble_end", args, n, P(b, loc), &we, b->err);
+    if (rc != TB_OK)
+        return rc;
+    lnode *in = rel.node;
+    uint32_t k = in->n_out + 2;
+    tb_expr **ex = tb_arena_alloc(b->arena, k * sizeof(*ex));
+    int *ids = tb_arena_alloc(b->arena, k * sizeof(int));
+    if (ex == NULL || ids == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < in->n_out; i++) {
+        ex[i] = colref(b, in->out[i], -1);
+        ids[i] = in->out[i];
+        if (ex[i] == NULL)
+            return nomem(b);
+    }
+    const char *alias = rel.n_rels == 1 ? rel.rels[0].alias : NULL;
+    ex[k - 2] = ws;
+    ex[k - 1] = we;
+    ids[k - 2] = newcol(b, "window_start", alias, ws->type);
+    ids[k - 1] = newcol(b, "window_end", alias, we->type);
+    if (ids[k - 2] < 0 || ids[k - 1] < 0)
+        return nomem(b);
+    lnode *p = in;
+    rc = add_project(b, &p, k, ex, ids);
+    if (rc != TB_OK)
+        return rc;
+    /* the relation's scope entries, with the two window columns appended to the last */
+    srel *last = &rel.rels[rel.n_rels - 1];
+    scol *cols = tb_arena_zalloc(b->arena, (last->n + 2) * sizeof(scol));
+    if (cols == NULL)
+        return nomem(b);
+    memcpy(cols, last->cols, last->n * sizeof(scol));
+    cols[last->n].name = "window_start";
+    cols[last->n].id = ids[k - 2];
+    cols[last->n + 1].name = "window_end";
+    cols[last->n + 1].id = ids[k - 1];
+    last->cols = cols;
+    last->n += 2;
+    out->node = p;
+    out->rels = rel.rels;
+    out->n_rels = rel.n_rels;
+    return TB_OK;
+}
+
+static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *outer,
+                            fromres *out)
 {
     if (rf->lateral || rf->ordinality || rf->is_rowsfrom || rf->n_functions != 1)
         return berr(b, TB_E_UNSUPPORTED, -1,
@@ -1567,6 +1647,8 @@ static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, fromres
     if (name == NULL)
         return berr(b, TB_E_SQL, fc->location, "bad function name");
     const tb_tablefunc *tf = tb_sql_find_tablefunc(name);
+    if (tf == NULL && tb_str_ieq(name, "tumble"))
+        return bind_tumble(b, rf, fc, outer, out);
     if (tf == NULL)
         return berr(b, TB_E_NOTFOUND, fc->location,
                     "table function %s does not exist (known: read_csv, read_parquet%s)", name,
@@ -1895,7 +1977,7 @@ static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out
                             out);
     }
     case NC(RANGE_FUNCTION):
-        return bind_rangefunc(b, item->range_function, out);
+        return bind_rangefunc(b, item->range_function, outer, out);
     case NC(JOIN_EXPR):
         return bind_join(b, item->join_expr, outer, out);
     default:
@@ -3229,7 +3311,8 @@ tb_rc tb_sql_assign(tb_arena *arena, tb_expr *e, tb_type t, const char *name, in
         return TB_OK;
     }
     tb_rc rc = tb_expr_coerce(arena, e, t, pos, out, err);
-    if (rc == TB_E_TYPE) {
+    bool literal = e->kind == TB_EX_CONST && e->type.id == TB_T_STRING;
+    if (rc == TB_E_TYPE && !literal) { /* a literal's own message says what is wrong */
         char a[64], b[64];
         rc = TB_ERRF(err, TB_E_TYPE, "column \"%s\" is of type %s but expression is of type %s",
                      name, tb_type_name(t, a, sizeof(a)), tb_type_name(e->type, b, sizeof(b)));
