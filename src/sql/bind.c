@@ -1985,6 +1985,193 @@ static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out
     }
 }
 
+
+/* ---------------------------------------------------------------- decorrelation */
+
+static void tree_ids(const lnode *n, uint64_t *produced, uint64_t *refs)
+{
+    if (n == NULL)
+        return;
+    for (uint32_t i = 0; i < n->n_out; i++)
+        produced[(uint32_t)n->out[i] >> 6] |= (uint64_t)1 << ((uint32_t)n->out[i] & 63);
+    for (uint32_t i = 0; i < n->n_conds; i++)
+        tb_sql_expr_cols(n->conds[i], refs);
+    if (n->kind == L_PROJECT)
+        for (uint32_t i = 0; i < n->n_out; i++)
+            tb_sql_expr_cols(n->exprs[i], refs);
+    if (n->kind == L_VALUES)
+        for (uint32_t i = 0; i < n->n_rows * n->n_out; i++)
+            tb_sql_expr_cols(n->vals[i], refs);
+    for (uint32_t i = 0; i < n->n_groups; i++)
+        tb_sql_expr_cols(n->groups[i], refs);
+    for (uint32_t i = 0; i < n->n_aggs; i++)
+        tb_sql_expr_cols(n->aggs[i].arg, refs);
+    for (uint32_t i = 0; i < n->n_keys; i++)
+        tb_sql_expr_cols(n->keys[i].expr, refs);
+    if (n->test != NULL)
+        tb_sql_expr_cols(n->test, refs);
+    tree_ids(n->left, produced, refs);
+    tree_ids(n->right, produced, refs);
+    for (uint32_t i = 0; i < n->n_kids; i++)
+        tree_ids(n->kids[i], produced, refs);
+}
+
+static bool sets_meet(const uint64_t *a, const uint64_t *b, uint32_t words)
+{
+    for (uint32_t w = 0; w < words; w++)
+        if (a[w] & b[w])
+            return true;
+    return false;
+}
+
+/*
+ * A correlated EXISTS / NOT EXISTS / IN conjunct of WHERE as a semi / anti join: the
+ * subquery must be projections (plus sorts, and for EXISTS limits) over a filter whose
+ * conjuncts hold every reference to the outer query, which must be the current level.
+ * Those conjuncts become the join condition (equalities there are hash keys). *done
+ * stays false when the shape does not fit (the caller then uses the apply fallback).
+ */
+static tb_rc decorrelate(binder *b, lnode **plan, lnode *sub, bool is_in, bool neg,
+                         tb_expr *test, int loc, bool *done)
+{
+    *done = false;
+    uint32_t words = (b->q->n_cols + 64) / 64;
+    uint64_t *produced = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+    uint64_t *refs = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+    uint64_t *outer = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+    uint64_t *cur = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+    if (produced == NULL || refs == NULL || outer == NULL || cur == NULL)
+        return nomem(b);
+    tree_ids(sub, produced, refs);
+    for (uint32_t i = 0; i < (*plan)->n_out; i++)
+        cur[(uint32_t)(*plan)->out[i] >> 6] |= (uint64_t)1 << ((uint32_t)(*plan)->out[i] & 63);
+    for (uint32_t w = 0; w < words; w++) {
+        outer[w] = refs[w] & ~produced[w];
+        if (outer[w] & ~cur[w])
+            return TB_OK; /* references a level further out */
+    }
+    lnode *chain[16];
+    int depth = 0;
+    lnode *n = sub;
+    while (n->kind == L_PROJECT || (n->kind == L_SORT && n->limit < 0) ||
+           (!is_in && n->kind == L_LIMIT && n->limit != 0 && n->offset == 0)) {
+        if (depth == 16)
+            return TB_OK;
+        chain[depth++] = n;
+        n = n->left;
+    }
+    if (n->kind != L_FILTER)
+        return TB_OK;
+    /* nothing but the filter's conjuncts may reference the outer query */
+    uint64_t *rest_refs = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+    uint64_t *dummy = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+    if (rest_refs == NULL || dummy == NULL)
+        return nomem(b);
+    tree_ids(n->left, dummy, rest_refs);
+    for (int i = 0; i < depth; i++) {
+        lnode *c = chain[i];
+        if (c->kind == L_PROJECT)
+            for (uint32_t k = 0; k < c->n_out; k++)
+                tb_sql_expr_cols(c->exprs[k], rest_refs);
+        for (uint32_t k = 0; k < c->n_keys; k++)
+            tb_sql_expr_cols(c->keys[k].expr, rest_refs);
+    }
+    if (sets_meet(rest_refs, outer, words))
+        return TB_OK;
+    tb_expr **corr = tb_arena_alloc(b->arena, (n->n_conds + 1) * sizeof(tb_expr *));
+    tb_expr **rest = tb_arena_alloc(b->arena, (n->n_conds + 1) * sizeof(tb_expr *));
+    uint64_t *need = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+    if (corr == NULL || rest == NULL || need == NULL)
+        return nomem(b);
+    uint32_t n_corr = 0, n_rest = 0;
+    for (uint32_t i = 0; i < n->n_conds; i++) {
+        uint64_t *cr = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+        if (cr == NULL)
+            return nomem(b);
+        tb_sql_expr_cols(n->conds[i], cr);
+        if (sets_meet(cr, outer, words)) {
+            corr[n_corr++] = n->conds[i];
+            for (uint32_t w = 0; w < words; w++)
+                need[w] |= cr[w] & produced[w];
+        } else {
+            rest[n_rest++] = n->conds[i];
+        }
+    }
+    if (n_corr == 0)
+        return TB_OK;
+    /* cut the correlated conjuncts out of the filter */
+    lnode *below = n;
+    if (n_rest == 0) {
+        below = n->left;
+    } else {
+        n->conds = rest;
+        n->n_conds = n_rest;
+    }
+    if (depth == 0)
+        sub = below;
+    else
+        chain[depth - 1]->left = below;
+    /* projections above pass the inner columns the join condition needs */
+    for (int i = depth - 1; i >= 0; i--) {
+        lnode *c = chain[i];
+        if (c->kind != L_PROJECT) {
+            c->out = c->left->out;
+            c->n_out = c->left->n_out;
+            continue;
+        }
+        uint32_t extra = 0;
+        for (uint32_t w = 0; w < words; w++)
+            extra += (uint32_t)__builtin_popcountll(need[w]);
+        int *out = tb_arena_alloc(b->arena, (c->n_out + extra + 1) * sizeof(int));
+        tb_expr **ex = tb_arena_alloc(b->arena, (c->n_out + extra + 1) * sizeof(tb_expr *));
+        if (out == NULL || ex == NULL)
+            return nomem(b);
+        memcpy(out, c->out, c->n_out * sizeof(int));
+        memcpy(ex, c->exprs, c->n_out * sizeof(tb_expr *));
+        uint32_t k = c->n_out;
+        for (uint32_t w = 0; w < words; w++) {
+            uint64_t bits = need[w];
+            while (bits) {
+                int id = (int)(w * 64 + (uint32_t)__builtin_ctzll(bits));
+                bits &= bits - 1;
+                bool have = false;
+                for (uint32_t j = 0; j < c->n_out && !have; j++)
+                    have = c->out[j] == id;
+                if (have)
+                    continue;
+                out[k] = id;
+                ex[k] = colref(b, id, -1);
+                if (ex[k] == NULL)
+                    return nomem(b);
+                k++;
+            }
+        }
+        c->out = out;
+        c->exprs = ex;
+        c->n_out = k;
+    }
+    if (is_in) {
+        tb_expr *subcol = colref(b, sub->out[0], -1), *eq;
+        if (subcol == NULL)
+            return nomem(b);
+        tb_expr *pair[2] = {test, subcol};
+        tb_rc rc = tb_expr_call(b->arena, "=", pair, 2, P(b, loc), &eq, b->err);
+        if (rc != TB_OK)
+            return rc;
+        corr[n_corr++] = eq;
+    }
+    lnode *j = join_node(b, *plan, sub, neg ? TB_JOIN_ANTI : TB_JOIN_SEMI);
+    if (j == NULL)
+        return nomem(b);
+    j->n_out = (*plan)->n_out;
+    j->est = (*plan)->est * 0.5;
+    j->conds = corr;
+    j->n_conds = n_corr;
+    *plan = j;
+    *done = true;
+    return TB_OK;
+}
+
 /* ================================================================ SELECT */
 
 typedef struct target {
@@ -2766,7 +2953,9 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         }
         for (int k = 0; k < n_items; k++) {
             const pgnode *x = items[k];
-            /* x IN (uncorrelated subquery) -> semi join */
+            /* x IN (subquery), EXISTS, NOT EXISTS -> semi / anti joins when possible */
+            const PgQuery__SubLink *sl = NULL;
+            bool is_in = false, neg = false;
             if (IS(x, SUB_LINK) &&
                 x->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK &&
                 !IS(x->sub_link->testexpr, ROW_EXPR) &&
@@ -2774,7 +2963,20 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                  (str_of(x->sub_link->oper_name[x->sub_link->n_oper_name - 1]) != NULL &&
                   strcmp(str_of(x->sub_link->oper_name[x->sub_link->n_oper_name - 1]), "=") ==
                       0))) {
-                const PgQuery__SubLink *sl = x->sub_link;
+                sl = x->sub_link;
+                is_in = true;
+            } else if (IS(x, SUB_LINK) &&
+                       x->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK) {
+                sl = x->sub_link;
+            } else if (IS(x, BOOL_EXPR) &&
+                       x->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__NOT_EXPR &&
+                       x->bool_expr->n_args == 1 && IS(x->bool_expr->args[0], SUB_LINK) &&
+                       x->bool_expr->args[0]->sub_link->sub_link_type ==
+                           PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK) {
+                sl = x->bool_expr->args[0]->sub_link;
+                neg = true;
+            }
+            if (sl != NULL) {
                 lnode *sub = NULL;
                 bool corr = false;
                 selctx *saved = b->sel;
@@ -2782,14 +2984,15 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                 rc = bind_subquery(b, sl->subselect, &sc, &sub, &corr);
                 if (rc != TB_OK)
                     return rc;
-                if (!corr && sub->n_out == 1) {
-                    scope *scp = &sc;
-                    ectx c = {b, scp, "WHERE", NULL, false, &plan};
-                    tb_expr *test, *subcol, *eq;
+                tb_expr *test = NULL;
+                if (is_in && sub->n_out == 1) {
+                    ectx c = {b, &sc, "WHERE", NULL, false, &plan};
                     rc = bind_expr(&c, sl->testexpr, &test);
                     if (rc != TB_OK)
                         return rc;
-                    subcol = colref(b, sub->out[0], -1);
+                }
+                if (is_in && !corr && sub->n_out == 1) {
+                    tb_expr *subcol = colref(b, sub->out[0], -1), *eq;
                     if (subcol == NULL)
                         return nomem(b);
                     tb_expr *pair[2] = {test, subcol};
@@ -2809,7 +3012,15 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                     plan = j;
                     continue;
                 }
-                /* correlated: rebind through the general path */
+                if (corr && (!is_in || sub->n_out == 1)) {
+                    bool done = false;
+                    rc = decorrelate(b, &plan, sub, is_in, neg, test, sl->location, &done);
+                    if (rc != TB_OK)
+                        return rc;
+                    if (done)
+                        continue;
+                }
+                /* the general path binds it again (constant or apply) */
                 if (saved != NULL)
                     saved->outer_min = saved_min;
             }
