@@ -3294,8 +3294,6 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         if (aggs.n)
             memcpy(a->out + as.n_groups, aggs.ids, aggs.n * sizeof(int));
         a->est = as.n_groups ? plan->est / 10 + 1 : 1;
-        a->top_agg = b->sel != NULL && b->sel->level == 0 && b->setop_depth == 0 &&
-                     b->view_depth == 0;
         plan = a;
         rc = add_filter(b, &plan, having, n_having);
         if (rc != TB_OK)
@@ -3469,7 +3467,23 @@ tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode *
         return TB_ERRF(err, TB_E_SQL, "not a SELECT statement");
     selctx sel = {0, INT_MAX, NULL};
     b.sel = &sel;
-    return bind_select_stmt(&b, select->select_stmt, NULL, out);
+    tb_rc rc = bind_select_stmt(&b, select->select_stmt, NULL, out);
+    if (rc != TB_OK)
+        return rc;
+    /* the query's own aggregates: those on the spine from the root (through projections,
+     * filters, sorts, limits and stacked aggregates such as DISTINCT over GROUP BY, into
+     * views and subqueries in FROM), not those under joins, set operations or in
+     * subquery expressions (tb_plan_opts.make_agg builds these) */
+    for (lnode *n = *out; n != NULL;) {
+        if (n->kind == L_AGG)
+            n->top_agg = true;
+        if (n->kind == L_PROJECT || n->kind == L_FILTER || n->kind == L_SORT ||
+            n->kind == L_LIMIT || n->kind == L_AGG || n->kind == L_APPLY)
+            n = n->left;
+        else
+            break;
+    }
+    return TB_OK;
 }
 
 char *tb_sql_defelem_text(tb_arena *arena, const PgQuery__DefElem *de)
