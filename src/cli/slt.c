@@ -43,20 +43,18 @@ typedef struct md5_ctx {
 } md5_ctx;
 
 static const uint32_t md5_k[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-    0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-    0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-    0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-    0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-    0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-    0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-    0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-    0xeb86d391};
-static const uint8_t md5_r[64] = {7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22,
-                                  5,  9,  14, 20, 5,  9,  14, 20, 5,  9,  14, 20, 5,  9,  14, 20,
-                                  4,  11, 16, 23, 4,  11, 16, 23, 4,  11, 16, 23, 4,  11, 16, 23,
-                                  6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21};
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
+static const uint8_t md5_r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                                  5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+                                  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                                  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
 
 static void md5_init(md5_ctx *m)
 {
@@ -68,10 +66,7 @@ static void md5_init(md5_ctx *m)
     m->n = 0;
 }
 
-static uint32_t rotl(uint32_t x, uint32_t c)
-{
-    return (x << c) | (x >> (32 - c));
-}
+static uint32_t rotl(uint32_t x, uint32_t c) { return (x << c) | (x >> (32 - c)); }
 
 static void md5_block(md5_ctx *m, const uint8_t *p)
 {
@@ -408,8 +403,7 @@ static void run_query(runner *r, size_t line, const char *sql, const char *types
     tb_result_free(&res);
     if (ncols != ntypes) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "wrong number of columns: %zu, types say %zu", ncols,
-                 ntypes);
+        snprintf(msg, sizeof(msg), "wrong number of columns: %zu, types say %zu", ncols, ntypes);
         report_fail(r, line, sql, msg, NULL, NULL);
         sv_free(&vals);
         return;
@@ -735,14 +729,14 @@ static int run_file(runner *r, const char *path)
                 if (want != NULL && strstr(tb_db_errmsg(r->db), want) != NULL)
                     r->passed++;
                 else
-                    report_fail(r, rec_line, q, "wrong error message", want,
-                                tb_db_errmsg(r->db));
+                    report_fail(r, rec_line, q, "wrong error message", want, tb_db_errmsg(r->db));
                 tb_free(want);
             } else if ((rc == TB_OK) == want_ok)
                 r->passed++;
             else
                 report_fail(r, rec_line, q,
-                            want_ok ? tb_db_errmsg(r->db) : "statement succeeded, expected an error",
+                            want_ok ? tb_db_errmsg(r->db)
+                                    : "statement succeeded, expected an error",
                             NULL, NULL);
         } else {
             const char *sortmode = w3[0] ? w3 : "nosort";

@@ -75,10 +75,7 @@ TB_API int tb_db_errpos(tb_db *db)
     return db->err.pos;
 }
 
-const tb_err *tb_db_last_error(tb_db *db)
-{
-    return db != NULL ? &db->err : NULL;
-}
+const tb_err *tb_db_last_error(tb_db *db) { return db != NULL ? &db->err : NULL; }
 
 TB_API tb_rc tb_db_set(tb_db *db, const char *key, const char *value)
 {
@@ -134,10 +131,7 @@ tb_rc tb_sql_result_new(tb_db *db, plan_int *plan, int64_t changes, tb_result **
     return TB_OK;
 }
 
-TB_API int tb_result_column_count(tb_result *res)
-{
-    return res != NULL ? (int)res->n_cols : 0;
-}
+TB_API int tb_result_column_count(tb_result *res) { return res != NULL ? (int)res->n_cols : 0; }
 
 static const tb_field *field(tb_result *res, int col)
 {
@@ -331,10 +325,7 @@ TB_API const char *tb_result_text(tb_result *res, int col)
     return tb_buf_cstr(b);
 }
 
-TB_API int64_t tb_result_changes(tb_result *res)
-{
-    return res != NULL ? res->changes : -1;
-}
+TB_API int64_t tb_result_changes(tb_result *res) { return res != NULL ? res->changes : -1; }
 
 TB_API void tb_result_free(tb_result **pres)
 {

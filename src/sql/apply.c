@@ -51,8 +51,8 @@ static tb_rc run_row(apply_op *a, const tb_value *testv, tb_value *out, tb_err *
     tb_op *op = NULL;
     tb_rc rc;
     tb_arena_reset(a->row_arena);
-    rc = tb_sql_physical(a->q, a->row_arena, a->sub, NULL, a->n_params, a->param_ids,
-                         a->params, &op, err);
+    rc = tb_sql_physical(a->q, a->row_arena, a->sub, NULL, a->n_params, a->param_ids, a->params,
+                         &op, err);
     if (rc != TB_OK)
         return rc;
     memset(out, 0, sizeof(*out));
@@ -224,10 +224,9 @@ static void refs(const lnode *n, uint64_t *set)
         refs(n->kids[i], set);
 }
 
-tb_rc tb_sql_apply_new(qctx *q, tb_op *child, const int *child_layout, uint32_t n_child,
-                       lnode *sub, applykind ap, tb_expr *test, bool negate,
-                       const char *name, tb_type type, uint32_t n_params,
-                       const int *param_ids, const tb_value *params, tb_op **out,
+tb_rc tb_sql_apply_new(qctx *q, tb_op *child, const int *child_layout, uint32_t n_child, lnode *sub,
+                       applykind ap, tb_expr *test, bool negate, const char *name, tb_type type,
+                       uint32_t n_params, const int *param_ids, const tb_value *params, tb_op **out,
                        tb_err *err)
 {
     apply_op *a = tb_calloc(1, sizeof(*a));

@@ -32,7 +32,7 @@
 
 #include "sql/sql_int.h"
 
-#define NC(K) PG_QUERY__NODE__NODE_##K
+#define NC(K)    PG_QUERY__NODE__NODE_##K
 #define IS(n, K) ((n) != NULL && (n)->node_case == NC(K))
 
 typedef struct scol {
@@ -101,8 +101,7 @@ typedef struct fromres {
 } fromres;
 
 static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out);
-static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent,
-                              lnode **out);
+static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out);
 static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out);
 static tb_rc add_project(binder *b, lnode **plan, uint32_t n, tb_expr **exprs, int *ids);
 
@@ -129,10 +128,7 @@ static tb_rc berr(binder *b, tb_rc code, int loc, const char *fmt, ...)
     return code;
 }
 
-static tb_rc nomem(binder *b)
-{
-    return tb_err_nomem(b->err);
-}
+static tb_rc nomem(binder *b) { return tb_err_nomem(b->err); }
 
 static const char *str_of(const pgnode *n)
 {
@@ -166,10 +162,7 @@ static tb_expr *colref(binder *b, int id, int pos)
     return e;
 }
 
-static lnode *mknode(binder *b, lkind k)
-{
-    return tb_sql_lnode(b->q, k);
-}
+static lnode *mknode(binder *b, lkind k) { return tb_sql_lnode(b->q, k); }
 
 static tb_rc push_expr(binder *b, tb_expr ***arr, uint32_t *n, uint32_t *cap, tb_expr *e)
 {
@@ -212,8 +205,7 @@ static int *ids_dup(binder *b, const int *ids, uint32_t n)
 
 /* ================================================================ types, literals */
 
-tb_rc tb_sql_bind_typename(const PgQuery__TypeName *tn, const char *sql, tb_type *out,
-                           tb_err *err)
+tb_rc tb_sql_bind_typename(const PgQuery__TypeName *tn, const char *sql, tb_type *out, tb_err *err)
 {
     (void)sql;
     if (tn == NULL || tn->n_names == 0)
@@ -235,8 +227,7 @@ tb_rc tb_sql_bind_typename(const PgQuery__TypeName *tn, const char *sql, tb_type
         }
     }
     char text[96];
-    if (strcmp(name, "bpchar") == 0 || strcmp(name, "varchar") == 0 ||
-        strcmp(name, "char") == 0) {
+    if (strcmp(name, "bpchar") == 0 || strcmp(name, "varchar") == 0 || strcmp(name, "char") == 0) {
         snprintf(text, sizeof(text), "text");
     } else if (strcmp(name, "interval") == 0) {
         snprintf(text, sizeof(text), "interval");
@@ -409,10 +400,7 @@ static tb_rc typed_const(binder *b, const tb_value *v, tb_type t, tb_expr **out)
 
 /* ================================================================ scopes */
 
-static int cur_level(binder *b)
-{
-    return b->sel != NULL ? b->sel->level : 0;
-}
+static int cur_level(binder *b) { return b->sel != NULL ? b->sel->level : 0; }
 
 static void note_outer(binder *b, int level)
 {
@@ -440,8 +428,7 @@ static uint32_t scope_names(scope *sc, const char **names, uint32_t cap)
  * an error (does not exist / ambiguous). If quiet, "not found" returns TB_E_NOTFOUND
  * without setting err.
  */
-static tb_rc lookup(ectx *c, const char *rel, const char *name, int loc, bool quiet,
-                    int *out_id)
+static tb_rc lookup(ectx *c, const char *rel, const char *name, int loc, bool quiet, int *out_id)
 {
     binder *b = c->b;
     bool rel_seen = false;
@@ -469,8 +456,8 @@ static tb_rc lookup(ectx *c, const char *rel, const char *name, int loc, bool qu
             }
             if (n_found > 1) {
                 if (rel != NULL)
-                    return berr(b, TB_E_SQL, loc, "column reference \"%s.%s\" is ambiguous",
-                                rel, name);
+                    return berr(b, TB_E_SQL, loc, "column reference \"%s.%s\" is ambiguous", rel,
+                                name);
                 return berr(b, TB_E_SQL, loc, "column reference \"%s\" is ambiguous", name);
             }
             if (n_found == 1) {
@@ -491,13 +478,13 @@ static tb_rc lookup(ectx *c, const char *rel, const char *name, int loc, bool qu
     tb_sql_candidates(name, names, n, cand, sizeof(cand));
     if (rel != NULL) {
         if (cand[0])
-            return berr(b, TB_E_NOTFOUND, loc, "column %s.%s does not exist (candidates: %s)",
-                        rel, name, cand);
+            return berr(b, TB_E_NOTFOUND, loc, "column %s.%s does not exist (candidates: %s)", rel,
+                        name, cand);
         return berr(b, TB_E_NOTFOUND, loc, "column %s.%s does not exist", rel, name);
     }
     if (cand[0])
-        return berr(b, TB_E_NOTFOUND, loc, "column \"%s\" does not exist (candidates: %s)",
-                    name, cand);
+        return berr(b, TB_E_NOTFOUND, loc, "column \"%s\" does not exist (candidates: %s)", name,
+                    cand);
     return berr(b, TB_E_NOTFOUND, loc, "column \"%s\" does not exist", name);
 }
 
@@ -510,8 +497,10 @@ static tb_rc make_rel(binder *b, const char *alias, const int *ids, uint32_t n,
     if (out->cols == NULL || (alias != NULL && out->alias == NULL))
         return nomem(b);
     if (al != NULL && al->n_colnames > n)
-        return berr(b, TB_E_SQL, loc, "table \"%s\" has %u columns available but %zu columns "
-                    "specified", alias ? alias : "?", n, al->n_colnames);
+        return berr(b, TB_E_SQL, loc,
+                    "table \"%s\" has %u columns available but %zu columns "
+                    "specified",
+                    alias ? alias : "?", n, al->n_colnames);
     for (uint32_t i = 0; i < n; i++) {
         out->cols[i].id = ids[i];
         out->cols[i].name = b->q->cols[ids[i]].name;
@@ -538,8 +527,7 @@ static tb_rc one_rel(binder *b, fromres *fr, const srel *r)
 
 /* Bind a subquery at a new nesting level; *correlated tells whether it references an
  * enclosing query's columns. */
-static tb_rc bind_subquery(binder *b, const pgnode *n, scope *parent, lnode **out,
-                           bool *correlated)
+static tb_rc bind_subquery(binder *b, const pgnode *n, scope *parent, lnode **out, bool *correlated)
 {
     if (!IS(n, SELECT_STMT))
         return berr(b, TB_E_UNSUPPORTED, -1, "unsupported subquery");
@@ -559,13 +547,13 @@ static tb_rc bind_subquery(binder *b, const pgnode *n, scope *parent, lnode **ou
     return TB_OK;
 }
 
-static tb_rc attach_apply(ectx *c, lnode *sub, applykind ap, tb_expr *test, bool negate,
-                          tb_type t, int loc, tb_expr **out)
+static tb_rc attach_apply(ectx *c, lnode *sub, applykind ap, tb_expr *test, bool negate, tb_type t,
+                          int loc, tb_expr **out)
 {
     binder *b = c->b;
     if (c->input == NULL)
-        return berr(b, TB_E_UNSUPPORTED, loc,
-                    "correlated subqueries are not supported in %s", c->clause);
+        return berr(b, TB_E_UNSUPPORTED, loc, "correlated subqueries are not supported in %s",
+                    c->clause);
     lnode *in = *c->input;
     lnode *a = mknode(b, L_APPLY);
     if (a == NULL)
@@ -658,8 +646,7 @@ static tb_rc bind_sublink(ectx *c, const PgQuery__SubLink *sl, tb_expr **out)
     }
     case PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK: {
         if (corr)
-            return attach_apply(c, sub, AP_EXISTS, NULL, false, tb_type_make(TB_T_BOOL), loc,
-                                out);
+            return attach_apply(c, sub, AP_EXISTS, NULL, false, tb_type_make(TB_T_BOOL), loc, out);
         tb_value *vals = NULL;
         uint32_t n = 0;
         /* only existence matters: the first column's value is read and ignored */
@@ -699,8 +686,7 @@ static tb_rc bind_sublink(ectx *c, const PgQuery__SubLink *sl, tb_expr **out)
                 rc = coerce_sub(b, &sub, t, loc);
             if (rc != TB_OK)
                 return rc;
-            return attach_apply(c, sub, AP_IN, test, !any, tb_type_make(TB_T_BOOL), loc,
-                                out);
+            return attach_apply(c, sub, AP_IN, test, !any, tb_type_make(TB_T_BOOL), loc, out);
         }
         tb_value *vals = NULL;
         uint32_t n = 0;
@@ -725,8 +711,7 @@ static tb_rc bind_sublink(ectx *c, const PgQuery__SubLink *sl, tb_expr **out)
             if (rc != TB_OK)
                 return rc;
         }
-        return tb_expr_make(b->arena, TB_EX_IN, args, n + 1, !any, false, P(b, loc), out,
-                            b->err);
+        return tb_expr_make(b->arena, TB_EX_IN, args, n + 1, !any, false, P(b, loc), out, b->err);
     }
     default:
         return berr(b, TB_E_UNSUPPORTED, loc, "this kind of subquery is not supported");
@@ -748,8 +733,7 @@ static const char *func_name(const PgQuery__FuncCall *fc)
     return str_of(fc->funcname[fc->n_funcname - 1]);
 }
 
-static tb_rc call(ectx *c, const char *name, tb_expr **args, uint32_t n, int loc,
-                  tb_expr **out)
+static tb_rc call(ectx *c, const char *name, tb_expr **args, uint32_t n, int loc, tb_expr **out)
 {
     char *nm = lower_dup(c->b->arena, name);
     if (nm == NULL)
@@ -757,11 +741,10 @@ static tb_rc call(ectx *c, const char *name, tb_expr **args, uint32_t n, int loc
     return tb_expr_call(c->b->arena, nm, args, n, P(c->b, loc), out, c->b->err);
 }
 
-static tb_rc make(ectx *c, tb_expr_kind k, tb_expr **args, uint32_t n, bool negate,
-                  bool has_else, int loc, tb_expr **out)
+static tb_rc make(ectx *c, tb_expr_kind k, tb_expr **args, uint32_t n, bool negate, bool has_else,
+                  int loc, tb_expr **out)
 {
-    return tb_expr_make(c->b->arena, k, args, n, negate, has_else, P(c->b, loc), out,
-                        c->b->err);
+    return tb_expr_make(c->b->arena, k, args, n, negate, has_else, P(c->b, loc), out, c->b->err);
 }
 
 static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
@@ -791,8 +774,7 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
         return berr(b, TB_E_SQL, loc, "%s(*) is not an aggregate; only count(*) is", name);
     }
     tb_aggspec spec;
-    tb_rc rc = tb_agg_resolve(name, fc->agg_star, fc->agg_distinct, arg, P(b, loc), &spec,
-                              b->err);
+    tb_rc rc = tb_agg_resolve(name, fc->agg_star, fc->agg_distinct, arg, P(b, loc), &spec, b->err);
     if (rc != TB_OK)
         return rc;
     aggctx *a = c->agg;
@@ -912,8 +894,8 @@ static tb_rc bind_typecast(ectx *c, const PgQuery__TypeCast *tc, tb_expr **out)
 {
     binder *b = c->b;
     tb_type t;
-    int loc = tc->location >= 0 ? tc->location
-                                : (tc->type_name != NULL ? tc->type_name->location : -1);
+    int loc =
+        tc->location >= 0 ? tc->location : (tc->type_name != NULL ? tc->type_name->location : -1);
     tb_rc rc = tb_sql_bind_typename(tc->type_name, b->sql, &t, b->err);
     if (rc != TB_OK) {
         if (b->err != NULL)
@@ -1168,8 +1150,7 @@ static tb_rc bind_booltest(ectx *c, const PgQuery__BooleanTest *bt, tb_expr **ou
     case PG_QUERY__BOOL_TEST_TYPE__IS_UNKNOWN:
     case PG_QUERY__BOOL_TEST_TYPE__IS_NOT_UNKNOWN:
         return make(c, TB_EX_IS_NULL, &x, 1,
-                    bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_NOT_UNKNOWN, false, loc,
-                    out);
+                    bt->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_NOT_UNKNOWN, false, loc, out);
     default:
         break;
     }
@@ -1229,7 +1210,7 @@ static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out)
         }
         tb_expr_kind k = be->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR  ? TB_EX_AND
                          : be->boolop == PG_QUERY__BOOL_EXPR_TYPE__OR_EXPR ? TB_EX_OR
-                                                                            : TB_EX_NOT;
+                                                                           : TB_EX_NOT;
         return make(c, k, args, (uint32_t)be->n_args, false, false, be->location, out);
     }
     case NC(NULL_TEST): {
@@ -1249,12 +1230,9 @@ static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out)
         return bind_list_call(c, "coalesce", n->coalesce_expr->args, n->coalesce_expr->n_args,
                               n->coalesce_expr->location, out);
     case NC(MIN_MAX_EXPR):
-        return bind_list_call(c,
-                              n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST
-                                  ? "greatest"
-                                  : "least",
-                              n->min_max_expr->args, n->min_max_expr->n_args,
-                              n->min_max_expr->location, out);
+        return bind_list_call(
+            c, n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least",
+            n->min_max_expr->args, n->min_max_expr->n_args, n->min_max_expr->location, out);
     case NC(SQLVALUE_FUNCTION): {
         const PgQuery__SQLValueFunction *f = n->sqlvalue_function;
         const char *name = NULL;
@@ -1269,7 +1247,8 @@ static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out)
             name = "now";
             break;
         default:
-            return berr(b, TB_E_UNSUPPORTED, f->location, "this SQL value function is not supported");
+            return berr(b, TB_E_UNSUPPORTED, f->location,
+                        "this SQL value function is not supported");
         }
         return call(c, name, NULL, 0, f->location, out);
     }
@@ -1278,9 +1257,11 @@ static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out)
     case NC(COLLATE_CLAUSE):
         return bind_expr(c, n->collate_clause->arg, out);
     case NC(PARAM_REF):
-        return berr(b, TB_E_UNSUPPORTED, n->param_ref->location, "parameters ($n) are not supported");
+        return berr(b, TB_E_UNSUPPORTED, n->param_ref->location,
+                    "parameters ($n) are not supported");
     case NC(ROW_EXPR):
-        return berr(b, TB_E_UNSUPPORTED, n->row_expr->location, "row constructors are not supported");
+        return berr(b, TB_E_UNSUPPORTED, n->row_expr->location,
+                    "row constructors are not supported");
     case NC(A_INDIRECTION):
         return berr(b, TB_E_UNSUPPORTED, -1, "subscripts and field selection are not supported");
     case NC(A_ARRAY_EXPR):
@@ -1323,8 +1304,7 @@ static const char *fig_colname(const pgnode *n)
         return NULL;
     }
     case NC(CASE_EXPR):
-        return fig_colname(n->case_expr->defresult) ? fig_colname(n->case_expr->defresult)
-                                                     : "case";
+        return fig_colname(n->case_expr->defresult) ? fig_colname(n->case_expr->defresult) : "case";
     case NC(COALESCE_EXPR):
         return "coalesce";
     case NC(MIN_MAX_EXPR):
@@ -1366,8 +1346,8 @@ static const char *fig_colname(const pgnode *n)
 
 /* ================================================================ FROM */
 
-static tb_rc get_node(binder *b, lsource *src, const char *alias, const PgQuery__Alias *al,
-                      int loc, fromres *out)
+static tb_rc get_node(binder *b, lsource *src, const char *alias, const PgQuery__Alias *al, int loc,
+                      fromres *out)
 {
     const tb_schema *sch = src->schema;
     lnode *g = mknode(b, L_GET);
@@ -1406,8 +1386,10 @@ static tb_rc get_node(binder *b, lsource *src, const char *alias, const PgQuery_
     if (rc != TB_OK)
         return rc;
     if (al != NULL && al->n_colnames > sch->n)
-        return berr(b, TB_E_SQL, loc, "table \"%s\" has %u columns available but %zu columns "
-                    "specified", alias, sch->n, al->n_colnames);
+        return berr(b, TB_E_SQL, loc,
+                    "table \"%s\" has %u columns available but %zu columns "
+                    "specified",
+                    alias, sch->n, al->n_colnames);
     out->node = g;
     return one_rel(b, out, &r);
 }
@@ -1429,16 +1411,14 @@ static tb_rc bind_view(binder *b, catentry *e, const PgQuery__RangeVar *rv, from
     PgQuery__ParseResult *pr = NULL;
     tb_err perr;
     if (b->view_depth >= 16)
-        return berr(b, TB_E_LIMIT, rv->location, "views nested too deeply (at \"%s\")",
-                    e->name);
+        return berr(b, TB_E_LIMIT, rv->location, "views nested too deeply (at \"%s\")", e->name);
     tb_err_clear(&perr);
     rc = tb_sql_parse(e->view_sql, &pr, &perr);
     if (rc != TB_OK)
         return berr(b, rc, rv->location, "view \"%s\": %s", e->name, perr.msg);
     if (pr->n_stmts != 1 || !IS(pr->stmts[0]->stmt, VIEW_STMT)) {
         tb_sql_parse_free(pr);
-        return berr(b, TB_E_CORRUPT, rv->location, "view \"%s\": bad stored definition",
-                    e->name);
+        return berr(b, TB_E_CORRUPT, rv->location, "view \"%s\": bad stored definition", e->name);
     }
     const PgQuery__ViewStmt *vs = pr->stmts[0]->stmt->view_stmt;
     const char *saved_sql = b->sql;
@@ -1630,8 +1610,7 @@ static tb_rc bind_tumble(binder *b, const PgQuery__RangeFunction *rf, const PgQu
     return TB_OK;
 }
 
-static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *outer,
-                            fromres *out)
+static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *outer, fromres *out)
 {
     if (rf->lateral || rf->ordinality || rf->is_rowsfrom || rf->n_functions != 1)
         return berr(b, TB_E_UNSUPPORTED, -1,
@@ -1973,8 +1952,7 @@ static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out
         tb_rc rc = bind_subquery(b, rs->subquery, outer, &sub, NULL);
         if (rc != TB_OK)
             return rc;
-        return subquery_rel(b, sub, rs->alias ? rs->alias->aliasname : NULL, rs->alias, -1,
-                            out);
+        return subquery_rel(b, sub, rs->alias ? rs->alias->aliasname : NULL, rs->alias, -1, out);
     }
     case NC(RANGE_FUNCTION):
         return bind_rangefunc(b, item->range_function, outer, out);
@@ -1984,7 +1962,6 @@ static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out
         return berr(b, TB_E_UNSUPPORTED, -1, "unsupported FROM item");
     }
 }
-
 
 /* ---------------------------------------------------------------- decorrelation */
 
@@ -2031,8 +2008,8 @@ static bool sets_meet(const uint64_t *a, const uint64_t *b, uint32_t words)
  * Those conjuncts become the join condition (equalities there are hash keys). *done
  * stays false when the shape does not fit (the caller then uses the apply fallback).
  */
-static tb_rc decorrelate(binder *b, lnode **plan, lnode *sub, bool is_in, bool neg,
-                         tb_expr *test, int loc, bool *done)
+static tb_rc decorrelate(binder *b, lnode **plan, lnode *sub, bool is_in, bool neg, tb_expr *test,
+                         int loc, bool *done)
 {
     *done = false;
     uint32_t words = (b->q->n_cols + 64) / 64;
@@ -2448,8 +2425,7 @@ static tb_rc add_filter(binder *b, lnode **plan, tb_expr **conds, uint32_t n)
 
 /* Sort + limit over the output columns of plan (used by set operations and VALUES):
  * ORDER BY items are ordinals, output names or expressions over the output columns. */
-static tb_rc sort_limit_output(binder *b, const PgQuery__SelectStmt *s, lnode **plan,
-                               scope *parent)
+static tb_rc sort_limit_output(binder *b, const PgQuery__SelectStmt *s, lnode **plan, scope *parent)
 {
     lnode *p = *plan;
     tb_rc rc;
@@ -2578,8 +2554,8 @@ static tb_rc bind_values(binder *b, const PgQuery__SelectStmt *s, lnode **out)
     size_t n_cols = s->values_lists[0]->list->n_items;
     scope empty = {NULL, 0, NULL, cur_level(b)};
     ectx c = {b, &empty, "VALUES", NULL, false, NULL};
-    tb_expr **vals = tb_arena_alloc(b->arena, (n_rows * n_cols > 0 ? n_rows * n_cols : 1) *
-                                                  sizeof(tb_expr *));
+    tb_expr **vals =
+        tb_arena_alloc(b->arena, (n_rows * n_cols > 0 ? n_rows * n_cols : 1) * sizeof(tb_expr *));
     if (vals == NULL)
         return nomem(b);
     for (size_t r = 0; r < n_rows; r++) {
@@ -2721,10 +2697,9 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
         return rc;
     const char *opname = s->op == PG_QUERY__SET_OPERATION__SETOP_UNION       ? "UNION"
                          : s->op == PG_QUERY__SET_OPERATION__SETOP_INTERSECT ? "INTERSECT"
-                                                                              : "EXCEPT";
+                                                                             : "EXCEPT";
     if (l->n_out != r->n_out)
-        return berr(b, TB_E_SQL, -1, "each %s query must have the same number of columns",
-                    opname);
+        return berr(b, TB_E_SQL, -1, "each %s query must have the same number of columns", opname);
     uint32_t n = l->n_out;
     tb_type *types = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(tb_type));
     if (types == NULL)
@@ -2872,8 +2847,7 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
     return sort_limit_output(b, s, out, parent);
 }
 
-static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *parent,
-                              lnode **out)
+static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     tb_rc rc;
     fromres fr;
@@ -2912,8 +2886,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                 for (uint32_t y = 0; y < item.n_rels; y++)
                     if (fr.rels[x].alias != NULL && item.rels[y].alias != NULL &&
                         strcmp(fr.rels[x].alias, item.rels[y].alias) == 0)
-                        return berr(b, TB_E_SQL, -1,
-                                    "table name \"%s\" specified more than once",
+                        return berr(b, TB_E_SQL, -1, "table name \"%s\" specified more than once",
                                     item.rels[y].alias);
             fromres j;
             rc = concat_rels(b, &fr, &item, &j, 0);
@@ -3056,9 +3029,9 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         return rc;
 
     bool distinct = s->n_distinct_clause > 0;
-    if (distinct && !(s->n_distinct_clause == 1 && (s->distinct_clause[0] == NULL ||
-                                                     s->distinct_clause[0]->node_case ==
-                                                         PG_QUERY__NODE__NODE__NOT_SET)))
+    if (distinct && !(s->n_distinct_clause == 1 &&
+                      (s->distinct_clause[0] == NULL ||
+                       s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET)))
         return berr(b, TB_E_UNSUPPORTED, -1, "SELECT DISTINCT ON is not supported");
     bool is_agg = s->n_group_clause > 0 || s->having_clause != NULL ||
                   has_agg_list(s->target_list, s->n_target_list) ||
@@ -3164,7 +3137,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
             return nomem(b);
         for (uint32_t k = 0; k < from_plan->n_out; k++)
             as.from_set[(uint32_t)from_plan->out[k] >> 6] |= (uint64_t)1
-                                                               << ((uint32_t)from_plan->out[k] & 63);
+                                                             << ((uint32_t)from_plan->out[k] & 63);
     }
 
     /* bind targets */
@@ -3243,8 +3216,8 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                 }
             }
             if (n_found > 1)
-                return berr(b, TB_E_SQL, x->column_ref->location,
-                            "ORDER BY \"%s\" is ambiguous", nm);
+                return berr(b, TB_E_SQL, x->column_ref->location, "ORDER BY \"%s\" is ambiguous",
+                            nm);
             if (found >= 0) {
                 sort_target[i] = found;
                 continue;
@@ -3408,8 +3381,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
     return TB_OK;
 }
 
-static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent,
-                              lnode **out)
+static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     tb_rc rc;
     cte *saved = b->ctes;
@@ -3453,8 +3425,7 @@ static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *pa
     return rc;
 }
 
-tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode **out,
-                         tb_err *err)
+tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode **out, tb_err *err)
 {
     binder b;
     memset(&b, 0, sizeof(b));
@@ -3548,8 +3519,8 @@ tb_rc tb_sql_assign(tb_arena *arena, tb_expr *e, tb_type t, const char *name, in
 }
 
 tb_rc tb_sql_bind_insert_values(qctx *q, const char *sql, const PgQuery__SelectStmt *s,
-                                const tb_type *types, const char **names, uint32_t n,
-                                lnode **out, tb_err *err)
+                                const tb_type *types, const char **names, uint32_t n, lnode **out,
+                                tb_err *err)
 {
     binder b;
     memset(&b, 0, sizeof(b));

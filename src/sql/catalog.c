@@ -72,8 +72,8 @@ tb_rc tb_sql_cat_notfound(tb_db *db, const char *name, int pos, tb_err *err)
     size_t len = strlen(cand);
     tb_rc rc;
     if (len > 0)
-        rc = TB_ERRF(err, TB_E_NOTFOUND, "relation \"%s\" does not exist (candidates: %s)",
-                     name, cand);
+        rc = TB_ERRF(err, TB_E_NOTFOUND, "relation \"%s\" does not exist (candidates: %s)", name,
+                     cand);
     else
         rc = TB_ERRF(err, TB_E_NOTFOUND, "relation \"%s\" does not exist", name);
     if (err != NULL)
@@ -83,8 +83,8 @@ tb_rc tb_sql_cat_notfound(tb_db *db, const char *name, int pos, tb_err *err)
 
 static tb_rc entry_push(tb_db *db, catentry *e, tb_err *err)
 {
-    if (tb_grow((void **)&db->entries, &db->cap_entries, db->n_entries + 1,
-                sizeof(*db->entries)) != TB_OK)
+    if (tb_grow((void **)&db->entries, &db->cap_entries, db->n_entries + 1, sizeof(*db->entries)) !=
+        TB_OK)
         return tb_err_nomem(err);
     db->entries[db->n_entries++] = e;
     return TB_OK;

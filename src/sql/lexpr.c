@@ -36,8 +36,8 @@ int tb_sql_new_col(qctx *q, const char *name, const char *rel, tb_type type)
 
 tb_rc tb_sql_add_cleanup(qctx *q, void (*fn)(void *), void *p)
 {
-    if (tb_grow((void **)&q->cleanups, &q->cap_cleanups, q->n_cleanups + 1,
-                sizeof(*q->cleanups)) != TB_OK)
+    if (tb_grow((void **)&q->cleanups, &q->cap_cleanups, q->n_cleanups + 1, sizeof(*q->cleanups)) !=
+        TB_OK)
         return TB_E_NOMEM;
     q->cleanups[q->n_cleanups].fn = fn;
     q->cleanups[q->n_cleanups].p = p;

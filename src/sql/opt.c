@@ -196,10 +196,7 @@ static tb_rc wrap(opt *o, lnode *n, exprlist *above, lnode **out)
     return TB_OK;
 }
 
-static bool is_inner(const lnode *n)
-{
-    return n->kind == L_JOIN && n->jt == TB_JOIN_INNER;
-}
+static bool is_inner(const lnode *n) { return n->kind == L_JOIN && n->jt == TB_JOIN_INNER; }
 
 typedef struct rellist {
     lnode **v;
@@ -343,7 +340,10 @@ static tb_rc push_join(opt *o, lnode *n, exprlist *in, lnode **out)
         exprlist *dst = &above;
         switch (n->jt) {
         case TB_JOIN_INNER:
-            dst = covers_set(o, Ls, c) ? &lc : covers_set(o, Rs, c) ? &rcnd : covers_set(o, Ns, c) ? &keep : &above;
+            dst = covers_set(o, Ls, c)   ? &lc
+                  : covers_set(o, Rs, c) ? &rcnd
+                  : covers_set(o, Ns, c) ? &keep
+                                         : &above;
             break;
         case TB_JOIN_LEFT:
         case TB_JOIN_SEMI:
@@ -434,8 +434,8 @@ static tb_rc push(opt *o, lnode *n, exprlist *conds, lnode **out)
         gk.n_out = n->n_groups;
         for (uint32_t i = 0; i < conds->n; i++) {
             if (n->n_groups > 0 && covers(o, &gk, conds->v[i])) {
-                tb_expr *s = tb_sql_expr_subst(o->arena, conds->v[i], n->out, n->groups,
-                                               n->n_groups);
+                tb_expr *s =
+                    tb_sql_expr_subst(o->arena, conds->v[i], n->out, n->groups, n->n_groups);
                 if (s == NULL)
                     return tb_err_nomem(o->err);
                 rc = el_push(o, &below, s);

@@ -132,8 +132,8 @@ static tb_rc remap(pctx *pc, const tb_expr *e, const int *layout, uint32_t n, tb
     }
     if (e->kind == TB_EX_IN) {
         /* its state may hold expressions over the arguments: rebuild it */
-        return tb_expr_make(pc->arena, TB_EX_IN, args, e->n_args, e->negate, false, e->pos,
-                            out, pc->err);
+        return tb_expr_make(pc->arena, TB_EX_IN, args, e->n_args, e->negate, false, e->pos, out,
+                            pc->err);
     }
     tb_expr *c = tb_arena_memdup(pc->arena, e, sizeof(*e));
     if (c == NULL)
@@ -153,10 +153,7 @@ static const char **names_of(pctx *pc, const int *ids, uint32_t n)
     return names;
 }
 
-static void add_refs(const tb_expr *e, uint64_t *set)
-{
-    tb_sql_expr_cols(e, set);
-}
+static void add_refs(const tb_expr *e, uint64_t *set) { tb_sql_expr_cols(e, set); }
 
 /* Reorder/cut a child's output to exactly ids[] (adds a projection when needed). */
 static tb_rc exact(pctx *pc, pres *r, const int *ids, uint32_t n, const char **names)
@@ -430,8 +427,8 @@ static tb_rc plan_join(pctx *pc, lnode *n, const uint64_t *need, pres *out)
     }
     tb_join_type jt = n->jt;
     double le = n->left->est, re = n->right->est;
-    bool swappable = jt == TB_JOIN_INNER || jt == TB_JOIN_LEFT || jt == TB_JOIN_RIGHT ||
-                     jt == TB_JOIN_FULL;
+    bool swappable =
+        jt == TB_JOIN_INNER || jt == TB_JOIN_LEFT || jt == TB_JOIN_RIGHT || jt == TB_JOIN_FULL;
     if (swappable && re > le) {
         pres t = L;
         L = R;
@@ -545,8 +542,8 @@ static tb_rc plan_agg(pctx *pc, lnode *n, pres *out)
     }
     const tb_plan_opts *opts = pc->q->opts;
     if (n->top_agg && opts != NULL && opts->make_agg != NULL)
-        rc = opts->make_agg(opts->ud, c.op, n->n_groups, groups, gnames, n->n_aggs, aggs,
-                            anames, &out->op, pc->err);
+        rc = opts->make_agg(opts->ud, c.op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames,
+                            &out->op, pc->err);
     else
         rc = tb_op_hash_agg_new(c.op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames,
                                 &out->op, pc->err);
@@ -696,8 +693,8 @@ static tb_rc plan_apply(pctx *pc, lnode *n, const uint64_t *need, pres *out)
     }
     int rid = n->out[n->n_out - 1];
     rc = tb_sql_apply_new(pc->q, c.op, c.layout, c.n, n->right, n->ap, test, n->negate,
-                          pc->q->cols[rid].name, pc->q->cols[rid].type, pc->n_params,
-                          pc->param_ids, pc->params, &out->op, pc->err);
+                          pc->q->cols[rid].name, pc->q->cols[rid].type, pc->n_params, pc->param_ids,
+                          pc->params, &out->op, pc->err);
     if (rc != TB_OK)
         return rc;
     int *layout = tb_arena_alloc(pc->arena, (c.n + 1) * sizeof(int));
@@ -766,9 +763,8 @@ static tb_rc plan_node(pctx *pc, lnode *n, const uint64_t *need, pres *out)
     return TB_ERRF(pc->err, TB_E_ERROR, "internal: bad logical node");
 }
 
-tb_rc tb_sql_physical(qctx *q, tb_arena *arena, lnode *root, const char **names,
-                      uint32_t n_params, const int *param_ids, const tb_value *params,
-                      tb_op **out, tb_err *err)
+tb_rc tb_sql_physical(qctx *q, tb_arena *arena, lnode *root, const char **names, uint32_t n_params,
+                      const int *param_ids, const tb_value *params, tb_op **out, tb_err *err)
 {
     pctx pc;
     pc.q = q;

@@ -68,11 +68,11 @@ typedef struct tb_connector_vt {
 typedef struct tb_catalog_info {
     tb_catalog_kind kind;
     const char *name;
-    const tb_schema *schema;  /* TABLE, CONNECTOR; views: NULL (bound on use) */
-    tb_table *table;          /* TABLE */
-    const char *view_sql;     /* VIEW: the full CREATE VIEW statement text */
+    const tb_schema *schema;   /* TABLE, CONNECTOR; views: NULL (bound on use) */
+    tb_table *table;           /* TABLE */
+    const char *view_sql;      /* VIEW: the full CREATE VIEW statement text */
     const tb_connector_vt *vt; /* CONNECTOR */
-    void *ud;                 /* CONNECTOR */
+    void *ud;                  /* CONNECTOR */
 } tb_catalog_info;
 
 /*
@@ -122,10 +122,8 @@ void tb_sql_set_stmt_hook(tb_db *db, tb_sql_stmt_hook hook, void *ud);
 /* Helpers for hooks: the column list of a CreateStmt as a schema (caller frees), and
  * the WITH (...) options of a CreateStmt/ViewStmt/CreateTableAsStmt flattened into
  * key, value, key, value... (keys lower case, values as text). */
-tb_rc tb_sql_create_schema(const struct PgQuery__Node *stmt, tb_schema **out_schema,
-                           tb_err *err);
-tb_rc tb_sql_stmt_options(const struct PgQuery__Node *stmt, tb_strlist *out_kv,
-                          tb_err *err);
+tb_rc tb_sql_create_schema(const struct PgQuery__Node *stmt, tb_schema **out_schema, tb_err *err);
+tb_rc tb_sql_stmt_options(const struct PgQuery__Node *stmt, tb_strlist *out_kv, tb_err *err);
 
 /* ================================================================ planning */
 
@@ -136,8 +134,8 @@ tb_rc tb_sql_stmt_options(const struct PgQuery__Node *stmt, tb_strlist *out_kv,
  */
 typedef tb_rc (*tb_sql_make_agg_fn)(void *ud, tb_op *child, uint32_t n_groups,
                                     tb_expr **group_exprs, const char **group_names,
-                                    uint32_t n_aggs, const tb_aggspec *aggs,
-                                    const char **agg_names, tb_op **out, tb_err *err);
+                                    uint32_t n_aggs, const tb_aggspec *aggs, const char **agg_names,
+                                    tb_op **out, tb_err *err);
 
 typedef struct tb_plan_opts {
     /* If set, the query's own hash aggregates are built by this callback instead of
@@ -167,8 +165,8 @@ void tb_plan_free(tb_plan *plan); /* NULL is a no-op */
  * Uncorrelated scalar and EXISTS subqueries are evaluated while planning. On success
  * *out is the caller's.
  */
-tb_rc tb_sql_plan_select(tb_db *db, const char *sql, const tb_plan_opts *opts,
-                         tb_plan **out, tb_err *err);
+tb_rc tb_sql_plan_select(tb_db *db, const char *sql, const tb_plan_opts *opts, tb_plan **out,
+                         tb_err *err);
 /* Same from a SelectStmt node of text `sql` (e.g. the query of a CREATE MATERIALIZED
  * VIEW received by the statement hook); node locations are offsets into sql. */
 tb_rc tb_sql_plan_node(tb_db *db, const char *sql, const struct PgQuery__Node *select,
@@ -200,8 +198,7 @@ typedef struct tb_tablefunc {
                   void **out_state, tb_schema **out_schema, tb_err *err);
     /* Open a source yielding the columns proj (indices into the bound schema; n_proj may
      * be 0: batches with n_rows only). May be called several times per state. */
-    tb_rc (*open)(void *state, const int *proj, uint32_t n_proj, tb_source **out_src,
-                  tb_err *err);
+    tb_rc (*open)(void *state, const int *proj, uint32_t n_proj, tb_source **out_src, tb_err *err);
     void (*free)(void *state);
     /* Optional row estimate for join planning (< 0 unknown). */
     int64_t (*estimate_rows)(void *state);

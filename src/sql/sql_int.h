@@ -27,10 +27,10 @@ typedef PgQuery__Node pgnode;
 typedef struct catentry {
     tb_catalog_kind kind;
     char *name;
-    tb_schema *schema;   /* TABLE (copy of the table's), CONNECTOR */
-    tb_table *table;     /* TABLE */
-    char *view_sql;      /* VIEW: whole CREATE VIEW statement */
-    char **view_cols;    /* VIEW: output column names (n_view_cols) */
+    tb_schema *schema; /* TABLE (copy of the table's), CONNECTOR */
+    tb_table *table;   /* TABLE */
+    char *view_sql;    /* VIEW: whole CREATE VIEW statement */
+    char **view_cols;  /* VIEW: output column names (n_view_cols) */
     uint32_t n_view_cols;
     const tb_connector_vt *vt; /* CONNECTOR */
     void *ud;
@@ -49,8 +49,8 @@ struct tb_db {
     tb_sql_stmt_hook hook;
     void *hook_ud;
     tb_strlist indexes; /* CREATE INDEX names: accepted, no physical index (scans only) */
-    tb_err err; /* last error */
-    int depth;  /* tb_db_exec re-entrancy depth (hooks) */
+    tb_err err;         /* last error */
+    int depth;          /* tb_db_exec re-entrancy depth (hooks) */
 };
 
 catentry *tb_sql_cat_find(tb_db *db, const char *name);
@@ -64,8 +64,8 @@ tb_rc tb_sql_set_setting(tb_db *db, const char *key, const char *value, tb_err *
 void tb_sql_catalog_free(tb_db *db);
 /* Catalog entry `name` backed by table function tf (CREATE TABLE ... WITH (connector)). */
 tb_rc tb_sql_create_file_table(tb_db *db, const char *name, const tb_tablefunc *tf,
-                               const tb_tf_arg *args, uint32_t n_args,
-                               const tb_schema *declared, tb_err *err);
+                               const tb_tf_arg *args, uint32_t n_args, const tb_schema *declared,
+                               tb_err *err);
 /* Is this connector a file-backed table? *tf_name: its table function. */
 bool tb_sql_is_file_connector(const tb_connector_vt *vt, const void *ud, const char **tf_name);
 
@@ -184,8 +184,8 @@ bool tb_sql_expr_equal(const tb_expr *a, const tb_expr *b);
 /* Collect the column ids referenced by e into set (bitset of q->n_cols bits). */
 void tb_sql_expr_cols(const tb_expr *e, uint64_t *set);
 /* Deep copy of e replacing COL ids found in from[] by clones of to[] (n pairs). */
-tb_expr *tb_sql_expr_subst(tb_arena *arena, const tb_expr *e, const int *from,
-                           tb_expr **to, uint32_t n);
+tb_expr *tb_sql_expr_subst(tb_arena *arena, const tb_expr *e, const int *from, tb_expr **to,
+                           uint32_t n);
 bool tb_sql_expr_has_cols(const tb_expr *e);
 /* "a, b, c": up to 5 of names closest to `name` (for "did you mean" lists). */
 void tb_sql_candidates(const char *name, const char **names, uint32_t n, char *buf, size_t cap);
@@ -196,19 +196,17 @@ void tb_sql_candidates(const char *name, const char **names, uint32_t n, char *b
  * Bind a SELECT-like node (SelectStmt) of text sql into a logical plan. names[i] of
  * the output columns are in q->cols[out[i]].name.
  */
-tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode **out,
-                         tb_err *err);
+tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode **out, tb_err *err);
 /* Bind an INSERT ... VALUES list with each value coerced to types[i] (PostgreSQL's
  * assignment rules; names[] for messages). */
 tb_rc tb_sql_bind_insert_values(qctx *q, const char *sql, const PgQuery__SelectStmt *s,
-                                const tb_type *types, const char **names, uint32_t n,
-                                lnode **out, tb_err *err);
+                                const tb_type *types, const char **names, uint32_t n, lnode **out,
+                                tb_err *err);
 /* Assignment coercion of e to type t for column `name` (INSERT). */
 tb_rc tb_sql_assign(tb_arena *arena, tb_expr *e, tb_type t, const char *name, int pos,
                     tb_expr **out, tb_err *err);
 /* Bind a type name. */
-tb_rc tb_sql_bind_typename(const PgQuery__TypeName *tn, const char *sql, tb_type *out,
-                           tb_err *err);
+tb_rc tb_sql_bind_typename(const PgQuery__TypeName *tn, const char *sql, tb_type *out, tb_err *err);
 /* Text of a DefElem argument (String, Integer, Float, Boolean, TypeName). */
 char *tb_sql_defelem_text(tb_arena *arena, const PgQuery__DefElem *de);
 
@@ -218,9 +216,8 @@ tb_rc tb_sql_optimize(qctx *q, lnode **root, tb_err *err);
 
 /* Physical planning of a logical tree. The root's output is exactly root->out in order,
  * named by q->cols (or by names[] when given). Expressions are allocated in arena. */
-tb_rc tb_sql_physical(qctx *q, tb_arena *arena, lnode *root, const char **names,
-                      uint32_t n_params, const int *param_ids, const tb_value *params,
-                      tb_op **out, tb_err *err);
+tb_rc tb_sql_physical(qctx *q, tb_arena *arena, lnode *root, const char **names, uint32_t n_params,
+                      const int *param_ids, const tb_value *params, tb_op **out, tb_err *err);
 
 /* Run a plan to completion collecting at most max_rows rows of its single column (for
  * uncorrelated subqueries evaluated while planning). */
@@ -228,25 +225,23 @@ tb_rc tb_sql_eval_subquery(qctx *q, lnode *root, uint32_t max_rows, tb_value **o
                            uint32_t *out_n, tb_err *err);
 
 /* Apply operator (correlated subqueries): see apply.c. */
-tb_rc tb_sql_apply_new(qctx *q, tb_op *child, const int *child_layout, uint32_t n_child,
-                       lnode *sub, applykind ap, tb_expr *test, bool negate,
-                       const char *name, tb_type type, uint32_t n_params,
-                       const int *param_ids, const tb_value *params, tb_op **out,
+tb_rc tb_sql_apply_new(qctx *q, tb_op *child, const int *child_layout, uint32_t n_child, lnode *sub,
+                       applykind ap, tb_expr *test, bool negate, const char *name, tb_type type,
+                       uint32_t n_params, const int *param_ids, const tb_value *params, tb_op **out,
                        tb_err *err);
 
 /* ================================================================ statements */
 
 /* Plan a select node fully (bind, optimize, physical) into a new plan. */
-tb_rc tb_sql_plan_stmt(tb_db *db, const char *sql, const pgnode *select,
-                       const tb_plan_opts *opts, plan_int **out, tb_err *err);
+tb_rc tb_sql_plan_stmt(tb_db *db, const char *sql, const pgnode *select, const tb_plan_opts *opts,
+                       plan_int **out, tb_err *err);
 
 /* Results */
 tb_rc tb_sql_result_new(tb_db *db, plan_int *plan, int64_t changes, tb_result **out);
 
 /* Table functions: bind a call's args into a source descriptor. */
-tb_rc tb_sql_tf_bind(qctx *q, const tb_tablefunc *tf, const tb_tf_arg *args,
-                     uint32_t n_args, const tb_schema *declared, lsource **out,
-                     tb_err *err);
+tb_rc tb_sql_tf_bind(qctx *q, const tb_tablefunc *tf, const tb_tf_arg *args, uint32_t n_args,
+                     const tb_schema *declared, lsource **out, tb_err *err);
 
 /* Execute every statement of sql; result of the last one. */
 tb_rc tb_sql_exec(tb_db *db, const char *sql, tb_result **out_result, tb_err *err);

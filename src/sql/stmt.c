@@ -16,18 +16,15 @@
 
 #include "sql/sql_int.h"
 
-#define NC(K) PG_QUERY__NODE__NODE_##K
+#define NC(K)    PG_QUERY__NODE__NODE_##K
 #define IS(n, K) ((n) != NULL && (n)->node_case == NC(K))
 
-static const char *str_of(const pgnode *n)
-{
-    return IS(n, STRING) ? n->string->sval : NULL;
-}
+static const char *str_of(const pgnode *n) { return IS(n, STRING) ? n->string->sval : NULL; }
 
 /* ---------------------------------------------------------------- planning */
 
-tb_rc tb_sql_plan_stmt(tb_db *db, const char *sql, const pgnode *select,
-                       const tb_plan_opts *opts, plan_int **out, tb_err *err)
+tb_rc tb_sql_plan_stmt(tb_db *db, const char *sql, const pgnode *select, const tb_plan_opts *opts,
+                       plan_int **out, tb_err *err)
 {
     plan_int *p = NULL;
     lnode *root = NULL;
@@ -62,8 +59,8 @@ tb_rc tb_sql_plan_node(tb_db *db, const char *sql, const struct PgQuery__Node *s
     return TB_OK;
 }
 
-tb_rc tb_sql_plan_select(tb_db *db, const char *sql, const tb_plan_opts *opts,
-                         tb_plan **out, tb_err *err)
+tb_rc tb_sql_plan_select(tb_db *db, const char *sql, const tb_plan_opts *opts, tb_plan **out,
+                         tb_err *err)
 {
     if (db == NULL || sql == NULL || out == NULL)
         return TB_ERRF(err, TB_E_MISUSE, "tb_sql_plan_select: bad arguments");
@@ -82,10 +79,7 @@ tb_rc tb_sql_plan_select(tb_db *db, const char *sql, const tb_plan_opts *opts,
 
 /* ---------------------------------------------------------------- small results */
 
-static void table_free_cb(void *p)
-{
-    tb_table_free(p);
-}
+static void table_free_cb(void *p) { tb_table_free(p); }
 
 /* A result of text columns (EXPLAIN, SHOW): rows given as n_rows * n_cols strings. */
 static tb_rc text_result(tb_db *db, const char **cols, uint32_t n_cols, char **cells,
@@ -201,8 +195,7 @@ static tb_rc column_schema(const PgQuery__CreateStmt *cs, const char *sql, tb_sc
         for (uint32_t j = 0; j < k; j++) {
             if (strcmp(schema->fields[j].name, cd->colname) == 0) {
                 tb_schema_free(schema);
-                rc = TB_ERRF(err, TB_E_SQL, "column \"%s\" specified more than once",
-                             cd->colname);
+                rc = TB_ERRF(err, TB_E_SQL, "column \"%s\" specified more than once", cd->colname);
                 err->pos = cd->location;
                 return rc;
             }
@@ -224,8 +217,7 @@ static tb_rc column_schema(const PgQuery__CreateStmt *cs, const char *sql, tb_sc
     return TB_OK;
 }
 
-tb_rc tb_sql_create_schema(const struct PgQuery__Node *stmt, tb_schema **out_schema,
-                           tb_err *err)
+tb_rc tb_sql_create_schema(const struct PgQuery__Node *stmt, tb_schema **out_schema, tb_err *err)
 {
     if (!IS(stmt, CREATE_STMT))
         return TB_ERRF(err, TB_E_MISUSE, "not a CREATE TABLE statement");
@@ -289,8 +281,8 @@ static tb_rc call_hook(stmtctx *sc, const char *what)
     if (db->hook != NULL) {
         int64_t changes = -1;
         tb_err_clear(sc->err);
-        tb_rc rc = db->hook(db->hook_ud, db, sc->sql, sc->offset, sc->len, sc->stmt, &changes,
-                            sc->err);
+        tb_rc rc =
+            db->hook(db->hook_ud, db, sc->sql, sc->offset, sc->len, sc->stmt, &changes, sc->err);
         if (rc != TB_E_UNSUPPORTED) {
             sc->changes = changes;
             if (rc != TB_OK && sc->err->code == TB_OK)
@@ -339,8 +331,7 @@ static tb_rc create_table(stmtctx *sc)
         const PgQuery__DefElem *de = cs->options[i]->def_elem;
         char *v = tb_sql_defelem_text(arena, de);
         if (v == NULL) {
-            rc = TB_ERRPOS(sc->err, TB_E_SQL, de->location, "bad value for option %s",
-                           de->defname);
+            rc = TB_ERRPOS(sc->err, TB_E_SQL, de->location, "bad value for option %s", de->defname);
             goto done;
         }
         if (tb_str_ieq(de->defname, "connector")) {
@@ -380,8 +371,8 @@ static tb_rc create_table(stmtctx *sc)
     if (!builtin && sc->db->hook != NULL) {
         int64_t changes = -1;
         tb_err_clear(sc->err);
-        rc = sc->db->hook(sc->db->hook_ud, sc->db, sc->sql, sc->offset, sc->len, sc->stmt,
-                          &changes, sc->err);
+        rc = sc->db->hook(sc->db->hook_ud, sc->db, sc->sql, sc->offset, sc->len, sc->stmt, &changes,
+                          sc->err);
         if (rc != TB_E_UNSUPPORTED)
             goto done;
     }
@@ -394,8 +385,8 @@ static tb_rc create_table(stmtctx *sc)
                        connector, tb_sql_find_tablefunc("read_delta") ? ", delta" : "");
         goto done;
     }
-    rc = tb_sql_create_file_table(sc->db, name, tf, args, n_args,
-                                  schema->n > 0 ? schema : NULL, sc->err);
+    rc = tb_sql_create_file_table(sc->db, name, tf, args, n_args, schema->n > 0 ? schema : NULL,
+                                  sc->err);
     if (rc != TB_OK && sc->err->pos < 0)
         sc->err->pos = cs->relation->location;
 done:
@@ -532,8 +523,8 @@ static tb_rc insert(stmtctx *sc)
         for (uint32_t j = 0; j < i; j++) {
             if (tgt[j] == k) {
                 tb_free(tgt);
-                return TB_ERRPOS(sc->err, TB_E_SQL, loc,
-                                 "column \"%s\" specified more than once", cn);
+                return TB_ERRPOS(sc->err, TB_E_SQL, loc, "column \"%s\" specified more than once",
+                                 cn);
             }
         }
         tgt[i] = k;
@@ -726,12 +717,10 @@ static tb_rc create_index(stmtctx *sc)
 {
     const PgQuery__IndexStmt *is = sc->stmt->index_stmt;
     if (is->unique || is->primary)
-        return TB_ERRPOS(sc->err, TB_E_UNSUPPORTED, sc->offset,
-                         "UNIQUE indexes are not supported");
+        return TB_ERRPOS(sc->err, TB_E_UNSUPPORTED, sc->offset, "UNIQUE indexes are not supported");
     catentry *e = tb_sql_cat_find(sc->db, is->relation->relname);
     if (e == NULL)
-        return tb_sql_cat_notfound(sc->db, is->relation->relname, is->relation->location,
-                                   sc->err);
+        return tb_sql_cat_notfound(sc->db, is->relation->relname, is->relation->location, sc->err);
     if (e->kind == TB_CAT_VIEW)
         return TB_ERRPOS(sc->err, TB_E_SQL, is->relation->location,
                          "cannot create an index on view \"%s\"", e->name);
@@ -739,8 +728,8 @@ static tb_rc create_index(stmtctx *sc)
         const pgnode *p = is->index_params[i];
         if (IS(p, INDEX_ELEM) && p->index_elem->name != NULL && p->index_elem->name[0] &&
             tb_schema_find(e->schema, p->index_elem->name) < 0)
-            return TB_ERRPOS(sc->err, TB_E_NOTFOUND, sc->offset,
-                             "column \"%s\" does not exist", p->index_elem->name);
+            return TB_ERRPOS(sc->err, TB_E_NOTFOUND, sc->offset, "column \"%s\" does not exist",
+                             p->index_elem->name);
     }
     const char *name = is->idxname != NULL && is->idxname[0] ? is->idxname : NULL;
     if (name == NULL)
@@ -749,8 +738,8 @@ static tb_rc create_index(stmtctx *sc)
         if (strcmp(sc->db->indexes.items[i], name) == 0) {
             if (is->if_not_exists)
                 return TB_OK;
-            return TB_ERRPOS(sc->err, TB_E_EXISTS, sc->offset,
-                             "relation \"%s\" already exists", name);
+            return TB_ERRPOS(sc->err, TB_E_EXISTS, sc->offset, "relation \"%s\" already exists",
+                             name);
         }
     }
     if (tb_strlist_push(&sc->db->indexes, name) != TB_OK)
@@ -773,8 +762,8 @@ static tb_rc drop_index(stmtctx *sc)
         if (name == NULL || k == ix->n) {
             if (ds->missing_ok)
                 continue;
-            return TB_ERRPOS(sc->err, TB_E_NOTFOUND, sc->offset,
-                             "index \"%s\" does not exist", name ? name : "?");
+            return TB_ERRPOS(sc->err, TB_E_NOTFOUND, sc->offset, "index \"%s\" does not exist",
+                             name ? name : "?");
         }
         tb_free(ix->items[k]);
         ix->items[k] = ix->items[--ix->n];
@@ -809,11 +798,11 @@ static tb_rc drop(stmtctx *sc)
                              name ? name : "?");
         }
         if (is_view && e->kind != TB_CAT_VIEW)
-            return TB_ERRPOS(sc->err, TB_E_SQL, sc->offset,
-                             "\"%s\" is not a view (use DROP TABLE)", name);
+            return TB_ERRPOS(sc->err, TB_E_SQL, sc->offset, "\"%s\" is not a view (use DROP TABLE)",
+                             name);
         if (is_table && e->kind == TB_CAT_VIEW)
-            return TB_ERRPOS(sc->err, TB_E_SQL, sc->offset,
-                             "\"%s\" is not a table (use DROP VIEW)", name);
+            return TB_ERRPOS(sc->err, TB_E_SQL, sc->offset, "\"%s\" is not a table (use DROP VIEW)",
+                             name);
     }
     for (size_t i = 0; i < ds->n_objects; i++) {
         const pgnode *o = ds->objects[i];
@@ -1035,8 +1024,8 @@ static tb_rc exec_one(stmtctx *sc, bool want_rows)
                 continue;
             catentry *e = tb_sql_cat_find(sc->db, r->range_var->relname);
             if (e == NULL)
-                return tb_sql_cat_notfound(sc->db, r->range_var->relname,
-                                           r->range_var->location, sc->err);
+                return tb_sql_cat_notfound(sc->db, r->range_var->relname, r->range_var->location,
+                                           sc->err);
             if (e->kind != TB_CAT_TABLE)
                 return call_hook(sc, "TRUNCATE of a connector table");
             tb_table_truncate(e->table);

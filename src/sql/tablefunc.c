@@ -57,10 +57,7 @@ const tb_tablefunc *tb_sql_find_tablefunc(const char *name)
 
 /* ---------------------------------------------------------------- binding */
 
-static void schema_free_cb(void *p)
-{
-    tb_schema_free(p);
-}
+static void schema_free_cb(void *p) { tb_schema_free(p); }
 
 typedef struct tf_cleanup {
     const tb_tablefunc *tf;
@@ -74,8 +71,8 @@ static void state_free_cb(void *p)
         c->tf->free(c->state);
 }
 
-tb_rc tb_sql_tf_bind(qctx *q, const tb_tablefunc *tf, const tb_tf_arg *args,
-                     uint32_t n_args, const tb_schema *declared, lsource **out, tb_err *err)
+tb_rc tb_sql_tf_bind(qctx *q, const tb_tablefunc *tf, const tb_tf_arg *args, uint32_t n_args,
+                     const tb_schema *declared, lsource **out, tb_err *err)
 {
     void *state = NULL;
     tb_schema *schema = NULL;
@@ -138,8 +135,7 @@ static tb_rc arg_error(const tb_tf_arg *a, tb_err *err)
 }
 
 /* The path argument: first positional, or path => '...'. */
-static const tb_tf_arg *path_arg(const char *fn, const tb_tf_arg *args, uint32_t n,
-                                 tb_err *err)
+static const tb_tf_arg *path_arg(const char *fn, const tb_tf_arg *args, uint32_t n, tb_err *err)
 {
     for (uint32_t i = 0; i < n; i++) {
         if (args[i].name == NULL || tb_str_ieq(args[i].name, "path")) {
@@ -208,8 +204,9 @@ static tb_rc csv_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *d
         if (a == pa)
             continue;
         if (a->name == NULL) {
-            rc = TB_ERRF(err, TB_E_SQL, "read_csv: options are named: read_csv(path, "
-                                        "header => true, delimiter => ';', ...)");
+            rc = TB_ERRF(err, TB_E_SQL,
+                         "read_csv: options are named: read_csv(path, "
+                         "header => true, delimiter => ';', ...)");
             arg_error(a, err);
             goto fail;
         }
@@ -279,8 +276,7 @@ static int64_t csv_estimate(void *state)
     return s->bytes / 40 + 1;
 }
 
-static const tb_tablefunc read_csv_tf = {"read_csv", csv_bind, csv_open, csv_free,
-                                         csv_estimate};
+static const tb_tablefunc read_csv_tf = {"read_csv", csv_bind, csv_open, csv_free, csv_estimate};
 
 /* ---------------------------------------------------------------- read_parquet */
 
@@ -312,8 +308,8 @@ static tb_rc pq_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *de
         return TB_E_SQL;
     for (uint32_t i = 0; i < n_args; i++) {
         const tb_tf_arg *a = &args[i];
-        if (a == pa || (a->name != NULL && (tb_str_ieq(a->name, "connector") ||
-                                            tb_str_ieq(a->name, "format"))))
+        if (a == pa || (a->name != NULL &&
+                        (tb_str_ieq(a->name, "connector") || tb_str_ieq(a->name, "format"))))
             continue;
         TB_ERRF(err, TB_E_SQL, "read_parquet: unknown option %s (read_parquet takes a path)",
                 a->name ? a->name : "(positional)");
@@ -470,8 +466,8 @@ bool tb_sql_is_file_connector(const tb_connector_vt *vt, const void *ud, const c
  * (text key/values) and optional declared schema.
  */
 tb_rc tb_sql_create_file_table(tb_db *db, const char *name, const tb_tablefunc *tf,
-                               const tb_tf_arg *args, uint32_t n_args,
-                               const tb_schema *declared, tb_err *err)
+                               const tb_tf_arg *args, uint32_t n_args, const tb_schema *declared,
+                               tb_err *err)
 {
     void *state = NULL;
     tb_schema *schema = NULL;

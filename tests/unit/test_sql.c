@@ -5,10 +5,12 @@
  * with an aggregate hook, table-function registration, plan shapes (EXPLAIN), and
  * allocation-failure injection over whole statements.
  */
+#include <cmocka.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <pg_query/pg_query.pb-c.h>
@@ -175,12 +177,15 @@ static void test_changes_and_streaming(void **state)
     assert_int_equal(tb_result_changes(res), 3);
     tb_result_free(&res);
     /* 3 * 10^4 rows: many batches */
-    exec_ok(db, "CREATE TABLE ten AS SELECT * FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) v(n)");
-    assert_int_equal(tb_db_exec(db,
-                                "CREATE TABLE big AS SELECT a.n + 10 * b.n + 100 * c.n + 1000 * e.n "
-                                "AS v, d.x FROM ten a, ten b, ten c, ten e, d",
-                                &res),
-                     TB_OK);
+    exec_ok(
+        db,
+        "CREATE TABLE ten AS SELECT * FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) v(n)");
+    assert_int_equal(
+        tb_db_exec(db,
+                   "CREATE TABLE big AS SELECT a.n + 10 * b.n + 100 * c.n + 1000 * e.n "
+                   "AS v, d.x FROM ten a, ten b, ten c, ten e, d",
+                   &res),
+        TB_OK);
     assert_int_equal(tb_result_changes(res), 30000);
     tb_result_free(&res);
     assert_int_equal(tb_db_exec(db, "SELECT v, x FROM big", &res), TB_OK);
@@ -388,8 +393,7 @@ static void test_connector(void **state)
     tb_err err;
     tb_err_clear(&err);
     assert_int_equal(tb_schema_parse("a int, b bigint, c text", &schema, &err), TB_OK);
-    assert_int_equal(tb_catalog_add_connector(db, "conn", schema, &test_vt, &g_conn, &err),
-                     TB_OK);
+    assert_int_equal(tb_catalog_add_connector(db, "conn", schema, &test_vt, &g_conn, &err), TB_OK);
     assert_int_equal(tb_catalog_add_connector(db, "conn", schema, &test_vt, &g_conn, &err),
                      TB_E_EXISTS);
     tb_schema_free(schema);
@@ -550,15 +554,16 @@ static tb_rc make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **group
     as->n_aggs = n_aggs;
     snprintf(as->names, sizeof(as->names), "%s/%s", n_groups ? group_names[0] : "-",
              n_aggs ? agg_names[0] : "-");
-    return tb_op_hash_agg_new(child, n_groups, group_exprs, group_names, n_aggs, aggs,
-                              agg_names, out, err);
+    return tb_op_hash_agg_new(child, n_groups, group_exprs, group_names, n_aggs, aggs, agg_names,
+                              out, err);
 }
 
 static void test_plan_select(void **state)
 {
     (void)state;
     tb_db *db = open_db();
-    exec_ok(db, "CREATE TABLE s (cat text, q int); INSERT INTO s VALUES ('a', 1), ('b', 2), ('a', 3)");
+    exec_ok(db,
+            "CREATE TABLE s (cat text, q int); INSERT INTO s VALUES ('a', 1), ('b', 2), ('a', 3)");
     agg_hook_state as;
     memset(&as, 0, sizeof(as));
     tb_plan_opts opts = {make_agg, &as};
@@ -586,23 +591,22 @@ static void test_plan_select(void **state)
     /* through a view; DISTINCT over GROUP BY: both aggregates are the query's own */
     exec_ok(db, "CREATE VIEW per_cat AS SELECT cat, sum(q) AS total FROM s GROUP BY cat");
     memset(&as, 0, sizeof(as));
-    assert_int_equal(tb_sql_plan_select(db, "SELECT * FROM per_cat WHERE total > 1", &opts,
-                                        &plan, &err),
-                     TB_OK);
+    assert_int_equal(
+        tb_sql_plan_select(db, "SELECT * FROM per_cat WHERE total > 1", &opts, &plan, &err), TB_OK);
     assert_int_equal(as.calls, 1);
     assert_string_equal(as.names, "cat/sum");
     tb_plan_free(plan);
     memset(&as, 0, sizeof(as));
-    assert_int_equal(tb_sql_plan_select(db, "SELECT DISTINCT count(*) FROM s GROUP BY cat",
-                                        &opts, &plan, &err),
-                     TB_OK);
+    assert_int_equal(
+        tb_sql_plan_select(db, "SELECT DISTINCT count(*) FROM s GROUP BY cat", &opts, &plan, &err),
+        TB_OK);
     assert_int_equal(as.calls, 2);
     tb_plan_free(plan);
     /* aggregates under a join are not */
     memset(&as, 0, sizeof(as));
-    assert_int_equal(tb_sql_plan_select(db, "SELECT * FROM per_cat JOIN s USING (cat)", &opts,
-                                        &plan, &err),
-                     TB_OK);
+    assert_int_equal(
+        tb_sql_plan_select(db, "SELECT * FROM per_cat JOIN s USING (cat)", &opts, &plan, &err),
+        TB_OK);
     assert_int_equal(as.calls, 0);
     tb_plan_free(plan);
 
@@ -691,10 +695,7 @@ static tb_rc gen_open(void *state, const int *proj, uint32_t n_proj, tb_source *
     return TB_OK;
 }
 
-static void gen_state_free(void *state)
-{
-    free(state);
-}
+static void gen_state_free(void *state) { free(state); }
 
 static const tb_tablefunc gen_tf = {"read_gen", gen_bind, gen_open, gen_state_free, NULL};
 
@@ -760,7 +761,8 @@ static void test_plan_shapes(void **state)
     assert_non_null(strstr(p, "()"));
     free(p);
     /* a filter on a LEFT JOIN's nullable side stays above the join */
-    p = explain(db, "SELECT * FROM large LEFT JOIN small ON large.k = small.k WHERE small.name = 'a'");
+    p = explain(db,
+                "SELECT * FROM large LEFT JOIN small ON large.k = small.k WHERE small.name = 'a'");
     assert_true(strstr(p, "filter") < strstr(p, "hash join"));
     free(p);
     tb_db_close(&db);
@@ -845,11 +847,11 @@ static void test_alloc_faults(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_result_api),   cmocka_unit_test(test_changes_and_streaming),
+        cmocka_unit_test(test_result_api),     cmocka_unit_test(test_changes_and_streaming),
         cmocka_unit_test(test_error_messages), cmocka_unit_test(test_format_error),
-        cmocka_unit_test(test_connector),    cmocka_unit_test(test_stmt_hook),
-        cmocka_unit_test(test_plan_select),  cmocka_unit_test(test_tablefunc),
-        cmocka_unit_test(test_plan_shapes),  cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_connector),      cmocka_unit_test(test_stmt_hook),
+        cmocka_unit_test(test_plan_select),    cmocka_unit_test(test_tablefunc),
+        cmocka_unit_test(test_plan_shapes),    cmocka_unit_test(test_settings),
         cmocka_unit_test(test_alloc_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
