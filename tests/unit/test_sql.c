@@ -5,7 +5,6 @@
  * with an aggregate hook, table-function registration, plan shapes (EXPLAIN), and
  * allocation-failure injection over whole statements.
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
