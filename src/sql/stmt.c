@@ -23,6 +23,44 @@ static const char *str_of(const pgnode *n) { return IS(n, STRING) ? n->string->s
 
 /* ---------------------------------------------------------------- planning */
 
+/* PostgreSQL (10+) gives output columns of unknown type (a bare NULL) the type text. */
+static tb_rc unknown_to_text(qctx *q, lnode **root, tb_err *err)
+{
+    lnode *r = *root;
+    bool any = false;
+    for (uint32_t i = 0; i < r->n_out; i++)
+        any = any || q->cols[r->out[i]].type.id == TB_T_NULL;
+    if (!any)
+        return TB_OK;
+    lnode *p = tb_sql_lnode(q, L_PROJECT);
+    int *out = tb_arena_alloc(q->arena, r->n_out * sizeof(int));
+    tb_expr **ex = tb_arena_alloc(q->arena, r->n_out * sizeof(tb_expr *));
+    if (p == NULL || out == NULL || ex == NULL)
+        return tb_err_nomem(err);
+    for (uint32_t i = 0; i < r->n_out; i++) {
+        const colinfo *ci = &q->cols[r->out[i]];
+        ex[i] = tb_expr_col(q->arena, r->out[i], ci->type);
+        if (ex[i] == NULL)
+            return tb_err_nomem(err);
+        out[i] = r->out[i];
+        if (ci->type.id != TB_T_NULL)
+            continue;
+        tb_rc rc = tb_expr_cast(q->arena, ex[i], tb_type_make(TB_T_STRING), -1, &ex[i], err);
+        if (rc != TB_OK)
+            return rc;
+        out[i] = tb_sql_new_col(q, ci->name, NULL, tb_type_make(TB_T_STRING));
+        if (out[i] < 0)
+            return tb_err_nomem(err);
+    }
+    p->left = r;
+    p->n_out = r->n_out;
+    p->out = out;
+    p->exprs = ex;
+    p->est = r->est;
+    *root = p;
+    return TB_OK;
+}
+
 tb_rc tb_sql_plan_stmt(tb_db *db, const char *sql, const pgnode *select, const tb_plan_opts *opts,
                        plan_int **out, tb_err *err)
 {
@@ -32,6 +70,8 @@ tb_rc tb_sql_plan_stmt(tb_db *db, const char *sql, const pgnode *select, const t
     if (rc != TB_OK)
         return tb_err_nomem(err);
     rc = tb_sql_bind_select(p->q, sql, select, &root, err);
+    if (rc == TB_OK)
+        rc = unknown_to_text(p->q, &root, err);
     if (rc == TB_OK)
         rc = tb_sql_optimize(p->q, &root, err);
     if (rc == TB_OK)
