@@ -104,6 +104,7 @@ static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out);
 static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out);
 static tb_rc bind_from(binder *b, const pgnode *item, scope *outer, fromres *out);
 static tb_rc add_project(binder *b, lnode **plan, uint32_t n, tb_expr **exprs, int *ids);
+static tb_rc add_filter(binder *b, lnode **plan, tb_expr **conds, uint32_t n);
 
 /* ================================================================ small helpers */
 
@@ -1891,7 +1892,10 @@ static tb_rc bind_join(binder *b, const PgQuery__JoinExpr *j, scope *outer, from
     }
     if (j->quals != NULL) {
         scope sc = {J.rels, J.n_rels, outer, cur_level(b)};
-        ectx c = {b, &sc, "JOIN conditions", NULL, false, NULL};
+        /* INNER: ON is a filter over the join, so correlated subqueries can apply over it */
+        lnode *jin = jn;
+        ectx c = {b, &sc, "outer JOIN conditions", NULL, false,
+                  jt == TB_JOIN_INNER && top == jn ? &jin : NULL};
         tb_expr *q;
         rc = bind_expr(&c, j->quals, &q);
         if (rc != TB_OK)
@@ -1899,9 +1903,20 @@ static tb_rc bind_join(binder *b, const PgQuery__JoinExpr *j, scope *outer, from
         rc = tb_expr_coerce(b->arena, q, tb_type_make(TB_T_BOOL), q->pos, &q, b->err);
         if (rc != TB_OK)
             return rc;
-        rc = split_and(b, q, &conds, &n_conds, &cap_conds);
-        if (rc != TB_OK)
-            return rc;
+        if (jin != jn) {
+            tb_expr **fc = NULL;
+            uint32_t n_fc = 0, cap_fc = 0;
+            rc = split_and(b, q, &fc, &n_fc, &cap_fc);
+            if (rc == TB_OK)
+                rc = add_filter(b, &jin, fc, n_fc);
+            if (rc != TB_OK)
+                return rc;
+            top = jin;
+        } else {
+            rc = split_and(b, q, &conds, &n_conds, &cap_conds);
+            if (rc != TB_OK)
+                return rc;
+        }
     }
     jn->conds = conds;
     jn->n_conds = n_conds;
