@@ -3456,19 +3456,22 @@ tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode *
     tb_rc rc = bind_select_stmt(&b, select->select_stmt, NULL, out);
     if (rc != TB_OK)
         return rc;
-    /* the query's own aggregates: those on the spine from the root (through projections,
-     * filters, sorts, limits and stacked aggregates such as DISTINCT over GROUP BY, into
-     * views and subqueries in FROM), not those under joins, set operations or in
-     * subquery expressions (tb_plan_opts.make_agg builds these) */
+    /* the query's own aggregate: the deepest one on the spine from the root (through
+     * projections, filters, sorts, limits and stacked aggregates such as DISTINCT over
+     * GROUP BY, into views and subqueries in FROM), not those under joins, set operations
+     * or in subquery expressions (tb_plan_opts.make_agg builds it) */
+    lnode *deepest = NULL;
     for (lnode *n = *out; n != NULL;) {
         if (n->kind == L_AGG)
-            n->top_agg = true;
+            deepest = n;
         if (n->kind == L_PROJECT || n->kind == L_FILTER || n->kind == L_SORT ||
             n->kind == L_LIMIT || n->kind == L_AGG || n->kind == L_APPLY)
             n = n->left;
         else
             break;
     }
+    if (deepest != NULL)
+        deepest->top_agg = true;
     return TB_OK;
 }
 

@@ -138,12 +138,13 @@ typedef tb_rc (*tb_sql_make_agg_fn)(void *ud, tb_op *child, uint32_t n_groups,
                                     tb_op **out, tb_err *err);
 
 typedef struct tb_plan_opts {
-    /* If set, the query's own hash aggregates are built by this callback instead of
-     * tb_op_hash_agg_new: those on the spine from the result down through projections,
-     * filters, sorts, limits (GROUP BY / aggregates of the outermost SELECT, SELECT
-     * DISTINCT, also when the SELECT reads a view or a FROM subquery that aggregates),
-     * not those under a join, a set operation or inside subquery expressions. Usually
-     * there is one; DISTINCT over GROUP BY gives two (the upper one has no aggregates). */
+    /* If set, the query's own hash aggregate is built by this callback instead of
+     * tb_op_hash_agg_new (called at most once per plan): the deepest aggregate on the
+     * spine from the result down through projections, filters, sorts, limits and
+     * stacked aggregates, i.e. the GROUP BY / aggregates of the outermost SELECT (also
+     * when it reads a view or a FROM subquery that aggregates), or its SELECT DISTINCT
+     * when it has no GROUP BY; never one under a join, a set operation or inside a
+     * subquery expression. With DISTINCT over GROUP BY, the GROUP BY one. */
     tb_sql_make_agg_fn make_agg;
     void *ud;
 } tb_plan_opts;
