@@ -756,11 +756,12 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
         return berr(b, TB_E_SQL, loc, "aggregate functions are not allowed in %s", c->clause);
     if (c->in_agg)
         return berr(b, TB_E_SQL, loc, "aggregate function calls cannot be nested");
-    if (fc->n_agg_order > 0 || fc->agg_filter != NULL || fc->agg_within_group)
+    if (fc->n_agg_order > 0 || fc->agg_within_group)
         return berr(b, TB_E_UNSUPPORTED, loc,
-                    "ORDER BY / FILTER / WITHIN GROUP in aggregates are not supported");
+                    "ORDER BY / WITHIN GROUP in aggregates are not supported");
     tb_expr *arg = NULL;
-    if (!fc->agg_star) {
+    bool star = fc->agg_star;
+    if (!star) {
         if (fc->n_args != 1)
             return berr(b, TB_E_NOTFOUND, loc, "function %s with %zu arguments does not exist",
                         name, fc->n_args);
@@ -774,8 +775,35 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
     } else if (strcmp(name, "count") != 0) {
         return berr(b, TB_E_SQL, loc, "%s(*) is not an aggregate; only count(*) is", name);
     }
+    if (fc->agg_filter != NULL) {
+        /* agg(x) FILTER (WHERE p) = agg(CASE WHEN p THEN x END): NULLs are skipped */
+        ectx fcx = *c;
+        fcx.in_agg = true;
+        fcx.input = NULL;
+        fcx.clause = "FILTER";
+        tb_expr *p;
+        tb_rc rc = bind_expr(&fcx, fc->agg_filter, &p);
+        if (rc == TB_OK)
+            rc = tb_expr_coerce(b->arena, p, tb_type_make(TB_T_BOOL), p->pos, &p, b->err);
+        if (rc != TB_OK)
+            return rc;
+        if (star) {
+            tb_value one;
+            memset(&one, 0, sizeof(one));
+            one.type = tb_type_make(TB_T_INT32);
+            one.u.i = 1;
+            arg = tb_expr_const(b->arena, &one);
+            if (arg == NULL)
+                return nomem(b);
+            star = false;
+        }
+        tb_expr *pair[2] = {p, arg};
+        rc = make(c, TB_EX_CASE, pair, 2, false, false, loc, &arg);
+        if (rc != TB_OK)
+            return rc;
+    }
     tb_aggspec spec;
-    tb_rc rc = tb_agg_resolve(name, fc->agg_star, fc->agg_distinct, arg, P(b, loc), &spec, b->err);
+    tb_rc rc = tb_agg_resolve(name, star, fc->agg_distinct, arg, P(b, loc), &spec, b->err);
     if (rc != TB_OK)
         return rc;
     aggctx *a = c->agg;
@@ -2336,6 +2364,8 @@ static bool has_agg(const pgnode *n)
         const char *name = func_name(fc);
         if (name != NULL && fc->over == NULL && is_agg_name(name) &&
             (fc->agg_star || fc->n_args == 1))
+            return true;
+        if (has_agg(fc->agg_filter))
             return true;
         return has_agg_list(fc->args, fc->n_args);
     }
