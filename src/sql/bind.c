@@ -83,6 +83,10 @@ typedef struct aggctx {
     uint32_t n, cap;
     tb_aggspec *specs;
     int *ids;
+    /* correlated subqueries of the SELECT list / HAVING / ORDER BY of an aggregate query:
+     * applies attached above the aggregate once it exists (left == NULL until then) */
+    lnode **pend;
+    uint32_t n_pend, cap_pend;
 } aggctx;
 
 typedef struct ectx {
@@ -552,9 +556,39 @@ static tb_rc attach_apply(ectx *c, lnode *sub, applykind ap, tb_expr *test, bool
                           int loc, tb_expr **out)
 {
     binder *b = c->b;
-    if (c->input == NULL)
+    bool deferred = c->input == NULL && c->agg != NULL && !c->in_agg;
+    if (c->input == NULL && !deferred)
         return berr(b, TB_E_UNSUPPORTED, loc, "correlated subqueries are not supported in %s",
                     c->clause);
+    if (deferred) {
+        aggctx *ag = c->agg;
+        lnode *a = mknode(b, L_APPLY);
+        int id = newcol(b, ap == AP_EXISTS ? "exists" : "?column?", NULL, t);
+        if (a == NULL || id < 0)
+            return nomem(b);
+        a->right = sub;
+        a->ap = ap;
+        a->test = test;
+        a->negate = negate;
+        a->out = tb_arena_alloc(b->arena, sizeof(int));
+        if (a->out == NULL)
+            return nomem(b);
+        a->out[0] = id; /* the result column; the input's columns come later */
+        a->n_out = 1;
+        if (ag->n_pend == ag->cap_pend) {
+            uint32_t nc = ag->cap_pend ? ag->cap_pend * 2 : 4;
+            lnode **np = tb_arena_alloc(b->arena, nc * sizeof(*np));
+            if (np == NULL)
+                return nomem(b);
+            if (ag->n_pend)
+                memcpy(np, ag->pend, ag->n_pend * sizeof(*np));
+            ag->pend = np;
+            ag->cap_pend = nc;
+        }
+        ag->pend[ag->n_pend++] = a;
+        *out = colref(b, id, P(b, loc));
+        return *out ? TB_OK : nomem(b);
+    }
     lnode *in = *c->input;
     lnode *a = mknode(b, L_APPLY);
     if (a == NULL)
@@ -2036,6 +2070,43 @@ static void tree_ids(const lnode *n, uint64_t *produced, uint64_t *refs)
         tree_ids(n->kids[i], produced, refs);
 }
 
+/* Replace column ids in every expression of a (freshly bound) logical tree. */
+static tb_rc lnode_subst(binder *b, lnode *n, const int *from, tb_expr **to, uint32_t k)
+{
+    if (n == NULL)
+        return TB_OK;
+#define SUBST(e)                                                                              \
+    do {                                                                                      \
+        if ((e) != NULL) {                                                                    \
+            (e) = tb_sql_expr_subst(b->arena, (e), from, to, k);                              \
+            if ((e) == NULL)                                                                  \
+                return nomem(b);                                                              \
+        }                                                                                     \
+    } while (0)
+    for (uint32_t i = 0; i < n->n_conds; i++)
+        SUBST(n->conds[i]);
+    if (n->kind == L_PROJECT)
+        for (uint32_t i = 0; i < n->n_out; i++)
+            SUBST(n->exprs[i]);
+    if (n->kind == L_VALUES)
+        for (uint32_t i = 0; i < n->n_rows * n->n_out; i++)
+            SUBST(n->vals[i]);
+    for (uint32_t i = 0; i < n->n_groups; i++)
+        SUBST(n->groups[i]);
+    for (uint32_t i = 0; i < n->n_aggs; i++)
+        SUBST(n->aggs[i].arg);
+    for (uint32_t i = 0; i < n->n_keys; i++)
+        SUBST(n->keys[i].expr);
+    SUBST(n->test);
+#undef SUBST
+    tb_rc rc = lnode_subst(b, n->left, from, to, k);
+    if (rc == TB_OK)
+        rc = lnode_subst(b, n->right, from, to, k);
+    for (uint32_t i = 0; rc == TB_OK && i < n->n_kids; i++)
+        rc = lnode_subst(b, n->kids[i], from, to, k);
+    return rc;
+}
+
 static bool sets_meet(const uint64_t *a, const uint64_t *b, uint32_t words)
 {
     for (uint32_t w = 0; w < words; w++)
@@ -3313,6 +3384,58 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
             memcpy(a->out + as.n_groups, aggs.ids, aggs.n * sizeof(int));
         a->est = as.n_groups ? plan->est / 10 + 1 : 1;
         plan = a;
+        /* correlated subqueries: their references to the FROM columns must be group keys */
+        for (uint32_t k = 0; k < aggs.n_pend; k++) {
+            lnode *ap = aggs.pend[k];
+            uint32_t words = (b->q->n_cols + 64) / 64;
+            uint64_t *produced = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+            uint64_t *refs = tb_arena_zalloc(b->arena, words * sizeof(uint64_t));
+            int *from = tb_arena_alloc(b->arena, (as.n_groups + 1) * sizeof(int));
+            tb_expr **to = tb_arena_alloc(b->arena, (as.n_groups + 1) * sizeof(tb_expr *));
+            if (produced == NULL || refs == NULL || from == NULL || to == NULL)
+                return nomem(b);
+            tree_ids(ap->right, produced, refs);
+            uint32_t n_map = 0;
+            for (uint32_t w = 0; w < words; w++) {
+                uint64_t bits = refs[w] & ~produced[w];
+                while (bits) {
+                    int id = (int)(w * 64 + (uint32_t)__builtin_ctzll(bits));
+                    bits &= bits - 1;
+                    if (!in_set(as.from_set, as.set_words, id))
+                        continue; /* a level further out */
+                    int g = -1;
+                    for (uint32_t i = 0; i < as.n_groups && g < 0; i++)
+                        if (as.groups[i]->kind == TB_EX_COL && as.groups[i]->col == id)
+                            g = (int)i;
+                    if (g < 0) {
+                        const colinfo *ci = &b->q->cols[id];
+                        return berr(b, TB_E_SQL, -1,
+                                    "subquery uses ungrouped column \"%s%s%s\" from outer query",
+                                    ci->rel ? ci->rel : "", ci->rel ? "." : "", ci->name);
+                    }
+                    from[n_map] = id;
+                    to[n_map] = colref(b, as.gids[g], -1);
+                    if (to[n_map] == NULL)
+                        return nomem(b);
+                    n_map++;
+                }
+            }
+            rc = lnode_subst(b, ap->right, from, to, n_map);
+            if (rc == TB_OK && ap->test != NULL)
+                rc = post_agg(b, &as, ap->test, &ap->test);
+            if (rc != TB_OK)
+                return rc;
+            int rid = ap->out[0];
+            ap->left = plan;
+            ap->n_out = plan->n_out + 1;
+            ap->out = tb_arena_alloc(b->arena, ap->n_out * sizeof(int));
+            if (ap->out == NULL)
+                return nomem(b);
+            memcpy(ap->out, plan->out, plan->n_out * sizeof(int));
+            ap->out[plan->n_out] = rid;
+            ap->est = plan->est;
+            plan = ap;
+        }
         rc = add_filter(b, &plan, having, n_having);
         if (rc != TB_OK)
             return rc;
