@@ -494,8 +494,16 @@ static tb_rc create_table_as(stmtctx *sc)
             goto done;
         }
     }
-    for (uint32_t i = 0; i < schema->n; i++)
+    for (uint32_t i = 0; i < schema->n; i++) {
         schema->fields[i].nullable = true;
+        for (uint32_t j = 0; j < i; j++) {
+            if (strcmp(schema->fields[i].name, schema->fields[j].name) == 0) {
+                rc = TB_ERRPOS(sc->err, TB_E_SQL, into->rel->location,
+                               "column \"%s\" specified more than once", schema->fields[i].name);
+                goto done;
+            }
+        }
+    }
     table = tb_table_new(schema);
     if (table == NULL) {
         rc = tb_err_nomem(sc->err);
