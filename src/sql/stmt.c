@@ -436,8 +436,12 @@ done:
 }
 
 /* Drain a plan into a table; *rows gets the count. */
-static tb_rc drain_into(tb_op *root, tb_table *table, int64_t *rows, tb_err *err)
+/* Drain a plan into a table; *rows gets the count. With `rel` set, NOT NULL columns are
+ * checked (PostgreSQL's message names rel). */
+static tb_rc drain_into(tb_op *root, tb_table *table, int64_t *rows, const char *rel,
+                        tb_err *err)
 {
+    const tb_schema *ts = tb_table_schema(table);
     *rows = 0;
     for (;;) {
         tb_batch *batch = NULL;
@@ -448,6 +452,13 @@ static tb_rc drain_into(tb_op *root, tb_table *table, int64_t *rows, tb_err *err
             return TB_OK;
         if (batch->n_rows == 0)
             continue;
+        for (uint32_t c = 0; rel != NULL && c < ts->n && c < batch->n_cols; c++) {
+            if (!ts->fields[c].nullable && tb_vec_null_count(&batch->cols[c], batch->n_rows) > 0)
+                return TB_ERRF(err, TB_E_SQL,
+                               "null value in column \"%s\" of relation \"%s\" violates "
+                               "not-null constraint",
+                               ts->fields[c].name, rel);
+        }
         rc = tb_table_append(table, batch, err);
         if (rc != TB_OK)
             return rc;
@@ -511,7 +522,7 @@ static tb_rc create_table_as(stmtctx *sc)
     }
     int64_t rows = 0;
     if (!into->skip_data) {
-        rc = drain_into(p->pub.root, table, &rows, sc->err);
+        rc = drain_into(p->pub.root, table, &rows, NULL, sc->err);
         if (rc != TB_OK)
             goto done;
     }
@@ -578,6 +589,7 @@ static tb_rc insert(stmtctx *sc)
         tgt[i] = k;
     }
     plan_int *p = NULL;
+    tb_table *stage = NULL;
     rc = tb_sql_plan_new(sc->db, NULL, &p);
     if (rc != TB_OK) {
         tb_free(tgt);
@@ -683,12 +695,27 @@ static tb_rc insert(stmtctx *sc)
         rc = tb_sql_physical(q, q->arena, root, names, 0, NULL, NULL, &p->pub.root, sc->err);
     if (rc != TB_OK)
         goto done;
-    /* Appending while the source may scan the same table is safe: scans take a
-     * snapshot of the rows present when they start. */
+    /* All or nothing: rows go to a staging table first, so an error in the middle (a
+     * NULL for a NOT NULL column, a division by zero) leaves the table unchanged. */
     int64_t rows = 0;
-    rc = drain_into(p->pub.root, table, &rows, sc->err);
+    stage = tb_table_new(ts);
+    if (stage == NULL) {
+        rc = tb_err_nomem(sc->err);
+        goto done;
+    }
+    rc = drain_into(p->pub.root, stage, &rows, name, sc->err);
+    if (rc != TB_OK)
+        goto done;
+    tb_op *scan = NULL;
+    rc = tb_table_scan_new(stage, NULL, 0, &scan, sc->err);
+    if (rc != TB_OK)
+        goto done;
+    int64_t copied = 0;
+    rc = drain_into(scan, table, &copied, NULL, sc->err);
+    tb_op_free(scan);
     sc->changes = rows;
 done:
+    tb_table_free(stage);
     tb_free(tgt);
     tb_plan_free(&p->pub);
     return rc;
