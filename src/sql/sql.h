@@ -99,9 +99,19 @@ tb_rc tb_catalog_names(tb_db *db, tb_strlist *out);
 
 /*
  * Called by tb_db_exec for each statement the SQL layer does not handle itself:
- * CREATE MATERIALIZED VIEW, CREATE TABLE ... WITH (connector = X) for X other than
- * 'csv' and 'parquet', and every statement kind not listed in the README (CREATE SINK
- * does not parse in PostgreSQL's grammar; use CREATE TABLE ... WITH (connector=...)).
+ *   - CREATE MATERIALIZED VIEW (a CreateTableAsStmt with objtype OBJECT_MATVIEW);
+ *   - CREATE TABLE ... WITH (connector = X) for X other than 'csv' and 'parquet' (when
+ *     the hook declines and a table function read_X exists, the table becomes a static
+ *     file-backed table read by it: that is how connector = 'delta' reads a Delta table);
+ *   - INSERT into and TRUNCATE of a CONNECTOR entry (sinks), CREATE TABLE AS / CREATE
+ *     VIEW with WITH (...) options;
+ *   - DROP of objects other than tables, views and indexes (DROP MATERIALIZED VIEW);
+ *   - every other statement kind (DELETE, UPDATE, COPY, ALTER, BEGIN...). CREATE SINK
+ *     does not parse in PostgreSQL's grammar: sinks are CREATE TABLE ... WITH (...).
+ * Handled here without the hook: SELECT/VALUES/set operations, CREATE TABLE [AS],
+ * INSERT, CREATE [OR REPLACE] VIEW, DROP TABLE/VIEW/INDEX, CREATE INDEX, TRUNCATE,
+ * EXPLAIN, SET/RESET/SHOW, SHOW TABLES. DROP TABLE of a CONNECTOR entry drops it
+ * (vt->free), without the hook.
  *
  *   sql      the whole text given to tb_db_exec (node locations are offsets into it);
  *   offset, len  the statement's byte range in sql;
