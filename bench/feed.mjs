@@ -34,7 +34,7 @@ fs.mkdirSync(dir, { recursive: true });
 for (const n of files) fs.linkSync(path.join(src, n), path.join(dir, '.' + n));
 
 const args = ['run', job, '--trigger', 'continuous', '--quiet', '--progress', progress,
-  '--checkpoint', ckpt, '--set', `DIR=${dir}`, '--format', 'csv', '--every', '1 hour',
+  '--checkpoint', ckpt, '--set', `DIR=${dir}`, '--format', 'csv', '--every', '1 hour', '--stop-after', '30 minutes',
   '--show', 'SELECT count(*), sum(total_quantity) FROM sales_by_category'];
 for (const s of sets) args.push('--set', s);
 const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -43,6 +43,8 @@ child.stdout.setEncoding('utf8');
 child.stdout.on('data', (d) => { stdout += d; });
 let exited = null;
 child.on('exit', (code, sig) => { exited = { code, sig }; });
+// never leave the job running behind us (it would also hold our caller's stderr pipe)
+process.on('exit', () => { if (exited === null) child.kill('SIGKILL'); });
 
 // "2024-01-01 00:00:00.5" (UTC) -> microseconds since the epoch
 function parseTs(s) {
@@ -51,16 +53,36 @@ function parseTs(s) {
   const sec = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000;
   return sec * 1e6 + (m[7] ? Number(m[7].padEnd(6, '0').slice(0, 6)) : 0);
 }
+// Progress records so far, read incrementally (a poll costs only the new lines; a line
+// being written is left for the next poll).
+const recs = [];
+let progOff = 0, progTail = '';
 function records() {
-  let text = '';
-  try { text = fs.readFileSync(progress, 'utf8'); } catch { return []; }
-  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l));
+  let fd;
+  try { fd = fs.openSync(progress, 'r'); } catch { return recs; }
+  const buf = Buffer.alloc(1 << 20);
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, progOff);
+    if (n <= 0) break;
+    progOff += n;
+    progTail += buf.toString('utf8', 0, n);
+  }
+  fs.closeSync(fd);
+  const cut = progTail.lastIndexOf('\n');
+  if (cut >= 0) {
+    for (const l of progTail.slice(0, cut).split('\n')) if (l.length > 0) recs.push(JSON.parse(l));
+    progTail = progTail.slice(cut + 1);
+  }
+  return recs;
 }
 // Wait (polling every pollMs) until the batches have read `want` files; false on timeout.
+let nRead = 0, seenFiles = 0;
 async function waitFiles(want, timeoutMs, pollMs) {
   const t0 = Date.now();
   for (;;) {
-    const n = records().reduce((a, r) => a + r.numInputFiles, 0);
+    records();
+    while (nRead < recs.length) seenFiles += recs[nRead++].numInputFiles;
+    const n = seenFiles;
     if (n >= want) return true;
     if (exited !== null || Date.now() - t0 > timeoutMs) return false;
     await new Promise((r) => setTimeout(r, pollMs));
@@ -102,7 +124,7 @@ fs.rmSync(ckpt, { recursive: true, force: true });
 // the dashboard printed at the end: the view's groups and total quantity (checked
 // against the DuckDB peer's table)
 const view = stdout.trim().split('\n').pop().split(',').map(Number);
-const recs = records();
+records();
 const lat = [];
 let k = 0, rows = 0, lastEnd = 0;
 const phases = { execution: [], sinks: [], checkpoint: [], total: [] };

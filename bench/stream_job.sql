@@ -1,7 +1,8 @@
 -- bench (d): the streaming part of the reference job (examples/sales/job.sql) without its
 -- Delta sink: sales CSV files landing in ${DIR}, joined with products, summed per
 -- 10-second window and category into a materialized view. ${MAXF} is
--- max_files_per_trigger (1: one batch per file, as the DuckDB peer's one query per file).
+-- max_files_per_trigger (1: one batch per file, as the DuckDB peer's one query per file;
+-- 0: no limit, a batch takes every file present).
 CREATE TABLE products (product_id int, category text)
   WITH (connector = 'parquet', path = '${PRODUCTS}');
 
