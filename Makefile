@@ -5,7 +5,11 @@ JOBS ?= $(shell nproc)
 DEB_PKGS := build-essential cmake pkg-config clang libclang-rt-14-dev \
   libpg-query-dev libprotobuf-c-dev librdkafka-dev libzstd-dev libsnappy-dev zlib1g-dev \
   liblz4-dev libbrotli-dev libpq-dev libmicrohttpd-dev libcmocka-dev libedit-dev \
-  libjansson-dev nodejs npm
+  libjansson-dev
+# Node.js and npm (the DuckDB oracle of some tests and of the benchmark) count as present
+# when the commands are: a machine may have them from NodeSource, whose nodejs package
+# bundles npm and conflicts with Debian's npm package.
+NODE_PKGS := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
 .PHONY: all deps build test demo bench fuzz clean format
 
@@ -13,7 +17,7 @@ all: build
 
 # Install the Debian packages that are missing (needs root; a no-op when all are there).
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@missing=""; for p in $(DEB_PKGS) $(NODE_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -991,8 +991,10 @@ static tb_rc put_if_absent(const char *log_path, int64_t v, const tb_buf *data, 
 
     *out_taken = false;
     tb_delta_uuid(uuid);
-    snprintf(tmp, sizeof(tmp), "%s/.%020" PRId64 ".json.%s.tmp", log_path, v, uuid);
-    snprintf(final, sizeof(final), "%s/%020" PRId64 ".json", log_path, v);
+    int tl = snprintf(tmp, sizeof(tmp), "%s/.%020" PRId64 ".json.%s.tmp", log_path, v, uuid);
+    int fl = snprintf(final, sizeof(final), "%s/%020" PRId64 ".json", log_path, v);
+    if (tl < 0 || (size_t)tl >= sizeof(tmp) || fl < 0 || (size_t)fl >= sizeof(final))
+        return TB_ERRF(err, TB_E_LIMIT, "delta: log path too long: '%s'", log_path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return TB_ERRF(err, TB_E_IO, "delta: create '%s': %s", tmp, strerror(errno));
