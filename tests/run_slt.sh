@@ -6,6 +6,11 @@ set -u
 cd "${TB_SRCDIR:-$(dirname "$0")/..}" || exit 1
 TB_BIN=${TB_BIN:-build/tributary}
 export TB_TESTDATA=${TB_TESTDATA:-$PWD/../shared/testdata}
+if [ ! -d "$TB_TESTDATA" ]; then
+    echo "WARNING: no shared test data at $TB_TESTDATA: the records that read it are SKIPPED" >&2
+    echo "         (set TB_TESTDATA; see README, Test data)" >&2
+    unset TB_TESTDATA
+fi
 if [ ! -x "$TB_BIN" ]; then
     echo "FAIL: no tributary binary at $TB_BIN (set TB_BIN)"
     exit 1

@@ -1824,8 +1824,6 @@ static tb_rc attach_sink(cq *q, struct decl *d, int pos, tb_err *err)
     const char *path = kv_get(&d->kv, "path");
     bool ok;
     out_mode mode = parse_mode(kv_get(&d->kv, "output_mode"), &ok);
-    if (ok && mode == MODE_DEFAULT)
-        mode = parse_mode(kv_get(&d->kv, "mode"), &ok);
     if (!ok)
         return TB_ERRPOS(err, TB_E_SQL, pos,
                          "sink \"%s\": output_mode must be complete, append or update", d->name);
@@ -1946,9 +1944,10 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
             goto done;
         const char *connector = kv_get(&kv, "connector");
         /* A files table is a stream source, unless it names an output mode: then it is
-         * a sink (files written per batch), as `INSERT INTO` it will use it. */
+         * a sink (files written per batch), as `INSERT INTO` it will use it. `mode` is
+         * the CSV parse mode of a source (permissive, dropmalformed, failfast). */
         bool files_sink = connector != NULL && tb_str_ieq(connector, "files") &&
-                          (kv_get(&kv, "output_mode") != NULL || kv_get(&kv, "mode") != NULL);
+                          kv_get(&kv, "output_mode") != NULL;
         if (connector != NULL && tb_str_ieq(connector, "files") && !files_sink) {
             rc = create_source(st, node, name, &kv, off, err);
             goto done;

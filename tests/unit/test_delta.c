@@ -498,7 +498,7 @@ static void test_golden_projection(void **state)
 {
     tb_delta_snapshot *snap;
     tb_source *src = NULL;
-    tb_arena *arena = tb_arena_new(0);
+    tb_arena *arena;
     tb_batch *b;
     tb_err err;
     int proj[2];
@@ -507,6 +507,7 @@ static void test_golden_projection(void **state)
 
     (void)state;
     NEED_GOLDEN();
+    arena = tb_arena_new(0);
     tb_err_clear(&err);
     /* only partition columns, reversed */
     snap = open_golden("time-travel-partition-changes-a", -1);
