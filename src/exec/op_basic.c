@@ -493,7 +493,8 @@ static tb_rc limit_next(tb_op *op, tb_batch **out, tb_err *err)
             tb_batch *shell = NULL;
             if (tb_batch_shell(batch->n_cols, l->arena, &shell) != TB_OK)
                 return tb_err_nomem(err);
-            memcpy(shell->cols, batch->cols, batch->n_cols * sizeof(tb_vec));
+            if (batch->n_cols > 0)
+                memcpy(shell->cols, batch->cols, batch->n_cols * sizeof(tb_vec));
             shell->n_rows = take;
             shell->cap = batch->cap;
             *out = shell;

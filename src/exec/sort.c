@@ -563,7 +563,8 @@ static tb_rc consume(sort_op *s, tb_err *err)
     }
     if (s->topn) {
         /* sort_rows is stable in the order of the rows given: restore input order */
-        qsort(s->heap, s->n_heap, sizeof(uint32_t), cmp_u32);
+        if (s->n_heap > 1)
+            qsort(s->heap, s->n_heap, sizeof(uint32_t), cmp_u32);
         rc = sort_rows(s, s->heap, s->n_heap, err);
     } else
         rc = sort_rows(s, NULL, s->store.n_rows, err);
