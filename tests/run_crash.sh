@@ -75,10 +75,9 @@ FEEDER=$!
 # Kill loop.
 shopt -s nullglob
 count_offsets() { local a=("$D"/ckpt/*/offsets/[0-9]*); echo ${#a[@]}; }
-mid_batch=0   # kills that left a batch with offsets but no commit (re-run on restart)
-early=0       # kills before the job had committed anything new
+early=0       # kills before the job had written anything new
 for ((i = 1; i <= KILLS; i++)); do
-  before=$(cat "$D"/ckpt/*/commits/[0-9]* 2>/dev/null | wc -l || true)
+  before=$(count_offsets)
   "${RUN[@]}" --trigger continuous --log-level info > "$T/run$i.out" 2> "$T/run$i.err" &
   JOBPID=$!
   # One kill in four counts from the start (start-up, restore, re-run); the others
@@ -102,13 +101,8 @@ for ((i = 1; i <= KILLS; i++)); do
     bad "run $i exited by itself with status $st before the kill"; head -20 "$T/run$i.err"
     continue
   fi
-  after=$(cat "$D"/ckpt/*/commits/[0-9]* 2>/dev/null | wc -l || true)
+  after=$(count_offsets)
   [ "$after" -le "$before" ] && early=$((early + 1))
-  for q in "$D"/ckpt/*/; do
-    lo=$(ls "$q/offsets" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
-    lc=$(ls "$q/commits" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
-    if [ -n "$lo" ] && [ "$lo" != "${lc:-}" ]; then mid_batch=$((mid_batch + 1)); break; fi
-  done
 done
 wait "$FEEDER"
 FEEDER=
@@ -117,10 +111,14 @@ t_ckpt=$(find "$D/ckpt" -name '.*tmp*' | wc -l)
 t_log=$(find "$D"/out_*/_delta_log -name '.*tmp*' | wc -l)
 t_data=$(find "$D"/out_* -maxdepth 1 -name '.*tmp*' | wc -l)
 reruns=$(cat "$T"/run*.err | grep -c 're-running uncommitted batch')
+# A batch's commit rides on the next batch's offsets (or is written alone after 250 ms
+# idle), so a kill leaves the last batch uncommitted unless the job was idle: each
+# restart that re-ran one counts (a restart may re-run one batch per query).
+mid_batch=$(grep -l 're-running uncommitted batch' "$T"/run*.err | wc -l)
 skips=$(cat "$T"/run*.err | grep -c 'already in the table')
 echo "restarts re-ran $reruns uncommitted batches; $skips Delta commits were already there" \
   "(kill between the Delta commit and commits/N: skipped by txn)"
-echo "kills: $KILLS ($mid_batch left an uncommitted batch, $early before any new commit);" \
+echo "kills: $KILLS ($mid_batch restarts re-ran an uncommitted batch, $early kills before any new offsets);" \
   "temp files left by kills: $t_ckpt checkpoint, $t_log Delta log, $t_data Delta data"
 [ "$mid_batch" -ge 3 ] && ok "kills landed inside batches ($mid_batch of $KILLS)" \
   || bad "only $mid_batch of $KILLS kills landed inside a batch (timing too coarse?)"
@@ -195,15 +193,19 @@ N=$(last_of "$D/ckpt/$QDIR/commits")
 flip() { # file offset: xor one byte
   python3 -c "import sys; p, o = sys.argv[1], int(sys.argv[2]); b = bytearray(open(p, 'rb').read()); o = o % len(b); b[o] ^= 0x5a; open(p, 'wb').write(bytes(b))" "$1" "$2"
 }
-damaged() { # name relative-file action(truncate|flip|empty) expected-words
+# byte offset of the state payload of a checkpoint record (after its JSON line) + 10
+state_at() { python3 -c "import sys; d = open(sys.argv[1], 'rb').read(); print(d.index(b'\n') + 11)" "$1"; }
+damaged() { # name relative-file action(truncate|flip|flipstate|empty) expected-words [rm-file]
   local name=$1 rel=$2 action=$3 words=$4
   local C=$T/c_${name//[^a-z0-9]/_}
   rm -rf "$C"; cp -a "$D" "$C"
   local f=$C/ckpt/$QDIR/$rel
+  [ -n "${5:-}" ] && rm -f "$C/ckpt/$QDIR/$5"
   case $action in
     truncate) truncate -s $(($(stat -c %s "$f") / 2)) "$f" ;;
     empty) : > "$f" ;;
     flip) flip "$f" $(($(stat -c %s "$f") / 3)) ;;
+    flipstate) flip "$f" "$(state_at "$f")" ;;
   esac
   local st=0
   "$BIN" run "$JOB" --set DATA="$C" --set MAXF=2 --checkpoint "$C/ckpt" --quiet \
@@ -216,8 +218,9 @@ damaged() { # name relative-file action(truncate|flip|empty) expected-words
   fi
   rm -rf "$C"
 }
-damaged "state/$N truncated" "state/$N" truncate "damaged|not a state"
-damaged "state/$N flipped byte" "state/$N" flip "damaged|checksum"
+# The last commit (written alone when the drain run stopped) holds the state after it.
+damaged "commits/$N with its state truncated" "commits/$N" truncate "damaged|torn"
+damaged "commits/$N flipped byte in its state" "commits/$N" flipstate "damaged|checksum"
 damaged "offsets/$N truncated" "offsets/$N" truncate "damaged|torn"
 damaged "offsets/0 flipped byte" "offsets/0" flip "damaged|checksum"
 damaged "commits/$N flipped byte" "commits/$N" flip "damaged|checksum"
@@ -266,6 +269,93 @@ sane "$T/upd2.err" "update mode" &&
   else
     bad "update-mode sink after a restart sent:"; cat "$T/upd2.out"
   fi
+
+# ---- deterministic kill points (TB_STREAM_KILL_AT, TB_FAULTS builds): SIGKILL right
+# after batch K's offsets (carrying K-1's commit) are durable and before it runs; after
+# every sink committed K (its own commit pending: rides on K+1's offsets); after a commit
+# written alone (at stop). A restart must then give the batch answer, every row once.
+# The kills hit the first query (sales_by_category); the others are mid-way too.
+KP=$T/kp
+mkdir -p "$KP/sales"
+"$BIN" generate products --out "$KP/products.parquet" --products 100
+for ((k = 0; k < 8; k++)); do
+  "$BIN" generate sales --out "$KP/sales" --rows $ROWS --files 1 --first-file $k \
+    --first-id $((k * ROWS + 1)) --seed $((700 + k)) --products 100 \
+    --start "$(start_of $k)" --rate 50 > /dev/null
+done
+"$BIN" "${Q[@]}" "SELECT tumble(ts, INTERVAL '10 seconds') AS window_start, category,
+    sum(quantity) AS total_quantity
+  FROM read_csv('$KP/sales') JOIN read_parquet('$KP/products.parquet') USING (product_id)
+  GROUP BY 1, 2 ORDER BY 1, 2" > "$T/kp_expect.csv"
+"$BIN" "${Q[@]}" "SELECT count(*), count(DISTINCT sale_id), sum(quantity)
+  FROM read_csv('$KP/sales')" > "$T/kp_raw_expect.csv"
+kill_at() { # point: run to the kill point, restart, compare
+  local point=$1 K=$T/kp_${1//[^a-z0-9]/_}
+  rm -rf "$K"; mkdir -p "$K"; cp -a "$KP/sales" "$KP/products.parquet" "$K/"
+  local KRUN=("$BIN" run "$JOB" --set DATA="$K" --set MAXF=2 --checkpoint "$K/ckpt" --quiet
+              --log-level info)
+  local st=0
+  # (a subshell: its shell, not ours, reports the SIGKILL, to /dev/null)
+  (TB_STREAM_KILL_AT=$point "${KRUN[@]}" --trigger available-now > "$T/kp1.out" \
+    2> "$T/kp1.err") 2> /dev/null || st=$?
+  sane "$T/kp1.err" "kill at $point" || return 0
+  if [ "$st" != 137 ]; then
+    bad "kill at $point: exit $st, expected a SIGKILL (137)"; head -5 "$T/kp1.err"; return 0
+  fi
+  cp -a "$K" "$K.before" # for the damage check below
+  st=0
+  "${KRUN[@]}" --trigger available-now --format csv --every '1 hour' \
+    --show "SELECT 'c' AS v, * FROM sales_by_category UNION ALL
+            SELECT 'w', * FROM sales_wm_by_category ORDER BY 1, 2, 3" \
+    > "$T/kp2.out" 2> "$T/kp2.err" || st=$?
+  sane "$T/kp2.err" "restart after kill at $point" || return 0
+  [ "$st" = 0 ] || { bad "restart after kill at $point: exit $st"; head -5 "$T/kp2.err"; return 0; }
+  local reran skipped
+  reran=$(grep -c 're-running uncommitted batch' "$T/kp2.err")
+  skipped=$(grep -c 'already in the table' "$T/kp2.err")
+  last_view "$T/kp2.out" > "$T/kp_views.csv"
+  { echo "window_start,category,total_quantity"; grep '^c,' "$T/kp_views.csv" | cut -d, -f2-; } \
+    > "$T/kp_view_c.csv"
+  { echo "window_start,category,total_quantity"; grep '^w,' "$T/kp_views.csv" | cut -d, -f2-; } \
+    > "$T/kp_view_w.csv"
+  "$BIN" "${Q[@]}" "SELECT window_start, category, total_quantity
+    FROM read_delta('$K/out_complete') ORDER BY 1, 2" > "$T/kp_delta_c.csv"
+  "$BIN" "${Q[@]}" "SELECT count(*), count(DISTINCT sale_id), sum(quantity)
+    FROM read_delta('$K/out_raw')" > "$T/kp_raw_delta.csv"
+  if diff -q "$T/kp_expect.csv" "$T/kp_view_c.csv" > /dev/null &&
+     diff -q "$T/kp_expect.csv" "$T/kp_view_w.csv" > /dev/null &&
+     diff -q "$T/kp_expect.csv" "$T/kp_delta_c.csv" > /dev/null &&
+     diff -q "$T/kp_raw_expect.csv" "$T/kp_raw_delta.csv" > /dev/null; then
+    ok "kill at $point, restart: views and Delta tables = batch answer, raw rows once ($reran batches re-run, $skipped Delta commits skipped by txn)"
+  else
+    bad "kill at $point, restart: results differ"
+    diff "$T/kp_expect.csv" "$T/kp_view_c.csv" | head -5
+    diff "$T/kp_raw_expect.csv" "$T/kp_raw_delta.csv" | head -5
+  fi
+}
+kill_at offsets:2
+kill_at sinks:2
+grep -q 'already in the table' "$T/kp2.err" \
+  && ok "kill after the sinks: the re-run batch's Delta commit is skipped by its txn" \
+  || bad "kill after the sinks: no Delta commit was skipped at restart"
+# The kill at sinks:2 left offsets/2 (carrying commit 1 and the state after it) as the
+# last commit: a flipped byte in that state stops the restart, naming the file.
+KD=$T/kp_sinks_2.before
+f=$KD/ckpt/$QDIR/offsets/2
+if grep -q '"commit":1' "$f" 2> /dev/null; then
+  flip "$f" "$(state_at "$f")"
+  st=0
+  "$BIN" run "$JOB" --set DATA="$KD" --set MAXF=2 --checkpoint "$KD/ckpt" --quiet \
+    --trigger available-now > "$T/c.out" 2> "$T/c.err" || st=$?
+  if [ "$st" = 1 ] && grep -q "$f" "$T/c.err" && grep -qiE "damaged|checksum" "$T/c.err"; then
+    ok "damaged state in offsets/2 (carrying commit 1): exit 1 naming it"
+  else
+    bad "damaged state in offsets/2: exit $st"; head -5 "$T/c.err"
+  fi
+else
+  bad "after the kill at sinks:2, offsets/2 does not carry the commit of batch 1"
+fi
+kill_at commit:3
 
 echo "$pass passed, $fail failed (seed $SEED, $KILLS kills, $rows_checked rows checked)"
 [ "$fail" = 0 ]

@@ -4,7 +4,10 @@
  * State: one open-addressing hash set of names, each PENDING (discovered, not yet
  * taken) or SEEN (taken by a batch, or restored from the checkpoint). A name never goes
  * back from SEEN, so each file is handed out once. Pending names also sit in an array
- * with their modification time, sorted at take() time.
+ * with their modification time, kept in (mtime, name) order as they are discovered:
+ * files land in time order, so an insertion is nearly always an append, and take() pops
+ * from one end (the array is a window [head, head + n_pend) of its buffer) without
+ * sorting anything.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,7 +45,7 @@ struct tb_filewatch {
     size_t n_used;
     size_t n_seen;
     pending *pend;
-    size_t n_pend, cap_pend;
+    size_t head, n_pend, cap_pend; /* pending: pend[head .. head + n_pend), ordered */
 };
 
 void tb_filewatch_opts_default(tb_filewatch_opts *opts)
@@ -111,6 +114,44 @@ static bool suffix_ok(const tb_filewatch *fw, const char *name)
     return fw->opts.suffix == NULL || tb_str_ends_with(name, fw->opts.suffix);
 }
 
+static int cmp_oldest(const void *a, const void *b)
+{
+    const pending *x = a, *y = b;
+    if (x->mtime_ns != y->mtime_ns)
+        return x->mtime_ns < y->mtime_ns ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Insert p into the ordered pending window: an append when it is the newest (the usual
+ * case), else a binary search and a shift. */
+static tb_rc pend_insert(tb_filewatch *fw, pending p)
+{
+    if (fw->head + fw->n_pend == fw->cap_pend && fw->head > 0) {
+        memmove(fw->pend, fw->pend + fw->head, fw->n_pend * sizeof(pending));
+        fw->head = 0;
+    }
+    if (tb_grow((void **)&fw->pend, &fw->cap_pend, fw->head + fw->n_pend + 1,
+                sizeof(pending)) != TB_OK)
+        return TB_E_NOMEM;
+    pending *w = fw->pend + fw->head;
+    size_t lo = fw->n_pend;
+    if (lo > 0 && cmp_oldest(&p, &w[lo - 1]) < 0) {
+        size_t a = 0, b = lo; /* first element greater than p */
+        while (a < b) {
+            size_t mid = a + (b - a) / 2;
+            if (cmp_oldest(&w[mid], &p) <= 0)
+                a = mid + 1;
+            else
+                b = mid;
+        }
+        lo = a;
+        memmove(w + lo + 1, w + lo, (fw->n_pend - lo) * sizeof(pending));
+    }
+    w[lo] = p;
+    fw->n_pend++;
+    return TB_OK;
+}
+
 /* A candidate file appeared: add it to pending unless known. */
 static tb_rc discovered(tb_filewatch *fw, const char *name, tb_err *err)
 {
@@ -133,13 +174,9 @@ static tb_rc discovered(tb_filewatch *fw, const char *name, tb_err *err)
         return tb_err_nomem(err);
     if (!is_new)
         return TB_OK;
-    if (tb_grow((void **)&fw->pend, &fw->cap_pend, fw->n_pend + 1, sizeof(pending)) != TB_OK)
-        return tb_err_nomem(err);
-    fw->pend[fw->n_pend].name = s->name;
-    fw->pend[fw->n_pend].mtime_ns =
-        (int64_t)st.st_mtim.tv_sec * 1000000000LL + (int64_t)st.st_mtim.tv_nsec;
-    fw->n_pend++;
-    return TB_OK;
+    pending p = {s->name,
+                 (int64_t)st.st_mtim.tv_sec * 1000000000LL + (int64_t)st.st_mtim.tv_nsec};
+    return pend_insert(fw, p) == TB_OK ? TB_OK : tb_err_nomem(err);
 }
 
 static tb_rc relist(tb_filewatch *fw, tb_err *err)
@@ -225,9 +262,11 @@ tb_rc tb_filewatch_mark_seen(tb_filewatch *fw, const char *name, tb_err *err)
     if (insert(fw, name, SLOT_SEEN, &s, &is_new) != TB_OK)
         return tb_err_nomem(err);
     if (!is_new && s->state == SLOT_PENDING) {
+        pending *w = fw->pend + fw->head;
         for (size_t i = 0; i < fw->n_pend; i++) {
-            if (fw->pend[i].name == s->name) {
-                fw->pend[i] = fw->pend[--fw->n_pend];
+            if (w[i].name == s->name) {
+                memmove(w + i, w + i + 1, (fw->n_pend - i - 1) * sizeof(pending));
+                fw->n_pend--;
                 break;
             }
         }
@@ -263,19 +302,6 @@ static tb_rc drain_inotify(tb_filewatch *fw, int timeout_ms, tb_err *err)
     }
 }
 
-static int cmp_oldest(const void *a, const void *b)
-{
-    const pending *x = a, *y = b;
-    if (x->mtime_ns != y->mtime_ns)
-        return x->mtime_ns < y->mtime_ns ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-static int cmp_newest(const void *a, const void *b)
-{
-    return cmp_oldest(b, a);
-}
-
 tb_rc tb_filewatch_take(tb_filewatch *fw, int timeout_ms, uint32_t max_files,
                         bool latest_first, tb_strlist *out, tb_err *err)
 {
@@ -300,26 +326,33 @@ tb_rc tb_filewatch_take(tb_filewatch *fw, int timeout_ms, uint32_t max_files,
     }
     if (fw->n_pend == 0)
         return TB_OK;
-    qsort(fw->pend, fw->n_pend, sizeof(pending), latest_first ? cmp_newest : cmp_oldest);
     size_t take = fw->n_pend;
     if (max_files > 0 && take > max_files)
         take = max_files;
+    /* Oldest first: the front of the window; latest first: its back, newest first. */
+    pending *w = fw->pend + fw->head;
     tb_buf full = {0};
     for (size_t i = 0; i < take; i++) {
+        const pending *p = latest_first ? &w[fw->n_pend - 1 - i] : &w[i];
         full.len = 0;
-        if (tb_buf_printf(&full, "%s/%s", fw->dir, fw->pend[i].name) != TB_OK ||
+        if (tb_buf_printf(&full, "%s/%s", fw->dir, p->name) != TB_OK ||
             tb_strlist_push(out, full.data) != TB_OK) {
             tb_buf_free(&full);
-            return tb_err_nomem(err);
+            return tb_err_nomem(err); /* nothing was marked seen past i: retried next time */
         }
-        slot *s = find_slot(fw, fw->pend[i].name, tb_hash_bytes(fw->pend[i].name,
-                                                                  strlen(fw->pend[i].name), 0));
+    }
+    tb_buf_free(&full);
+    for (size_t i = 0; i < take; i++) {
+        const pending *p = latest_first ? &w[fw->n_pend - 1 - i] : &w[i];
+        slot *s = find_slot(fw, p->name, tb_hash_bytes(p->name, strlen(p->name), 0));
         s->state = SLOT_SEEN;
         fw->n_seen++;
     }
-    tb_buf_free(&full);
-    memmove(fw->pend, fw->pend + take, (fw->n_pend - take) * sizeof(pending));
+    if (!latest_first)
+        fw->head += take;
     fw->n_pend -= take;
+    if (fw->n_pend == 0)
+        fw->head = 0;
     return TB_OK;
 }
 

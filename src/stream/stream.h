@@ -13,8 +13,8 @@
  *   INSERT INTO t SELECT * FROM v
  *       a sink receiving v's output (or any streaming SELECT) on every batch.
  *
- * Each continuous query keeps a checkpoint (offsets/state/commits, see checkpoint.h) so
- * a restart neither loses nor repeats input.
+ * Each continuous query keeps a checkpoint (offsets carrying the previous batch's commit
+ * and state, see checkpoint.h) so a restart neither loses nor repeats input.
  *
  * @thread one thread drives a tb_stream (tb_stream_run); queries of the db from that
  * thread between batches (the dashboard) see committed batches only.
@@ -71,6 +71,14 @@ uint32_t tb_stream_query_count(const tb_stream *st);
 tb_rc tb_stream_run(tb_stream *st, volatile sig_atomic_t *stop, tb_err *err);
 /* Run at most one micro-batch per query now (tests): *out_ran counts batches run. */
 tb_rc tb_stream_step(tb_stream *st, int timeout_ms, uint32_t *out_ran, tb_err *err);
+/*
+ * Write the commit of each query's last batch now. A batch's commit normally rides on
+ * the next batch's offsets (one durable write per batch); it is written on its own after
+ * a short idle time, and by tb_stream_run when it stops. A caller driving the stream with
+ * tb_stream_step calls this before tb_stream_free, else a restart re-runs the last batch
+ * (harmless: the sinks are idempotent per batch).
+ */
+tb_rc tb_stream_flush(tb_stream *st, tb_err *err);
 
 /* Parse "10 seconds", "2s", "500ms", "1 minute" into milliseconds. */
 bool tb_stream_parse_duration(const char *s, int64_t *out_ms);
