@@ -105,93 +105,13 @@ function duSize(path) {
 }
 
 // ---------------------------------------------------------------- (d)
-const PRODUCTS = fs.realpathSync(`${D}/products.parquet`);
-const WORK = `${D}/work`;
-const rowsPerBig = Math.floor(ROWS / FILES);
-function feed(job, src, n, ivMs, ckpt, maxf = '1') {
-  const e = { ...env };
-  if (ckpt === 'memory') e.TB_BENCH_CKPT = `${SHM}/tributary-bench-ckpt-${process.pid}`;
-  else delete e.TB_BENCH_CKPT;
-  const r = run('node', ['feed.mjs', BIN, job, src, WORK, String(n), String(ivMs), `PRODUCTS=${PRODUCTS}`, `MAXF=${maxf}`, `OUT=${fs.realpathSync(D)}/work-out`], { env: e });
-  fs.rmSync(`${D}/work-out`, { recursive: true, force: true });
-  return JSON.parse(r.stdout);
-}
-function duckStream(src, n, ckpt) {
-  const args = ['duck_stream.mjs', '1', src, String(n), PRODUCTS];
-  if (ckpt === 'disk') args.push(`${WORK}-duck.db`);
-  return JSON.parse(run('node', args).stdout);
-}
-// The disk's fsync latency now (this machine's disk is shared: it swings from ~1 to
-// ~25 ms when other jobs write), so the "disk" rows can be read against it.
-function fsyncProbe() {
-  const f = `${D}/fsync-probe`, buf = Buffer.alloc(4096, 1), ms = [];
-  const fd = fs.openSync(f, 'w');
-  for (let i = 0; i < 30; i++) {
-    const t = performance.now();
-    fs.writeSync(fd, buf, 0, buf.length, 0);
-    fs.fsyncSync(fd);
-    ms.push(performance.now() - t);
-  }
-  fs.closeSync(fd);
-  fs.rmSync(f);
-  return median(ms);
-}
-const fsyncBefore = fsyncProbe();
-const configs = [
-  { label: '1,000', src: `${D}/small`, rows: 1000, tputN: 500, latN: 200, ckpt: 'memory', iv: 10 },
-  { label: '1,000', src: `${D}/small`, rows: 1000, tputN: 200, latN: 100, ckpt: 'disk', iv: 60 },
-  { label: rowsPerBig.toLocaleString('en'), src: `${D}/sales`, rows: rowsPerBig, tputN: FILES - 1, latN: Math.min(FILES - 1, 30), ckpt: 'memory', iv: 250 },
-  { label: rowsPerBig.toLocaleString('en'), src: `${D}/sales`, rows: rowsPerBig, tputN: FILES - 1, latN: Math.min(FILES - 1, 30), ckpt: 'disk', iv: 300 },
-];
-p('');
-p('| rows per file | checkpoint | files | Tributary files/s | DuckDB files/s | Tributary/DuckDB | Tributary latency p50 / p99 ms | DuckDB query p50 / p99 ms | Tributary peak RSS MiB | DuckDB peak RSS MiB | same view |');
-p('|---|---|---|---|---|---|---|---|---|---|---|');
-const streamRss = [];
-for (const c of configs) {
-  log(`(d) ${c.label}-row files, checkpoint on ${c.ckpt}`);
-  const T = [], K = [], L = [], TL = [], KL = [];
-  for (let i = 0; i < REPEAT; i++) {
-    T.push(feed('stream_job.sql', c.src, c.tputN, 0, c.ckpt));
-    L.push(feed('stream_job.sql', c.src, c.latN, c.iv, c.ckpt));
-    K.push(duckStream(c.src, c.tputN, c.ckpt));
-  }
-  for (const x of L) TL.push(...x.lat);
-  for (const x of K) KL.push(...x.lat);
-  const tf = median(T.map((x) => x.files_per_s)), kf = median(K.map((x) => x.files_per_s));
-  const same = T.every((x) => x.groups === K[0].groups && x.total_quantity === K[0].total_quantity);
-  if (!same) log(`views differ: tributary ${T[0].groups} ${T[0].total_quantity}, duckdb ${K[0].groups} ${K[0].total_quantity}`);
-  const trss = Math.max(...T.map((x) => x.rss_kb), ...L.map((x) => x.rss_kb));
-  streamRss.push(trss);
-  c.result = { tf, kf, tp50: quant(TL, 0.5), tp99: quant(TL, 0.99), batch: L[0].batch_ms_p50 };
-  const met = (ok) => (ok ? 'met' : 'NOT met');
-  const p99 = quant(TL, 0.99);
-  p(`| ${c.label} | ${c.ckpt === 'memory' ? 'tmpfs (no fsync)' : 'disk (fsync)'} | ${c.tputN} | ${f1(tf)} (${f2(tf * c.rows / 1e6)} M rows/s) | ${f1(kf)} | **${f2(tf / kf)}x** (>= 3x ${met(tf / kf >= 3)}) | ${f2(quant(TL, 0.5))} / ${f2(p99)}${c.rows === 1000 ? ` (< 5 ${met(p99 < 5)})` : ''}; ${c.latN} files, one every ${c.iv} ms | ${f2(quant(KL, 0.5))} / ${f2(quant(KL, 0.99))} | ${mib(trss)} | ${mib(Math.max(...K.map((x) => x.rss_kb)))} | ${same ? 'yes' : 'NO'} |`);
-}
-p('');
-p('Throughput: files renamed into the directory back to back, one batch per file (`max_files_per_trigger = 1`) against one DuckDB query per file; Tributary\'s figure runs from the first rename to the last batch\'s commit. Tributary latency: rename -> end of the batch that read the file (view updated, checkpoint committed), files landing at the interval shown, pooled over the runs. DuckDB\'s: the upsert query alone (no file discovery), a lower bound. "tmpfs": Tributary\'s checkpoint on tmpfs, DuckDB in memory; "disk": Tributary\'s checkpoint on ext4 (fsync), DuckDB on a database file (WAL fsync per commit). One thread each.');
-
-p(`fsync of a 4 KiB write on this disk (median of 30): ${f2(fsyncBefore)} ms before (d), ${f2(fsyncProbe())} ms after.`);
-
-// Per-batch phases, and the full reference job (Delta sink) for information.
-p('');
-p('Tributary per-batch phases (median ms, latency runs): ' + configs.map((c) => `${c.label} rows/${c.ckpt}: ${Object.entries(c.result.batch).map(([k, v]) => `${k} ${f2(v)}`).join(', ')}`).join('; ') + '.');
-log('(d) reference job with its Delta sink');
-const RJ = [];
-for (let i = 0; i < REPEAT; i++) RJ.push(feed('stream_job_delta.sql', `${D}/small`, 100, 0, 'disk'));
-log('(d) default batching, disk');
-const DB = [];
-for (let i = 0; i < REPEAT; i++) DB.push(feed('stream_job.sql', `${D}/small`, 500, 0, 'disk', '0'));
-p(`Default batching (\`max_files_per_trigger\` unset: a batch takes every file present), 1,000-row files, disk: ${f1(median(DB.map((x) => x.files_per_s)))} files/s back to back (${f1(median(DB.map((x) => x.files / x.batches)))} files per batch).`);
-p(`With the reference job's Delta sink too (stream_job_delta.sql, 1,000-row files, disk): ${f1(median(RJ.map((x) => x.files_per_s)))} files/s back to back, batch phases ${Object.entries(RJ[0].batch_ms_p50).map(([k, v]) => `${k} ${f2(v)}`).join(', ')} ms.`);
+// The streaming part lives in stream.mjs (it also runs on its own).
+const { streamBench } = await import('./stream.mjs');
+const { streamRss, manyRss, manyFps } = streamBench({
+  BIN, BASE: env.TB_BIN_BASE || null, D, ROWS, FILES, REPEAT, RSS_FILES, p, log, die,
+});
 
 // ---------------------------------------------------------------- (e)
-let manyRss = NaN, manyFps = NaN;
-if (RSS_FILES > 0) {
-  log(`(e) streaming RSS over ${RSS_FILES} files`);
-  const r = feed('stream_job.sql', `${D}/small`, RSS_FILES - 1, 0, 'memory');
-  manyRss = r.rss_kb;
-  manyFps = r.files_per_s;
-}
 p('');
 p('| (e) peak RSS | Tributary MiB | target |');
 p('|---|---|---|');

@@ -1,6 +1,7 @@
 /*
- * fuzz_checkpoint.c - the checkpoint readers: offsets/commits files (JSON + CRC trailer)
- * and aggregate state images. Any input must give TB_OK or a clear error, never a
+ * fuzz_checkpoint.c - the checkpoint readers: offsets/commits files (JSON + optional
+ * state payload + CRC trailer), compact files (JSON lines + CRC trailer) and aggregate
+ * state images. Any input must give TB_OK or a clear error, never a
  * crash, leak or unbounded allocation.
  */
 #include <stdint.h>
@@ -18,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tb_ckpt_offsets off = {0};
     (void)tb_ckpt_parse_offsets("fuzz", (const char *)data, size, &off, &err);
     tb_ckpt_offsets_clear(&off);
+    (void)tb_ckpt_parse_compact("fuzz", (const char *)data, size, NULL, NULL, &err);
 
     /* The same bytes as an aggregate state image (key: timestamp, text; sum, count). */
     tb_arena *arena = tb_arena_new(0);

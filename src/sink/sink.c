@@ -235,6 +235,13 @@ static tb_rc delta_commit(tb_sink *sink, int64_t batch, tb_err *err)
     delta_sink *d = (delta_sink *)sink;
     bool skipped = false;
     int64_t version = -1;
+    if (!d->replace && d->pending_rows == 0) {
+        /* Nothing to append (e.g. no window closed in this batch): no table version, no
+         * fsync. Exactly-once holds without a txn for it: a re-run of batch N reads the
+         * same files from the same state, so it again appends nothing. */
+        tb_delta_writer_abort(d->w);
+        return TB_OK;
+    }
     tb_rc rc = tb_delta_writer_commit(d->w, d->replace ? TB_DELTA_OVERWRITE : TB_DELTA_APPEND,
                                       d->app_id, batch, &skipped, &version, err);
     if (rc != TB_OK)

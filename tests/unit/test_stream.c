@@ -222,6 +222,231 @@ static void test_checkpoint_damage_detected(void **state)
     free(dir);
 }
 
+/* Format 2: offsets/N carries the commit of N-1 and the state after it. */
+static void test_checkpoint_combined_commit(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    tb_err err;
+    tb_err_clear(&err);
+    tb_ckpt *ck = NULL;
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    tb_ckpt_offsets off = {.batch = 0, .watermark_us = 5};
+    assert_int_equal(tb_strlist_push(&off.files, "a.csv"), TB_OK);
+    assert_int_equal(tb_ckpt_write_offsets(ck, &off, &err), TB_OK);
+    tb_ckpt_offsets_clear(&off);
+    assert_int_equal(tb_ckpt_last_commit(ck), -1);
+    /* batch 1's offsets commit batch 0 with a binary state (NUL and newline bytes) */
+    static const char st0[] = "st\0\nte-0";
+    off = (tb_ckpt_offsets){.batch = 1, .watermark_us = 6, .has_commit = true,
+                            .state = (char *)st0, .state_len = sizeof(st0)};
+    assert_int_equal(tb_strlist_push(&off.files, "b.csv"), TB_OK);
+    assert_int_equal(tb_ckpt_write_offsets(ck, &off, &err), TB_OK);
+    off.state = NULL;
+    tb_ckpt_offsets_clear(&off);
+    assert_int_equal(tb_ckpt_last_commit(ck), 0);
+    tb_ckpt_free(ck);
+
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    assert_int_equal(tb_ckpt_last_commit(ck), 0);
+    assert_int_equal(tb_ckpt_last_offsets(ck), 1);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(tb_ckpt_read_state(ck, 0, &data, &len, &err), TB_OK);
+    assert_int_equal(len, sizeof(st0));
+    assert_memory_equal(data, st0, sizeof(st0));
+    tb_free(data);
+    tb_ckpt_offsets back = {0};
+    assert_int_equal(tb_ckpt_read_offsets(ck, 1, &back, &err), TB_OK);
+    assert_true(back.has_commit);
+    assert_int_equal(back.files.n, 1);
+    assert_string_equal(back.files.items[0], "b.csv");
+    assert_int_equal(back.state_len, sizeof(st0));
+    tb_ckpt_offsets_clear(&back);
+    /* batch 1 ran; its commit written alone (the job idled) wins over offsets/1 */
+    assert_int_equal(tb_ckpt_write_commit_state(ck, 1, "st-1", 4, &err), TB_OK);
+    tb_ckpt_free(ck);
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    assert_int_equal(tb_ckpt_last_commit(ck), 1);
+    assert_int_equal(tb_ckpt_read_state(ck, 1, &data, &len, &err), TB_OK);
+    assert_int_equal(len, 4);
+    assert_memory_equal(data, "st-1", 4);
+    tb_free(data);
+    /* no state anywhere for batch 7 */
+    assert_int_equal(tb_ckpt_read_state(ck, 7, &data, &len, &err), TB_E_NOTFOUND);
+    tb_ckpt_free(ck);
+
+    /* A flipped byte in the state carried by the newest offsets file stops the open,
+     * naming the file (it holds the last commit). */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/commits/1", dir);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof(path), "%s/offsets/1", dir);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    const char *nl = memchr(buf, '\n', n);
+    assert_non_null(nl);
+    corrupt(path, (long)(nl - buf) + 3);
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_E_CORRUPT);
+    assert_non_null(strstr(err.msg, "offsets/1"));
+    rm_rf(dir);
+    free(dir);
+}
+
+typedef struct scan_seen {
+    int64_t next;
+    size_t files;
+} scan_seen;
+
+static tb_rc scan_count(void *ud, const tb_ckpt_offsets *off, tb_err *err)
+{
+    (void)err;
+    scan_seen *s = ud;
+    char want[32];
+    snprintf(want, sizeof(want), "f%lld.csv", (long long)off->batch);
+    if (off->batch != s->next || off->files.n != 1 || strcmp(off->files.items[0], want) != 0 ||
+        off->watermark_us != off->batch * 10)
+        return TB_E_CORRUPT;
+    s->next++;
+    s->files += off->files.n;
+    return TB_OK;
+}
+
+static int count_files(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "ls '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int n = -1;
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+/* Compaction bounds the directory and keeps every batch's files, in order. */
+static void test_checkpoint_compaction(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    tb_err err;
+    tb_err_clear(&err);
+    tb_ckpt *ck = NULL;
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    int64_t n = TB_CKPT_COMPACT_MIN_BATCHES + 100;
+    int compactions = 0;
+    for (int64_t b = 0; b < n; b++) {
+        char name[32], st[32];
+        snprintf(name, sizeof(name), "f%lld.csv", (long long)b);
+        snprintf(st, sizeof(st), "state-%lld", (long long)(b - 1));
+        tb_ckpt_offsets off = {.batch = b, .watermark_us = b * 10, .has_commit = b > 0,
+                               .state = b > 0 ? st : NULL, .state_len = b > 0 ? strlen(st) : 0};
+        assert_int_equal(tb_strlist_push(&off.files, name), TB_OK);
+        assert_int_equal(tb_ckpt_write_offsets(ck, &off, &err), TB_OK);
+        off.state = NULL;
+        tb_ckpt_offsets_clear(&off);
+        bool done = false;
+        assert_int_equal(tb_ckpt_maybe_compact(ck, &done, &err), TB_OK);
+        compactions += done;
+    }
+    assert_int_equal(compactions, 1);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/offsets", dir);
+    /* the compact + the offsets after it: about 100, not 600 */
+    assert_true(count_files(path) <= 110);
+    snprintf(path, sizeof(path), "%s/offsets/0", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    tb_ckpt_free(ck);
+
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    assert_int_equal(tb_ckpt_last_commit(ck), n - 2);
+    assert_int_equal(tb_ckpt_last_offsets(ck), n - 1);
+    scan_seen seen = {0, 0};
+    assert_int_equal(tb_ckpt_scan(ck, scan_count, &seen, &err), TB_OK);
+    assert_int_equal(seen.next, n);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(tb_ckpt_read_state(ck, n - 2, &data, &len, &err), TB_OK);
+    char want[32];
+    snprintf(want, sizeof(want), "state-%lld", (long long)(n - 2));
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data, want, len);
+    tb_free(data);
+    /* a second compaction folds the first one in; the last commit's file stays */
+    assert_int_equal(tb_ckpt_compact(ck, &err), TB_OK);
+    tb_ckpt_free(ck);
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    seen = (scan_seen){0, 0};
+    assert_int_equal(tb_ckpt_scan(ck, scan_count, &seen, &err), TB_OK);
+    assert_int_equal(seen.next, n);
+    assert_int_equal(tb_ckpt_last_commit(ck), n - 2);
+    assert_int_equal(tb_ckpt_read_state(ck, n - 2, &data, &len, &err), TB_OK);
+    tb_free(data);
+    tb_ckpt_free(ck);
+    /* a damaged compact file is an error naming it */
+    snprintf(path, sizeof(path), "%s/offsets/%lld.compact", dir, (long long)(n - 2));
+    corrupt(path, 40);
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    seen = (scan_seen){0, 0};
+    assert_int_equal(tb_ckpt_scan(ck, scan_count, &seen, &err), TB_E_CORRUPT);
+    assert_non_null(strstr(err.msg, ".compact"));
+    tb_ckpt_free(ck);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* Files discovered out of time order are still handed out oldest first (or newest
+ * first), without a sort per take. */
+static void test_filewatch_out_of_order(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    tb_err err;
+    tb_err_clear(&err);
+    tb_filewatch *fw = NULL;
+    assert_int_equal(tb_filewatch_open(dir, NULL, &fw, &err), TB_OK);
+    tb_strlist got = {0};
+    assert_int_equal(tb_filewatch_take(fw, 0, 0, false, &got, &err), TB_OK);
+    assert_int_equal(got.n, 0);
+    /* mtimes 5, 3, 4, 1, 2 (plus a tie at 3 broken by name), renamed into place */
+    static const int mt[] = {5, 3, 4, 1, 2, 3};
+    static const char *const names[] = {"e.csv", "c2.csv", "d.csv", "a.csv", "b.csv", "c1.csv"};
+    for (int i = 0; i < 6; i++) {
+        char tmp[40];
+        snprintf(tmp, sizeof(tmp), ".%s", names[i]);
+        put(dir, tmp, "x\n");
+        char from[512], to[512];
+        snprintf(from, sizeof(from), "%s/%s", dir, tmp);
+        snprintf(to, sizeof(to), "%s/%s", dir, names[i]);
+        struct timespec ts[2] = {{1000 + mt[i], 0}, {1000 + mt[i], 0}};
+        assert_int_equal(utimensat(AT_FDCWD, from, ts, 0), 0);
+        assert_int_equal(rename(from, to), 0);
+    }
+    assert_int_equal(tb_filewatch_take(fw, 1000, 2, false, &got, &err), TB_OK);
+    assert_int_equal(got.n, 2);
+    assert_string_equal(base(got.items[0]), "a.csv");
+    assert_string_equal(base(got.items[1]), "b.csv");
+    tb_strlist_free(&got);
+    assert_int_equal(tb_filewatch_take(fw, 0, 1, true, &got, &err), TB_OK);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(base(got.items[0]), "e.csv");
+    tb_strlist_free(&got);
+    assert_int_equal(tb_filewatch_pending(fw), 3);
+    assert_int_equal(tb_filewatch_take(fw, 0, 0, false, &got, &err), TB_OK);
+    assert_int_equal(got.n, 3);
+    assert_string_equal(base(got.items[0]), "c1.csv");
+    assert_string_equal(base(got.items[1]), "c2.csv");
+    assert_string_equal(base(got.items[2]), "d.csv");
+    tb_strlist_free(&got);
+    assert_int_equal(tb_filewatch_seen_count(fw), 6);
+    tb_filewatch_free(fw);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void test_durations(void **state)
 {
     (void)state;
@@ -243,6 +468,9 @@ int main(void)
         cmocka_unit_test(test_filewatch_limit_order_seen),
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_checkpoint_damage_detected),
+        cmocka_unit_test(test_checkpoint_combined_commit),
+        cmocka_unit_test(test_checkpoint_compaction),
+        cmocka_unit_test(test_filewatch_out_of_order),
         cmocka_unit_test(test_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
