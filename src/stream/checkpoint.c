@@ -45,6 +45,14 @@ struct tb_ckpt {
     uint64_t compact_entries;
     uint64_t n_since;     /* offsets files above `compact` */
     uint64_t bytes_since; /* their bytes */
+    /* The batches above `compact` as compact lines (batch, watermark, files), in batch
+     * order, so a compaction need not re-read their offsets files (whose states can be
+     * large). Valid when mem_ok: filled by tb_ckpt_scan, kept by tb_ckpt_write_offsets. */
+    tb_buf mem_lines;
+    int64_t *mem_batch; /* per line: batch, and its end offset in mem_lines */
+    size_t *mem_end;
+    size_t mem_n, mem_cap;
+    bool mem_ok;
 };
 
 static uint32_t crc(const void *p, size_t n)
@@ -283,6 +291,13 @@ static void make_id(char *out, size_t cap)
              (unsigned long long)(b & 0xffffffffffffULL));
 }
 
+static void mem_reset(tb_ckpt *ckpt, bool ok)
+{
+    ckpt->mem_lines.len = 0;
+    ckpt->mem_n = 0;
+    ckpt->mem_ok = ok;
+}
+
 /* Find the last commit and the file holding its state; check that file. */
 static tb_rc find_last_commit(tb_ckpt *ckpt, tb_err *err)
 {
@@ -406,6 +421,7 @@ tb_rc tb_ckpt_open(const char *dir, const char *query, tb_ckpt **out, tb_err *er
     json_decref(meta);
     meta = NULL;
     scan_offsets(ckpt);
+    mem_reset(ckpt, ckpt->n_since == 0); /* else tb_ckpt_scan fills it */
     rc = find_last_commit(ckpt, err);
     if (rc != TB_OK)
         goto fail;
@@ -425,6 +441,9 @@ void tb_ckpt_free(tb_ckpt *ckpt)
 {
     if (ckpt == NULL)
         return;
+    tb_buf_free(&ckpt->mem_lines);
+    tb_free(ckpt->mem_batch);
+    tb_free(ckpt->mem_end);
     tb_free(ckpt->dir);
     tb_free(ckpt->id);
     tb_free(ckpt);
@@ -461,6 +480,32 @@ static json_t *offsets_json(const tb_ckpt_offsets *off)
                      (json_int_t)off->watermark_us, "files", files);
 }
 
+/* Keep off's compact line in memory (or give up keeping them: compaction re-reads). */
+static void mem_add(tb_ckpt *ckpt, const tb_ckpt_offsets *off)
+{
+    if (!ckpt->mem_ok)
+        return;
+    if (ckpt->mem_n > 0 && ckpt->mem_batch[ckpt->mem_n - 1] >= off->batch) {
+        ckpt->mem_ok = false; /* not in batch order: never in practice */
+        return;
+    }
+    size_t cap = ckpt->mem_cap;
+    json_t *doc = offsets_json(off);
+    if (doc == NULL || tb_grow((void **)&ckpt->mem_batch, &cap, ckpt->mem_n + 1,
+                               sizeof(int64_t)) != TB_OK ||
+        tb_grow((void **)&ckpt->mem_end, &ckpt->mem_cap, ckpt->mem_n + 1, sizeof(size_t)) !=
+            TB_OK ||
+        put_json_line(&ckpt->mem_lines, doc) != TB_OK) {
+        json_decref(doc);
+        ckpt->mem_ok = false;
+        return;
+    }
+    json_decref(doc);
+    ckpt->mem_batch[ckpt->mem_n] = off->batch;
+    ckpt->mem_end[ckpt->mem_n] = ckpt->mem_lines.len;
+    ckpt->mem_n++;
+}
+
 tb_rc tb_ckpt_write_offsets(tb_ckpt *ckpt, const tb_ckpt_offsets *off, tb_err *err)
 {
     tb_rc rc = TB_OK;
@@ -477,6 +522,7 @@ tb_rc tb_ckpt_write_offsets(tb_ckpt *ckpt, const tb_ckpt_offsets *off, tb_err *e
     rc = write_record(p.data, doc, off->state, off->state_len, off->has_commit, err);
     if (rc != TB_OK)
         goto done;
+    mem_add(ckpt, off);
     if (off->batch > ckpt->last_offsets) {
         ckpt->n_since++;
         ckpt->last_offsets = off->batch;
@@ -858,13 +904,30 @@ static tb_rc scan_files(tb_ckpt *ckpt, int64_t upto, tb_ckpt_scan_fn fn, void *u
     return rc;
 }
 
+typedef struct scan_mem {
+    tb_ckpt *ckpt;
+    tb_ckpt_scan_fn fn;
+    void *ud;
+} scan_mem;
+
+static tb_rc scan_mem_fn(void *ud, const tb_ckpt_offsets *off, tb_err *err)
+{
+    scan_mem *m = ud;
+    mem_add(m->ckpt, off);
+    return m->fn(m->ud, off, err);
+}
+
 tb_rc tb_ckpt_scan(tb_ckpt *ckpt, tb_ckpt_scan_fn fn, void *ud, tb_err *err)
 {
     tb_rc rc = TB_OK;
     if (ckpt->compact >= 0)
         rc = scan_compact(ckpt, fn, ud, &ckpt->compact_entries, err);
+    mem_reset(ckpt, true);
+    scan_mem m = {ckpt, fn, ud};
     if (rc == TB_OK)
-        rc = scan_files(ckpt, ckpt->last_offsets, fn, ud, err);
+        rc = scan_files(ckpt, ckpt->last_offsets, scan_mem_fn, &m, err);
+    if (rc != TB_OK)
+        mem_reset(ckpt, false);
     return rc;
 }
 
@@ -908,10 +971,19 @@ tb_rc tb_ckpt_compact(tb_ckpt *ckpt, tb_err *err)
     tb_buf out = {0}, lines = {0}, p = {0};
     compact_ctx c = {&lines, 0};
     tb_rc rc = TB_OK;
+    size_t n_mem = 0; /* lines of mem_lines that go into the compact */
     if (ckpt->compact >= 0)
         rc = scan_compact(ckpt, compact_put, &c, NULL, err);
-    if (rc == TB_OK)
+    if (rc == TB_OK && ckpt->mem_ok) {
+        while (n_mem < ckpt->mem_n && ckpt->mem_batch[n_mem] <= through)
+            n_mem++;
+        size_t bytes = n_mem > 0 ? ckpt->mem_end[n_mem - 1] : 0;
+        if (tb_buf_append(&lines, ckpt->mem_lines.data, bytes) != TB_OK)
+            rc = tb_err_nomem(err);
+        c.n += n_mem;
+    } else if (rc == TB_OK) {
         rc = scan_files(ckpt, through, compact_put, &c, err);
+    }
     if (rc != TB_OK)
         goto done;
     json_t *h = json_pack("{s:I, s:I}", "compact_through", (json_int_t)through, "batches",
@@ -935,6 +1007,16 @@ tb_rc tb_ckpt_compact(tb_ckpt *ckpt, tb_err *err)
     purge(ckpt, "state", through, keep);
     ckpt->compact = through;
     ckpt->compact_entries = c.n;
+    if (ckpt->mem_ok && n_mem > 0) { /* drop the compacted lines */
+        size_t cut = ckpt->mem_end[n_mem - 1];
+        memmove(ckpt->mem_lines.data, ckpt->mem_lines.data + cut, ckpt->mem_lines.len - cut);
+        ckpt->mem_lines.len -= cut;
+        for (size_t i = n_mem; i < ckpt->mem_n; i++) {
+            ckpt->mem_batch[i - n_mem] = ckpt->mem_batch[i];
+            ckpt->mem_end[i - n_mem] = ckpt->mem_end[i] - cut;
+        }
+        ckpt->mem_n -= n_mem;
+    }
     scan_offsets(ckpt); /* the files above it: count and bytes */
 done:
     tb_buf_free(&out);

@@ -579,6 +579,10 @@ typedef struct cq {
     stream_src *src;
     tb_table *mv;      /* owned by the catalog; NULL for a bare INSERT pipeline */
     tb_table *emitted; /* append mode: rows already final (owned) */
+    /* CSV text of the first emitted_rows rows of `emitted` (append only, so the state
+     * image adds only the rows emitted since the last one instead of re-encoding all) */
+    tb_buf emitted_csv;
+    uint64_t emitted_rows;
     tb_schema *out_schema;
     out_mode mode;     /* of the view: complete for aggregates, append otherwise */
     bool is_agg;
@@ -861,21 +865,6 @@ static tb_rc cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **gr
  * state/N payload: "TBCQ" u32 version, i64 watermark, u64 len + agg state bytes,
  * u64 len + emitted rows (CSV text of the emitted table, append mode).
  */
-static tb_rc table_to_csv(tb_table *t, tb_buf *out, tb_err *err)
-{
-    tb_op *scan = NULL;
-    tb_rc rc = tb_table_scan_new(t, NULL, 0, &scan, err);
-    while (rc == TB_OK) {
-        tb_batch *b = NULL;
-        rc = tb_op_next(scan, &b, err);
-        if (rc != TB_OK || b == NULL)
-            break;
-        rc = tb_csv_write_batch(b, out, err);
-    }
-    tb_op_free(scan);
-    return rc;
-}
-
 static tb_rc csv_to_table(const char *data, size_t len, tb_table *t, tb_err *err)
 {
     tb_csv_opts *opts = tb_csv_opts_new();
@@ -911,24 +900,80 @@ done:
     return rc;
 }
 
+/* Bring q->emitted_csv up to date: encode the rows emitted since it was last done. */
+static tb_rc emitted_catch_up(cq *q, tb_err *err)
+{
+    uint64_t total = tb_table_rows(q->emitted);
+    if (total == q->emitted_rows)
+        return TB_OK;
+    if (total < q->emitted_rows) { /* not append only after all: start over */
+        q->emitted_csv.len = 0;
+        q->emitted_rows = 0;
+    }
+    uint64_t skip = q->emitted_rows;
+    tb_op *scan = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_rc rc = arena == NULL ? tb_err_nomem(err) : tb_table_scan_new(q->emitted, NULL, 0, &scan, err);
+    while (rc == TB_OK) {
+        tb_batch *b = NULL;
+        rc = tb_op_next(scan, &b, err);
+        if (rc != TB_OK || b == NULL)
+            break;
+        if (skip >= b->n_rows) {
+            skip -= b->n_rows;
+            continue;
+        }
+        if (skip > 0) { /* the rows from `skip` on of this batch */
+            uint32_t n = b->n_rows - (uint32_t)skip;
+            uint32_t *sel = tb_arena_alloc(arena, sizeof(uint32_t) * n);
+            tb_batch *part = NULL;
+            rc = sel == NULL ? TB_E_NOMEM : tb_batch_shell(b->n_cols, arena, &part);
+            for (uint32_t i = 0; rc == TB_OK && i < n; i++)
+                sel[i] = (uint32_t)skip + i;
+            for (uint32_t j = 0; rc == TB_OK && j < b->n_cols; j++) {
+                rc = tb_vec_init(&part->cols[j], b->cols[j].type, n, arena);
+                if (rc == TB_OK)
+                    rc = tb_vec_copy_rows(&part->cols[j], 0, n, &b->cols[j], sel, n, false,
+                                          arena);
+            }
+            if (rc != TB_OK) {
+                rc = tb_err_nomem(err);
+                break;
+            }
+            part->n_rows = part->cap = n;
+            b = part;
+            skip = 0;
+        }
+        rc = tb_csv_write_batch(b, &q->emitted_csv, err);
+    }
+    tb_op_free(scan);
+    tb_arena_free(arena);
+    if (rc == TB_OK)
+        q->emitted_rows = total;
+    else { /* partly appended: encode everything again next time */
+        q->emitted_csv.len = 0;
+        q->emitted_rows = 0;
+    }
+    return rc;
+}
+
 static tb_rc cq_state_image(cq *q, tb_buf *img, tb_err *err)
 {
-    tb_buf agg = {0}, emitted = {0};
+    tb_buf agg = {0};
     tb_rc rc = TB_OK;
     uint32_t version = 1;
     if (q->agg != NULL)
         rc = tb_sagg_serialize(q->agg, &agg, err);
     if (rc == TB_OK && q->emitted != NULL)
-        rc = table_to_csv(q->emitted, &emitted, err);
-    uint64_t la = agg.len, le = emitted.len;
+        rc = emitted_catch_up(q, err);
+    uint64_t la = agg.len, le = q->emitted != NULL ? q->emitted_csv.len : 0;
     if (rc == TB_OK &&
         (tb_buf_append(img, "TBCQ", 4) || tb_buf_append(img, &version, 4) ||
          tb_buf_append(img, &q->watermark, 8) || tb_buf_append(img, &la, 8) ||
          (la && tb_buf_append(img, agg.data, la)) || tb_buf_append(img, &le, 8) ||
-         (le && tb_buf_append(img, emitted.data, le))))
+         (le && tb_buf_append(img, q->emitted_csv.data, le))))
         rc = tb_err_nomem(err);
     tb_buf_free(&agg);
-    tb_buf_free(&emitted);
     return rc;
 }
 
@@ -959,8 +1004,14 @@ static tb_rc cq_load_state(cq *q, const char *data, size_t len, const char *what
     p += 8;
     if (le > (size_t)(data + len - p))
         return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: truncated", what);
-    if (le > 0 && q->emitted != NULL)
-        return csv_to_table(p, le, q->emitted, err);
+    if (le > 0 && q->emitted != NULL) {
+        tb_rc rc = csv_to_table(p, le, q->emitted, err);
+        q->emitted_csv.len = 0;
+        q->emitted_rows = 0;
+        if (rc == TB_OK && tb_buf_append(&q->emitted_csv, p, le) == TB_OK)
+            q->emitted_rows = tb_table_rows(q->emitted); /* these bytes encode exactly them */
+        return rc;
+    }
     return TB_OK;
 }
 
@@ -1739,6 +1790,7 @@ static void cq_free(cq *q)
     tb_sagg_free(q->agg);
     tb_free(q->restore);
     tb_table_free(q->emitted);
+    tb_buf_free(&q->emitted_csv);
     tb_schema_free(q->out_schema);
     tb_ckpt_free(q->ckpt);
     tb_filewatch_free(q->fw);

@@ -386,6 +386,29 @@ static void test_checkpoint_compaction(void **state)
     assert_int_equal(tb_ckpt_read_state(ck, n - 2, &data, &len, &err), TB_OK);
     tb_free(data);
     tb_ckpt_free(ck);
+    /* a compaction right after an open (no scan: the batches are re-read from their
+     * offsets files) after a few more batches */
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    for (int64_t b = n; b < n + 5; b++) {
+        char name[32], st[32];
+        snprintf(name, sizeof(name), "f%lld.csv", (long long)b);
+        snprintf(st, sizeof(st), "state-%lld", (long long)(b - 1));
+        tb_ckpt_offsets off = {.batch = b, .watermark_us = b * 10, .has_commit = true,
+                               .state = st, .state_len = strlen(st)};
+        assert_int_equal(tb_strlist_push(&off.files, name), TB_OK);
+        assert_int_equal(tb_ckpt_write_offsets(ck, &off, &err), TB_OK);
+        off.state = NULL;
+        tb_ckpt_offsets_clear(&off);
+    }
+    assert_int_equal(tb_ckpt_compact(ck, &err), TB_OK);
+    tb_ckpt_free(ck);
+    n += 5;
+    assert_int_equal(tb_ckpt_open(dir, "q", &ck, &err), TB_OK);
+    seen = (scan_seen){0, 0};
+    assert_int_equal(tb_ckpt_scan(ck, scan_count, &seen, &err), TB_OK);
+    assert_int_equal(seen.next, n);
+    assert_int_equal(tb_ckpt_last_commit(ck), n - 2);
+    tb_ckpt_free(ck);
     /* a damaged compact file is an error naming it */
     snprintf(path, sizeof(path), "%s/offsets/%lld.compact", dir, (long long)(n - 2));
     corrupt(path, 40);
