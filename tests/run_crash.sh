@@ -111,7 +111,7 @@ t_ckpt=$(find "$D/ckpt" -name '.*tmp*' | wc -l)
 t_log=$(find "$D"/out_*/_delta_log -name '.*tmp*' | wc -l)
 t_data=$(find "$D"/out_* -maxdepth 1 -name '.*tmp*' | wc -l)
 reruns=$(cat "$T"/run*.err | grep -c 're-running uncommitted batch')
-# A batch's commit rides on the next batch's offsets (or is written alone after 250 ms
+# A batch's commit rides on the next batch's offsets (or is written alone after 1 s
 # idle), so a kill leaves the last batch uncommitted unless the job was idle: each
 # restart that re-ran one counts (a restart may re-run one batch per query).
 mid_batch=$(grep -l 're-running uncommitted batch' "$T"/run*.err | wc -l)

@@ -603,6 +603,9 @@ typedef struct cq {
      * with the next batch's offsets, or on its own after IDLE_COMMIT_MS or at stop. */
     int64_t pending_commit;
     int64_t pending_since_ns;
+    /* A batch failed: its effects on the state and the view are not undone, so the cq
+     * runs no further batch and writes no commit (a restart resumes from the checkpoint). */
+    bool failed;
     bool started;
     uint64_t total_rows;
     uint64_t *prev_hashes; /* update mode: hashes of the previous result rows (sorted) */
@@ -1040,13 +1043,15 @@ static void kill_point(const char *point, int64_t batch)
 }
 
 /* A batch's commit waits this long for the next batch's offsets to carry it, then is
- * written on its own (commits/N): a job that idles has its last batch committed soon. */
-#define IDLE_COMMIT_MS 250
+ * written on its own (commits/N): a job that idles has its last batch committed soon.
+ * One second: with the default 1-second trigger and steady input every commit rides
+ * along; waiting costs nothing but the re-run of one batch after a crash. */
+#define IDLE_COMMIT_MS 1000
 
 /* Write the pending commit on its own: commits/N with the state held now. */
 static tb_rc cq_flush(cq *q, tb_err *err)
 {
-    if (q->pending_commit < 0)
+    if (q->pending_commit < 0 || q->failed)
         return TB_OK;
     tb_buf img = {0};
     tb_rc rc = cq_state_image(q, &img, err);
@@ -2430,6 +2435,7 @@ static tb_rc cq_start(tb_stream *st, cq *q, tb_err *err)
                c + 1, ss.replay.n);
         rc = run_batch(st, q, c + 1, &ss.replay, true, err);
         q->next_batch = c + 2;
+        q->failed = rc != TB_OK;
     }
     tb_strlist_free(&ss.replay);
     q->started = true;
@@ -2441,6 +2447,11 @@ static tb_rc cq_step(tb_stream *st, cq *q, int timeout_ms, uint32_t max_files, b
 {
     tb_strlist files = {0};
     *out_ran = false;
+    if (q->failed)
+        return TB_ERRF(err, TB_E_MISUSE,
+                       "%s: batch %" PRId64 " failed; restart the job to resume from the "
+                       "checkpoint",
+                       q->name, q->next_batch);
     tb_rc rc = tb_filewatch_take(q->fw, timeout_ms, max_files, q->src->latest_first, &files,
                                  err);
     if (rc == TB_OK && files.n == 0 && q->pending_commit >= 0 &&
@@ -2451,6 +2462,8 @@ static tb_rc cq_step(tb_stream *st, cq *q, int timeout_ms, uint32_t max_files, b
         if (rc == TB_OK) {
             q->next_batch++;
             *out_ran = true;
+        } else {
+            q->failed = true; /* its files are taken, the state may hold part of it */
         }
     }
     tb_strlist_free(&files);
