@@ -114,7 +114,7 @@ export function streamBench(ctx) {
     });
   }
   p('');
-  p('Throughput: files renamed into the directory back to back, one batch per file (`max_files_per_trigger = 1`) against one DuckDB query per file; Tributary\'s figure runs from the first rename to the end of the last batch. Tributary latency: rename -> end of the batch that read the file (view updated; its offsets, which carry the previous batch\'s commit, durable before it ran), files landing at the interval shown, pooled over the runs. DuckDB\'s: the upsert query alone (no file discovery), a lower bound. "tmpfs": Tributary\'s checkpoint on tmpfs, DuckDB in memory; "disk": Tributary\'s checkpoint on the disk (ext4, fsync), DuckDB on a database file (WAL fsync per commit). One thread each.');
+  p('Throughput: files renamed into the directory back to back, one batch per file (`max_files_per_trigger = 1`) against one DuckDB query per file; Tributary\'s figure runs from the first rename to the end of the last batch. Tributary latency: rename -> end of the batch that read the file (view updated; its checkpoint record, which also commits the previous batch, durable before it ran), files landing at the interval shown, pooled over the runs. DuckDB\'s: the upsert query alone (no file discovery), a lower bound. "tmpfs": Tributary\'s checkpoint on tmpfs, DuckDB in memory; "disk": Tributary\'s checkpoint on the disk (ext4, one fdatasync per batch), DuckDB on a database file (WAL fsync per commit). One thread each.');
   p(`fsync of a 4 KiB write on this disk (median of 30): ${f2(fsyncBefore)} ms before (d), ${f2(fsyncProbe(D))} ms after; load ${loadavg()} after (d).`);
   p('');
   p('Tributary per-batch phases (median ms, latency runs): ' + phases.join('; ') + '.');
@@ -136,7 +136,7 @@ export function streamBench(ctx) {
     };
     const n = 200;
     const plain = count('stream_job.sql', n), delta = count('stream_job_delta.sql', n);
-    p(`fsync calls (strace), ${n} batches of one file, checkpoint on disk: ${plain} for stream_job.sql (${f2(plain / n)} per batch, start-up and stop included), ${delta} with the Delta sink (${f2(delta / n)} per batch).`);
+    p(`fsync + fdatasync calls (strace), ${n} batches of one file, checkpoint on disk: ${plain} for stream_job.sql (${f2(plain / n)} per batch, start-up and stop included), ${delta} with the Delta sink (${f2(delta / n)} per batch).`);
   }
 
   log('(d) reference job with its Delta sink');

@@ -1,7 +1,7 @@
 /*
- * fuzz_checkpoint.c - the checkpoint readers: offsets/commits files (JSON + optional
- * state payload + CRC trailer), compact files (JSON lines + CRC trailer) and aggregate
- * state images. Any input must give TB_OK or a clear error, never a
+ * fuzz_checkpoint.c - the checkpoint readers: records (JSON + optional state payload +
+ * CRC trailer), log segments (framed records, torn tails), compact files (JSON lines +
+ * CRC trailer) and aggregate state images. Any input must give TB_OK or a clear error, never a
  * crash, leak or unbounded allocation.
  */
 #include <stdint.h>
@@ -20,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)tb_ckpt_parse_offsets("fuzz", (const char *)data, size, &off, &err);
     tb_ckpt_offsets_clear(&off);
     (void)tb_ckpt_parse_compact("fuzz", (const char *)data, size, NULL, NULL, &err);
+    int64_t torn = -1;
+    (void)tb_ckpt_parse_segment("fuzz", (const char *)data, size, &torn, &err);
 
     /* The same bytes as an aggregate state image (key: timestamp, text; sum, count). */
     tb_arena *arena = tb_arena_new(0);

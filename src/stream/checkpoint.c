@@ -1,23 +1,26 @@
 /*
- * checkpoint.c - streaming checkpoint directory (see checkpoint.h for the layout and the
- * recovery protocol).
+ * checkpoint.c - streaming checkpoint directory (see checkpoint.h for the layout, the
+ * record format and the recovery protocol).
  *
- * Text files (metadata, offsets/N, commits/N, offsets/T.compact) are JSON lines, an
- * optional binary state payload, and a trailer line "crc32 XXXXXXXX" covering the bytes
- * before it. state/N (format 1, read only for old checkpoints and tests) is binary:
- * "TBSTATE1", u64 payload length, u32 CRC-32 of the payload, payload. Every file is
- * written with tb_file_write_atomic (temp file, fsync, rename, fsync of the directory),
- * so a kill leaves either the old file or the new one.
+ * In memory: the live log segments (sequence, size, highest batch), an index of the log's
+ * records (batch, the batch it commits, segment, offset) and, for the offsets records
+ * above the compaction, their compact lines (batch, watermark, files), so that a
+ * compaction writes the compact file without re-reading records whose states can be
+ * large. The log is read whole by open(); afterwards only appended to.
  *
  * Invariants kept for recovery:
- *   - the state of the last commit C lives in exactly the file that committed it
- *     (commits/C, or offsets/C+1 with "commit": C, or format 1 state/C): `anchor`;
- *   - compaction T <= C and T < the last offsets: the anchor (> T, or commits/C) and the
- *     batch that may need a re-run are never deleted; files <= T that a crash left behind
- *     (unlinks are not made durable) are ignored by the readers.
+ *   - a record is appended with one pwrite and made durable (fdatasync) before the
+ *     caller acts on it; a new segment's name is made durable (fsync of log/) with its
+ *     first record. A failed write leaves the checkpoint refusing writes (the segment may
+ *     end in a partial record, which the next open drops);
+ *   - the state of the last commit C lives in the record that committed it (the anchor);
+ *     compaction covers T <= C, T < the last offsets, and never deletes the anchor's
+ *     segment or a segment holding a batch above T; what a crash leaves behind of a
+ *     compaction (an older compact file, files it covers) is ignored by the readers.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,29 +33,47 @@
 
 #include "stream/checkpoint.h"
 
-/* A checkpoint file holds at most a state image; larger is damage, not data. */
+/* A file holds at most a state image and its log; larger is damage, not data. */
 #define MAX_FILE (4ull << 30)
+#define FRAME 12
+static const char frame_magic[4] = {'T', 'B', 'L', 'R'};
 
-typedef enum anchor_kind { ANCHOR_NONE, ANCHOR_COMMITS, ANCHOR_OFFSETS } anchor_kind;
+typedef enum anchor_kind { ANCHOR_NONE, ANCHOR_LOG, ANCHOR_OLD } anchor_kind;
+
+typedef struct seg_info {
+    int64_t seq;
+    uint64_t size;
+    int64_t max_batch; /* highest offsets batch in it, -1 */
+} seg_info;
+
+typedef struct rec_ix {
+    int64_t batch;  /* offsets record: its batch; commit record: -1 */
+    int64_t commit; /* the batch it commits, -1 none */
+    int64_t seq;    /* segment */
+    uint64_t off;   /* frame offset in the segment */
+    size_t line_start, line_end; /* its compact line in `lines` (offsets records) */
+} rec_ix;
 
 struct tb_ckpt {
     char *dir;
     char *id;
     int64_t last_commit;
-    int64_t last_offsets; /* highest numeric offsets/N above `compact`, or -1 */
-    anchor_kind anchor;   /* where the state of last_commit is */
-    int64_t compact;      /* batches <= compact are in offsets/<compact>.compact; -1 none */
-    uint64_t compact_entries;
-    uint64_t n_since;     /* offsets files above `compact` */
-    uint64_t bytes_since; /* their bytes */
-    /* The batches above `compact` as compact lines (batch, watermark, files), in batch
-     * order, so a compaction need not re-read their offsets files (whose states can be
-     * large). Valid when mem_ok: filled by tb_ckpt_scan, kept by tb_ckpt_write_offsets. */
-    tb_buf mem_lines;
-    int64_t *mem_batch; /* per line: batch, and its end offset in mem_lines */
-    size_t *mem_end;
-    size_t mem_n, mem_cap;
-    bool mem_ok;
+    anchor_kind anchor; /* where the state of last_commit is */
+    int64_t anchor_seq;
+    uint64_t anchor_off;
+    int64_t compact; /* batches <= compact are in offsets/<compact>.compact; -1 none */
+    uint64_t compact_entries, compact_bytes;
+    int64_t old_last; /* highest old-layout offsets/N above compact, -1 */
+    seg_info *segs;   /* live segments, in order */
+    size_t n_segs, cap_segs;
+    int fd;      /* the last segment, open for appends; -1 */
+    bool rotate; /* the next write starts a segment */
+    bool broken; /* a write failed */
+    bool dir_synced; /* the checkpoint directory was fsynced by this process */
+    int torn;
+    rec_ix *ix;
+    size_t n_ix, cap_ix;
+    tb_buf lines;
 };
 
 static uint32_t crc(const void *p, size_t n)
@@ -82,6 +103,22 @@ static tb_rc compact_path(const tb_ckpt *ckpt, int64_t through, tb_buf *buf)
     return tb_buf_printf(buf, "%s/offsets/%" PRId64 ".compact", ckpt->dir, through);
 }
 
+static tb_rc seg_path(const tb_ckpt *ckpt, int64_t seq, tb_buf *buf)
+{
+    buf->len = 0;
+    return tb_buf_printf(buf, "%s/log/%016" PRId64, ckpt->dir, seq);
+}
+
+static seg_info *seg_find(tb_ckpt *ckpt, int64_t seq)
+{
+    for (size_t i = 0; i < ckpt->n_segs; i++)
+        if (ckpt->segs[i].seq == seq)
+            return &ckpt->segs[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- record images */
+
 /* Append one JSON value as a line. */
 static tb_rc put_json_line(tb_buf *buf, json_t *json)
 {
@@ -95,34 +132,26 @@ static tb_rc put_json_line(tb_buf *buf, json_t *json)
     return rc;
 }
 
-/* Append the trailer covering buf's bytes so far. */
-static tb_rc put_trailer(tb_buf *buf)
+/* Append the trailer covering buf's bytes from `from` on. */
+static tb_rc put_trailer(tb_buf *buf, size_t from)
 {
-    return tb_buf_printf(buf, "crc32 %08x\n", crc(buf->data, buf->len));
+    return tb_buf_printf(buf, "crc32 %08x\n", crc(buf->data + from, buf->len - from));
 }
 
-/*
- * Write JSON (+ state payload) + trailer atomically. With a payload, "state_bytes" is
- * added to json (the caller's).
- */
-static tb_rc write_record(const char *path, json_t *json, const void *payload, size_t plen,
-                          bool has_payload, tb_err *err)
+/* A record payload (JSON line, optional state, trailer) appended to out. With a payload,
+ * "state_bytes" is added to json (the caller's). */
+static tb_rc put_record(tb_buf *out, json_t *json, const void *state, size_t len,
+                        bool has_state)
 {
-    tb_buf buf = {0};
-    tb_rc rc = TB_OK;
-    if (has_payload &&
-        json_object_set_new(json, "state_bytes", json_integer((json_int_t)plen)) != 0)
-        return tb_err_nomem(err);
-    if (put_json_line(&buf, json) != TB_OK ||
-        (has_payload && (tb_buf_append(&buf, payload, plen) != TB_OK ||
-                         tb_buf_putc(&buf, '\n') != TB_OK)) ||
-        put_trailer(&buf) != TB_OK) {
-        tb_buf_free(&buf);
-        return tb_err_nomem(err);
-    }
-    rc = tb_file_write_atomic(path, buf.data, buf.len, err);
-    tb_buf_free(&buf);
-    return rc;
+    size_t from = out->len;
+    if (has_state && json_object_set_new(json, "state_bytes", json_integer((json_int_t)len)) != 0)
+        return TB_E_NOMEM;
+    if (put_json_line(out, json) != TB_OK ||
+        (has_state && ((len > 0 && tb_buf_append(out, state, len) != TB_OK) ||
+                       tb_buf_putc(out, '\n') != TB_OK)) ||
+        put_trailer(out, from) != TB_OK)
+        return TB_E_NOMEM;
+    return TB_OK;
 }
 
 /* Verify the trailer; *out_body gets the bytes it covers. */
@@ -147,17 +176,16 @@ static tb_rc check_trailer(const char *name, const char *data, size_t len, size_
 }
 
 /*
- * Verify and parse a record image: the JSON object of its first line, and the state
- * payload when the JSON has "state_bytes" (*out_payload points into data; NULL when
- * there is none).
+ * Verify and parse a record payload: the JSON object of its first line, and the state
+ * when the JSON has "state_bytes" (*out_state points into data; NULL when there is none).
  */
 static tb_rc parse_record(const char *name, const char *data, size_t len, json_t **out,
-                          const char **out_payload, size_t *out_plen, tb_err *err)
+                          const char **out_state, size_t *out_slen, tb_err *err)
 {
     size_t body = 0;
     *out = NULL;
-    *out_payload = NULL;
-    *out_plen = 0;
+    *out_state = NULL;
+    *out_slen = 0;
     tb_rc rc = check_trailer(name, data, len, &body, err);
     if (rc != TB_OK)
         return rc;
@@ -177,21 +205,35 @@ static tb_rc parse_record(const char *name, const char *data, size_t len, json_t
             return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: bytes after the record", name);
         }
     } else {
-        json_int_t plen = json_is_integer(sb) ? json_integer_value(sb) : -1;
-        /* header, '\n', payload, '\n' make the body */
-        if (plen < 0 || (uint64_t)plen > body || hlen + 2 + (size_t)plen != body) {
+        json_int_t slen = json_is_integer(sb) ? json_integer_value(sb) : -1;
+        /* JSON line, state, '\n' make the body */
+        if (slen < 0 || (uint64_t)slen > body || hlen + 2 + (size_t)slen != body) {
             json_decref(json);
             return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: bad state length", name);
         }
-        *out_payload = data + hlen + 1;
-        *out_plen = (size_t)plen;
+        *out_state = data + hlen + 1;
+        *out_slen = (size_t)slen;
     }
     *out = json;
     return TB_OK;
 }
 
-static tb_rc read_record(const char *path, json_t **out, char **out_data,
-                         const char **out_payload, size_t *out_plen, tb_err *err)
+/* A whole-file record (metadata, old layout) written atomically. */
+static tb_rc write_file_record(const char *path, json_t *json, tb_err *err)
+{
+    tb_buf buf = {0};
+    tb_rc rc = put_record(&buf, json, NULL, 0, false);
+    if (rc != TB_OK) {
+        tb_buf_free(&buf);
+        return tb_err_nomem(err);
+    }
+    rc = tb_file_write_atomic(path, buf.data, buf.len, err);
+    tb_buf_free(&buf);
+    return rc;
+}
+
+static tb_rc read_file_record(const char *path, json_t **out, char **out_data,
+                              const char **out_state, size_t *out_slen, tb_err *err)
 {
     char *data = NULL;
     size_t len = 0;
@@ -199,7 +241,7 @@ static tb_rc read_record(const char *path, json_t **out, char **out_data,
     tb_rc rc = tb_file_read_all(path, MAX_FILE, &data, &len, err);
     if (rc != TB_OK)
         return rc;
-    rc = parse_record(path, data, len, out, out_payload, out_plen, err);
+    rc = parse_record(path, data, len, out, out_state, out_slen, err);
     if (rc != TB_OK) {
         tb_free(data);
         return rc;
@@ -208,78 +250,210 @@ static tb_rc read_record(const char *path, json_t **out, char **out_data,
     return TB_OK;
 }
 
-/* Highest numeric file name in DIR/kind, or -1. */
-static int64_t scan_max(const char *dir, const char *kind)
+/* {"batch", "watermark_us", "files"} of an offsets record (a new reference). */
+static json_t *offsets_json(const tb_ckpt_offsets *off)
 {
-    tb_buf p = {0};
-    int64_t best = -1;
-    if (tb_buf_printf(&p, "%s/%s", dir, kind) != TB_OK)
-        return -1;
-    DIR *d = opendir(p.data);
-    tb_buf_free(&p);
-    if (d == NULL)
-        return -1;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        char *end = NULL;
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
-            continue;
-        long long v = strtoll(de->d_name, &end, 10);
-        if (*end == '\0' && v > best)
-            best = v;
+    json_t *files = json_array();
+    if (files == NULL)
+        return NULL;
+    for (size_t i = 0; i < off->files.n; i++) {
+        if (json_array_append_new(files, json_string(off->files.items[i])) != 0) {
+            json_decref(files);
+            return NULL;
+        }
     }
-    closedir(d);
-    return best;
+    return json_pack("{s:I, s:I, s:o}", "batch", (json_int_t)off->batch, "watermark_us",
+                     (json_int_t)off->watermark_us, "files", files);
+}
+
+/* Fill off from a parsed offsets record. keep_state: copy the state into off->state. */
+static tb_rc offsets_from(const char *name, json_t *doc, const char *state, size_t slen,
+                          bool keep_state, tb_ckpt_offsets *off, tb_err *err)
+{
+    json_t *batch = json_object_get(doc, "batch");
+    json_t *wm = json_object_get(doc, "watermark_us");
+    json_t *files = json_object_get(doc, "files");
+    json_t *commit = json_object_get(doc, "commit");
+    if (!json_is_integer(batch) || !json_is_integer(wm) || !json_is_array(files))
+        return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: missing batch/watermark/files",
+                       name);
+    off->batch = json_integer_value(batch);
+    off->watermark_us = json_integer_value(wm);
+    if (commit != NULL) {
+        if (!json_is_integer(commit) || json_integer_value(commit) != off->batch - 1 ||
+            state == NULL)
+            return TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint: %s: the commit it carries is not of the batch before "
+                           "it, or has no state",
+                           name);
+        off->has_commit = true;
+        if (keep_state) {
+            off->state = tb_malloc(slen + 1);
+            if (off->state == NULL)
+                return tb_err_nomem(err);
+            memcpy(off->state, state, slen);
+            off->state_len = slen;
+        }
+    }
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        const char *f = json_string_value(json_array_get(files, i));
+        if (f == NULL)
+            return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: file %zu is not a string", name,
+                           i);
+        if (tb_strlist_push(&off->files, f) != TB_OK)
+            return tb_err_nomem(err);
+    }
+    return TB_OK;
+}
+
+tb_rc tb_ckpt_parse_offsets(const char *name, const char *data, size_t len,
+                            tb_ckpt_offsets *off, tb_err *err)
+{
+    json_t *doc = NULL;
+    const char *state = NULL;
+    size_t slen = 0;
+    tb_rc rc = parse_record(name, data, len, &doc, &state, &slen, err);
+    if (rc != TB_OK)
+        return rc;
+    rc = offsets_from(name, doc, state, slen, true, off, err);
+    json_decref(doc);
+    return rc;
+}
+
+void tb_ckpt_offsets_clear(tb_ckpt_offsets *off)
+{
+    tb_strlist_free(&off->files);
+    tb_free(off->state);
+    memset(off, 0, sizeof(*off));
+}
+
+/* ---------------------------------------------------------------- log segments */
+
+typedef tb_rc (*rec_fn)(void *ud, json_t *doc, const char *state, size_t slen, uint64_t off,
+                        tb_err *err);
+
+static bool all_zero(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
 }
 
 /*
- * The offsets directory: the newest compact file, then the numeric files above it (the
- * highest, their count and bytes).
+ * Walk the records of a segment image. A record cut short at the end (its frame runs
+ * past the end, or the rest of the file is zeros, or it is the last one and ends in
+ * zeros) is torn: *out_torn_at gets its offset (else -1). Any other bad record is
+ * TB_E_CORRUPT.
  */
-static void scan_offsets(tb_ckpt *ckpt)
+static tb_rc walk_segment(const char *name, const char *data, size_t len, rec_fn fn, void *ud,
+                          int64_t *out_torn_at, tb_err *err)
+{
+    uint64_t off = 0;
+    *out_torn_at = -1;
+    while (off < len) {
+        const char *f = data + off;
+        size_t left = len - off;
+        if (left < FRAME || all_zero(f, left)) {
+            *out_torn_at = (int64_t)off;
+            return TB_OK;
+        }
+        uint32_t plen, hcrc;
+        memcpy(&plen, f + 4, 4);
+        memcpy(&hcrc, f + 8, 4);
+        if (memcmp(f, frame_magic, 4) != 0 || crc(f, 8) != hcrc)
+            return TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint: %s is damaged (bad record frame at offset %" PRIu64
+                           ")",
+                           name, off);
+        if ((uint64_t)plen > left - FRAME) {
+            *out_torn_at = (int64_t)off;
+            return TB_OK;
+        }
+        json_t *doc = NULL;
+        const char *state = NULL;
+        size_t slen = 0;
+        char where[64];
+        snprintf(where, sizeof(where), " at offset %" PRIu64, off);
+        tb_rc rc = parse_record(name, f + FRAME, plen, &doc, &state, &slen, err);
+        if (rc != TB_OK) {
+            /* The last record, ending in zeros where its trailer's newline belongs: pages
+             * a power cut never wrote. (A killed process leaves the record short of the
+             * frame's length, caught above.) Any other bad record is damage, even the
+             * last: it may have been acted on. */
+            if (off + FRAME + plen == len && plen > 0 && f[FRAME + plen - 1] == 0) {
+                tb_err_clear(err);
+                *out_torn_at = (int64_t)off;
+                return TB_OK;
+            }
+            return tb_err_prefix(err, "record%s", where);
+        }
+        if (fn != NULL)
+            rc = fn(ud, doc, state, slen, off, err);
+        json_decref(doc);
+        if (rc != TB_OK)
+            return rc;
+        off += FRAME + plen;
+    }
+    return TB_OK;
+}
+
+tb_rc tb_ckpt_parse_segment(const char *name, const char *data, size_t len,
+                            int64_t *out_torn_at, tb_err *err)
+{
+    return walk_segment(name, data, len, NULL, NULL, out_torn_at, err);
+}
+
+/* Read one log record (frame at off of segment seq): its JSON and state. */
+static tb_rc read_log_record(tb_ckpt *ckpt, int64_t seq, uint64_t off, json_t **out,
+                             char **out_buf, const char **out_state, size_t *out_slen,
+                             tb_err *err)
 {
     tb_buf p = {0};
-    ckpt->compact = -1;
-    ckpt->last_offsets = -1;
-    ckpt->n_since = 0;
-    ckpt->bytes_since = 0;
-    if (tb_buf_printf(&p, "%s/offsets", ckpt->dir) != TB_OK)
-        return;
-    DIR *d = opendir(p.data);
-    if (d == NULL) {
-        tb_buf_free(&p);
-        return;
+    char frame[FRAME];
+    char *buf = NULL;
+    tb_rc rc = TB_OK;
+    *out = NULL;
+    *out_buf = NULL;
+    if (seg_path(ckpt, seq, &p) != TB_OK)
+        return tb_err_nomem(err);
+    int fd = open(p.data, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = TB_ERRF(err, TB_E_IO, "checkpoint: cannot open '%s': %s", p.data, strerror(errno));
+        goto done;
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        char *end = NULL;
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
-            continue;
-        long long v = strtoll(de->d_name, &end, 10);
-        if (strcmp(end, ".compact") == 0 && v > ckpt->compact)
-            ckpt->compact = v;
+    uint32_t plen = 0;
+    if (pread(fd, frame, FRAME, (off_t)off) != FRAME) {
+        rc = TB_ERRF(err, TB_E_CORRUPT,
+                     "checkpoint: %s: record at offset %" PRIu64 " cannot be read back", p.data,
+                     off);
+        goto done;
     }
-    rewinddir(d);
-    while ((de = readdir(d)) != NULL) {
-        char *end = NULL;
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
-            continue;
-        long long v = strtoll(de->d_name, &end, 10);
-        if (*end != '\0' || v <= ckpt->compact)
-            continue;
-        if (v > ckpt->last_offsets)
-            ckpt->last_offsets = v;
-        ckpt->n_since++;
-        struct stat sb;
-        size_t keep = p.len;
-        if (tb_buf_printf(&p, "/%s", de->d_name) == TB_OK && stat(p.data, &sb) == 0)
-            ckpt->bytes_since += (uint64_t)sb.st_size;
-        p.len = keep;
-        p.data[keep] = '\0';
+    memcpy(&plen, frame + 4, 4);
+    buf = tb_malloc((size_t)plen + 1);
+    if (buf == NULL) {
+        rc = tb_err_nomem(err);
+        goto done;
     }
-    closedir(d);
+    if (pread(fd, buf, plen, (off_t)(off + FRAME)) != (ssize_t)plen) {
+        rc = TB_ERRF(err, TB_E_CORRUPT,
+                     "checkpoint: %s: record at offset %" PRIu64 " cannot be read back", p.data,
+                     off);
+        goto done;
+    }
+    rc = parse_record(p.data, buf, plen, out, out_state, out_slen, err);
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc != TB_OK)
+        tb_free(buf);
+    else
+        *out_buf = buf;
     tb_buf_free(&p);
+    return rc;
 }
+
+/* ---------------------------------------------------------------- open */
 
 static void make_id(char *out, size_t cap)
 {
@@ -291,61 +465,243 @@ static void make_id(char *out, size_t cap)
              (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-static void mem_reset(tb_ckpt *ckpt, bool ok)
-{
-    ckpt->mem_lines.len = 0;
-    ckpt->mem_n = 0;
-    ckpt->mem_ok = ok;
-}
-
-/* Find the last commit and the file holding its state; check that file. */
-static tb_rc find_last_commit(tb_ckpt *ckpt, tb_err *err)
+/* Sorted numeric names of DIR/kind (and, for offsets, the newest compact). */
+static tb_rc list_numeric(const tb_ckpt *ckpt, const char *kind, int64_t **out, size_t *out_n,
+                          int64_t *out_compact, tb_err *err)
 {
     tb_buf p = {0};
-    tb_rc rc = TB_OK;
-    int64_t k = scan_max(ckpt->dir, "commits");
-    bool off_commit = false;
-    ckpt->last_commit = -1;
-    ckpt->anchor = ANCHOR_NONE;
-    if (ckpt->last_offsets >= 0) {
-        /* The newest offsets file is read whole: it may commit the batch before it, and
-         * it is the batch a restart re-runs, so damage is reported now. */
-        tb_ckpt_offsets off = {0};
-        rc = tb_ckpt_read_offsets(ckpt, ckpt->last_offsets, &off, err);
-        off_commit = rc == TB_OK && off.has_commit;
-        tb_ckpt_offsets_clear(&off);
+    int64_t *v = NULL;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    *out_n = 0;
+    if (out_compact != NULL)
+        *out_compact = -1;
+    if (tb_buf_printf(&p, "%s/%s", ckpt->dir, kind) != TB_OK)
+        return tb_err_nomem(err);
+    DIR *d = opendir(p.data);
+    tb_buf_free(&p);
+    if (d == NULL)
+        return TB_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end = NULL;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        long long x = strtoll(de->d_name, &end, 10);
+        if (*end == '\0') {
+            if (tb_grow((void **)&v, &cap, n + 1, sizeof(int64_t)) != TB_OK) {
+                closedir(d);
+                tb_free(v);
+                return tb_err_nomem(err);
+            }
+            v[n++] = x;
+        } else if (out_compact != NULL && strcmp(end, ".compact") == 0 && x > *out_compact) {
+            *out_compact = x;
+        }
+    }
+    closedir(d);
+    for (size_t i = 1; i < n; i++) /* insertion sort: directories are small or sorted */
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            int64_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    *out = v;
+    *out_n = n;
+    return TB_OK;
+}
+
+/* Add a record to the index (and its compact line for an offsets record). */
+static tb_rc ix_add(tb_ckpt *ckpt, int64_t batch, int64_t commit, int64_t seq, uint64_t off,
+                    json_t *line)
+{
+    if (tb_grow((void **)&ckpt->ix, &ckpt->cap_ix, ckpt->n_ix + 1, sizeof(rec_ix)) != TB_OK)
+        return TB_E_NOMEM;
+    rec_ix *r = &ckpt->ix[ckpt->n_ix];
+    r->batch = batch;
+    r->commit = commit;
+    r->seq = seq;
+    r->off = off;
+    r->line_start = r->line_end = ckpt->lines.len;
+    if (line != NULL) {
+        if (put_json_line(&ckpt->lines, line) != TB_OK)
+            return TB_E_NOMEM;
+        r->line_end = ckpt->lines.len;
+    }
+    ckpt->n_ix++;
+    return TB_OK;
+}
+
+typedef struct load_ctx {
+    tb_ckpt *ckpt;
+    int64_t seq;
+    const char *name;
+    int64_t last_batch; /* highest offsets batch so far (the old layout's included) */
+} load_ctx;
+
+static tb_rc load_record(void *ud, json_t *doc, const char *state, size_t slen, uint64_t off,
+                         tb_err *err)
+{
+    load_ctx *lc = ud;
+    tb_ckpt *ckpt = lc->ckpt;
+    TB_UNUSED(slen);
+    json_t *commit = json_object_get(doc, "commit");
+    if (json_object_get(doc, "batch") != NULL) {
+        tb_ckpt_offsets off_ = {0};
+        tb_rc rc = offsets_from(lc->name, doc, state, slen, false, &off_, err);
+        int64_t b = off_.batch, wm = off_.watermark_us;
+        tb_ckpt_offsets_clear(&off_);
         if (rc != TB_OK)
             return rc;
+        if (b <= lc->last_batch)
+            return TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint: %s: batch %" PRId64 " at offset %" PRIu64
+                           " comes after batch %" PRId64,
+                           lc->name, b, off, lc->last_batch);
+        lc->last_batch = b;
+        seg_info *s = seg_find(ckpt, lc->seq);
+        if (s != NULL)
+            s->max_batch = b;
+        json_t *line = NULL; /* (records a crashed compaction left behind: no line) */
+        if (b > ckpt->compact) {
+            line = json_pack("{s:I, s:I, s:O}", "batch", (json_int_t)b, "watermark_us",
+                             (json_int_t)wm, "files", json_object_get(doc, "files"));
+            if (line == NULL)
+                return tb_err_nomem(err);
+        }
+        rc = ix_add(ckpt, b, commit != NULL ? b - 1 : -1, lc->seq, off, line);
+        json_decref(line);
+        if (rc != TB_OK)
+            return tb_err_nomem(err);
+        if (commit != NULL) {
+            ckpt->last_commit = b - 1;
+            ckpt->anchor = ANCHOR_LOG;
+            ckpt->anchor_seq = lc->seq;
+            ckpt->anchor_off = off;
+        }
+        return TB_OK;
     }
-    if (off_commit && ckpt->last_offsets - 1 > k) {
-        ckpt->last_commit = ckpt->last_offsets - 1;
-        ckpt->anchor = ANCHOR_OFFSETS;
-    } else if (k >= 0) {
-        /* The commit marker decides what is done: a damaged one is an error, not a
-         * silently trusted (or ignored) batch. */
+    if (!json_is_integer(commit) || state == NULL)
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "checkpoint: %s: record at offset %" PRIu64 " is neither offsets nor a "
+                       "commit with a state",
+                       lc->name, off);
+    int64_t c = json_integer_value(commit);
+    if (c > lc->last_batch || c < ckpt->last_commit)
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "checkpoint: %s: commit of batch %" PRId64 " at offset %" PRIu64
+                       " out of order",
+                       lc->name, c, off);
+    if (ix_add(ckpt, -1, c, lc->seq, off, NULL) != TB_OK)
+        return tb_err_nomem(err);
+    ckpt->last_commit = c;
+    ckpt->anchor = ANCHOR_LOG;
+    ckpt->anchor_seq = lc->seq;
+    ckpt->anchor_off = off;
+    return TB_OK;
+}
+
+/* Drop a torn last record: truncate the segment there (made durable). */
+static tb_rc drop_torn(tb_ckpt *ckpt, const char *path, uint64_t at, tb_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)at) != 0 || fsync(fd) != 0) {
+        tb_rc rc = TB_ERRF(err, TB_E_IO, "checkpoint: cannot truncate the torn end of '%s': %s",
+                           path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    close(fd);
+    tb_log(TB_LOG_WARN,
+           "checkpoint: %s: dropped a torn record at offset %" PRIu64
+           " (a write cut short by a crash; nothing acted on it)",
+           path, at);
+    ckpt->torn++;
+    return TB_OK;
+}
+
+/* Read the old-layout files and the log: last commit, anchor, index. */
+static tb_rc load(tb_ckpt *ckpt, tb_err *err)
+{
+    int64_t *offs = NULL, *commits = NULL, *seqs = NULL;
+    size_t n_offs = 0, n_commits = 0, n_seqs = 0;
+    tb_buf p = {0};
+    char *data = NULL;
+    tb_rc rc = list_numeric(ckpt, "offsets", &offs, &n_offs, &ckpt->compact, err);
+    if (rc == TB_OK)
+        rc = list_numeric(ckpt, "commits", &commits, &n_commits, NULL, err);
+    if (rc == TB_OK)
+        rc = list_numeric(ckpt, "log", &seqs, &n_seqs, NULL, err);
+    if (rc != TB_OK)
+        goto done;
+    ckpt->old_last = -1;
+    for (size_t i = 0; i < n_offs; i++)
+        if (offs[i] > ckpt->compact)
+            ckpt->old_last = offs[i];
+    /* The old layout's last commit: its marker is read and checked. */
+    if (n_commits > 0 && commits[n_commits - 1] > ckpt->compact) {
         json_t *doc = NULL;
-        char *data = NULL;
-        const char *payload = NULL;
-        size_t plen = 0;
-        if (path_of(ckpt, "commits", k, &p) != TB_OK) {
+        const char *state = NULL;
+        size_t slen = 0;
+        char *buf = NULL;
+        if (path_of(ckpt, "commits", commits[n_commits - 1], &p) != TB_OK) {
             rc = tb_err_nomem(err);
             goto done;
         }
-        rc = read_record(p.data, &doc, &data, &payload, &plen, err);
+        rc = read_file_record(p.data, &doc, &buf, &state, &slen, err);
         json_decref(doc);
-        tb_free(data);
+        tb_free(buf);
         if (rc != TB_OK)
             goto done;
-        ckpt->last_commit = k;
-        ckpt->anchor = ANCHOR_COMMITS;
+        ckpt->last_commit = commits[n_commits - 1];
+        ckpt->anchor = ANCHOR_OLD;
+    }
+    /* The log, oldest segment first. */
+    /* log records come after the old layout's (a compaction's leftovers may be older) */
+    load_ctx lc = {ckpt, -1, NULL, ckpt->old_last};
+    for (size_t i = 0; i < n_seqs; i++) {
+        size_t len = 0;
+        int64_t torn = -1;
+        if (seg_path(ckpt, seqs[i], &p) != TB_OK ||
+            tb_grow((void **)&ckpt->segs, &ckpt->cap_segs, ckpt->n_segs + 1, sizeof(seg_info)) !=
+                TB_OK) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+        rc = tb_file_read_all(p.data, MAX_FILE, &data, &len, err);
+        if (rc != TB_OK)
+            goto done;
+        ckpt->segs[ckpt->n_segs++] = (seg_info){seqs[i], len, -1};
+        lc.seq = seqs[i];
+        lc.name = p.data;
+        rc = walk_segment(p.data, data, len, load_record, &lc, &torn, err);
+        if (rc == TB_OK && torn >= 0) {
+            if (i + 1 < n_seqs)
+                rc = TB_ERRF(err, TB_E_CORRUPT,
+                             "checkpoint: %s is damaged (a record at offset %" PRId64
+                             " is cut short, and newer segments follow)",
+                             p.data, torn);
+            else
+                rc = drop_torn(ckpt, p.data, (uint64_t)torn, err);
+            ckpt->segs[ckpt->n_segs - 1].size = (uint64_t)torn;
+        }
+        tb_free(data);
+        data = NULL;
+        if (rc != TB_OK)
+            goto done;
     }
     if (ckpt->compact > ckpt->last_commit)
-        /* compaction only covers committed batches and keeps the file of the last commit */
+        /* compaction only covers committed batches and keeps the last commit's record */
         rc = TB_ERRF(err, TB_E_CORRUPT,
                      "checkpoint: %s: the commit of batch %" PRId64 " or later is missing "
                      "(offsets/%" PRId64 ".compact covers it)",
                      ckpt->dir, ckpt->compact, ckpt->compact);
 done:
+    tb_free(data);
+    tb_free(offs);
+    tb_free(commits);
+    tb_free(seqs);
     tb_buf_free(&p);
     return rc;
 }
@@ -362,8 +718,12 @@ tb_rc tb_ckpt_open(const char *dir, const char *query, tb_ckpt **out, tb_err *er
         rc = tb_err_nomem(err);
         goto fail;
     }
-    static const char *const subdirs[] = {"", "/offsets", "/commits", "/state"};
-    for (size_t i = 0; i < 4; i++) {
+    ckpt->fd = -1;
+    ckpt->last_commit = -1;
+    ckpt->compact = -1;
+    ckpt->old_last = -1;
+    static const char *const subdirs[] = {"", "/log", "/offsets"};
+    for (size_t i = 0; i < 3; i++) {
         p.len = 0;
         if (tb_buf_printf(&p, "%s%s", dir, subdirs[i]) != TB_OK) {
             rc = tb_err_nomem(err);
@@ -380,9 +740,9 @@ tb_rc tb_ckpt_open(const char *dir, const char *query, tb_ckpt **out, tb_err *er
         goto fail;
     }
     if (access(p.data, F_OK) == 0) {
-        const char *payload = NULL;
-        size_t plen = 0;
-        rc = read_record(p.data, &meta, &data, &payload, &plen, err);
+        const char *state = NULL;
+        size_t slen = 0;
+        rc = read_file_record(p.data, &meta, &data, &state, &slen, err);
         if (rc != TB_OK)
             goto fail;
         const char *old_q = json_string_value(json_object_get(meta, "query"));
@@ -409,22 +769,21 @@ tb_rc tb_ckpt_open(const char *dir, const char *query, tb_ckpt **out, tb_err *er
             rc = tb_err_nomem(err);
             goto fail;
         }
-        rc = write_record(p.data, meta, NULL, 0, false, err);
+        /* (fsyncs the directory: the subdirectories made above are durable too) */
+        rc = write_file_record(p.data, meta, err);
         if (rc != TB_OK)
             goto fail;
         ckpt->id = tb_strdup(id);
+        ckpt->dir_synced = true;
     }
     if (ckpt->id == NULL) {
         rc = tb_err_nomem(err);
         goto fail;
     }
-    json_decref(meta);
-    meta = NULL;
-    scan_offsets(ckpt);
-    mem_reset(ckpt, ckpt->n_since == 0); /* else tb_ckpt_scan fills it */
-    rc = find_last_commit(ckpt, err);
+    rc = load(ckpt, err);
     if (rc != TB_OK)
         goto fail;
+    json_decref(meta);
     tb_free(data);
     tb_buf_free(&p);
     *out = ckpt;
@@ -441,9 +800,11 @@ void tb_ckpt_free(tb_ckpt *ckpt)
 {
     if (ckpt == NULL)
         return;
-    tb_buf_free(&ckpt->mem_lines);
-    tb_free(ckpt->mem_batch);
-    tb_free(ckpt->mem_end);
+    if (ckpt->fd >= 0)
+        close(ckpt->fd);
+    tb_free(ckpt->segs);
+    tb_free(ckpt->ix);
+    tb_buf_free(&ckpt->lines);
     tb_free(ckpt->dir);
     tb_free(ckpt->id);
     tb_free(ckpt);
@@ -459,195 +820,239 @@ int64_t tb_ckpt_last_commit(const tb_ckpt *ckpt)
     return ckpt->last_commit;
 }
 
+static int64_t log_last(const tb_ckpt *ckpt)
+{
+    for (size_t i = ckpt->n_ix; i > 0; i--)
+        if (ckpt->ix[i - 1].batch >= 0)
+            return ckpt->ix[i - 1].batch;
+    return -1;
+}
+
 int64_t tb_ckpt_last_offsets(const tb_ckpt *ckpt)
 {
-    return ckpt->last_offsets > ckpt->compact ? ckpt->last_offsets : ckpt->compact;
+    int64_t m = ckpt->compact;
+    if (ckpt->old_last > m)
+        m = ckpt->old_last;
+    int64_t l = log_last(ckpt);
+    return l > m ? l : m;
 }
 
-/* {"batch", "watermark_us", "files"} of an offsets record (a new reference). */
-static json_t *offsets_json(const tb_ckpt_offsets *off)
+int tb_ckpt_torn_dropped(const tb_ckpt *ckpt)
 {
-    json_t *files = json_array();
-    if (files == NULL)
-        return NULL;
-    for (size_t i = 0; i < off->files.n; i++) {
-        if (json_array_append_new(files, json_string(off->files.items[i])) != 0) {
-            json_decref(files);
-            return NULL;
+    return ckpt->torn;
+}
+
+/* ---------------------------------------------------------------- appends */
+
+static tb_rc fsync_dir(const char *path, tb_err *err)
+{
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return TB_ERRF(err, TB_E_IO, "checkpoint: cannot open '%s': %s", path, strerror(errno));
+    int r = fsync(dfd);
+    int e = errno;
+    close(dfd);
+    /* some file systems refuse fsync on directories: that is not a failed write */
+    if (r != 0 && e != EINVAL && e != EROFS)
+        return TB_ERRF(err, TB_E_IO, "checkpoint: fsync '%s': %s", path, strerror(e));
+    return TB_OK;
+}
+
+/* Start a new segment: created empty; its name is made durable after the first record. */
+static tb_rc new_segment(tb_ckpt *ckpt, tb_err *err)
+{
+    tb_buf p = {0};
+    int64_t seq = ckpt->n_segs > 0 ? ckpt->segs[ckpt->n_segs - 1].seq + 1 : 1;
+    if (seg_path(ckpt, seq, &p) != TB_OK ||
+        tb_grow((void **)&ckpt->segs, &ckpt->cap_segs, ckpt->n_segs + 1, sizeof(seg_info)) !=
+            TB_OK) {
+        tb_buf_free(&p);
+        return tb_err_nomem(err);
+    }
+    int fd = open(p.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        tb_rc rc = TB_ERRF(err, TB_E_IO, "checkpoint: cannot create '%s': %s", p.data,
+                           strerror(errno));
+        tb_buf_free(&p);
+        return rc;
+    }
+    tb_buf_free(&p);
+    if (ckpt->fd >= 0)
+        close(ckpt->fd);
+    ckpt->fd = fd;
+    ckpt->segs[ckpt->n_segs++] = (seg_info){seq, 0, -1};
+    return TB_OK;
+}
+
+/*
+ * Append a record (payload built by the caller) to the log and make it durable. On
+ * success *out_seq and *out_off locate it.
+ */
+static tb_rc append(tb_ckpt *ckpt, const tb_buf *payload, int64_t *out_seq, uint64_t *out_off,
+                    tb_err *err)
+{
+    tb_rc rc = TB_OK;
+    bool fresh = false;
+    if (ckpt->broken)
+        return TB_ERRF(err, TB_E_IO,
+                       "checkpoint: %s: an earlier write failed; restart to resume from the "
+                       "log",
+                       ckpt->dir);
+    if (payload->len > UINT32_MAX - FRAME)
+        return TB_ERRF(err, TB_E_LIMIT, "checkpoint: a record of %zu bytes is too large",
+                       payload->len);
+    uint64_t seg_max = TB_CKPT_SEGMENT_BYTES;
+    if (ckpt->compact_bytes > seg_max)
+        seg_max = ckpt->compact_bytes; /* so a compaction costs at most what was logged */
+    if (ckpt->fd < 0 || ckpt->rotate || ckpt->segs[ckpt->n_segs - 1].size >= seg_max) {
+        if (ckpt->fd < 0 && !ckpt->rotate && ckpt->n_segs > 0 &&
+            ckpt->segs[ckpt->n_segs - 1].size < seg_max) {
+            /* reopen the last segment (after open) */
+            tb_buf p = {0};
+            if (seg_path(ckpt, ckpt->segs[ckpt->n_segs - 1].seq, &p) != TB_OK)
+                return tb_err_nomem(err);
+            ckpt->fd = open(p.data, O_WRONLY | O_CLOEXEC);
+            if (ckpt->fd < 0)
+                rc = TB_ERRF(err, TB_E_IO, "checkpoint: cannot open '%s': %s", p.data,
+                             strerror(errno));
+            tb_buf_free(&p);
+        } else {
+            rc = new_segment(ckpt, err);
+            fresh = rc == TB_OK;
+            ckpt->rotate = false;
         }
+        if (rc != TB_OK)
+            return rc;
     }
-    return json_pack("{s:I, s:I, s:o}", "batch", (json_int_t)off->batch, "watermark_us",
-                     (json_int_t)off->watermark_us, "files", files);
-}
-
-/* Keep off's compact line in memory (or give up keeping them: compaction re-reads). */
-static void mem_add(tb_ckpt *ckpt, const tb_ckpt_offsets *off)
-{
-    if (!ckpt->mem_ok)
-        return;
-    if (ckpt->mem_n > 0 && ckpt->mem_batch[ckpt->mem_n - 1] >= off->batch) {
-        ckpt->mem_ok = false; /* not in batch order: never in practice */
-        return;
+    seg_info *s = &ckpt->segs[ckpt->n_segs - 1];
+    char frame[FRAME];
+    uint32_t plen = (uint32_t)payload->len;
+    memcpy(frame, frame_magic, 4);
+    memcpy(frame + 4, &plen, 4);
+    uint32_t hcrc = crc(frame, 8);
+    memcpy(frame + 8, &hcrc, 4);
+    /* one pwrite for frame and payload: a kill leaves the record whole or cut short */
+    tb_buf img = {0};
+    if (tb_buf_append(&img, frame, FRAME) != TB_OK ||
+        tb_buf_append(&img, payload->data, payload->len) != TB_OK) {
+        tb_buf_free(&img);
+        return tb_err_nomem(err);
     }
-    size_t cap = ckpt->mem_cap;
-    json_t *doc = offsets_json(off);
-    if (doc == NULL || tb_grow((void **)&ckpt->mem_batch, &cap, ckpt->mem_n + 1,
-                               sizeof(int64_t)) != TB_OK ||
-        tb_grow((void **)&ckpt->mem_end, &ckpt->mem_cap, ckpt->mem_n + 1, sizeof(size_t)) !=
-            TB_OK ||
-        put_json_line(&ckpt->mem_lines, doc) != TB_OK) {
-        json_decref(doc);
-        ckpt->mem_ok = false;
-        return;
+    size_t done = 0;
+    while (done < img.len) {
+        ssize_t w = pwrite(ckpt->fd, img.data + done, img.len - done, (off_t)(s->size + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = TB_ERRF(err, TB_E_IO, "checkpoint: write to %s/log: %s", ckpt->dir,
+                         w < 0 ? strerror(errno) : "no progress");
+            break;
+        }
+        done += (size_t)w;
     }
-    json_decref(doc);
-    ckpt->mem_batch[ckpt->mem_n] = off->batch;
-    ckpt->mem_end[ckpt->mem_n] = ckpt->mem_lines.len;
-    ckpt->mem_n++;
+    if (rc == TB_OK && fdatasync(ckpt->fd) != 0)
+        rc = TB_ERRF(err, TB_E_IO, "checkpoint: fdatasync of %s/log: %s", ckpt->dir,
+                     strerror(errno));
+    if (rc == TB_OK && fresh) {
+        /* the new segment's name; the first time, the checkpoint directory too (its log/
+         * may have been made by this process) */
+        tb_buf p = {0};
+        if (tb_buf_printf(&p, "%s/log", ckpt->dir) != TB_OK)
+            rc = tb_err_nomem(err);
+        else
+            rc = fsync_dir(p.data, err);
+        if (rc == TB_OK && !ckpt->dir_synced) {
+            rc = fsync_dir(ckpt->dir, err);
+            ckpt->dir_synced = rc == TB_OK;
+        }
+        tb_buf_free(&p);
+    }
+    tb_buf_free(&img);
+    if (rc != TB_OK) {
+        ckpt->broken = true; /* the segment may end in a partial record: reopen drops it */
+        return rc;
+    }
+    *out_seq = s->seq;
+    *out_off = s->size;
+    s->size += done;
+    return TB_OK;
 }
 
 tb_rc tb_ckpt_write_offsets(tb_ckpt *ckpt, const tb_ckpt_offsets *off, tb_err *err)
 {
     tb_rc rc = TB_OK;
-    tb_buf p = {0};
+    tb_buf payload = {0};
     json_t *doc = offsets_json(off);
-    if (doc == NULL || path_of(ckpt, "offsets", off->batch, &p) != TB_OK ||
+    json_t *line = offsets_json(off);
+    if (doc == NULL || line == NULL ||
         (off->has_commit &&
          (json_object_set_new(doc, "commit", json_integer((json_int_t)(off->batch - 1))) != 0 ||
           json_object_set_new(doc, "committed_us", json_integer((json_int_t)tb_wall_us())) !=
-              0))) {
+              0)) ||
+        put_record(&payload, doc, off->state, off->state_len, off->has_commit) != TB_OK) {
         rc = tb_err_nomem(err);
         goto done;
     }
-    rc = write_record(p.data, doc, off->state, off->state_len, off->has_commit, err);
+    if (off->batch <= tb_ckpt_last_offsets(ckpt)) {
+        rc = TB_ERRF(err, TB_E_MISUSE,
+                     "checkpoint: offsets of batch %" PRId64 " after batch %" PRId64, off->batch,
+                     tb_ckpt_last_offsets(ckpt));
+        goto done;
+    }
+    int64_t seq = 0;
+    uint64_t at = 0;
+    rc = append(ckpt, &payload, &seq, &at, err);
     if (rc != TB_OK)
         goto done;
-    mem_add(ckpt, off);
-    if (off->batch > ckpt->last_offsets) {
-        ckpt->n_since++;
-        ckpt->last_offsets = off->batch;
+    ckpt->segs[ckpt->n_segs - 1].max_batch = off->batch;
+    if (ix_add(ckpt, off->batch, off->has_commit ? off->batch - 1 : -1, seq, at, line) !=
+        TB_OK) {
+        rc = tb_err_nomem(err);
+        goto done;
     }
-    ckpt->bytes_since += off->state_len + 64 * (off->files.n + 1);
-    if (off->has_commit && off->batch - 1 >= ckpt->last_commit) {
+    if (off->has_commit) {
         ckpt->last_commit = off->batch - 1;
-        ckpt->anchor = ANCHOR_OFFSETS;
+        ckpt->anchor = ANCHOR_LOG;
+        ckpt->anchor_seq = seq;
+        ckpt->anchor_off = at;
     }
 done:
     json_decref(doc);
-    tb_buf_free(&p);
+    json_decref(line);
+    tb_buf_free(&payload);
     return rc;
-}
-
-/* Fill off from a parsed offsets record. keep_state: copy the payload into off->state. */
-static tb_rc offsets_from(const char *name, json_t *doc, const char *payload, size_t plen,
-                          bool keep_state, tb_ckpt_offsets *off, tb_err *err)
-{
-    json_t *batch = json_object_get(doc, "batch");
-    json_t *wm = json_object_get(doc, "watermark_us");
-    json_t *files = json_object_get(doc, "files");
-    json_t *commit = json_object_get(doc, "commit");
-    if (!json_is_integer(batch) || !json_is_integer(wm) || !json_is_array(files))
-        return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: missing batch/watermark/files",
-                       name);
-    off->batch = json_integer_value(batch);
-    off->watermark_us = json_integer_value(wm);
-    if (commit != NULL) {
-        if (!json_is_integer(commit) || json_integer_value(commit) != off->batch - 1 ||
-            payload == NULL)
-            return TB_ERRF(err, TB_E_CORRUPT,
-                           "checkpoint: %s: the commit it carries is not of the batch before "
-                           "it, or has no state",
-                           name);
-        off->has_commit = true;
-        if (keep_state) {
-            off->state = tb_malloc(plen + 1);
-            if (off->state == NULL)
-                return tb_err_nomem(err);
-            memcpy(off->state, payload, plen);
-            off->state_len = plen;
-        }
-    }
-    for (size_t i = 0; i < json_array_size(files); i++) {
-        const char *f = json_string_value(json_array_get(files, i));
-        if (f == NULL)
-            return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: file %zu is not a string", name,
-                           i);
-        if (tb_strlist_push(&off->files, f) != TB_OK)
-            return tb_err_nomem(err);
-    }
-    return TB_OK;
-}
-
-tb_rc tb_ckpt_parse_offsets(const char *name, const char *data, size_t len,
-                            tb_ckpt_offsets *off, tb_err *err)
-{
-    json_t *doc = NULL;
-    const char *payload = NULL;
-    size_t plen = 0;
-    tb_rc rc = parse_record(name, data, len, &doc, &payload, &plen, err);
-    if (rc != TB_OK)
-        return rc;
-    rc = offsets_from(name, doc, payload, plen, true, off, err);
-    json_decref(doc);
-    return rc;
-}
-
-static tb_rc read_offsets(tb_ckpt *ckpt, int64_t batch, bool keep_state, tb_ckpt_offsets *off,
-                          tb_err *err)
-{
-    tb_buf p = {0};
-    json_t *doc = NULL;
-    char *data = NULL;
-    const char *payload = NULL;
-    size_t plen = 0;
-    if (path_of(ckpt, "offsets", batch, &p) != TB_OK)
-        return tb_err_nomem(err);
-    tb_rc rc = read_record(p.data, &doc, &data, &payload, &plen, err);
-    if (rc == TB_E_NOTFOUND) {
-        rc = TB_ERRF(err, TB_E_NOTFOUND, "checkpoint: no %s", p.data);
-        goto done;
-    }
-    if (rc == TB_OK)
-        rc = offsets_from(p.data, doc, payload, plen, keep_state, off, err);
-    if (rc == TB_OK && off->batch != batch)
-        rc = TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s holds batch %" PRId64, p.data,
-                     off->batch);
-done:
-    json_decref(doc);
-    tb_free(data);
-    tb_buf_free(&p);
-    return rc;
-}
-
-tb_rc tb_ckpt_read_offsets(tb_ckpt *ckpt, int64_t batch, tb_ckpt_offsets *off, tb_err *err)
-{
-    return read_offsets(ckpt, batch, true, off, err);
-}
-
-void tb_ckpt_offsets_clear(tb_ckpt_offsets *off)
-{
-    tb_strlist_free(&off->files);
-    tb_free(off->state);
-    memset(off, 0, sizeof(*off));
 }
 
 tb_rc tb_ckpt_write_commit_state(tb_ckpt *ckpt, int64_t batch, const void *state, size_t len,
                                  tb_err *err)
 {
-    tb_buf p = {0};
-    json_t *doc = json_pack("{s:I, s:I}", "batch", (json_int_t)batch, "committed_us",
-                            (json_int_t)tb_wall_us());
+    tb_buf payload = {0};
     tb_rc rc;
-    if (doc == NULL || path_of(ckpt, "commits", batch, &p) != TB_OK)
+    json_t *doc = json_pack("{s:I, s:I}", "commit", (json_int_t)batch, "committed_us",
+                            (json_int_t)tb_wall_us());
+    if (doc == NULL || put_record(&payload, doc, state, len, true) != TB_OK) {
         rc = tb_err_nomem(err);
-    else
-        rc = write_record(p.data, doc, state, len, true, err);
-    if (rc == TB_OK && batch >= ckpt->last_commit) {
-        ckpt->last_commit = batch;
-        ckpt->anchor = ANCHOR_COMMITS;
+        goto done;
     }
+    if (batch > tb_ckpt_last_offsets(ckpt) || batch < ckpt->last_commit) {
+        rc = TB_ERRF(err, TB_E_MISUSE, "checkpoint: commit of batch %" PRId64 " out of order",
+                     batch);
+        goto done;
+    }
+    int64_t seq = 0;
+    uint64_t at = 0;
+    rc = append(ckpt, &payload, &seq, &at, err);
+    if (rc == TB_OK && ix_add(ckpt, -1, batch, seq, at, NULL) != TB_OK)
+        rc = tb_err_nomem(err);
+    if (rc == TB_OK) {
+        ckpt->last_commit = batch;
+        ckpt->anchor = ANCHOR_LOG;
+        ckpt->anchor_seq = seq;
+        ckpt->anchor_off = at;
+    }
+done:
     json_decref(doc);
-    tb_buf_free(&p);
+    tb_buf_free(&payload);
     return rc;
 }
 
@@ -657,13 +1062,17 @@ tb_rc tb_ckpt_write_commit(tb_ckpt *ckpt, int64_t batch, tb_err *err)
     json_t *doc = json_pack("{s:I, s:I}", "batch", (json_int_t)batch, "committed_us",
                             (json_int_t)tb_wall_us());
     tb_rc rc;
-    if (doc == NULL || path_of(ckpt, "commits", batch, &p) != TB_OK)
+    if (doc == NULL || path_of(ckpt, "commits", -1, &p) != TB_OK)
         rc = tb_err_nomem(err);
-    else
-        rc = write_record(p.data, doc, NULL, 0, false, err);
+    else if ((rc = tb_mkdirs(p.data, err)) == TB_OK) {
+        if (path_of(ckpt, "commits", batch, &p) != TB_OK)
+            rc = tb_err_nomem(err);
+        else
+            rc = write_file_record(p.data, doc, err);
+    }
     if (rc == TB_OK && batch >= ckpt->last_commit) {
         ckpt->last_commit = batch;
-        ckpt->anchor = ANCHOR_COMMITS;
+        ckpt->anchor = ANCHOR_OLD;
     }
     json_decref(doc);
     tb_buf_free(&p);
@@ -677,6 +1086,13 @@ tb_rc tb_ckpt_write_state(tb_ckpt *ckpt, int64_t batch, const void *data, size_t
     tb_rc rc = TB_OK;
     uint64_t n = len;
     uint32_t c = crc(data, len);
+    if (path_of(ckpt, "state", -1, &p) != TB_OK) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    rc = tb_mkdirs(p.data, err);
+    if (rc != TB_OK)
+        goto done;
     if (path_of(ckpt, "state", batch, &p) != TB_OK || tb_buf_append(&img, "TBSTATE1", 8) ||
         tb_buf_append(&img, &n, 8) || tb_buf_append(&img, &c, 4) ||
         tb_buf_append(&img, data, len)) {
@@ -690,7 +1106,49 @@ done:
     return rc;
 }
 
-/* Format 1 state/N. */
+/* ---------------------------------------------------------------- reads */
+
+static const rec_ix *ix_offsets(const tb_ckpt *ckpt, int64_t batch)
+{
+    for (size_t i = 0; i < ckpt->n_ix; i++)
+        if (ckpt->ix[i].batch == batch)
+            return &ckpt->ix[i];
+    return NULL;
+}
+
+tb_rc tb_ckpt_read_offsets(tb_ckpt *ckpt, int64_t batch, tb_ckpt_offsets *off, tb_err *err)
+{
+    tb_buf p = {0};
+    json_t *doc = NULL;
+    char *buf = NULL;
+    const char *state = NULL;
+    size_t slen = 0;
+    tb_rc rc;
+    const rec_ix *r = ix_offsets(ckpt, batch);
+    if (r != NULL) {
+        rc = read_log_record(ckpt, r->seq, r->off, &doc, &buf, &state, &slen, err);
+        if (rc == TB_OK && seg_path(ckpt, r->seq, &p) != TB_OK)
+            rc = tb_err_nomem(err);
+    } else {
+        if (path_of(ckpt, "offsets", batch, &p) != TB_OK)
+            return tb_err_nomem(err);
+        rc = read_file_record(p.data, &doc, &buf, &state, &slen, err);
+        if (rc == TB_E_NOTFOUND)
+            rc = TB_ERRF(err, TB_E_NOTFOUND, "checkpoint: no offsets of batch %" PRId64 " in %s",
+                         batch, ckpt->dir);
+    }
+    if (rc == TB_OK)
+        rc = offsets_from(p.data, doc, state, slen, true, off, err);
+    if (rc == TB_OK && off->batch != batch)
+        rc = TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s holds batch %" PRId64, p.data,
+                     off->batch);
+    json_decref(doc);
+    tb_free(buf);
+    tb_buf_free(&p);
+    return rc;
+}
+
+/* Old layout state/N. */
 static tb_rc read_state_file(tb_ckpt *ckpt, int64_t batch, char **out_data, size_t *out_len,
                              tb_err *err)
 {
@@ -731,68 +1189,39 @@ done:
 tb_rc tb_ckpt_read_state(tb_ckpt *ckpt, int64_t batch, char **out_data, size_t *out_len,
                          tb_err *err)
 {
-    tb_buf p = {0};
-    json_t *doc = NULL;
-    char *data = NULL;
-    const char *payload = NULL;
-    size_t plen = 0;
-    tb_rc rc;
     *out_data = NULL;
     *out_len = 0;
-    /* 1. commits/N with a state (format 2) */
-    if (path_of(ckpt, "commits", batch, &p) != TB_OK)
-        return tb_err_nomem(err);
-    rc = read_record(p.data, &doc, &data, &payload, &plen, err);
-    if (rc == TB_OK && payload == NULL) {
-        /* format 1 commit: the state is in state/N */
-        json_decref(doc);
-        tb_free(data);
-        tb_buf_free(&p);
-        return read_state_file(ckpt, batch, out_data, out_len, err);
+    const rec_ix *r = NULL;
+    for (size_t i = ckpt->n_ix; i > 0 && r == NULL; i--)
+        if (ckpt->ix[i - 1].commit == batch)
+            r = &ckpt->ix[i - 1];
+    if (r == NULL) {
+        tb_rc rc = read_state_file(ckpt, batch, out_data, out_len, err);
+        if (rc == TB_E_NOTFOUND)
+            rc = TB_ERRF(err, TB_E_NOTFOUND,
+                         "checkpoint: %s: no state kept for batch %" PRId64, ckpt->dir, batch);
+        return rc;
     }
-    if (rc == TB_E_NOTFOUND) {
-        /* 2. offsets/N+1 carrying the commit of N */
-        tb_err_clear(err);
-        if (path_of(ckpt, "offsets", batch + 1, &p) != TB_OK) {
-            rc = tb_err_nomem(err);
-            goto done;
-        }
-        rc = read_record(p.data, &doc, &data, &payload, &plen, err);
-        if (rc == TB_OK) {
-            json_t *c = json_object_get(doc, "commit");
-            if (!json_is_integer(c) || json_integer_value(c) != batch || payload == NULL)
-                rc = TB_E_NOTFOUND;
-        }
-        if (rc == TB_E_NOTFOUND) {
-            /* 3. format 1 state/N alone */
-            tb_err_clear(err);
-            rc = read_state_file(ckpt, batch, out_data, out_len, err);
-            if (rc == TB_E_NOTFOUND)
-                rc = TB_ERRF(err, TB_E_NOTFOUND,
-                             "checkpoint: %s: no state for committed batch %" PRId64
-                             " (commits/%" PRId64 ", offsets/%" PRId64 " and state/%" PRId64
-                             " are missing)",
-                             ckpt->dir, batch, batch, batch + 1, batch);
-            goto done;
-        }
-    }
-    if (rc != TB_OK)
-        goto done;
-    *out_data = tb_malloc(plen + 1);
-    if (*out_data == NULL) {
-        rc = tb_err_nomem(err);
-        goto done;
-    }
-    memcpy(*out_data, payload, plen);
-    *out_len = plen;
-done:
+    json_t *doc = NULL;
+    char *buf = NULL;
+    const char *state = NULL;
+    size_t slen = 0;
+    tb_rc rc = read_log_record(ckpt, r->seq, r->off, &doc, &buf, &state, &slen, err);
     json_decref(doc);
-    tb_free(data);
-    tb_buf_free(&p);
+    if (rc == TB_OK && state == NULL)
+        rc = TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: the commit of batch %" PRId64
+                     " has no state", ckpt->dir, batch);
+    if (rc == TB_OK && (*out_data = tb_malloc(slen + 1)) == NULL)
+        rc = tb_err_nomem(err);
+    if (rc == TB_OK) {
+        memcpy(*out_data, state, slen);
+        *out_len = slen;
+    }
+    tb_free(buf);
     return rc;
 }
 
-/* ---------------------------------------------------------------- compaction */
+/* ---------------------------------------------------------------- scan, compaction */
 
 tb_rc tb_ckpt_parse_compact(const char *name, const char *data, size_t len,
                             tb_ckpt_scan_fn fn, void *ud, tb_err *err)
@@ -861,10 +1290,8 @@ static tb_rc compact_put(void *ud, const tb_ckpt_offsets *off, tb_err *err)
     return TB_OK;
 }
 
-/* Call fn for each batch of offsets/<compact>.compact; *out_n (may be NULL) gets their
- * count. */
-static tb_rc scan_compact(tb_ckpt *ckpt, tb_ckpt_scan_fn fn, void *ud, uint64_t *out_n,
-                          tb_err *err)
+/* Call fn for each batch of offsets/<compact>.compact. */
+static tb_rc scan_compact(tb_ckpt *ckpt, tb_ckpt_scan_fn fn, void *ud, tb_err *err)
 {
     tb_buf p = {0};
     char *data = NULL;
@@ -874,11 +1301,12 @@ static tb_rc scan_compact(tb_ckpt *ckpt, tb_ckpt_scan_fn fn, void *ud, uint64_t 
     tb_rc rc = tb_file_read_all(p.data, MAX_FILE, &data, &len, err);
     if (rc == TB_OK)
         rc = tb_ckpt_parse_compact(p.data, data, len, fn, ud, err);
-    if (rc == TB_OK && out_n != NULL) {
+    if (rc == TB_OK) {
         /* the header's count (the parse checked it against the lines) */
         const char *nl = memchr(data, '\n', len);
         json_t *h = nl != NULL ? json_loadb(data, (size_t)(nl - data), 0, NULL) : NULL;
-        *out_n = (uint64_t)json_integer_value(json_object_get(h, "batches"));
+        ckpt->compact_entries = (uint64_t)json_integer_value(json_object_get(h, "batches"));
+        ckpt->compact_bytes = len;
         json_decref(h);
     }
     tb_free(data);
@@ -886,52 +1314,77 @@ static tb_rc scan_compact(tb_ckpt *ckpt, tb_ckpt_scan_fn fn, void *ud, uint64_t 
     return rc;
 }
 
-/* offsets/b for compact < b <= upto (missing ones skipped), without their states. */
-static tb_rc scan_files(tb_ckpt *ckpt, int64_t upto, tb_ckpt_scan_fn fn, void *ud, tb_err *err)
+/* Old-layout offsets/b for from < b <= upto (missing ones skipped), without states. */
+static tb_rc scan_old_files(tb_ckpt *ckpt, int64_t from, int64_t upto, tb_ckpt_scan_fn fn,
+                            void *ud, tb_err *err)
 {
     tb_rc rc = TB_OK;
-    for (int64_t b = ckpt->compact + 1; b <= upto && rc == TB_OK; b++) {
+    tb_buf p = {0};
+    for (int64_t b = from + 1; b <= upto && rc == TB_OK; b++) {
         tb_ckpt_offsets off = {0};
-        rc = read_offsets(ckpt, b, false, &off, err);
+        json_t *doc = NULL;
+        char *buf = NULL;
+        const char *state = NULL;
+        size_t slen = 0;
+        if (path_of(ckpt, "offsets", b, &p) != TB_OK)
+            return tb_err_nomem(err);
+        rc = read_file_record(p.data, &doc, &buf, &state, &slen, err);
         if (rc == TB_E_NOTFOUND) {
             tb_err_clear(err);
             rc = TB_OK;
         } else if (rc == TB_OK) {
-            rc = fn(ud, &off, err);
+            rc = offsets_from(p.data, doc, state, slen, false, &off, err);
+            if (rc == TB_OK && off.batch != b)
+                rc = TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s holds batch %" PRId64, p.data,
+                             off.batch);
+            if (rc == TB_OK)
+                rc = fn(ud, &off, err);
         }
+        json_decref(doc);
+        tb_free(buf);
         tb_ckpt_offsets_clear(&off);
     }
+    tb_buf_free(&p);
     return rc;
 }
 
-typedef struct scan_mem {
-    tb_ckpt *ckpt;
-    tb_ckpt_scan_fn fn;
-    void *ud;
-} scan_mem;
-
-static tb_rc scan_mem_fn(void *ud, const tb_ckpt_offsets *off, tb_err *err)
+/* The log's offsets records with from < batch <= upto, from their compact lines. */
+static tb_rc scan_log(tb_ckpt *ckpt, int64_t from, int64_t upto, tb_ckpt_scan_fn fn, void *ud,
+                      tb_err *err)
 {
-    scan_mem *m = ud;
-    mem_add(m->ckpt, off);
-    return m->fn(m->ud, off, err);
+    tb_rc rc = TB_OK;
+    for (size_t i = 0; i < ckpt->n_ix && rc == TB_OK; i++) {
+        const rec_ix *r = &ckpt->ix[i];
+        if (r->batch <= from || r->batch > upto || r->line_end == r->line_start)
+            continue;
+        json_t *doc = json_loadb(ckpt->lines.data + r->line_start,
+                                 r->line_end - r->line_start - 1, 0, NULL);
+        tb_ckpt_offsets off = {0};
+        rc = doc == NULL ? tb_err_nomem(err)
+                         : offsets_from(ckpt->dir, doc, NULL, 0, false, &off, err);
+        if (rc == TB_OK)
+            rc = fn(ud, &off, err);
+        json_decref(doc);
+        tb_ckpt_offsets_clear(&off);
+    }
+    return rc;
 }
 
 tb_rc tb_ckpt_scan(tb_ckpt *ckpt, tb_ckpt_scan_fn fn, void *ud, tb_err *err)
 {
     tb_rc rc = TB_OK;
     if (ckpt->compact >= 0)
-        rc = scan_compact(ckpt, fn, ud, &ckpt->compact_entries, err);
-    mem_reset(ckpt, true);
-    scan_mem m = {ckpt, fn, ud};
-    if (rc == TB_OK)
-        rc = scan_files(ckpt, ckpt->last_offsets, scan_mem_fn, &m, err);
-    if (rc != TB_OK)
-        mem_reset(ckpt, false);
+        rc = scan_compact(ckpt, fn, ud, err);
+    if (rc == TB_OK && ckpt->old_last > ckpt->compact)
+        rc = scan_old_files(ckpt, ckpt->compact, ckpt->old_last, fn, ud, err);
+    if (rc == TB_OK) {
+        int64_t from = ckpt->old_last > ckpt->compact ? ckpt->old_last : ckpt->compact;
+        rc = scan_log(ckpt, from, INT64_MAX, fn, ud, err);
+    }
     return rc;
 }
 
-/* Delete numeric files <= upto of DIR/kind, except `keep`, and (offsets) compacts < upto. */
+/* Delete numeric files <= upto of DIR/kind, except `keep`, and compacts < upto. */
 static void purge(tb_ckpt *ckpt, const char *kind, int64_t upto, int64_t keep)
 {
     tb_buf p = {0};
@@ -964,32 +1417,34 @@ static void purge(tb_ckpt *ckpt, const char *kind, int64_t upto, int64_t keep)
 tb_rc tb_ckpt_compact(tb_ckpt *ckpt, tb_err *err)
 {
     int64_t through = ckpt->last_commit;
-    if (ckpt->last_offsets - 1 < through)
-        through = ckpt->last_offsets - 1;
+    if (tb_ckpt_last_offsets(ckpt) - 1 < through)
+        through = tb_ckpt_last_offsets(ckpt) - 1;
     if (through <= ckpt->compact)
         return TB_OK;
     tb_buf out = {0}, lines = {0}, p = {0};
     compact_ctx c = {&lines, 0};
     tb_rc rc = TB_OK;
-    size_t n_mem = 0; /* lines of mem_lines that go into the compact */
     if (ckpt->compact >= 0)
-        rc = scan_compact(ckpt, compact_put, &c, NULL, err);
-    if (rc == TB_OK && ckpt->mem_ok) {
-        while (n_mem < ckpt->mem_n && ckpt->mem_batch[n_mem] <= through)
-            n_mem++;
-        size_t bytes = n_mem > 0 ? ckpt->mem_end[n_mem - 1] : 0;
-        if (tb_buf_append(&lines, ckpt->mem_lines.data, bytes) != TB_OK)
+        rc = scan_compact(ckpt, compact_put, &c, err);
+    if (rc == TB_OK && ckpt->old_last > ckpt->compact)
+        rc = scan_old_files(ckpt, ckpt->compact, through < ckpt->old_last ? through : ckpt->old_last,
+                            compact_put, &c, err);
+    int64_t from = ckpt->old_last > ckpt->compact ? ckpt->old_last : ckpt->compact;
+    for (size_t i = 0; rc == TB_OK && i < ckpt->n_ix; i++) {
+        const rec_ix *r = &ckpt->ix[i];
+        if (r->batch <= from || r->batch > through || r->line_end == r->line_start)
+            continue;
+        if (tb_buf_append(&lines, ckpt->lines.data + r->line_start, r->line_end - r->line_start) !=
+            TB_OK)
             rc = tb_err_nomem(err);
-        c.n += n_mem;
-    } else if (rc == TB_OK) {
-        rc = scan_files(ckpt, through, compact_put, &c, err);
+        c.n++;
     }
     if (rc != TB_OK)
         goto done;
     json_t *h = json_pack("{s:I, s:I}", "compact_through", (json_int_t)through, "batches",
                           (json_int_t)c.n);
     if (h == NULL || put_json_line(&out, h) != TB_OK ||
-        tb_buf_append(&out, lines.data, lines.len) != TB_OK || put_trailer(&out) != TB_OK ||
+        tb_buf_append(&out, lines.data, lines.len) != TB_OK || put_trailer(&out, 0) != TB_OK ||
         compact_path(ckpt, through, &p) != TB_OK) {
         json_decref(h);
         rc = tb_err_nomem(err);
@@ -999,25 +1454,50 @@ tb_rc tb_ckpt_compact(tb_ckpt *ckpt, tb_err *err)
     rc = tb_file_write_atomic(p.data, out.data, out.len, err);
     if (rc != TB_OK)
         goto done;
-    /* Point of no return: the compact is durable; what it covers can go. The anchor is
-     * kept: offsets/C+1 is above `through`, commits/C and state/C are spared. */
-    int64_t keep = ckpt->anchor == ANCHOR_COMMITS ? ckpt->last_commit : -1;
+    /* Point of no return: the compact is durable; what it covers can go, except the
+     * record of the last commit and anything above `through`. */
+    int64_t keep = ckpt->anchor == ANCHOR_OLD ? ckpt->last_commit : -1;
     purge(ckpt, "offsets", through, -1);
     purge(ckpt, "commits", through, keep);
     purge(ckpt, "state", through, keep);
+    size_t w = 0;
+    for (size_t i = 0; i < ckpt->n_segs; i++) {
+        seg_info *s = &ckpt->segs[i];
+        bool last = i + 1 == ckpt->n_segs;
+        bool holds_anchor = ckpt->anchor == ANCHOR_LOG && s->seq >= ckpt->anchor_seq;
+        if (!last && !holds_anchor && ckpt->anchor == ANCHOR_LOG && s->max_batch <= through) {
+            if (seg_path(ckpt, s->seq, &p) == TB_OK)
+                (void)unlink(p.data);
+            continue;
+        }
+        ckpt->segs[w++] = *s;
+    }
+    ckpt->n_segs = w;
+    /* keep the index of the live segments; lines only above `through` */
+    tb_buf kept = {0};
+    size_t wi = 0;
+    for (size_t i = 0; i < ckpt->n_ix; i++) {
+        rec_ix r = ckpt->ix[i];
+        if (seg_find(ckpt, r.seq) == NULL)
+            continue;
+        size_t ls = kept.len;
+        if (r.batch > through && r.line_end > r.line_start &&
+            tb_buf_append(&kept, ckpt->lines.data + r.line_start, r.line_end - r.line_start) !=
+                TB_OK)
+            ls = kept.len; /* out of memory: the line is lost; scans re-read nothing */
+        size_t le = kept.len;
+        r.line_start = ls;
+        r.line_end = le;
+        ckpt->ix[wi++] = r;
+    }
+    ckpt->n_ix = wi;
+    tb_buf_free(&ckpt->lines);
+    ckpt->lines = kept;
     ckpt->compact = through;
     ckpt->compact_entries = c.n;
-    if (ckpt->mem_ok && n_mem > 0) { /* drop the compacted lines */
-        size_t cut = ckpt->mem_end[n_mem - 1];
-        memmove(ckpt->mem_lines.data, ckpt->mem_lines.data + cut, ckpt->mem_lines.len - cut);
-        ckpt->mem_lines.len -= cut;
-        for (size_t i = n_mem; i < ckpt->mem_n; i++) {
-            ckpt->mem_batch[i - n_mem] = ckpt->mem_batch[i];
-            ckpt->mem_end[i - n_mem] = ckpt->mem_end[i] - cut;
-        }
-        ckpt->mem_n -= n_mem;
-    }
-    scan_offsets(ckpt); /* the files above it: count and bytes */
+    ckpt->compact_bytes = out.len;
+    if (ckpt->old_last <= through)
+        ckpt->old_last = -1;
 done:
     tb_buf_free(&out);
     tb_buf_free(&lines);
@@ -1027,16 +1507,28 @@ done:
 
 tb_rc tb_ckpt_maybe_compact(tb_ckpt *ckpt, bool *out_done, tb_err *err)
 {
-    uint64_t min = TB_CKPT_COMPACT_MIN_BATCHES;
-    if (ckpt->compact_entries / 2 > min)
-        min = ckpt->compact_entries / 2;
     if (out_done != NULL)
         *out_done = false;
-    if (ckpt->n_since < min && ckpt->bytes_since < TB_CKPT_COMPACT_BYTES)
+    /* Due when the log moved to a new segment that holds the last commit (so the older
+     * ones can go), or when an old-layout checkpoint left files behind. */
+    if (ckpt->anchor != ANCHOR_LOG)
+        return TB_OK;
+    int64_t through = ckpt->last_commit;
+    if (tb_ckpt_last_offsets(ckpt) - 1 < through)
+        through = tb_ckpt_last_offsets(ckpt) - 1;
+    bool due = ckpt->old_last > ckpt->compact && ckpt->old_last <= through;
+    for (size_t i = 0; !due && i + 1 < ckpt->n_segs; i++)
+        due = ckpt->segs[i].seq < ckpt->anchor_seq && ckpt->segs[i].max_batch <= through;
+    if (!due)
         return TB_OK;
     int64_t before = ckpt->compact;
     tb_rc rc = tb_ckpt_compact(ckpt, err);
     if (out_done != NULL)
         *out_done = rc == TB_OK && ckpt->compact != before;
     return rc;
+}
+
+void tb_ckpt_rotate(tb_ckpt *ckpt)
+{
+    ckpt->rotate = true;
 }

@@ -3,20 +3,21 @@
  * source connector, the micro-batch loop with its checkpoint protocol, sinks, progress.
  *
  * One micro-batch of a continuous query (cq), batch id N:
- *   1. input: the files of offsets/N if it exists uncommitted (a re-run after a crash),
- *      else new files from the watcher; none -> no batch;
- *   2. offsets/N is written (files + watermark) before anything reads them, in one
- *      durable write with the commit of batch N-1 and the state after it (aggregate
- *      groups, watermark, emitted rows), which the cq holds unchanged until now;
+ *   1. input: the files of batch N's offsets if they exist uncommitted (a re-run after a
+ *      crash), else new files from the watcher; none -> no batch;
+ *   2. batch N's offsets (files + watermark) are appended to the checkpoint log before
+ *      anything reads them, in one durable record with the commit of batch N-1 and the
+ *      state after it (aggregate groups, watermark, emitted rows), which the cq holds
+ *      unchanged until now;
  *   3. the query is planned with the stream table bound to exactly those files and
  *      its top-level aggregate bound to the cq's persistent state (tb_sagg);
  *   4. the result goes to the materialized view (memory) and every sink, which commit
  *      batch N idempotently (Delta: txn {query id, N});
- *   5. batch N's commit is pending: it rides on offsets/N+1, or is written alone
- *      (commits/N with the state) after IDLE_COMMIT_MS without a next batch, or at stop.
+ *   5. batch N's commit is pending: it rides on batch N+1's record, or is appended alone
+ *      (with the state) after IDLE_COMMIT_MS without a next batch, or at stop.
  * A kill anywhere leaves either batch N committed or a batch re-run from the state after
- * N-1 with the files of offsets/N: nothing lost, nothing repeated. So a batch costs one
- * durable write (two fsyncs: the file, then its directory), not three.
+ * N-1 with the files of batch N's offsets: nothing lost, nothing repeated. So a batch
+ * costs one durable append (one fdatasync), not three atomic files (six fsyncs).
  *
  * Watermark (per source, `watermark = 'ts - 10 seconds'`): the max event time seen
  * minus the delay, advanced after each batch. Rows older than the watermark at the
@@ -865,7 +866,7 @@ static tb_rc cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **gr
 /* ---------------------------------------------------------------- state images */
 
 /*
- * state/N payload: "TBCQ" u32 version, i64 watermark, u64 len + agg state bytes,
+ * State image (carried by a commit): "TBCQ" u32 version, i64 watermark, u64 len + agg state bytes,
  * u64 len + emitted rows (CSV text of the emitted table, append mode).
  */
 static tb_rc csv_to_table(const char *data, size_t len, tb_table *t, tb_err *err)
@@ -1043,12 +1044,12 @@ static void kill_point(const char *point, int64_t batch)
 }
 
 /* A batch's commit waits this long for the next batch's offsets to carry it, then is
- * written on its own (commits/N): a job that idles has its last batch committed soon.
+ * appended on its own: a job that idles has its last batch committed soon.
  * One second: with the default 1-second trigger and steady input every commit rides
  * along; waiting costs nothing but the re-run of one batch after a crash. */
 #define IDLE_COMMIT_MS 1000
 
-/* Write the pending commit on its own: commits/N with the state held now. */
+/* Append the pending commit on its own, with the state held now. */
 static tb_rc cq_flush(cq *q, tb_err *err)
 {
     if (q->pending_commit < 0 || q->failed)
@@ -1071,7 +1072,7 @@ static tb_rc cq_flush(cq *q, tb_err *err)
 }
 
 /*
- * offsets/N for batch N over `files` (full paths; names relative to the source directory
+ * Batch N's offsets over `files` (full paths; names relative to the source directory
  * are stored), written before anything reads them. When batch N-1 is pending, the record
  * also carries its commit and the state held now (the state after N-1): one durable
  * write is both the intent of N and the commit of N-1.
@@ -1310,8 +1311,9 @@ static void missing_hint(const stream_src *src, const tb_strlist *files, tb_err 
 
 /*
  * Run batch `batch` of q over `files` (full paths; rel names go to offsets). `replay`:
- * offsets/N already exists (re-run after a crash) and is not rewritten. files == NULL:
- * a refresh with no input (restart), which writes nothing to the checkpoint.
+ * the batch's offsets exist already (re-run after a crash) and are not written again.
+ * files == NULL: a refresh with no input (restart), which writes nothing to the
+ * checkpoint.
  */
 static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
                        bool replay, tb_err *err)
