@@ -118,7 +118,7 @@ reruns=$(cat "$T"/run*.err | grep -c 're-running uncommitted batch')
 mid_batch=$(grep -l 're-running uncommitted batch' "$T"/run*.err | wc -l)
 skips=$(cat "$T"/run*.err | grep -c 'already in the table')
 echo "restarts re-ran $reruns uncommitted batches; $skips Delta commits were already there" \
-  "(kill between the Delta commit and commits/N: skipped by txn)"
+  "(kill between the Delta commit and the batch's commit: skipped by txn)"
 echo "kills: $KILLS ($mid_batch restarts re-ran an uncommitted batch, $early kills before any new offsets);" \
   "temp files left by kills: $t_ckpt checkpoint, $t_log Delta log, $t_data Delta data"
 [ "$mid_batch" -ge 3 ] && ok "kills landed inside batches ($mid_batch of $KILLS)" \
