@@ -145,7 +145,8 @@ import json, struct, sys, zlib
 doc = json.dumps({"batch": 1, "watermark_us": -2**63, "files": ["gone.csv"]},
                  separators=(",", ":")) + "\n"
 rec = (doc + "crc32 %08x\n" % zlib.crc32(doc.encode())).encode()
-head = b"TBLR" + struct.pack("<I", len(rec))
+size = len(open(sys.argv[1], "rb").read())  # all of it durable: the durable mark
+head = b"TBL2" + struct.pack("<IQ", len(rec), size)
 open(sys.argv[1], "ab").write(head + struct.pack("<I", zlib.crc32(head)) + rec)
 EOF
 csv_run deleted "$d" permissive
@@ -241,10 +242,10 @@ if [ "$st" = 0 ]; then
 else bad "restart after disk full: exit $st"; head -5 "$T/sink_retry.err"; fi
 
 # ---------------------------------------------------------------- damaged checkpoint
-# The log's last record (the commit written when the run stopped) carries the state after
-# it: flip a byte of it (near its end, in the state or the trailer).
+# A flipped byte in the log's first record (batch 0's offsets): the records after it
+# vouch that it was durable, so it is damage, not a torn write.
 f=$d/ckpt/insert_into_out_raw/log/$(ls "$d/ckpt/insert_into_out_raw/log" | sort | tail -1)
-python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[len(b) - 30] ^= 1; open(p, 'wb').write(bytes(b))" "$f"
+python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[40] ^= 1; open(p, 'wb').write(bytes(b))" "$f"
 run ckpt_flip run "$SINKJOB" --set DATA="$d" --set OUT="$d/out" --checkpoint "$d/ckpt" \
   --trigger available-now --quiet
 expect_error "damaged checkpoint state" "$f" "damaged"

@@ -42,7 +42,10 @@ static const char *run_usage =
     "  --idle-stop D        stop after D without new input\n"
     "  --set KEY=VALUE      replace ${KEY} in the job text (repeatable)\n"
     "  --format F           dashboard format: table (default), csv, json\n"
-    "  --memory-limit SIZE  bound on the streaming state (e.g. 512MB, 2GiB; default none)\n";
+    "  --memory-limit SIZE  bound on the streaming state (e.g. 512MB, 2GiB; default none)\n"
+    "  --sync-every-batch   fdatasync each batch's checkpoint record before the batch runs,\n"
+    "                       also for queries without sinks (default: those sync when idle,\n"
+    "                       at most 200 ms later; a kill loses nothing either way)\n";
 
 /* "1048576", "64k", "512MB", "2GiB" (k/M/G/T, powers of 1024) -> bytes; false if bad. */
 static bool parse_size(const char *s, uint64_t *out)
@@ -157,6 +160,10 @@ int tb_cli_run(int argc, char **argv)
         }
         if (strcmp(a, "--quiet") == 0) {
             opts.summary = false;
+            continue;
+        }
+        if (strcmp(a, "--sync-every-batch") == 0) {
+            opts.sync_every_batch = true;
             continue;
         }
         if (a[0] != '-' || a[1] != '-') {

@@ -35,8 +35,10 @@
 
 /* A file holds at most a state image and its log; larger is damage, not data. */
 #define MAX_FILE (4ull << 30)
-#define FRAME 12
-static const char frame_magic[4] = {'T', 'B', 'L', 'R'};
+/* Record frame: "TBL2", u32 payload length, u64 durable mark (every byte of the segment
+ * before it was durable when the record was written), u32 CRC-32 of those 16 bytes. */
+#define FRAME 20
+static const char frame_magic[4] = {'T', 'B', 'L', '2'};
 
 typedef enum anchor_kind { ANCHOR_NONE, ANCHOR_LOG, ANCHOR_OLD } anchor_kind;
 
@@ -68,6 +70,11 @@ struct tb_ckpt {
     size_t n_segs, cap_segs;
     int fd;      /* the last segment, open for appends; -1 */
     bool rotate; /* the next write starts a segment */
+    /* Deferred sync (tb_ckpt_set_deferred_sync): appends are not fdatasync'ed at once. */
+    bool deferred;
+    uint64_t synced;        /* bytes of the last segment known durable */
+    bool seg_name_dirty;    /* the last segment's name not yet made durable */
+    int64_t dirty_since_ns; /* oldest write not yet durable; 0 when everything is */
     bool broken; /* a write failed */
     bool dir_synced; /* the checkpoint directory was fsynced by this process */
     int torn;
@@ -332,62 +339,81 @@ void tb_ckpt_offsets_clear(tb_ckpt_offsets *off)
 typedef tb_rc (*rec_fn)(void *ud, json_t *doc, const char *state, size_t slen, uint64_t off,
                         tb_err *err);
 
-static bool all_zero(const char *p, size_t n)
+/* A frame at f (left bytes available) that is well formed: *out_len, *out_durable. */
+static bool frame_ok(const char *f, size_t left, uint32_t *out_len, uint64_t *out_durable)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != 0)
-            return false;
+    uint32_t plen, hcrc;
+    uint64_t durable;
+    if (left < FRAME || memcmp(f, frame_magic, 4) != 0)
+        return false;
+    memcpy(&plen, f + 4, 4);
+    memcpy(&durable, f + 8, 8);
+    memcpy(&hcrc, f + 16, 4);
+    if (crc(f, 16) != hcrc)
+        return false;
+    *out_len = plen;
+    *out_durable = durable;
     return true;
 }
 
+/* Was the byte at `at` vouched durable by a well-formed record after it (a frame whose
+ * durable mark passes `at`)? */
+static bool vouched_after(const char *data, size_t len, size_t from, uint64_t at)
+{
+    for (size_t o = from; o + FRAME <= len; o++) {
+        uint32_t plen;
+        uint64_t durable;
+        if (data[o] == 'T' && frame_ok(data + o, len - o, &plen, &durable) && durable > at &&
+            durable <= len)
+            return true;
+    }
+    return false;
+}
+
 /*
- * Walk the records of a segment image. A record cut short at the end (its frame runs
- * past the end, or the rest of the file is zeros, or it is the last one and ends in
- * zeros) is torn: *out_torn_at gets its offset (else -1). Any other bad record is
- * TB_E_CORRUPT.
+ * Walk the records of a segment image. A bad record (a frame or payload that does not
+ * check out, or a frame running past the end) is torn when no record vouches for it:
+ * the durable marks of the records before it stop short of it and no well-formed record
+ * after it has a mark past it. Those bytes were never made durable (a crash in the middle
+ * of a write, or a power cut before a deferred sync), so nothing outside the process
+ * acted on them: *out_torn_at gets the offset (else -1) and the rest of the segment is
+ * to be dropped. A bad record that was vouched for is TB_E_CORRUPT.
  */
 static tb_rc walk_segment(const char *name, const char *data, size_t len, rec_fn fn, void *ud,
                           int64_t *out_torn_at, tb_err *err)
 {
-    uint64_t off = 0;
+    uint64_t off = 0, durable = 0;
     *out_torn_at = -1;
     while (off < len) {
         const char *f = data + off;
         size_t left = len - off;
-        if (left < FRAME || all_zero(f, left)) {
-            *out_torn_at = (int64_t)off;
-            return TB_OK;
-        }
-        uint32_t plen, hcrc;
-        memcpy(&plen, f + 4, 4);
-        memcpy(&hcrc, f + 8, 4);
-        if (memcmp(f, frame_magic, 4) != 0 || crc(f, 8) != hcrc)
-            return TB_ERRF(err, TB_E_CORRUPT,
-                           "checkpoint: %s is damaged (bad record frame at offset %" PRIu64
-                           ")",
-                           name, off);
-        if ((uint64_t)plen > left - FRAME) {
-            *out_torn_at = (int64_t)off;
-            return TB_OK;
-        }
+        uint32_t plen = 0;
+        uint64_t mark = 0;
         json_t *doc = NULL;
         const char *state = NULL;
         size_t slen = 0;
-        char where[64];
-        snprintf(where, sizeof(where), " at offset %" PRIu64, off);
-        tb_rc rc = parse_record(name, f + FRAME, plen, &doc, &state, &slen, err);
-        if (rc != TB_OK) {
-            /* The last record, ending in zeros where its trailer's newline belongs: pages
-             * a power cut never wrote. (A killed process leaves the record short of the
-             * frame's length, caught above.) Any other bad record is damage, even the
-             * last: it may have been acted on. */
-            if (off + FRAME + plen == len && plen > 0 && f[FRAME + plen - 1] == 0) {
+        tb_rc rc = TB_OK;
+        bool ok = frame_ok(f, left, &plen, &mark) && (uint64_t)plen <= left - FRAME;
+        if (ok) {
+            rc = parse_record(name, f + FRAME, plen, &doc, &state, &slen, err);
+            ok = rc == TB_OK;
+        }
+        if (!ok) {
+            bool vouched = off < durable ||
+                           vouched_after(data, len, off + 1, off);
+            if (!vouched) {
                 tb_err_clear(err);
                 *out_torn_at = (int64_t)off;
                 return TB_OK;
             }
-            return tb_err_prefix(err, "record%s", where);
+            if (rc != TB_OK)
+                return tb_err_prefix(err, "record at offset %" PRIu64, off);
+            return TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint: %s is damaged (bad record frame at offset %" PRIu64 ")",
+                           name, off);
         }
+        if (mark > durable)
+            durable = mark;
         if (fn != NULL)
             rc = fn(ud, doc, state, slen, off, err);
         json_decref(doc);
@@ -615,7 +641,8 @@ static tb_rc drop_torn(tb_ckpt *ckpt, const char *path, uint64_t at, tb_err *err
     close(fd);
     tb_log(TB_LOG_WARN,
            "checkpoint: %s: dropped a torn record at offset %" PRIu64
-           " (a write cut short by a crash; nothing acted on it)",
+           " and what follows (cut short by a crash, or not yet synced at a power cut; "
+           "nothing outside the process acted on it: its batch is taken again)",
            path, at);
     ckpt->torn++;
     return TB_OK;
@@ -884,15 +911,62 @@ static tb_rc new_segment(tb_ckpt *ckpt, tb_err *err)
     return TB_OK;
 }
 
+/* Make every append so far durable: the last segment's data, and its name when new (the
+ * first time, the checkpoint directory too: its log/ may have been made by this process). */
+tb_rc tb_ckpt_sync(tb_ckpt *ckpt, tb_err *err)
+{
+    tb_rc rc = TB_OK;
+    if (ckpt->dirty_since_ns == 0 && !ckpt->seg_name_dirty)
+        return TB_OK;
+    if (ckpt->broken)
+        return TB_ERRF(err, TB_E_IO,
+                       "checkpoint: %s: an earlier write failed; restart to resume from the "
+                       "log",
+                       ckpt->dir);
+    if (ckpt->fd >= 0 && ckpt->dirty_since_ns != 0 && fdatasync(ckpt->fd) != 0)
+        rc = TB_ERRF(err, TB_E_IO, "checkpoint: fdatasync of %s/log: %s", ckpt->dir,
+                     strerror(errno));
+    if (rc == TB_OK && ckpt->seg_name_dirty) {
+        tb_buf p = {0};
+        if (tb_buf_printf(&p, "%s/log", ckpt->dir) != TB_OK)
+            rc = tb_err_nomem(err);
+        else
+            rc = fsync_dir(p.data, err);
+        if (rc == TB_OK && !ckpt->dir_synced) {
+            rc = fsync_dir(ckpt->dir, err);
+            ckpt->dir_synced = rc == TB_OK;
+        }
+        tb_buf_free(&p);
+    }
+    if (rc != TB_OK) {
+        ckpt->broken = true; /* what is durable is unknown: a reopen sorts it out */
+        return rc;
+    }
+    ckpt->seg_name_dirty = false;
+    ckpt->dirty_since_ns = 0;
+    if (ckpt->n_segs > 0)
+        ckpt->synced = ckpt->segs[ckpt->n_segs - 1].size;
+    return TB_OK;
+}
+
+void tb_ckpt_set_deferred_sync(tb_ckpt *ckpt, bool deferred)
+{
+    ckpt->deferred = deferred;
+}
+
+int64_t tb_ckpt_dirty_since(const tb_ckpt *ckpt)
+{
+    return ckpt->dirty_since_ns;
+}
+
 /*
- * Append a record (payload built by the caller) to the log and make it durable. On
- * success *out_seq and *out_off locate it.
+ * Append a record (payload built by the caller) to the log, durable when it returns
+ * unless syncs are deferred. On success *out_seq and *out_off locate it.
  */
 static tb_rc append(tb_ckpt *ckpt, const tb_buf *payload, int64_t *out_seq, uint64_t *out_off,
                     tb_err *err)
 {
     tb_rc rc = TB_OK;
-    bool fresh = false;
     if (ckpt->broken)
         return TB_ERRF(err, TB_E_IO,
                        "checkpoint: %s: an earlier write failed; restart to resume from the "
@@ -907,7 +981,7 @@ static tb_rc append(tb_ckpt *ckpt, const tb_buf *payload, int64_t *out_seq, uint
     if (ckpt->fd < 0 || ckpt->rotate || ckpt->segs[ckpt->n_segs - 1].size >= seg_max) {
         if (ckpt->fd < 0 && !ckpt->rotate && ckpt->n_segs > 0 &&
             ckpt->segs[ckpt->n_segs - 1].size < seg_max) {
-            /* reopen the last segment (after open) */
+            /* reopen the last segment (after open: what it holds is durable) */
             tb_buf p = {0};
             if (seg_path(ckpt, ckpt->segs[ckpt->n_segs - 1].seq, &p) != TB_OK)
                 return tb_err_nomem(err);
@@ -916,9 +990,16 @@ static tb_rc append(tb_ckpt *ckpt, const tb_buf *payload, int64_t *out_seq, uint
                 rc = TB_ERRF(err, TB_E_IO, "checkpoint: cannot open '%s': %s", p.data,
                              strerror(errno));
             tb_buf_free(&p);
+            ckpt->synced = ckpt->segs[ckpt->n_segs - 1].size;
         } else {
-            rc = new_segment(ckpt, err);
-            fresh = rc == TB_OK;
+            /* a sealed segment is wholly durable before the next one starts */
+            rc = tb_ckpt_sync(ckpt, err);
+            if (rc == TB_OK)
+                rc = new_segment(ckpt, err);
+            if (rc == TB_OK) {
+                ckpt->seg_name_dirty = true;
+                ckpt->synced = 0;
+            }
             ckpt->rotate = false;
         }
         if (rc != TB_OK)
@@ -927,10 +1008,12 @@ static tb_rc append(tb_ckpt *ckpt, const tb_buf *payload, int64_t *out_seq, uint
     seg_info *s = &ckpt->segs[ckpt->n_segs - 1];
     char frame[FRAME];
     uint32_t plen = (uint32_t)payload->len;
+    uint64_t durable = ckpt->dirty_since_ns == 0 ? s->size : ckpt->synced;
     memcpy(frame, frame_magic, 4);
     memcpy(frame + 4, &plen, 4);
-    uint32_t hcrc = crc(frame, 8);
-    memcpy(frame + 8, &hcrc, 4);
+    memcpy(frame + 8, &durable, 8);
+    uint32_t hcrc = crc(frame, 16);
+    memcpy(frame + 16, &hcrc, 4);
     /* one pwrite for frame and payload: a kill leaves the record whole or cut short */
     tb_buf img = {0};
     if (tb_buf_append(&img, frame, FRAME) != TB_OK ||
@@ -950,23 +1033,6 @@ static tb_rc append(tb_ckpt *ckpt, const tb_buf *payload, int64_t *out_seq, uint
         }
         done += (size_t)w;
     }
-    if (rc == TB_OK && fdatasync(ckpt->fd) != 0)
-        rc = TB_ERRF(err, TB_E_IO, "checkpoint: fdatasync of %s/log: %s", ckpt->dir,
-                     strerror(errno));
-    if (rc == TB_OK && fresh) {
-        /* the new segment's name; the first time, the checkpoint directory too (its log/
-         * may have been made by this process) */
-        tb_buf p = {0};
-        if (tb_buf_printf(&p, "%s/log", ckpt->dir) != TB_OK)
-            rc = tb_err_nomem(err);
-        else
-            rc = fsync_dir(p.data, err);
-        if (rc == TB_OK && !ckpt->dir_synced) {
-            rc = fsync_dir(ckpt->dir, err);
-            ckpt->dir_synced = rc == TB_OK;
-        }
-        tb_buf_free(&p);
-    }
     tb_buf_free(&img);
     if (rc != TB_OK) {
         ckpt->broken = true; /* the segment may end in a partial record: reopen drops it */
@@ -975,7 +1041,11 @@ static tb_rc append(tb_ckpt *ckpt, const tb_buf *payload, int64_t *out_seq, uint
     *out_seq = s->seq;
     *out_off = s->size;
     s->size += done;
-    return TB_OK;
+    if (ckpt->dirty_since_ns == 0)
+        ckpt->dirty_since_ns = tb_now_ns();
+    if (!ckpt->deferred)
+        rc = tb_ckpt_sync(ckpt, err);
+    return rc;
 }
 
 tb_rc tb_ckpt_write_offsets(tb_ckpt *ckpt, const tb_ckpt_offsets *off, tb_err *err)
@@ -1416,6 +1486,10 @@ static void purge(tb_ckpt *ckpt, const char *kind, int64_t upto, int64_t keep)
 
 tb_rc tb_ckpt_compact(tb_ckpt *ckpt, tb_err *err)
 {
+    /* the last commit's record must be durable before what it supersedes goes */
+    tb_rc src = tb_ckpt_sync(ckpt, err);
+    if (src != TB_OK)
+        return src;
     int64_t through = ckpt->last_commit;
     if (tb_ckpt_last_offsets(ckpt) - 1 < through)
         through = tb_ckpt_last_offsets(ckpt) - 1;

@@ -15,19 +15,22 @@
  *
  * So a batch costs ONE append and one fdatasync: the record is both the intent of batch N
  * and the commit of batch N-1. A new segment costs one more fsync (of the log directory)
- * when it is created.
+ * when it is created. With deferred sync (below) the fdatasync waits for output leaving
+ * the process, a quiet moment or a bound on the time.
  *
- * Record: a 12-byte frame ("TBLR", u32 payload length, u32 CRC-32 of those 8 bytes) and
- * the payload: one JSON line, then (when the JSON has "state_bytes": L) L bytes of state
- * and a newline, then a trailer line "crc32 XXXXXXXX" covering the payload before it.
- * Compact and metadata files are JSON lines and the same trailer.
+ * Record: a 20-byte frame ("TBL2", u32 payload length, u64 durable mark: every byte of
+ * the segment before it had been made durable when the record was written, u32 CRC-32 of
+ * those 16 bytes) and the payload: one JSON line, then (when the JSON has
+ * "state_bytes": L) L bytes of state and a newline, then a trailer line "crc32 XXXXXXXX"
+ * covering the payload before it. Compact and metadata files are JSON lines and the same
+ * trailer.
  *
- * Torn writes: a record is acted on only after its fdatasync returns, so a record cut
- * short by a crash can only be the last one of the last segment; open() detects it (its
- * frame runs past the end of the file, or it ends in zeros: pages never written), drops
- * it with a warning and truncates the segment there. Any other bad record (a flipped
- * byte, even in the last one: it may have been acted on), or a damaged metadata or
- * compact file, is TB_E_CORRUPT naming the file (and the offset).
+ * Torn writes: a record is acted on (outside the process) only after its fdatasync
+ * returns, so a record cut short by a crash lies past every durable mark; open() finds
+ * the first bad record that no durable mark (of the records before it, or of a
+ * well-formed record after it) covers, drops it and what follows with a warning, and
+ * truncates the segment there. A bad record that a durable mark covers, or a damaged
+ * metadata or compact file, is TB_E_CORRUPT naming the file (and the offset).
  *
  * Recovery: the last commit C is the newest commit record (or, for an old checkpoint, the
  * highest commits/K); its state comes from that record. If batch C+1 has offsets it is
@@ -113,6 +116,19 @@ tb_rc tb_ckpt_scan(tb_ckpt *ckpt, tb_ckpt_scan_fn fn, void *ud, tb_err *err);
  */
 #define TB_CKPT_SEGMENT_BYTES ((uint64_t)8 << 20)
 tb_rc tb_ckpt_maybe_compact(tb_ckpt *ckpt, bool *out_done, tb_err *err);
+/*
+ * Deferred sync: appends return before they are durable; tb_ckpt_sync makes them so.
+ * For a query whose output never leaves the process (no sink, no bad-records file), a
+ * record need not be durable before the batch runs: a killed process loses nothing (the
+ * page cache keeps the appends), and a power cut loses only appends never synced, whose
+ * batches' files are then read again, once (the view is rebuilt from the last durable
+ * commit). A compaction and a new segment sync first. Off by default.
+ */
+void tb_ckpt_set_deferred_sync(tb_ckpt *ckpt, bool deferred);
+tb_rc tb_ckpt_sync(tb_ckpt *ckpt, tb_err *err);
+/* tb_now_ns() of the oldest append not yet durable, or 0. */
+int64_t tb_ckpt_dirty_since(const tb_ckpt *ckpt);
+
 /* Compact whatever is committed now (tests). */
 tb_rc tb_ckpt_compact(tb_ckpt *ckpt, tb_err *err);
 /* The next write starts a new segment (tests). */

@@ -1043,6 +1043,11 @@ static void kill_point(const char *point, int64_t batch)
 #endif
 }
 
+/* A query whose output stays in the process defers the fdatasync of its checkpoint
+ * records (tb_ckpt_set_deferred_sync) to a quiet moment, or to this long after the
+ * oldest unsynced record while batches keep coming. */
+#define SYNC_DEFER_MS 200
+
 /* A batch's commit waits this long for the next batch's offsets to carry it, then is
  * appended on its own: a job that idles has its last batch committed soon.
  * One second: with the default 1-second trigger and steady input every commit rides
@@ -1528,6 +1533,11 @@ static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fi
         if (need_update)
             rc = remember_result(q, result, err);
         goto done;
+    }
+    if ((src->bad_dir != NULL || q->n_sinks > 0) && tb_ckpt_dirty_since(q->ckpt) != 0) {
+        rc = tb_ckpt_sync(q->ckpt, err); /* the batch's files before any output of it */
+        if (rc != TB_OK)
+            goto done;
     }
     if (src->bad_dir != NULL) {
         rc = bad_publish(src, err); /* durable before any sink commits batch N */
@@ -2406,6 +2416,10 @@ static tb_rc cq_start(tb_stream *st, cq *q, tb_err *err)
     rc = tb_filewatch_open(q->src->dir, &fo, &q->fw, err);
     if (rc != TB_OK)
         return rc;
+    /* Nothing of this query leaves the process: its records need not be durable before
+     * its batches run (see tb_ckpt_set_deferred_sync). */
+    tb_ckpt_set_deferred_sync(q->ckpt, !st->opts.sync_every_batch && q->n_sinks == 0 &&
+                                           q->src->bad_dir == NULL);
     int64_t c = tb_ckpt_last_commit(q->ckpt);
     int64_t last_off = tb_ckpt_last_offsets(q->ckpt);
     if (c >= 0) {
@@ -2459,6 +2473,11 @@ static tb_rc cq_step(tb_stream *st, cq *q, int timeout_ms, uint32_t max_files, b
     if (rc == TB_OK && files.n == 0 && q->pending_commit >= 0 &&
         tb_now_ns() - q->pending_since_ns >= (int64_t)IDLE_COMMIT_MS * 1000000)
         rc = cq_flush(q, err);
+    /* deferred sync: when nothing is waiting, or when the oldest unsynced record is old */
+    int64_t dirty = tb_ckpt_dirty_since(q->ckpt);
+    if (rc == TB_OK && dirty != 0 &&
+        (files.n == 0 || tb_now_ns() - dirty >= (int64_t)SYNC_DEFER_MS * 1000000))
+        rc = tb_ckpt_sync(q->ckpt, err);
     if (rc == TB_OK && files.n > 0) {
         rc = run_batch(st, q, q->next_batch, &files, false, err);
         if (rc == TB_OK) {
@@ -2581,6 +2600,8 @@ tb_rc tb_stream_flush(tb_stream *st, tb_err *err)
     tb_rc rc = TB_OK;
     for (size_t i = 0; i < st->n_cqs; i++) {
         tb_rc r = cq_flush(st->cqs[i], err);
+        if (r == TB_OK && st->cqs[i]->ckpt != NULL)
+            r = tb_ckpt_sync(st->cqs[i]->ckpt, err);
         if (r != TB_OK && rc == TB_OK) {
             rc = r;
             tb_err_prefix(err, "%s", st->cqs[i]->name);

@@ -52,6 +52,12 @@ typedef struct tb_stream_opts {
      * query), checked after each batch: exceeding it fails the run with TB_E_LIMIT
      * before the batch commits (0: no limit). */
     uint64_t memory_limit;
+    /* Make each batch's checkpoint record durable before the batch runs, also for a
+     * query whose output never leaves the process (no sink, no bad_records_path): for
+     * those the fdatasync otherwise waits for a quiet moment (at most SYNC_DEFER_MS),
+     * which loses nothing when the process is killed and, at a power cut, only progress
+     * (the files of batches never synced are read again, once). */
+    bool sync_every_batch;
 } tb_stream_opts;
 
 typedef struct tb_stream tb_stream;
