@@ -37,6 +37,8 @@ const args = ['run', job, '--trigger', 'continuous', '--quiet', '--progress', pr
   '--checkpoint', ckpt, '--set', `DIR=${dir}`, '--format', 'csv', '--every', '1 hour', '--stop-after', '30 minutes',
   '--show', 'SELECT count(*), sum(total_quantity) FROM sales_by_category'];
 for (const s of sets) args.push('--set', s);
+// TB_BENCH_RUN_ARGS: more options for `tributary run` (e.g. --sync-every-batch)
+if (process.env.TB_BENCH_RUN_ARGS) args.push(...process.env.TB_BENCH_RUN_ARGS.split(' ').filter((x) => x));
 const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 let stdout = '';
 child.stdout.setEncoding('utf8');

@@ -54,10 +54,11 @@ export function streamBench(ctx) {
   const PRODUCTS = fs.realpathSync(`${D}/products.parquet`);
   const WORK = `${D}/work`;
   const rowsPerBig = Math.floor(ROWS / FILES);
-  const feed = (bin, job, src, n, ivMs, ckpt, maxf = '1') => {
+  const feed = (bin, job, src, n, ivMs, ckpt, maxf = '1', runArgs = '') => {
     const e = { ...process.env };
     if (ckpt === 'memory') e.TB_BENCH_CKPT = `${SHM}/tributary-bench-ckpt-${process.pid}`;
     else delete e.TB_BENCH_CKPT;
+    e.TB_BENCH_RUN_ARGS = runArgs;
     const r = run('node', ['feed.mjs', bin, job, src, WORK, String(n), String(ivMs), `PRODUCTS=${PRODUCTS}`, `MAXF=${maxf}`, `OUT=${fs.realpathSync(D)}/work-out`], { env: e });
     fs.rmSync(`${D}/work-out`, { recursive: true, force: true });
     return JSON.parse(r.stdout);
@@ -76,6 +77,7 @@ export function streamBench(ctx) {
   const configs = [
     { label: '1,000', src: `${D}/small`, rows: 1000, tputN: 500, latN: 200, ckpt: 'memory', iv: 10 },
     { label: '1,000', src: `${D}/small`, rows: 1000, tputN: 200, latN: 100, ckpt: 'disk', iv: 60 },
+    { label: '1,000', src: `${D}/small`, rows: 1000, tputN: 200, latN: 100, ckpt: 'disk', iv: 60, sync: true },
     { label: rowsPerBig.toLocaleString('en'), src: `${D}/sales`, rows: rowsPerBig, tputN: FILES - 1, latN: Math.min(FILES - 1, 30), ckpt: 'memory', iv: 250 },
     { label: rowsPerBig.toLocaleString('en'), src: `${D}/sales`, rows: rowsPerBig, tputN: FILES - 1, latN: Math.min(FILES - 1, 30), ckpt: 'disk', iv: 300 },
   ];
@@ -85,20 +87,23 @@ export function streamBench(ctx) {
   const streamRss = [];
   const phases = [];
   for (const c of configs) {
-    log(`(d) ${c.label}-row files, checkpoint on ${c.ckpt}`);
-    const R = bins.map(() => ({ T: [], L: [], TL: [] }));
+    log(`(d) ${c.label}-row files, checkpoint on ${c.ckpt}${c.sync ? ', --sync-every-batch' : ''}`);
+    const cbins = c.sync ? bins.slice(0, 1) : bins; /* the before binary has no such option */
+    const R = cbins.map(() => ({ T: [], L: [], TL: [] }));
     const K = [], KL = [];
     for (let i = 0; i < REPEAT; i++) {
-      bins.forEach((b, j) => {
-        R[j].T.push(feed(b.bin, 'stream_job.sql', c.src, c.tputN, 0, c.ckpt));
-        R[j].L.push(feed(b.bin, 'stream_job.sql', c.src, c.latN, c.iv, c.ckpt));
+      cbins.forEach((b, j) => {
+        // (the flag is this version's: the before binary syncs every batch anyway)
+        const ra = c.sync && j === 0 ? '--sync-every-batch' : '';
+        R[j].T.push(feed(b.bin, 'stream_job.sql', c.src, c.tputN, 0, c.ckpt, '1', ra));
+        R[j].L.push(feed(b.bin, 'stream_job.sql', c.src, c.latN, c.iv, c.ckpt, '1', ra));
       });
       K.push(duckStream(c.src, c.tputN, c.ckpt));
     }
     for (const x of K) KL.push(...x.lat);
     const kf = median(K.map((x) => x.files_per_s));
     const met = (ok) => (ok ? 'met' : 'NOT met');
-    bins.forEach((b, j) => {
+    cbins.forEach((b, j) => {
       const { T, L, TL } = R[j];
       for (const x of L) TL.push(...x.lat);
       const tf = median(T.map((x) => x.files_per_s));
@@ -107,10 +112,11 @@ export function streamBench(ctx) {
       const trss = Math.max(...T.map((x) => x.rss_kb), ...L.map((x) => x.rss_kb));
       if (j === 0) {
         streamRss.push(trss);
-        phases.push(`${c.label} rows/${c.ckpt}: ${Object.entries(L[0].batch_ms_p50).map(([k, v]) => `${k} ${f2(v)}`).join(', ')}`);
+        phases.push(`${c.label} rows/${c.ckpt}${c.sync ? '/sync every batch' : ''}: ${Object.entries(L[0].batch_ms_p50).map(([k, v]) => `${k} ${f2(v)}`).join(', ')}`);
       }
       const p99 = quant(TL, 0.99);
-      p(`| ${b.label} | ${c.label} | ${c.ckpt === 'memory' ? 'tmpfs (no fsync)' : 'disk (fsync)'} | ${c.tputN} | ${f1(tf)} (${f2(tf * c.rows / 1e6)} M rows/s) | ${f1(kf)} | **${f2(tf / kf)}x** (>= 3x ${met(tf / kf >= 3)}) | ${f2(quant(TL, 0.5))} / ${f2(p99)}${c.rows === 1000 ? ` (< 5 ${met(p99 < 5)})` : ''}; ${c.latN} files, one every ${c.iv} ms | ${f2(quant(KL, 0.5))} / ${f2(quant(KL, 0.99))} | ${mib(trss)} | ${mib(Math.max(...K.map((x) => x.rss_kb)))} | ${same ? 'yes' : 'NO'} |`);
+      const ck = c.ckpt === 'memory' ? 'tmpfs' : c.sync ? 'disk, fdatasync every batch (`--sync-every-batch`)' : j === 0 ? 'disk (default: view-only query, sync when idle)' : 'disk (6 fsyncs per batch)';
+      p(`| ${b.label} | ${c.label} | ${ck} | ${c.tputN} | ${f1(tf)} (${f2(tf * c.rows / 1e6)} M rows/s) | ${f1(kf)} | **${f2(tf / kf)}x** (>= 3x ${met(tf / kf >= 3)}) | ${f2(quant(TL, 0.5))} / ${f2(p99)}${c.rows === 1000 ? ` (< 5 ${met(p99 < 5)})` : ''}; ${c.latN} files, one every ${c.iv} ms | ${f2(quant(KL, 0.5))} / ${f2(quant(KL, 0.99))} | ${mib(trss)} | ${mib(Math.max(...K.map((x) => x.rss_kb)))} | ${same ? 'yes' : 'NO'} |`);
     });
   }
   p('');
@@ -121,22 +127,23 @@ export function streamBench(ctx) {
 
   // fsync calls per batch (strace -c), checkpoint on disk, back to back.
   if (spawnSync('strace', ['-V']).status === 0) {
-    const count = (job, n) => {
+    const count = (job, n, extra = []) => {
       const ck = `${WORK}-strace-ckpt`, dir = `${WORK}-strace-in`, out = `${WORK}-strace-out`;
       for (const x of [ck, dir, out]) fs.rmSync(x, { recursive: true, force: true });
       fs.mkdirSync(dir, { recursive: true });
       const names = fs.readdirSync(`${D}/small`).filter((x) => x.endsWith('.csv')).sort().slice(0, n);
       for (const x of names) fs.linkSync(`${D}/small/${x}`, `${dir}/${x}`);
       const r = spawnSync('strace', ['-f', '-c', '-e', 'trace=fsync,fdatasync', BIN, 'run', job, '--trigger', 'available-now', '--quiet', '--checkpoint', ck,
-        '--set', `DIR=${dir}`, '--set', `PRODUCTS=${PRODUCTS}`, '--set', 'MAXF=1', '--set', `OUT=${out}`], { encoding: 'utf8', cwd: HERE });
+        '--set', `DIR=${dir}`, '--set', `PRODUCTS=${PRODUCTS}`, '--set', 'MAXF=1', '--set', `OUT=${out}`, ...extra], { encoding: 'utf8', cwd: HERE });
       for (const x of [ck, dir, out]) fs.rmSync(x, { recursive: true, force: true });
       let calls = 0;
       for (const m of r.stderr.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)\s*$/gm)) calls += Number(m[1]);
       return calls;
     };
     const n = 200;
-    const plain = count('stream_job.sql', n), delta = count('stream_job_delta.sql', n);
-    p(`fsync + fdatasync calls (strace), ${n} batches of one file, checkpoint on disk: ${plain} for stream_job.sql (${f2(plain / n)} per batch, start-up and stop included), ${delta} with the Delta sink (${f2(delta / n)} per batch).`);
+    const plain = count('stream_job.sql', n), every = count('stream_job.sql', n, ['--sync-every-batch']);
+    const delta = count('stream_job_delta.sql', n);
+    p(`fsync + fdatasync calls (strace), ${n} batches of one file back to back (\`--trigger available-now\`), checkpoint on disk, start-up and stop included: ${plain} for stream_job.sql (${f2(plain / n)} per batch: its view-only query syncs when idle), ${every} with \`--sync-every-batch\` (${f2(every / n)} per batch), ${delta} for stream_job_delta.sql, whose Delta sink makes each record sync before the batch runs (${f2(delta / n)} per batch; the sink appends nothing until a window closes, so it adds no version and no fsync).`);
   }
 
   log('(d) reference job with its Delta sink');
