@@ -8,8 +8,8 @@
  *
  * Files: the table functions (read_csv, read_parquet, read_delta, and the tables of
  * CREATE TABLE ... WITH (connector = ...)) are wrapped so that a path must be a plain
- * name in the working directory: no '/', no "..", no '~'. The process works in a
- * directory of its own (under /dev/shm) holding small test files: the CSV files of
+ * name (no '/', no "..", no '~'), taken in a directory of the run's own (under
+ * /dev/shm) holding small test files: the CSV files of
  * tests/sql/data, and, when the shared test data is present, alltypes_plain.parquet and
  * the Delta table snapshot-data1 (as `delta`). A fuzzed path thus never reads the rest
  * of the file system (a directory walk of /, or /dev/zero).
@@ -59,15 +59,46 @@ static bool path_ok(const tb_value *v)
     return true;
 }
 
+static char workdir[64];
+
+/* Paths are checked and made absolute under workdir (the engine's working directory
+ * stays the process's: libFuzzer writes its corpus with relative names). */
 static tb_rc guard(int which, const tb_tf_arg *args, uint32_t n_args, const tb_schema *declared,
                    void **out_state, tb_schema **out_schema, tb_err *err)
 {
-    for (uint32_t i = 0; i < n_args; i++) {
-        if (!path_ok(&args[i].value))
-            return TB_ERRF(err, TB_E_MISUSE, "fuzz_sql: %s: paths are plain names here",
-                           guarded[which].name);
+    tb_tf_arg *copy = calloc(n_args + 1, sizeof(tb_tf_arg));
+    tb_buf paths[8] = {{0}};
+    uint32_t n_paths = 0;
+    tb_rc rc = TB_OK;
+
+    if (copy == NULL)
+        return tb_err_nomem(err);
+    for (uint32_t i = 0; i < n_args && rc == TB_OK; i++) {
+        copy[i] = args[i];
+        bool is_path = args[i].name == NULL || strcmp(args[i].name, "path") == 0;
+        if (args[i].name != NULL && !is_path && strstr(args[i].name, "path") != NULL)
+            rc = TB_ERRF(err, TB_E_MISUSE, "fuzz_sql: no path options here");
+        else if (is_path && !path_ok(&args[i].value))
+            rc = TB_ERRF(err, TB_E_MISUSE, "fuzz_sql: %s: paths are plain names here",
+                         guarded[which].name);
+        else if (is_path && !args[i].value.is_null && args[i].value.type.id == TB_T_STRING &&
+                 n_paths < 8) {
+            tb_buf *b = &paths[n_paths++];
+            if (tb_buf_printf(b, "%s/%.*s", workdir, (int)args[i].value.u.s.len,
+                              args[i].value.u.s.ptr) != TB_OK)
+                rc = tb_err_nomem(err);
+            else {
+                copy[i].value.u.s.ptr = b->data;
+                copy[i].value.u.s.len = (uint32_t)b->len;
+            }
+        }
     }
-    return orig[which]->bind(args, n_args, declared, out_state, out_schema, err);
+    if (rc == TB_OK)
+        rc = orig[which]->bind(copy, n_args, declared, out_state, out_schema, err);
+    for (uint32_t i = 0; i < n_paths; i++)
+        tb_buf_free(&paths[i]);
+    free(copy);
+    return rc;
 }
 
 static tb_rc bind0(const tb_tf_arg *a, uint32_t n, const tb_schema *d, void **s, tb_schema **o,
@@ -92,8 +123,6 @@ static void sh(const char *fmt, const char *a, const char *b)
     if (snprintf(cmd, sizeof(cmd), fmt, a, b) < (int)sizeof(cmd))
         (void)system(cmd);
 }
-
-static char workdir[64];
 
 static void rm_workdir(void)
 {
@@ -123,20 +152,28 @@ static void sandbox(void)
     if (mkdtemp(workdir) == NULL || getcwd(cwd, sizeof(cwd)) == NULL)
         die("cannot make a working directory");
     atexit(rm_workdir);
-    /* the repository's SQL test files (cwd: the repository, or its build directory) */
-    (void)snprintf(src, sizeof(src), "%s/%s", cwd,
-                   access("tests/sql/data", R_OK) == 0 ? "tests/sql/data" : "../../tests/sql/data");
-    sh("cp -r '%s'/. '%s'/ 2>/dev/null", src, workdir);
-    if (td == NULL || td[0] == '\0')
-        td = access("../shared/testdata", R_OK) == 0 ? "../shared/testdata" : "/work/shared/testdata";
-    (void)snprintf(src, sizeof(src), "%s/%s/parquet-testing/alltypes_plain.parquet",
-                   td[0] == '/' ? "" : cwd, td);
-    sh("cp '%s' '%s'/ 2>/dev/null", src, workdir);
-    (void)snprintf(src, sizeof(src), "%s/%s/delta-golden/snapshot-data1", td[0] == '/' ? "" : cwd,
-                   td);
-    sh("cp -r '%s' '%s'/delta 2>/dev/null", src, workdir);
-    if (chdir(workdir) != 0)
-        die("cannot enter the working directory");
+    /* the repository's SQL test files (found from this file's path, as compiled) */
+    (void)snprintf(src, sizeof(src), "%s", __FILE__);
+    char *slash = strrchr(src, '/');
+    if (slash != NULL && src[0] == '/') {
+        *slash = '\0'; /* .../fuzz */
+        sh("cp -r '%s'/../tests/sql/data/. '%s'/ 2>/dev/null", src, workdir);
+    } else {
+        sh("cp -r '%s'/tests/sql/data/. '%s'/ 2>/dev/null", cwd, workdir);
+    }
+    char tdbuf[1100];
+    if ((td == NULL || td[0] == '\0') && slash != NULL && src[0] == '/') {
+        if (snprintf(tdbuf, sizeof(tdbuf), "%s/../../shared/testdata", src) < (int)sizeof(tdbuf))
+            td = tdbuf; /* the repository's ../shared/testdata */
+    }
+    if (td == NULL || td[0] == '\0' || access(td, R_OK) != 0)
+        td = "/work/shared/testdata";
+    if (snprintf(src, sizeof(src), "%s/%s/parquet-testing/alltypes_plain.parquet",
+                 td[0] == '/' ? "" : cwd, td) < (int)sizeof(src))
+        sh("cp '%s' '%s'/ 2>/dev/null", src, workdir);
+    if (snprintf(src, sizeof(src), "%s/%s/delta-golden/snapshot-data1", td[0] == '/' ? "" : cwd,
+                 td) < (int)sizeof(src))
+        sh("cp -r '%s' '%s'/delta 2>/dev/null", src, workdir);
 }
 
 /* ---------------------------------------------------------------- the target */
