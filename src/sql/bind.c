@@ -1693,7 +1693,8 @@ static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *
         return bind_tumble(b, rf, fc, outer, out);
     if (tf == NULL)
         return berr(b, TB_E_NOTFOUND, fc->location,
-                    "table function %s does not exist (known: read_csv, read_parquet%s)", name,
+                    "table function %s does not exist (known: read_csv, read_parquet, "
+                    "read_json%s)", name,
                     tb_sql_find_tablefunc("read_delta") ? ", read_delta" : "");
     tb_tf_arg *args = tb_arena_zalloc(b->arena, (fc->n_args ? fc->n_args : 1) * sizeof(*args));
     if (args == NULL)
