@@ -2516,10 +2516,18 @@ tb_rc tb_jsonl_infer_schema(const tb_strlist *paths, const tb_jsonl_opts *opts,
     qsort(sorted, st.keys.n, sizeof(char *), cmp_ci);
     for (j = 0; j + 1 < st.keys.n; j++) {
         if (tb_str_ieq(sorted[j], sorted[j + 1])) {
+            const char *a = sorted[j], *b = sorted[j + 1];
+            uint32_t m;
+            for (m = 0; m < st.keys.n && st.keys.name[m] != a && st.keys.name[m] != b; m++)
+                ;
+            if (m < st.keys.n && st.keys.name[m] == b) { /* in order of appearance */
+                b = a;
+                a = st.keys.name[m];
+            }
             rc = TB_ERRF(err, TB_E_SQL,
                          "json: cannot infer a schema: keys \"%s\" and \"%s\" differ only in "
                          "case (SQL names are case-insensitive): declare the schema",
-                         sorted[j], sorted[j + 1]);
+                         a, b);
             goto done;
         }
     }
