@@ -1232,7 +1232,8 @@ typedef struct jl_src {
     jl_keys keys;    /* over the table's data columns */
     uint32_t n_slots; /* projected data columns (cells per row) */
     int *out_slot;    /* output column -> its slot, -1 for the corrupt column */
-    int *slot_out;    /* slot -> output column */
+    int *slot_out;    /* slot -> output column, -1 for a column only checked (below) */
+    int *slot_field;  /* slot -> table column */
     /* inputs */
     tb_strlist paths;
     size_t next_file;
@@ -1481,8 +1482,7 @@ static const char *row_reason(jl_src *s, const uint8_t *base, uint32_t r)
                             s->rpos[r] + 1);
     } else {
         int slot = s->rbadslot[r];
-        int out = s->slot_out[slot];
-        const tb_field *f = &s->base.schema->fields[out];
+        const tb_field *f = &s->tschema->fields[s->slot_field[slot]];
         size_t cell = (size_t)r * s->n_slots + (size_t)slot;
         uint8_t k = s->ck[cell];
         const uint8_t *p = base + s->cs[cell], *e = base + s->ce[cell];
@@ -1690,6 +1690,45 @@ static tb_rc conv_text(jl_src *s, tb_vec *v, uint32_t cap, uint32_t slot, uint32
     return TB_OK;
 }
 
+/* Check slot `slot` of rows [r0, r1) without storing values (a column not read but
+ * checked for the corrupt column): bad values mark their rows. */
+static tb_rc check_slot(jl_src *s, uint32_t slot, uint32_t r0, uint32_t r1, const uint8_t *base)
+{
+    const uint32_t ns = s->n_slots;
+    const tb_type t = s->tschema->fields[s->slot_field[slot]].type;
+    uint32_t r;
+
+    for (r = r0; r < r1; r++) {
+        size_t cell = (size_t)r * ns + slot;
+        uint8_t k = s->ck[cell];
+        const uint8_t *p = base + s->cs[cell], *e = base + s->ce[cell];
+        union {
+            tb_i128 dec;
+            tb_interval iv;
+            int64_t i;
+            double d;
+        } v;
+        pv res = PV_OK;
+
+        if (k <= K_NULL || (t.id == TB_T_STRING && k != K_STR_ESC))
+            continue;
+        if (t.id == TB_T_STRING) {
+            const uint8_t *sp, *se;
+            bool nul = false;
+            if (!str_content(base, s->cs[cell], s->ce[cell], k, &s->tmp, &sp, &se, &nul))
+                return TB_E_NOMEM;
+            res = nul ? PV_INVALID : PV_OK;
+        } else if (t.id != TB_T_NULL) {
+            res = conv_cell(&s->tmp, t, k, p, e, &v);
+        }
+        if (res == PV_NOMEM)
+            return TB_E_NOMEM;
+        if (res != PV_OK)
+            mark_bad(s, r, slot);
+    }
+    return TB_OK;
+}
+
 static const char REPLACEMENT_CHAR[3] = {'\xEF', '\xBF', '\xBD'}; /* U+FFFD */
 
 /* A copy of raw bytes as valid UTF-8 text (invalid bytes and NULs become U+FFFD). */
@@ -1760,6 +1799,10 @@ static tb_rc convert_segment(jl_src *s, tb_batch *batch, uint32_t r0, uint32_t r
             rc = conv_fixed(s, v, batch->cap, (uint32_t)slot, r0, r1, base, arena);
         }
         if (rc != TB_OK)
+            return tb_err_nomem(err);
+    }
+    for (c = 0; c < s->n_slots; c++) {
+        if (s->slot_out[c] < 0 && check_slot(s, c, r0, r1, base) != TB_OK)
             return tb_err_nomem(err);
     }
     for (r = r0; r < r1; r++) {
@@ -2024,6 +2067,7 @@ static void jl_free(tb_source *src)
     tb_free(s->proj);
     tb_free(s->out_slot);
     tb_free(s->slot_out);
+    tb_free(s->slot_field);
     tb_strlist_free(&s->paths);
     tb_free(s->mem_name);
     tb_free(s->cs);
@@ -2089,9 +2133,10 @@ static tb_rc src_new(const tb_jsonl_opts *opts, const tb_schema *schema, const i
     s->base.schema = tb_schema_new(n_proj);
     s->proj = alloc_n(n_proj, sizeof(int));
     s->out_slot = alloc_n(n_proj, sizeof(int));
-    s->slot_out = alloc_n(n_proj, sizeof(int));
+    s->slot_out = alloc_n((size_t)n_proj + schema->n, sizeof(int));
+    s->slot_field = alloc_n((size_t)n_proj + schema->n, sizeof(int));
     if (s->opts == NULL || s->tschema == NULL || s->base.schema == NULL || s->proj == NULL ||
-        s->out_slot == NULL || s->slot_out == NULL)
+        s->out_slot == NULL || s->slot_out == NULL || s->slot_field == NULL)
         goto nomem;
     if (opts->corrupt != NULL) {
         s->corrupt = tb_schema_find(schema, opts->corrupt);
@@ -2125,6 +2170,7 @@ static tb_rc src_new(const tb_jsonl_opts *opts, const tb_schema *schema, const i
             int key = proj[i] - (s->corrupt >= 0 && proj[i] > s->corrupt ? 1 : 0);
             if (s->keys.slot[key] < 0) {
                 s->keys.slot[key] = (int)s->n_slots;
+                s->slot_field[s->n_slots] = proj[i];
                 s->slot_out[s->n_slots++] = (int)i;
             }
             s->out_slot[i] = s->keys.slot[key];
@@ -2132,6 +2178,21 @@ static tb_rc src_new(const tb_jsonl_opts *opts, const tb_schema *schema, const i
         rc = tb_schema_set(s->base.schema, i, f->name, f->type, true);
         if (rc != TB_OK)
             goto nomem;
+    }
+    /* Reading the corrupt column means reading whether a line is malformed: every data
+     * column is then checked, read or not (else the answer would depend on which other
+     * columns the query happens to read). */
+    if (s->corrupt_out >= 0) {
+        for (i = 0, k = 0; i < schema->n; i++) {
+            if ((int)i == s->corrupt)
+                continue;
+            if (s->keys.slot[k] < 0) {
+                s->keys.slot[k] = (int)s->n_slots;
+                s->slot_field[s->n_slots] = (int)i;
+                s->slot_out[s->n_slots++] = -1;
+            }
+            k++;
+        }
     }
     s->n_proj = n_proj;
     s->rows_cap = TB_BATCH_CAP;

@@ -730,7 +730,15 @@ static void test_projection(void **state)
     {
         const int pc[] = {1};
         run_buf_proj(data, strlen(data), opts, "a int, _c text, b text", pc, 1, &res);
-        assert_string_equal(res.text, "N\nN\n{\"a\": 3, \"b\": \"z\", \"c\": nul}\n");
+        /* reading the corrupt column checks every column: line 2's bad a is seen */
+        assert_string_equal(res.text, "N\n{\"a\": \"bad\", \"b\": \"y\", \"c\": false}\n"
+                                      "{\"a\": 3, \"b\": \"z\", \"c\": nul}\n");
+        assert_int_equal(res.stats.rows_malformed, 2);
+        assert_string_equal(res.bad, "2:key \"a\": expected an integer number for type integer, "
+                                     "found string \"bad\"|{\"a\": \"bad\", \"b\": \"y\", "
+                                     "\"c\": false}\n"
+                                     "3:invalid JSON: unexpected character at byte 25|{\"a\": 3, "
+                                     "\"b\": \"z\", \"c\": nul}\n");
         run_buf_proj(data, strlen(data), opts, "a int, _c text, b text", NULL, -1, &res);
         assert_string_equal(res.text, "1|N|x\nN|{\"a\": \"bad\", \"b\": \"y\", \"c\": false}|y\n"
                                       "N|{\"a\": 3, \"b\": \"z\", \"c\": nul}|N\n");
