@@ -115,9 +115,15 @@ static void check_row(int variant, const tb_batch *batch, uint32_t r, const uint
                       size_t len, uint64_t *rows_malformed_seen, const tb_source *src)
 {
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)line, len, JSON_ALLOW_NUL, &jerr);
+    json_t *root;
     (void)rows_malformed_seen;
     (void)src;
+
+    /* jansson skips a raw NUL byte between tokens as if it were white space; RFC 8259
+     * (and we) do not: no comparison for such lines */
+    if (memchr(line, 0, len) != NULL)
+        return;
+    root = json_loadb((const char *)line, len, JSON_ALLOW_NUL, &jerr);
 
     if (root == NULL) {
         /* jansson refuses what we read: only for the extensions we accept (NaN,
@@ -187,8 +193,12 @@ static void check_row(int variant, const tb_batch *batch, uint32_t r, const uint
         tb_vec_get(&batch->cols[0], r, &val);
         if (id != NULL && json_is_integer(id) && json_integer_value(id) >= INT32_MIN &&
             json_integer_value(id) <= INT32_MAX) {
-            if (val.is_null || val.u.i != json_integer_value(id))
+            if (val.is_null || val.u.i != json_integer_value(id)) {
+                (void)fprintf(stderr, "line [%.*s]: jansson %lld, ours %s%lld\n", (int)len,
+                              line, (long long)json_integer_value(id), val.is_null ? "NULL " : "",
+                              (long long)val.u.i);
                 die("integer id differs from jansson's");
+            }
         }
         tb_vec_get(&batch->cols[3], r, &val);
         if (x != NULL && json_is_number(x)) {
