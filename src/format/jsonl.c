@@ -620,6 +620,20 @@ typedef struct jl_keys {
     int32_t guess[JL_GUESS]; /* key position in a line -> name index (-1 none) */
 } jl_keys;
 
+/* a[0, n) == b[0, n): a loop for the short names of columns (a libc call costs more). */
+static inline bool same_bytes(const char *a, const uint8_t *b, size_t n)
+{
+    size_t i;
+
+    if (n > 24)
+        return memcmp(a, b, n) == 0;
+    for (i = 0; i < n; i++) {
+        if ((uint8_t)a[i] != b[i])
+            return false;
+    }
+    return true;
+}
+
 static uint32_t key_hash(const uint8_t *p, size_t n)
 {
     return (uint32_t)tb_hash_bytes(p, n, 0x6a736f6eULL);
@@ -645,7 +659,7 @@ static int keys_find(const jl_keys *k, const uint8_t *p, size_t n)
         int32_t i = k->ht[h];
         if (i < 0)
             return -1;
-        if (k->len[i] == n && memcmp(k->name[i], p, n) == 0)
+        if (k->len[i] == n && same_bytes(k->name[i], p, n))
             return i;
     }
 }
@@ -839,7 +853,7 @@ static int parse_line(jl_keys *keys, const uint8_t *base, uint32_t *cs, uint32_t
             }
             if (pos < JL_GUESS) {
                 int g = keys->guess[pos];
-                if (g >= 0 && keys->len[g] == kn && memcmp(keys->name[g], name, kn) == 0) {
+                if (g >= 0 && keys->len[g] == kn && same_bytes(keys->name[g], name, kn)) {
                     idx = g;
                 } else {
                     idx = keys_find(keys, name, kn);
