@@ -1014,11 +1014,25 @@ tb_rc tb_cast_build(tb_arena *arena, tb_expr *e, tb_type to, tb_cast_level level
     tb_expr *c;
     bool unknown;
 
+    unknown = tb_expr_is_unknown_lit(e);
+    if (tb_type_eq(e->type, to) && unknown) {
+        /* 'x'::text is typed text, no longer PostgreSQL's "unknown": 'x'::text + 1 is
+         * "operator does not exist: text + integer", as in PostgreSQL */
+        tb_value v;
+        tb_rc rc = tb_expr_eval_const(e, arena, &v, err);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *k = tb_expr_const_typed(arena, &v);
+        if (k == NULL)
+            return tb_expr_nomem(err);
+        k->pos = e->pos;
+        *out = k;
+        return TB_OK;
+    }
     if (tb_type_eq(e->type, to)) {
         *out = e;
         return TB_OK;
     }
-    unknown = tb_expr_is_unknown_lit(e);
     if (unknown || e->type.id == TB_T_NULL)
         level = TB_CAST_EXPLICIT;
     if (!tb_cast_allowed(e->type, to, level)) {
