@@ -224,5 +224,21 @@ if no_crash "$st" "$T/err7.txt"; then
   fi
 fi
 
+# 8. Keys match case-sensitively: a column declared unquoted (lower case) for a camelCase
+# key stays NULL, and the reader says why (once per source); quoted, it is filled.
+printf '{"productId": 1}\n{"productId": 2}\n' > "$T/camel.jsonl"
+st=0
+out=$("$BIN" query --format csv "SELECT count(productid) FROM read_json('$T/camel.jsonl', schema => 'productId int')" 2> "$T/err8.txt") || st=$?
+if no_crash "$st" "$T/err8.txt"; then
+  expect_eq "camelCase key, unquoted column: NULL, with a warning naming both" "0 0 1" \
+    "$st $(echo "$out" | tail -1) $(grep -c 'key "productId" matches no column, but column "productid" differs from it only in case' "$T/err8.txt")"
+fi
+st=0
+out=$("$BIN" query --format csv "SELECT count(\"productId\") FROM read_json('$T/camel.jsonl', schema => '\"productId\" int')" 2> "$T/err8.txt") || st=$?
+if no_crash "$st" "$T/err8.txt"; then
+  expect_eq "camelCase key, quoted column: filled, no warning" "0 2 0" \
+    "$st $(echo "$out" | tail -1) $(grep -c 'warning' "$T/err8.txt")"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

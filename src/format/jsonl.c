@@ -618,6 +618,12 @@ typedef struct jl_keys {
     int32_t *ht;
     uint32_t mask;
     int32_t guess[JL_GUESS]; /* key position in a line -> name index (-1 none) */
+    /* A key matching no column is compared case-insensitively with the names (a few
+     * hundred times at most), so that a column declared unquoted (lower case) for a
+     * camelCase key can be reported once: ci_col is that column, ci_key the key. */
+    uint32_t ci_budget;
+    int ci_col;
+    char ci_key[64];
 } jl_keys;
 
 /* a[0, n) == b[0, n): a loop for the short names of columns (a libc call costs more). */
@@ -682,6 +688,8 @@ static tb_rc keys_build(jl_keys *k, uint32_t n, tb_err *err)
     k->mask = size - 1;
     for (i = 0; i < JL_GUESS; i++)
         k->guess[i] = -1;
+    k->ci_budget = 256;
+    k->ci_col = -1;
     return TB_OK;
 }
 
@@ -698,6 +706,23 @@ static void keys_insert(jl_keys *k, uint32_t i)
         }
         if (k->len[j] == k->len[i] && memcmp(k->name[j], k->name[i], k->len[i]) == 0)
             return;
+    }
+}
+
+/* See jl_keys.ci_budget: a key [p, p + n) matching no name exactly. */
+static void case_hint(jl_keys *k, const uint8_t *p, size_t n)
+{
+    uint32_t i;
+
+    k->ci_budget--;
+    for (i = 0; i < k->n; i++) {
+        if (k->len[i] == n && strncasecmp(k->name[i], (const char *)p, n) == 0) {
+            k->ci_col = (int)i;
+            (void)snprintf(k->ci_key, sizeof(k->ci_key), "%.*s", (int)TB_MIN(n, (size_t)60),
+                           (const char *)p);
+            k->ci_budget = 0;
+            return;
+        }
     }
 }
 
@@ -862,6 +887,8 @@ static int parse_line(jl_keys *keys, const uint8_t *base, uint32_t *cs, uint32_t
             } else {
                 idx = keys_find(keys, name, kn);
             }
+            if (TB_UNLIKELY(idx < 0 && keys->ci_budget > 0))
+                case_hint(keys, name, kn);
             if (idx >= 0 && keys->slot[idx] >= 0) {
                 int sl = keys->slot[idx];
                 ck[sl] = kind;
@@ -2010,6 +2037,15 @@ again:
                 rd->pos = next;
                 rd->line++;
                 continue;
+            }
+            if (TB_UNLIKELY(s->keys.ci_col >= 0)) {
+                tb_log(TB_LOG_WARN,
+                       "json: %s:%llu: key \"%s\" matches no column, but column \"%s\" "
+                       "differs from it only in case: keys match case-sensitively (declare "
+                       "the column as \"%s\", quoted)",
+                       rd->name, (unsigned long long)rd->line, s->keys.ci_key,
+                       s->keys.name[s->keys.ci_col], s->keys.ci_key);
+                s->keys.ci_col = -1;
             }
             if (TB_UNLIKELY(res == LINE_BAD)) {
                 memset(ck, K_MISSING, ns);
