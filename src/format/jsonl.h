@@ -12,8 +12,7 @@
  * column named productId, which SQL spells "productId" (quoted; unquoted identifiers
  * are lower-cased; a key matching no column but one in another case is reported once
  * per source with a warning). Keys not in the schema are ignored; a missing key or null
- * is NULL;
- * when a key appears twice in an object, the last value wins. Conversions (Spark's):
+ * is NULL; when a key appears twice in an object, the last value wins. Conversions (Spark's):
  *   boolean            true / false
  *   smallint/int/bigint integer numbers (no fraction or exponent) within range
  *   real / double      numbers; NaN, Infinity, -Infinity (bare or as strings, also
