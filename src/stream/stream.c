@@ -34,6 +34,7 @@
 #include "format/csv.h"
 #include "format/delta.h"
 #include "format/parquet.h"
+#include "sink/write_stmt.h"
 #include "stream/checkpoint.h"
 #include "stream/filesource.h"
 #include "stream/stream_int.h"
@@ -2070,11 +2071,9 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
             rc = create_cq(st, qname, text, ins->select_stmt, src, norm, off, &q, err);
             if (rc != TB_OK)
                 goto done;
-        } else {
-            rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, off,
-                           "INSERT INTO %s: the query reads no stream; a %s table receives "
-                           "continuous queries only",
-                           d->name, kv_get(&d->kv, "connector"));
+        } else { /* no stream read: a batch write (Delta), once per job and table */
+            rc = tb_write_insert_declared(st->db, text, off, len, node, &d->kv, d->schema, NULL,
+                                          err);
             goto done;
         }
         rc = attach_sink(q, d, off, err);
@@ -2141,6 +2140,7 @@ tb_rc tb_stream_new(tb_db *db, const tb_stream_opts *opts, tb_stream **out, tb_e
     if (st == NULL)
         return tb_err_nomem(err);
     st->db = db;
+    tb_sql_set_stmt_hook(db, tb_write_stmt_hook, NULL); /* COPY, Delta writes (batch) */
     if (opts != NULL)
         st->opts = *opts;
     else
