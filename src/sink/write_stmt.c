@@ -1042,9 +1042,21 @@ static tb_rc delta_options(tb_arena *arena, wopts *o, bool ctas, int stmt_pos, d
 {
     wopt *w;
     tb_rc rc;
+    static const char *const known[] = {"connector",  "path",        "partition_by", "mode",
+                                        "version",    "txn_app_id",  "txn_version",
+                                        "output_mode"};
     memset(out, 0, sizeof(*out));
     out->version = -1;
-    (void)opt_get(o, "connector", NULL);
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        wopt *k = opt_get(o, known[i], NULL);
+        if (k != NULL && !ctas && strncmp(known[i], "txn_", 4) == 0)
+            k->used = false; /* only CREATE TABLE AS writes with a txn */
+        if (k != NULL && ctas && strcmp(known[i], "version") == 0)
+            k->used = false;
+    }
+    rc = opts_unused(o, "delta table", delta_known, err);
+    if (rc != TB_OK)
+        return rc;
     w = opt_get(o, "path", NULL);
     if (w == NULL || w->val[0] == '\0')
         return TB_ERRPOS(err, TB_E_SQL, stmt_pos, "a delta table needs path = '...'");
@@ -1089,7 +1101,7 @@ static tb_rc delta_options(tb_arena *arena, wopts *o, bool ctas, int stmt_pos, d
                                  "delta: txn_version must be a number >= 0");
         }
     }
-    return opts_unused(o, "delta table", delta_known, err);
+    return TB_OK;
 }
 
 /* ---------------------------------------------------------------- writing rows */
@@ -1174,8 +1186,8 @@ static tb_rc commit_delta(tb_delta_writer *w, bool overwrite, const char *app, i
     tb_rc rc = tb_delta_writer_commit(w, overwrite ? TB_DELTA_OVERWRITE : TB_DELTA_APPEND, app,
                                       txn_version, skipped, &version, err);
     if (rc == TB_OK && *skipped)
-        tb_log(TB_LOG_INFO, "delta: txn %s version %" PRId64 " already committed: skipped", app,
-               txn_version);
+        tb_log(TB_LOG_INFO, "delta: txn %s version %" PRId64 " already committed: skipped",
+               app != NULL ? app : "-", txn_version);
     return rc;
 }
 
