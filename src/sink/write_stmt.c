@@ -30,7 +30,7 @@
 #include "format/parquet_write.h"
 #include "sink/write_stmt.h"
 
-#define NC(x) PG_QUERY__NODE__NODE_##x
+#define NC(x)    PG_QUERY__NODE__NODE_##x
 #define IS(n, x) ((n) != NULL && (n)->node_case == NC(x))
 typedef PgQuery__Node pgnode;
 
@@ -54,10 +54,7 @@ typedef struct wopts {
     uint32_t n;
 } wopts;
 
-static const char *str_of(const pgnode *n)
-{
-    return IS(n, STRING) ? n->string->sval : NULL;
-}
+static const char *str_of(const pgnode *n) { return IS(n, STRING) ? n->string->sval : NULL; }
 
 static char *node_text(tb_arena *arena, const pgnode *a)
 {
@@ -151,8 +148,7 @@ static tb_rc opts_unused(const wopts *o, const char *what, const char *known, tb
     for (uint32_t i = 0; i < o->n; i++)
         if (!o->items[i].used)
             return TB_ERRPOS(err, TB_E_SQL, o->items[i].pos,
-                             "%s: unknown option \"%s\" (known: %s)", what, o->items[i].key,
-                             known);
+                             "%s: unknown option \"%s\" (known: %s)", what, o->items[i].key, known);
     return TB_OK;
 }
 
@@ -166,8 +162,7 @@ static tb_rc opt_bool(const wopt *o, bool *out, tb_err *err)
                tb_str_ieq(v, "no") || tb_str_ieq(v, "f")) {
         *out = false;
     } else {
-        return TB_ERRPOS(err, TB_E_SQL, o->pos, "%s requires a Boolean value, not '%s'", o->key,
-                         v);
+        return TB_ERRPOS(err, TB_E_SQL, o->pos, "%s requires a Boolean value, not '%s'", o->key, v);
     }
     return TB_OK;
 }
@@ -186,7 +181,7 @@ static tb_rc opt_size(const wopt *o, uint64_t min, uint64_t max, uint64_t *out, 
         end++;
     if (*end != '\0') {
         char u = (char)(*end >= 'a' ? *end - 'a' + 'A' : *end);
-        mult = u == 'K' ? (uint64_t)1 << 10
+        mult = u == 'K'   ? (uint64_t)1 << 10
                : u == 'M' ? (uint64_t)1 << 20
                : u == 'G' ? (uint64_t)1 << 30
                : u == 'B' ? 1
@@ -202,13 +197,15 @@ static tb_rc opt_size(const wopt *o, uint64_t min, uint64_t max, uint64_t *out, 
     }
     if (n > max / mult || n * mult < min || n * mult > max)
         return TB_ERRPOS(err, TB_E_SQL, o->pos,
-                         "%s must be between %" PRIu64 " and %" PRIu64 ", not %s", o->key, min,
-                         max, o->val);
+                         "%s must be between %" PRIu64 " and %" PRIu64 ", not %s", o->key, min, max,
+                         o->val);
     *out = (uint64_t)n * mult;
     return TB_OK;
 bad:
-    return TB_ERRPOS(err, TB_E_SQL, o->pos, "%s must be a number (bytes may end in KB, MB, GB), "
-                     "not '%s'", o->key, o->val);
+    return TB_ERRPOS(err, TB_E_SQL, o->pos,
+                     "%s must be a number (bytes may end in KB, MB, GB), "
+                     "not '%s'",
+                     o->key, o->val);
 }
 
 /* A one-byte character option (delimiter, quote, escape). */
@@ -797,13 +794,16 @@ static tb_rc copy_stmt(tb_db *db, const char *sql, int offset, const PgQuery__Co
         if ((w = opt_get(&o, "compression", NULL)) != NULL &&
             (rc = codec_by_name(w, true, &c.codec, err)) != TB_OK)
             goto done;
-        if ((w = opt_get(&o, "header", NULL)) != NULL && (rc = opt_bool(w, &c.header, err)) != TB_OK)
+        if ((w = opt_get(&o, "header", NULL)) != NULL &&
+            (rc = opt_bool(w, &c.header, err)) != TB_OK)
             goto done;
-        if ((w = opt_get(&o, "delimiter", "sep")) != NULL && (rc = opt_char(w, &c.delim, err)) != TB_OK)
+        if ((w = opt_get(&o, "delimiter", "sep")) != NULL &&
+            (rc = opt_char(w, &c.delim, err)) != TB_OK)
             goto done;
         if ((w = opt_get(&o, "quote", NULL)) != NULL && (rc = opt_char(w, &c.quote, err)) != TB_OK)
             goto done;
-        if ((w = opt_get(&o, "escape", NULL)) != NULL && (rc = opt_char(w, &c.escape, err)) != TB_OK)
+        if ((w = opt_get(&o, "escape", NULL)) != NULL &&
+            (rc = opt_char(w, &c.escape, err)) != TB_OK)
             goto done;
         if (c.escape == 0)
             c.escape = c.quote;
@@ -816,8 +816,9 @@ static tb_rc copy_stmt(tb_db *db, const char *sql, int offset, const PgQuery__Co
             goto done;
         }
         if (memchr(c.null_str, c.delim, c.null_len) != NULL) {
-            rc = TB_ERRPOS(err, TB_E_SQL, offset, "COPY delimiter must not appear in the NULL "
-                                                  "specification");
+            rc = TB_ERRPOS(err, TB_E_SQL, offset,
+                           "COPY delimiter must not appear in the NULL "
+                           "specification");
             goto done;
         }
         if ((w = opt_get(&o, "force_quote", NULL)) != NULL) {
@@ -951,10 +952,7 @@ static tb_rc drel_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, 
     return tb_op_scan_new(src, out, err);
 }
 
-static int64_t drel_estimate(void *ud)
-{
-    return ((delta_rel *)ud)->est_rows;
-}
+static int64_t drel_estimate(void *ud) { return ((delta_rel *)ud)->est_rows; }
 
 static const tb_connector_vt delta_rel_vt = {"delta", drel_open, drel_free, drel_estimate};
 
@@ -1042,9 +1040,8 @@ static tb_rc delta_options(tb_arena *arena, wopts *o, bool ctas, int stmt_pos, d
 {
     wopt *w;
     tb_rc rc;
-    static const char *const known[] = {"connector",  "path",        "partition_by", "mode",
-                                        "version",    "txn_app_id",  "txn_version",
-                                        "output_mode"};
+    static const char *const known[] = {"connector", "path",       "partition_by", "mode",
+                                        "version",   "txn_app_id", "txn_version",  "output_mode"};
     memset(out, 0, sizeof(*out));
     out->version = -1;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
@@ -1068,12 +1065,12 @@ static tb_rc delta_options(tb_arena *arena, wopts *o, bool ctas, int stmt_pos, d
     }
     if ((w = opt_get(o, "mode", NULL)) != NULL) {
         const char *m = w->val;
-        out->mode = tb_str_ieq(m, "append")                                 ? MODE_APPEND
-                    : tb_str_ieq(m, "overwrite")                            ? MODE_OVERWRITE
-                    : ctas && (tb_str_ieq(m, "error") ||
-                               tb_str_ieq(m, "errorifexists"))               ? MODE_ERROR
-                    : ctas && tb_str_ieq(m, "ignore")                        ? MODE_IGNORE
-                                                                            : -1;
+        out->mode = tb_str_ieq(m, "append")      ? MODE_APPEND
+                    : tb_str_ieq(m, "overwrite") ? MODE_OVERWRITE
+                    : ctas && (tb_str_ieq(m, "error") || tb_str_ieq(m, "errorifexists"))
+                        ? MODE_ERROR
+                    : ctas && tb_str_ieq(m, "ignore") ? MODE_IGNORE
+                                                      : -1;
         if (out->mode < 0)
             return TB_ERRPOS(err, TB_E_SQL, w->pos, "delta: unknown mode '%s' (%s)", m,
                              ctas ? "error, append, overwrite, ignore" : "append, overwrite");
@@ -1097,8 +1094,7 @@ static tb_rc delta_options(tb_arena *arena, wopts *o, bool ctas, int stmt_pos, d
             out->txn_app = a->val;
             out->txn_version = strtoll(v->val, &end, 10);
             if (end == v->val || *end != '\0' || out->txn_version < 0)
-                return TB_ERRPOS(err, TB_E_SQL, v->pos,
-                                 "delta: txn_version must be a number >= 0");
+                return TB_ERRPOS(err, TB_E_SQL, v->pos, "delta: txn_version must be a number >= 0");
         }
     }
     return TB_OK;
@@ -1115,7 +1111,8 @@ static tb_rc project_to(tb_plan *plan, const tb_schema *wschema, const int *tgt,
 {
     tb_op *root = plan->root;
     tb_expr **exprs = tb_arena_zalloc(plan->arena, (wschema->n ? wschema->n : 1) * sizeof(*exprs));
-    const char **names = tb_arena_zalloc(plan->arena, (wschema->n ? wschema->n : 1) * sizeof(char *));
+    const char **names =
+        tb_arena_zalloc(plan->arena, (wschema->n ? wschema->n : 1) * sizeof(char *));
     tb_rc rc;
     if (exprs == NULL || names == NULL)
         return tb_err_nomem(err);
@@ -1333,8 +1330,8 @@ static tb_rc create_delta(tb_db *db, int offset, const PgQuery__CreateStmt *cs, 
     if (name_taken(db, name)) {
         if (cs->if_not_exists)
             return TB_OK;
-        return TB_ERRPOS(err, TB_E_EXISTS, cs->relation->location,
-                         "relation \"%s\" already exists", name);
+        return TB_ERRPOS(err, TB_E_EXISTS, cs->relation->location, "relation \"%s\" already exists",
+                         name);
     }
     rc = delta_options(arena, o, false, offset, &d, err);
     if (rc != TB_OK)
@@ -1351,9 +1348,9 @@ static tb_rc create_delta(tb_db *db, int offset, const PgQuery__CreateStmt *cs, 
         tb_delta_writer *w = NULL;
         bool skipped = false;
         if (cols->n == 0) {
-            rc = TB_ERRPOS(err, TB_E_NOTFOUND, cs->relation->location,
-                           "delta table '%s' does not exist: give its columns to create it",
-                           d.path);
+            rc =
+                TB_ERRPOS(err, TB_E_NOTFOUND, cs->relation->location,
+                          "delta table '%s' does not exist: give its columns to create it", d.path);
             goto done;
         }
         for (uint32_t i = 0; i < cols->n; i++)
@@ -1394,8 +1391,9 @@ done:
 }
 
 /* CREATE TABLE t [(names)] WITH (connector = 'delta', ...) AS SELECT ... */
-static tb_rc ctas_delta(tb_db *db, const char *sql, int offset, const PgQuery__CreateTableAsStmt *ct,
-                        tb_arena *arena, wopts *o, int64_t *out_changes, tb_err *err)
+static tb_rc ctas_delta(tb_db *db, const char *sql, int offset,
+                        const PgQuery__CreateTableAsStmt *ct, tb_arena *arena, wopts *o,
+                        int64_t *out_changes, tb_err *err)
 {
     const PgQuery__IntoClause *into = ct->into;
     const char *name = into->rel->relname;
@@ -1453,9 +1451,8 @@ static tb_rc ctas_delta(tb_db *db, const char *sql, int offset, const PgQuery__C
         for (uint32_t i = 0; i < schema->n; i++) {
             const char *nm = i < into->n_col_names ? str_of(into->col_names[i]) : NULL;
             if (tb_schema_set(schema, i, nm != NULL ? nm : schema->fields[i].name,
-                              schema->fields[i].type.id == TB_T_NULL
-                                  ? tb_type_make(TB_T_STRING)
-                                  : schema->fields[i].type,
+                              schema->fields[i].type.id == TB_T_NULL ? tb_type_make(TB_T_STRING)
+                                                                     : schema->fields[i].type,
                               true) != TB_OK) {
                 rc = tb_err_nomem(err);
                 goto done;
@@ -1468,8 +1465,8 @@ static tb_rc ctas_delta(tb_db *db, const char *sql, int offset, const PgQuery__C
                 }
             }
         }
-        rc = tb_delta_writer_open(d.path, exists ? NULL : schema, (const char **)d.parts,
-                                  d.n_part, &w, err);
+        rc = tb_delta_writer_open(d.path, exists ? NULL : schema, (const char **)d.parts, d.n_part,
+                                  &w, err);
         if (rc != TB_OK) {
             err->pos = pos;
             goto done;
@@ -1482,9 +1479,8 @@ static tb_rc ctas_delta(tb_db *db, const char *sql, int offset, const PgQuery__C
             goto done;
         }
         if (schema->n != ws->n) {
-            rc = TB_ERRPOS(err, TB_E_TYPE, pos,
-                           "the query has %u columns, delta table '%s' has %u", schema->n,
-                           d.path, ws->n);
+            rc = TB_ERRPOS(err, TB_E_TYPE, pos, "the query has %u columns, delta table '%s' has %u",
+                           schema->n, d.path, ws->n);
             goto done;
         }
         for (uint32_t i = 0; i < schema->n; i++)

@@ -5,11 +5,13 @@
  * (versions, rows, error positions), the batch INSERT the stream layer delegates, and
  * allocation failures at every step (no crash, no leak, no temp file, a readable table).
  */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <dirent.h>
 #include <stdio.h>
@@ -130,9 +132,9 @@ static int64_t delta_version(const char *path)
     return v;
 }
 
-#define VALUES_1000                                                                            \
-    "(SELECT a.x * 100 + b.y AS i FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) "    \
-    "a(x) CROSS JOIN (SELECT c.p * 10 + d.q AS y FROM (VALUES (0),(1),(2),(3),(4),(5),(6),"   \
+#define VALUES_1000                                                                                \
+    "(SELECT a.x * 100 + b.y AS i FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) "          \
+    "a(x) CROSS JOIN (SELECT c.p * 10 + d.q AS y FROM (VALUES (0),(1),(2),(3),(4),(5),(6),"        \
     "(7),(8),(9)) c(p) CROSS JOIN (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) d(q)) b) g"
 
 static void test_copy(void **state)
@@ -148,16 +150,18 @@ static void test_copy(void **state)
                              "ROW_GROUP_SIZE 100)",
                              g_dir),
                      1000);
-    assert_string_equal(scalar(db, "SELECT count(*) || ':' || sum(i) || ':' || count(d) || ':' || "
-                                   "max(s) FROM read_parquet('%s/a.parquet')",
+    assert_string_equal(scalar(db,
+                               "SELECT count(*) || ':' || sum(i) || ':' || count(d) || ':' || "
+                               "max(s) FROM read_parquet('%s/a.parquet')",
                                g_dir),
                         "1000:499500:666:9x");
     /* COPY table, to CSV, then read back */
     exec_ok(db, "CREATE TABLE m AS SELECT * FROM read_parquet('%s/a.parquet')", g_dir);
     assert_int_equal(exec_ok(db, "COPY m (s, i) TO '%s/m.csv' (DELIMITER ';', NULL 'N/A')", g_dir),
                      1000);
-    assert_string_equal(scalar(db, "SELECT count(*) || ':' || sum(i) FROM read_csv('%s/m.csv', "
-                                   "delimiter => ';', schema => 's text, i int')",
+    assert_string_equal(scalar(db,
+                               "SELECT count(*) || ':' || sum(i) FROM read_csv('%s/m.csv', "
+                               "delimiter => ';', schema => 's text, i int')",
                                g_dir),
                         "1000:499500");
     /* empty result: a valid file with the columns */
@@ -177,7 +181,8 @@ static void test_copy(void **state)
     assert_string_equal(scalar(db, "SELECT seven FROM read_csv('%s/keep.csv')", g_dir), "7");
     assert_int_equal(count_tmp(g_dir), 0);
     /* errors name the option and point at it */
-    exec_err(db, msg, sizeof(msg), &pos, "COPY (SELECT 1) TO '/tmp/x.parquet' (FORMAT parquet, BAD 1)");
+    exec_err(db, msg, sizeof(msg), &pos,
+             "COPY (SELECT 1) TO '/tmp/x.parquet' (FORMAT parquet, BAD 1)");
     assert_non_null(strstr(msg, "unknown option \"bad\""));
     assert_int_equal(pos, 53);
     assert_int_equal(exec_err(db, msg, sizeof(msg), &pos, "COPY (SELECT 1) TO STDOUT"), TB_E_SQL);
@@ -273,8 +278,8 @@ static void test_insert_declared(void **state)
     assert_int_equal(tb_strlist_push(&kv, "connector"), TB_OK);
     assert_int_equal(tb_strlist_push(&kv, "console"), TB_OK);
     tb_err_clear(&err);
-    assert_int_equal(tb_write_insert_declared(db, sql, 0, (int)strlen(sql), pr->stmts[0]->stmt,
-                                              &kv, NULL, &n, &err),
+    assert_int_equal(tb_write_insert_declared(db, sql, 0, (int)strlen(sql), pr->stmts[0]->stmt, &kv,
+                                              NULL, &n, &err),
                      TB_E_UNSUPPORTED);
     assert_non_null(strstr(err.msg, "reads no stream"));
     pg_query__parse_result__free_unpacked(pr, NULL);
