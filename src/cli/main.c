@@ -20,6 +20,7 @@
 
 #include "cli/cli.h"
 #include "cli/slt.h"
+#include "sink/write_stmt.h"
 #include "util/util.h"
 
 static const char *usage_text =
@@ -137,6 +138,7 @@ static int shell(tb_cli_format fmt)
         fprintf(stderr, "error: cannot open engine: %s\n", tb_errstr(rc));
         return 1;
     }
+    tb_sql_set_stmt_hook(db, tb_write_stmt_hook, NULL); /* COPY, Delta writes */
     int tty = isatty(STDIN_FILENO);
     if (tty)
         printf("tributary %s — type SQL ending with ';', \\q to quit, \\? for help\n",
@@ -264,6 +266,7 @@ static int cmd_query(int argc, char **argv)
         free(sql);
         return 1;
     }
+    tb_sql_set_stmt_hook(db, tb_write_stmt_hook, NULL); /* COPY, Delta writes */
     int status = tb_cli_exec_print(db, sql, fmt, stdout) == 0 ? 0 : 1;
     tb_db_close(&db);
     free(sql);
