@@ -4,7 +4,7 @@
 # Corpus: new inputs go to fuzz/findings/<target> (not committed), read together with the
 # committed corpus fuzz/corpus/<target> and seeds made by fuzz/seeds.py from tests/ and
 # the shared test data ($TB_TESTDATA, default ../shared/testdata) in fuzz/findings/seeds.
-# Dictionaries: fuzz/<target>.dict, or fuzz/sql.dict / fuzz/json.dict.
+# Dictionaries: fuzz/<target>.dict (fuzz/sql.dict), fuzz/json.dict for the JSON targets.
 # A crash, leak, timeout (FUZZ_TIMEOUT seconds per input, default 30) or out-of-memory
 # leaves its input in fuzz/findings/<target>/ (crash-*, leak-*, timeout-*, oom-*); once
 # fixed, copy it into fuzz/corpus/<target>/ so `make test` replays it. The run goes on
@@ -38,13 +38,15 @@ for t in "${targets[@]}"; do
   [ -d "$SEEDS/$short" ] && dirs+=("$SEEDS/$short")
   [ "$short" = parquet ] && [ -d "$TD/parquet-testing" ] && dirs+=("$TD/parquet-testing")
   dict=()
-  for d in "fuzz/$short.dict" $([ "$short" = delta_log ] || [ "$short" = checkpoint ] && echo fuzz/json.dict); do
-    [ -f "$d" ] && dict=(-dict="$ROOT/$d") && break
-  done
-  # fuzz_csv reads each input in 1-7 byte chunks four times: short inputs keep it fast
-  # (long records are covered by its max_line_bytes=64 variant)
+  case $short in
+    delta_log | checkpoint | jsonl) d=fuzz/json.dict ;;
+    *) d=fuzz/$short.dict ;;
+  esac
+  [ -f "$d" ] && dict=(-dict="$ROOT/$d")
+  # fuzz_csv and fuzz_jsonl read each input in 1-7 byte chunks four times: short inputs
+  # keep them fast (long records are covered by their 64-byte line limit variants)
   maxlen=65536
-  [ "$short" = csv ] && maxlen=8192
+  [ "$short" = csv ] || [ "$short" = jsonl ] && maxlen=8192
   echo "== $name for ${SECS}s"
   log=$out/run.log
   "$bin" -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
