@@ -131,7 +131,8 @@ typedef enum lkind {
     L_APPLY
 } lkind;
 
-typedef enum applykind { AP_SCALAR, AP_EXISTS, AP_IN } applykind;
+/* AP_HOP is not a subquery: the window of hop()/tumble() in FROM (bind.c, apply.c) */
+typedef enum applykind { AP_SCALAR, AP_EXISTS, AP_IN, AP_HOP } applykind;
 
 #define EST_UNBOUNDED 1e18
 
@@ -252,5 +253,7 @@ void tb_sql_parse_free(PgQuery__ParseResult *pr);
 
 /* read_delta (tf_delta.c), a built-in of the table-function registry. */
 extern const tb_tablefunc tb_sql_read_delta_tf;
+/* read_json (tf_json.c), a built-in of the table-function registry. */
+extern const tb_tablefunc tb_sql_read_json_tf;
 
 #endif /* TB_SQL_INT_H */
