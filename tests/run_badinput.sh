@@ -262,9 +262,9 @@ expect_error "bad_records_path cannot be created" "bad_records_path" "badrec/bad
 last=files_full
 [ "$st" = 99 ] && { bad "files sink full disk: crashed"; st=crash; }
 expect_error "files sink: disk full" "File too large" "out_files"
-[ ! -e "$d/ckpt_ff/insert_into_out_files/commits/0" ] && [ -z "$(ls -A "$d/fout")" ] \
+! grep -aq '"commit":0' "$d"/ckpt_ff/insert_into_out_files/log/* && [ -z "$(ls -A "$d/fout")" ] \
   && ok "files sink disk full: batch 0 not committed, no partial file left" \
-  || bad "files sink disk full: $(ls -A "$d/fout" "$d/ckpt_ff/insert_into_out_files/commits" | tr '\n' ' ')"
+  || bad "files sink disk full: $(ls -A "$d/fout" | tr '\n' ' ') $(grep -ac '"commit"' "$d"/ckpt_ff/insert_into_out_files/log/*) commit records"
 run files_retry run "$FSJOB" --set DATA="$d" --set OUT="$d/fout" --checkpoint "$d/ckpt_ff" \
   --trigger available-now --quiet
 if [ "$st" = 0 ]; then
