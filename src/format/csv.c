@@ -23,6 +23,11 @@
  *
  * Line numbers are physical (LF, CRLF and lone CR each end one line, including inside
  * quoted fields); a record is reported at the line where it starts.
+ *
+ * A batch never spans two files, so a file's batches are the same whether the source
+ * reads all the files or a morsel reader reads that file alone (parallel reading): the
+ * operators above then see the same batches, and (e.g. the order of a many-to-many
+ * join's output within a batch) produce the same rows in the same order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1328,6 +1333,7 @@ typedef struct csv_src {
     /* inputs */
     tb_strlist paths;
     size_t next_file;
+    size_t file_end; /* files [next_file, file_end) are left (a morsel reader: one) */
     const char *mem;
     size_t mem_len;
     char *mem_name;
@@ -1756,7 +1762,7 @@ static tb_rc open_next(csv_src *s, bool *out_none, tb_err *err)
         s->mem_done = true;
         rd_open_mem(&s->rd, s->mem_name, s->mem, s->mem_len, s->opts);
     } else {
-        if (s->next_file >= s->paths.n) {
+        if (s->next_file >= s->file_end) {
             *out_none = true;
             return TB_OK;
         }
@@ -1896,6 +1902,8 @@ again:
         account(s);
         if (st == TOK_EOF) {
             close_input(s);
+            if (n > 0)
+                break; /* a batch never spans files: see the file comment */
         } else if (st == TOK_MORE) {
             rc = rd_fill(rd, err);
             if (rc != TB_OK)
@@ -2081,6 +2089,7 @@ tb_rc tb_csv_source_new(const tb_strlist *paths, const tb_csv_opts *opts,
             return tb_err_nomem(err);
         }
     }
+    s->file_end = s->paths.n;
     *out_src = &s->base;
     return TB_OK;
 }
@@ -2109,6 +2118,64 @@ tb_rc tb_csv_source_from_buffer(const char *name, const char *data, size_t len,
         return tb_err_nomem(err);
     }
     *out_src = &s->base;
+    return TB_OK;
+}
+
+/* ================================================================ morsels */
+
+/*
+ * Parallel reading: a file-mode source is split into one morsel per file. A morsel
+ * reader is a source of the same configuration limited to one file at a time, so its
+ * rows, line numbers and messages are those of the serial source for that file.
+ * Sources with a bad-record callback are not split (the callback is not thread safe),
+ * nor are in-memory ones (one input).
+ */
+tb_rc tb_csv_source_morsels(tb_source *src, uint64_t *out_n, tb_err *err)
+{
+    csv_src *s = (csv_src *)src;
+
+    *out_n = 0;
+    if (src == NULL || src->vt != &CSV_VT)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: not a CSV source");
+    if (s->mem != NULL || s->mem_name != NULL || s->bad_fn != NULL)
+        return TB_OK;
+    *out_n = s->paths.n;
+    return TB_OK;
+}
+
+tb_rc tb_csv_morsel_reader(tb_source *src, tb_source **out, tb_err *err)
+{
+    csv_src *s = (csv_src *)src, *r = NULL;
+    tb_rc rc;
+
+    *out = NULL;
+    if (src == NULL || src->vt != &CSV_VT)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: not a CSV source");
+    rc = src_new(s->opts, s->tschema, s->proj, s->n_proj, &r, err);
+    if (rc != TB_OK)
+        return rc;
+    for (size_t i = 0; i < s->paths.n; i++) {
+        if (tb_strlist_push(&r->paths, s->paths.items[i]) != TB_OK) {
+            csv_free(&r->base);
+            return tb_err_nomem(err);
+        }
+    }
+    r->done = true; /* nothing to read until a morsel is chosen */
+    *out = &r->base;
+    return TB_OK;
+}
+
+tb_rc tb_csv_seek_morsel(tb_source *reader, uint64_t i, tb_err *err)
+{
+    csv_src *s = (csv_src *)reader;
+
+    if (reader == NULL || reader->vt != &CSV_VT || i >= s->paths.n)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: no morsel %llu", (unsigned long long)i);
+    if (s->open)
+        close_input(s);
+    s->next_file = (size_t)i;
+    s->file_end = (size_t)i + 1;
+    s->done = false;
     return TB_OK;
 }
 
