@@ -69,6 +69,9 @@ const char *tb_csv_opts_corrupt_column(const tb_csv_opts *opts);
 /* Test hook: size of each read(2) (default 1 MiB; tests use tiny values to put records
  * across chunk boundaries). 0 restores the default. */
 void tb_csv_opts_set_chunk_size(tb_csv_opts *opts, size_t chunk_size);
+/* Test hook: off = every record through the careful tokenizer (the fast path for plain
+ * records is on by default; both give the same rows and errors). */
+void tb_csv_opts_set_fast_path(tb_csv_opts *opts, bool on);
 
 /*
  * Infer the schema of the files: names from the first file's header (header=true; empty
