@@ -277,8 +277,11 @@ static tb_rc pick_acc(aggst *a, tb_err *err)
             return TB_OK;
     } else if (sum_int_input(in)) {
         a->acc = ACC_I128;
+        /* sum(numeric(p,0)) -> bigint: the final step of an eager aggregation (opt.c),
+         * summing partial sums of integers; range-checked on output as sum(int) is */
         if (rt.id == TB_T_DECIMAL || rt.id == TB_T_DOUBLE ||
-            (kind == TB_AGG_SUM && rt.id == TB_T_INT64 && in.id != TB_T_DECIMAL))
+            (kind == TB_AGG_SUM && rt.id == TB_T_INT64 &&
+             (in.id != TB_T_DECIMAL || in.scale == 0)))
             return TB_OK;
     } else if (in.id == TB_T_FLOAT || in.id == TB_T_DOUBLE) {
         a->acc = ACC_F64;

@@ -2045,7 +2045,21 @@ static tb_rc new_batch(csv_src *s, tb_arena *arena, tb_batch **out)
         if (rc == TB_OK)
             (*out)->cap = s->rows_cap;
     } else {
-        rc = tb_batch_new(s->base.schema, s->rows_cap, arena, out);
+        /* Not zeroed: conversion writes every row of the batch (NULLs included). */
+        rc = tb_batch_shell(s->n_proj, arena, out);
+        if (rc == TB_OK)
+            (*out)->cap = s->rows_cap;
+        for (uint32_t c = 0; rc == TB_OK && c < s->n_proj; c++) {
+            tb_vec *v = &(*out)->cols[c];
+            size_t w = tb_type_width(s->base.schema->fields[c].type);
+            v->type = s->base.schema->fields[c].type;
+            if (w == 0)
+                continue;
+            v->data = (int)c == s->corrupt_out ? tb_arena_zalloc(arena, w * s->rows_cap)
+                                               : tb_arena_alloc(arena, w * s->rows_cap);
+            if (v->data == NULL)
+                rc = TB_E_NOMEM;
+        }
     }
     if (rc == TB_OK && s->corrupt_out >= 0) {
         tb_vec *v = &(*out)->cols[s->corrupt_out];

@@ -1755,7 +1755,12 @@ static tb_rc col_read(pq_col *c, tb_vec *v, uint32_t off, uint32_t n, uint32_t c
         uint32_t m = k;
         uint32_t *lv = c->u32;
         uint8_t *out = (uint8_t *)v->data + (size_t)(off + done) * w;
-        if (c->def_mode != 0) {
+        if (c->def_mode == 1 && c->def.rle_left >= k &&
+            c->def.rle_value == (uint32_t)c->f->max_def) {
+            /* the k levels lie in one RLE run of "present": no NULLs, nothing to decode
+             * (writers mark columns optional even when they hold no NULL) */
+            c->def.rle_left -= k;
+        } else if (c->def_mode != 0) {
             if (c->def_mode == 1) {
                 if (tb_rle_dec_get(&c->def, lv, k) != k)
                     return col_err(c, err, TB_E_CORRUPT,
@@ -1964,7 +1969,12 @@ static tb_rc read_batch(pq_source *s, tb_arena *arena, tb_batch **out, tb_err *e
     }
     for (uint32_t i = 0; i < s->n_proj; i++) {
         pq_col *c = &s->cols[i];
-        if (tb_vec_init(&batch->cols[i], c->out_type, TB_BATCH_CAP, arena) != TB_OK)
+        /* not zeroed: col_read writes each of the n rows (NULL slots zeroed) */
+        tb_vec *v = &batch->cols[i];
+        v->type = c->out_type;
+        v->valid = NULL;
+        v->data = NULL;
+        if (c->out_w > 0 && (v->data = tb_arena_alloc(arena, c->out_w * TB_BATCH_CAP)) == NULL)
             return tb_err_nomem(err);
         rc = col_read(c, &batch->cols[i], 0, n, TB_BATCH_CAP, arena, err);
         if (rc != TB_OK)
