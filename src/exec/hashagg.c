@@ -194,6 +194,9 @@ static tb_rc keytab_find(keytab *kt, const tb_vec *keys, uint32_t n, uint32_t *i
     for (uint32_t r = 0; r < n; r++) {
         kt->pos[r] = kt->h[r] & mask;
         kt->act[r] = r;
+        /* the slot array outgrows the caches with many groups: fetch the batch's slots
+         * before probing them one by one */
+        __builtin_prefetch(&kt->slots[kt->pos[r]]);
     }
     while (n_act > 0) {
         uint32_t n_cmp = 0, n_nxt = 0, n_new = 0, base = kt->st.n_rows;
