@@ -19,17 +19,9 @@ for t in test_parquet_write test_delta; do
   fi
 done
 
-if [ ! -d "$NM/@duckdb/node-api" ]; then
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null ||
-     ! timeout 600 npm install --no-audit --no-fund --prefix "$BUILD" @duckdb/node-api \
-         >"$BUILD/npm-duckdb.log" 2>&1; then
-    echo "##########################################################################"
-    echo "SKIP: could not install @duckdb/node-api with npm (see $BUILD/npm-duckdb.log)"
-    echo "SKIP: the DuckDB cross-check of Parquet and Delta output was NOT run"
-    echo "##########################################################################"
-    exit 0
-  fi
-fi
+export TB_SRCDIR=$SRC TB_BUILD=$BUILD
+. "$SRC/tests/interop/need_duckdb.sh"
+need_duckdb || exit 0
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/tb_interop.XXXXXX")
 trap 'rm -rf "$DIR"' EXIT

@@ -9,6 +9,8 @@
  * Exit status: 0 ok, 1 error (message on stderr), 2 usage.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 
 #include "cli/cli.h"
 #include "cli/slt.h"
+#include "sink/write_stmt.h"
+#include "util/util.h"
 
 static const char *usage_text =
     "usage: tributary [command] [options]\n"
@@ -79,6 +83,55 @@ static int is_complete_statement(const char *sql)
     return !in_s && !in_d && last == ';';
 }
 
+static const char shell_help[] =
+    "Statements end with ';' and may span lines. Commands (psql \\x or sqlite .x form):\n"
+    "  \\q  .quit .exit quit        quit\n"
+    "  \\?  .help  \\h               this text\n"
+    "  \\d  .tables                 list tables, views and streams\n"
+    "  \\mode table|csv|json  .mode  output format\n"
+    "  \\timing [on|off]  .timer    print each statement's time\n";
+
+/* A shell meta-command (a line starting with '\\' or '.', or quit/exit): 0 when the line
+ * is SQL, 1 when handled, -1 to quit. */
+static int meta_command(tb_db *db, const char *line, tb_cli_format *fmt, bool *timing)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (strcmp(line, "quit") == 0 || strcmp(line, "exit") == 0)
+        return -1;
+    if (line[0] != '\\' && line[0] != '.')
+        return 0;
+    char cmd[32];
+    size_t k = 0;
+    const char *p = line + 1;
+    while (*p != '\0' && *p != ' ' && *p != '\t' && k + 1 < sizeof(cmd))
+        cmd[k++] = *p++;
+    cmd[k] = '\0';
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char arg[64];
+    k = 0;
+    while (*p != '\0' && *p != ' ' && *p != ';' && k + 1 < sizeof(arg))
+        arg[k++] = *p++;
+    arg[k] = '\0';
+    if (strcmp(cmd, "q") == 0 || strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0)
+        return -1;
+    if (strcmp(cmd, "?") == 0 || strcmp(cmd, "h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(shell_help, stdout);
+    } else if (strcmp(cmd, "d") == 0 || strcmp(cmd, "dt") == 0 || strcmp(cmd, "tables") == 0) {
+        (void)tb_cli_exec_print(db, "SHOW TABLES", *fmt, stdout);
+    } else if (strcmp(cmd, "mode") == 0 || strcmp(cmd, "pset") == 0) {
+        if (tb_cli_parse_format(arg, fmt) != 0)
+            fprintf(stderr, "error: unknown mode '%s' (table, csv, json)\n", arg);
+    } else if (strcmp(cmd, "timing") == 0 || strcmp(cmd, "timer") == 0) {
+        *timing = arg[0] == '\0' ? !*timing : (strcmp(arg, "on") == 0);
+        printf("Timing is %s.\n", *timing ? "on" : "off");
+    } else {
+        fprintf(stderr, "error: unknown command '%s' (\\? lists them)\n", line);
+    }
+    return 1;
+}
+
 static int shell(tb_cli_format fmt)
 {
     tb_db *db = NULL;
@@ -87,32 +140,27 @@ static int shell(tb_cli_format fmt)
         fprintf(stderr, "error: cannot open engine: %s\n", tb_errstr(rc));
         return 1;
     }
+    tb_sql_set_stmt_hook(db, tb_write_stmt_hook, NULL); /* COPY, Delta writes */
     int tty = isatty(STDIN_FILENO);
     if (tty)
-        printf("tributary %s — type SQL ending with ';', \\q to quit, \\h for help\n",
+        printf("tributary %s — type SQL ending with ';', \\q to quit, \\? for help\n",
                TB_VERSION);
     char *acc = NULL;
     size_t acc_len = 0;
     int status = 0;
+    bool timing = false;
     for (;;) {
         char *line = readline(acc == NULL ? "tributary> " : "        -> ");
         if (line == NULL)
             break;
-        if (acc == NULL && (strcmp(line, "\\q") == 0 || strcmp(line, "quit") == 0 ||
-                            strcmp(line, "exit") == 0)) {
-            free(line);
-            break;
-        }
-        if (acc == NULL && strcmp(line, "\\h") == 0) {
-            puts("Statements end with ';'. \\q quits. \\mode table|csv|json sets the output.");
-            free(line);
-            continue;
-        }
-        if (acc == NULL && strncmp(line, "\\mode ", 6) == 0) {
-            if (tb_cli_parse_format(line + 6, &fmt) != 0)
-                fprintf(stderr, "error: unknown mode '%s'\n", line + 6);
-            free(line);
-            continue;
+        if (acc == NULL) {
+            int m = meta_command(db, line, &fmt, &timing);
+            if (m != 0) {
+                free(line);
+                if (m < 0)
+                    break;
+                continue;
+            }
         }
         size_t n = strlen(line);
         char *grown = realloc(acc, acc_len + n + 2);
@@ -131,8 +179,11 @@ static int shell(tb_cli_format fmt)
             continue;
         if (tty)
             add_history(acc);
+        int64_t t0 = tb_now_ns();
         if (tb_cli_exec_print(db, acc, fmt, stdout) != 0)
             status = 1;
+        if (timing)
+            printf("Time: %.3f ms\n", (double)(tb_now_ns() - t0) / 1e6);
         fflush(stdout);
         free(acc);
         acc = NULL;
@@ -232,6 +283,7 @@ static int cmd_query(int argc, char **argv)
         free(sql);
         return 2;
     }
+    tb_sql_set_stmt_hook(db, tb_write_stmt_hook, NULL); /* COPY, Delta writes */
     int status = tb_cli_exec_print(db, sql, fmt, stdout) == 0 ? 0 : 1;
     tb_db_close(&db);
     free(sql);

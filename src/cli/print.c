@@ -5,8 +5,10 @@
  * Table output needs every row to size the columns, so it buffers the rendered text of
  * the result; csv and json stream row by row.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 
@@ -274,6 +276,52 @@ void tb_cli_print_error(tb_db *db, const char *sql, FILE *fp)
     fprintf(fp, "%*s^\n", col, "");
 }
 
+/* Does the last statement of sql start with COPY? (psql then prints "COPY n".) Quotes
+ * and comments are skipped; a ';' inside them does not end a statement. */
+static bool last_is_copy(const char *sql)
+{
+    const char *start = sql, *p = sql;
+    while (*p != '\0') {
+        if (*p == '\'' || *p == '"') {
+            char q = *p++;
+            while (*p != '\0' && *p != q)
+                p++;
+            if (*p != '\0')
+                p++;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p != '\0' && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e != NULL ? e + 2 : p + strlen(p);
+        } else if (*p == ';') {
+            const char *q = ++p;
+            while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+                q++;
+            if (*q != '\0')
+                start = p; /* a statement follows */
+        } else {
+            p++;
+        }
+    }
+    for (;;) {
+        while (*start == ' ' || *start == '\t' || *start == '\n' || *start == '\r')
+            start++;
+        if (start[0] == '-' && start[1] == '-') {
+            while (*start != '\0' && *start != '\n')
+                start++;
+        } else if (start[0] == '/' && start[1] == '*') {
+            const char *e = strstr(start + 2, "*/");
+            start = e != NULL ? e + 2 : start + strlen(start);
+        } else {
+            break;
+        }
+    }
+    return strncasecmp(start, "copy", 4) == 0 &&
+           (start[4] == ' ' || start[4] == '\t' || start[4] == '\n' || start[4] == '\r' ||
+            start[4] == '(');
+}
+
 int tb_cli_exec_print(tb_db *db, const char *sql, tb_cli_format fmt, FILE *fp)
 {
     tb_result *res = NULL;
@@ -286,7 +334,9 @@ int tb_cli_exec_print(tb_db *db, const char *sql, tb_cli_format fmt, FILE *fp)
         return 0;
     if (tb_result_column_count(res) == 0) {
         int64_t n = tb_result_changes(res);
-        if (n >= 0 && fmt == TB_FMT_TABLE)
+        if (n >= 0 && fmt == TB_FMT_TABLE && last_is_copy(sql))
+            fprintf(fp, "COPY %lld\n", (long long)n);
+        else if (n >= 0 && fmt == TB_FMT_TABLE)
             fprintf(fp, "%lld row%s\n", (long long)n, n == 1 ? "" : "s");
         tb_result_free(&res);
         return 0;

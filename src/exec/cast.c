@@ -472,45 +472,6 @@ static void put_row(tb_vec *v, uint32_t i, const tb_value *val)
     }
 }
 
-static void get_row(const tb_vec *v, uint32_t i, tb_value *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->type = v->type;
-    switch ((tb_type_id)v->type.id) {
-    case TB_T_BOOL:
-        out->u.b = ((const uint8_t *)v->data)[i] != 0;
-        break;
-    case TB_T_INT16:
-        out->u.i = ((const int16_t *)v->data)[i];
-        break;
-    case TB_T_INT32:
-    case TB_T_DATE:
-        out->u.i = ((const int32_t *)v->data)[i];
-        break;
-    case TB_T_INT64:
-    case TB_T_TIMESTAMP:
-        out->u.i = ((const int64_t *)v->data)[i];
-        break;
-    case TB_T_FLOAT:
-        out->u.d = ((const float *)v->data)[i];
-        break;
-    case TB_T_DOUBLE:
-        out->u.d = ((const double *)v->data)[i];
-        break;
-    case TB_T_DECIMAL:
-        out->u.dec = ((const tb_i128 *)v->data)[i];
-        break;
-    case TB_T_STRING:
-        out->u.s = ((const tb_str *)v->data)[i];
-        break;
-    case TB_T_INTERVAL:
-        out->u.iv = ((const tb_interval *)v->data)[i];
-        break;
-    default:
-        out->is_null = true;
-        break;
-    }
-}
 
 static tb_rc to_text(const tb_ev *in, uint32_t n, tb_arena *arena, tb_ev *out, tb_err *err)
 {
@@ -529,7 +490,7 @@ static tb_rc to_text(const tb_ev *in, uint32_t n, tb_arena *arena, tb_ev *out, t
         offs[i] = (uint32_t)buf.len;
         if (tb_vec_is_null(&in->v, i))
             continue;
-        get_row(&in->v, i, &v);
+        tb_vec_get(&in->v, i, &v);
         rc = tb_value_format(&v, &buf);
         if (rc != TB_OK)
             goto done;
@@ -1014,11 +975,25 @@ tb_rc tb_cast_build(tb_arena *arena, tb_expr *e, tb_type to, tb_cast_level level
     tb_expr *c;
     bool unknown;
 
+    unknown = tb_expr_is_unknown_lit(e);
+    if (tb_type_eq(e->type, to) && unknown) {
+        /* 'x'::text is typed text, no longer PostgreSQL's "unknown": 'x'::text + 1 is
+         * "operator does not exist: text + integer", as in PostgreSQL */
+        tb_value v;
+        tb_rc rc = tb_expr_eval_const(e, arena, &v, err);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *k = tb_expr_const_typed(arena, &v);
+        if (k == NULL)
+            return tb_expr_nomem(err);
+        k->pos = e->pos;
+        *out = k;
+        return TB_OK;
+    }
     if (tb_type_eq(e->type, to)) {
         *out = e;
         return TB_OK;
     }
-    unknown = tb_expr_is_unknown_lit(e);
     if (unknown || e->type.id == TB_T_NULL)
         level = TB_CAST_EXPLICIT;
     if (!tb_cast_allowed(e->type, to, level)) {

@@ -337,6 +337,30 @@ tb_rc tb_op_limit_new(tb_op *child, int64_t limit, int64_t offset, tb_op **out,
  * names are the first child's. */
 tb_rc tb_op_union_all_new(uint32_t n, tb_op **children, tb_op **out, tb_err *err);
 
+/* Most windows one row may fall in (ceil(size / slide)) for tb_op_hop_new: bounds the
+ * output of a hop window to 1000 times its input. */
+#define TB_HOP_MAX_WINDOWS 1000
+/*
+ * Sliding (hopping) windows, op_hop.c: every child row is repeated once per window
+ * [start, start + size) holding time(row), start = k * slide + offset (microseconds),
+ * with the start appended as a timestamp column named start_name (NULL:
+ * "window_start"). Rows whose time is NULL, or which fall in a gap (size < slide), are
+ * in no window and dropped. slide == size is a tumbling window. `time` is evaluated over
+ * the child's columns and must be a timestamp. end_name (may be NULL) names the column
+ * a projection above computes as start + size, for tb_op_hop_column. Errors:
+ * TB_E_RANGE for slide or size <= 0, TB_E_LIMIT for more than TB_HOP_MAX_WINDOWS
+ * windows per row (at time->pos). Takes ownership of child whatever the outcome.
+ */
+tb_rc tb_op_hop_new(tb_op *child, tb_expr *time, int64_t slide_us, int64_t size_us,
+                    int64_t offset_us, const char *start_name, const char *end_name, tb_op **out,
+                    tb_err *err);
+/*
+ * Is `name` the start_name or end_name of a hop operator in op's tree? Then
+ * *out_to_end_us is the distance from that column's value to the window's end (size
+ * for the start, 0 for the end). The streaming layer finalises windows with it.
+ */
+bool tb_op_hop_column(const tb_op *op, const char *name, int64_t *out_to_end_us);
+
 /* ================================================================ memory tables */
 
 /*

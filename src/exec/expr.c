@@ -253,51 +253,6 @@ static tb_rc value_to_vec(tb_arena *arena, const tb_value *val, tb_vec *v)
     return TB_OK;
 }
 
-/* Read row i of v as a value (strings are views). */
-static void vec_get(const tb_vec *v, uint32_t i, tb_value *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->type = v->type;
-    if (v->type.id == TB_T_NULL || tb_vec_is_null(v, i)) {
-        out->is_null = true;
-        return;
-    }
-    switch ((tb_type_id)v->type.id) {
-    case TB_T_BOOL:
-        out->u.b = ((const uint8_t *)v->data)[i] != 0;
-        break;
-    case TB_T_INT16:
-        out->u.i = ((const int16_t *)v->data)[i];
-        break;
-    case TB_T_INT32:
-    case TB_T_DATE:
-        out->u.i = ((const int32_t *)v->data)[i];
-        break;
-    case TB_T_INT64:
-    case TB_T_TIMESTAMP:
-        out->u.i = ((const int64_t *)v->data)[i];
-        break;
-    case TB_T_FLOAT:
-        out->u.d = ((const float *)v->data)[i];
-        break;
-    case TB_T_DOUBLE:
-        out->u.d = ((const double *)v->data)[i];
-        break;
-    case TB_T_DECIMAL:
-        memcpy(&out->u.dec, (const tb_i128 *)v->data + i, sizeof(tb_i128));
-        break;
-    case TB_T_STRING:
-        out->u.s = ((const tb_str *)v->data)[i];
-        break;
-    case TB_T_INTERVAL:
-        out->u.iv = ((const tb_interval *)v->data)[i];
-        break;
-    default:
-        out->is_null = true;
-        break;
-    }
-}
-
 static tb_expr *make_const(tb_arena *arena, const tb_value *value, bool typed)
 {
     tb_expr *e;
@@ -1282,7 +1237,7 @@ static tb_rc ev_in(const tb_expr *e, const tb_batch *batch, uint32_t n, tb_arena
                 o[i] = 0;
                 continue;
             }
-            vec_get(&x.v, i, &v);
+            tb_vec_get(&x.v, i, &v);
             o[i] = inset_find(st, &v);
         }
     }
@@ -1452,7 +1407,7 @@ tb_rc tb_expr_eval_const(tb_expr *e, tb_arena *arena, tb_value *out, tb_err *err
     rc = tb_expr_ev(e, NULL, 1, arena, &ev, err);
     if (rc != TB_OK)
         return rc;
-    vec_get(&ev.v, 0, out);
+    tb_vec_get(&ev.v, 0, out);
     out->type = e->type;
     return TB_OK;
 }

@@ -12,7 +12,13 @@
  * before each row; the output batch lives in the operator's arena, reset per next().
  * Parameters inherited from enclosing applies are passed on, so nested correlation
  * (a subquery referencing two levels up) works.
+ *
+ * AP_HOP is no subquery: the window of hop()/tumble() in FROM (bind.c), carried by an
+ * apply node because it appends one column to its input like one. It becomes the exec
+ * hop operator (op_hop.c): `test` is the time expression, `sub` a one-row VALUES of the
+ * constant slide, size and offset intervals.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "sql/sql_int.h"
@@ -224,11 +230,27 @@ static void refs(const lnode *n, uint64_t *set)
         refs(n->kids[i], set);
 }
 
+/* The hop window (AP_HOP): sub holds (slide, size, offset) as constant intervals. */
+static tb_rc hop_new(tb_op *child, lnode *sub, tb_expr *time, const char *name, tb_op **out,
+                     tb_err *err)
+{
+    int64_t us[3];
+    assert(sub != NULL && sub->kind == L_VALUES && sub->n_rows == 1 && sub->n_out == 3);
+    for (int i = 0; i < 3; i++) {
+        const tb_expr *e = sub->vals[i];
+        assert(e->kind == TB_EX_CONST && e->type.id == TB_T_INTERVAL && !e->value.is_null);
+        us[i] = tb_interval_micros(e->value.u.iv); /* no months: checked by the binder */
+    }
+    return tb_op_hop_new(child, time, us[0], us[1], us[2], name, "window_end", out, err);
+}
+
 tb_rc tb_sql_apply_new(qctx *q, tb_op *child, const int *child_layout, uint32_t n_child, lnode *sub,
                        applykind ap, tb_expr *test, bool negate, const char *name, tb_type type,
                        uint32_t n_params, const int *param_ids, const tb_value *params, tb_op **out,
                        tb_err *err)
 {
+    if (ap == AP_HOP)
+        return hop_new(child, sub, test, name, out, err);
     apply_op *a = tb_calloc(1, sizeof(*a));
     uint64_t *set = NULL;
     *out = NULL;

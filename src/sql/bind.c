@@ -1596,62 +1596,223 @@ static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer,
 }
 
 /*
- * tumble(relation, time_column, width[, offset]) in FROM (RisingWave's table-function
- * form of a tumbling window): the relation's columns plus window_start / window_end.
+ * hop(relation, time_column, slide, size[, offset]) and tumble(relation, time_column,
+ * size[, offset]) in FROM (the window table functions of RisingWave and Flink): the
+ * relation's rows, each once per window [start, start + size) holding its time, where
+ * start = k * slide + offset (tumble: slide = size), plus window_start and window_end.
+ *
+ * Logical form: an L_APPLY of kind AP_HOP over the relation appending window_start
+ * (apply.c builds the exec hop operator from it: `test` is the time expression, `right`
+ * a one-row VALUES of the constant slide, size and offset), then a projection adding
+ * window_end = window_start + size. The window parameters are constant intervals
+ * without months (days count as 24 hours); the offset may be negative.
  */
-static tb_rc bind_tumble(binder *b, const PgQuery__RangeFunction *rf, const PgQuery__FuncCall *fc,
-                         scope *outer, fromres *out)
+static tb_rc window_interval(binder *b, ectx *c, const pgnode *arg, const char *fname,
+                             const char *what, bool positive, int64_t *out_us, tb_expr **out)
 {
-    int loc = fc->location;
-    if (fc->n_args < 3 || fc->n_args > 4 || !IS(fc->args[0], COLUMN_REF) ||
-        fc->args[0]->column_ref->n_fields != 1 ||
-        str_of(fc->args[0]->column_ref->fields[0]) == NULL)
-        return berr(b, TB_E_SQL, loc,
-                    "tumble in FROM takes (relation, time_column, width[, offset]), e.g. "
-                    "tumble(sales, ts, INTERVAL '10 seconds')");
-    PgQuery__RangeVar rv = PG_QUERY__RANGE_VAR__INIT;
-    rv.relname = (char *)str_of(fc->args[0]->column_ref->fields[0]);
-    rv.location = fc->args[0]->column_ref->location;
-    rv.alias = rf->alias;
-    fromres rel;
-    tb_rc rc = bind_rangevar(b, &rv, outer, &rel);
+    tb_expr *e = NULL;
+    tb_rc rc = bind_expr(c, arg, &e);
     if (rc != TB_OK)
         return rc;
-    scope sc = {rel.rels, rel.n_rels, NULL, cur_level(b)};
-    ectx c = {b, &sc, "tumble arguments", NULL, false, NULL};
-    tb_expr *args[3];
-    uint32_t n = (uint32_t)fc->n_args - 1;
-    for (uint32_t i = 0; i < n; i++) {
-        rc = bind_expr(&c, fc->args[i + 1], &args[i]);
+    int loc = e->pos;
+    char tn[64];
+    if (tb_sql_expr_has_cols(e))
+        return berr(b, TB_E_SQL, loc, "%s: %s must be a constant interval, e.g. INTERVAL "
+                    "'10 seconds'", fname, what);
+    if (e->type.id == TB_T_STRING || e->type.id == TB_T_NULL) {
+        /* an untyped literal: '10 seconds' */
+        rc = tb_expr_coerce(b->arena, e, tb_type_make(TB_T_INTERVAL), P(b, loc), &e, b->err);
         if (rc != TB_OK)
             return rc;
     }
-    tb_expr *ws, *we;
-    rc = tb_expr_call(b->arena, "tumble", args, n, P(b, loc), &ws, b->err);
-    if (rc == TB_OK)
-        rc = tb_expr_call(b->arena, "tumble_end", args, n, P(b, loc), &we, b->err);
+    if (e->type.id != TB_T_INTERVAL)
+        return berr(b, TB_E_TYPE, loc, "%s: %s must be an interval, not %s", fname, what,
+                    tb_type_name(e->type, tn, sizeof(tn)));
+    tb_value v;
+    rc = tb_expr_eval_const(e, b->arena, &v, b->err);
     if (rc != TB_OK)
         return rc;
+    if (v.is_null)
+        return berr(b, TB_E_SQL, loc, "%s: %s must not be NULL", fname, what);
+    int64_t d, us;
+    if (v.u.iv.months != 0)
+        return berr(b, TB_E_RANGE, loc,
+                    "%s: %s must not contain months or years (they have no fixed length)",
+                    fname, what);
+    if (__builtin_mul_overflow((int64_t)v.u.iv.days, TB_USEC_PER_DAY, &d) ||
+        __builtin_add_overflow(d, v.u.iv.micros, &us))
+        return berr(b, TB_E_RANGE, loc, "%s: %s out of range", fname, what);
+    if (positive && us <= 0)
+        return berr(b, TB_E_RANGE, loc, "%s: %s must be greater than zero", fname, what);
+    tb_expr *k = tb_expr_const(b->arena, &v);
+    if (k == NULL)
+        return nomem(b);
+    k->pos = P(b, loc);
+    *out_us = us;
+    *out = k;
+    return TB_OK;
+}
+
+static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *outer,
+                            fromres *out);
+
+static tb_rc bind_window(binder *b, const PgQuery__RangeFunction *rf, const PgQuery__FuncCall *fc,
+                         bool hop, scope *outer, fromres *out)
+{
+    int loc = fc->location;
+    const char *fname = hop ? "hop" : "tumble";
+    size_t min_args = hop ? 4 : 3;
+    if (fc->n_args < min_args || fc->n_args > min_args + 1)
+        return berr(b, TB_E_SQL, loc,
+                    hop ? "hop in FROM takes (relation, time_column, slide, size[, offset]), "
+                          "e.g. hop(sales, ts, INTERVAL '5 seconds', INTERVAL '10 seconds')"
+                        : "tumble in FROM takes (relation, time_column, size[, offset]), e.g. "
+                          "tumble(sales, ts, INTERVAL '10 seconds')");
+    /* the relation: a name (table, view, CTE, stream), a table function call or a
+     * parenthesised SELECT */
+    const pgnode *r = fc->args[0];
+    fromres rel;
+    tb_rc rc;
+    if (IS(r, COLUMN_REF) && r->column_ref->n_fields == 1 &&
+        str_of(r->column_ref->fields[0]) != NULL) {
+        PgQuery__RangeVar rv = PG_QUERY__RANGE_VAR__INIT;
+        rv.relname = (char *)str_of(r->column_ref->fields[0]);
+        rv.location = r->column_ref->location;
+        rv.alias = rf->alias;
+        rc = bind_rangevar(b, &rv, outer, &rel);
+    } else if (IS(r, FUNC_CALL)) {
+        PgQuery__RangeFunction inner = PG_QUERY__RANGE_FUNCTION__INIT;
+        pgnode *fn = (pgnode *)r;
+        inner.n_functions = 1;
+        inner.functions = &fn;
+        inner.alias = rf->alias;
+        rc = bind_rangefunc(b, &inner, outer, &rel);
+    } else if (IS(r, SUB_LINK) &&
+               r->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK) {
+        lnode *sub = NULL;
+        rc = bind_subquery(b, r->sub_link->subselect, outer, &sub, NULL);
+        if (rc == TB_OK)
+            rc = subquery_rel(b, sub, rf->alias ? rf->alias->aliasname : NULL, rf->alias,
+                              r->sub_link->location, &rel);
+    } else {
+        return berr(b, TB_E_SQL, loc,
+                    "%s: the first argument must be a relation: a table, view or stream name, "
+                    "a table function call or a (SELECT ...)",
+                    fname);
+    }
+    if (rc != TB_OK)
+        return rc;
+    scope sc = {rel.rels, rel.n_rels, NULL, cur_level(b)};
+    ectx c = {b, &sc, hop ? "hop arguments" : "tumble arguments", NULL, false, NULL};
+
+    /* the time column */
+    tb_expr *time = NULL;
+    rc = bind_expr(&c, fc->args[1], &time);
+    if (rc != TB_OK)
+        return rc;
+    if (time->type.id == TB_T_DATE || time->type.id == TB_T_NULL) {
+        rc = tb_expr_coerce(b->arena, time, tb_type_make(TB_T_TIMESTAMP), time->pos, &time,
+                            b->err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (time->type.id != TB_T_TIMESTAMP) {
+        char tn[64];
+        return berr(b, TB_E_TYPE, time->pos, "%s: the time column must be a timestamp, not %s",
+                    fname, tb_type_name(time->type, tn, sizeof(tn)));
+    }
+
+    /* slide, size, offset */
+    int64_t slide = 0, size = 0, offset = 0;
+    tb_expr *pe[3] = {NULL, NULL, NULL};
+    uint32_t a = 2;
+    if (hop) {
+        rc = window_interval(b, &c, fc->args[a++], fname, "slide", true, &slide, &pe[0]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    rc = window_interval(b, &c, fc->args[a++], fname, "size", true, &size, &pe[1]);
+    if (rc != TB_OK)
+        return rc;
+    if (!hop) {
+        slide = size;
+        pe[0] = pe[1];
+    }
+    if (fc->n_args > a) {
+        rc = window_interval(b, &c, fc->args[a], fname, "offset", false, &offset, &pe[2]);
+        if (rc != TB_OK)
+            return rc;
+    } else {
+        tb_value z = {.type = tb_type_make(TB_T_INTERVAL), .is_null = false};
+        pe[2] = tb_expr_const(b->arena, &z);
+        if (pe[2] == NULL)
+            return nomem(b);
+    }
+    uint64_t n_win = (uint64_t)(size - 1) / (uint64_t)slide + 1;
+    if (n_win > TB_HOP_MAX_WINDOWS)
+        return berr(b, TB_E_LIMIT, pe[1]->pos >= 0 ? pe[1]->pos : P(b, loc),
+                    "%s: size / slide puts each row in %llu windows, more than %d (use a "
+                    "larger slide)",
+                    fname, (unsigned long long)n_win, TB_HOP_MAX_WINDOWS);
+
+    /* VALUES (slide, size, offset): the apply's parameters */
     lnode *in = rel.node;
-    uint32_t k = in->n_out + 2;
+    lnode *params = mknode(b, L_VALUES);
+    lnode *ap = mknode(b, L_APPLY);
+    if (params == NULL || ap == NULL)
+        return nomem(b);
+    params->n_rows = 1;
+    params->n_out = 3;
+    params->vals = tb_arena_alloc(b->arena, 3 * sizeof(tb_expr *));
+    params->out = tb_arena_alloc(b->arena, 3 * sizeof(int));
+    if (params->vals == NULL || params->out == NULL)
+        return nomem(b);
+    static const char *const pnames[3] = {"slide", "size", "offset"};
+    for (int i = 0; i < 3; i++) {
+        params->vals[i] = pe[i];
+        params->out[i] = newcol(b, pnames[i], NULL, tb_type_make(TB_T_INTERVAL));
+        if (params->out[i] < 0)
+            return nomem(b);
+    }
+    params->est = 1;
+    const char *alias = rel.n_rels == 1 ? rel.rels[0].alias : NULL;
+    int ws_id = newcol(b, "window_start", alias, tb_type_make(TB_T_TIMESTAMP));
+    if (ws_id < 0)
+        return nomem(b);
+    ap->ap = AP_HOP;
+    ap->left = in;
+    ap->right = params;
+    ap->test = time;
+    ap->n_out = in->n_out + 1;
+    ap->out = tb_arena_alloc(b->arena, ap->n_out * sizeof(int));
+    if (ap->out == NULL)
+        return nomem(b);
+    memcpy(ap->out, in->out, in->n_out * sizeof(int));
+    ap->out[in->n_out] = ws_id;
+    ap->est = in->est >= EST_UNBOUNDED ? in->est : in->est * (double)n_win;
+
+    /* window_end = window_start + size */
+    uint32_t k = ap->n_out + 1;
     tb_expr **ex = tb_arena_alloc(b->arena, k * sizeof(*ex));
     int *ids = tb_arena_alloc(b->arena, k * sizeof(int));
     if (ex == NULL || ids == NULL)
         return nomem(b);
-    for (uint32_t i = 0; i < in->n_out; i++) {
-        ex[i] = colref(b, in->out[i], -1);
-        ids[i] = in->out[i];
+    for (uint32_t i = 0; i < ap->n_out; i++) {
+        ex[i] = colref(b, ap->out[i], -1);
+        ids[i] = ap->out[i];
         if (ex[i] == NULL)
             return nomem(b);
     }
-    const char *alias = rel.n_rels == 1 ? rel.rels[0].alias : NULL;
-    ex[k - 2] = ws;
-    ex[k - 1] = we;
-    ids[k - 2] = newcol(b, "window_start", alias, ws->type);
-    ids[k - 1] = newcol(b, "window_end", alias, we->type);
-    if (ids[k - 2] < 0 || ids[k - 1] < 0)
+    tb_expr *sum_args[2] = {colref(b, ws_id, P(b, loc)), pe[1]};
+    if (sum_args[0] == NULL)
         return nomem(b);
-    lnode *p = in;
+    rc = tb_expr_call(b->arena, "+", sum_args, 2, P(b, loc), &ex[k - 1], b->err);
+    if (rc != TB_OK)
+        return rc;
+    ids[k - 1] = newcol(b, "window_end", alias, ex[k - 1]->type);
+    if (ids[k - 1] < 0)
+        return nomem(b);
+    lnode *p = ap;
     rc = add_project(b, &p, k, ex, ids);
     if (rc != TB_OK)
         return rc;
@@ -1662,7 +1823,7 @@ static tb_rc bind_tumble(binder *b, const PgQuery__RangeFunction *rf, const PgQu
         return nomem(b);
     memcpy(cols, last->cols, last->n * sizeof(scol));
     cols[last->n].name = "window_start";
-    cols[last->n].id = ids[k - 2];
+    cols[last->n].id = ws_id;
     cols[last->n + 1].name = "window_end";
     cols[last->n + 1].id = ids[k - 1];
     last->cols = cols;
@@ -1689,8 +1850,8 @@ static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *
     if (name == NULL)
         return berr(b, TB_E_SQL, fc->location, "bad function name");
     const tb_tablefunc *tf = tb_sql_find_tablefunc(name);
-    if (tf == NULL && tb_str_ieq(name, "tumble"))
-        return bind_tumble(b, rf, fc, outer, out);
+    if (tf == NULL && (tb_str_ieq(name, "tumble") || tb_str_ieq(name, "hop")))
+        return bind_window(b, rf, fc, tb_str_ieq(name, "hop"), outer, out);
     if (tf == NULL)
         return berr(b, TB_E_NOTFOUND, fc->location,
                     "table function %s does not exist (known: read_csv, read_parquet%s)", name,
@@ -3618,7 +3779,7 @@ tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode *
         if (n->kind == L_AGG)
             deepest = n;
         if (n->kind == L_PROJECT || n->kind == L_FILTER || n->kind == L_SORT ||
-            n->kind == L_LIMIT || n->kind == L_AGG || n->kind == L_APPLY)
+            n->kind == L_LIMIT || n->kind == L_AGG || (n->kind == L_APPLY && n->ap != AP_HOP))
             n = n->left;
         else
             break;

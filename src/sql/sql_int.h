@@ -131,7 +131,8 @@ typedef enum lkind {
     L_APPLY
 } lkind;
 
-typedef enum applykind { AP_SCALAR, AP_EXISTS, AP_IN } applykind;
+/* AP_HOP is not a subquery: the window of hop()/tumble() in FROM (bind.c, apply.c) */
+typedef enum applykind { AP_SCALAR, AP_EXISTS, AP_IN, AP_HOP } applykind;
 
 #define EST_UNBOUNDED 1e18
 

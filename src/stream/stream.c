@@ -34,6 +34,7 @@
 #include "format/csv.h"
 #include "format/delta.h"
 #include "format/parquet.h"
+#include "sink/write_stmt.h"
 #include "stream/checkpoint.h"
 #include "stream/filesource.h"
 #include "stream/stream_int.h"
@@ -580,8 +581,8 @@ typedef struct cq {
     tb_sagg *agg;
     char *restore;     /* serialized agg state waiting for the first plan */
     size_t restore_len;
-    int win_group;     /* group column holding the window start, -1 */
-    int64_t win_size_us;
+    int win_group;     /* group column holding the window start (or end), -1 */
+    int64_t win_size_us; /* from that column's value to the window's end */
     int win_out_col;   /* output column holding the window start, -1 */
     char *win_name;    /* name of the window group column */
     int64_t watermark;
@@ -700,6 +701,30 @@ static tb_rc parse_watermark(const char *spec, const tb_schema *schema, int *out
     return TB_OK;
 }
 
+/* The relation named by a window table function in FROM, hop(sales, ...) or
+ * tumble(sales, ...): a column reference to the binder, a relation here. */
+static tb_rc window_relation(const PgQuery__RangeFunction *rf, tb_strlist *out)
+{
+    if (rf->n_functions != 1)
+        return TB_OK;
+    const PgQuery__Node *fn = rf->functions[0];
+    if (fn != NULL && fn->node_case == PG_QUERY__NODE__NODE_LIST && fn->list->n_items > 0)
+        fn = fn->list->items[0];
+    if (fn == NULL || fn->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
+        return TB_OK;
+    const PgQuery__FuncCall *fc = fn->func_call;
+    const PgQuery__Node *last = fc->n_funcname > 0 ? fc->funcname[fc->n_funcname - 1] : NULL;
+    if (last == NULL || last->node_case != PG_QUERY__NODE__NODE_STRING ||
+        (!tb_str_ieq(last->string->sval, "hop") && !tb_str_ieq(last->string->sval, "tumble")))
+        return TB_OK;
+    if (fc->n_args < 1 || fc->args[0]->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
+        return TB_OK;
+    const PgQuery__ColumnRef *cr = fc->args[0]->column_ref;
+    if (cr->n_fields != 1 || cr->fields[0]->node_case != PG_QUERY__NODE__NODE_STRING)
+        return TB_OK;
+    return tb_strlist_push(out, cr->fields[0]->string->sval) != TB_OK ? TB_E_NOMEM : TB_OK;
+}
+
 /* Collect relation names (RangeVar.relname) anywhere in a protobuf message tree. */
 static tb_rc collect_relations(const ProtobufCMessage *m, tb_strlist *out)
 {
@@ -710,6 +735,9 @@ static tb_rc collect_relations(const ProtobufCMessage *m, tb_strlist *out)
         if (rv->relname != NULL && tb_strlist_push(out, rv->relname) != TB_OK)
             return TB_E_NOMEM;
     }
+    if (m->descriptor == &pg_query__range_function__descriptor &&
+        window_relation((const PgQuery__RangeFunction *)m, out) != TB_OK)
+        return TB_E_NOMEM;
     const ProtobufCMessageDescriptor *d = m->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -810,6 +838,20 @@ static const char *mode_name(out_mode m)
 
 /* ---------------------------------------------------------------- aggregate hook */
 
+/*
+ * A group key that is a window column of hop() or tumble() in FROM (window_start or
+ * window_end, passed up from the hop operator under the aggregate by name): *to_end is
+ * the distance from its value to the window's end (the size for the start, 0 for the
+ * end). Renamed on the way (a subquery's alias), it is not recognised.
+ */
+static bool window_column(const tb_op *child, const tb_expr *e, int64_t *to_end)
+{
+    if (e->kind != TB_EX_COL || e->type.id != TB_T_TIMESTAMP || e->col < 0 ||
+        (uint32_t)e->col >= child->schema->n)
+        return false;
+    return tb_op_hop_column(child, child->schema->fields[e->col].name, to_end);
+}
+
 static tb_rc cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
                          const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
                          const char **agg_names, tb_op **out, tb_err *err)
@@ -819,10 +861,20 @@ static tb_rc cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **gr
     q->win_group = -1;
     for (uint32_t g = 0; g < n_groups; g++) {
         const tb_expr *e = group_exprs[g];
+        int64_t to_end = 0;
+        if (window_column(child, e, &to_end)) {
+            q->win_group = (int)g;
+            q->win_size_us = to_end;
+            if (q->win_name == NULL && group_names != NULL && group_names[g] != NULL)
+                q->win_name = tb_strdup(group_names[g]);
+            break;
+        }
         if (e->kind != TB_EX_CALL || e->fn_name == NULL || e->type.id != TB_T_TIMESTAMP)
             continue;
         const tb_expr *iv = NULL;
-        if ((strcmp(e->fn_name, "tumble") == 0 || strcmp(e->fn_name, "tumble_start") == 0) &&
+        bool end = false;
+        if ((strcmp(e->fn_name, "tumble") == 0 || strcmp(e->fn_name, "tumble_start") == 0 ||
+             (end = strcmp(e->fn_name, "tumble_end") == 0)) &&
             e->n_args >= 2)
             iv = e->args[1];
         else if (strcmp(e->fn_name, "date_bin") == 0 && e->n_args >= 2)
@@ -830,7 +882,7 @@ static tb_rc cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **gr
         if (iv != NULL && iv->kind == TB_EX_CONST && !iv->value.is_null &&
             iv->type.id == TB_T_INTERVAL) {
             q->win_group = (int)g;
-            q->win_size_us = tb_interval_micros(iv->value.u.iv);
+            q->win_size_us = end ? 0 : tb_interval_micros(iv->value.u.iv);
             if (q->win_name == NULL && group_names != NULL && group_names[g] != NULL)
                 q->win_name = tb_strdup(group_names[g]);
             break;
@@ -2070,11 +2122,9 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
             rc = create_cq(st, qname, text, ins->select_stmt, src, norm, off, &q, err);
             if (rc != TB_OK)
                 goto done;
-        } else {
-            rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, off,
-                           "INSERT INTO %s: the query reads no stream; a %s table receives "
-                           "continuous queries only",
-                           d->name, kv_get(&d->kv, "connector"));
+        } else { /* no stream read: a batch write (Delta), once per job and table */
+            rc = tb_write_insert_declared(st->db, text, off, len, node, &d->kv, d->schema, NULL,
+                                          err);
             goto done;
         }
         rc = attach_sink(q, d, off, err);
@@ -2141,6 +2191,7 @@ tb_rc tb_stream_new(tb_db *db, const tb_stream_opts *opts, tb_stream **out, tb_e
     if (st == NULL)
         return tb_err_nomem(err);
     st->db = db;
+    tb_sql_set_stmt_hook(db, tb_write_stmt_hook, NULL); /* COPY, Delta writes (batch) */
     if (opts != NULL)
         st->opts = *opts;
     else
