@@ -807,7 +807,8 @@ static bool div_round(tb_i128 sum, int64_t cnt, int is, int rs, tb_i128 *out)
     typedef unsigned __int128 u128;
     bool neg = sum < 0;
     u128 a = neg ? (u128)0 - (u128)sum : (u128)sum, d = (u128)cnt, q, r;
-    u128 limit = (u128)tb_i128_pow10(38);
+    /* 10^38, the numeric limit (a constant: this runs once per output group) */
+    const u128 limit = (u128)10000000000000000000ULL * 10000000000000000000ULL;
 
     if (rs < is) {
         for (int k = 0; k < is - rs; k++) {
