@@ -2,6 +2,9 @@
 # machine (as root): `make demo` and `make test`. See README.md.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
+# make fuzz: seconds per target, and the targets (fuzz/fuzz_*.c; FUZZ_TARGETS=fuzz_sql runs one)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 DEB_PKGS := build-essential cmake pkg-config clang libclang-rt-14-dev \
   libpg-query-dev libprotobuf-c-dev librdkafka-dev libzstd-dev libsnappy-dev zlib1g-dev \
   liblz4-dev libbrotli-dev libpq-dev libmicrohttpd-dev libcmocka-dev libedit-dev \
@@ -48,8 +51,8 @@ bench: deps
 
 fuzz: deps
 	@cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_FUZZ=ON >/dev/null
-	@cmake --build build/fuzz -j$(JOBS)
-	@bash fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+	@cmake --build build/fuzz -j$(JOBS) --target $(FUZZ_TARGETS)
+	@bash fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

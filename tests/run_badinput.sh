@@ -237,6 +237,41 @@ if [ "$st" = 0 ]; then
     "$(last_line "$T/sink_expect.out")" "$(last_line "$T/sink_count.out")"
 else bad "restart after disk full: exit $st"; head -5 "$T/sink_retry.err"; fi
 
+# Other unwritable places: the checkpoint directory, a files sink, bad_records_path.
+run ckpt_unwritable run "$SINKJOB" --set DATA="$d" --set OUT="$d/out_u2" \
+  --checkpoint "$d/blocker/ckpt" --trigger available-now --quiet
+expect_error "checkpoint directory cannot be created" "checkpoint" "blocker" "not a directory"
+FSJOB=$BD/job_files_sink.sql
+run files_unwritable run "$FSJOB" --set DATA="$d" --set OUT="$d/blocker/fout" \
+  --checkpoint "$d/ckpt_fu" --trigger available-now --quiet
+expect_error "files sink: unwritable output directory" "blocker" "not a directory"
+mkdir -p "$d/badrec/in"; cp "$BD/csv/fields.csv" "$d/badrec/in/"; : > "$d/badrec/bad"
+run badrec_unwritable run "$CSVJOB" --set DATA="$d/badrec" --set MODE=permissive \
+  --set IGNMISS=false --set MAXLINE=67108864 --checkpoint "$d/badrec/ckpt" \
+  --trigger available-now --quiet
+expect_error "bad_records_path cannot be created" "bad_records_path" "badrec/bad" "not a directory"
+# A full disk under a files sink: the batch fails before its commit, the partial part
+# file is removed, and a restart writes every row once.
+( trap '' XFSZ; ulimit -f 200
+  run files_full run "$FSJOB" --set DATA="$d" --set OUT="$d/fout" --checkpoint "$d/ckpt_ff" \
+    --trigger available-now --quiet; [ "$st" = crash ] && exit 99; exit "$st" ) && st=0 || st=$?
+last=files_full
+[ "$st" = 99 ] && { bad "files sink full disk: crashed"; st=crash; }
+expect_error "files sink: disk full" "File too large" "out_files"
+[ ! -e "$d/ckpt_ff/insert_into_out_files/commits/0" ] && [ -z "$(ls -A "$d/fout")" ] \
+  && ok "files sink disk full: batch 0 not committed, no partial file left" \
+  || bad "files sink disk full: $(ls -A "$d/fout" "$d/ckpt_ff/insert_into_out_files/commits" | tr '\n' ' ')"
+run files_retry run "$FSJOB" --set DATA="$d" --set OUT="$d/fout" --checkpoint "$d/ckpt_ff" \
+  --trigger available-now --quiet
+if [ "$st" = 0 ]; then
+  run files_count query --format csv "SELECT count(*), count(DISTINCT sale_id), sum(quantity)
+    FROM read_csv('$d/fout')"
+  run files_expect query --format csv "SELECT count(*), count(DISTINCT sale_id), sum(quantity)
+    FROM read_csv('$d/sales')"
+  expect_eq "files sink: disk full, then space again: every row once" \
+    "$(last_line "$T/files_expect.out")" "$(last_line "$T/files_count.out")"
+else bad "files sink restart after disk full: exit $st"; head -5 "$T/files_retry.err"; fi
+
 # ---------------------------------------------------------------- damaged checkpoint
 f=$d/ckpt/insert_into_out_raw/state/0
 python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[len(b) // 2] ^= 1; open(p, 'wb').write(bytes(b))" "$f"

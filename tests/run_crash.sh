@@ -5,7 +5,10 @@
 # files, and is killed with SIGKILL at random moments (0-300 ms after the start, or after
 # the run's first batch began, so kills land during start-up, planning, Delta commits and
 # checkpoint writes), then
-# restarted on the same checkpoint, over and over. A final --trigger available-now run
+# restarted on the same checkpoint, over and over. Then 10 more kills at named crash
+# points (TB_CRASH_AT, see src/util/crashpoint.c): inside a checkpoint file write, inside
+# a Delta commit, and between a Delta commit and the checkpoint's commits/N, each
+# followed by a restart. A final --trigger available-now run
 # drains the input. Then the views and the Delta tables must equal the batch answer over
 # every input file: no row lost, none repeated.
 # Then damaged checkpoint files (truncated, flipped bytes) must give a clear error naming
@@ -61,11 +64,14 @@ RUN=("$BIN" run "$JOB" --set DATA="$D" --set MAXF=2 --checkpoint "$D/ckpt" --qui
 # Feeder: FILES files of ROWS rows, each 4 s of event time after the previous one,
 # written under a hidden name and renamed into place, 0-100 ms apart.
 start_of() { date -u -d "2024-05-01 12:00:00 UTC + $(($1 * ROWS / 50)) seconds" '+%Y-%m-%d %H:%M:%S'; }
+gen_file() { # k: sales file number k (ids k*ROWS+1.., event time after file k-1's)
+  "$BIN" generate sales --out "$D/sales" --rows $ROWS --files 1 --first-file "$1" \
+    --first-id $(($1 * ROWS + 1)) --seed $((900 + $1)) --products 100 \
+    --start "$(start_of "$1")" --rate 50 > /dev/null
+}
 feeder() {
   for ((k = 0; k < FILES; k++)); do
-    "$BIN" generate sales --out "$D/sales" --rows $ROWS --files 1 --first-file $k \
-      --first-id $((k * ROWS + 1)) --seed $((900 + k)) --products 100 \
-      --start "$(start_of $k)" --rate 50 > /dev/null
+    gen_file $k
     ms_sleep $((RANDOM % 101))
   done
 }
@@ -112,15 +118,41 @@ for ((i = 1; i <= KILLS; i++)); do
 done
 wait "$FEEDER"
 FEEDER=
+
+# Deterministic kills at named crash points (TB_CRASH_AT, builds with TB_FAULTS; see
+# src/util/crashpoint.c): inside a checkpoint file write (temp file written, not yet
+# renamed), inside a Delta commit (log entry under its temp name, data files in place)
+# and between a Delta commit and the checkpoint's commits/N. Each run first gets two
+# new input files, so it has batches to run (and to re-run after the kill).
+CPS=(delta-commit:1 atomic-rename:3 delta-committed:1 delta-commit:2 atomic-rename:8
+     delta-committed:3 atomic-rename:1 delta-committed:2 delta-commit:4 atomic-rename:5)
+cp_kills=0
+for cp in "${CPS[@]}"; do
+  gen_file $FILES; gen_file $((FILES + 1)); FILES=$((FILES + 2))
+  st=0
+  { TB_CRASH_AT=$cp "${RUN[@]}" --trigger available-now --log-level info \
+      > "$T/cp.out" 2> "$T/cp_$cp.err" || st=$?; } 2> /dev/null  # no "Killed" notice
+  sane "$T/cp_$cp.err" "crash point $cp" || continue
+  if [ "$st" = 137 ] && grep -q "^crash point $cp\$" "$T/cp_$cp.err"; then
+    cp_kills=$((cp_kills + 1))
+  elif [ "$st" = 0 ] && ! grep -q "^crash point" "$T/cp_$cp.err"; then
+    echo "SKIP crash points: this build has no TB_FAULTS (TB_CRASH_AT ignored)"; break
+  else
+    bad "crash point $cp: exit $st"; tail -5 "$T/cp_$cp.err"
+  fi
+done
+[ "$cp_kills" = 0 ] || [ "$cp_kills" = ${#CPS[@]} ] \
+  && ok "killed at named crash points: $cp_kills (${CPS[*]})" \
+  || bad "only $cp_kills of ${#CPS[@]} crash points reached"
 # Temp files left by kills: inside a checkpoint write, a Delta log commit, a data file.
 t_ckpt=$(find "$D/ckpt" -name '.*tmp*' | wc -l)
 t_log=$(find "$D"/out_*/_delta_log -name '.*tmp*' | wc -l)
 t_data=$(find "$D"/out_* -maxdepth 1 -name '.*tmp*' | wc -l)
-reruns=$(cat "$T"/run*.err | grep -c 're-running uncommitted batch')
-skips=$(cat "$T"/run*.err | grep -c 'already in the table')
+reruns=$(cat "$T"/run*.err "$T"/cp_*.err 2>/dev/null | grep -c 're-running uncommitted batch')
+skips=$(cat "$T"/run*.err "$T"/cp_*.err 2>/dev/null | grep -c 'already in the table')
 echo "restarts re-ran $reruns uncommitted batches; $skips Delta commits were already there" \
   "(kill between the Delta commit and commits/N: skipped by txn)"
-echo "kills: $KILLS ($mid_batch left an uncommitted batch, $early before any new commit);" \
+echo "kills: $KILLS random + $cp_kills at crash points ($mid_batch left an uncommitted batch, $early before any new commit);" \
   "temp files left by kills: $t_ckpt checkpoint, $t_log Delta log, $t_data Delta data"
 [ "$mid_batch" -ge 3 ] && ok "kills landed inside batches ($mid_batch of $KILLS)" \
   || bad "only $mid_batch of $KILLS kills landed inside a batch (timing too coarse?)"
@@ -134,6 +166,14 @@ st=0
 sane "$T/final.err" "drain run" || true
 [ "$st" = 0 ] && ok "drain run after $KILLS kills" \
   || { bad "drain run exited $st"; head -20 "$T/final.err"; }
+if [ "$cp_kills" -gt 0 ]; then
+  # the runs after crash-point kills (each the next one's start, the drain run last)
+  cp_reruns=$(cat "$T"/cp_*.err "$T/final.err" | grep -c 're-running uncommitted batch')
+  cp_skips=$(cat "$T"/cp_*.err "$T/final.err" | grep -c 'already in the table')
+  [ "$cp_reruns" -ge 1 ] && [ "$cp_skips" -ge 1 ] \
+    && ok "after crash-point kills: $cp_reruns uncommitted batches re-run, $cp_skips Delta commits found already made (txn) and skipped" \
+    || bad "after crash-point kills: $cp_reruns re-runs, $cp_skips txn skips (expected >= 1 each)"
+fi
 
 # The batch answers over every input file.
 Q=(query --format csv)

@@ -172,7 +172,7 @@ int tb_cli_generate(int argc, char **argv)
     sales_args a = {.rows = 100000, .files = 10, .products = 1000, .seed = 42,
                     .rate = 1000.0, .first_id = 1};
     tb_parse_timestamp("2024-01-01 00:00:00", 19, &a.start_us);
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL) {
@@ -212,7 +212,6 @@ int tb_cli_generate(int argc, char **argv)
             fprintf(stderr, "error: bad value for %s: '%s'\n", o, v);
             return 2;
         }
-        i++;
     }
     if (a.out == NULL) {
         fprintf(stderr, "error: --out is required\n");

@@ -607,17 +607,17 @@ static tb_rc k_iv_addsub(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *ar
         if (op != TB_OP_NEG)
             b = IV(1, i);
         if (op == TB_OP_NEG)
-            bad = __builtin_sub_overflow(0, a.months, &r.months) |
-                  __builtin_sub_overflow(0, a.days, &r.days) |
-                  __builtin_sub_overflow((int64_t)0, a.micros, &r.micros);
+            bad = (int)__builtin_sub_overflow(0, a.months, &r.months) |
+                  (int)__builtin_sub_overflow(0, a.days, &r.days) |
+                  (int)__builtin_sub_overflow((int64_t)0, a.micros, &r.micros);
         else if (op == TB_OP_ADD)
-            bad = __builtin_add_overflow(a.months, b.months, &r.months) |
-                  __builtin_add_overflow(a.days, b.days, &r.days) |
-                  __builtin_add_overflow(a.micros, b.micros, &r.micros);
+            bad = (int)__builtin_add_overflow(a.months, b.months, &r.months) |
+                  (int)__builtin_add_overflow(a.days, b.days, &r.days) |
+                  (int)__builtin_add_overflow(a.micros, b.micros, &r.micros);
         else
-            bad = __builtin_sub_overflow(a.months, b.months, &r.months) |
-                  __builtin_sub_overflow(a.days, b.days, &r.days) |
-                  __builtin_sub_overflow(a.micros, b.micros, &r.micros);
+            bad = (int)__builtin_sub_overflow(a.months, b.months, &r.months) |
+                  (int)__builtin_sub_overflow(a.days, b.days, &r.days) |
+                  (int)__builtin_sub_overflow(a.micros, b.micros, &r.micros);
         if (bad && VALID(i))
             return TB_ERRPOS(err, TB_E_RANGE, e->pos, "interval out of range");
         o[i] = r;

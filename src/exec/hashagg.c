@@ -1393,6 +1393,69 @@ static tb_rc corrupt(tb_err *err, const char *what)
     return TB_ERRF(err, TB_E_CORRUPT, "aggregate state image: %s", what);
 }
 
+/*
+ * After keytab_rehash of a loaded image: no two entries may have equal keys (a state we
+ * wrote never has; a damaged one would emit a group twice). Entry id's probe chain runs
+ * from its hash's slot to its own slot over entries inserted before it only, so each
+ * entry is compared with the earlier ones of equal tag on its chain, all entries at once
+ * (vectorized like keytab_find, with arrays over every entry).
+ */
+static tb_rc keytab_check_unique(const keytab *kt, tb_err *err)
+{
+    uint32_t n = kt->st.n_rows, n_act = n, n_cmp, n_fail;
+    uint64_t mask = kt->n_slots - 1;
+    uint32_t *cand = tb_malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *act = tb_malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *cmp = tb_malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint64_t *pos = tb_malloc(((size_t)n + 1) * sizeof(uint64_t));
+    tb_rc rc = TB_OK;
+
+    if (cand == NULL || act == NULL || cmp == NULL || pos == NULL) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    for (uint32_t id = 0; id < n; id++) {
+        act[id] = id;
+        pos[id] = kt->hashes[id] & mask;
+    }
+    while (n_act > 0) {
+        n_cmp = 0;
+        for (uint32_t k = 0; k < n_act; k++) {
+            uint32_t id = act[k];
+            uint64_t tag = slot_tag(kt->hashes[id]), p = pos[id];
+            for (;;) {
+                uint64_t s = kt->slots[p];
+                if ((uint32_t)s == id + 1)
+                    break; /* reached its own slot: unique */
+                if (slot_tag(s) == tag) {
+                    cand[id] = (uint32_t)s - 1;
+                    cmp[n_cmp++] = id;
+                    break;
+                }
+                p = (p + 1) & mask;
+            }
+            pos[id] = p;
+        }
+        n_fail = 0;
+        for (uint32_t c = 0; c < kt->st.n_cols && n_cmp > 0; c++)
+            n_cmp = tb_op_match(&kt->st.cols[c], &kt->st.cols[c], cand, cmp, n_cmp, act, &n_fail,
+                                true);
+        if (n_cmp > 0) {
+            rc = corrupt(err, "a key occurs twice");
+            goto done;
+        }
+        for (uint32_t k = 0; k < n_fail; k++)
+            pos[act[k]] = (pos[act[k]] + 1) & mask;
+        n_act = n_fail;
+    }
+done:
+    tb_free(cand);
+    tb_free(act);
+    tb_free(cmp);
+    tb_free(pos);
+    return rc;
+}
+
 tb_rc tb_hashagg_deserialize(tb_hashagg *agg, const void *data, size_t len, tb_err *err)
 {
     tb_op_rd rd = {data, len, 0, false};
@@ -1460,6 +1523,8 @@ tb_rc tb_hashagg_deserialize(tb_hashagg *agg, const void *data, size_t len, tb_e
             }
         }
         rc = keytab_rehash(d, err);
+        if (rc == TB_OK)
+            rc = keytab_check_unique(d, err);
         if (rc != TB_OK)
             goto fail;
     }
@@ -1469,6 +1534,8 @@ tb_rc tb_hashagg_deserialize(tb_hashagg *agg, const void *data, size_t len, tb_e
     }
     if (agg->groups != NULL) {
         rc = keytab_rehash(agg->groups, err);
+        if (rc == TB_OK)
+            rc = keytab_check_unique(agg->groups, err);
         if (rc != TB_OK)
             goto fail;
     }

@@ -1012,6 +1012,8 @@ static tb_rc put_if_absent(const char *log_path, int64_t v, const tb_buf *data, 
         rc = TB_ERRF(err, TB_E_IO, "delta: fsync '%s': %s", tmp, strerror(errno));
     if (close(fd) != 0 && rc == TB_OK)
         rc = TB_ERRF(err, TB_E_IO, "delta: close '%s': %s", tmp, strerror(errno));
+    if (rc == TB_OK)
+        tb_crash_point("delta-commit"); /* recovery tests: killed inside the commit */
     if (rc == TB_OK && link(tmp, final) != 0) {
         if (errno == EEXIST)
             *out_taken = true;
@@ -1170,6 +1172,7 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
         }
     }
     /* point of no return: version is committed */
+    tb_crash_point("delta-committed"); /* recovery tests: killed right after the commit */
     w->exists = true;
     drop_done(w, false);
     if (out_version != NULL)

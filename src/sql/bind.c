@@ -1854,7 +1854,8 @@ static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *
         return bind_window(b, rf, fc, tb_str_ieq(name, "hop"), outer, out);
     if (tf == NULL)
         return berr(b, TB_E_NOTFOUND, fc->location,
-                    "table function %s does not exist (known: read_csv, read_parquet%s)", name,
+                    "table function %s does not exist (known: read_csv, read_parquet, "
+                    "read_json%s)", name,
                     tb_sql_find_tablefunc("read_delta") ? ", read_delta" : "");
     tb_tf_arg *args = tb_arena_zalloc(b->arena, (fc->n_args ? fc->n_args : 1) * sizeof(*args));
     if (args == NULL)

@@ -253,5 +253,7 @@ void tb_sql_parse_free(PgQuery__ParseResult *pr);
 
 /* read_delta (tf_delta.c), a built-in of the table-function registry. */
 extern const tb_tablefunc tb_sql_read_delta_tf;
+/* read_json (tf_json.c), a built-in of the table-function registry. */
+extern const tb_tablefunc tb_sql_read_json_tf;
 
 #endif /* TB_SQL_INT_H */

@@ -393,7 +393,7 @@ static tb_rc create_table(stmtctx *sc)
         if (n_args > 0) {
             rc = TB_ERRPOS(sc->err, TB_E_SQL, args[0].pos,
                            "unknown table option \"%s\" (file-backed tables need connector = "
-                           "'csv' or 'parquet')",
+                           "'csv', 'parquet' or 'json')",
                            args[0].name);
             goto done;
         }
@@ -407,7 +407,8 @@ static tb_rc create_table(stmtctx *sc)
             tb_table_free(t);
         goto done;
     }
-    bool builtin = tb_str_ieq(connector, "csv") || tb_str_ieq(connector, "parquet");
+    bool builtin = tb_str_ieq(connector, "csv") || tb_str_ieq(connector, "parquet") ||
+                   tb_str_ieq(connector, "json");
     if (!builtin && sc->db->hook != NULL) {
         int64_t changes = -1;
         tb_err_clear(sc->err);
@@ -421,7 +422,8 @@ static tb_rc create_table(stmtctx *sc)
     const tb_tablefunc *tf = tb_sql_find_tablefunc(tfname);
     if (tf == NULL) {
         rc = TB_ERRPOS(sc->err, TB_E_UNSUPPORTED, conn_loc,
-                       "connector '%s' is not supported (file-backed tables: csv, parquet%s)",
+                       "connector '%s' is not supported (file-backed tables: csv, parquet, "
+                       "json%s)",
                        connector, tb_sql_find_tablefunc("read_delta") ? ", delta" : "");
         goto done;
     }

@@ -1,7 +1,8 @@
 /*
- * tablefunc.c - the table-function registry and the built-in read_csv / read_parquet,
- * plus the catalog connector behind file-backed tables (CREATE TABLE ... WITH
- * (connector = 'csv' | 'parquet' | X with a registered read_X)).
+ * tablefunc.c - the table-function registry and the built-in read_csv / read_parquet
+ * (read_delta and read_json live in tf_delta.c and tf_json.c), plus the catalog
+ * connector behind file-backed tables (CREATE TABLE ... WITH (connector = 'csv' |
+ * 'parquet' | 'json' | X with a registered read_X)).
  *
  * The registry is process-wide: built-ins are added on first use, other layers add
  * theirs with tb_sql_register_tablefunc at start-up (single-threaded, before queries).
@@ -416,6 +417,7 @@ static void add_builtins(void)
     registry[n_registry++] = &read_csv_tf;
     registry[n_registry++] = &read_parquet_tf;
     registry[n_registry++] = &tb_sql_read_delta_tf;
+    registry[n_registry++] = &tb_sql_read_json_tf;
 }
 
 /* ---------------------------------------------------------------- file-backed tables */

@@ -33,6 +33,7 @@
 
 #include "format/csv.h"
 #include "format/delta.h"
+#include "format/jsonl.h"
 #include "format/parquet.h"
 #include "sink/write_stmt.h"
 #include "stream/checkpoint.h"
@@ -47,8 +48,9 @@ typedef struct stream_src {
     tb_stream *st;
     char *name;
     char *dir;
-    bool parquet;           /* else csv */
+    bool parquet;           /* else csv, or json lines when json != NULL */
     tb_csv_opts *csv;
+    tb_jsonl_opts *json;    /* format = 'json' */
     tb_schema *schema;
     int wm_col;             /* watermark column in schema, -1 none */
     int64_t wm_delay_us;
@@ -489,11 +491,15 @@ static tb_rc src_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, t
         if (rc != TB_OK)
             goto fail;
     } else {
-        rc = tb_csv_source_new(files, src->csv, src->schema, proj2, n2, &fsrc, err);
+        rc = src->json != NULL
+                 ? tb_jsonl_source_new(files, src->json, src->schema, proj2, n2, &fsrc, err)
+                 : tb_csv_source_new(files, src->csv, src->schema, proj2, n2, &fsrc, err);
         if (rc != TB_OK)
             goto fail;
-        if (src->bad_dir != NULL && src->cur_files != NULL && !src->rebuilding)
-            tb_csv_source_on_bad_record(fsrc, bad_record, src);
+        if (src->bad_dir != NULL && src->cur_files != NULL && !src->rebuilding) {
+            tb_csv_source_on_bad_record(fsrc, bad_record, src); /* each a no-op on the */
+            tb_jsonl_source_on_bad_record(fsrc, bad_record, src); /* other format */
+        }
         fsrc_ref = fsrc;
         rc = tb_op_scan_new(fsrc, &scan, err);
         fsrc = NULL; /* the scan owns it whatever the outcome */
@@ -546,6 +552,7 @@ static void src_free(void *ud)
     tb_free(src->dir);
     tb_free(src->bad_dir);
     tb_csv_opts_free(src->csv);
+    tb_jsonl_opts_free(src->json);
     tb_schema_free(src->schema);
     tb_free(src);
 }
@@ -1609,6 +1616,12 @@ static tb_rc create_source(tb_stream *st, const PgQuery__Node *node, const char 
     size_t dl = strlen(src->dir);
     while (dl > 1 && src->dir[dl - 1] == '/')
         src->dir[--dl] = '\0';
+    /* JSON lines: known before the loop, so that its options go to the JSON reader */
+    if (kv_get(kv, "format") != NULL && tb_str_ieq(kv_get(kv, "format"), "json") &&
+        (src->json = tb_jsonl_opts_new()) == NULL) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
     for (size_t i = 0; i + 1 < kv->n; i += 2) {
         const char *k = kv->items[i], *v = kv->items[i + 1];
         if (tb_str_ieq(k, "connector") || tb_str_ieq(k, "path"))
@@ -1616,9 +1629,10 @@ static tb_rc create_source(tb_stream *st, const PgQuery__Node *node, const char 
         if (tb_str_ieq(k, "format")) {
             if (tb_str_ieq(v, "parquet")) {
                 src->parquet = true;
-            } else if (!tb_str_ieq(v, "csv")) {
+            } else if (!tb_str_ieq(v, "csv") && !tb_str_ieq(v, "json")) {
                 rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, pos,
-                               "stream \"%s\": format '%s' is not supported (csv, parquet)",
+                               "stream \"%s\": format '%s' is not supported (csv, parquet, "
+                               "json)",
                                name, v);
                 goto fail;
             }
@@ -1655,7 +1669,8 @@ static tb_rc create_source(tb_stream *st, const PgQuery__Node *node, const char 
                 goto fail;
             }
         } else if (!src->parquet) {
-            rc = tb_csv_opts_set(src->csv, k, v, err);
+            rc = src->json != NULL ? tb_jsonl_opts_set(src->json, k, v, err)
+                                   : tb_csv_opts_set(src->csv, k, v, err);
             if (rc != TB_OK) {
                 err->pos = pos;
                 goto fail;

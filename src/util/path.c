@@ -321,6 +321,7 @@ tb_rc tb_file_write_atomic(const char *path, const void *data, size_t len, tb_er
         goto fail_unlink;
     }
     fd = -1;
+    tb_crash_point("atomic-rename"); /* recovery tests: killed with the temp file left */
     if (rename(tmp, path) != 0) {
         rc = TB_ERRF(err, TB_E_IO, "cannot rename '%s' to '%s': %s", tmp, path,
                      strerror(errno));

@@ -70,6 +70,9 @@ char *tb_strndup(const char *s, size_t n);
 /* Fault injection: fail the n-th allocation from now (0 disables). */
 void tb_fault_arm(long n);
 bool tb_fault_fired(void);
+/* Crash point for recovery tests (TB_FAULTS builds): the process kills itself with
+ * SIGKILL at the N-th call with this name when TB_CRASH_AT="name:N" (crashpoint.c). */
+void tb_crash_point(const char *name);
 
 /* Grow *p (an array of elem-sized items with *cap slots) to hold at least need items. */
 tb_rc tb_grow(void **p, size_t *cap, size_t need, size_t elem);

@@ -1283,6 +1283,57 @@ static void test_hashagg_state(void **state)
     tb_hashagg_free(copy);
 }
 
+/* Replace the first occurrence of `from` in img by `to` (same length). */
+static void img_replace(tb_buf *img, const void *from, const void *to, size_t n)
+{
+    for (size_t i = 0; i + n <= img->len; i++) {
+        if (memcmp(img->data + i, from, n) == 0) {
+            memcpy(img->data + i, to, n);
+            return;
+        }
+    }
+    fail_msg("pattern not in the image");
+}
+
+/* A state image holding a group key twice, or a DISTINCT value twice in one group, is
+ * damaged (fuzz_checkpoint found the first: the group was emitted twice). */
+static void test_hashagg_state_duplicates(void **state)
+{
+    tb_hashagg *agg = state_new(), *bad = state_new();
+    tb_buf img = {0};
+    tb_err err;
+    (void)state;
+
+    static const char *const g[] = {"grp_key_1", "grp_key_2", "grp_key_1"};
+    static const int64_t x[] = {0x1122334455667788LL, 7, 0x1122334455667789LL};
+    static const char *const s[] = {"v1", "v2", "v3"};
+    consume3(agg, g, x, s, 3);
+    assert_int_equal(tb_hashagg_serialize(agg, &img, &err), TB_OK);
+    assert_int_equal(tb_hashagg_deserialize(bad, img.data, img.len, &err), TB_OK);
+    assert_int_equal(tb_hashagg_groups(bad), 2);
+    {
+        tb_buf k = {0};
+        assert_int_equal(tb_buf_append(&k, img.data, img.len), TB_OK);
+        img_replace(&k, "grp_key_2", "grp_key_1", 9);
+        assert_int_equal(tb_hashagg_deserialize(bad, k.data, k.len, &err), TB_E_CORRUPT);
+        assert_non_null(strstr(err.msg, "a key occurs twice"));
+        assert_int_equal(tb_hashagg_groups(bad), 0);
+        tb_buf_free(&k);
+    }
+    {
+        int64_t from = 0x1122334455667789LL, to = 0x1122334455667788LL;
+        tb_buf k = {0};
+        assert_int_equal(tb_buf_append(&k, img.data, img.len), TB_OK);
+        img_replace(&k, &from, &to, sizeof(from));
+        assert_int_equal(tb_hashagg_deserialize(bad, k.data, k.len, &err), TB_E_CORRUPT);
+        assert_non_null(strstr(err.msg, "a key occurs twice"));
+        tb_buf_free(&k);
+    }
+    tb_buf_free(&img);
+    tb_hashagg_free(agg);
+    tb_hashagg_free(bad);
+}
+
 static void test_hashagg_evict(void **state)
 {
     tb_type kt[2] = {T(TB_T_TIMESTAMP), T(TB_T_STRING)};
@@ -1790,6 +1841,7 @@ int main(void)
         cmocka_unit_test(test_hash_agg_overflow),
         cmocka_unit_test(test_hash_agg_many_groups),
         cmocka_unit_test(test_hashagg_state),
+        cmocka_unit_test(test_hashagg_state_duplicates),
         cmocka_unit_test(test_hashagg_evict),
         cmocka_unit_test(test_hashagg_merge),
         cmocka_unit_test(test_sort),
