@@ -2,7 +2,7 @@
  * main.c - the `tributary` command: a thin user of the public API (include/tributary.h).
  *
  *   tributary                         interactive shell (libedit)
- *   tributary query [--format F] SQL  run statements, print the last result
+ *   tributary query [--format F] [--threads N] SQL  run statements, print the last result
  *   tributary run JOB.sql [options]   run a streaming job (see run.c)
  *   tributary slt FILE...             sqllogictest runner
  *
@@ -28,8 +28,10 @@ static const char *usage_text =
     "\n"
     "commands:\n"
     "  (none) | shell                 interactive SQL shell\n"
-    "  query [--format F] SQL|-       run ;-separated statements, print the last result\n"
-    "                                 (F: table (default), csv, json; '-' reads stdin)\n"
+    "  query [--format F] [--threads N] SQL|-\n"
+    "                                 run ;-separated statements, print the last result\n"
+    "                                 (F: table (default), csv, json; '-' reads stdin;\n"
+    "                                 N: worker threads, default all cores; SET threads)\n"
     "  run JOB.sql [options]          run a streaming job (tributary run --help)\n"
     "  slt [-v] FILE...               run sqllogictest files\n"
     "  generate products|sales ...    deterministic data for the reference job\n"
@@ -227,10 +229,19 @@ static char *read_stream(FILE *fp)
 static int cmd_query(int argc, char **argv)
 {
     tb_cli_format fmt = TB_FMT_TABLE;
-    const char *sql_arg = NULL;
+    const char *sql_arg = NULL, *threads = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
+        if (strcmp(a, "--threads") == 0 || strncmp(a, "--threads=", 10) == 0) {
+            if (a[9] == '=') {
+                threads = a + 10;
+            } else if (i + 1 < argc) {
+                threads = argv[++i];
+            } else {
+                fprintf(stderr, "error: --threads takes a number of threads\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
             if (i + 1 >= argc || tb_cli_parse_format(argv[i + 1], &fmt) != 0) {
                 fprintf(stderr, "error: --format takes table, csv or json\n");
                 return 2;
@@ -265,6 +276,12 @@ static int cmd_query(int argc, char **argv)
         fprintf(stderr, "error: cannot open engine: %s\n", tb_errstr(rc));
         free(sql);
         return 1;
+    }
+    if (threads != NULL && tb_db_set(db, "threads", threads) != TB_OK) {
+        fprintf(stderr, "error: --threads: %s\n", tb_db_errmsg(db));
+        tb_db_close(&db);
+        free(sql);
+        return 2;
     }
     tb_sql_set_stmt_hook(db, tb_write_stmt_hook, NULL); /* COPY, Delta writes */
     int status = tb_cli_exec_print(db, sql, fmt, stdout) == 0 ? 0 : 1;

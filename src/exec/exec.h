@@ -385,4 +385,70 @@ tb_rc tb_table_scan_new(tb_table *table, const int *proj, uint32_t n_proj, tb_op
 /* Approximate bytes held. */
 size_t tb_table_bytes(const tb_table *table);
 
+/* ================================================================ parallel execution */
+
+/*
+ * Morsel-driven parallelism for the pipeline below an aggregate (parallel.c). The
+ * planner builds one copy of the pipeline per worker: its leaf is a morsel scan over a
+ * queue shared by all copies, its hash joins probe a build side built once
+ * (tb_hashjoin_once), and a parallel aggregate runs the copies on worker threads, each
+ * into a partial aggregate, merged at the end. Results equal the serial plan's, in the
+ * same order; a failure reports the error the serial plan would (the first in input
+ * order).
+ */
+
+/* The morsels of a splittable source (format.h), handed out in order. Takes src
+ * (also on failure). Reference counted: each morsel scan holds a reference. */
+typedef struct tb_morsel_queue tb_morsel_queue;
+tb_rc tb_morsel_queue_new(tb_source *src, tb_morsel_queue **out, tb_err *err);
+uint64_t tb_morsel_queue_count(const tb_morsel_queue *q); /* 0: src is not splittable */
+tb_morsel_queue *tb_morsel_queue_ref(tb_morsel_queue *q);
+void tb_morsel_queue_free(tb_morsel_queue *q); /* -1 reference; NULL is a no-op */
+/* If op is a plain scan (tb_op_scan_new, not yet read): free it and return its source;
+ * otherwise NULL (op untouched). */
+tb_source *tb_op_scan_detach(tb_op *op);
+/* The leaf of worker `worker`'s copy (< TB_PAR_MAX): scans the morsels it takes from q. */
+tb_rc tb_op_morsel_scan_new(tb_morsel_queue *q, uint32_t worker, tb_op **out, tb_err *err);
+
+/*
+ * A hash join build side shared by the copies: built from `build` (run to its end) by
+ * the first copy that needs it while the others wait; every copy gets the same table or
+ * the same error. Takes ownership of build whatever the outcome; keys are evaluated
+ * over build's schema (borrowed: the plan's arena). Reference counted.
+ * @thread any number of probe operators, on any threads.
+ */
+typedef struct tb_hashjoin_once tb_hashjoin_once;
+tb_rc tb_hashjoin_once_new(tb_op *build, uint32_t n_keys, tb_expr **keys, tb_hashjoin_once **out,
+                           tb_err *err);
+tb_hashjoin_once *tb_hashjoin_once_ref(tb_hashjoin_once *once);
+void tb_hashjoin_once_free(tb_hashjoin_once *once); /* -1 reference; NULL is a no-op */
+/* Probe operator over a shared build (INNER, LEFT, SEMI, ANTI: RIGHT and FULL need the
+ * build rows' matched flags of all copies). Takes ownership of left whatever the outcome. */
+tb_rc tb_op_hash_join_new_once(tb_op *left, tb_hashjoin_once *once, tb_join_type type,
+                               uint32_t n_keys, tb_expr **left_keys, tb_expr *residual,
+                               tb_op **out, tb_err *err);
+
+/*
+ * Parallel hash aggregate over n_workers copies pipes[0..n) of one pipeline whose
+ * leaves are morsel scans of q (copy w's with worker w). Output and arguments as
+ * tb_op_hash_agg_new: group_exprs and aggs are evaluated over the copies' (identical)
+ * output layout by every worker (expressions are immutable, so sharing them is safe).
+ * Takes ownership of the copies whatever the outcome; EXPLAIN shows copy 0.
+ */
+tb_rc tb_op_parallel_agg_new(tb_morsel_queue *q, uint32_t n_workers, tb_op **pipes,
+                             uint32_t n_groups, tb_expr **group_exprs, const char **group_names,
+                             uint32_t n_aggs, const tb_aggspec *aggs, const char **agg_names,
+                             tb_op **out, tb_err *err);
+
+/*
+ * Serial order of a parallel aggregation: after tb_hashagg_set_stamp(agg, base), the row
+ * at index i of the following consume calls has stamp base + i (the caller moves base
+ * along); each group keeps the smallest stamp of its rows (merge keeps the smaller of
+ * both sides'). tb_hashagg_order_by_stamp then makes TB_HASHAGG_ALL passes emit groups by
+ * ascending stamp, i.e. in the first-seen order of the serial run. A later consume or
+ * merge drops that order; eviction and deserialization drop the stamps.
+ */
+void tb_hashagg_set_stamp(tb_hashagg *agg, uint64_t base);
+tb_rc tb_hashagg_order_by_stamp(tb_hashagg *agg, tb_err *err);
+
 #endif /* TB_EXEC_H */

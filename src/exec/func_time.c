@@ -934,11 +934,22 @@ static tb_rc k_tumble(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena
             return bad_width(e, IV(2, 0), err);
         add = end ? w : 0;
         if (off == 0) {
-            /* the hot loop of the reference job */
+            /* the hot loop of the reference job: times mostly come in order, so the last
+             * row's window [lo, hi) usually holds the next one too (no division then) */
+            int64_t lo = 1, hi = 0, val = 0;
             for (i = 0; i < n; i++) {
-                int64_t x = t[i], r = x % w, s;
+                int64_t x = t[i], r, s;
+                if (x >= lo && x < hi) {
+                    o[i] = val;
+                    continue;
+                }
+                r = x % w;
                 bad |= __builtin_sub_overflow(x - r, r < 0 ? w : 0, &s);
                 bad |= __builtin_add_overflow(s, add, &o[i]);
+                lo = s;
+                val = o[i];
+                if (__builtin_add_overflow(s, w, &hi))
+                    hi = INT64_MAX; /* the window runs past the last time */
             }
         } else {
             for (i = 0; i < n; i++) {

@@ -26,6 +26,7 @@
  * (many-to-many joins span several batches). After the probe input ends, RIGHT/FULL
  * emit the build rows whose matched bit is clear (NULL keys included).
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -359,6 +360,96 @@ size_t tb_hashjoin_table_bytes(const tb_hashjoin_table *t)
     return bytes;
 }
 
+/* ---------------------------------------------------------------- shared build once */
+
+/*
+ * The build side of the parallel copies of one probe pipeline: built by the first probe
+ * operator that needs it, under the mutex, while the others wait; the outcome (table or
+ * error) is kept, so every copy sees the same table or the same error. The build plan
+ * is freed as soon as the table exists.
+ */
+struct tb_hashjoin_once {
+    atomic_uint refs;
+    pthread_mutex_t mu;
+    bool done;
+    tb_rc rc;
+    tb_err err;
+    tb_op *build;
+    tb_schema *schema; /* the build side's (copy: the plan is freed once built) */
+    uint32_t n_keys;
+    tb_expr **keys;
+    tb_hashjoin_table *table;
+};
+
+tb_rc tb_hashjoin_once_new(tb_op *build, uint32_t n_keys, tb_expr **keys, tb_hashjoin_once **out,
+                           tb_err *err)
+{
+    tb_hashjoin_once *o = tb_calloc(1, sizeof(*o));
+
+    *out = NULL;
+    if (o == NULL || n_keys == 0) {
+        tb_free(o);
+        tb_op_free(build);
+        return n_keys == 0 ? TB_ERRF(err, TB_E_MISUSE, "hash join: no keys") : tb_err_nomem(err);
+    }
+    o->keys = tb_malloc(n_keys * sizeof(tb_expr *));
+    o->schema = tb_schema_copy(build->schema);
+    if (o->keys == NULL || o->schema == NULL || pthread_mutex_init(&o->mu, NULL) != 0) {
+        tb_free(o->keys);
+        tb_schema_free(o->schema);
+        tb_free(o);
+        tb_op_free(build);
+        return tb_err_nomem(err);
+    }
+    atomic_init(&o->refs, 1);
+    memcpy(o->keys, keys, n_keys * sizeof(tb_expr *));
+    o->n_keys = n_keys;
+    o->build = build;
+    *out = o;
+    return TB_OK;
+}
+
+tb_hashjoin_once *tb_hashjoin_once_ref(tb_hashjoin_once *o)
+{
+    atomic_fetch_add(&o->refs, 1);
+    return o;
+}
+
+void tb_hashjoin_once_free(tb_hashjoin_once *o)
+{
+    if (o == NULL || atomic_fetch_sub(&o->refs, 1) != 1)
+        return;
+    (void)pthread_mutex_destroy(&o->mu); /* unlocked: no other reference is left */
+    tb_op_free(o->build);
+    tb_hashjoin_table_free(o->table);
+    tb_schema_free(o->schema);
+    tb_free(o->keys);
+    tb_free(o);
+}
+
+/* The table (a new reference), building it if nobody did; or the build's error. */
+static tb_rc once_get(tb_hashjoin_once *o, tb_hashjoin_table **out, tb_err *err)
+{
+    tb_rc rc;
+
+    *out = NULL;
+    (void)pthread_mutex_lock(&o->mu); /* a default mutex: only EINVAL/EDEADLK, not here */
+    if (!o->done) {
+        tb_err_clear(&o->err);
+        o->rc = tb_hashjoin_table_build(o->build, o->n_keys, o->keys, &o->table, &o->err);
+        tb_op_free(o->build);
+        o->build = NULL;
+        o->done = true;
+    }
+    rc = o->rc;
+    if (rc == TB_OK)
+        *out = tb_hashjoin_table_ref(o->table);
+    else if (err != NULL)
+        *err = o->err;
+    (void)pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- probe operator */
 
 enum { PH_BUILD, PH_PROBE, PH_TAIL, PH_DONE };
@@ -366,6 +457,7 @@ enum { PH_BUILD, PH_PROBE, PH_TAIL, PH_DONE };
 typedef struct hj_op {
     tb_op base;
     tb_hashjoin_table *table;
+    tb_hashjoin_once *once; /* parallel copies: the shared build (table NULL until built) */
     tb_join_type type;
     uint32_t n_keys;
     tb_expr **left_keys;
@@ -680,6 +772,8 @@ static tb_rc make_output(hj_op *j, tb_batch **out, tb_err *err)
 
 static tb_rc hj_build(hj_op *j, tb_err *err)
 {
+    if (j->once != NULL)
+        return once_get(j->once, &j->table, err);
     tb_rc rc =
         tb_hashjoin_table_build(j->base.children[1], j->n_keys, j->right_keys, &j->table, err);
     if (rc != TB_OK)
@@ -756,6 +850,7 @@ static void hj_free(tb_op *op)
 {
     hj_op *j = (hj_op *)op;
     tb_hashjoin_table_free(j->table);
+    tb_hashjoin_once_free(j->once);
     tb_free(j->left_keys);
     tb_free(j->right_keys);
     tb_free(j->pkeys);
@@ -798,7 +893,9 @@ static tb_rc hj_explain(tb_op *op, tb_buf *buf)
         if (rc == TB_OK)
             rc = tb_expr_format(j->residual, j->pair_schema, buf);
     }
-    if (rc == TB_OK && op->n_children == 1 && j->table != NULL)
+    if (rc == TB_OK && j->once != NULL)
+        rc = tb_buf_puts(buf, " (build side shared by the workers)");
+    else if (rc == TB_OK && op->n_children == 1 && j->table != NULL)
         rc = tb_buf_printf(buf, " (shared build: %llu rows)",
                            (unsigned long long)tb_hashjoin_table_rows(j->table));
     return rc;
@@ -947,6 +1044,44 @@ tb_rc tb_op_hash_join_new_shared(tb_op *left, tb_hashjoin_table *table, tb_join_
         }
     }
     j->phase = PH_PROBE;
+    *out = &j->base;
+    return TB_OK;
+}
+
+tb_rc tb_op_hash_join_new_once(tb_op *left, tb_hashjoin_once *once, tb_join_type type,
+                               uint32_t n_keys, tb_expr **left_keys, tb_expr *residual,
+                               tb_op **out, tb_err *err)
+{
+    hj_op *j = tb_op_alloc(sizeof(*j), &hj_vt, 1, &left);
+    tb_rc rc;
+
+    *out = NULL;
+    if (j == NULL) {
+        tb_op_free(left);
+        return tb_err_nomem(err);
+    }
+    if (n_keys != once->n_keys || type == TB_JOIN_RIGHT || type == TB_JOIN_FULL) {
+        tb_op_free(&j->base);
+        return TB_ERRF(err, TB_E_MISUSE,
+                       "hash join: shared build with another key count, or a RIGHT/FULL join");
+    }
+    j->once = tb_hashjoin_once_ref(once);
+    rc = hj_init(j, once->schema, type, n_keys, left_keys, residual, err);
+    if (rc != TB_OK)
+        return rc;
+    for (uint32_t k = 0; k < n_keys; k++) {
+        if (!same_key_type(left_keys[k]->type, once->keys[k]->type)) {
+            char b1[64], b2[64];
+            rc = TB_ERRPOS(err, TB_E_TYPE, left_keys[k]->pos,
+                           "hash join: key %u types differ "
+                           "(%s = %s)",
+                           k + 1, tb_type_name(left_keys[k]->type, b1, sizeof(b1)),
+                           tb_type_name(once->keys[k]->type, b2, sizeof(b2)));
+            tb_op_free(&j->base);
+            return rc;
+        }
+    }
+    j->phase = PH_BUILD;
     *out = &j->base;
     return TB_OK;
 }

@@ -132,6 +132,19 @@ tb_rc tb_op_scan_new(tb_source *src, tb_op **out, tb_err *err)
     return TB_OK;
 }
 
+tb_source *tb_op_scan_detach(tb_op *op)
+{
+    scan_op *s = (scan_op *)op;
+    tb_source *src;
+
+    if (op == NULL || op->vt != &scan_vt)
+        return NULL;
+    src = s->src;
+    s->src = NULL;
+    tb_op_free(op);
+    return src;
+}
+
 /* ---------------------------------------------------------------- values */
 
 typedef struct values_op {

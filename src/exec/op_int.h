@@ -153,4 +153,9 @@ tb_rc tb_colstore_read(tb_colstore *cs, tb_op_rd *rd, tb_err *err);
 tb_rc tb_op_type_write(tb_buf *buf, tb_type t);
 tb_type tb_op_type_read(tb_op_rd *rd);
 
+/* ---------------------------------------------------------------- aggregate state */
+
+/* Off: groups are not marked changed (one-shot batch aggregation: nobody asks). */
+void tb_hashagg_track_changes(tb_hashagg *agg, bool on);
+
 #endif /* TB_OP_INT_H */

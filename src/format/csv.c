@@ -23,6 +23,11 @@
  *
  * Line numbers are physical (LF, CRLF and lone CR each end one line, including inside
  * quoted fields); a record is reported at the line where it starts.
+ *
+ * A batch never spans two files, so a file's batches are the same whether the source
+ * reads all the files or a morsel reader reads that file alone (parallel reading): the
+ * operators above then see the same batches, and (e.g. the order of a many-to-many
+ * join's output within a batch) produce the same rows in the same order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "format/csv.h"
 
@@ -63,6 +72,7 @@ struct tb_csv_opts {
     size_t max_line;
     uint64_t skip;
     size_t chunk;
+    bool careful_only; /* test hook: no fast tokenizer */
 };
 
 /* ================================================================ options */
@@ -148,6 +158,11 @@ const char *tb_csv_opts_corrupt_column(const tb_csv_opts *opts)
 void tb_csv_opts_set_chunk_size(tb_csv_opts *opts, size_t chunk_size)
 {
     opts->chunk = chunk_size == 0 ? CSV_DEFAULT_CHUNK : chunk_size;
+}
+
+void tb_csv_opts_set_fast_path(tb_csv_opts *opts, bool on)
+{
+    opts->careful_only = !on;
 }
 
 static bool opt_bool(const char *v, bool *out)
@@ -374,6 +389,7 @@ typedef struct csv_lex {
     bool esc_distinct; /* escape char other than the quote */
     bool dbl;          /* "" doubling */
     uint64_t bd, bq, be;
+    uint8_t fq; /* the quote for the fast tokenizer's "odd byte" test (CR when none) */
     uint8_t cls[256];
 } csv_lex;
 
@@ -398,6 +414,7 @@ static void lex_init(csv_lex *lx, const tb_csv_opts *opts)
     lx->bd = ONES * lx->delim;
     lx->bq = ONES * (uint8_t)(lx->quote >= 0 ? lx->quote : '\n');
     lx->be = ONES * (uint8_t)(lx->esc_distinct ? lx->escape : '\n');
+    lx->fq = (uint8_t)(lx->quote >= 0 ? lx->quote : '\r');
     lx->cls[lx->delim] |= C_U;
     lx->cls['\n'] |= C_U | C_Q;
     lx->cls['\r'] |= C_U | C_Q;
@@ -641,6 +658,140 @@ static int tokenize(const csv_lex *lx, const uint8_t *d, size_t pos, size_t len,
     rec->lines = lines;
     rec->bad = bad;
     return TOK_OK;
+}
+
+/* ================================================================ fast tokenizer */
+
+/*
+ * The common record needs none of tokenize()'s cases: no quote, CR or NUL, exactly the
+ * expected number of fields, not blank, ended by LF. tok_fast() splits such records a
+ * 64-byte block at a time: it classifies the block into bitmasks (separators, LF, "odd"
+ * bytes: quote, CR, NUL; SSE2, or a table loop elsewhere) and walks the separator bits,
+ * storing field offsets. At the first record that is not plain (an odd byte, a blank
+ * line, a wrong field count, a record longer than max_line_bytes, or the end of the
+ * buffer) it stops before that record, which tokenize() then handles; so both paths
+ * produce the same fields, rows, line numbers and faults (tests/unit/test_csv_fast.c
+ * compares them over random input). A plain record is also one tokenize() would accept
+ * as is (F flags 0, no fault), so nothing else is stored for it.
+ */
+typedef struct blockmask {
+    uint64_t sep; /* delimiter or LF */
+    uint64_t lf;
+    uint64_t odd; /* quote, CR, NUL */
+} blockmask;
+
+static inline void classify64(const csv_lex *lx, const uint8_t *p, blockmask *bm)
+{
+#if defined(__SSE2__)
+    const __m128i vd = _mm_set1_epi8((char)lx->delim), vl = _mm_set1_epi8('\n');
+    const __m128i vc = _mm_set1_epi8('\r'), vq = _mm_set1_epi8((char)lx->fq);
+    const __m128i vz = _mm_setzero_si128();
+    uint64_t sep = 0, lf = 0, odd = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        uint64_t d = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vd));
+        uint64_t l = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vl));
+        __m128i o = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vc), _mm_cmpeq_epi8(x, vq)),
+                                 _mm_cmpeq_epi8(x, vz));
+        sep |= (d | l) << (16 * k);
+        lf |= l << (16 * k);
+        odd |= (uint64_t)(uint16_t)_mm_movemask_epi8(o) << (16 * k);
+    }
+    bm->sep = sep;
+    bm->lf = lf;
+    bm->odd = odd;
+#else
+    uint64_t sep = 0, lf = 0, odd = 0;
+    for (int i = 0; i < 64; i++) {
+        uint8_t c = p[i];
+        uint64_t bit = (uint64_t)1 << i;
+        if (c == lx->delim || c == '\n')
+            sep |= bit;
+        if (c == '\n')
+            lf |= bit;
+        if (c == '\r' || c == 0 || c == lx->fq)
+            odd |= bit;
+    }
+    bm->sep = sep;
+    bm->lf = lf;
+    bm->odd = odd;
+#endif
+}
+
+/* Where tok_fast stores records: row-major field arrays and per-row record data, rows
+ * [n, max_n); offsets relative to data + fbase. */
+typedef struct tokout {
+    uint32_t nf;
+    uint32_t *fs, *fe;
+    uint8_t *ff;
+    uint32_t *rs, *re;
+    uint64_t *rline;
+} tokout;
+
+/*
+ * Plain records from data[*pos] (a record boundary) while rows < max_n and the records
+ * end before byte_lim (relative to fbase); *pos and *line move past them. Returns the
+ * number of rows stored. Needs 64 readable bytes per block: it stops at the last whole
+ * block before len.
+ */
+static uint32_t tok_fast(const csv_lex *lx, const uint8_t *d, size_t *pos, size_t len,
+                         size_t fbase, size_t max_line, size_t byte_lim, uint64_t *line,
+                         const tokout *o, uint32_t n, uint32_t max_n)
+{
+    const uint32_t nf = o->nf;
+    const uint32_t n0 = n;
+    size_t rstart = *pos, cs = rstart, b = rstart;
+    uint32_t j = 0;
+    uint32_t *fs = o->fs + (size_t)n * nf, *fe = o->fe + (size_t)n * nf;
+    uint8_t *ff = o->ff + (size_t)n * nf;
+    uint64_t ln = *line;
+
+    if (nf == 0 || n >= max_n)
+        return 0;
+    /* Invariant at a block start: cs <= b, and no odd byte lies in [cs, b). */
+    while (b + 64 <= len) {
+        blockmask bm;
+        classify64(lx, d + b, &bm);
+        uint64_t sep = bm.sep, odd = bm.odd;
+        while (sep != 0) {
+            unsigned i = (unsigned)__builtin_ctzll(sep);
+            size_t p = b + i;
+            /* odd bytes of earlier fields of this block stopped us already: any left at
+             * or below i lie in this field */
+            if (odd & (((uint64_t)2 << i) - 1))
+                goto stop;
+            if (j == nf)
+                goto stop; /* too many fields */
+            fs[j] = (uint32_t)(cs - fbase);
+            fe[j] = (uint32_t)(p - fbase);
+            ff[j] = 0;
+            j++;
+            if ((bm.lf >> i) & 1) {
+                if (j != nf || p == rstart || p - rstart > max_line)
+                    goto stop; /* too few fields, blank line, too long */
+                o->rs[n] = (uint32_t)(rstart - fbase);
+                o->re[n] = (uint32_t)(p - fbase);
+                o->rline[n] = ln++;
+                n++;
+                rstart = p + 1;
+                j = 0;
+                fs += nf;
+                fe += nf;
+                ff += nf;
+                if (n >= max_n || rstart - fbase >= byte_lim)
+                    goto stop;
+            }
+            cs = p + 1;
+            sep &= sep - 1;
+        }
+        if (odd != 0)
+            goto stop; /* in the field that continues past this block */
+        b += 64;
+    }
+stop:
+    *pos = rstart;
+    *line = ln;
+    return n - n0;
 }
 
 /* ================================================================ reader */
@@ -1328,6 +1479,7 @@ typedef struct csv_src {
     /* inputs */
     tb_strlist paths;
     size_t next_file;
+    size_t file_end; /* files [next_file, file_end) are left (a morsel reader: one) */
     const char *mem;
     size_t mem_len;
     char *mem_name;
@@ -1464,9 +1616,83 @@ static inline bool is_null_text(const csv_src *s, const char *p, const char *e, 
            memcmp(p, s->opts->null_str, s->opts->null_len) == 0;
 }
 
+static inline unsigned dig(char c)
+{
+    return (unsigned)(uint8_t)c - '0'; /* > 9 when not a digit */
+}
+
+/* The last date seen by ts_fast: timestamps of a file mostly share a few dates. */
+typedef struct ts_cache {
+    bool valid;
+    uint64_t k8; /* the first 10 bytes "YYYY-MM-DD" */
+    uint16_t k2;
+    int64_t day_us;
+} ts_cache;
+
+/*
+ * "YYYY-MM-DD HH:MM:SS" (or 'T'), optionally ".f" with 1..6 digits, all fields in range:
+ * the value, exactly as tb_parse_timestamp gives it. Anything else returns false and
+ * the general parser decides (other forms, out-of-range fields, errors).
+ */
+static inline bool ts_fast(const char *p, size_t n, ts_cache *c, int64_t *out)
+{
+    static const uint8_t dim[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    uint64_t k8;
+    uint16_t k2;
+    unsigned frac = 0;
+
+    if (n != 19 && !(n >= 21 && n <= 26 && p[19] == '.'))
+        return false;
+    memcpy(&k8, p, 8);
+    memcpy(&k2, p + 8, 2);
+    if (TB_UNLIKELY(!c->valid || k8 != c->k8 || k2 != c->k2)) {
+        unsigned y0 = dig(p[0]), y1 = dig(p[1]), y2 = dig(p[2]), y3 = dig(p[3]);
+        unsigned m0 = dig(p[5]), m1 = dig(p[6]), d0 = dig(p[8]), d1 = dig(p[9]);
+        if (p[4] != '-' || p[7] != '-' ||
+            ((y0 > 9) | (y1 > 9) | (y2 > 9) | (y3 > 9) | (m0 > 9) | (m1 > 9) | (d0 > 9) |
+             (d1 > 9)))
+            return false;
+        unsigned y = y0 * 1000 + y1 * 100 + y2 * 10 + y3, m = m0 * 10 + m1, d = d0 * 10 + d1;
+        if (y == 0 || m - 1 > 11 || d == 0)
+            return false;
+        unsigned md = dim[m] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+        if (d > md)
+            return false;
+        c->day_us = tb_days_from_civil(y, m, d) * TB_USEC_PER_DAY;
+        c->k8 = k8;
+        c->k2 = k2;
+        c->valid = true;
+    }
+    unsigned h0 = dig(p[11]), h1 = dig(p[12]), i0 = dig(p[14]), i1 = dig(p[15]);
+    unsigned s0 = dig(p[17]), s1 = dig(p[18]);
+    if ((p[10] != ' ' && p[10] != 'T') || p[13] != ':' || p[16] != ':' ||
+        ((h0 > 9) | (h1 > 9) | (i0 > 9) | (i1 > 9) | (s0 > 9) | (s1 > 9)))
+        return false;
+    unsigned hh = h0 * 10 + h1, mi = i0 * 10 + i1, ss = s0 * 10 + s1;
+    if (hh > 23 || mi > 59 || ss > 59)
+        return false;
+    if (n > 19) {
+        size_t k;
+        for (k = 20; k < n; k++) {
+            unsigned v = dig(p[k]);
+            if (v > 9)
+                return false;
+            frac = frac * 10 + v;
+        }
+        for (; k < 26; k++)
+            frac *= 10;
+    }
+    *out = c->day_us + ((int64_t)hh * 3600 + mi * 60 + ss) * TB_USEC_PER_SEC + frac;
+    return true;
+}
+
 /*
  * Convert field `j` of rows [r0, r1) into non-text vector v (table column col).
- * Integer and double columns have dedicated loops; the rest go through parse_value.
+ * Integer, timestamp and double columns have dedicated paths; the rest go through
+ * parse_value. With the default null string (""), a plain field (no quotes) is tried
+ * first with the fast parsers: a value they accept is one the general path accepts
+ * with the same result (no blanks, not the null string); the others take the general
+ * path.
  */
 static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j,
                         uint32_t r0, uint32_t r1, const char *base, const char *lim,
@@ -1489,6 +1715,9 @@ static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j
         lo = INT64_MIN;
         hi = INT64_MAX;
     }
+    const bool easy = s->opts->null_len == 0 && !s->opts->careful_only;
+    const bool is_ts = t.id == TB_T_TIMESTAMP && s->opts->ts_fmt == NULL;
+    ts_cache tc = {false, 0, 0, 0};
     for (r = r0; r < r1; r++) {
         size_t k = (size_t)r * nf + j;
         const char *p = base + s->fs[k], *e = base + s->fe[k];
@@ -1496,6 +1725,23 @@ static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j
         uint8_t fl = s->ff[k];
         pv res;
 
+        if (TB_LIKELY(easy && fl == 0 && p != e)) {
+            if (hi != 0) {
+                int64_t x;
+                if (TB_LIKELY(parse_int_fast(p, e, l, lo, hi, &x) == PV_OK)) {
+                    if (w == 4)
+                        TB_VEC_PTR(v, int32_t)[r] = (int32_t)x;
+                    else if (w == 8)
+                        TB_VEC_PTR(v, int64_t)[r] = x;
+                    else
+                        TB_VEC_PTR(v, int16_t)[r] = (int16_t)x;
+                    continue;
+                }
+            } else if (is_ts) {
+                if (TB_LIKELY(ts_fast(p, (size_t)(e - p), &tc, &TB_VEC_PTR(v, int64_t)[r])))
+                    continue;
+            }
+        }
         if (TB_UNLIKELY(fl & (F_MISSING | F_ESC))) {
             if (fl & F_MISSING)
                 goto null;
@@ -1756,7 +2002,7 @@ static tb_rc open_next(csv_src *s, bool *out_none, tb_err *err)
         s->mem_done = true;
         rd_open_mem(&s->rd, s->mem_name, s->mem, s->mem_len, s->opts);
     } else {
-        if (s->next_file >= s->paths.n) {
+        if (s->next_file >= s->file_end) {
             *out_none = true;
             return TB_OK;
         }
@@ -1799,7 +2045,21 @@ static tb_rc new_batch(csv_src *s, tb_arena *arena, tb_batch **out)
         if (rc == TB_OK)
             (*out)->cap = s->rows_cap;
     } else {
-        rc = tb_batch_new(s->base.schema, s->rows_cap, arena, out);
+        /* Not zeroed: conversion writes every row of the batch (NULLs included). */
+        rc = tb_batch_shell(s->n_proj, arena, out);
+        if (rc == TB_OK)
+            (*out)->cap = s->rows_cap;
+        for (uint32_t c = 0; rc == TB_OK && c < s->n_proj; c++) {
+            tb_vec *v = &(*out)->cols[c];
+            size_t w = tb_type_width(s->base.schema->fields[c].type);
+            v->type = s->base.schema->fields[c].type;
+            if (w == 0)
+                continue;
+            v->data = (int)c == s->corrupt_out ? tb_arena_zalloc(arena, w * s->rows_cap)
+                                               : tb_arena_alloc(arena, w * s->rows_cap);
+            if (v->data == NULL)
+                rc = TB_E_NOMEM;
+        }
     }
     if (rc == TB_OK && s->corrupt_out >= 0) {
         tb_vec *v = &(*out)->cols[s->corrupt_out];
@@ -1817,6 +2077,8 @@ static tb_rc csv_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *e
     tb_rc rc;
     uint32_t n = 0, kept, c;
     size_t batch_bytes = 0, arena_start = tb_arena_bytes(arena);
+    const bool fast = !s->opts->careful_only && s->nf > 0;
+    const tokout tout = {s->nf, s->fs, s->fe, s->ff, s->rs, s->re, s->rline};
 
     *out = NULL;
 again:
@@ -1861,6 +2123,14 @@ again:
         seg = rd->pos;
         while (n < s->rows_cap && batch_bytes + (rd->pos - seg) < CSV_BATCH_BYTES) {
             csv_rec rec;
+            if (fast) {
+                uint32_t k = tok_fast(&s->lx, rd->data, &rd->pos, rd->len, seg, rd->max_line,
+                                      CSV_BATCH_BYTES - batch_bytes, &rd->line, &tout, n,
+                                      s->rows_cap);
+                n += k;
+                if (k > 0)
+                    continue; /* then tokenize() takes the record that stopped it */
+            }
             uint32_t *fs = s->fs + (size_t)n * s->nf, *fe = s->fe + (size_t)n * s->nf;
             st = tokenize(&s->lx, rd->data, rd->pos, rd->len, rd->eof, seg, fs, fe,
                           s->ff + (size_t)n * s->nf, s->nf, &rec);
@@ -1896,6 +2166,8 @@ again:
         account(s);
         if (st == TOK_EOF) {
             close_input(s);
+            if (n > 0)
+                break; /* a batch never spans files: see the file comment */
         } else if (st == TOK_MORE) {
             rc = rd_fill(rd, err);
             if (rc != TB_OK)
@@ -2081,6 +2353,7 @@ tb_rc tb_csv_source_new(const tb_strlist *paths, const tb_csv_opts *opts,
             return tb_err_nomem(err);
         }
     }
+    s->file_end = s->paths.n;
     *out_src = &s->base;
     return TB_OK;
 }
@@ -2109,6 +2382,64 @@ tb_rc tb_csv_source_from_buffer(const char *name, const char *data, size_t len,
         return tb_err_nomem(err);
     }
     *out_src = &s->base;
+    return TB_OK;
+}
+
+/* ================================================================ morsels */
+
+/*
+ * Parallel reading: a file-mode source is split into one morsel per file. A morsel
+ * reader is a source of the same configuration limited to one file at a time, so its
+ * rows, line numbers and messages are those of the serial source for that file.
+ * Sources with a bad-record callback are not split (the callback is not thread safe),
+ * nor are in-memory ones (one input).
+ */
+tb_rc tb_csv_source_morsels(tb_source *src, uint64_t *out_n, tb_err *err)
+{
+    csv_src *s = (csv_src *)src;
+
+    *out_n = 0;
+    if (src == NULL || src->vt != &CSV_VT)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: not a CSV source");
+    if (s->mem != NULL || s->mem_name != NULL || s->bad_fn != NULL)
+        return TB_OK;
+    *out_n = s->paths.n;
+    return TB_OK;
+}
+
+tb_rc tb_csv_morsel_reader(tb_source *src, tb_source **out, tb_err *err)
+{
+    csv_src *s = (csv_src *)src, *r = NULL;
+    tb_rc rc;
+
+    *out = NULL;
+    if (src == NULL || src->vt != &CSV_VT)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: not a CSV source");
+    rc = src_new(s->opts, s->tschema, s->proj, s->n_proj, &r, err);
+    if (rc != TB_OK)
+        return rc;
+    for (size_t i = 0; i < s->paths.n; i++) {
+        if (tb_strlist_push(&r->paths, s->paths.items[i]) != TB_OK) {
+            csv_free(&r->base);
+            return tb_err_nomem(err);
+        }
+    }
+    r->done = true; /* nothing to read until a morsel is chosen */
+    *out = &r->base;
+    return TB_OK;
+}
+
+tb_rc tb_csv_seek_morsel(tb_source *reader, uint64_t i, tb_err *err)
+{
+    csv_src *s = (csv_src *)reader;
+
+    if (reader == NULL || reader->vt != &CSV_VT || i >= s->paths.n)
+        return TB_ERRF(err, TB_E_MISUSE, "csv: no morsel %llu", (unsigned long long)i);
+    if (s->open)
+        close_input(s);
+    s->next_file = (size_t)i;
+    s->file_end = (size_t)i + 1;
+    s->done = false;
     return TB_OK;
 }
 

@@ -69,6 +69,9 @@ const char *tb_csv_opts_corrupt_column(const tb_csv_opts *opts);
 /* Test hook: size of each read(2) (default 1 MiB; tests use tiny values to put records
  * across chunk boundaries). 0 restores the default. */
 void tb_csv_opts_set_chunk_size(tb_csv_opts *opts, size_t chunk_size);
+/* Test hook: off = every record through the careful tokenizer (the fast path for plain
+ * records is on by default; both give the same rows and errors). */
+void tb_csv_opts_set_fast_path(tb_csv_opts *opts, bool on);
 
 /*
  * Infer the schema of the files: names from the first file's header (header=true; empty
@@ -89,7 +92,7 @@ tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
  * (indices into schema, n_proj may be 0: batches then have 0 columns and correct
  * n_rows). paths and opts are copied. On success *out_src is the caller's (free with
  * tb_source_free). Files are opened lazily: a missing file is a TB_E_IO error from
- * next() naming it. Batches may span files and hold up to TB_BATCH_CAP rows (fewer for
+ * next() naming it. Batches never span files and hold up to TB_BATCH_CAP rows (fewer for
  * very wide schemas, or past ~4 MiB of input); a batch has 0 rows only when more than
  * 64 MiB of consecutive records were all dropped (dropmalformed), so that the caller
  * gets to reset its arena. After an error the source yields nothing more.
@@ -114,6 +117,16 @@ tb_rc tb_csv_source_from_buffer(const char *name, const char *data, size_t len,
 typedef void (*tb_csv_bad_record_fn)(void *ud, const char *file, uint64_t line,
                                      const char *raw, size_t raw_len, const char *reason);
 void tb_csv_source_on_bad_record(tb_source *src, tb_csv_bad_record_fn fn, void *ud);
+
+/*
+ * Parallel reading (see tb_source_morsels in format.h): a source over files splits into
+ * one morsel per file (*out_n = 0 for an in-memory source or one with a bad-record
+ * callback). A morsel reader has src's configuration and reads the files one morsel at
+ * a time (tb_csv_seek_morsel), with the serial source's rows, lines and messages.
+ */
+tb_rc tb_csv_source_morsels(tb_source *src, uint64_t *out_n, tb_err *err);
+tb_rc tb_csv_morsel_reader(tb_source *src, tb_source **out, tb_err *err);
+tb_rc tb_csv_seek_morsel(tb_source *reader, uint64_t i, tb_err *err);
 
 /*
  * Writer (COPY TO, CSV file sink): RFC 4180 with LF line ends, a header line of the

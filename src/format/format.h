@@ -46,4 +46,23 @@ static inline tb_rc tb_source_next(tb_source *src, tb_arena *arena, tb_batch **o
 /* Free a source (NULL is a no-op). */
 void tb_source_free(tb_source *src);
 
+/* ---------------------------------------------------------------- morsels */
+
+/*
+ * Parallel reading. A splittable source (CSV over files: a morsel per file; Parquet: a
+ * morsel per row group) is read by several threads, each through its own morsel reader:
+ * reading morsels 0..n-1 in order yields exactly the source's rows, in order, with the
+ * same errors (files, lines, messages).
+ *   tb_source_morsels   number of morsels (*out_n = 0: not splittable). Call it before
+ *                       the first next(); it may read file metadata.
+ *   tb_source_morsel_reader  a new source with src's schema that yields nothing until
+ *                       positioned; src must outlive it and must not be read meanwhile.
+ *   tb_source_seek_morsel    position a reader: its next() yields morsel i, then NULL.
+ * @thread readers of one source may be used concurrently (one thread each); src itself
+ * is only read by them at creation.
+ */
+tb_rc tb_source_morsels(tb_source *src, uint64_t *out_n, tb_err *err);
+tb_rc tb_source_morsel_reader(tb_source *src, tb_source **out, tb_err *err);
+tb_rc tb_source_seek_morsel(tb_source *reader, uint64_t i, tb_err *err);
+
 #endif /* TB_FORMAT_H */

@@ -65,6 +65,15 @@ tb_rc tb_parquet_read_schema(const char *path, tb_schema **out_schema, tb_err *e
  */
 tb_rc tb_parquet_source_new(const tb_strlist *paths, const int *proj, uint32_t n_proj,
                             tb_source **out_src, tb_err *err);
+/*
+ * Parallel reading (see tb_source_morsels in format.h): one morsel per non-empty row
+ * group of every file, in order (each file's footer is read by tb_parquet_source_morsels;
+ * a file that cannot be opened or does not match is one morsel whose reader fails as the
+ * serial source would). A morsel reader reads one morsel at a time.
+ */
+tb_rc tb_parquet_source_morsels(tb_source *src, uint64_t *out_n, tb_err *err);
+tb_rc tb_parquet_morsel_reader(tb_source *src, tb_source **out, tb_err *err);
+tb_rc tb_parquet_seek_morsel(tb_source *reader, uint64_t i, tb_err *err);
 
 /* ---------------------------------------------------------------- parquet.thrift */
 

@@ -1755,7 +1755,12 @@ static tb_rc col_read(pq_col *c, tb_vec *v, uint32_t off, uint32_t n, uint32_t c
         uint32_t m = k;
         uint32_t *lv = c->u32;
         uint8_t *out = (uint8_t *)v->data + (size_t)(off + done) * w;
-        if (c->def_mode != 0) {
+        if (c->def_mode == 1 && c->def.rle_left >= k &&
+            c->def.rle_value == (uint32_t)c->f->max_def) {
+            /* the k levels lie in one RLE run of "present": no NULLs, nothing to decode
+             * (writers mark columns optional even when they hold no NULL) */
+            c->def.rle_left -= k;
+        } else if (c->def_mode != 0) {
             if (c->def_mode == 1) {
                 if (tb_rle_dec_get(&c->def, lv, k) != k)
                     return col_err(c, err, TB_E_CORRUPT,
@@ -1813,6 +1818,11 @@ static tb_rc col_read(pq_col *c, tb_vec *v, uint32_t off, uint32_t n, uint32_t c
 
 /* ---------------------------------------------------------------- source */
 
+typedef struct pq_morsel {
+    uint32_t file;
+    int64_t rg; /* -1: the whole file */
+} pq_morsel;
+
 typedef struct pq_source {
     tb_source base;
     tb_strlist paths;
@@ -1826,6 +1836,12 @@ typedef struct pq_source {
     bool in_rg;
     int64_t rg_rows_left;
     uint64_t bytes_done; /* bytes read from files already closed */
+    /* morsels (parallel reading): row groups, or a whole file that failed to open */
+    pq_morsel *morsels;
+    uint64_t n_morsels;
+    bool reader;   /* a morsel reader: reads [rg, rg_end) of file_idx, then ends */
+    bool m_done;   /* the reader's current morsel is finished (or none chosen) */
+    uint32_t rg_end;
 } pq_source;
 
 static void pq_source_free(tb_source *src)
@@ -1837,6 +1853,7 @@ static void pq_source_free(tb_source *src)
         col_release(&s->cols[i]);
     tb_free(s->cols);
     tb_free(s->proj);
+    tb_free(s->morsels);
     tb_parquet_close(s->pf);
     tb_schema_free(s->first_schema);
     tb_schema_free(s->base.schema);
@@ -1890,12 +1907,17 @@ static tb_rc open_next_file(pq_source *s, tb_err *err)
     return TB_OK;
 }
 
+static tb_rc read_batch(pq_source *s, tb_arena *arena, tb_batch **out, tb_err *err);
+static tb_rc morsel_next(pq_source *s, tb_arena *arena, tb_batch **out, tb_err *err);
+
 static tb_rc pq_source_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *err)
 {
     pq_source *s = (pq_source *)src;
     tb_rc rc;
 
     *out = NULL;
+    if (s->reader)
+        return morsel_next(s, arena, out, err);
     for (;;) {
         if (s->pf == NULL) {
             if (s->file_idx >= s->paths.n)
@@ -1927,7 +1949,13 @@ static tb_rc pq_source_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_
         }
         s->in_rg = true;
     }
+    return read_batch(s, arena, out, err);
+}
 
+/* The next batch (<= TB_BATCH_CAP rows) of the current row group. */
+static tb_rc read_batch(pq_source *s, tb_arena *arena, tb_batch **out, tb_err *err)
+{
+    tb_rc rc;
     uint32_t n = (uint32_t)TB_MIN(s->rg_rows_left, (int64_t)TB_BATCH_CAP);
     tb_batch *batch = tb_arena_zalloc(arena, sizeof(*batch));
     if (batch == NULL)
@@ -1941,7 +1969,12 @@ static tb_rc pq_source_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_
     }
     for (uint32_t i = 0; i < s->n_proj; i++) {
         pq_col *c = &s->cols[i];
-        if (tb_vec_init(&batch->cols[i], c->out_type, TB_BATCH_CAP, arena) != TB_OK)
+        /* not zeroed: col_read writes each of the n rows (NULL slots zeroed) */
+        tb_vec *v = &batch->cols[i];
+        v->type = c->out_type;
+        v->valid = NULL;
+        v->data = NULL;
+        if (c->out_w > 0 && (v->data = tb_arena_alloc(arena, c->out_w * TB_BATCH_CAP)) == NULL)
             return tb_err_nomem(err);
         rc = col_read(c, &batch->cols[i], 0, n, TB_BATCH_CAP, arena, err);
         if (rc != TB_OK)
@@ -1953,6 +1986,43 @@ static tb_rc pq_source_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_
     s->base.stats.bytes_read = s->bytes_done + s->pf->bytes_read;
     *out = batch;
     return TB_OK;
+}
+
+/* Morsel reader: row groups [rg, rg_end) of file file_idx, opened when first needed
+ * (so an unreadable file fails in next(), where the serial source fails on it). */
+static tb_rc morsel_next(pq_source *s, tb_arena *arena, tb_batch **out, tb_err *err)
+{
+    tb_rc rc;
+
+    for (;;) {
+        if (s->m_done)
+            return TB_OK;
+        if (s->pf == NULL) {
+            uint32_t rg = s->rg;
+            rc = open_next_file(s, err);
+            if (rc != TB_OK)
+                return rc;
+            s->rg = rg;
+        }
+        if (s->in_rg && s->rg_rows_left > 0)
+            break;
+        s->in_rg = false;
+        if (s->rg >= s->rg_end || s->rg >= s->pf->meta.n_row_groups) {
+            s->m_done = true;
+            return TB_OK;
+        }
+        uint32_t g = s->rg++;
+        s->rg_rows_left = s->pf->meta.row_groups[g].num_rows;
+        if (s->rg_rows_left == 0)
+            continue;
+        for (uint32_t i = 0; i < s->n_proj; i++) {
+            rc = col_start_chunk(&s->cols[i], s->pf, g, err);
+            if (rc != TB_OK)
+                return rc;
+        }
+        s->in_rg = true;
+    }
+    return read_batch(s, arena, out, err);
 }
 
 static const tb_source_vt pq_source_vt = {"parquet", pq_source_next, pq_source_free};
@@ -2013,4 +2083,128 @@ tb_rc tb_parquet_source_new(const tb_strlist *paths, const int *proj, uint32_t n
 fail:
     pq_source_free(&s->base);
     return rc;
+}
+
+/* ---------------------------------------------------------------- morsels */
+
+/*
+ * Parallel reading: one morsel per non-empty row group, in file order. Every file's
+ * footer is read here (a file that cannot be opened, or whose schema differs, becomes one
+ * whole-file morsel whose reader reports the error exactly where the serial source would).
+ * Call before the first next().
+ */
+tb_rc tb_parquet_source_morsels(tb_source *src, uint64_t *out_n, tb_err *err)
+{
+    pq_source *s = (pq_source *)src;
+    pq_morsel *m = NULL;
+    size_t n = 0, cap = 0;
+
+    *out_n = 0;
+    if (src == NULL || src->vt != &pq_source_vt || s->reader)
+        return TB_ERRF(err, TB_E_MISUSE, "parquet: not a Parquet source");
+    if (s->morsels != NULL) {
+        *out_n = s->n_morsels;
+        return TB_OK;
+    }
+    if (s->file_idx != 0 || s->rg != 0 || s->in_rg)
+        return TB_OK; /* already reading: not split */
+    for (size_t f = 0; f < s->paths.n; f++) {
+        tb_parquet_file *pf = f == 0 ? s->pf : NULL;
+        tb_err e2;
+        bool ok = true;
+        if (pf == NULL) {
+            ok = tb_parquet_open(s->paths.items[f], &pf, &e2) == TB_OK && pf != NULL;
+            ok = ok && schema_equal(pf->schema, s->first_schema) &&
+                 check_proj(pf, s->proj, s->n_proj, &e2) == TB_OK;
+        }
+        uint32_t n_rg = ok ? pf->meta.n_row_groups : 1;
+        if (tb_grow((void **)&m, &cap, n + n_rg + 1, sizeof(*m)) != TB_OK) {
+            if (pf != s->pf)
+                tb_parquet_close(pf);
+            tb_free(m);
+            return tb_err_nomem(err);
+        }
+        if (!ok) {
+            m[n].file = (uint32_t)f;
+            m[n++].rg = -1;
+        } else {
+            for (uint32_t g = 0; g < n_rg; g++) {
+                if (pf->meta.row_groups[g].num_rows == 0)
+                    continue;
+                m[n].file = (uint32_t)f;
+                m[n++].rg = g;
+            }
+        }
+        if (pf != s->pf)
+            tb_parquet_close(pf);
+    }
+    s->morsels = m;
+    s->n_morsels = n;
+    *out_n = n;
+    return TB_OK;
+}
+
+tb_rc tb_parquet_morsel_reader(tb_source *src, tb_source **out, tb_err *err)
+{
+    pq_source *p = (pq_source *)src, *s = NULL;
+    tb_rc rc;
+
+    *out = NULL;
+    if (src == NULL || src->vt != &pq_source_vt || p->morsels == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "parquet: source not split into morsels");
+    s = tb_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return tb_err_nomem(err);
+    s->base.vt = &pq_source_vt;
+    s->reader = true;
+    s->m_done = true;
+    for (size_t i = 0; i < p->paths.n; i++)
+        if (tb_strlist_push(&s->paths, p->paths.items[i]) != TB_OK)
+            goto nomem;
+    s->first_schema = tb_schema_copy(p->first_schema);
+    s->base.schema = tb_schema_copy(p->base.schema);
+    s->proj = tb_malloc(sizeof(int) * (p->n_proj > 0 ? p->n_proj : 1));
+    s->cols = tb_calloc(p->n_proj > 0 ? p->n_proj : 1, sizeof(pq_col));
+    s->morsels = tb_malloc(sizeof(pq_morsel) * (p->n_morsels > 0 ? p->n_morsels : 1));
+    if (s->first_schema == NULL || s->base.schema == NULL || s->proj == NULL ||
+        s->cols == NULL || s->morsels == NULL)
+        goto nomem;
+    memcpy(s->morsels, p->morsels, sizeof(pq_morsel) * p->n_morsels);
+    s->n_morsels = p->n_morsels;
+    s->n_proj = p->n_proj;
+    for (uint32_t i = 0; i < p->n_proj; i++) {
+        s->proj[i] = p->proj[i];
+        rc = col_init(&s->cols[i], p->proj[i], err);
+        if (rc != TB_OK) {
+            pq_source_free(&s->base);
+            return rc;
+        }
+    }
+    *out = &s->base;
+    return TB_OK;
+nomem:
+    pq_source_free(&s->base);
+    return tb_err_nomem(err);
+}
+
+tb_rc tb_parquet_seek_morsel(tb_source *reader, uint64_t i, tb_err *err)
+{
+    pq_source *s = (pq_source *)reader;
+
+    if (reader == NULL || reader->vt != &pq_source_vt || !s->reader || i >= s->n_morsels)
+        return TB_ERRF(err, TB_E_MISUSE, "parquet: no morsel %llu", (unsigned long long)i);
+    const pq_morsel *m = &s->morsels[i];
+    if (s->pf != NULL && s->file_idx != m->file) {
+        s->bytes_done += s->pf->bytes_read;
+        tb_parquet_close(s->pf);
+        s->pf = NULL;
+        s->base.stats.files_done++;
+    }
+    s->file_idx = m->file;
+    s->rg = m->rg < 0 ? 0 : (uint32_t)m->rg;
+    s->rg_end = m->rg < 0 ? UINT32_MAX : (uint32_t)m->rg + 1;
+    s->in_rg = false;
+    s->rg_rows_left = 0;
+    s->m_done = false;
+    return TB_OK;
 }

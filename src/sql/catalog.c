@@ -7,6 +7,7 @@
  * catalog is a small array: lookups are linear, catalogs hold tens of entries.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,15 @@ tb_rc tb_sql_set_setting(tb_db *db, const char *key, const char *value, tb_err *
     return TB_OK;
 }
 
+/* The default of `threads`: the online CPUs, as text, computed once per process. */
+static pthread_once_t cpus_once = PTHREAD_ONCE_INIT;
+static char cpus_text[16];
+
+static void cpus_init(void)
+{
+    snprintf(cpus_text, sizeof(cpus_text), "%u", tb_online_cpus());
+}
+
 const char *tb_db_setting(tb_db *db, const char *key)
 {
     if (db == NULL || key == NULL)
@@ -354,8 +364,10 @@ const char *tb_db_setting(tb_db *db, const char *key)
     setting *s = setting_find(db, key);
     if (s != NULL)
         return s->value;
-    if (tb_str_ieq(key, "threads"))
-        return "1";
+    if (tb_str_ieq(key, "threads")) {
+        (void)pthread_once(&cpus_once, cpus_init); /* fails only on misuse */
+        return cpus_text;
+    }
     if (tb_str_ieq(key, "memory_limit"))
         return "0";
     return NULL;

@@ -17,6 +17,18 @@
  *
  * Columns referenced by a conjunct that no node of the tree produces are outer
  * references (correlation parameters): they count as constants.
+ *
+ * Eager aggregation (after pushdown; Yan and Larson's "group-by before join"): an
+ * aggregate over an inner equi-join of a large input P with a small one B, whose
+ * aggregate arguments all come from P and whose group keys each come from one side, is
+ * rewritten to aggregate P first by (its group keys, its join keys) with partial
+ * aggregates, then join the (few) partial groups with B and finish: sum of partial sums
+ * and counts, min of mins, max of maxes. Joining a partial group with each matching B
+ * row reproduces the pairing of every row of the group, so the result is the same with
+ * or without unique B keys, and with unique keys also in the same (first-seen) order.
+ * Only exact aggregates qualify (count, min, max, sum of smallint/integer: partial sums
+ * are numeric(38,0), so no partial overflows where the total would not); not for a
+ * streaming query's top aggregate (its hook replaces it).
  */
 #include <string.h>
 
@@ -522,6 +534,234 @@ static tb_rc push(opt *o, lnode *n, exprlist *conds, lnode **out)
     }
 }
 
+/* ---------------------------------------------------------------- eager aggregation */
+
+/* Does every column e references lie in ids[0..n) (and is there one, if need_one)? */
+static bool expr_within(const tb_expr *e, const int *ids, uint32_t n, bool *any)
+{
+    if (e->kind == TB_EX_COL) {
+        *any = true;
+        for (uint32_t i = 0; i < n; i++)
+            if (ids[i] == e->col)
+                return true;
+        return false;
+    }
+    for (uint32_t i = 0; i < e->n_args; i++)
+        if (!expr_within(e->args[i], ids, n, any))
+            return false;
+    return true;
+}
+
+static bool within(const tb_expr *e, const lnode *side)
+{
+    bool any = false;
+    return expr_within(e, side->out, side->n_out, &any);
+}
+
+static bool eq_cond(const tb_expr *e)
+{
+    return e->kind == TB_EX_CALL && e->n_args == 2 && e->fn_name != NULL &&
+           strcmp(e->fn_name, "=") == 0;
+}
+
+/* Aggregates whose partials combine exactly (see the file comment). */
+static bool eager_agg_ok(const tb_aggspec *a)
+{
+    if (a->distinct)
+        return false;
+    switch (a->kind) {
+    case TB_AGG_COUNT_STAR:
+    case TB_AGG_COUNT:
+    case TB_AGG_MIN:
+    case TB_AGG_MAX:
+        return true;
+    case TB_AGG_SUM:
+        return a->arg != NULL &&
+               (a->arg->type.id == TB_T_INT16 || a->arg->type.id == TB_T_INT32) &&
+               a->type.id == TB_T_INT64;
+    default:
+        return false;
+    }
+}
+
+/* B is small: a dimension table, at most this many rows (by the estimate), and P at
+ * least this many times larger; otherwise the partial groups may not be fewer. */
+#define EAGER_MAX_BUILD 200000.0
+#define EAGER_MIN_RATIO 8.0
+
+static tb_rc eager_agg(opt *o, lnode *n)
+{
+    lnode *j = n->left;
+    qctx *q = o->q;
+
+    if (n->kind != L_AGG || j == NULL || j->kind != L_JOIN || j->jt != TB_JOIN_INNER ||
+        n->n_groups == 0 || j->n_conds == 0)
+        return TB_OK;
+    if (n->top_agg && q->opts != NULL && q->opts->make_agg != NULL)
+        return TB_OK;
+    for (uint32_t i = 0; i < n->n_aggs; i++)
+        if (!eager_agg_ok(&n->aggs[i]))
+            return TB_OK;
+    /* P: the side the aggregate arguments come from (the larger one if none has any) */
+    lnode *P = j->left->est >= j->right->est ? j->left : j->right;
+    for (uint32_t i = 0; i < n->n_aggs; i++) {
+        if (n->aggs[i].arg == NULL)
+            continue;
+        if (within(n->aggs[i].arg, j->left))
+            P = j->left;
+        else if (within(n->aggs[i].arg, j->right))
+            P = j->right;
+        else
+            return TB_OK;
+        break;
+    }
+    lnode *B = P == j->left ? j->right : j->left;
+    if (B->est > EAGER_MAX_BUILD || P->est < EAGER_MIN_RATIO * B->est)
+        return TB_OK;
+    for (uint32_t i = 0; i < n->n_aggs; i++)
+        if (n->aggs[i].arg != NULL && !within(n->aggs[i].arg, P))
+            return TB_OK;
+    /* group keys: each from one side */
+    uint32_t n_gp = 0;
+    for (uint32_t i = 0; i < n->n_groups; i++) {
+        bool any = false, inp = expr_within(n->groups[i], P->out, P->n_out, &any);
+        if (inp && any)
+            n_gp++;
+        else if (!within(n->groups[i], B))
+            return TB_OK;
+    }
+    /* join conditions: equalities of a P expression and a B expression */
+    uint32_t nk = j->n_conds;
+    tb_expr **pk = tb_arena_alloc(o->arena, nk * sizeof(*pk));
+    tb_expr **bk = tb_arena_alloc(o->arena, nk * sizeof(*bk));
+    if (pk == NULL || bk == NULL)
+        return tb_err_nomem(o->err);
+    for (uint32_t i = 0; i < nk; i++) {
+        const tb_expr *c = j->conds[i];
+        bool a0 = false, a1 = false, b0 = false, b1 = false;
+        if (!eq_cond(c))
+            return TB_OK;
+        if (expr_within(c->args[0], P->out, P->n_out, &a0) && a0 &&
+            expr_within(c->args[1], B->out, B->n_out, &b1) && b1) {
+            pk[i] = c->args[0];
+            bk[i] = c->args[1];
+        } else if (expr_within(c->args[1], P->out, P->n_out, &a1) && a1 &&
+                   expr_within(c->args[0], B->out, B->n_out, &b0) && b0) {
+            pk[i] = c->args[1];
+            bk[i] = c->args[0];
+        } else {
+            return TB_OK;
+        }
+    }
+
+    /* The partial aggregate over P: groups = P's group keys, then the join keys. */
+    lnode *a1 = tb_sql_lnode(q, L_AGG);
+    uint32_t g1 = n_gp + nk, n_out1 = g1 + n->n_aggs;
+    if (a1 == NULL)
+        return tb_err_nomem(o->err);
+    a1->left = P;
+    a1->n_groups = g1;
+    a1->groups = tb_arena_alloc(o->arena, g1 * sizeof(tb_expr *));
+    a1->n_aggs = n->n_aggs;
+    a1->aggs = tb_arena_alloc(o->arena, (n->n_aggs ? n->n_aggs : 1) * sizeof(tb_aggspec));
+    a1->n_out = n_out1;
+    a1->out = tb_arena_alloc(o->arena, n_out1 * sizeof(int));
+    a1->est = P->est;
+    tb_expr **gsub = tb_arena_alloc(o->arena, n->n_groups * sizeof(tb_expr *));
+    tb_aggspec *fin = tb_arena_alloc(o->arena, (n->n_aggs ? n->n_aggs : 1) * sizeof(tb_aggspec));
+    tb_expr **conds = tb_arena_alloc(o->arena, nk * sizeof(tb_expr *));
+    if (a1->groups == NULL || a1->aggs == NULL || a1->out == NULL || gsub == NULL ||
+        fin == NULL || conds == NULL)
+        return tb_err_nomem(o->err);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n->n_groups; i++) {
+        tb_expr *g = n->groups[i];
+        bool any = false;
+        if (!(expr_within(g, P->out, P->n_out, &any) && any)) {
+            gsub[i] = g; /* a B key: unchanged */
+            continue;
+        }
+        int id = tb_sql_new_col(q, g->kind == TB_EX_COL ? q->cols[g->col].name : NULL, NULL,
+                                g->type);
+        if (id < 0)
+            return tb_err_nomem(o->err);
+        a1->groups[k] = g;
+        a1->out[k++] = id;
+        gsub[i] = tb_expr_col(o->arena, id, g->type);
+        if (gsub[i] == NULL)
+            return tb_err_nomem(o->err);
+    }
+    for (uint32_t i = 0; i < nk; i++) {
+        tb_expr *g = pk[i], *args[2];
+        int id = tb_sql_new_col(q, g->kind == TB_EX_COL ? q->cols[g->col].name : NULL, NULL,
+                                g->type);
+        if (id < 0)
+            return tb_err_nomem(o->err);
+        a1->groups[k] = g;
+        a1->out[k++] = id;
+        args[0] = tb_expr_col(o->arena, id, g->type);
+        args[1] = bk[i];
+        if (args[0] == NULL)
+            return tb_err_nomem(o->err);
+        tb_rc rc = tb_expr_call(o->arena, "=", args, 2, j->conds[i]->pos, &conds[i], o->err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    for (uint32_t i = 0; i < n->n_aggs; i++) {
+        tb_aggspec *a = &a1->aggs[i], *f = &fin[i];
+        *a = n->aggs[i];
+        *f = n->aggs[i];
+        if (a->kind == TB_AGG_SUM)
+            a->type = tb_type_decimal(38, 0);
+        int id = tb_sql_new_col(q, "partial", NULL, a->type);
+        if (id < 0)
+            return tb_err_nomem(o->err);
+        a1->out[g1 + i] = id;
+        f->arg = tb_expr_col(o->arena, id, a->type);
+        if (f->arg == NULL)
+            return tb_err_nomem(o->err);
+        if (a->kind == TB_AGG_COUNT_STAR || a->kind == TB_AGG_COUNT)
+            f->kind = TB_AGG_SUM; /* bigint partial counts summed into a bigint */
+    }
+    /* The join of the partial groups with B, then the final aggregate (same outputs). */
+    lnode *j2 = tb_sql_lnode(q, L_JOIN);
+    if (j2 == NULL)
+        return tb_err_nomem(o->err);
+    j2->jt = TB_JOIN_INNER;
+    j2->left = P == j->left ? a1 : B;
+    j2->right = P == j->left ? B : a1;
+    j2->n_out = a1->n_out + B->n_out;
+    j2->out = tb_arena_alloc(o->arena, j2->n_out * sizeof(int));
+    if (j2->out == NULL)
+        return tb_err_nomem(o->err);
+    memcpy(j2->out, j2->left->out, j2->left->n_out * sizeof(int));
+    memcpy(j2->out + j2->left->n_out, j2->right->out, j2->right->n_out * sizeof(int));
+    j2->n_conds = nk;
+    j2->conds = conds;
+    j2->est = j->est;
+    n->left = j2;
+    n->groups = gsub;
+    n->aggs = fin;
+    return TB_OK;
+}
+
+/* Apply eager_agg to every aggregate of the tree (subqueries of APPLY included). */
+static tb_rc eager_walk(opt *o, lnode *n)
+{
+    tb_rc rc = TB_OK;
+    if (n == NULL)
+        return TB_OK;
+    if (n->left != NULL)
+        rc = eager_walk(o, n->left);
+    if (rc == TB_OK && n->right != NULL)
+        rc = eager_walk(o, n->right);
+    for (uint32_t i = 0; rc == TB_OK && i < n->n_kids; i++)
+        rc = eager_walk(o, n->kids[i]);
+    if (rc == TB_OK && n->kind == L_AGG)
+        rc = eager_agg(o, n);
+    return rc;
+}
+
 tb_rc tb_sql_optimize(qctx *q, lnode **root, tb_err *err)
 {
     opt o;
@@ -538,5 +778,7 @@ tb_rc tb_sql_optimize(qctx *q, lnode **root, tb_err *err)
     tb_rc rc = push(&o, *root, &none, root);
     if (rc == TB_OK && o.oom)
         rc = tb_err_nomem(err);
+    if (rc == TB_OK)
+        rc = eager_walk(&o, *root);
     return rc;
 }

@@ -20,6 +20,26 @@
 
 #include "sql/sql_int.h"
 
+/* A hash join's build side, planned once for all the copies of a parallel pipeline. */
+typedef struct pjoin {
+    const lnode *node;
+    int *layout;
+    uint32_t n;
+    tb_hashjoin_once *once;
+} pjoin;
+
+#define PAR_MAX_JOINS 16
+
+/* Planning the copies of a parallel pipeline (plan_agg_par). */
+typedef struct ppar {
+    uint32_t worker;         /* the copy being planned */
+    bool leaf_done;          /* this copy's morsel scan is planned */
+    bool bad;                /* the shape cannot run in parallel after all: plan serially */
+    tb_morsel_queue *q;      /* made by copy 0's leaf */
+    pjoin joins[PAR_MAX_JOINS];
+    uint32_t n_joins;
+} ppar;
+
 typedef struct pctx {
     qctx *q;
     tb_arena *arena;
@@ -28,6 +48,8 @@ typedef struct pctx {
     uint32_t n_params;
     const int *param_ids;
     const tb_value *params;
+    ppar *par;   /* planning a copy of a parallel pipeline */
+    bool no_par; /* inside a parallel region (a shared build side): no nested one */
 } pctx;
 
 typedef struct pres {
@@ -211,6 +233,57 @@ static tb_rc and_of(pctx *pc, tb_expr **conds, uint32_t n, tb_expr **out)
 
 /* ================================================================ nodes */
 
+/* A source that splits into morsels: read_csv / read_parquet, as a table function or
+ * behind a file-backed table. */
+static bool par_source(const lsource *src)
+{
+    const char *name = NULL;
+    if (src->kind == SRC_TF)
+        name = src->tf->name;
+    else if (src->kind != SRC_CONNECTOR || !tb_sql_is_file_connector(src->vt, src->ud, &name))
+        return false;
+    return name != NULL && (strcmp(name, "read_csv") == 0 || strcmp(name, "read_parquet") == 0);
+}
+
+/* The leaf of a parallel copy: copy 0 opens the source and makes the morsel queue, every
+ * copy gets a morsel scan of it. Fewer than two morsels: not worth it (ppar.bad). */
+static tb_rc plan_get_par(pctx *pc, lnode *n, const int *proj, uint32_t n_proj, tb_op **out)
+{
+    ppar *par = pc->par;
+    lsource *src = n->src;
+    tb_rc rc;
+
+    if (par->leaf_done || !par_source(src)) {
+        par->bad = true; /* a second leaf, or one that cannot be split */
+        return TB_E_UNSUPPORTED;
+    }
+    par->leaf_done = true;
+    if (par->worker == 0) {
+        tb_source *s = NULL;
+        if (src->kind == SRC_TF) {
+            rc = src->tf->open(src->tf_state, proj, n_proj, &s, pc->err);
+        } else {
+            tb_op *op = NULL;
+            rc = src->vt->open(src->ud, proj, n_proj, &op, pc->err);
+            if (rc == TB_OK && (s = tb_op_scan_detach(op)) == NULL) {
+                tb_op_free(op);
+                par->bad = true;
+                return TB_E_UNSUPPORTED;
+            }
+        }
+        if (rc != TB_OK)
+            return rc;
+        rc = tb_morsel_queue_new(s, &par->q, pc->err);
+        if (rc != TB_OK)
+            return rc;
+        if (tb_morsel_queue_count(par->q) < 2) {
+            par->bad = true;
+            return TB_E_UNSUPPORTED;
+        }
+    }
+    return tb_op_morsel_scan_new(par->q, par->worker, out, pc->err);
+}
+
 static tb_rc plan_get(pctx *pc, lnode *n, const uint64_t *need, pres *out)
 {
     lsource *src = n->src;
@@ -227,6 +300,15 @@ static tb_rc plan_get(pctx *pc, lnode *n, const uint64_t *need, pres *out)
     }
     tb_op *op = NULL;
     tb_rc rc;
+    if (pc->par != NULL) {
+        rc = plan_get_par(pc, n, proj, n_proj, &op);
+        if (rc != TB_OK)
+            return rc;
+        out->op = op;
+        out->layout = layout;
+        out->n = n_proj;
+        return TB_OK;
+    }
     switch (src->kind) {
     case SRC_TABLE:
         rc = tb_table_scan_new(src->table, proj, n_proj, &op, pc->err);
@@ -409,6 +491,40 @@ static bool is_eq(const tb_expr *e)
            strcmp(e->fn_name, "=") == 0;
 }
 
+static pjoin *par_join_find(ppar *par, const lnode *n)
+{
+    for (uint32_t i = 0; i < par->n_joins; i++)
+        if (par->joins[i].node == n)
+            return &par->joins[i];
+    return NULL;
+}
+
+/*
+ * One input of a join. In a parallel copy the probe side is part of the copy, and the
+ * build side is planned once (copy 0, serially, with no nested parallel region) and
+ * shared: later copies only take its layout.
+ */
+static tb_rc plan_side(pctx *pc, lnode *side, const uint64_t *need, bool probe, const pjoin *pj,
+                       pres *out)
+{
+    if (pc->par == NULL || probe)
+        return plan_node(pc, side, need, out);
+    if (pj != NULL) {
+        out->op = NULL;
+        out->layout = pj->layout;
+        out->n = pj->n;
+        return TB_OK;
+    }
+    ppar *par = pc->par;
+    bool no_par = pc->no_par;
+    pc->par = NULL;
+    pc->no_par = true;
+    tb_rc rc = plan_node(pc, side, need, out);
+    pc->par = par;
+    pc->no_par = no_par;
+    return rc;
+}
+
 static tb_rc plan_join(pctx *pc, lnode *n, const uint64_t *need, pres *out)
 {
     uint64_t *nn = set_copy(pc, need);
@@ -416,20 +532,22 @@ static tb_rc plan_join(pctx *pc, lnode *n, const uint64_t *need, pres *out)
         return tb_err_nomem(pc->err);
     for (uint32_t i = 0; i < n->n_conds; i++)
         add_refs(n->conds[i], nn);
-    pres L = {NULL, NULL, 0}, R = {NULL, NULL, 0};
-    tb_rc rc = plan_node(pc, n->left, nn, &L);
-    if (rc != TB_OK)
-        return rc;
-    rc = plan_node(pc, n->right, nn, &R);
-    if (rc != TB_OK) {
-        tb_op_free(L.op);
-        return rc;
-    }
     tb_join_type jt = n->jt;
     double le = n->left->est, re = n->right->est;
     bool swappable =
         jt == TB_JOIN_INNER || jt == TB_JOIN_LEFT || jt == TB_JOIN_RIGHT || jt == TB_JOIN_FULL;
-    if (swappable && re > le) {
+    bool swap = swappable && re > le;
+    pjoin *pj = pc->par != NULL ? par_join_find(pc->par, n) : NULL;
+    pres L = {NULL, NULL, 0}, R = {NULL, NULL, 0};
+    tb_rc rc = plan_side(pc, n->left, nn, !swap, pj, &L);
+    if (rc != TB_OK)
+        return rc;
+    rc = plan_side(pc, n->right, nn, swap, pj, &R);
+    if (rc != TB_OK) {
+        tb_op_free(L.op);
+        return rc;
+    }
+    if (swap) {
         pres t = L;
         L = R;
         R = t;
@@ -487,7 +605,35 @@ static tb_rc plan_join(pctx *pc, lnode *n, const uint64_t *need, pres *out)
         if (rc != TB_OK)
             goto fail;
     }
-    if (n_keys > 0)
+    if (pc->par != NULL) {
+        /* a copy of a parallel pipeline: probe the build side shared by all copies */
+        ppar *par = pc->par;
+        if (n_keys == 0 || !(jt == TB_JOIN_INNER || jt == TB_JOIN_LEFT || jt == TB_JOIN_SEMI ||
+                             jt == TB_JOIN_ANTI)) {
+            par->bad = true;
+            rc = TB_E_UNSUPPORTED;
+            goto fail;
+        }
+        if (pj == NULL) {
+            tb_hashjoin_once *once = NULL;
+            if (par->n_joins == PAR_MAX_JOINS) {
+                par->bad = true;
+                rc = TB_E_UNSUPPORTED;
+                goto fail;
+            }
+            rc = tb_hashjoin_once_new(R.op, n_keys, rk, &once, pc->err);
+            R.op = NULL; /* the once object owns it */
+            if (rc != TB_OK)
+                goto fail;
+            pj = &par->joins[par->n_joins++];
+            pj->node = n;
+            pj->layout = R.layout;
+            pj->n = R.n;
+            pj->once = once;
+        }
+        rc = tb_op_hash_join_new_once(L.op, pj->once, jt, n_keys, lk, residual, &out->op,
+                                      pc->err);
+    } else if (n_keys > 0)
         rc = tb_op_hash_join_new(L.op, R.op, jt, n_keys, lk, rk, residual, &out->op, pc->err);
     else
         rc = tb_op_nl_join_new(L.op, R.op, jt, residual, &out->op, pc->err);
@@ -502,6 +648,148 @@ fail:
     return rc;
 }
 
+/* ---------------------------------------------------------------- parallel aggregate */
+
+/* Do the ids of e's columns all lie in out[0..n), and is there at least one? */
+static bool cols_within(const tb_expr *e, const int *ids, uint32_t n, bool *any)
+{
+    if (e->kind == TB_EX_COL) {
+        *any = true;
+        return find_pos(ids, n, e->col) >= 0;
+    }
+    for (uint32_t i = 0; i < e->n_args; i++)
+        if (!cols_within(e->args[i], ids, n, any))
+            return false;
+    return true;
+}
+
+/*
+ * Can the pipeline n run as parallel copies? A splittable scan under filters,
+ * projections and hash joins whose probe side holds it (INNER, LEFT, SEMI, ANTI with an
+ * equality key; the other side is built once). This mirrors plan_join's choices; where
+ * planning finds otherwise it gives up (ppar.bad) and the aggregate is planned serially.
+ */
+static bool par_shape(const lnode *n)
+{
+    switch (n->kind) {
+    case L_GET:
+        return par_source(n->src);
+    case L_FILTER:
+    case L_PROJECT:
+        return par_shape(n->left);
+    case L_JOIN: {
+        tb_join_type jt = n->jt;
+        bool swappable =
+            jt == TB_JOIN_INNER || jt == TB_JOIN_LEFT || jt == TB_JOIN_RIGHT || jt == TB_JOIN_FULL;
+        bool swap = swappable && n->right->est > n->left->est;
+        if (swap)
+            jt = jt == TB_JOIN_LEFT ? TB_JOIN_RIGHT : jt == TB_JOIN_RIGHT ? TB_JOIN_LEFT : jt;
+        if (!(jt == TB_JOIN_INNER || jt == TB_JOIN_LEFT || jt == TB_JOIN_SEMI || jt == TB_JOIN_ANTI))
+            return false;
+        const lnode *probe = swap ? n->right : n->left, *build = swap ? n->left : n->right;
+        bool key = false;
+        for (uint32_t i = 0; i < n->n_conds && !key; i++) {
+            const tb_expr *c = n->conds[i];
+            if (!is_eq(c))
+                continue;
+            for (int k = 0; k < 2 && !key; k++) {
+                bool ap = false, bp = false;
+                key = cols_within(c->args[k], probe->out, probe->n_out, &ap) && ap &&
+                      cols_within(c->args[1 - k], build->out, build->n_out, &bp) && bp;
+            }
+        }
+        return key && par_shape(probe);
+    }
+    default:
+        return false;
+    }
+}
+
+static void par_release(ppar *par)
+{
+    for (uint32_t i = 0; i < par->n_joins; i++)
+        tb_hashjoin_once_free(par->joins[i].once);
+    par->n_joins = 0;
+    tb_morsel_queue_free(par->q);
+    par->q = NULL;
+}
+
+/*
+ * The aggregate over copies of its input pipeline, one per worker (threads setting,
+ * at most the number of morsels). *out_done false: the input cannot run in parallel
+ * after all (nothing is left over; the caller plans it serially).
+ */
+static tb_rc plan_agg_par(pctx *pc, lnode *n, const uint64_t *need, uint32_t threads, pres *out,
+                          bool *out_done)
+{
+    ppar par;
+    tb_op *pipes[TB_PAR_MAX];
+    pres c0 = {NULL, NULL, 0};
+    uint32_t n_pipes = 0;
+    tb_rc rc = TB_OK;
+
+    *out_done = false;
+    memset(&par, 0, sizeof(par));
+    if (threads > TB_PAR_MAX)
+        threads = TB_PAR_MAX;
+    for (uint32_t w = 0; w < threads; w++) {
+        pres c;
+        par.worker = w;
+        par.leaf_done = false;
+        pc->par = &par;
+        rc = plan_node(pc, n->left, need, &c);
+        pc->par = NULL;
+        if (rc == TB_OK && !par.leaf_done) {
+            tb_op_free(c.op);
+            par.bad = true;
+        }
+        if (par.bad) {
+            rc = TB_OK; /* plan it serially */
+            tb_err_clear(pc->err);
+            goto done;
+        }
+        if (rc != TB_OK)
+            goto done;
+        pipes[n_pipes++] = c.op;
+        if (w == 0) {
+            c0 = c;
+            uint64_t m = tb_morsel_queue_count(par.q);
+            if (m < threads)
+                threads = (uint32_t)m;
+        }
+    }
+    tb_expr **groups = tb_arena_alloc(pc->arena, (n->n_groups ? n->n_groups : 1) * sizeof(*groups));
+    tb_aggspec *aggs = tb_arena_alloc(pc->arena, (n->n_aggs ? n->n_aggs : 1) * sizeof(*aggs));
+    const char **gnames = names_of(pc, n->out, n->n_groups);
+    const char **anames = names_of(pc, n->out + n->n_groups, n->n_aggs);
+    if (groups == NULL || aggs == NULL || gnames == NULL || anames == NULL) {
+        rc = tb_err_nomem(pc->err);
+        goto done;
+    }
+    for (uint32_t i = 0; i < n->n_groups && rc == TB_OK; i++)
+        rc = remap(pc, n->groups[i], c0.layout, c0.n, &groups[i]);
+    for (uint32_t i = 0; i < n->n_aggs && rc == TB_OK; i++) {
+        aggs[i] = n->aggs[i];
+        if (aggs[i].arg != NULL)
+            rc = remap(pc, n->aggs[i].arg, c0.layout, c0.n, &aggs[i].arg);
+    }
+    if (rc != TB_OK)
+        goto done;
+    rc = tb_op_parallel_agg_new(par.q, n_pipes, pipes, n->n_groups, groups, gnames, n->n_aggs,
+                                aggs, anames, &out->op, pc->err);
+    n_pipes = 0; /* the aggregate took them */
+    if (rc != TB_OK)
+        goto done;
+    out->layout = n->out;
+    out->n = n->n_out;
+    *out_done = true;
+done:
+    for (uint32_t i = 0; i < n_pipes; i++)
+        tb_op_free(pipes[i]);
+    par_release(&par);
+    return rc;
+}
+
 static tb_rc plan_agg(pctx *pc, lnode *n, pres *out)
 {
     uint64_t *nn = set_new(pc);
@@ -511,8 +799,18 @@ static tb_rc plan_agg(pctx *pc, lnode *n, pres *out)
         add_refs(n->groups[i], nn);
     for (uint32_t i = 0; i < n->n_aggs; i++)
         add_refs(n->aggs[i].arg, nn);
+    const tb_plan_opts *opts = pc->q->opts;
+    uint32_t threads = (uint32_t)tb_db_threads(pc->q->db);
+    tb_rc rc;
+    if (threads > 1 && pc->par == NULL && !pc->no_par && pc->n_params == 0 &&
+        !(n->top_agg && opts != NULL && opts->make_agg != NULL) && par_shape(n->left)) {
+        bool done = false;
+        rc = plan_agg_par(pc, n, nn, threads, out, &done);
+        if (rc != TB_OK || done)
+            return rc;
+    }
     pres c;
-    tb_rc rc = plan_node(pc, n->left, nn, &c);
+    rc = plan_node(pc, n->left, nn, &c);
     if (rc != TB_OK)
         return rc;
     tb_expr **groups = tb_arena_alloc(pc->arena, (n->n_groups ? n->n_groups : 1) * sizeof(*groups));
@@ -540,7 +838,6 @@ static tb_rc plan_agg(pctx *pc, lnode *n, pres *out)
             }
         }
     }
-    const tb_plan_opts *opts = pc->q->opts;
     if (n->top_agg && opts != NULL && opts->make_agg != NULL)
         rc = opts->make_agg(opts->ud, c.op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames,
                             &out->op, pc->err);
@@ -772,6 +1069,8 @@ tb_rc tb_sql_physical(qctx *q, tb_arena *arena, lnode *root, const char **names,
     pc.err = err;
     pc.words = (q->n_cols + 64) / 64;
     pc.n_params = n_params;
+    pc.par = NULL;
+    pc.no_par = false;
     pc.param_ids = param_ids;
     pc.params = params;
     *out = NULL;

@@ -31,7 +31,8 @@ struct PgQuery__Node; /* libpg_query's protobuf-c node (pg_query/pg_query.pb-c.h
 /*
  * Current value of an engine setting as text ("threads", "memory_limit"), set by
  * tb_db_set or SQL `SET key = value`; NULL if unknown. Owned by db, valid until the
- * setting changes. Defaults: threads = "1", memory_limit = "0" (no limit).
+ * setting changes. Defaults: threads = the number of online CPUs (tb_online_cpus),
+ * memory_limit = "0" (no limit).
  */
 const char *tb_db_setting(tb_db *db, const char *key);
 /* Parsed forms of the two known settings. memory_limit is in bytes, 0 = no limit. */

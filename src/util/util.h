@@ -216,4 +216,20 @@ void tb_log_set_level(tb_log_level level);
 tb_log_level tb_log_get_level(void);
 void tb_log(tb_log_level level, const char *fmt, ...) TB_PRINTF(2, 3);
 
+/* ---------------------------------------------------------------- threads */
+
+/* Most workers of one parallel region (and the largest useful `threads` setting). */
+#define TB_PAR_MAX 64u
+
+/*
+ * Run fn(arg, w) for w = 0..n-1 concurrently: worker 0 on the calling thread, the
+ * others on new threads, all joined before returning. n is clamped to 1..TB_PAR_MAX.
+ * Returns how many workers ran: fewer than n when threads could not be created (the
+ * workers that ran must then share out all the work, e.g. from a queue).
+ * @thread any; fn runs on n threads at once.
+ */
+uint32_t tb_par_run(uint32_t n, void (*fn)(void *arg, uint32_t worker), void *arg);
+/* Online CPUs (sysconf), clamped to 1..TB_PAR_MAX: the default of `threads`. */
+uint32_t tb_online_cpus(void);
+
 #endif /* TB_UTIL_H */

@@ -774,7 +774,9 @@ static void test_settings(void **state)
 {
     (void)state;
     tb_db *db = open_db();
-    assert_string_equal(tb_db_setting(db, "threads"), "1");
+    char cpus[16];
+    snprintf(cpus, sizeof(cpus), "%u", tb_online_cpus()); /* the default: every core */
+    assert_string_equal(tb_db_setting(db, "threads"), cpus);
     assert_int_equal(tb_db_set(db, "threads", "8"), TB_OK);
     assert_int_equal(tb_db_threads(db), 8);
     assert_int_equal(tb_db_set(db, "memory_limit", "512MB"), TB_OK);
