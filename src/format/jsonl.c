@@ -1874,39 +1874,6 @@ static tb_rc convert_segment(jl_src *s, tb_batch *batch, uint32_t r0, uint32_t r
     return TB_OK;
 }
 
-/* Remove the rows marked in s->drop from the batch's n rows; returns the rows kept. */
-static uint32_t compact_rows(jl_src *s, tb_batch *batch, uint32_t n)
-{
-    uint32_t c, r, k = 0;
-
-    for (c = 0; c < batch->n_cols; c++) {
-        tb_vec *v = &batch->cols[c];
-        size_t w = tb_type_width(v->type);
-        char *data = (char *)v->data;
-        k = 0;
-        for (r = 0; r < n; r++) {
-            if (s->drop[r])
-                continue;
-            if (k != r) {
-                if (w > 0)
-                    memcpy(data + (size_t)k * w, data + (size_t)r * w, w);
-                if (v->valid != NULL) {
-                    bool ok = (v->valid[r >> 6] >> (r & 63)) & 1;
-                    if (ok)
-                        v->valid[k >> 6] |= (uint64_t)1 << (k & 63);
-                    else
-                        v->valid[k >> 6] &= ~((uint64_t)1 << (k & 63));
-                }
-            }
-            k++;
-        }
-    }
-    k = 0;
-    for (r = 0; r < n; r++)
-        k += !s->drop[r];
-    return k;
-}
-
 /* Open the next input and skip its BOM; *out_none when there is none left. */
 static tb_rc open_next(jl_src *s, bool *out_none, tb_err *err)
 {
@@ -2081,7 +2048,7 @@ again:
     }
     kept = n;
     if (s->opts->mode == MODE_DROP && n > 0)
-        kept = compact_rows(s, batch, n);
+        kept = tb_batch_drop_rows(batch, n, s->drop);
     if (kept == 0) {
         if (s->done)
             return TB_OK;

@@ -310,3 +310,35 @@ tb_rc tb_vec_put(tb_vec *v, uint32_t i, uint32_t cap, const tb_value *val, tb_ar
     tb_vec_set_valid(v, i);
     return TB_OK;
 }
+
+uint32_t tb_batch_drop_rows(tb_batch *batch, uint32_t n, const uint8_t *drop)
+{
+    uint32_t c, r, k = 0;
+
+    for (c = 0; c < batch->n_cols; c++) {
+        tb_vec *v = &batch->cols[c];
+        size_t w = tb_type_width(v->type);
+        char *data = (char *)v->data;
+        k = 0;
+        for (r = 0; r < n; r++) {
+            if (drop[r])
+                continue;
+            if (k != r) {
+                if (w > 0)
+                    memcpy(data + (size_t)k * w, data + (size_t)r * w, w);
+                if (v->valid != NULL) {
+                    bool ok = (v->valid[r >> 6] >> (r & 63)) & 1;
+                    if (ok)
+                        v->valid[k >> 6] |= (uint64_t)1 << (k & 63);
+                    else
+                        v->valid[k >> 6] &= ~((uint64_t)1 << (k & 63));
+                }
+            }
+            k++;
+        }
+    }
+    k = 0;
+    for (r = 0; r < n; r++)
+        k += !drop[r];
+    return k;
+}

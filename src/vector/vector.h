@@ -150,6 +150,10 @@ typedef struct tb_batch {
 tb_rc tb_batch_new(const tb_schema *schema, uint32_t cap, tb_arena *arena, tb_batch **out);
 /* A batch shell: n_cols zeroed vectors and no data, for passthrough operators. */
 tb_rc tb_batch_shell(uint32_t n_cols, tb_arena *arena, tb_batch **out);
+/* Remove in place the rows r < n of batch whose drop[r] is non-zero (values and
+ * validity shift down, order kept); returns the number of rows kept. n_rows is not
+ * changed: the caller sets it. */
+uint32_t tb_batch_drop_rows(tb_batch *batch, uint32_t n, const uint8_t *drop);
 
 /* ---------------------------------------------------------------- values */
 
