@@ -42,6 +42,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "format/bufrd.h"
 #include "format/csv.h"
 
 #define CSV_DEFAULT_CHUNK ((size_t)1 << 20)
@@ -796,129 +797,13 @@ stop:
 
 /* ================================================================ reader */
 
-typedef struct csv_rd {
-    const char *name; /* for messages (not owned) */
-    int fd;           /* -1: memory mode */
-    char *buf;        /* file mode buffer (owned) */
-    size_t cap;
-    const uint8_t *data; /* buf, or the caller's memory */
-    size_t pos, len;
-    bool eof;
-    uint64_t line; /* physical line number of data[pos] */
-    uint64_t off;  /* input offset of data[0] */
-    size_t chunk, max_line;
-} csv_rd;
-
-static void rd_close(csv_rd *rd)
-{
-    if (rd->fd >= 0)
-        (void)close(rd->fd); /* read-only: nothing to flush */
-    rd->fd = -1;
-    tb_free(rd->buf);
-    memset(rd, 0, sizeof(*rd));
-    rd->fd = -1;
-}
-
-static void rd_open_mem(csv_rd *rd, const char *name, const char *data, size_t len,
-                        const tb_csv_opts *opts)
-{
-    memset(rd, 0, sizeof(*rd));
-    rd->fd = -1;
-    rd->name = name;
-    rd->data = (const uint8_t *)data;
-    rd->len = len;
-    rd->eof = true;
-    rd->line = 1;
-    rd->chunk = opts->chunk;
-    rd->max_line = opts->max_line;
-}
-
-static tb_rc rd_open_file(csv_rd *rd, const char *path, const tb_csv_opts *opts, tb_err *err)
-{
-    memset(rd, 0, sizeof(*rd));
-    rd->name = path;
-    rd->line = 1;
-    rd->chunk = opts->chunk;
-    rd->max_line = opts->max_line;
-    rd->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (rd->fd < 0)
-        return TB_ERRF(err, TB_E_IO, "csv: open '%s': %s", path, strerror(errno));
-    return TB_OK;
-}
-
-static tb_rc too_long(const csv_rd *rd, uint64_t line, tb_err *err)
-{
-    return TB_ERRF(err, TB_E_LIMIT,
-                   "csv: %s:%llu: record longer than max_line_bytes (%zu bytes)", rd->name,
-                   (unsigned long long)line, rd->max_line);
-}
-
-/*
- * Move data[pos, len) to the front and read more (file mode, !eof). data[pos] starts
- * the incomplete record; one longer than max_line is an error naming its line. Each
- * read is at least a chunk and grows with the pending record, so a long record is
- * rescanned O(log n) times, not O(n / chunk).
- */
-static tb_rc rd_fill(csv_rd *rd, tb_err *err)
-{
-    size_t keep = rd->len - rd->pos, want, got = 0;
-
-    if (keep > rd->max_line + 1)
-        return too_long(rd, rd->line, err);
-    if (rd->pos > 0) {
-        if (keep > 0)
-            memmove(rd->buf, rd->buf + rd->pos, keep);
-        rd->off += rd->pos;
-        rd->pos = 0;
-        rd->len = keep;
-    }
-    want = TB_MAX(rd->chunk, keep);
-    want = TB_MIN(want, rd->max_line + 2 + rd->chunk - keep);
-    if (rd->cap < keep + want) {
-        size_t ncap = TB_MAX(keep + want, rd->cap * 2);
-        char *nb;
-        ncap = TB_MIN(ncap, rd->max_line + 2 + 2 * rd->chunk);
-        ncap = TB_MAX(ncap, keep + want);
-        nb = tb_realloc(rd->buf, ncap);
-        if (nb == NULL)
-            return tb_err_nomem(err);
-        rd->buf = nb;
-        rd->cap = ncap;
-    }
-    rd->data = (const uint8_t *)rd->buf;
-    while (got < want) {
-        ssize_t n = read(rd->fd, rd->buf + rd->len, want - got);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return TB_ERRF(err, TB_E_IO, "csv: read '%s': %s", rd->name, strerror(errno));
-        }
-        if (n == 0) {
-            rd->eof = true;
-            break;
-        }
-        rd->len += (size_t)n;
-        got += (size_t)n;
-    }
-    return TB_OK;
-}
-
-/* Make at least n bytes available at pos (or reach EOF). */
-static tb_rc rd_ensure(csv_rd *rd, size_t n, tb_err *err)
-{
-    while (!rd->eof && rd->len - rd->pos < n) {
-        tb_rc rc = rd_fill(rd, err);
-        if (rc != TB_OK)
-            return rc;
-    }
-    return TB_OK;
-}
+typedef tb_bufrd csv_rd;
 
 /* Skip the BOM and the `skip` leading lines of a freshly opened input. */
 static tb_rc rd_prologue(csv_rd *rd, const tb_csv_opts *opts, tb_err *err)
 {
     uint64_t k = opts->skip;
-    tb_rc rc = rd_ensure(rd, 3, err);
+    tb_rc rc = tb_bufrd_ensure(rd, 3, err);
 
     if (rc != TB_OK)
         return rc;
@@ -941,7 +826,7 @@ static tb_rc rd_prologue(csv_rd *rd, const tb_csv_opts *opts, tb_err *err)
         } else {
             rd->pos = (size_t)(p - rd->data); /* CR at the end: LF may follow */
         }
-        rc = rd_fill(rd, err);
+        rc = tb_bufrd_fill(rd, err);
         if (rc != TB_OK)
             return rc;
     }
@@ -972,8 +857,9 @@ static tb_rc rd_record(const csv_lex *lx, csv_rd *rd, uint32_t *fs, uint32_t *fe
         if (st == TOK_EOF)
             return TB_OK;
         if (st == TOK_OK)
-            return rec->end - rec->start > rd->max_line ? too_long(rd, rd->line, err) : TB_OK;
-        rc = rd_fill(rd, err);
+            return rec->end - rec->start > rd->max_line ? tb_bufrd_too_long(rd, rd->line, err)
+                                                        : TB_OK;
+        rc = tb_bufrd_fill(rd, err);
         if (rc != TB_OK)
             return rc;
     }
@@ -1967,15 +1853,17 @@ static tb_rc open_next(csv_src *s, bool *out_none, tb_err *err)
             return TB_OK;
         }
         s->mem_done = true;
-        rd_open_mem(&s->rd, s->mem_name, s->mem, s->mem_len, s->opts);
+        tb_bufrd_open_mem(&s->rd, "csv", "record", s->mem_name, s->mem, s->mem_len, s->opts->chunk,
+                          s->opts->max_line);
     } else {
         if (s->next_file >= s->file_end) {
             *out_none = true;
             return TB_OK;
         }
-        rc = rd_open_file(&s->rd, s->paths.items[s->next_file++], s->opts, err);
+        rc = tb_bufrd_open_file(&s->rd, "csv", "record", s->paths.items[s->next_file++],
+                                s->opts->chunk, s->opts->max_line, err);
         if (rc != TB_OK) {
-            rd_close(&s->rd);
+            tb_bufrd_close(&s->rd);
             return rc;
         }
     }
@@ -1998,7 +1886,7 @@ static tb_rc open_next(csv_src *s, bool *out_none, tb_err *err)
 static void close_input(csv_src *s)
 {
     account(s);
-    rd_close(&s->rd);
+    tb_bufrd_close(&s->rd);
     s->open = false;
     s->base.stats.files_done++;
 }
@@ -2127,7 +2015,7 @@ again:
                 goto fail;
         }
         if (toolong) {
-            rc = too_long(rd, rd->line, err);
+            rc = tb_bufrd_too_long(rd, rd->line, err);
             goto fail;
         }
         account(s);
@@ -2136,7 +2024,7 @@ again:
             if (n > 0)
                 break; /* a batch never spans files: see the file comment */
         } else if (st == TOK_MORE) {
-            rc = rd_fill(rd, err);
+            rc = tb_bufrd_fill(rd, err);
             if (rc != TB_OK)
                 goto fail;
         }
@@ -2159,7 +2047,7 @@ again:
 fail:
     s->done = true; /* a failed source yields nothing more */
     if (s->open)
-        rd_close(&s->rd);
+        tb_bufrd_close(&s->rd);
     s->open = false;
     return rc;
 }
@@ -2171,7 +2059,7 @@ static void csv_free(tb_source *src)
     if (s == NULL)
         return;
     if (s->open)
-        rd_close(&s->rd);
+        tb_bufrd_close(&s->rd);
     tb_csv_opts_free(s->opts);
     tb_schema_free(s->tschema);
     tb_schema_free(s->base.schema);
@@ -2552,7 +2440,7 @@ static tb_rc infer_file(const char *path, const tb_csv_opts *opts, const csv_lex
     tb_rc rc;
     uint32_t j;
 
-    rc = rd_open_file(&rd, path, opts, err);
+    rc = tb_bufrd_open_file(&rd, "csv", "record", path, opts->chunk, opts->max_line, err);
     if (rc == TB_OK)
         rc = rd_prologue(&rd, opts, err);
     while (rc == TB_OK && st->rows < opts->sample_rows) {
@@ -2630,7 +2518,7 @@ static tb_rc infer_file(const char *path, const tb_csv_opts *opts, const csv_lex
         rd.pos = rec.next;
         rd.line += rec.lines;
     }
-    rd_close(&rd);
+    tb_bufrd_close(&rd);
     return rc;
 }
 

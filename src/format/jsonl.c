@@ -35,6 +35,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "format/bufrd.h"
 #include "format/jsonl.h"
 
 #define JL_DEFAULT_CHUNK ((size_t)1 << 20)
@@ -920,116 +921,13 @@ end:
 
 /* ================================================================ reader */
 
-typedef struct jl_rd {
-    const char *name; /* for messages (not owned) */
-    int fd;           /* -1: memory mode */
-    char *buf;        /* file mode buffer (owned) */
-    size_t cap;
-    const uint8_t *data; /* buf, or the caller's memory */
-    size_t pos, len;
-    bool eof;
-    uint64_t line; /* line number of data[pos] */
-    uint64_t off;  /* input offset of data[0] */
-    size_t chunk, max_line;
-} jl_rd;
-
-static void rd_close(jl_rd *rd)
-{
-    if (rd->fd >= 0)
-        (void)close(rd->fd); /* read-only: nothing to flush */
-    tb_free(rd->buf);
-    memset(rd, 0, sizeof(*rd));
-    rd->fd = -1;
-}
-
-static void rd_open_mem(jl_rd *rd, const char *name, const char *data, size_t len,
-                        const tb_jsonl_opts *opts)
-{
-    memset(rd, 0, sizeof(*rd));
-    rd->fd = -1;
-    rd->name = name;
-    rd->data = (const uint8_t *)data;
-    rd->len = len;
-    rd->eof = true;
-    rd->line = 1;
-    rd->chunk = opts->chunk;
-    rd->max_line = opts->max_line;
-}
-
-static tb_rc rd_open_file(jl_rd *rd, const char *path, const tb_jsonl_opts *opts, tb_err *err)
-{
-    memset(rd, 0, sizeof(*rd));
-    rd->name = path;
-    rd->line = 1;
-    rd->chunk = opts->chunk;
-    rd->max_line = opts->max_line;
-    rd->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (rd->fd < 0)
-        return TB_ERRF(err, TB_E_IO, "json: open '%s': %s", path, strerror(errno));
-    return TB_OK;
-}
-
-static tb_rc too_long(const jl_rd *rd, uint64_t line, tb_err *err)
-{
-    return TB_ERRF(err, TB_E_LIMIT, "json: %s:%llu: line longer than max_line_bytes (%zu bytes)",
-                   rd->name, (unsigned long long)line, rd->max_line);
-}
-
-/*
- * Move data[pos, len) to the front and read more (file mode, !eof). data[pos] starts
- * the incomplete line; one longer than max_line (+ its CR) is an error naming it. Each
- * read is at least a chunk and grows with the pending line, so a long line is
- * rescanned O(log n) times, not O(n / chunk).
- */
-static tb_rc rd_fill(jl_rd *rd, tb_err *err)
-{
-    size_t keep = rd->len - rd->pos, want, got = 0;
-
-    if (keep > rd->max_line + 1)
-        return too_long(rd, rd->line, err);
-    if (rd->pos > 0) {
-        if (keep > 0)
-            memmove(rd->buf, rd->buf + rd->pos, keep);
-        rd->off += rd->pos;
-        rd->pos = 0;
-        rd->len = keep;
-    }
-    want = TB_MAX(rd->chunk, keep);
-    want = TB_MIN(want, rd->max_line + 2 + rd->chunk - keep);
-    if (rd->cap < keep + want) {
-        size_t ncap = TB_MAX(keep + want, rd->cap * 2);
-        char *nb;
-        ncap = TB_MIN(ncap, rd->max_line + 2 + 2 * rd->chunk);
-        ncap = TB_MAX(ncap, keep + want);
-        nb = tb_realloc(rd->buf, ncap);
-        if (nb == NULL)
-            return tb_err_nomem(err);
-        rd->buf = nb;
-        rd->cap = ncap;
-    }
-    rd->data = (const uint8_t *)rd->buf;
-    while (got < want) {
-        ssize_t n = read(rd->fd, rd->buf + rd->len, want - got);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return TB_ERRF(err, TB_E_IO, "json: read '%s': %s", rd->name, strerror(errno));
-        }
-        if (n == 0) {
-            rd->eof = true;
-            break;
-        }
-        rd->len += (size_t)n;
-        got += (size_t)n;
-    }
-    return TB_OK;
-}
+typedef tb_bufrd jl_rd;
 
 /* Skip the BOM of a freshly opened input. */
 static tb_rc rd_prologue(jl_rd *rd, tb_err *err)
 {
     while (!rd->eof && rd->len - rd->pos < 3) {
-        tb_rc rc = rd_fill(rd, err);
+        tb_rc rc = tb_bufrd_fill(rd, err);
         if (rc != TB_OK)
             return rc;
     }
@@ -1886,15 +1784,17 @@ static tb_rc open_next(jl_src *s, bool *out_none, tb_err *err)
             return TB_OK;
         }
         s->mem_done = true;
-        rd_open_mem(&s->rd, s->mem_name, s->mem, s->mem_len, s->opts);
+        tb_bufrd_open_mem(&s->rd, "json", "line", s->mem_name, s->mem, s->mem_len, s->opts->chunk,
+                          s->opts->max_line);
     } else {
         if (s->next_file >= s->paths.n) {
             *out_none = true;
             return TB_OK;
         }
-        rc = rd_open_file(&s->rd, s->paths.items[s->next_file++], s->opts, err);
+        rc = tb_bufrd_open_file(&s->rd, "json", "line", s->paths.items[s->next_file++],
+                                s->opts->chunk, s->opts->max_line, err);
         if (rc != TB_OK) {
-            rd_close(&s->rd);
+            tb_bufrd_close(&s->rd);
             return rc;
         }
     }
@@ -1908,7 +1808,7 @@ static tb_rc open_next(jl_src *s, bool *out_none, tb_err *err)
 static void close_input(jl_src *s)
 {
     account(s);
-    rd_close(&s->rd);
+    tb_bufrd_close(&s->rd);
     s->open = false;
     s->base.stats.files_done++;
 }
@@ -2034,14 +1934,14 @@ again:
                 goto fail;
         }
         if (st == LN_LONG) {
-            rc = too_long(rd, rd->line, err);
+            rc = tb_bufrd_too_long(rd, rd->line, err);
             goto fail;
         }
         account(s);
         if (st == LN_EOF) {
             close_input(s);
         } else if (st == LN_MORE) {
-            rc = rd_fill(rd, err);
+            rc = tb_bufrd_fill(rd, err);
             if (rc != TB_OK)
                 goto fail;
         }
@@ -2064,7 +1964,7 @@ again:
 fail:
     s->done = true; /* a failed source yields nothing more */
     if (s->open)
-        rd_close(&s->rd);
+        tb_bufrd_close(&s->rd);
     s->open = false;
     return rc;
 }
@@ -2076,7 +1976,7 @@ static void jl_free(tb_source *src)
     if (s == NULL)
         return;
     if (s->open)
-        rd_close(&s->rd);
+        tb_bufrd_close(&s->rd);
     tb_jsonl_opts_free(s->opts);
     tb_schema_free(s->tschema);
     tb_schema_free(s->base.schema);
@@ -2511,7 +2411,7 @@ static tb_rc infer_file(const char *path, const tb_jsonl_opts *opts, infer_st *s
                         uint64_t *rows, tb_err *err)
 {
     jl_rd rd;
-    tb_rc rc = rd_open_file(&rd, path, opts, err);
+    tb_rc rc = tb_bufrd_open_file(&rd, "json", "line", path, opts->chunk, opts->max_line, err);
 
     if (rc == TB_OK)
         rc = rd_prologue(&rd, err);
@@ -2525,11 +2425,11 @@ static tb_rc infer_file(const char *path, const tb_jsonl_opts *opts, infer_st *s
         if (lst == LN_EOF)
             break;
         if (lst == LN_LONG) {
-            rc = too_long(&rd, rd.line, err);
+            rc = tb_bufrd_too_long(&rd, rd.line, err);
             break;
         }
         if (lst == LN_MORE) {
-            rc = rd_fill(&rd, err);
+            rc = tb_bufrd_fill(&rd, err);
             continue;
         }
         /* validate first: a malformed line contributes no key (as in Spark) */
@@ -2545,7 +2445,7 @@ static tb_rc infer_file(const char *path, const tb_jsonl_opts *opts, infer_st *s
         rd.pos = next;
         rd.line++;
     }
-    rd_close(&rd);
+    tb_bufrd_close(&rd);
     return rc;
 }
 
