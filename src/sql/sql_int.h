@@ -255,5 +255,14 @@ void tb_sql_parse_free(PgQuery__ParseResult *pr);
 extern const tb_tablefunc tb_sql_read_delta_tf;
 /* read_json (tf_json.c), a built-in of the table-function registry. */
 extern const tb_tablefunc tb_sql_read_json_tf;
+/* Helpers of the file table functions (tablefunc.c): the text form of an option value
+ * (heap string; NULL for SQL NULL or OOM), err->pos set to an argument (returns
+ * err->code), the path argument (first positional or path => '...'; NULL after an
+ * error naming fn), the total size of the files. */
+char *tb_tf_arg_text(const tb_value *v);
+tb_rc tb_tf_arg_error(const tb_tf_arg *a, tb_err *err);
+const tb_tf_arg *tb_tf_path_arg(const char *fn, const tb_tf_arg *args, uint32_t n,
+                                tb_err *err);
+int64_t tb_tf_total_bytes(const tb_strlist *paths);
 
 #endif /* TB_SQL_INT_H */

@@ -112,7 +112,7 @@ tb_rc tb_sql_tf_bind(qctx *q, const tb_tablefunc *tf, const tb_tf_arg *args, uin
 /* ---------------------------------------------------------------- helpers */
 
 /* Text form of an argument value (options arrive as text). Heap string. */
-static char *arg_text(const tb_value *v)
+char *tb_tf_arg_text(const tb_value *v)
 {
     if (v->is_null)
         return NULL;
@@ -128,7 +128,7 @@ static char *arg_text(const tb_value *v)
     return buf.data; /* NUL terminated by tb_buf_cstr */
 }
 
-static tb_rc arg_error(const tb_tf_arg *a, tb_err *err)
+tb_rc tb_tf_arg_error(const tb_tf_arg *a, tb_err *err)
 {
     if (err != NULL && a != NULL)
         err->pos = a->pos;
@@ -136,7 +136,8 @@ static tb_rc arg_error(const tb_tf_arg *a, tb_err *err)
 }
 
 /* The path argument: first positional, or path => '...'. */
-static const tb_tf_arg *path_arg(const char *fn, const tb_tf_arg *args, uint32_t n, tb_err *err)
+const tb_tf_arg *tb_tf_path_arg(const char *fn, const tb_tf_arg *args, uint32_t n,
+                                 tb_err *err)
 {
     for (uint32_t i = 0; i < n; i++) {
         if (args[i].name == NULL || tb_str_ieq(args[i].name, "path")) {
@@ -152,7 +153,7 @@ static const tb_tf_arg *path_arg(const char *fn, const tb_tf_arg *args, uint32_t
     return NULL;
 }
 
-static int64_t total_bytes(const tb_strlist *paths)
+int64_t tb_tf_total_bytes(const tb_strlist *paths)
 {
     int64_t total = 0;
     for (size_t i = 0; i < paths->n; i++) {
@@ -188,7 +189,7 @@ static tb_rc csv_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *d
 {
     tb_rc rc;
     tb_strlist paths = {0};
-    const tb_tf_arg *pa = path_arg("read_csv", args, n_args, err);
+    const tb_tf_arg *pa = tb_tf_path_arg("read_csv", args, n_args, err);
     if (pa == NULL)
         return TB_E_SQL;
     csv_state *s = tb_calloc(1, sizeof(*s));
@@ -208,30 +209,30 @@ static tb_rc csv_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *d
             rc = TB_ERRF(err, TB_E_SQL,
                          "read_csv: options are named: read_csv(path, "
                          "header => true, delimiter => ';', ...)");
-            arg_error(a, err);
+            tb_tf_arg_error(a, err);
             goto fail;
         }
         if (tb_str_ieq(a->name, "connector") || tb_str_ieq(a->name, "format"))
             continue;
-        char *text = arg_text(&a->value);
+        char *text = tb_tf_arg_text(&a->value);
         if (text == NULL) {
             rc = TB_ERRF(err, TB_E_SQL, "read_csv: option %s needs a value", a->name);
-            arg_error(a, err);
+            tb_tf_arg_error(a, err);
             goto fail;
         }
         rc = tb_csv_opts_set(s->opts, a->name, text, err);
         tb_free(text);
         if (rc != TB_OK) {
-            arg_error(a, err);
+            tb_tf_arg_error(a, err);
             goto fail;
         }
     }
     rc = tb_path_expand(s->pattern, NULL, &paths, err);
     if (rc != TB_OK) {
-        arg_error(pa, err);
+        tb_tf_arg_error(pa, err);
         goto fail;
     }
-    s->bytes = total_bytes(&paths);
+    s->bytes = tb_tf_total_bytes(&paths);
     if (declared != NULL && declared->n > 0) {
         s->schema = tb_schema_copy(declared);
         if (s->schema == NULL) {
@@ -241,7 +242,7 @@ static tb_rc csv_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *d
     } else {
         rc = tb_csv_infer_schema(&paths, s->opts, &s->schema, err);
         if (rc != TB_OK) {
-            arg_error(pa, err);
+            tb_tf_arg_error(pa, err);
             goto fail;
         }
     }
@@ -304,7 +305,7 @@ static tb_rc pq_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *de
     tb_rc rc;
     tb_strlist paths = {0};
     tb_schema *fs = NULL;
-    const tb_tf_arg *pa = path_arg("read_parquet", args, n_args, err);
+    const tb_tf_arg *pa = tb_tf_path_arg("read_parquet", args, n_args, err);
     if (pa == NULL)
         return TB_E_SQL;
     for (uint32_t i = 0; i < n_args; i++) {
@@ -314,7 +315,7 @@ static tb_rc pq_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *de
             continue;
         TB_ERRF(err, TB_E_SQL, "read_parquet: unknown option %s (read_parquet takes a path)",
                 a->name ? a->name : "(positional)");
-        return arg_error(a, err);
+        return tb_tf_arg_error(a, err);
     }
     pq_state *s = tb_calloc(1, sizeof(*s));
     if (s == NULL)
@@ -326,13 +327,13 @@ static tb_rc pq_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *de
     }
     rc = tb_path_expand(s->pattern, ".parquet", &paths, err);
     if (rc != TB_OK) {
-        arg_error(pa, err);
+        tb_tf_arg_error(pa, err);
         goto fail;
     }
-    s->bytes = total_bytes(&paths);
+    s->bytes = tb_tf_total_bytes(&paths);
     rc = tb_parquet_read_schema(paths.items[0], &fs, err);
     if (rc != TB_OK) {
-        arg_error(pa, err);
+        tb_tf_arg_error(pa, err);
         goto fail;
     }
     if (declared != NULL && declared->n > 0) {

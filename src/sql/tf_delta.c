@@ -27,13 +27,6 @@ static void delta_free(void *p)
     tb_free(s);
 }
 
-static tb_rc bad_arg(const tb_tf_arg *a, tb_err *err)
-{
-    if (err != NULL)
-        err->pos = a->pos;
-    return err != NULL ? err->code : TB_E_SQL;
-}
-
 static tb_rc delta_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *declared,
                         void **out_state, tb_schema **out_schema, tb_err *err)
 {
@@ -46,14 +39,14 @@ static tb_rc delta_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema 
         if ((a->name == NULL || tb_str_ieq(a->name, "path")) && path == NULL) {
             if (a->value.is_null || a->value.type.id != TB_T_STRING) {
                 TB_ERRF(err, TB_E_SQL, "read_delta: the path must be a string");
-                return bad_arg(a, err);
+                return tb_tf_arg_error(a, err);
             }
             path = a;
         } else if (a->name != NULL && tb_str_ieq(a->name, "version")) {
             char buf[32];
             if (a->value.is_null) {
                 TB_ERRF(err, TB_E_SQL, "read_delta: version must be a number");
-                return bad_arg(a, err);
+                return tb_tf_arg_error(a, err);
             }
             if (a->value.type.id == TB_T_STRING) {
                 snprintf(buf, sizeof(buf), "%.*s", (int)a->value.u.s.len, a->value.u.s.ptr);
@@ -61,13 +54,13 @@ static tb_rc delta_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema 
                 version = strtoll(buf, &end, 10);
                 if (end == buf || *end != '\0' || version < 0) {
                     TB_ERRF(err, TB_E_SQL, "read_delta: version must be a number >= 0");
-                    return bad_arg(a, err);
+                    return tb_tf_arg_error(a, err);
                 }
             } else if (tb_type_is_integer(a->value.type) && a->value.u.i >= 0) {
                 version = a->value.u.i;
             } else {
                 TB_ERRF(err, TB_E_SQL, "read_delta: version must be a number >= 0");
-                return bad_arg(a, err);
+                return tb_tf_arg_error(a, err);
             }
         } else if (a->name != NULL &&
                    (tb_str_ieq(a->name, "connector") || tb_str_ieq(a->name, "output_mode") ||
@@ -76,7 +69,7 @@ static tb_rc delta_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema 
         } else {
             TB_ERRF(err, TB_E_SQL, "read_delta: unknown option %s (read_delta takes a path and "
                     "version => N)", a->name != NULL ? a->name : "(positional)");
-            return bad_arg(a, err);
+            return tb_tf_arg_error(a, err);
         }
     }
     if (path == NULL)
@@ -91,7 +84,7 @@ static tb_rc delta_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema 
     rc = tb_delta_open(p, version, &s->snap, err);
     tb_free(p);
     if (rc != TB_OK) {
-        bad_arg(path, err);
+        tb_tf_arg_error(path, err);
         goto fail;
     }
     const tb_schema *ts = tb_delta_schema(s->snap);

@@ -9,7 +9,6 @@
  * sees files added after its creation.
  */
 #include <string.h>
-#include <sys/stat.h>
 
 #include "format/jsonl.h"
 #include "sql/sql_int.h"
@@ -32,49 +31,16 @@ static void json_free(void *p)
     tb_free(s);
 }
 
-static tb_rc at_arg(const tb_tf_arg *a, tb_err *err)
-{
-    if (err != NULL && a != NULL)
-        err->pos = a->pos;
-    return err != NULL ? err->code : TB_E_SQL;
-}
-
-/* Text form of an option value (heap string), NULL for SQL NULL or OOM. */
-static char *opt_text(const tb_value *v)
-{
-    tb_buf buf = {0};
-    if (v->is_null)
-        return NULL;
-    if (v->type.id == TB_T_STRING)
-        return tb_strndup(v->u.s.ptr, v->u.s.len);
-    if (v->type.id == TB_T_BOOL)
-        return tb_strdup(v->u.b ? "true" : "false");
-    if (tb_value_format(v, &buf) != TB_OK || tb_buf_cstr(&buf) == NULL) {
-        tb_buf_free(&buf);
-        return NULL;
-    }
-    return buf.data;
-}
-
 static tb_rc json_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *declared,
                        void **out_state, tb_schema **out_schema, tb_err *err)
 {
     tb_rc rc;
     tb_strlist paths = {0};
-    const tb_tf_arg *pa = NULL;
     json_state *s = NULL;
+    const tb_tf_arg *pa = tb_tf_path_arg("read_json", args, n_args, err);
 
-    for (uint32_t i = 0; i < n_args && pa == NULL; i++) {
-        if (args[i].name == NULL || tb_str_ieq(args[i].name, "path")) {
-            if (args[i].value.is_null || args[i].value.type.id != TB_T_STRING) {
-                TB_ERRF(err, TB_E_SQL, "read_json: the path must be a string");
-                return at_arg(&args[i], err);
-            }
-            pa = &args[i];
-        }
-    }
     if (pa == NULL)
-        return TB_ERRF(err, TB_E_SQL, "read_json: missing path argument");
+        return TB_E_SQL;
     s = tb_calloc(1, sizeof(*s));
     if (s == NULL)
         return tb_err_nomem(err);
@@ -91,34 +57,30 @@ static tb_rc json_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *
         if (a->name == NULL) {
             rc = TB_ERRF(err, TB_E_SQL, "read_json: options are named: read_json(path, "
                                         "mode => 'failfast', schema => 'a int, b text', ...)");
-            at_arg(a, err);
+            tb_tf_arg_error(a, err);
             goto fail;
         }
         if (tb_str_ieq(a->name, "connector") || tb_str_ieq(a->name, "format"))
             continue;
-        char *text = opt_text(&a->value);
+        char *text = tb_tf_arg_text(&a->value);
         if (text == NULL) {
             rc = TB_ERRF(err, TB_E_SQL, "read_json: option %s needs a value", a->name);
-            at_arg(a, err);
+            tb_tf_arg_error(a, err);
             goto fail;
         }
         rc = tb_jsonl_opts_set(s->opts, a->name, text, err);
         tb_free(text);
         if (rc != TB_OK) {
-            at_arg(a, err);
+            tb_tf_arg_error(a, err);
             goto fail;
         }
     }
     rc = tb_path_expand(s->pattern, NULL, &paths, err);
     if (rc != TB_OK) {
-        at_arg(pa, err);
+        tb_tf_arg_error(pa, err);
         goto fail;
     }
-    for (size_t i = 0; i < paths.n; i++) {
-        struct stat st;
-        if (stat(paths.items[i], &st) == 0)
-            s->bytes += st.st_size;
-    }
+    s->bytes = tb_tf_total_bytes(&paths);
     if (declared != NULL && declared->n > 0) {
         s->schema = tb_schema_copy(declared);
         if (s->schema == NULL) {
@@ -128,7 +90,7 @@ static tb_rc json_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *
     } else {
         rc = tb_jsonl_infer_schema(&paths, s->opts, &s->schema, err);
         if (rc != TB_OK) {
-            at_arg(pa, err);
+            tb_tf_arg_error(pa, err);
             goto fail;
         }
     }
