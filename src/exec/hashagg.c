@@ -1657,6 +1657,26 @@ static tb_rc agg_explain(tb_op *op, tb_buf *buf)
 
 static const tb_op_vt agg_vt = {"hash aggregate", agg_next, agg_free, agg_explain};
 
+tb_rc tb_agg_output_schema(tb_schema *schema, uint32_t n_groups, tb_expr **group_exprs,
+                           const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
+                           const char **agg_names, tb_type *types, tb_err *err)
+{
+    for (uint32_t k = 0; k < n_groups; k++) {
+        types[k] = group_exprs[k]->type;
+        if (tb_schema_set(schema, k, group_names && group_names[k] ? group_names[k] : "?column?",
+                          types[k], true) != TB_OK)
+            return tb_err_nomem(err);
+    }
+    for (uint32_t i = 0; i < n_aggs; i++) {
+        bool nullable = aggs[i].kind != TB_AGG_COUNT_STAR && aggs[i].kind != TB_AGG_COUNT;
+        if (tb_schema_set(schema, n_groups + i,
+                          agg_names && agg_names[i] ? agg_names[i] : "?column?", aggs[i].type,
+                          nullable) != TB_OK)
+            return tb_err_nomem(err);
+    }
+    return TB_OK;
+}
+
 tb_rc tb_op_hash_agg_new(tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
                          const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
                          const char **agg_names, tb_op **out, tb_err *err)
@@ -1686,24 +1706,10 @@ tb_rc tb_op_hash_agg_new(tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
         memcpy(a->group_exprs, group_exprs, n_groups * sizeof(tb_expr *));
     if (n_aggs > 0)
         memcpy(a->aggs, aggs, n_aggs * sizeof(tb_aggspec));
-    for (uint32_t k = 0; k < n_groups; k++) {
-        types[k] = group_exprs[k]->type;
-        if (tb_schema_set(a->base.schema, k,
-                          group_names && group_names[k] ? group_names[k] : "?column?", types[k],
-                          true) != TB_OK) {
-            rc = tb_err_nomem(err);
-            goto fail;
-        }
-    }
-    for (uint32_t i = 0; i < n_aggs; i++) {
-        bool nullable = aggs[i].kind != TB_AGG_COUNT_STAR && aggs[i].kind != TB_AGG_COUNT;
-        if (tb_schema_set(a->base.schema, n_groups + i,
-                          agg_names && agg_names[i] ? agg_names[i] : "?column?", aggs[i].type,
-                          nullable) != TB_OK) {
-            rc = tb_err_nomem(err);
-            goto fail;
-        }
-    }
+    rc = tb_agg_output_schema(a->base.schema, n_groups, group_exprs, group_names, n_aggs, aggs,
+                              agg_names, types, err);
+    if (rc != TB_OK)
+        goto fail;
     rc = tb_hashagg_new(n_groups, types, n_aggs, aggs, &a->agg, err);
     if (rc != TB_OK)
         goto fail;

@@ -157,5 +157,11 @@ tb_type tb_op_type_read(tb_op_rd *rd);
 
 /* Off: groups are not marked changed (one-shot batch aggregation: nobody asks). */
 void tb_hashagg_track_changes(tb_hashagg *agg, bool on);
+/* The output schema of a hash aggregate (group columns, nullable, then aggregates,
+ * nullable except counts; "?column?" where a name is missing) set in schema, and the
+ * group key types in types[0..n_groups). */
+tb_rc tb_agg_output_schema(tb_schema *schema, uint32_t n_groups, tb_expr **group_exprs,
+                           const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
+                           const char **agg_names, tb_type *types, tb_err *err);
 
 #endif /* TB_OP_INT_H */

@@ -422,24 +422,10 @@ tb_rc tb_op_parallel_agg_new(tb_morsel_queue *q, uint32_t n_workers, tb_op **pip
         memcpy(p->group_exprs, group_exprs, n_groups * sizeof(tb_expr *));
     if (n_aggs > 0)
         memcpy(p->aggs, aggs, n_aggs * sizeof(tb_aggspec));
-    for (uint32_t k = 0; k < n_groups; k++) {
-        types[k] = group_exprs[k]->type;
-        if (tb_schema_set(p->base.schema, k,
-                          group_names && group_names[k] ? group_names[k] : "?column?", types[k],
-                          true) != TB_OK) {
-            rc = tb_err_nomem(err);
-            goto fail;
-        }
-    }
-    for (uint32_t i = 0; i < n_aggs; i++) {
-        bool nullable = aggs[i].kind != TB_AGG_COUNT_STAR && aggs[i].kind != TB_AGG_COUNT;
-        if (tb_schema_set(p->base.schema, n_groups + i,
-                          agg_names && agg_names[i] ? agg_names[i] : "?column?", aggs[i].type,
-                          nullable) != TB_OK) {
-            rc = tb_err_nomem(err);
-            goto fail;
-        }
-    }
+    rc = tb_agg_output_schema(p->base.schema, n_groups, group_exprs, group_names, n_aggs, aggs,
+                              agg_names, types, err);
+    if (rc != TB_OK)
+        goto fail;
     for (uint32_t i = 0; i < n_workers; i++) {
         rc = tb_hashagg_new(n_groups, types, n_aggs, aggs, &p->w[i].agg, err);
         if (rc != TB_OK)
