@@ -56,47 +56,14 @@ typedef struct wopts {
 
 static const char *str_of(const pgnode *n) { return IS(n, STRING) ? n->string->sval : NULL; }
 
+/* An option's value as text: tb_sql_node_text, and `*` and lists (COPY's column lists). */
 static char *node_text(tb_arena *arena, const pgnode *a)
 {
-    if (a == NULL)
-        return tb_arena_strdup(arena, "true");
-    switch (a->node_case) {
-    case NC(STRING):
-        return tb_arena_strdup(arena, a->string->sval);
-    case NC(INTEGER):
-        return tb_arena_sprintf(arena, "%d", a->integer->ival);
-    case NC(FLOAT):
-        return tb_arena_strdup(arena, a->float_->fval);
-    case NC(BOOLEAN):
-        return tb_arena_strdup(arena, a->boolean->boolval ? "true" : "false");
-    case NC(A_STAR):
+    if (IS(a, A_STAR))
         return tb_arena_strdup(arena, "*");
-    case NC(A_CONST): {
-        const PgQuery__AConst *c = a->a_const;
-        switch (c->val_case) {
-        case PG_QUERY__A__CONST__VAL_SVAL:
-            return tb_arena_strdup(arena, c->sval->sval);
-        case PG_QUERY__A__CONST__VAL_IVAL:
-            return tb_arena_sprintf(arena, "%d", c->ival ? c->ival->ival : 0);
-        case PG_QUERY__A__CONST__VAL_FVAL:
-            return tb_arena_strdup(arena, c->fval->fval);
-        case PG_QUERY__A__CONST__VAL_BOOLVAL:
-            return tb_arena_strdup(arena, c->boolval && c->boolval->boolval ? "true" : "false");
-        default:
-            return NULL;
-        }
-    }
-    case NC(TYPE_NAME): {
-        const PgQuery__TypeName *tn = a->type_name;
-        if (tn->n_names > 0 && str_of(tn->names[tn->n_names - 1]) != NULL)
-            return tb_arena_strdup(arena, str_of(tn->names[tn->n_names - 1]));
-        return NULL;
-    }
-    case NC(LIST):
+    if (IS(a, LIST))
         return tb_arena_strdup(arena, "(list)");
-    default:
-        return NULL;
-    }
+    return tb_sql_node_text(arena, a);
 }
 
 static tb_rc collect_opts(tb_arena *arena, pgnode *const *opts, size_t n, wopts *out, tb_err *err)

@@ -3790,9 +3790,8 @@ tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode *
     return TB_OK;
 }
 
-char *tb_sql_defelem_text(tb_arena *arena, const PgQuery__DefElem *de)
+char *tb_sql_node_text(tb_arena *arena, const pgnode *a)
 {
-    const pgnode *a = de->arg;
     if (a == NULL)
         return tb_arena_strdup(arena, "true");
     switch (a->node_case) {

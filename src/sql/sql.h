@@ -135,6 +135,9 @@ void tb_sql_set_stmt_hook(tb_db *db, tb_sql_stmt_hook hook, void *ud);
  * key, value, key, value... (keys lower case, values as text). */
 tb_rc tb_sql_create_schema(const struct PgQuery__Node *stmt, tb_schema **out_schema, tb_err *err);
 tb_rc tb_sql_stmt_options(const struct PgQuery__Node *stmt, tb_strlist *out_kv, tb_err *err);
+/* The text of an option's value node (a DefElem's arg): "true" for a bare option (NULL
+ * arg), a string, number, boolean or type name as text; NULL for anything else. */
+char *tb_sql_node_text(tb_arena *arena, const struct PgQuery__Node *arg);
 
 /* ================================================================ planning */
 

@@ -208,8 +208,6 @@ tb_rc tb_sql_assign(tb_arena *arena, tb_expr *e, tb_type t, const char *name, in
                     tb_expr **out, tb_err *err);
 /* Bind a type name. */
 tb_rc tb_sql_bind_typename(const PgQuery__TypeName *tn, const char *sql, tb_type *out, tb_err *err);
-/* Text of a DefElem argument (String, Integer, Float, Boolean, TypeName). */
-char *tb_sql_defelem_text(tb_arena *arena, const PgQuery__DefElem *de);
 
 /* ================================================================ optimizer, planner */
 

@@ -293,7 +293,7 @@ tb_rc tb_sql_stmt_options(const struct PgQuery__Node *stmt, tb_strlist *out_kv, 
         if (!IS(opts[i], DEF_ELEM))
             continue;
         const PgQuery__DefElem *de = opts[i]->def_elem;
-        char *v = tb_sql_defelem_text(arena, de);
+        char *v = tb_sql_node_text(arena, de->arg);
         char *k = tb_arena_strdup(arena, de->defname);
         if (v == NULL || k == NULL || tb_strlist_push(out_kv, k) != TB_OK ||
             tb_strlist_push(out_kv, v) != TB_OK) {
@@ -369,7 +369,7 @@ static tb_rc create_table(stmtctx *sc)
         if (!IS(cs->options[i], DEF_ELEM))
             continue;
         const PgQuery__DefElem *de = cs->options[i]->def_elem;
-        char *v = tb_sql_defelem_text(arena, de);
+        char *v = tb_sql_node_text(arena, de->arg);
         if (v == NULL) {
             rc = TB_ERRPOS(sc->err, TB_E_SQL, de->location, "bad value for option %s", de->defname);
             goto done;
