@@ -415,3 +415,90 @@ tb_rc tb_sink_files_new(const char *dir, const char *format, const tb_schema *sc
     *out = &f->base;
     return TB_OK;
 }
+
+/* ================================================================ connector registry */
+
+static const char *opt(const tb_sink_args *args, const char *key)
+{
+    for (size_t i = 0; i + 1 < args->kv->n; i += 2)
+        if (tb_str_ieq(args->kv->items[i], key))
+            return args->kv->items[i + 1];
+    return NULL;
+}
+
+static tb_rc delta_open(const tb_sink_args *args, tb_sink **out, tb_err *err)
+{
+    const char *path = opt(args, "path");
+    if (path == NULL)
+        return TB_ERRF(err, TB_E_SQL, "sink \"%s\": 'path' is required", args->table);
+    if (args->mode == TB_OUT_UPDATE)
+        return TB_ERRF(err, TB_E_SQL,
+                       "sink \"%s\": a Delta table takes complete or append output, not update",
+                       args->table);
+    tb_strlist parts = {0};
+    tb_rc rc = TB_OK;
+    const char *pb = opt(args, "partition_by");
+    if (pb != NULL) {
+        char *copy = tb_strdup(pb), *save = NULL;
+        if (copy == NULL)
+            return tb_err_nomem(err);
+        for (char *tok = strtok_r(copy, ", ", &save); tok != NULL && rc == TB_OK;
+             tok = strtok_r(NULL, ", ", &save))
+            if (tb_strlist_push(&parts, tok) != TB_OK)
+                rc = tb_err_nomem(err);
+        tb_free(copy);
+    }
+    if (rc == TB_OK)
+        rc = tb_sink_delta_new(path, args->schema, args->query_id, (const char **)parts.items,
+                               (uint32_t)parts.n, out, err);
+    tb_strlist_free(&parts);
+    return rc;
+}
+
+static tb_rc console_open(const tb_sink_args *args, tb_sink **out, tb_err *err)
+{
+    return tb_sink_console_new(args->schema, stdout, out, err);
+}
+
+static tb_rc files_open(const tb_sink_args *args, tb_sink **out, tb_err *err)
+{
+    const char *path = opt(args, "path");
+    if (path == NULL)
+        return TB_ERRF(err, TB_E_SQL, "sink \"%s\": 'path' is required", args->table);
+    const char *fmt = opt(args, "format");
+    return tb_sink_files_new(path, fmt ? fmt : "csv", args->schema, out, err);
+}
+
+/* Every sink connector. A new connector is a new file in sink/ and one line here. */
+static const struct {
+    const char *name;
+    tb_sink_open_fn open;
+} connectors[] = {
+    {"delta", delta_open},
+    {"files", files_open},
+    {"console", console_open},
+};
+
+tb_sink_open_fn tb_sink_lookup(const char *connector)
+{
+    if (connector == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof(connectors) / sizeof(connectors[0]); i++)
+        if (tb_str_ieq(connectors[i].name, connector))
+            return connectors[i].open;
+    return NULL;
+}
+
+void tb_sink_connectors(char *buf, size_t cap)
+{
+    size_t len = 0;
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(connectors) / sizeof(connectors[0]); i++) {
+        int n = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", connectors[i].name);
+        if (n < 0 || (size_t)n >= cap - len)
+            return;
+        len += (size_t)n;
+    }
+}

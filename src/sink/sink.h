@@ -64,4 +64,41 @@ tb_rc tb_sink_delta_new(const char *path, const tb_schema *schema, const char *a
 tb_rc tb_sink_files_new(const char *dir, const char *format, const tb_schema *schema,
                         tb_sink **out, tb_err *err);
 
+/* ================================================================ connector registry */
+
+/* Output modes of a continuous query into a sink (Spark's). */
+typedef enum tb_out_mode {
+    TB_OUT_COMPLETE = 1, /* every batch replaces the sink's contents with the whole result */
+    TB_OUT_APPEND,       /* new rows only (aggregates: windows closed by the watermark) */
+    TB_OUT_UPDATE        /* the rows this batch changed (upsert by key) */
+} tb_out_mode;
+
+/*
+ * What a sink connector is opened with: the sink table's declaration and the query that
+ * feeds it. Every pointer is borrowed for the duration of the open call (copy what is
+ * kept). Each connector reads its own WITH options from kv and rejects unknown ones with
+ * an error listing the known options.
+ */
+typedef struct tb_sink_args {
+    const char *table;       /* the sink table's name (for messages) */
+    const tb_strlist *kv;    /* WITH options: key, value, key, value ... (keys as written) */
+    const tb_schema *schema; /* the rows the sink takes */
+    const char *query_id;    /* stable id of the continuous query (idempotence key) */
+    tb_out_mode mode;        /* already checked against the query (complete needs an agg) */
+    /* The query's group-key output columns (the default upsert key): names into schema,
+     * n_keys may be 0 (no aggregation). */
+    const char *const *keys;
+    uint32_t n_keys;
+} tb_sink_args;
+
+typedef tb_rc (*tb_sink_open_fn)(const tb_sink_args *args, tb_sink **out, tb_err *err);
+
+/*
+ * The sink connectors, by `connector` name (case-insensitive): the built-in ones and
+ * those listed in sink.c's table. NULL when none has that name. tb_sink_connectors
+ * writes the names, comma-separated, for error messages.
+ */
+tb_sink_open_fn tb_sink_lookup(const char *connector);
+void tb_sink_connectors(char *buf, size_t cap);
+
 #endif /* TB_SINK_H */

@@ -2042,7 +2042,6 @@ static bool is_select_star(const PgQuery__Node *sel)
 static tb_rc attach_sink(cq *q, struct decl *d, int pos, tb_err *err)
 {
     const char *connector = kv_get(&d->kv, "connector");
-    const char *path = kv_get(&d->kv, "path");
     bool ok;
     out_mode mode = parse_mode(kv_get(&d->kv, "output_mode"), &ok);
     if (!ok)
@@ -2080,40 +2079,22 @@ static tb_rc attach_sink(cq *q, struct decl *d, int pos, tb_err *err)
         schema = d->schema;
     }
     tb_sink *sink = NULL;
-    tb_rc rc;
-    if (tb_str_ieq(connector, "delta")) {
-        if (path == NULL)
-            return TB_ERRPOS(err, TB_E_SQL, pos, "sink \"%s\": 'path' is required", d->name);
-        if (mode == MODE_UPDATE)
-            return TB_ERRPOS(err, TB_E_SQL, pos,
-                             "sink \"%s\": a Delta table takes complete or append output, not "
-                             "update",
-                             d->name);
-        tb_strlist parts = {0};
-        const char *pb = kv_get(&d->kv, "partition_by");
-        if (pb != NULL) {
-            char *copy = tb_strdup(pb), *save = NULL;
-            for (char *tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok != NULL;
-                 tok = strtok_r(NULL, ", ", &save))
-                tb_strlist_push(&parts, tok);
-            tb_free(copy);
-        }
-        rc = tb_sink_delta_new(path, schema, tb_ckpt_id(q->ckpt), (const char **)parts.items,
-                               (uint32_t)parts.n, &sink, err);
-        tb_strlist_free(&parts);
-    } else if (tb_str_ieq(connector, "console")) {
-        rc = tb_sink_console_new(schema, stdout, &sink, err);
-    } else if (tb_str_ieq(connector, "files")) {
-        if (path == NULL)
-            return TB_ERRPOS(err, TB_E_SQL, pos, "sink \"%s\": 'path' is required", d->name);
-        const char *fmt = kv_get(&d->kv, "format");
-        rc = tb_sink_files_new(path, fmt ? fmt : "csv", schema, &sink, err);
-    } else {
+    tb_sink_open_fn open = tb_sink_lookup(connector);
+    if (open == NULL) {
+        char names[256];
+        tb_sink_connectors(names, sizeof(names));
         return TB_ERRPOS(err, TB_E_UNSUPPORTED, pos,
-                         "sink \"%s\": connector '%s' cannot receive a stream (delta, files, "
-                         "console)",
-                         d->name, connector ? connector : "");
+                         "sink \"%s\": connector '%s' cannot receive a stream (%s)", d->name,
+                         connector ? connector : "", names);
     }
+    tb_sink_args args = {.table = d->name,
+                         .kv = &d->kv,
+                         .schema = schema,
+                         .query_id = tb_ckpt_id(q->ckpt),
+                         .mode = mode == MODE_COMPLETE ? TB_OUT_COMPLETE
+                                 : mode == MODE_UPDATE ? TB_OUT_UPDATE
+                                                       : TB_OUT_APPEND};
+    tb_rc rc = open(&args, &sink, err);
     if (rc != TB_OK) {
         err->pos = pos;
         return rc;
@@ -2173,8 +2154,8 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
             rc = create_source(st, node, name, &kv, off, err);
             goto done;
         }
-        if (connector != NULL && (files_sink || tb_str_ieq(connector, "delta") ||
-                                  tb_str_ieq(connector, "console"))) {
+        if (connector != NULL && (files_sink || (!tb_str_ieq(connector, "files") &&
+                                                 tb_sink_lookup(connector) != NULL))) {
             if (find_decl(st, name) != NULL) {
                 rc = TB_ERRPOS(err, TB_E_EXISTS, off, "relation \"%s\" already exists", name);
                 goto done;
