@@ -30,12 +30,12 @@ deps:
 	fi
 
 build: deps
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTB_FAULTS=OFF >/dev/null
 	@cmake --build build -j$(JOBS) --target tributary
 
 # Every test, built with AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer).
 test: deps
-	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON >/dev/null
+	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON -DTB_FAULTS=ON >/dev/null
 	@cmake --build build/asan -j$(JOBS)
 	@cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

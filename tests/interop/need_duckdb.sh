@@ -1,7 +1,7 @@
 # Sourced by script tests that use DuckDB as an oracle: makes @duckdb/node-api available
 # in $TB_BUILD/node_modules (npm install once, under a lock: CTest runs tests in
 # parallel) and exports TB_NODE_MODULES. Returns 1 (after a loud SKIP banner) when npm
-# cannot install it: the caller then exits 0 without claiming the check ran.
+# cannot install it: the caller then exits 77, which CTest reports as skipped.
 need_duckdb() {
   local build=${TB_BUILD:-$TB_SRCDIR/build}
   mkdir -p "$build"
