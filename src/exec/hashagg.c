@@ -1644,6 +1644,14 @@ tb_rc tb_hashagg_deserialize(tb_hashagg *agg, const void *data, size_t len, tb_e
         rc = corrupt(err, "group count mismatch");
         goto fail;
     }
+    for (uint32_t c = 0; c < agg->states.n_cols; c++) {
+        /* we never write one; the output and snapshot code count on it */
+        for (uint32_t g = 0; g < n_groups && agg->states.cols[c].valid != NULL; g++)
+            if (tb_vec_is_null(&agg->states.cols[c], g)) {
+                rc = corrupt(err, "NULL in an aggregate state");
+                goto fail;
+            }
+    }
     for (uint32_t i = 0; i < agg->n_aggs; i++) {
         keytab *d = agg->aggs[i].distinct;
         if (d == NULL)

@@ -5,7 +5,11 @@
  * batch; so does a state rebuilt from a snapshot plus the change sets after it; the
  * dirty list lists exactly the changed groups; eviction with nothing below the bound
  * leaves the state alone; damaged change sets and snapshot blocks are TB_E_CORRUPT or
- * apply without a crash.
+ * apply without a crash. Checkpoint (checkpoint.c): offsets with per-source JSON,
+ * commits carrying changelogs, snapshots taken by the policy, restore = snapshot +
+ * changelogs across reopenings and compactions (old snapshots and segments deleted,
+ * never a changelog the snapshot does not cover), and the damage cases: a flipped or
+ * cut snapshot, a missing snapshot, a damaged changelog record, each naming the file.
  *
  * Rows are compared as sorted text ("v1|v2|..."): replicas number groups differently.
  */
@@ -19,7 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "exec/exec.h"
+#include "stream/checkpoint.h"
 
 static tb_arena *g_arena;
 
@@ -171,6 +180,21 @@ static void consume_random(tb_hashagg *agg, uint32_t n, int64_t lo, int64_t span
     tb_arena_free(arena); /* the state must not point into the input */
 }
 
+/* TB_STATE_SEEDS=DIR: write fuzz seeds (fuzz/corpus/checkpoint) of the new formats. */
+static void dump_seed(const char *name, const void *data, size_t len)
+{
+    const char *dir = getenv("TB_STATE_SEEDS");
+    char path[512];
+    FILE *fp;
+    if (dir == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    fclose(fp);
+}
+
 static tb_rc put_block(void *ud, const void *data, size_t len, tb_err *err)
 {
     tb_buf *blocks = ud; /* a list: u64 length, bytes */
@@ -235,6 +259,8 @@ static void test_changes_replay(void **state)
         }
         chg.len = 0;
         assert_int_equal(tb_hashagg_serialize_changes(agg, &chg, &err), TB_OK);
+        if (b == 5)
+            dump_seed("state-changes-evict", chg.data, chg.len);
         tb_hashagg_changes_clear(agg);
         assert_int_equal(tb_hashagg_changed_groups(agg), 0);
         assert_int_equal(tb_hashagg_apply_changes(replica, chg.data, chg.len, &err), TB_OK);
@@ -456,10 +482,363 @@ static void test_snapshot_blocks(void **state)
     assert_int_equal(n_blocks, 4); /* 2 of groups, 2 of DISTINCT entries */
     load_blocks(copy, &snap);
     expect_equal(agg, copy);
+    {
+        /* the DISTINCT entries' last block (small) as a seed */
+        size_t off = 0, last = 0;
+        while (off < snap.len) {
+            uint64_t len;
+            memcpy(&len, snap.data + off, 8);
+            last = off;
+            off += 8 + len;
+        }
+        uint64_t len;
+        memcpy(&len, snap.data + last, 8);
+        dump_seed("state-snapshot-block-distinct", snap.data + last + 8, len);
+    }
     tb_buf_free(&snap);
     tb_arena_free(arena);
     tb_hashagg_free(agg);
     tb_hashagg_free(copy);
+}
+
+
+/* ---------------------------------------------------------------- checkpoint */
+
+static char *temp_dir(void)
+{
+    char tmpl[] = "/tmp/tb-state-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    return strdup(tmpl);
+}
+
+static void rm_rf(const char *path)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Entries of dir whose name starts with prefix. */
+static int count_files(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* Snapshot of batch b: records "snap-<b>-<k>" for k < 3. */
+static void write_snapshot(tb_ckpt *ck, int64_t b)
+{
+    tb_ckpt_snapshot *snap = NULL;
+    tb_err err;
+    assert_int_equal(tb_ckpt_snapshot_begin(ck, b, &snap, &err), TB_OK);
+    for (int k = 0; k < 3; k++) {
+        char rec[64];
+        snprintf(rec, sizeof(rec), "snap-%lld-%d", (long long)b, k);
+        assert_int_equal(tb_ckpt_snapshot_put(snap, rec, strlen(rec), &err), TB_OK);
+    }
+    assert_int_equal(tb_ckpt_snapshot_finish(snap, &err), TB_OK);
+}
+
+/*
+ * Batches from..to-1 as the runtime runs them: the record of batch b carries batch b-1's
+ * commit and changelog "chg-<b-1>" padded to 40 bytes; a snapshot when due; compaction.
+ * Returns the number of snapshots taken.
+ */
+static int run_batches(tb_ckpt *ck, int64_t from, int64_t to)
+{
+    int n_snaps = 0;
+    tb_err err;
+    for (int64_t b = from; b < to; b++) {
+        char chg[41];
+        json_t *src = json_pack("{s:{s:I}}", "dg", "to", (json_int_t)(b * 100));
+        tb_ckpt_offsets off = {.batch = b, .watermark_us = b, .sources = src,
+                               .has_commit = b > 0};
+        snprintf(chg, sizeof(chg), "chg-%-36lld", (long long)(b - 1));
+        off.changelog = b > 0 ? chg : NULL;
+        off.changelog_len = b > 0 ? 40 : 0;
+        assert_int_equal(tb_ckpt_write_offsets(ck, &off, &err), TB_OK);
+        json_decref(src);
+        if (b > 0 && tb_ckpt_snapshot_due(ck)) {
+            write_snapshot(ck, b - 1);
+            n_snaps++;
+        }
+        if (b % 4 == 3)
+            tb_ckpt_rotate(ck); /* small segments: compactions happen */
+        assert_int_equal(tb_ckpt_maybe_compact(ck, NULL, &err), TB_OK);
+    }
+    return n_snaps;
+}
+
+/* Restore and check: the base snapshot's records, then every changelog after it. */
+static void expect_restore(tb_ckpt *ck, int64_t last_commit)
+{
+    tb_ckpt_restore *r = NULL;
+    int64_t base = -2, b = -2;
+    const char *d = NULL;
+    size_t n = 0;
+    tb_err err;
+
+    assert_int_equal(tb_ckpt_last_commit(ck), last_commit);
+    assert_int_equal(tb_ckpt_restore_begin(ck, &r, &err), TB_OK);
+    assert_int_equal(tb_ckpt_restore_base(r, &base), TB_CKPT_BASE_SNAPSHOT);
+    assert_true(base >= 0 && base <= last_commit);
+    for (int k = 0;; k++) {
+        char want[64];
+        assert_int_equal(tb_ckpt_restore_snapshot_next(r, &d, &n, &err), TB_OK);
+        if (d == NULL) {
+            assert_int_equal(k, 3);
+            break;
+        }
+        snprintf(want, sizeof(want), "snap-%lld-%d", (long long)base, k);
+        assert_int_equal(n, strlen(want));
+        assert_memory_equal(d, want, n);
+    }
+    for (int64_t want_b = base + 1;; want_b++) {
+        char want[41];
+        assert_int_equal(tb_ckpt_restore_changelog_next(r, &b, &d, &n, &err), TB_OK);
+        if (d == NULL) {
+            assert_int_equal(want_b, last_commit + 1);
+            break;
+        }
+        assert_int_equal(b, want_b);
+        snprintf(want, sizeof(want), "chg-%-36lld", (long long)b);
+        assert_int_equal(n, 40);
+        assert_memory_equal(d, want, 40);
+    }
+    tb_ckpt_restore_end(r);
+}
+
+static void test_ckpt_changelogs_snapshots(void **state)
+{
+    char *dir = temp_dir();
+    char sub[600];
+    tb_ckpt *ck = NULL;
+    tb_ckpt_offsets back = {0};
+    tb_err err;
+    int snaps;
+    (void)state;
+
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    tb_ckpt_set_snapshot_min_bytes(ck, 200); /* about every 6 batches */
+    snaps = run_batches(ck, 0, 40);
+    assert_true(snaps >= 4);
+    expect_restore(ck, 38);
+    /* the sources' offsets come back verbatim */
+    assert_int_equal(tb_ckpt_read_offsets(ck, 39, &back, &err), TB_OK);
+    assert_non_null(back.sources);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(back.sources, "dg"), "to")),
+                     3900);
+    assert_int_equal(back.files.n, 0);
+    assert_int_equal(back.changelog_len, 40);
+    tb_ckpt_offsets_clear(&back);
+    tb_ckpt_free(ck);
+    if (getenv("TB_STATE_SEEDS") != NULL) {
+        /* the first log segment: records with sources, changelogs, snapshot references */
+        char cmd[1200];
+        snprintf(cmd, sizeof(cmd), "cat \"$(ls -d %s/log/* | tail -1)\" > \"%s/state-log-segment\"",
+                 dir, getenv("TB_STATE_SEEDS"));
+        assert_int_equal(system(cmd), 0);
+    }
+
+    /* reopened: the same restore; continue, then again */
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    tb_ckpt_set_snapshot_min_bytes(ck, 200);
+    expect_restore(ck, 38);
+    run_batches(ck, 40, 90);
+    expect_restore(ck, 88);
+    /* the compaction keeps the state files bounded: the base snapshot (and maybe the one
+     * before, until its reference is durable), and a few segments */
+    snprintf(sub, sizeof(sub), "%s/state", dir);
+    assert_true(count_files(sub, "snapshot-") <= 2);
+    snprintf(sub, sizeof(sub), "%s/log", dir);
+    assert_true(count_files(sub, "0") <= 6);
+    tb_ckpt_free(ck);
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    expect_restore(ck, 88);
+    {
+        /* every batch's offsets are still known (compacted or in the log) */
+        int64_t n = 0;
+        assert_int_equal(tb_ckpt_last_offsets(ck), 89);
+        for (int64_t b = 0; b < 90; b++) {
+            tb_ckpt_offsets o = {0};
+            tb_rc rc = tb_ckpt_read_offsets(ck, b, &o, &err);
+            n += rc == TB_OK;
+            tb_ckpt_offsets_clear(&o);
+        }
+        assert_true(n > 0);
+    }
+    tb_ckpt_free(ck);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* Offsets records of older releases ("files", a whole state image) still read; the first
+ * snapshot then moves the checkpoint to snapshot + changelogs. */
+static void test_ckpt_old_records(void **state)
+{
+    char *dir = temp_dir();
+    tb_ckpt *ck = NULL;
+    tb_ckpt_restore *r = NULL;
+    tb_ckpt_offsets off = {.batch = 0, .watermark_us = 1}, back = {0};
+    int64_t base = -2;
+    const char *d = NULL;
+    size_t n = 0;
+    tb_err err;
+    (void)state;
+
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    assert_int_equal(tb_strlist_push(&off.files, "a.csv"), TB_OK);
+    assert_int_equal(tb_ckpt_write_offsets(ck, &off, &err), TB_OK);
+    tb_ckpt_offsets_clear(&off);
+    off = (tb_ckpt_offsets){.batch = 1, .watermark_us = 2, .has_commit = true,
+                            .state = "IMAGE0", .state_len = 6};
+    assert_int_equal(tb_strlist_push(&off.files, "b.csv"), TB_OK);
+    assert_int_equal(tb_ckpt_write_offsets(ck, &off, &err), TB_OK);
+    off.state = NULL;
+    tb_ckpt_offsets_clear(&off);
+    tb_ckpt_free(ck);
+
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    assert_int_equal(tb_ckpt_read_offsets(ck, 1, &back, &err), TB_OK);
+    assert_null(back.sources);
+    assert_int_equal(back.files.n, 1);
+    assert_string_equal(back.files.items[0], "b.csv");
+    tb_ckpt_offsets_clear(&back);
+    assert_int_equal(tb_ckpt_restore_begin(ck, &r, &err), TB_OK);
+    assert_int_equal(tb_ckpt_restore_base(r, &base), TB_CKPT_BASE_IMAGE);
+    assert_int_equal(base, 0);
+    assert_int_equal(tb_ckpt_restore_image(r, &d, &n, &err), TB_OK);
+    assert_int_equal(n, 6);
+    assert_memory_equal(d, "IMAGE0", 6);
+    assert_int_equal(tb_ckpt_restore_changelog_next(r, &base, &d, &n, &err), TB_OK);
+    assert_null(d);
+    tb_ckpt_restore_end(r);
+    assert_true(tb_ckpt_snapshot_due(ck) == false); /* nothing after the image yet */
+    assert_int_equal(tb_ckpt_write_commit_changelog(ck, 1, "chg-1", 5, &err), TB_OK);
+    assert_true(tb_ckpt_snapshot_due(ck)); /* an image base: move on at once */
+    write_snapshot(ck, 1);
+    assert_false(tb_ckpt_snapshot_due(ck));
+    off = (tb_ckpt_offsets){.batch = 2, .watermark_us = 3};
+    assert_int_equal(tb_strlist_push(&off.files, "c.csv"), TB_OK);
+    assert_int_equal(tb_ckpt_write_offsets(ck, &off, &err), TB_OK); /* references it */
+    tb_ckpt_offsets_clear(&off);
+    assert_int_equal(tb_ckpt_snapshot_batch(ck), 1);
+    tb_ckpt_free(ck);
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    assert_int_equal(tb_ckpt_restore_begin(ck, &r, &err), TB_OK);
+    assert_int_equal(tb_ckpt_restore_base(r, &base), TB_CKPT_BASE_SNAPSHOT);
+    assert_int_equal(base, 1);
+    tb_ckpt_restore_end(r);
+    tb_ckpt_free(ck);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void flip(const char *path, long at)
+{
+    FILE *fp = fopen(path, "r+b");
+    int c;
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+    c = fgetc(fp);
+    assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+    fputc(c ^ 0x20, fp);
+    fclose(fp);
+}
+
+/* Restore to the end; the first error's code (TB_OK when none). */
+static tb_rc try_restore(tb_ckpt *ck, tb_err *err)
+{
+    tb_ckpt_restore *r = NULL;
+    const char *d = NULL;
+    size_t n = 0;
+    int64_t b;
+    tb_rc rc = tb_ckpt_restore_begin(ck, &r, err);
+    while (rc == TB_OK && (rc = tb_ckpt_restore_snapshot_next(r, &d, &n, err)) == TB_OK && d)
+        ;
+    while (rc == TB_OK && (rc = tb_ckpt_restore_changelog_next(r, &b, &d, &n, err)) == TB_OK && d)
+        ;
+    tb_ckpt_restore_end(r);
+    return rc;
+}
+
+static void test_ckpt_state_damage(void **state)
+{
+    char *dir = temp_dir();
+    char snap[600], copy[700], cmd[1500];
+    tb_ckpt *ck = NULL;
+    tb_err err;
+    int64_t s;
+    long size;
+    struct stat st;
+    (void)state;
+
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    tb_ckpt_set_snapshot_min_bytes(ck, 200);
+    run_batches(ck, 0, 20);
+    s = tb_ckpt_snapshot_batch(ck);
+    assert_true(s >= 0);
+    tb_ckpt_free(ck);
+    snprintf(snap, sizeof(snap), "%s/state/snapshot-%lld", dir, (long long)s);
+    snprintf(copy, sizeof(copy), "%s.good", snap);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", snap, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(stat(snap, &st), 0);
+    size = (long)st.st_size;
+    {
+        /* the file parses whole; every cut and flip is found, naming the file */
+        char *img = malloc((size_t)size);
+        FILE *fp = fopen(snap, "rb");
+        int64_t batch = -1;
+        assert_int_equal(fread(img, 1, (size_t)size, fp), (size_t)size);
+        fclose(fp);
+        assert_int_equal(tb_ckpt_parse_snapshot(snap, img, (size_t)size, &batch, NULL, NULL,
+                                                &err), TB_OK);
+        assert_int_equal(batch, s);
+        dump_seed("state-snapshot-file", img, (size_t)size);
+        for (long len = 0; len < size; len++)
+            assert_int_equal(tb_ckpt_parse_snapshot(snap, img, (size_t)len, &batch, NULL, NULL,
+                                                    &err), TB_E_CORRUPT);
+        for (long at = 0; at < size; at++) {
+            img[at] ^= 0x20;
+            assert_int_equal(tb_ckpt_parse_snapshot(snap, img, (size_t)size, &batch, NULL, NULL,
+                                                    &err), TB_E_CORRUPT);
+            img[at] ^= 0x20;
+        }
+        free(img);
+    }
+    /* flipped in a record */
+    flip(snap, size - 30);
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    assert_int_equal(try_restore(ck, &err), TB_E_CORRUPT);
+    assert_non_null(strstr(err.msg, snap));
+    assert_non_null(strstr(err.msg, "checksum"));
+    tb_ckpt_free(ck);
+    /* cut short */
+    assert_int_equal(truncate(snap, size - 10), 0);
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    assert_int_equal(try_restore(ck, &err), TB_E_CORRUPT);
+    assert_non_null(strstr(err.msg, snap));
+    tb_ckpt_free(ck);
+    /* missing, though the log references it */
+    assert_int_equal(unlink(snap), 0);
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    assert_int_equal(try_restore(ck, &err), TB_E_CORRUPT);
+    assert_non_null(strstr(err.msg, snap));
+    assert_non_null(strstr(err.msg, "referenced by the log"));
+    tb_ckpt_free(ck);
+    assert_int_equal(rename(copy, snap), 0);
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    assert_int_equal(try_restore(ck, &err), TB_OK);
+    tb_ckpt_free(ck);
+    rm_rf(dir);
+    free(dir);
 }
 
 static int setup(void **state)
@@ -484,6 +863,9 @@ int main(void)
         cmocka_unit_test(test_changes_no_keys),
         cmocka_unit_test(test_changes_damaged),
         cmocka_unit_test(test_snapshot_blocks),
+        cmocka_unit_test(test_ckpt_changelogs_snapshots),
+        cmocka_unit_test(test_ckpt_old_records),
+        cmocka_unit_test(test_ckpt_state_damage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
