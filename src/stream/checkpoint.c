@@ -1060,6 +1060,11 @@ const char *tb_ckpt_id(const tb_ckpt *ckpt)
     return ckpt->id;
 }
 
+const char *tb_ckpt_dir(const tb_ckpt *ckpt)
+{
+    return ckpt->dir;
+}
+
 int64_t tb_ckpt_last_commit(const tb_ckpt *ckpt)
 {
     return ckpt->last_commit;
@@ -1926,6 +1931,8 @@ bool tb_ckpt_snapshot_due(const tb_ckpt *ckpt)
         return false;
     if (base_kind(ckpt) == TB_CKPT_BASE_IMAGE)
         return true; /* an older release's image: move to snapshot + changelogs */
+    if (ckpt->snap_min == 0)
+        return ckpt->chg_bytes > 0; /* tests: a snapshot at every commit */
     if (base_kind(ckpt) == TB_CKPT_BASE_SNAPSHOT && ckpt->snap_size > floor)
         floor = ckpt->snap_size;
     return ckpt->chg_bytes > floor;

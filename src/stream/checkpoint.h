@@ -99,6 +99,7 @@ typedef struct tb_ckpt_offsets {
 tb_rc tb_ckpt_open(const char *dir, const char *query, tb_ckpt **out, tb_err *err);
 void tb_ckpt_free(tb_ckpt *ckpt);
 const char *tb_ckpt_id(const tb_ckpt *ckpt); /* stable query id (Delta txn appId) */
+const char *tb_ckpt_dir(const tb_ckpt *ckpt);
 /* Highest committed batch, or -1. */
 int64_t tb_ckpt_last_commit(const tb_ckpt *ckpt);
 /* Highest batch with offsets (compacted or not), or -1. */
@@ -184,7 +185,8 @@ void tb_ckpt_restore_end(tb_ckpt_restore *r); /* NULL is a no-op */
  */
 #define TB_CKPT_SNAPSHOT_MIN_BYTES ((uint64_t)4 << 20)
 bool tb_ckpt_snapshot_due(const tb_ckpt *ckpt);
-/* Override the floor above (tests: snapshots every few batches). */
+/* Override the floor above (tests: snapshots every few batches; 0: at every commit).
+ * The environment variable TB_CKPT_SNAPSHOT_MIN_BYTES sets it at open (tests). */
 void tb_ckpt_set_snapshot_min_bytes(tb_ckpt *ckpt, uint64_t bytes);
 typedef struct tb_ckpt_snapshot tb_ckpt_snapshot;
 tb_rc tb_ckpt_snapshot_begin(tb_ckpt *ckpt, int64_t batch, tb_ckpt_snapshot **out,

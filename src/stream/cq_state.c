@@ -1,8 +1,25 @@
 /*
- * cq_state.c - the state of a continuous query and its checkpoint: the state image
- * carried by a commit (aggregate groups, watermark, emitted rows), the writes of a
- * batch's offsets and commit, and the restore at start (state, files seen, view rebuild,
- * re-run of an uncommitted batch).
+ * cq_state.c - the state of a continuous query and its checkpoint: the changelog carried
+ * by a commit, the snapshots, the writes of a batch's offsets and commit, and the restore
+ * at start (state, files seen, view rebuild, re-run of an uncommitted batch).
+ *
+ * Incremental checkpoint (issue 9): a commit carries the batch's changelog, O(what the
+ * batch changed):
+ *   "TBCC", u32 version 1, i64 watermark after the batch,
+ *   u64 length + the aggregate's change set (tb_hashagg_serialize_changes: the groups
+ *       the batch changed, whole, and the windows it evicted; empty without aggregate),
+ *   u8 1 when the emitted rows below replace every earlier one (else they follow them),
+ *   u64 length + CSV text of the rows the batch emitted (append mode).
+ * The aggregate's dirty list is cleared once the changelog is written. When the
+ * checkpoint says a snapshot is due (tb_ckpt_snapshot_due: the changelogs since the last
+ * one outweigh it), the state after the commit is written whole, in records:
+ *   "TBCS", u32 version 1, i64 watermark;
+ *   'E' + CSV text of emitted rows (chunks of up to 4 MB);
+ *   'A' + one block of the aggregate's snapshot (tb_hashagg_snapshot).
+ * Restart reads the snapshot (or an older release's whole image, "TBCQ") and the
+ * changelogs after it: O(snapshot + changelogs). The aggregate does not exist before the
+ * query's first plan: its blocks and change sets wait in q->restore_chg, applied by
+ * tb_cq_restore_agg when the plan creates it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -114,26 +131,6 @@ static tb_rc emitted_catch_up(cq *q, tb_err *err)
     return rc;
 }
 
-static tb_rc cq_state_image(cq *q, tb_buf *img, tb_err *err)
-{
-    tb_buf agg = {0};
-    tb_rc rc = TB_OK;
-    uint32_t version = 1;
-    if (q->agg != NULL)
-        rc = tb_sagg_serialize(q->agg, &agg, err);
-    if (rc == TB_OK && q->emitted != NULL)
-        rc = emitted_catch_up(q, err);
-    uint64_t la = agg.len, le = q->emitted != NULL ? q->emitted_csv.len : 0;
-    if (rc == TB_OK &&
-        (tb_buf_append(img, "TBCQ", 4) || tb_buf_append(img, &version, 4) ||
-         tb_buf_append(img, &q->watermark, 8) || tb_buf_append(img, &la, 8) ||
-         (la && tb_buf_append(img, agg.data, la)) || tb_buf_append(img, &le, 8) ||
-         (le && tb_buf_append(img, q->emitted_csv.data, le))))
-        rc = tb_err_nomem(err);
-    tb_buf_free(&agg);
-    return rc;
-}
-
 static tb_rc cq_load_state(cq *q, const char *data, size_t len, const char *what,
                            tb_err *err)
 {
@@ -172,41 +169,174 @@ static tb_rc cq_load_state(cq *q, const char *data, size_t len, const char *what
     return TB_OK;
 }
 
+/* ---------------------------------------------------------------- changelogs */
+
+static tb_hashagg *cq_hashagg(cq *q)
+{
+    return q->agg != NULL ? tb_sagg_hashagg(q->agg) : NULL;
+}
+
+/* The changelog of the batch that ran last (see the top of the file). */
+static tb_rc cq_changelog(cq *q, tb_buf *out, tb_err *err)
+{
+    tb_hashagg *ha = cq_hashagg(q);
+    uint32_t version = 1;
+    uint64_t la = 0, le = 0;
+    uint8_t reset = 0;
+    size_t at;
+    tb_rc rc = TB_OK;
+    if (q->emitted != NULL)
+        rc = emitted_catch_up(q, err);
+    if (rc != TB_OK)
+        return rc;
+    if (q->emitted_logged > q->emitted_csv.len) { /* encoded again from the start */
+        reset = 1;
+        q->emitted_logged = 0;
+    }
+    if (q->emitted != NULL)
+        le = q->emitted_csv.len - q->emitted_logged;
+    if (tb_buf_append(out, "TBCC", 4) || tb_buf_append(out, &version, 4) ||
+        tb_buf_append(out, &q->watermark, 8) || tb_buf_append(out, &la, 8))
+        return tb_err_nomem(err);
+    at = out->len;
+    if (ha != NULL && (rc = tb_hashagg_serialize_changes(ha, out, err)) != TB_OK)
+        return rc;
+    la = out->len - at;
+    memcpy(out->data + at - 8, &la, 8);
+    if (tb_buf_append(out, &reset, 1) || tb_buf_append(out, &le, 8) ||
+        (le > 0 && tb_buf_append(out, q->emitted_csv.data + q->emitted_logged, le)))
+        return tb_err_nomem(err);
+    return TB_OK;
+}
+
+/* The changelog is in the log: what it holds is no longer a change. */
+static void cq_changes_written(cq *q)
+{
+    tb_hashagg *ha = cq_hashagg(q);
+    if (ha != NULL)
+        tb_hashagg_changes_clear(ha);
+    q->emitted_logged = q->emitted_csv.len;
+}
+
+typedef struct snap_put {
+    tb_ckpt_snapshot *snap;
+    tb_buf rec;
+} snap_put;
+
+/* An aggregate snapshot block as an 'A' record. */
+static tb_rc put_agg_block(void *ud, const void *data, size_t len, tb_err *err)
+{
+    snap_put *sp = ud;
+    sp->rec.len = 0;
+    if (tb_buf_putc(&sp->rec, 'A') != TB_OK || tb_buf_append(&sp->rec, data, len) != TB_OK)
+        return tb_err_nomem(err);
+    return tb_ckpt_snapshot_put(sp->snap, sp->rec.data, sp->rec.len, err);
+}
+
+/* The state now (after the last commit) as a snapshot. */
+static tb_rc cq_snapshot(cq *q, tb_err *err)
+{
+    int64_t batch = tb_ckpt_last_commit(q->ckpt);
+    tb_hashagg *ha = cq_hashagg(q);
+    snap_put sp = {NULL, {0}};
+    uint32_t version = 1;
+    tb_rc rc = tb_ckpt_snapshot_begin(q->ckpt, batch, &sp.snap, err);
+    if (rc != TB_OK)
+        return rc;
+    if (tb_buf_append(&sp.rec, "TBCS", 4) || tb_buf_append(&sp.rec, &version, 4) ||
+        tb_buf_append(&sp.rec, &q->watermark, 8))
+        rc = tb_err_nomem(err);
+    if (rc == TB_OK)
+        rc = tb_ckpt_snapshot_put(sp.snap, sp.rec.data, sp.rec.len, err);
+    if (rc == TB_OK && q->emitted != NULL)
+        rc = emitted_catch_up(q, err);
+    for (size_t off = 0; rc == TB_OK && q->emitted != NULL && off < q->emitted_csv.len;) {
+        /* chunks end at a row's end (a CSV line: emitted rows hold no newline unquoted,
+         * so cut after a newline that ends a row: csv_to_table reads each chunk alone) */
+        size_t n = q->emitted_csv.len - off, cap = (size_t)4 << 20;
+        if (n > cap) {
+            const char *base = q->emitted_csv.data + off;
+            size_t cut = 0;
+            bool quoted = false;
+            for (size_t i = 0; i < n && (cut == 0 || i < cap); i++) {
+                if (base[i] == '"')
+                    quoted = !quoted;
+                else if (base[i] == '\n' && !quoted)
+                    cut = i + 1;
+            }
+            if (cut > 0)
+                n = cut;
+        }
+        sp.rec.len = 0;
+        if (tb_buf_putc(&sp.rec, 'E') || tb_buf_append(&sp.rec, q->emitted_csv.data + off, n))
+            rc = tb_err_nomem(err);
+        else
+            rc = tb_ckpt_snapshot_put(sp.snap, sp.rec.data, sp.rec.len, err);
+        off += n;
+    }
+    if (rc == TB_OK && ha != NULL)
+        rc = tb_hashagg_snapshot(ha, put_agg_block, &sp, err);
+    tb_buf_free(&sp.rec);
+    if (rc != TB_OK) {
+        tb_ckpt_snapshot_abort(sp.snap);
+        return rc;
+    }
+    return tb_ckpt_snapshot_finish(sp.snap, err);
+}
+
+/* After a commit was written: its changelog is out; a snapshot when due; compaction. */
+static void cq_after_commit(cq *q)
+{
+    tb_err e2;
+    tb_err_clear(&e2);
+    if (tb_ckpt_snapshot_due(q->ckpt)) {
+        int64_t t0 = tb_now_ns();
+        if (cq_snapshot(q, &e2) != TB_OK)
+            tb_log(TB_LOG_WARN, "%s: checkpoint snapshot failed (retried later): %s", q->name,
+                   e2.msg);
+        else
+            tb_log(TB_LOG_DEBUG, "%s: snapshot of batch %" PRId64 " in %.1f ms", q->name,
+                   tb_ckpt_last_commit(q->ckpt), (double)(tb_now_ns() - t0) / 1e6);
+        tb_err_clear(&e2);
+    }
+    if (tb_ckpt_maybe_compact(q->ckpt, NULL, &e2) != TB_OK)
+        tb_log(TB_LOG_WARN, "%s: checkpoint compaction failed (retried later): %s", q->name,
+               e2.msg);
+}
+
 /* ---------------------------------------------------------------- checkpoint writes */
-/* Append the pending commit on its own, with the state held now. */
+/* Append the pending commit on its own, with the changelog of the batch. */
 tb_rc tb_cq_flush(cq *q, tb_err *err)
 {
     if (q->pending_commit < 0 || q->failed)
         return TB_OK;
-    tb_buf img = {0};
-    tb_rc rc = cq_state_image(q, &img, err);
+    tb_buf chg = {0};
+    tb_rc rc = cq_changelog(q, &chg, err);
     if (rc == TB_OK)
-        rc = tb_ckpt_write_commit_state(q->ckpt, q->pending_commit, img.data, img.len, err);
-    tb_buf_free(&img);
+        rc = tb_ckpt_write_commit_changelog(q->ckpt, q->pending_commit, chg.data, chg.len, err);
+    tb_buf_free(&chg);
     if (rc != TB_OK)
         return rc;
+    cq_changes_written(q);
     tb_cq_kill_point("commit", q->pending_commit);
     q->pending_commit = -1;
-    tb_err e2;
-    tb_err_clear(&e2);
-    if (tb_ckpt_maybe_compact(q->ckpt, NULL, &e2) != TB_OK)
-        tb_log(TB_LOG_WARN, "%s: checkpoint compaction failed (retried later): %s", q->name,
-               e2.msg);
+    cq_after_commit(q);
     return TB_OK;
 }
 
 /*
  * Batch N's offsets over `files` (full paths; names relative to the source directory
  * are stored), written before anything reads them. When batch N-1 is pending, the record
- * also carries its commit and the state held now (the state after N-1): one durable
- * write is both the intent of N and the commit of N-1.
+ * also carries its commit and its changelog: one durable write is both the intent of N
+ * and the commit of N-1.
  */
 tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const tb_strlist *files, tb_err *err)
 {
     tb_ckpt_offsets off = {.batch = batch, .watermark_us = q->watermark};
-    tb_buf img = {0};
+    tb_buf chg = {0};
     tb_rc rc = TB_OK;
     size_t dl = strlen(q->src->dir);
+    bool commit = false;
     if (q->pending_commit >= 0 && q->pending_commit != batch - 1)
         rc = tb_cq_flush(q, err); /* not the batch before: it cannot ride along */
     for (size_t i = 0; rc == TB_OK && i < files->n; i++) {
@@ -217,26 +347,204 @@ tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const tb_strlist *files, tb_err 
             rc = tb_err_nomem(err);
     }
     if (rc == TB_OK && q->pending_commit >= 0) {
-        rc = cq_state_image(q, &img, err);
-        off.has_commit = true;
-        off.state = img.data; /* borrowed */
-        off.state_len = img.len;
+        rc = cq_changelog(q, &chg, err);
+        off.has_commit = commit = true;
+        off.changelog = chg.data; /* borrowed */
+        off.changelog_len = chg.len;
     }
     if (rc == TB_OK)
         rc = tb_ckpt_write_offsets(q->ckpt, &off, err);
-    off.state = NULL;
+    off.changelog = NULL;
     tb_ckpt_offsets_clear(&off);
-    tb_buf_free(&img);
+    tb_buf_free(&chg);
     if (rc != TB_OK)
         return rc;
+    if (commit)
+        cq_changes_written(q);
     tb_cq_kill_point("offsets", batch);
     q->pending_commit = -1;
-    tb_err e2;
-    tb_err_clear(&e2);
-    if (tb_ckpt_maybe_compact(q->ckpt, NULL, &e2) != TB_OK)
-        tb_log(TB_LOG_WARN, "%s: checkpoint compaction failed (retried later): %s", q->name,
-               e2.msg);
+    if (commit) {
+        cq_after_commit(q);
+    } else {
+        tb_err e2;
+        tb_err_clear(&e2);
+        if (tb_ckpt_maybe_compact(q->ckpt, NULL, &e2) != TB_OK)
+            tb_log(TB_LOG_WARN, "%s: checkpoint compaction failed (retried later): %s",
+                   q->name, e2.msg);
+    }
     return TB_OK;
+}
+
+/* ---------------------------------------------------------------- restore */
+
+/* Hold an aggregate change set (from `batch`'s changelog, or the snapshot: -1) for
+ * tb_cq_restore_agg. */
+static tb_rc hold_changes(cq *q, int64_t batch, const char *data, size_t len, tb_err *err)
+{
+    uint64_t n = len;
+    if (tb_buf_append(&q->restore_chg, &n, 8) || tb_buf_append(&q->restore_chg, &batch, 8) ||
+        (len > 0 && tb_buf_append(&q->restore_chg, data, len)))
+        return tb_err_nomem(err);
+    return TB_OK;
+}
+
+tb_rc tb_cq_restore_agg(cq *q, tb_err *err)
+{
+    tb_hashagg *ha = cq_hashagg(q);
+    tb_rc rc = TB_OK;
+    for (size_t off = 0; ha != NULL && off + 16 <= q->restore_chg.len && rc == TB_OK;) {
+        uint64_t n;
+        int64_t batch;
+        memcpy(&n, q->restore_chg.data + off, 8);
+        memcpy(&batch, q->restore_chg.data + off + 8, 8);
+        rc = tb_hashagg_apply_changes(ha, q->restore_chg.data + off + 16, n, err);
+        if (rc != TB_OK) {
+            if (batch < 0)
+                tb_err_prefix(err, "checkpoint %s: snapshot %s/state/snapshot-%" PRId64,
+                              q->name, tb_ckpt_dir(q->ckpt), -batch - 1);
+            else
+                tb_err_prefix(err, "checkpoint %s: %s/log: the changelog of batch %" PRId64,
+                              q->name, tb_ckpt_dir(q->ckpt), batch);
+        }
+        off += 16 + n;
+    }
+    if (ha != NULL)
+        tb_hashagg_changes_clear(ha); /* restored: nothing changed since the commit */
+    tb_buf_free(&q->restore_chg);
+    return rc;
+}
+
+/* Append emitted rows (CSV text) to the emitted table and its text. */
+static tb_rc restore_emitted(cq *q, const char *data, size_t len, bool reset, const char *what,
+                             tb_err *err)
+{
+    tb_rc rc;
+    if (q->emitted == NULL)
+        return TB_OK;
+    if (reset) {
+        tb_table_truncate(q->emitted);
+        q->emitted_csv.len = 0;
+    }
+    if (len == 0)
+        return TB_OK;
+    rc = csv_to_table(data, len, q->emitted, err);
+    if (rc == TB_OK && tb_buf_append(&q->emitted_csv, data, len) != TB_OK)
+        rc = tb_err_nomem(err);
+    if (rc != TB_OK)
+        return tb_err_prefix(err, "checkpoint %s: emitted rows of %s", q->name, what);
+    return TB_OK;
+}
+
+static tb_rc bad_state(cq *q, const char *what, const char *why, tb_err *err)
+{
+    return TB_ERRF(err, TB_E_CORRUPT, "checkpoint %s: %s is damaged (%s)", q->name, what, why);
+}
+
+/* A changelog (see the top of the file). */
+static tb_rc apply_changelog(cq *q, int64_t batch, const char *data, size_t len, tb_err *err)
+{
+    char what[600];
+    uint32_t version;
+    uint64_t la, le;
+    uint8_t reset;
+    snprintf(what, sizeof(what), "%s/log: the changelog of batch %" PRId64,
+             tb_ckpt_dir(q->ckpt), batch);
+    if (len < 24 || memcmp(data, "TBCC", 4) != 0)
+        return bad_state(q, what, "not a changelog", err);
+    memcpy(&version, data + 4, 4);
+    memcpy(&la, data + 16, 8);
+    if (version != 1 || la > len - 24 || len - 24 - la < 9)
+        return bad_state(q, what, "bad version or length", err);
+    memcpy(&reset, data + 24 + la, 1);
+    memcpy(&le, data + 25 + la, 8);
+    if (reset > 1 || le != len - 33 - la)
+        return bad_state(q, what, "bad length of the emitted rows", err);
+    memcpy(&q->watermark, data + 8, 8);
+    tb_rc rc = TB_OK;
+    if (la > 0) {
+        if (!q->is_agg)
+            return bad_state(q, what, "aggregate changes for a query without aggregate", err);
+        rc = hold_changes(q, batch, data + 24, la, err);
+    }
+    if (rc == TB_OK)
+        rc = restore_emitted(q, data + 33 + la, le, reset != 0, what, err);
+    return rc;
+}
+
+/* A snapshot's records (see the top of the file). */
+static tb_rc apply_snapshot(cq *q, tb_ckpt_restore *r, int64_t base, tb_err *err)
+{
+    char what[600];
+    bool head = false;
+    tb_rc rc;
+    snprintf(what, sizeof(what), "%s/state/snapshot-%" PRId64, tb_ckpt_dir(q->ckpt), base);
+    for (;;) {
+        const char *d = NULL;
+        size_t n = 0;
+        rc = tb_ckpt_restore_snapshot_next(r, &d, &n, err);
+        if (rc != TB_OK || d == NULL)
+            break;
+        if (!head) {
+            uint32_t version;
+            if (n != 16 || memcmp(d, "TBCS", 4) != 0)
+                return bad_state(q, what, "no query state header", err);
+            memcpy(&version, d + 4, 4);
+            if (version != 1)
+                return bad_state(q, what, "unknown version", err);
+            memcpy(&q->watermark, d + 8, 8);
+            head = true;
+        } else if (n > 0 && d[0] == 'E') {
+            rc = restore_emitted(q, d + 1, n - 1, false, what, err);
+        } else if (n > 0 && d[0] == 'A' && q->is_agg) {
+            rc = hold_changes(q, -base - 1, d + 1, n - 1, err);
+        } else {
+            return bad_state(q, what, "a record of an unknown kind", err);
+        }
+        if (rc != TB_OK)
+            break;
+    }
+    if (rc == TB_OK && !head)
+        rc = bad_state(q, what, "no query state header", err);
+    return rc;
+}
+
+/* The state after the last commit: its base, then the changelogs after it. */
+static tb_rc cq_restore(cq *q, tb_err *err)
+{
+    tb_ckpt_restore *r = NULL;
+    int64_t base = -1;
+    tb_rc rc = tb_ckpt_restore_begin(q->ckpt, &r, err);
+    if (rc != TB_OK)
+        return rc;
+    switch (tb_ckpt_restore_base(r, &base)) {
+    case TB_CKPT_BASE_SNAPSHOT:
+        rc = apply_snapshot(q, r, base, err);
+        break;
+    case TB_CKPT_BASE_IMAGE: {
+        const char *d = NULL;
+        size_t n = 0;
+        rc = tb_ckpt_restore_image(r, &d, &n, err);
+        if (rc == TB_OK)
+            rc = cq_load_state(q, d, n, "state", err);
+        break;
+    }
+    default:
+        break;
+    }
+    while (rc == TB_OK) {
+        const char *d = NULL;
+        size_t n = 0;
+        int64_t batch = -1;
+        rc = tb_ckpt_restore_changelog_next(r, &batch, &d, &n, err);
+        if (rc != TB_OK || d == NULL)
+            break;
+        rc = apply_changelog(q, batch, d, n, err);
+    }
+    tb_ckpt_restore_end(r);
+    if (q->emitted != NULL)
+        q->emitted_rows = tb_table_rows(q->emitted); /* the text encodes exactly them */
+    q->emitted_logged = q->emitted_csv.len;
+    return rc;
 }
 
 /*
@@ -315,12 +623,7 @@ tb_rc tb_cq_start(tb_stream *st, cq *q, tb_err *err)
     int64_t c = tb_ckpt_last_commit(q->ckpt);
     int64_t last_off = tb_ckpt_last_offsets(q->ckpt);
     if (c >= 0) {
-        char *data = NULL;
-        size_t len = 0;
-        rc = tb_ckpt_read_state(q->ckpt, c, &data, &len, err);
-        if (rc == TB_OK)
-            rc = cq_load_state(q, data, len, "state", err);
-        tb_free(data);
+        rc = cq_restore(q, err);
         if (rc != TB_OK)
             return rc;
     }

@@ -239,6 +239,8 @@ tb_rc tb_cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **group_
         q->restore = NULL;
         q->restore_len = 0;
     }
+    if (rc == TB_OK && q->restore_chg.len > 0)
+        rc = tb_cq_restore_agg(q, err); /* snapshot + changelogs (cq_state.c) */
     return rc;
 }
 
@@ -288,6 +290,7 @@ static void cq_free(cq *q)
     tb_free(q->restore);
     tb_table_free(q->emitted);
     tb_buf_free(&q->emitted_csv);
+    tb_buf_free(&q->restore_chg);
     tb_schema_free(q->out_schema);
     tb_ckpt_free(q->ckpt);
     tb_filewatch_free(q->fw);

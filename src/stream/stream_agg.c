@@ -48,6 +48,11 @@ size_t tb_sagg_bytes(const tb_sagg *state)
     return tb_hashagg_bytes(state->ha);
 }
 
+tb_hashagg *tb_sagg_hashagg(tb_sagg *state)
+{
+    return state->ha;
+}
+
 tb_rc tb_sagg_serialize(const tb_sagg *state, tb_buf *out, tb_err *err)
 {
     return tb_hashagg_serialize(state->ha, out, err);

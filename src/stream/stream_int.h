@@ -40,6 +40,8 @@ void tb_sagg_free(tb_sagg *state);
 uint64_t tb_sagg_groups(const tb_sagg *state);
 size_t tb_sagg_bytes(const tb_sagg *state);
 tb_rc tb_sagg_serialize(const tb_sagg *state, tb_buf *out, tb_err *err);
+/* The hash aggregate holding the state (change sets, snapshots: cq_state.c). */
+tb_hashagg *tb_sagg_hashagg(tb_sagg *state);
 /* Remove the groups whose timestamp key `group_col` is < before_us (closed windows). */
 tb_rc tb_sagg_evict_before(tb_sagg *state, uint32_t group_col, int64_t before_us,
                            tb_err *err);
@@ -114,6 +116,11 @@ typedef struct cq {
     tb_sagg *agg;
     char *restore;     /* serialized agg state waiting for the first plan */
     size_t restore_len;
+    /* cq_state.c: aggregate change sets read at start (a snapshot's blocks, then the
+     * changelogs' parts), applied once the aggregate exists (tb_cq_restore_agg): a list
+     * of u64 length + bytes; and how much of emitted_csv some changelog already holds */
+    tb_buf restore_chg;
+    size_t emitted_logged;
     int win_group;     /* group column holding the window start (or end), -1 */
     int64_t win_size_us; /* from that column's value to the window's end */
     int win_out_col;   /* output column holding the window start, -1 */
@@ -198,5 +205,8 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fil
 tb_rc tb_cq_flush(cq *q, tb_err *err);
 tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const tb_strlist *files, tb_err *err);
 tb_rc tb_cq_start(tb_stream *st, cq *q, tb_err *err);
+/* Apply the change sets tb_cq_start read (q->restore_chg) to the aggregate, just
+ * created (with q->restore, an older release's image, already loaded). */
+tb_rc tb_cq_restore_agg(cq *q, tb_err *err);
 
 #endif /* TB_STREAM_INT_H */
