@@ -25,7 +25,9 @@
  *     image; applied to an empty state (tb_hashagg_apply_changes) it gives TB_OK or
  *     TB_E_CORRUPT; a state that took it is emitted and snapshotted;
  *   - a snapshot file (tb_ckpt_parse_snapshot: header, CRC-checked records, end record);
- *     an error names the file.
+ *     an error names the file;
+ *   - a query's changelog ("TBCC", tb_cq_changelog_parse) and an aggregate record of a
+ *     query snapshot ('A' + change set): their aggregate change set is tried as above.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@
 #include "exec/exec.h"
 #include "exec/op_int.h"
 #include "stream/checkpoint.h"
+#include "stream/stream_int.h"
 
 #define MAX_KEYS 16
 #define MAX_AGGS 16
@@ -512,6 +515,25 @@ static void try_images(const uint8_t *data, size_t size)
 
     if (arena == NULL)
         return;
+    /* a query's changelog (cq_state.c): unwrap its aggregate change set */
+    if (size >= 4 && memcmp(data, "TBCC", 4) == 0) {
+        tb_cq_changelog cl;
+        const char *why = NULL;
+        if (tb_cq_changelog_parse((const char *)data, size, &cl, &why) != TB_OK) {
+            if (why == NULL)
+                die("a bad changelog without a reason");
+        } else {
+            if (cl.agg_len > size || cl.emitted_len > size)
+                die("changelog parts past the end");
+            data = (const uint8_t *)cl.agg;
+            size = cl.agg_len;
+        }
+    }
+    /* a snapshot record of the aggregate ('A' + block, cq_state.c) */
+    if (size >= 5 && data[0] == 'A' && memcmp(data + 1, "TBHC", 4) == 0) {
+        data++;
+        size--;
+    }
     /* a query state (stream.c's cq_state_image): unwrap its aggregate image */
     if (size >= 24 && memcmp(data, "TBCQ", 4) == 0) {
         uint64_t la;

@@ -440,34 +440,56 @@ static tb_rc bad_state(cq *q, const char *what, const char *why, tb_err *err)
     return TB_ERRF(err, TB_E_CORRUPT, "checkpoint %s: %s is damaged (%s)", q->name, what, why);
 }
 
+tb_rc tb_cq_changelog_parse(const char *data, size_t len, tb_cq_changelog *out,
+                            const char **out_why)
+{
+    uint32_t version;
+    uint64_t la, le;
+    memset(out, 0, sizeof(*out));
+    *out_why = NULL;
+    if (len < 24 || memcmp(data, "TBCC", 4) != 0) {
+        *out_why = "not a changelog";
+        return TB_E_CORRUPT;
+    }
+    memcpy(&version, data + 4, 4);
+    memcpy(&la, data + 16, 8);
+    if (version != 1 || la > len - 24 || len - 24 - la < 9) {
+        *out_why = "bad version or length";
+        return TB_E_CORRUPT;
+    }
+    memcpy(&out->reset, data + 24 + la, 1);
+    memcpy(&le, data + 25 + la, 8);
+    if (out->reset > 1 || le != len - 33 - la) {
+        *out_why = "bad length of the emitted rows";
+        return TB_E_CORRUPT;
+    }
+    memcpy(&out->watermark, data + 8, 8);
+    out->agg = data + 24;
+    out->agg_len = la;
+    out->emitted = data + 33 + la;
+    out->emitted_len = le;
+    return TB_OK;
+}
+
 /* A changelog (see the top of the file). */
 static tb_rc apply_changelog(cq *q, int64_t batch, const char *data, size_t len, tb_err *err)
 {
     char what[600];
-    uint32_t version;
-    uint64_t la, le;
-    uint8_t reset;
+    tb_cq_changelog cl;
+    const char *why = NULL;
     snprintf(what, sizeof(what), "%s/log: the changelog of batch %" PRId64,
              tb_ckpt_dir(q->ckpt), batch);
-    if (len < 24 || memcmp(data, "TBCC", 4) != 0)
-        return bad_state(q, what, "not a changelog", err);
-    memcpy(&version, data + 4, 4);
-    memcpy(&la, data + 16, 8);
-    if (version != 1 || la > len - 24 || len - 24 - la < 9)
-        return bad_state(q, what, "bad version or length", err);
-    memcpy(&reset, data + 24 + la, 1);
-    memcpy(&le, data + 25 + la, 8);
-    if (reset > 1 || le != len - 33 - la)
-        return bad_state(q, what, "bad length of the emitted rows", err);
-    memcpy(&q->watermark, data + 8, 8);
+    if (tb_cq_changelog_parse(data, len, &cl, &why) != TB_OK)
+        return bad_state(q, what, why, err);
+    q->watermark = cl.watermark;
     tb_rc rc = TB_OK;
-    if (la > 0) {
+    if (cl.agg_len > 0) {
         if (!q->is_agg)
             return bad_state(q, what, "aggregate changes for a query without aggregate", err);
-        rc = hold_changes(q, batch, data + 24, la, err);
+        rc = hold_changes(q, batch, cl.agg, cl.agg_len, err);
     }
     if (rc == TB_OK)
-        rc = restore_emitted(q, data + 33 + la, le, reset != 0, what, err);
+        rc = restore_emitted(q, cl.emitted, cl.emitted_len, cl.reset != 0, what, err);
     return rc;
 }
 

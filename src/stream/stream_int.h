@@ -205,6 +205,18 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fil
 tb_rc tb_cq_flush(cq *q, tb_err *err);
 tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const tb_strlist *files, tb_err *err);
 tb_rc tb_cq_start(tb_stream *st, cq *q, tb_err *err);
+/* A query's changelog (cq_state.c), split into its parts (pointers into data);
+ * TB_E_CORRUPT with *out_why when malformed. For fuzz_checkpoint too. */
+typedef struct tb_cq_changelog {
+    int64_t watermark;
+    const char *agg; /* aggregate change set (tb_hashagg_apply_changes) */
+    size_t agg_len;
+    uint8_t reset;   /* the emitted rows replace every earlier one */
+    const char *emitted; /* CSV text */
+    size_t emitted_len;
+} tb_cq_changelog;
+tb_rc tb_cq_changelog_parse(const char *data, size_t len, tb_cq_changelog *out,
+                            const char **out_why);
 /* Apply the change sets tb_cq_start read (q->restore_chg) to the aggregate, just
  * created (with q->restore, an older release's image, already loaded). */
 tb_rc tb_cq_restore_agg(cq *q, tb_err *err);
