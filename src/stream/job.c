@@ -114,12 +114,29 @@ static tb_rc collect_relations(const ProtobufCMessage *m, tb_strlist *out)
     return TB_OK;
 }
 
-static stream_src *find_src(tb_stream *st, const char *name)
+/*
+ * The stream a query reads, found after binding (views and CTEs expanded): the stream
+ * tables of the stream scans in its plan. *out_tab NULL: none (a static query). Two
+ * different streams: an error at pos naming both.
+ */
+static tb_rc stream_of(tb_stream *st, const char *text, const PgQuery__Node *select,
+                       const char *what, int pos, stream_tab **out_tab, tb_err *err)
 {
-    for (size_t i = 0; i < st->n_srcs; i++)
-        if (strcmp(st->srcs[i]->name, name) == 0)
-            return st->srcs[i];
-    return NULL;
+    tb_plan *plan = NULL;
+    stream_tab *tabs[2] = {NULL, NULL};
+    *out_tab = NULL;
+    tb_rc rc = tb_sql_plan_node(st->db, text, select, NULL, &plan, err);
+    if (rc != TB_OK)
+        return rc;
+    uint32_t n = tb_sscan_tables(plan->root, tabs, 2);
+    tb_plan_free(plan);
+    if (n > 1)
+        return TB_ERRPOS(err, TB_E_UNSUPPORTED, pos,
+                         "%s reads two streams (%s, %s): joins of two streams are not "
+                         "supported; join a stream with static tables",
+                         what, tabs[0]->name, tabs[1]->name);
+    *out_tab = tabs[0];
+    return TB_OK;
 }
 
 static cq *find_cq(tb_stream *st, const char *name)
@@ -290,7 +307,8 @@ static void cq_free(cq *q)
     tb_buf_free(&q->emitted_csv);
     tb_schema_free(q->out_schema);
     tb_ckpt_free(q->ckpt);
-    tb_filewatch_free(q->fw);
+    if (q->src != NULL)
+        q->src->vt->free(q->src);
     tb_free(q->prev_hashes);
     tb_free(q->win_name);
     tb_free(q->query_text);
@@ -300,7 +318,7 @@ static void cq_free(cq *q)
 
 /* A continuous query over `src`: name is the view (or NULL for an INSERT pipeline). */
 static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
-                       const PgQuery__Node *select, stream_src *src, const char *stmt_text,
+                       const PgQuery__Node *select, stream_tab *tab, const char *stmt_text,
                        int pos, cq **out, tb_err *err)
 {
     tb_rc rc;
@@ -310,9 +328,8 @@ static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
     if (q == NULL)
         return tb_err_nomem(err);
     q->st = st;
-    q->src = src;
-    for (size_t i = 0; i < st->n_cqs; i++)
-        src->shared |= st->cqs[i]->src == src; /* a second query over src */
+    q->tab = tab;
+    tab->n_readers++;
     q->select = select;
     q->text = text;
     q->win_group = -1;
@@ -325,12 +342,16 @@ static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
         rc = tb_err_nomem(err);
         goto fail;
     }
+    /* Its own instance of the source: its position is the query's. */
+    tb_ssrc_args args = {.name = tab->name, .kv = &tab->kv, .schema = tab->schema,
+                         .query_id = q->name, .batch = 0};
+    rc = tab->vt->create(&args, &q->src, err);
+    if (rc != TB_OK)
+        goto fail;
+    q->src->batch = -1;
     /* Plan once with no input: output schema, aggregate or not, window column. */
-    tb_strlist none = {0};
-    src->cur_files = &none;
     tb_plan_opts popts = {.make_agg = tb_cq_make_agg, .ud = q};
     rc = tb_sql_plan_node(st->db, text, select, &popts, &plan, err);
-    src->cur_files = NULL;
     if (rc != TB_OK)
         goto fail;
     q->out_schema = tb_schema_copy(plan->root->schema);
@@ -344,7 +365,7 @@ static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
     tb_sagg_free(q->agg);
     q->agg = NULL;
     q->mode = q->is_agg ? MODE_COMPLETE : MODE_APPEND;
-    if (q->is_agg && src->wm_col >= 0 && q->win_group >= 0) {
+    if (q->is_agg && tab->wm_col >= 0 && q->win_group >= 0) {
         /* The output column carrying the window start: the group's own name, else
          * "window_start", else the only timestamp column of the output. */
         if (q->win_name != NULL)
@@ -389,16 +410,17 @@ fail:
     if (rc != TB_OK && err->pos < 0)
         err->pos = pos;
     tb_plan_free(plan);
+    tab->n_readers--;
     cq_free(q);
     return rc;
 }
 
 static tb_rc create_mv(tb_stream *st, const char *name, const char *text,
-                       const PgQuery__Node *select, stream_src *src, const char *stmt_text,
+                       const PgQuery__Node *select, stream_tab *tab, const char *stmt_text,
                        int pos, tb_err *err)
 {
     cq *q = NULL;
-    tb_rc rc = create_cq(st, name, text, select, src, stmt_text, pos, &q, err);
+    tb_rc rc = create_cq(st, name, text, select, tab, stmt_text, pos, &q, err);
     if (rc != TB_OK)
         return rc;
     tb_table *mv = tb_table_new(q->out_schema);
@@ -567,8 +589,15 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
          * the CSV parse mode of a source (permissive, dropmalformed, failfast). */
         bool files_sink = connector != NULL && tb_str_ieq(connector, "files") &&
                           tb_stream_kv_get(&kv, "output_mode") != NULL;
-        if (connector != NULL && tb_str_ieq(connector, "files") && !files_sink) {
-            rc = tb_fsrc_create(st, node, name, &kv, off, err);
+        const tb_ssrc_vt *svt = files_sink ? NULL : tb_ssrc_lookup(connector);
+        if (svt != NULL) {
+            stream_tab *tab = NULL;
+            rc = tb_stream_tab_create(st, node, name, svt, &kv, off, &tab, err);
+            if (rc == TB_OK && tb_grow((void **)&st->tabs, &(size_t){st->n_tabs}, st->n_tabs + 1,
+                                       sizeof(void *)) != TB_OK)
+                rc = tb_err_nomem(err);
+            if (rc == TB_OK)
+                st->tabs[st->n_tabs++] = tab;
             goto done;
         }
         if (connector != NULL && (files_sink || (!tb_str_ieq(connector, "files") &&
@@ -619,18 +648,7 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
             rc = tb_err_nomem(err);
             goto done;
         }
-        stream_src *src = NULL;
         for (size_t i = 0; i < rels.n; i++) {
-            stream_src *s = find_src(st, rels.items[i]);
-            if (s != NULL && src != NULL && s != src) {
-                rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, off,
-                               "materialized view \"%s\" reads two streams (%s, %s): joins of "
-                               "two streams are not supported; join a stream with static tables",
-                               name, src->name, s->name);
-                goto done;
-            }
-            if (s != NULL)
-                src = s;
             if (find_cq(st, rels.items[i]) != NULL) {
                 rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, off,
                                "materialized view \"%s\" reads the streaming view \"%s\": views "
@@ -639,6 +657,12 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
                 goto done;
             }
         }
+        char what[300];
+        snprintf(what, sizeof(what), "materialized view \"%s\"", name);
+        stream_tab *src = NULL;
+        rc = stream_of(st, text, c->query, what, off, &src, err);
+        if (rc != TB_OK)
+            goto done;
         if (src == NULL) {
             rc = create_static_mv(st, name, text, c->query, err);
             goto done;
@@ -663,12 +687,15 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
             goto done;
         }
         cq *q = NULL;
-        stream_src *src = NULL;
-        for (size_t i = 0; i < rels.n; i++) {
-            if (q == NULL)
-                q = find_cq(st, rels.items[i]);
-            if (src == NULL)
-                src = find_src(st, rels.items[i]);
+        stream_tab *src = NULL;
+        for (size_t i = 0; i < rels.n && q == NULL; i++)
+            q = find_cq(st, rels.items[i]);
+        if (q == NULL) {
+            char what[300];
+            snprintf(what, sizeof(what), "INSERT INTO %s", d->name);
+            rc = stream_of(st, text, ins->select_stmt, what, off, &src, err);
+            if (rc != TB_OK)
+                goto done;
         }
         if (q != NULL) {
             if (!is_select_star(ins->select_stmt)) {
@@ -801,7 +828,7 @@ void tb_stream_free(tb_stream *st)
     for (size_t i = 0; i < st->n_parses; i++)
         pg_query__parse_result__free_unpacked(st->parses[i], NULL);
     tb_free(st->parses);
-    tb_free(st->srcs);
+    tb_free(st->tabs);
     tb_strlist_free(&st->texts);
     tb_free(st->ckpt_root);
     tb_free(st);

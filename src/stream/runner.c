@@ -182,7 +182,7 @@ static uint64_t cq_bytes(const cq *q)
 }
 
 /* --memory-limit: the streaming state of all queries, checked after each batch of q. */
-static tb_rc check_memory(tb_stream *st, cq *q, bool refresh, tb_err *err)
+static tb_rc check_memory(tb_stream *st, cq *q, bool refresh, int64_t batch, tb_err *err)
 {
     if (st->opts.memory_limit == 0)
         return TB_OK;
@@ -199,7 +199,7 @@ static tb_rc check_memory(tb_stream *st, cq *q, bool refresh, tb_err *err)
                    " bytes%s) %s batch %" PRId64 "; the checkpoint is intact: restart with a "
                    "higher --memory-limit to resume",
                    st->opts.memory_limit, q->name, cq_bytes(q), others,
-                   refresh ? "restoring committed" : "in uncommitted", q->src->cur_batch);
+                   refresh ? "restoring committed" : "in uncommitted", batch);
 }
 
 /* Update mode: keep the hashes of this result's rows (sorted) for the next batch's
@@ -236,37 +236,36 @@ static tb_rc remember_result(cq *q, tb_table *result, tb_err *err)
     return TB_OK;
 }
 
-tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
-                       bool replay, tb_err *err)
+tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets, bool replay,
+                      bool rebuild, tb_err *err)
 {
     tb_rc rc = TB_OK;
     tb_plan *plan = NULL;
     tb_table *result = NULL, *closed = NULL;
-    tb_strlist none = {0};
     batch_stats bs = {.batch = batch, .t_start = tb_now_ns(), .wall_start_us = tb_wall_us()};
-    stream_src *src = q->src;
-    bool refresh = files == NULL || src->rebuilding;
+    bool refresh = offsets == NULL || rebuild;
+    tb_ssrc *src = q->src;
 
     if (!refresh && !replay) {
-        rc = tb_cq_write_offsets(q, batch, files, err);
+        rc = tb_cq_write_offsets(q, batch, offsets, err);
         if (rc != TB_OK)
             return rc;
     }
     bs.t_offsets = tb_now_ns();
-    bs.n_files = refresh ? 0 : files->n;
-    src->cur_files = files == NULL ? &none : files;
-    src->cur_watermark = q->watermark;
-    src->cur_batch = batch;
-    src->cur_query = q->name;
-    tb_fsrc_bad_discard(src);
-    src->batch_max_ts = INT64_MIN;
-    src->batch_rows = src->batch_late = src->batch_malformed = 0;
+    const json_t *files = json_object_get(offsets, "files");
+    bs.n_files = refresh ? 0 : json_array_size(files);
+    batch_in bi = {.src = src, .offsets = offsets, .watermark = q->watermark,
+                   .max_ts = INT64_MIN};
+    memset(&src->stats, 0, sizeof(src->stats));
+    src->batch = refresh ? -1 : batch;
+    src->query = q->tab->n_readers > 1 ? q->name : NULL;
 
     tb_plan_opts popts = {.make_agg = tb_cq_make_agg, .ud = q};
     rc = tb_sql_plan_node(st->db, q->text, q->select, &popts, &plan, err);
     bs.t_plan = tb_now_ns();
     if (rc != TB_OK)
         goto done;
+    tb_sscan_bind(plan->root, q->tab, &bi);
     result = tb_table_new(plan->root->schema);
     if (result == NULL) {
         rc = tb_err_nomem(err);
@@ -275,10 +274,8 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fil
     for (;;) {
         tb_batch *b = NULL;
         rc = tb_op_next(plan->root, &b, err);
-        if (rc != TB_OK) {
-            tb_fsrc_missing_hint(src, files, err);
+        if (rc != TB_OK)
             goto done;
-        }
         if (b == NULL)
             break;
         if (b->n_rows == 0)
@@ -291,12 +288,11 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fil
     tb_plan_free(plan);
     plan = NULL;
     bs.t_exec = tb_now_ns();
-    bs.rows_in = src->batch_rows;
-    bs.late = src->batch_late;
-    bs.malformed = src->batch_malformed;
-    src->cur_files = NULL;
-    if (src->wm_col >= 0 && src->batch_max_ts != INT64_MIN) {
-        int64_t wm = src->batch_max_ts - src->wm_delay_us;
+    bs.rows_in = bi.rows;
+    bs.late = bi.late;
+    bs.malformed = src->stats.rows_malformed;
+    if (q->tab->wm_col >= 0 && bi.max_ts != INT64_MIN) {
+        int64_t wm = bi.max_ts - q->tab->wm_delay_us;
         if (q->watermark == TB_WATERMARK_NONE || wm > q->watermark)
             q->watermark = wm;
     }
@@ -423,7 +419,7 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fil
         }
         if (agg) {
             tb_table_swap(q->mv, fresh); /* complete: the view is the whole result */
-        } else if (!refresh || src->rebuilding) {
+        } else if (!refresh || rebuild) {
             tb_op *scan = NULL;
             rc = tb_table_scan_new(fresh, NULL, 0, &scan, err);
             while (rc == TB_OK) {
@@ -440,7 +436,7 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fil
             goto done;
     }
 
-    rc = check_memory(st, q, refresh, err);
+    rc = check_memory(st, q, refresh, batch, err);
     if (rc != TB_OK)
         goto done; /* batch N stays uncommitted: a restart with a higher limit re-runs it */
     if (refresh) {
@@ -450,13 +446,8 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fil
             rc = remember_result(q, result, err);
         goto done;
     }
-    if ((src->bad_dir != NULL || q->n_sinks > 0) && tb_ckpt_dirty_since(q->ckpt) != 0) {
-        rc = tb_ckpt_sync(q->ckpt, err); /* the batch's files before any output of it */
-        if (rc != TB_OK)
-            goto done;
-    }
-    if (src->bad_dir != NULL) {
-        rc = tb_fsrc_bad_publish(src, err); /* durable before any sink commits batch N */
+    if (q->n_sinks > 0 && tb_ckpt_dirty_since(q->ckpt) != 0) {
+        rc = tb_ckpt_sync(q->ckpt, err); /* the batch's offsets before any output of it */
         if (rc != TB_OK)
             goto done;
     }
@@ -562,44 +553,47 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *fil
     bs.t_ckpt = bs.t_end = tb_now_ns();
     write_progress(st, q, &bs);
 done:
-    src->cur_files = NULL;
-    tb_fsrc_bad_discard(src);
+    src->batch = -1;
     tb_plan_free(plan);
     tb_table_free(result);
     tb_table_free(closed);
     return rc;
 }
 
-static tb_rc cq_step(tb_stream *st, cq *q, int timeout_ms, uint32_t max_files, bool *out_ran,
+static tb_rc cq_step(tb_stream *st, cq *q, int timeout_ms, bool *out_ran, bool *out_more,
                      tb_err *err)
 {
-    tb_strlist files = {0};
+    json_t *offsets = NULL;
+    bool more = false;
     *out_ran = false;
+    if (out_more != NULL)
+        *out_more = false;
     if (q->failed)
         return TB_ERRF(err, TB_E_MISUSE,
                        "%s: batch %" PRId64 " failed; restart the job to resume from the "
                        "checkpoint",
                        q->name, q->next_batch);
-    tb_rc rc = tb_filewatch_take(q->fw, timeout_ms, max_files, q->src->latest_first, &files,
-                                 err);
-    if (rc == TB_OK && files.n == 0 && q->pending_commit >= 0 &&
+    tb_rc rc = q->src->vt->plan(q->src, timeout_ms, &offsets, &more, err);
+    if (rc == TB_OK && offsets == NULL && q->pending_commit >= 0 &&
         tb_now_ns() - q->pending_since_ns >= (int64_t)IDLE_COMMIT_MS * 1000000)
         rc = tb_cq_flush(q, err);
     /* deferred sync: when nothing is waiting, or when the oldest unsynced record is old */
     int64_t dirty = tb_ckpt_dirty_since(q->ckpt);
     if (rc == TB_OK && dirty != 0 &&
-        (files.n == 0 || tb_now_ns() - dirty >= (int64_t)SYNC_DEFER_MS * 1000000))
+        (offsets == NULL || tb_now_ns() - dirty >= (int64_t)SYNC_DEFER_MS * 1000000))
         rc = tb_ckpt_sync(q->ckpt, err);
-    if (rc == TB_OK && files.n > 0) {
-        rc = tb_cq_run_batch(st, q, q->next_batch, &files, false, err);
+    if (rc == TB_OK && offsets != NULL) {
+        rc = tb_cq_run_batch(st, q, q->next_batch, offsets, false, false, err);
         if (rc == TB_OK) {
             q->next_batch++;
             *out_ran = true;
+            if (out_more != NULL)
+                *out_more = more;
         } else {
-            q->failed = true; /* its files are taken, the state may hold part of it */
+            q->failed = true; /* its input is taken, the state may hold part of it */
         }
     }
-    tb_strlist_free(&files);
+    json_decref(offsets);
     if (rc != TB_OK)
         tb_err_prefix(err, "%s", q->name);
     return rc;
@@ -624,7 +618,7 @@ tb_rc tb_stream_step(tb_stream *st, int timeout_ms, uint32_t *out_ran, tb_err *e
     for (size_t i = 0; rc == TB_OK && i < st->n_cqs; i++) {
         bool ran = false;
         cq *q = st->cqs[i];
-        rc = cq_step(st, q, i == 0 ? timeout_ms : 0, q->src->max_files, &ran, err);
+        rc = cq_step(st, q, i == 0 ? timeout_ms : 0, &ran, NULL, err);
         *out_ran += ran;
     }
     return rc;
@@ -667,7 +661,9 @@ tb_rc tb_stream_run(tb_stream *st, volatile sig_atomic_t *stop, tb_err *err)
         case TB_TRIGGER_ONCE:
             for (size_t i = 0; rc == TB_OK && i < st->n_cqs; i++) {
                 bool r = false;
-                rc = cq_step(st, st->cqs[i], 0, 0, &r, err);
+                st->cqs[i]->src->plan_all = true;
+                rc = cq_step(st, st->cqs[i], 0, &r, NULL, err);
+                st->cqs[i]->src->plan_all = false;
             }
             once_done = true;
             break;
