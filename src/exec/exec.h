@@ -154,6 +154,12 @@ typedef struct tb_op_vt {
     void (*free)(tb_op *op);
     /* Optional: EXPLAIN detail line for this operator (not its children). */
     tb_rc (*explain)(tb_op *op, tb_buf *buf);
+    /* Optional: make the operator yield its output again from the start, re-reading
+     * its input (a prepared continuous query runs its plan once per micro-batch, with
+     * the stream scan bound to the batch's input). What the operator built from a
+     * child that does not read the stream may be kept (a hash join's build side).
+     * NULL: the operator cannot be re-executed (the plan is then made again). */
+    tb_rc (*rescan)(tb_op *op, tb_err *err);
 } tb_op_vt;
 
 struct tb_op {
@@ -168,6 +174,11 @@ static inline tb_rc tb_op_next(tb_op *op, tb_batch **out, tb_err *err)
     return op->vt->next(op, out, err);
 }
 void tb_op_free(tb_op *op); /* frees children too; NULL is a no-op */
+/* vt->rescan of op; TB_E_UNSUPPORTED when op (or an operator under it that must be
+ * re-read) cannot be re-executed. */
+tb_rc tb_op_rescan(tb_op *op, tb_err *err);
+/* tb_op_rescan of every child in turn (for operators without state of their own). */
+tb_rc tb_op_rescan_children(tb_op *op, tb_err *err);
 /*
  * Operators defined outside exec/ (stream, sink) follow the same contract: the struct
  * is allocated with tb_malloc/tb_calloc, vt->free (may be NULL) releases only the
@@ -419,6 +430,9 @@ tb_table *tb_table_new(const tb_schema *schema); /* schema copied; NULL on OOM *
 void tb_table_free(tb_table *table);
 const tb_schema *tb_table_schema(const tb_table *table);
 uint64_t tb_table_rows(const tb_table *table);
+/* A counter of the table's changes (appends, truncations, swaps): a continuous query
+ * joining the table builds again when it moved. */
+uint64_t tb_table_version(const tb_table *table);
 /* Append a batch (copied; types must match the schema). */
 tb_rc tb_table_append(tb_table *table, const tb_batch *batch, tb_err *err);
 /* Remove all rows. */

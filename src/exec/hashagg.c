@@ -2231,7 +2231,7 @@ static tb_rc agg_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt agg_vt = {"hash aggregate", agg_next, agg_free, agg_explain};
+static const tb_op_vt agg_vt = {"hash aggregate", agg_next, agg_free, agg_explain, NULL};
 
 tb_rc tb_agg_output_schema(tb_schema *schema, uint32_t n_groups, tb_expr **group_exprs,
                            const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,

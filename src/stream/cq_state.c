@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "format/csv.h"
 #include "stream/stream_int.h"
 
 /* ---------------------------------------------------------------- state images */
@@ -325,27 +326,22 @@ tb_rc tb_cq_flush(cq *q, tb_err *err)
 }
 
 /*
- * Batch N's offsets over `files` (full paths; names relative to the source directory
- * are stored), written before anything reads them. When batch N-1 is pending, the record
- * also carries its commit and its changelog: one durable write is both the intent of N
- * and the commit of N-1.
+ * Batch N's offsets (the source's JSON, stored under the stream's name), written before
+ * anything reads them. When batch N-1 is pending, the record also carries its commit and
+ * its changelog: one durable write is both the intent of N and the commit of N-1.
  */
-tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const tb_strlist *files, tb_err *err)
+tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const json_t *offsets, tb_err *err)
 {
     tb_ckpt_offsets off = {.batch = batch, .watermark_us = q->watermark};
     tb_buf chg = {0};
     tb_rc rc = TB_OK;
-    size_t dl = strlen(q->src->dir);
     bool commit = false;
     if (q->pending_commit >= 0 && q->pending_commit != batch - 1)
         rc = tb_cq_flush(q, err); /* not the batch before: it cannot ride along */
-    for (size_t i = 0; rc == TB_OK && i < files->n; i++) {
-        const char *rel = files->items[i];
-        if (strncmp(rel, q->src->dir, dl) == 0 && rel[dl] == '/')
-            rel += dl + 1;
-        if (tb_strlist_push(&off.files, rel) != TB_OK)
-            rc = tb_err_nomem(err);
-    }
+    if (rc == TB_OK &&
+        ((off.sources = json_object()) == NULL ||
+         json_object_set(off.sources, q->tab->name, (json_t *)offsets) != 0))
+        rc = tb_err_nomem(err);
     if (rc == TB_OK && q->pending_commit >= 0) {
         rc = cq_changelog(q, &chg, err);
         off.has_commit = commit = true;
@@ -570,32 +566,45 @@ static tb_rc cq_restore(cq *q, tb_err *err)
 }
 
 /*
+ * The offsets of q's source in a checkpoint record (a new reference): its entry of the
+ * record's "sources", or, in a record of an older release, its "files" list as the files
+ * source's offsets.
+ */
+static tb_rc record_offsets(cq *q, const tb_ckpt_offsets *off, json_t **out, tb_err *err)
+{
+    *out = NULL;
+    if (off->sources != NULL) {
+        json_t *o = json_object_get(off->sources, q->tab->name);
+        if (o == NULL)
+            return TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint of %s: batch %" PRId64 " has no offsets of stream %s",
+                           q->name, off->batch, q->tab->name);
+        *out = json_incref(o);
+        return TB_OK;
+    }
+    json_t *files = json_array();
+    for (size_t i = 0; files != NULL && i < off->files.n; i++)
+        if (json_array_append_new(files, json_string(off->files.items[i])) != 0) {
+            json_decref(files);
+            files = NULL;
+        }
+    *out = files != NULL ? json_pack("{s:o}", "files", files) : NULL;
+    return *out != NULL ? TB_OK : tb_err_nomem(err);
+}
+
+/*
  * A non-aggregating view holds every row so far but its rows are not in the state
  * (that would rewrite the whole view at every batch): at restart, committed batch
  * off->batch is re-read into the view alone, with the watermark it ran with, so the
- * view gets exactly the rows it had. Files deleted since are skipped with a warning.
+ * view gets exactly the rows it had. Input gone since is skipped with a warning.
  */
-static tb_rc rebuild_view(tb_stream *st, cq *q, const tb_ckpt_offsets *off, tb_err *err)
+static tb_rc rebuild_view(tb_stream *st, cq *q, const tb_ckpt_offsets *off,
+                          const json_t *offsets, tb_err *err)
 {
-    tb_strlist full = {0};
-    tb_buf p = {0};
-    tb_rc rc = TB_OK;
-    for (size_t i = 0; i < off->files.n && rc == TB_OK; i++) {
-        p.len = 0;
-        if (tb_buf_printf(&p, "%s/%s", q->src->dir, off->files.items[i]) != TB_OK ||
-            tb_strlist_push(&full, p.data) != TB_OK)
-            rc = tb_err_nomem(err);
-    }
-    tb_buf_free(&p);
-    if (rc == TB_OK) {
-        int64_t wm = q->watermark; /* from the state: the one to keep */
-        q->watermark = off->watermark_us;
-        q->src->rebuilding = true;
-        rc = tb_cq_run_batch(st, q, off->batch, &full, true, err);
-        q->src->rebuilding = false;
-        q->watermark = wm;
-    }
-    tb_strlist_free(&full);
+    int64_t wm = q->watermark; /* from the state: the one to keep */
+    q->watermark = off->watermark_us;
+    tb_rc rc = tb_cq_run_batch(st, q, off->batch, offsets, true, true, err);
+    q->watermark = wm;
     return rc;
 }
 
@@ -604,28 +613,25 @@ typedef struct start_scan {
     tb_stream *st;
     cq *q;
     int64_t commit; /* last committed batch */
-    tb_strlist replay; /* files of the uncommitted batch (full paths) */
+    json_t *replay; /* offsets of the uncommitted batch */
 } start_scan;
 
 static tb_rc start_batch(void *ud, const tb_ckpt_offsets *off, tb_err *err)
 {
     start_scan *ss = ud;
     cq *q = ss->q;
-    tb_rc rc = TB_OK;
-    /* Every file named by an offsets entry was (or is being) read. */
-    for (size_t i = 0; i < off->files.n && rc == TB_OK; i++) {
-        rc = tb_filewatch_mark_seen(q->fw, off->files.items[i], err);
-        if (rc == TB_OK && off->batch > ss->commit) {
-            tb_buf full = {0};
-            if (tb_buf_printf(&full, "%s/%s", q->src->dir, off->files.items[i]) != TB_OK ||
-                tb_strlist_push(&ss->replay, full.data) != TB_OK)
-                rc = tb_err_nomem(err);
-            tb_buf_free(&full);
-        }
+    json_t *offsets = NULL;
+    tb_rc rc = record_offsets(q, off, &offsets, err);
+    /* Every batch with offsets was (or is being) read: the source moves past it. */
+    if (rc == TB_OK)
+        rc = q->src->vt->restore(q->src, offsets, err);
+    if (rc == TB_OK && off->batch > ss->commit) {
+        json_decref(ss->replay);
+        ss->replay = json_incref(offsets);
     }
-    if (off->batch <= ss->commit && rc == TB_OK && q->mv != NULL && !q->is_agg &&
-        off->files.n > 0)
-        rc = rebuild_view(ss->st, q, off, err);
+    if (off->batch <= ss->commit && rc == TB_OK && q->mv != NULL && !q->is_agg)
+        rc = rebuild_view(ss->st, q, off, offsets, err);
+    json_decref(offsets);
     return rc;
 }
 
@@ -633,15 +639,10 @@ static tb_rc start_batch(void *ud, const tb_ckpt_offsets *off, tb_err *err)
 tb_rc tb_cq_start(tb_stream *st, cq *q, tb_err *err)
 {
     tb_rc rc;
-    tb_filewatch_opts fo;
-    tb_filewatch_opts_default(&fo);
-    rc = tb_filewatch_open(q->src->dir, &fo, &q->fw, err);
-    if (rc != TB_OK)
-        return rc;
     /* Nothing of this query leaves the process: its records need not be durable before
      * its batches run (see tb_ckpt_set_deferred_sync). */
     tb_ckpt_set_deferred_sync(q->ckpt, !st->opts.sync_every_batch && q->n_sinks == 0 &&
-                                           q->src->bad_dir == NULL);
+                                           !q->src->writes_files);
     int64_t c = tb_ckpt_last_commit(q->ckpt);
     int64_t last_off = tb_ckpt_last_offsets(q->ckpt);
     if (c >= 0) {
@@ -649,28 +650,29 @@ tb_rc tb_cq_start(tb_stream *st, cq *q, tb_err *err)
         if (rc != TB_OK)
             return rc;
     }
-    start_scan ss = {st, q, c, {0}};
+    start_scan ss = {st, q, c, NULL};
     rc = tb_ckpt_scan(q->ckpt, start_batch, &ss, err);
     if (rc != TB_OK) {
-        tb_strlist_free(&ss.replay);
+        json_decref(ss.replay);
         return rc;
     }
     q->next_batch = c + 1;
     if (c >= 0) {
-        rc = tb_cq_run_batch(st, q, c, NULL, false, err); /* rebuild the view from the state */
+        /* rebuild the view from the state */
+        rc = tb_cq_run_batch(st, q, c, NULL, false, false, err);
         if (rc != TB_OK) {
-            tb_strlist_free(&ss.replay);
+            json_decref(ss.replay);
             return rc;
         }
     }
-    if (last_off > c) {
+    if (last_off > c && ss.replay != NULL) {
         tb_log(TB_LOG_INFO, "%s: re-running uncommitted batch %" PRId64 " (%zu files)", q->name,
-               c + 1, ss.replay.n);
-        rc = tb_cq_run_batch(st, q, c + 1, &ss.replay, true, err);
+               c + 1, json_array_size(json_object_get(ss.replay, "files")));
+        rc = tb_cq_run_batch(st, q, c + 1, ss.replay, true, false, err);
         q->next_batch = c + 2;
         q->failed = rc != TB_OK;
     }
-    tb_strlist_free(&ss.replay);
+    json_decref(ss.replay);
     q->started = true;
     return rc;
 }

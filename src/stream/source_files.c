@@ -1,20 +1,64 @@
 /*
- * source_files.c - the files source of a stream: new files of a directory (csv, json
- * lines, parquet) read per batch, the feed operator (watermark filter, late rows, row
- * counts) and the bad-records files of the batch.
+ * source_files.c - the files source (connector = 'files'): new files of a directory
+ * (csv, json lines, parquet), as Spark's file source. Implements source.h.
+ *
+ * Offsets of a batch: {"files": ["a.csv", ...]}, names relative to the directory (a
+ * checkpoint of an older release holds the same list as the record's "files"; the
+ * runtime hands it over in this shape). Discovery is tb_filewatch (inotify, listing as
+ * the fallback); restore() marks a batch's files as seen so plan() never returns them
+ * again.
+ *
+ * Bad records (bad_records_path): the records of batch N that do not parse go to a
+ * hidden temp file, made durable and renamed to bad_records-N.jsonl (or
+ * bad_records-<query>-N.jsonl when several queries read the stream) when the batch's
+ * operator returns its end, before anything of the batch commits; a batch that fails
+ * leaves none (a re-run writes the same file again).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "format/csv.h"
+#include "format/jsonl.h"
 #include "format/parquet.h"
-#include "stream/stream_int.h"
+#include "stream/filesource.h"
+#include "stream/source.h"
+
+extern const tb_ssrc_vt tb_ssrc_files_vt;
+
+typedef struct files_src {
+    tb_ssrc base;
+    char *dir;
+    bool parquet;        /* else csv, or json lines when json != NULL */
+    tb_csv_opts *csv;
+    tb_jsonl_opts *json; /* format = 'json' */
+    uint32_t max_files;
+    bool latest_first;
+    bool ignore_missing; /* ignore_missing_files: a file gone before its batch is skipped */
+    char *bad_dir;       /* bad_records_path, or NULL */
+    tb_filewatch *fw;    /* opened on first restore() or plan() */
+} files_src;
+
+/* The operator of one batch: the format scan, its malformed-row count, the batch's
+ * bad records and, on a read error, a hint when a file of the batch is gone. */
+typedef struct files_op {
+    tb_op base;
+    files_src *src;
+    tb_source *fsrc; /* borrowed from the child scan (csv, json), for its counters */
+    uint64_t malformed_seen, bytes_seen, rows_seen;
+    tb_strlist files; /* full paths */
+    int64_t batch;
+    char *query;
+    FILE *bad_fp;
+    char *bad_tmp;
+    int bad_errno; /* first write error (the record callback cannot return one) */
+    bool done;
+} files_op;
 
 /* ---------------------------------------------------------------- bad records */
 
@@ -67,213 +111,184 @@ static void json_put_str(FILE *fp, const char *s, size_t n)
 static void bad_record(void *ud, const char *file, uint64_t line, const char *raw,
                        size_t raw_len, const char *reason)
 {
-    stream_src *src = ud;
-    if (src->bad_errno != 0)
+    files_op *f = ud;
+    if (f->bad_errno != 0)
         return;
-    if (src->bad_fp == NULL) {
+    if (f->bad_fp == NULL) {
         tb_buf p = {0};
-        if (tb_buf_printf(&p, "%s/.bad_records-%" PRId64 ".jsonl.tmp-%ld", src->bad_dir,
-                          src->cur_batch, (long)getpid()) != TB_OK) {
-            src->bad_errno = ENOMEM;
+        if (tb_buf_printf(&p, "%s/.bad_records-%" PRId64 ".jsonl.tmp-%ld", f->src->bad_dir,
+                          f->batch, (long)getpid()) != TB_OK) {
+            f->bad_errno = ENOMEM;
             return;
         }
-        src->bad_fp = fopen(p.data, "w");
-        if (src->bad_fp == NULL) {
-            src->bad_errno = errno ? errno : EIO;
+        f->bad_fp = fopen(p.data, "w");
+        if (f->bad_fp == NULL) {
+            f->bad_errno = errno ? errno : EIO;
             tb_buf_free(&p);
             return;
         }
-        src->bad_tmp = p.data;
+        f->bad_tmp = p.data;
     }
-    FILE *fp = src->bad_fp;
+    FILE *fp = f->bad_fp;
     fputs("{\"file\":", fp);
     json_put_str(fp, file, strlen(file));
-    fprintf(fp, ",\"line\":%" PRIu64 ",\"batch\":%" PRId64 ",\"reason\":", line,
-            src->cur_batch);
+    fprintf(fp, ",\"line\":%" PRIu64 ",\"batch\":%" PRId64 ",\"reason\":", line, f->batch);
     json_put_str(fp, reason, strlen(reason));
     fputs(",\"record\":", fp);
     json_put_str(fp, raw, raw_len);
     fputs("}\n", fp);
     if (ferror(fp))
-        src->bad_errno = errno ? errno : EIO;
+        f->bad_errno = errno ? errno : EIO;
 }
 
-/* Drop the current batch's bad-records temp file (failure, or before a re-run). */
-void tb_fsrc_bad_discard(stream_src *src)
+/* Drop the batch's bad-records temp file (failure, or the operator freed early). */
+static void bad_discard(files_op *f)
 {
-    if (src->bad_fp != NULL)
-        fclose(src->bad_fp);
-    if (src->bad_tmp != NULL)
-        (void)unlink(src->bad_tmp);
-    src->bad_fp = NULL;
-    tb_free(src->bad_tmp);
-    src->bad_tmp = NULL;
-    src->bad_errno = 0;
+    if (f->bad_fp != NULL)
+        fclose(f->bad_fp);
+    if (f->bad_tmp != NULL)
+        (void)unlink(f->bad_tmp);
+    f->bad_fp = NULL;
+    tb_free(f->bad_tmp);
+    f->bad_tmp = NULL;
+    f->bad_errno = 0;
 }
 
 /* Make the batch's bad records durable under their real name (before the commit). */
-tb_rc tb_fsrc_bad_publish(stream_src *src, tb_err *err)
+static tb_rc bad_publish(files_op *f, tb_err *err)
 {
     tb_rc rc = TB_OK;
     tb_buf p = {0};
-    if (src->bad_errno != 0) {
-        rc = TB_ERRF(err, TB_E_IO, "stream %s: bad_records_path '%s': cannot write: %s",
-                     src->name, src->bad_dir, strerror(src->bad_errno));
+    const char *name = f->src->base.name;
+    if (f->bad_errno != 0) {
+        rc = TB_ERRF(err, TB_E_IO, "stream %s: bad_records_path '%s': cannot write: %s", name,
+                     f->src->bad_dir, strerror(f->bad_errno));
         goto done;
     }
-    if (src->bad_fp == NULL)
+    if (f->bad_fp == NULL)
         return TB_OK;
-    int fd = fileno(src->bad_fp);
-    if (fflush(src->bad_fp) != 0 || fsync(fd) != 0) {
-        rc = TB_ERRF(err, TB_E_IO, "stream %s: writing '%s': %s", src->name, src->bad_tmp,
+    int fd = fileno(f->bad_fp);
+    if (fflush(f->bad_fp) != 0 || fsync(fd) != 0) {
+        rc = TB_ERRF(err, TB_E_IO, "stream %s: writing '%s': %s", name, f->bad_tmp,
                      strerror(errno));
         goto done;
     }
-    if ((src->shared ? tb_buf_printf(&p, "%s/bad_records-%s-%" PRId64 ".jsonl", src->bad_dir,
-                                     src->cur_query, src->cur_batch)
-                     : tb_buf_printf(&p, "%s/bad_records-%" PRId64 ".jsonl", src->bad_dir,
-                                     src->cur_batch)) != TB_OK) {
+    if ((f->query != NULL ? tb_buf_printf(&p, "%s/bad_records-%s-%" PRId64 ".jsonl",
+                                          f->src->bad_dir, f->query, f->batch)
+                          : tb_buf_printf(&p, "%s/bad_records-%" PRId64 ".jsonl",
+                                          f->src->bad_dir, f->batch)) != TB_OK) {
         rc = tb_err_nomem(err);
         goto done;
     }
-    if (rename(src->bad_tmp, p.data) != 0) {
-        rc = TB_ERRF(err, TB_E_IO, "stream %s: rename '%s' to '%s': %s", src->name,
-                     src->bad_tmp, p.data, strerror(errno));
+    if (rename(f->bad_tmp, p.data) != 0) {
+        rc = TB_ERRF(err, TB_E_IO, "stream %s: rename '%s' to '%s': %s", name, f->bad_tmp,
+                     p.data, strerror(errno));
         goto done;
     }
-    tb_free(src->bad_tmp);
-    src->bad_tmp = NULL;
+    tb_free(f->bad_tmp);
+    f->bad_tmp = NULL;
 done:
     tb_buf_free(&p);
-    tb_fsrc_bad_discard(src);
+    bad_discard(f);
     return rc;
 }
 
-/*
- * The feed: wraps the format scan of the batch's files. It tracks the max event time,
- * drops rows older than the watermark (counted), and strips the watermark column when
- * the query did not ask for it.
- */
-typedef struct feed_op {
-    tb_op base;
-    stream_src *src;
-    tb_source *fsrc; /* borrowed from the child scan, for its counters */
-    int wm_idx;      /* index of the watermark column in the child's output, -1 */
-    bool strip_last; /* child has one extra (watermark) column at the end */
-    tb_arena *arena;
-    uint64_t malformed_seen;
-} feed_op;
-
-static tb_rc feed_next(tb_op *op, tb_batch **out, tb_err *err)
+/* A read failed: if one of the batch's files is gone (deleted between discovery and
+ * read), say so and how to go on; the batch stays uncommitted either way. */
+static void missing_hint(const files_op *f, tb_err *err)
 {
-    feed_op *f = (feed_op *)op;
-    stream_src *src = f->src;
-    tb_batch *in = NULL;
+    for (size_t i = 0; i < f->files.n; i++) {
+        if (access(f->files.items[i], F_OK) == 0)
+            continue;
+        char msg[TB_ERR_MSG_CAP];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        TB_ERRF(err, err->code,
+                "%s (file '%s' of this batch was deleted after it was discovered; files must "
+                "stay until read: restore it, or set ignore_missing_files = 'true' on stream "
+                "%s to skip it)",
+                msg, f->files.items[i], f->src->base.name);
+        return;
+    }
+}
+
+/* ---------------------------------------------------------------- the batch operator */
+
+static void fop_count(files_op *f)
+{
+    if (f->fsrc == NULL)
+        return;
+    tb_ssrc_stats *st = &f->src->base.stats;
+    st->rows_malformed += f->fsrc->stats.rows_malformed - f->malformed_seen;
+    st->bytes_read += f->fsrc->stats.bytes_read - f->bytes_seen;
+    f->malformed_seen = f->fsrc->stats.rows_malformed;
+    f->bytes_seen = f->fsrc->stats.bytes_read;
+}
+
+static tb_rc fop_next(tb_op *op, tb_batch **out, tb_err *err)
+{
+    files_op *f = (files_op *)op;
     *out = NULL;
-    tb_rc rc = tb_op_next(op->children[0], &in, err);
-    if (f->fsrc != NULL) {
-        src->batch_malformed += f->fsrc->stats.rows_malformed - f->malformed_seen;
-        f->malformed_seen = f->fsrc->stats.rows_malformed;
-    }
-    if (rc != TB_OK || in == NULL)
+    if (f->done)
+        return TB_OK;
+    tb_rc rc = op->n_children > 0 ? tb_op_next(op->children[0], out, err) : TB_OK;
+    fop_count(f);
+    if (rc != TB_OK) {
+        missing_hint(f, err);
+        bad_discard(f);
         return rc;
-    tb_arena_reset(f->arena);
-    uint32_t n = in->n_rows;
-    uint32_t *sel = NULL;
-    uint32_t n_sel = n;
-    if (f->wm_idx >= 0) {
-        const tb_vec *ts = &in->cols[f->wm_idx];
-        const int64_t *v = TB_VEC_PTR(ts, const int64_t);
-        int64_t wm = src->cur_watermark;
-        for (uint32_t i = 0; i < n; i++)
-            if (!tb_vec_is_null(ts, i) && v[i] > src->batch_max_ts)
-                src->batch_max_ts = v[i];
-        if (wm != TB_WATERMARK_NONE) {
-            sel = tb_arena_alloc(f->arena, sizeof(uint32_t) * (n ? n : 1));
-            if (sel == NULL)
-                return tb_err_nomem(err);
-            n_sel = 0;
-            for (uint32_t i = 0; i < n; i++)
-                if (tb_vec_is_null(ts, i) || v[i] >= wm)
-                    sel[n_sel++] = i;
-            src->batch_late += n - n_sel;
-            if (n_sel == n)
-                sel = NULL;
-        }
     }
-    src->batch_rows += n_sel;
-    if (sel == NULL && !f->strip_last) {
-        *out = in;
+    if (*out != NULL) {
+        f->src->base.stats.rows_read += (*out)->n_rows;
         return TB_OK;
     }
-    uint32_t n_cols = op->schema->n;
-    tb_batch *b = NULL;
-    if (tb_batch_shell(n_cols, f->arena, &b) != TB_OK)
-        return tb_err_nomem(err);
-    b->n_rows = n_sel;
-    b->cap = n_sel;
-    for (uint32_t j = 0; j < n_cols; j++) {
-        if (sel == NULL) {
-            b->cols[j] = in->cols[j];
-            continue;
-        }
-        if (tb_vec_init(&b->cols[j], in->cols[j].type, n_sel ? n_sel : 1, f->arena) != TB_OK)
-            return tb_err_nomem(err);
-        rc = tb_vec_copy_rows(&b->cols[j], 0, n_sel ? n_sel : 1, &in->cols[j], sel, n_sel,
-                              false, f->arena);
-        if (rc != TB_OK)
-            return tb_err_nomem(err);
-    }
-    *out = b;
-    return TB_OK;
+    f->done = true;
+    return f->src->bad_dir != NULL && f->batch >= 0 ? bad_publish(f, err) : TB_OK;
 }
 
-static void feed_free(tb_op *op)
+static void fop_free(tb_op *op)
 {
-    /* tb_op_free releases the child, the schema and the struct (exec.h contract). */
-    tb_arena_free(((feed_op *)op)->arena);
+    files_op *f = (files_op *)op;
+    bad_discard(f);
+    tb_strlist_free(&f->files);
+    tb_free(f->query);
 }
 
-static tb_rc feed_explain(tb_op *op, tb_buf *buf)
+static tb_rc fop_explain(tb_op *op, tb_buf *buf)
 {
-    feed_op *f = (feed_op *)op;
-    return tb_buf_printf(buf, "stream %s (%s)", f->src->name, f->src->dir);
+    files_op *f = (files_op *)op;
+    return tb_buf_printf(buf, "files %s (%zu files)", f->src->dir, f->files.n);
 }
 
-static const tb_op_vt feed_vt = {"stream", feed_next, feed_free, feed_explain};
+static const tb_op_vt fop_vt = {"files", fop_next, fop_free, fop_explain, NULL};
 
-/* An operator yielding no rows with the given schema (a batch without new files). */
-static tb_rc empty_op(const tb_schema *schema, tb_op **out, tb_err *err)
-{
-    return tb_op_values_new(schema, 0, NULL, out, err);
-}
+/* ---------------------------------------------------------------- parquet */
 
 /*
  * Map the stream's columns proj[0..n) to the columns of a Parquet file BY NAME (as
  * Spark does), checking their types: a file that lacks a column or holds it with
  * another type is an error naming the file and the column, never a misread.
  */
-static tb_rc parquet_map(stream_src *src, const char *path, const int *proj, uint32_t n,
+static tb_rc parquet_map(files_src *src, const char *path, const int *proj, uint32_t n,
                          int *out_fproj, tb_err *err)
 {
     tb_schema *fs = NULL;
     tb_rc rc = tb_parquet_read_schema(path, &fs, err);
     if (rc != TB_OK)
-        return tb_err_prefix(err, "stream %s", src->name);
+        return tb_err_prefix(err, "stream %s", src->base.name);
     for (uint32_t i = 0; i < n && rc == TB_OK; i++) {
-        const tb_field *want = &src->schema->fields[proj[i]];
+        const tb_field *want = &src->base.schema->fields[proj[i]];
         int c = tb_schema_find(fs, want->name);
         char a[64], b[64];
         if (c < 0)
             rc = TB_ERRF(err, TB_E_TYPE,
                          "stream %s: parquet file '%s' has no column \"%s\" (the stream "
                          "declares it; the file has %u other columns)",
-                         src->name, path, want->name, fs->n);
+                         src->base.name, path, want->name, fs->n);
         else if (!tb_type_eq(fs->fields[c].type, want->type))
             rc = TB_ERRF(err, TB_E_TYPE,
                          "stream %s: parquet file '%s': column \"%s\" is %s in the file, the "
                          "stream declares %s",
-                         src->name, path, want->name,
+                         src->base.name, path, want->name,
                          tb_type_name(fs->fields[c].type, a, sizeof(a)),
                          tb_type_name(want->type, b, sizeof(b)));
         else
@@ -285,7 +300,7 @@ static tb_rc parquet_map(stream_src *src, const char *path, const int *proj, uin
 
 /* Scans of the batch's Parquet files: one source per run of files sharing a column
  * layout, concatenated. */
-static tb_rc parquet_scan(stream_src *src, const tb_strlist *files, const int *proj,
+static tb_rc parquet_scan(files_src *src, const tb_strlist *files, const int *proj,
                           uint32_t n, tb_op **out, tb_err *err)
 {
     tb_rc rc = TB_OK;
@@ -350,260 +365,56 @@ done:
     return rc;
 }
 
-static tb_rc src_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err)
-{
-    stream_src *src = ud;
-    tb_rc rc;
-    tb_strlist all = {0}, present = {0};
-    const tb_strlist *files = src->cur_files;
-    int *proj2 = NULL;
-    tb_schema *pschema = NULL;
-    tb_source *fsrc = NULL;
-    tb_op *scan = NULL;
-    feed_op *f = NULL;
-    *out = NULL;
+/* ---------------------------------------------------------------- the source */
 
-    /* Projected schema (what the query asked for). */
-    pschema = tb_schema_new(n_proj);
-    if (pschema == NULL)
-        return tb_err_nomem(err);
-    int wm_idx = -1;
-    for (uint32_t i = 0; i < n_proj; i++) {
-        const tb_field *fd = &src->schema->fields[proj[i]];
-        if (tb_schema_set(pschema, i, fd->name, fd->type, fd->nullable) != TB_OK) {
-            rc = tb_err_nomem(err);
-            goto fail;
-        }
-        if (proj[i] == src->wm_col)
-            wm_idx = (int)i;
-    }
-    if (files == NULL) {
-        rc = tb_path_expand(src->dir, NULL, &all, err);
-        if (rc == TB_E_NOTFOUND || rc == TB_E_IO) {
-            tb_err_clear(err);
-            rc = TB_OK; /* no file yet: an empty stream */
-        }
-        if (rc != TB_OK)
-            goto fail;
-        files = &all;
-    } else if (src->ignore_missing || src->rebuilding) {
-        /* A file deleted between discovery and this read is skipped (and said so); the
-         * batch's offsets still name it, so a re-run skips it the same way. */
-        for (size_t i = 0; i < files->n; i++) {
-            if (access(files->items[i], F_OK) != 0) {
-                tb_log(TB_LOG_WARN, "stream %s: file '%s' vanished before it was read: "
-                       "skipped (%s)", src->name, files->items[i],
-                       src->rebuilding ? "rebuilding the view after a restart"
-                                       : "ignore_missing_files");
-                continue;
-            }
-            if (tb_strlist_push(&present, files->items[i]) != TB_OK) {
-                rc = tb_err_nomem(err);
-                goto fail;
-            }
-        }
-        files = &present;
-    }
-    if (files->n == 0) {
-        rc = empty_op(pschema, out, err);
-        goto done;
-    }
-    bool strip = src->wm_col >= 0 && wm_idx < 0;
-    proj2 = tb_malloc(sizeof(int) * (n_proj + 1));
-    if (proj2 == NULL) {
-        rc = tb_err_nomem(err);
-        goto fail;
-    }
-    if (n_proj > 0)
-        memcpy(proj2, proj, sizeof(int) * n_proj);
-    if (strip) {
-        proj2[n_proj] = src->wm_col;
-        wm_idx = (int)n_proj;
-    }
-    uint32_t n2 = n_proj + (strip ? 1 : 0);
-    tb_source *fsrc_ref = NULL;
-    if (src->parquet) {
-        rc = parquet_scan(src, files, proj2, n2, &scan, err);
-        if (rc != TB_OK)
-            goto fail;
-    } else {
-        rc = src->json != NULL
-                 ? tb_jsonl_source_new(files, src->json, src->schema, proj2, n2, &fsrc, err)
-                 : tb_csv_source_new(files, src->csv, src->schema, proj2, n2, &fsrc, err);
-        if (rc != TB_OK)
-            goto fail;
-        if (src->bad_dir != NULL && src->cur_files != NULL && !src->rebuilding) {
-            tb_csv_source_on_bad_record(fsrc, bad_record, src); /* each a no-op on the */
-            tb_jsonl_source_on_bad_record(fsrc, bad_record, src); /* other format */
-        }
-        fsrc_ref = fsrc;
-        rc = tb_op_scan_new(fsrc, &scan, err);
-        fsrc = NULL; /* the scan owns it whatever the outcome */
-        if (rc != TB_OK)
-            goto fail;
-    }
-    f = tb_calloc(1, sizeof(*f));
-    if (f == NULL || (f->base.children = tb_calloc(1, sizeof(tb_op *))) == NULL ||
-        (f->arena = tb_arena_new(0)) == NULL) {
-        rc = tb_err_nomem(err);
-        goto fail;
-    }
-    f->base.vt = &feed_vt;
-    f->base.schema = pschema;
-    pschema = NULL;
-    f->base.children[0] = scan;
-    f->base.n_children = 1;
-    scan = NULL;
-    f->src = src;
-    f->fsrc = fsrc_ref;
-    f->wm_idx = wm_idx;
-    f->strip_last = strip;
-    *out = &f->base;
-    f = NULL;
-    rc = TB_OK;
-    goto done;
-fail:
-    if (f != NULL) {
-        tb_arena_free(f->arena);
-        tb_free(f->base.children);
-        tb_free(f);
-    }
-    tb_op_free(scan);
-    tb_source_free(fsrc);
-done:
-    tb_schema_free(pschema);
-    tb_free(proj2);
-    tb_strlist_free(&all);
-    tb_strlist_free(&present);
-    return rc;
+static bool truthy(const char *v)
+{
+    return tb_str_ieq(v, "true") || strcmp(v, "1") == 0;
 }
 
-static void src_free(void *ud)
+static void files_free(tb_ssrc *s)
 {
-    stream_src *src = ud;
+    files_src *src = (files_src *)s;
     if (src == NULL)
         return;
-    tb_fsrc_bad_discard(src);
-    tb_free(src->name);
+    tb_filewatch_free(src->fw);
     tb_free(src->dir);
     tb_free(src->bad_dir);
     tb_csv_opts_free(src->csv);
     tb_jsonl_opts_free(src->json);
-    tb_schema_free(src->schema);
+    tb_free(src->base.name);
+    tb_schema_free(src->base.schema);
     tb_free(src);
 }
 
-static int64_t src_estimate(void *ud)
-{
-    TB_UNUSED(ud);
-    return -1; /* unbounded: never the build side of a join */
-}
-
-static const tb_connector_vt src_vt = {"files", src_open, src_free, src_estimate};
-
-/* "ts - 10 seconds", "ts - INTERVAL '10 seconds'", "ts" -> column + delay. */
-static tb_rc parse_watermark(const char *spec, const tb_schema *schema, int *out_col,
-                             int64_t *out_delay, tb_err *err)
-{
-    char name[256];
-    size_t i = 0, j = 0;
-    while (spec[i] == ' ')
-        i++;
-    while (spec[i] != '\0' && spec[i] != ' ' && spec[i] != '-' && j + 1 < sizeof(name))
-        name[j++] = spec[i++];
-    name[j] = '\0';
-    int col = tb_schema_find(schema, name);
-    if (col < 0)
-        return TB_ERRF(err, TB_E_NOTFOUND,
-                       "watermark '%s': column \"%s\" is not a column of the stream", spec,
-                       name);
-    if (schema->fields[col].type.id != TB_T_TIMESTAMP)
-        return TB_ERRF(err, TB_E_TYPE, "watermark '%s': column \"%s\" must be a timestamp",
-                       spec, name);
-    while (spec[i] == ' ')
-        i++;
-    int64_t delay = 0;
-    if (spec[i] == '-') {
-        i++;
-        while (spec[i] == ' ')
-            i++;
-        const char *d = spec + i;
-        if (tb_str_nieq(d, 8, "interval"))
-            d += 8;
-        while (*d == ' ' || *d == '\'')
-            d++;
-        char buf[128];
-        snprintf(buf, sizeof(buf), "%s", d);
-        size_t bl = strlen(buf);
-        while (bl > 0 && (buf[bl - 1] == '\'' || buf[bl - 1] == ' '))
-            buf[--bl] = '\0';
-        int64_t ms;
-        if (!tb_stream_parse_duration(buf, &ms))
-            return TB_ERRF(err, TB_E_SQL,
-                           "watermark '%s': bad delay '%s' (expected e.g. 'ts - 10 seconds')",
-                           spec, buf);
-        delay = ms * 1000;
-    } else if (spec[i] != '\0') {
-        return TB_ERRF(err, TB_E_SQL, "watermark '%s': expected 'column - delay'", spec);
-    }
-    *out_col = col;
-    *out_delay = delay;
-    return TB_OK;
-}
-
-/* A batch failed: if one of its files is gone (deleted between discovery and read),
- * say so and how to go on; the batch stays uncommitted either way. */
-void tb_fsrc_missing_hint(const stream_src *src, const tb_strlist *files, tb_err *err)
-{
-    for (size_t i = 0; files != NULL && i < files->n; i++) {
-        if (access(files->items[i], F_OK) == 0)
-            continue;
-        char msg[TB_ERR_MSG_CAP];
-        snprintf(msg, sizeof(msg), "%s", err->msg);
-        TB_ERRF(err, err->code,
-                "%s (file '%s' of this batch was deleted after it was discovered; files must "
-                "stay until read: restore it, or set ignore_missing_files = 'true' on stream "
-                "%s to skip it)",
-                msg, files->items[i], src->name);
-        return;
-    }
-}
-
-/*
- * Run batch `batch` of q over `files` (full paths; rel names go to offsets). `replay`:
- * the batch's offsets exist already (re-run after a crash) and are not written again.
- * files == NULL: a refresh with no input (restart), which writes nothing to the
- * checkpoint.
- */
-tb_rc tb_fsrc_create(tb_stream *st, const PgQuery__Node *node, const char *name,
-                           const tb_strlist *kv, int pos, tb_err *err)
+static tb_rc files_create(const tb_ssrc_args *args, tb_ssrc **out, tb_err *err)
 {
     tb_rc rc;
-    stream_src *src = tb_calloc(1, sizeof(*src));
+    const tb_strlist *kv = args->kv;
+    const char *name = args->name;
+    files_src *src = tb_calloc(1, sizeof(*src));
+    *out = NULL;
     if (src == NULL)
         return tb_err_nomem(err);
-    src->st = st;
-    src->wm_col = -1;
-    src->name = tb_strdup(name);
+    src->base.vt = &tb_ssrc_files_vt;
+    src->base.batch = -1;
+    src->base.name = tb_strdup(name);
+    src->base.schema = tb_schema_copy(args->schema);
     src->csv = tb_csv_opts_new();
-    if (src->name == NULL || src->csv == NULL) {
+    if (src->base.name == NULL || src->base.schema == NULL || src->csv == NULL) {
         rc = tb_err_nomem(err);
         goto fail;
     }
-    rc = tb_sql_create_schema(node, &src->schema, err);
-    if (rc != TB_OK)
-        goto fail;
-    if (src->schema == NULL || src->schema->n == 0) {
-        rc = TB_ERRPOS(err, TB_E_SQL, pos,
-                       "stream \"%s\": declare its columns (a streaming source needs a fixed "
-                       "schema, as in Spark): CREATE TABLE %s (col type, ...) WITH (...)",
-                       name, name);
-        goto fail;
+    const char *path = NULL, *format = NULL;
+    for (size_t i = 0; i + 1 < kv->n; i += 2) {
+        if (tb_str_ieq(kv->items[i], "path"))
+            path = kv->items[i + 1];
+        else if (tb_str_ieq(kv->items[i], "format"))
+            format = kv->items[i + 1];
     }
-    const char *path = tb_stream_kv_get(kv, "path");
     if (path == NULL) {
-        rc = TB_ERRPOS(err, TB_E_SQL, pos, "stream \"%s\": the 'path' option (a directory) is "
-                       "required", name);
+        rc = TB_ERRF(err, TB_E_SQL, "stream \"%s\": the 'path' option (a directory) is required",
+                     name);
         goto fail;
     }
     src->dir = tb_strdup(path);
@@ -615,44 +426,37 @@ tb_rc tb_fsrc_create(tb_stream *st, const PgQuery__Node *node, const char *name,
     while (dl > 1 && src->dir[dl - 1] == '/')
         src->dir[--dl] = '\0';
     /* JSON lines: known before the loop, so that its options go to the JSON reader */
-    if (tb_stream_kv_get(kv, "format") != NULL && tb_str_ieq(tb_stream_kv_get(kv, "format"), "json") &&
+    if (format != NULL && tb_str_ieq(format, "json") &&
         (src->json = tb_jsonl_opts_new()) == NULL) {
         rc = tb_err_nomem(err);
         goto fail;
     }
     for (size_t i = 0; i + 1 < kv->n; i += 2) {
         const char *k = kv->items[i], *v = kv->items[i + 1];
-        if (tb_str_ieq(k, "connector") || tb_str_ieq(k, "path"))
+        if (tb_str_ieq(k, "path"))
             continue;
         if (tb_str_ieq(k, "format")) {
             if (tb_str_ieq(v, "parquet")) {
                 src->parquet = true;
             } else if (!tb_str_ieq(v, "csv") && !tb_str_ieq(v, "json")) {
-                rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, pos,
-                               "stream \"%s\": format '%s' is not supported (csv, parquet, "
-                               "json)",
-                               name, v);
-                goto fail;
-            }
-        } else if (tb_str_ieq(k, "watermark")) {
-            rc = parse_watermark(v, src->schema, &src->wm_col, &src->wm_delay_us, err);
-            if (rc != TB_OK) {
-                err->pos = pos;
+                rc = TB_ERRF(err, TB_E_UNSUPPORTED,
+                             "stream \"%s\": format '%s' is not supported (csv, parquet, json)",
+                             name, v);
                 goto fail;
             }
         } else if (tb_str_ieq(k, "max_files_per_trigger")) {
             char *end = NULL;
             long m = strtol(v, &end, 10);
             if (end == v || *end != '\0' || m < 0) {
-                rc = TB_ERRPOS(err, TB_E_SQL, pos,
-                               "max_files_per_trigger takes a non-negative integer, not '%s'", v);
+                rc = TB_ERRF(err, TB_E_SQL,
+                             "max_files_per_trigger takes a non-negative integer, not '%s'", v);
                 goto fail;
             }
             src->max_files = (uint32_t)m;
         } else if (tb_str_ieq(k, "latest_first")) {
-            src->latest_first = tb_str_ieq(v, "true") || strcmp(v, "1") == 0;
+            src->latest_first = truthy(v);
         } else if (tb_str_ieq(k, "ignore_missing_files")) {
-            src->ignore_missing = tb_str_ieq(v, "true") || strcmp(v, "1") == 0;
+            src->ignore_missing = truthy(v);
         } else if (tb_str_ieq(k, "bad_records_path")) {
             tb_free(src->bad_dir);
             src->bad_dir = tb_strdup(v);
@@ -663,31 +467,205 @@ tb_rc tb_fsrc_create(tb_stream *st, const PgQuery__Node *node, const char *name,
             rc = tb_mkdirs(v, err);
             if (rc != TB_OK) {
                 tb_err_prefix(err, "stream \"%s\": bad_records_path", name);
-                err->pos = pos;
                 goto fail;
             }
+            src->base.writes_files = true;
         } else if (!src->parquet) {
             rc = src->json != NULL ? tb_jsonl_opts_set(src->json, k, v, err)
                                    : tb_csv_opts_set(src->csv, k, v, err);
-            if (rc != TB_OK) {
-                err->pos = pos;
+            if (rc != TB_OK)
                 goto fail;
-            }
         }
     }
-    rc = tb_catalog_add_connector(st->db, name, src->schema, &src_vt, src, err);
-    if (rc != TB_OK) {
-        err->pos = pos;
-        goto fail;
-    }
-    /* The catalog owns src now. */
-    if (tb_grow((void **)&st->srcs, &(size_t){st->n_srcs}, st->n_srcs + 1, sizeof(void *)) !=
-        TB_OK)
-        return tb_err_nomem(err);
-    st->srcs[st->n_srcs++] = src;
+    *out = &src->base;
     return TB_OK;
 fail:
-    src_free(src);
+    files_free(&src->base);
     return rc;
 }
 
+static tb_rc ensure_watch(files_src *src, tb_err *err)
+{
+    if (src->fw != NULL)
+        return TB_OK;
+    tb_filewatch_opts fo;
+    tb_filewatch_opts_default(&fo);
+    return tb_filewatch_open(src->dir, &fo, &src->fw, err);
+}
+
+/* The "files" array of offsets, checked. */
+static tb_rc offsets_files(const files_src *src, const json_t *offsets, const json_t **out,
+                           tb_err *err)
+{
+    const json_t *files = json_object_get(offsets, "files");
+    if (!json_is_array(files))
+        return TB_ERRF(err, TB_E_CORRUPT, "stream %s: offsets have no \"files\" list",
+                       src->base.name);
+    for (size_t i = 0; i < json_array_size(files); i++)
+        if (!json_is_string(json_array_get(files, i)))
+            return TB_ERRF(err, TB_E_CORRUPT, "stream %s: offsets: file %zu is not a name",
+                           src->base.name, i);
+    *out = files;
+    return TB_OK;
+}
+
+static tb_rc files_restore(tb_ssrc *s, const json_t *offsets, tb_err *err)
+{
+    files_src *src = (files_src *)s;
+    const json_t *files = NULL;
+    tb_rc rc = offsets_files(src, offsets, &files, err);
+    if (rc == TB_OK)
+        rc = ensure_watch(src, err);
+    for (size_t i = 0; rc == TB_OK && i < json_array_size(files); i++)
+        rc = tb_filewatch_mark_seen(src->fw, json_string_value(json_array_get(files, i)), err);
+    return rc;
+}
+
+static tb_rc files_plan(tb_ssrc *s, int timeout_ms, json_t **out, bool *out_more, tb_err *err)
+{
+    files_src *src = (files_src *)s;
+    tb_strlist taken = {0};
+    json_t *arr = NULL;
+    *out = NULL;
+    *out_more = false;
+    tb_rc rc = ensure_watch(src, err);
+    if (rc == TB_OK)
+        rc = tb_filewatch_take(src->fw, timeout_ms, s->plan_all ? 0 : src->max_files,
+                               src->latest_first, &taken, err);
+    if (rc != TB_OK || taken.n == 0)
+        goto done;
+    size_t dl = strlen(src->dir);
+    arr = json_array();
+    if (arr == NULL) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    for (size_t i = 0; i < taken.n; i++) {
+        const char *rel = taken.items[i];
+        if (strncmp(rel, src->dir, dl) == 0 && rel[dl] == '/')
+            rel += dl + 1;
+        if (json_array_append_new(arr, json_string(rel)) != 0) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+    }
+    *out = json_pack("{s:o}", "files", arr);
+    arr = NULL;
+    if (*out == NULL)
+        rc = tb_err_nomem(err);
+    *out_more = tb_filewatch_pending(src->fw) > 0;
+done:
+    json_decref(arr);
+    tb_strlist_free(&taken);
+    return rc;
+}
+
+static tb_rc files_open(tb_ssrc *s, const json_t *offsets, const int *proj, uint32_t n_proj,
+                        tb_op **out, tb_err *err)
+{
+    files_src *src = (files_src *)s;
+    const json_t *list = NULL;
+    tb_schema *pschema = NULL;
+    tb_source *fsrc = NULL;
+    tb_op *scan = NULL;
+    files_op *f = NULL;
+    tb_buf p = {0};
+    *out = NULL;
+    tb_rc rc = offsets_files(src, offsets, &list, err);
+    if (rc != TB_OK)
+        return rc;
+    f = tb_calloc(1, sizeof(*f));
+    pschema = tb_schema_new(n_proj);
+    if (f == NULL || pschema == NULL) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
+    for (uint32_t i = 0; i < n_proj; i++) {
+        const tb_field *fd = &src->base.schema->fields[proj[i]];
+        if (tb_schema_set(pschema, i, fd->name, fd->type, fd->nullable) != TB_OK) {
+            rc = tb_err_nomem(err);
+            goto fail;
+        }
+    }
+    f->src = src;
+    f->batch = s->batch;
+    if (s->query != NULL && (f->query = tb_strdup(s->query)) == NULL) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
+    bool skip_missing = src->ignore_missing || s->batch < 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        p.len = 0;
+        if (tb_buf_printf(&p, "%s/%s", src->dir, json_string_value(json_array_get(list, i))) !=
+            TB_OK) {
+            rc = tb_err_nomem(err);
+            goto fail;
+        }
+        /* A file deleted between discovery and this read is skipped (and said so); the
+         * batch's offsets still name it, so a re-run skips it the same way. */
+        if (skip_missing && access(p.data, F_OK) != 0) {
+            tb_log(TB_LOG_WARN, "stream %s: file '%s' vanished before it was read: skipped (%s)",
+                   src->base.name, p.data,
+                   s->batch < 0 ? "rebuilding the view after a restart" : "ignore_missing_files");
+            continue;
+        }
+        if (tb_strlist_push(&f->files, p.data) != TB_OK) {
+            rc = tb_err_nomem(err);
+            goto fail;
+        }
+    }
+    if (f->files.n == 0) {
+        rc = tb_op_values_new(pschema, 0, NULL, &scan, err);
+    } else if (src->parquet) {
+        rc = parquet_scan(src, &f->files, proj, n_proj, &scan, err);
+    } else {
+        rc = src->json != NULL ? tb_jsonl_source_new(&f->files, src->json, src->base.schema,
+                                                     proj, n_proj, &fsrc, err)
+                               : tb_csv_source_new(&f->files, src->csv, src->base.schema, proj,
+                                                   n_proj, &fsrc, err);
+        if (rc == TB_OK && src->bad_dir != NULL && s->batch >= 0) {
+            tb_csv_source_on_bad_record(fsrc, bad_record, f);   /* each a no-op on the */
+            tb_jsonl_source_on_bad_record(fsrc, bad_record, f); /* other format */
+        }
+        f->fsrc = fsrc;
+        if (rc == TB_OK)
+            rc = tb_op_scan_new(fsrc, &scan, err);
+        fsrc = NULL; /* the scan owns it whatever the outcome */
+    }
+    if (rc != TB_OK)
+        goto fail;
+    if ((f->base.children = tb_calloc(1, sizeof(tb_op *))) == NULL) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
+    f->base.vt = &fop_vt;
+    f->base.schema = pschema;
+    f->base.children[0] = scan;
+    f->base.n_children = 1;
+    *out = &f->base;
+    tb_buf_free(&p);
+    return TB_OK;
+fail:
+    tb_buf_free(&p);
+    tb_op_free(scan);
+    tb_source_free(fsrc);
+    tb_schema_free(pschema);
+    if (f != NULL) {
+        tb_strlist_free(&f->files);
+        tb_free(f->query);
+        tb_free(f);
+    }
+    return rc;
+}
+
+static void files_describe(tb_ssrc *s, const json_t *offsets, json_t *entry)
+{
+    files_src *src = (files_src *)s;
+    char desc[512];
+    snprintf(desc, sizeof(desc), "FileStreamSource[%s]", src->dir);
+    json_object_set_new(entry, "description", json_string(desc));
+    json_object_set(entry, "endOffset", (json_t *)offsets);
+}
+
+const tb_ssrc_vt tb_ssrc_files_vt = {"files",   files_create, files_restore,  files_plan,
+                                     files_open, NULL,         files_describe, files_free};

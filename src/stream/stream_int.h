@@ -12,10 +12,10 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
-#include "format/csv.h"
-#include "format/jsonl.h"
+#include <jansson.h>
+
 #include "stream/checkpoint.h"
-#include "stream/filesource.h"
+#include "stream/source.h"
 #include "stream/stream.h"
 
 /*
@@ -42,6 +42,11 @@ size_t tb_sagg_bytes(const tb_sagg *state);
 tb_rc tb_sagg_serialize(const tb_sagg *state, tb_buf *out, tb_err *err);
 /* The hash aggregate holding the state (change sets, snapshots: cq_state.c). */
 tb_hashagg *tb_sagg_hashagg(tb_sagg *state);
+/* Operators over the state emit only the groups changed since tb_sagg_changes_clear
+ * (the aggregate's dirty list: update mode), or every group (the default). */
+void tb_sagg_set_changed_only(tb_sagg *state, bool on);
+/* The state's changes are in the checkpoint (called once a commit is written). */
+void tb_sagg_changes_clear(tb_sagg *state);
 /* Remove the groups whose timestamp key `group_col` is < before_us (closed windows). */
 tb_rc tb_sagg_evict_before(tb_sagg *state, uint32_t group_col, int64_t before_us,
                            tb_err *err);
@@ -51,43 +56,44 @@ tb_rc tb_sagg_evict_before(tb_sagg *state, uint32_t group_col, int64_t before_us
 
 typedef enum out_mode { MODE_DEFAULT, MODE_COMPLETE, MODE_APPEND, MODE_UPDATE } out_mode;
 
-/* ---------------------------------------------------------------- stream source */
+typedef struct rel_ver rel_ver;
 
-typedef struct stream_src {
+/* ---------------------------------------------------------------- stream tables */
+
+/* A stream table of the catalog (stream_scan.c): CREATE TABLE s (cols) WITH (connector
+ * = X, ...) for a registered source X. Owned by the catalog. */
+typedef struct stream_tab {
     tb_stream *st;
     char *name;
-    char *dir;
-    bool parquet;           /* else csv, or json lines when json != NULL */
-    tb_csv_opts *csv;
-    tb_jsonl_opts *json;    /* format = 'json' */
+    const tb_ssrc_vt *vt;
+    tb_connector_vt cvt; /* the catalog's vt (named as the source) */
+    tb_strlist kv;       /* the source's own options (connector and watermark removed) */
     tb_schema *schema;
-    int wm_col;             /* watermark column in schema, -1 none */
+    int wm_col;          /* watermark column in schema, -1 none */
     int64_t wm_delay_us;
-    uint32_t max_files;
-    bool latest_first;
-    bool ignore_missing; /* ignore_missing_files: a file gone before its batch is skipped */
-    /* Restart of a non-aggregating view: committed batches are re-read into the view
-     * only (no sink, no checkpoint, no bad records; vanished files skipped). */
-    bool rebuilding;
-    char *bad_dir;       /* bad_records_path: malformed CSV records go there, or NULL */
-    /* Bound while a micro-batch is planned and run (NULL otherwise: a plain query then
-     * reads every file present in the directory). */
-    const tb_strlist *cur_files;
-    int64_t cur_watermark;
-    int64_t cur_batch;
-    const char *cur_query; /* the continuous query running the batch */
-    bool shared;           /* read by several queries: bad records files name the query */
-    /* Collected by the feed operators of the current batch. */
-    int64_t batch_max_ts;
-    uint64_t batch_rows;
-    uint64_t batch_late;
-    uint64_t batch_malformed;
-    /* The current batch's bad records: a hidden temp file renamed into place as
-     * bad_dir/bad_records-<batch>.jsonl before the batch commits. */
-    FILE *bad_fp;
-    char *bad_tmp;
-    int bad_errno; /* first write error (the CSV callback cannot return one) */
-} stream_src;
+    uint32_t n_readers;  /* continuous queries reading it */
+} stream_tab;
+
+/* The input of one execution of a query's plan, bound to its stream scans. */
+typedef struct batch_in {
+    tb_ssrc *src;          /* the query's instance of the source */
+    const json_t *offsets; /* the batch's offsets; NULL: no input */
+    int64_t watermark;     /* rows older are dropped (TB_WATERMARK_NONE: none) */
+    int64_t max_ts;        /* out: max event time seen, INT64_MIN none */
+    uint64_t rows, late;   /* out: rows passed on, rows dropped as late */
+} batch_in;
+
+tb_rc tb_stream_tab_create(tb_stream *st, const PgQuery__Node *node, const char *name,
+                           const tb_ssrc_vt *vt, const tb_strlist *kv, int pos,
+                           stream_tab **out, tb_err *err);
+/* The stream table behind a catalog connector, or NULL. */
+stream_tab *tb_stream_tab_of(const tb_connector_vt *vt, void *ud);
+/* Bind every stream scan of `tab` in the tree under root to bi (until the next bind);
+ * returns how many. */
+uint32_t tb_sscan_bind(tb_op *root, stream_tab *tab, batch_in *bi);
+/* The distinct stream tables read by the stream scans under root (up to cap in out);
+ * returns how many there are. */
+uint32_t tb_sscan_tables(const tb_op *root, stream_tab **out, uint32_t cap);
 
 /* ---------------------------------------------------------------- sinks and queries */
 
@@ -103,7 +109,8 @@ typedef struct cq {
     char *query_text;  /* normalised statement text (checkpoint fingerprint) */
     const PgQuery__Node *select; /* in st->parses, valid for the job's life */
     const char *text;            /* the job text `select` locations point into */
-    stream_src *src;
+    stream_tab *tab;   /* the stream it reads (the catalog's) */
+    tb_ssrc *src;      /* its own instance of the source (its position) */
     tb_table *mv;      /* owned by the catalog; NULL for a bare INSERT pipeline */
     tb_table *emitted; /* append mode: rows already final (owned) */
     /* CSV text of the first emitted_rows rows of `emitted` (append only, so the state
@@ -129,7 +136,6 @@ typedef struct cq {
     sink_ref *sinks;
     size_t n_sinks;
     tb_ckpt *ckpt;
-    tb_filewatch *fw;
     int64_t next_batch;
     /* The last batch that ran but whose commit is not written yet (-1: none): it goes
      * with the next batch's offsets, or on its own after IDLE_COMMIT_MS or at stop. */
@@ -140,8 +146,16 @@ typedef struct cq {
     bool failed;
     bool started;
     uint64_t total_rows;
-    uint64_t *prev_hashes; /* update mode: hashes of the previous result rows (sorted) */
-    size_t n_prev;
+    tb_plan *plan;     /* prepared once, re-executed per batch (NULL until the first) */
+    bool plan_fresh;   /* not executed yet: no rescan needed */
+    bool replan_noted;
+    uint64_t n_plans;  /* plans made */
+    struct rel_ver {
+        uint32_t rel; /* in plan->rels */
+        uint64_t v;
+    } *vers;           /* versions of the static relations the plan reads */
+    size_t n_vers;
+    batch_in bi;       /* bound to the plan's stream scans */
 } cq;
 
 struct tb_stream {
@@ -152,8 +166,16 @@ struct tb_stream {
     tb_strlist texts; /* job texts: parse trees point into them */
     PgQuery__ParseResult **parses;
     size_t n_parses;
-    stream_src **srcs; /* borrowed: owned by the catalog */
-    size_t n_srcs;
+    stream_tab **tabs; /* borrowed: owned by the catalog */
+    size_t n_tabs;
+    /* Views over streaming views (cascades), recomputed after every batch. */
+    struct derived {
+        char *name;
+        const char *text;
+        const PgQuery__Node *select;
+        tb_table *mv; /* owned by the catalog */
+    } *derived;
+    size_t n_derived;
     cq **cqs;
     size_t n_cqs;
     /* Sink declarations: CREATE TABLE t WITH (connector = delta|console|files). */
@@ -180,30 +202,25 @@ struct tb_stream {
 /* ---------------------------------------------------------------- job.c */
 
 const char *tb_stream_kv_get(const tb_strlist *kv, const char *key);
-/* The planner hook binding a query's top-level aggregate to its persistent state. */
-tb_rc tb_cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
-                     const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
-                     const char **agg_names, tb_op **out, tb_err *err);
+/* The prepared plan of q (job.c's comment); the caller frees it. */
+tb_rc tb_cq_prepare(tb_stream *st, cq *q, tb_plan **out, tb_err *err);
 
-/* ---------------------------------------------------------------- source_files.c */
-
-/* CREATE TABLE name (cols) WITH (connector = 'files', ...): the source, in the catalog. */
-tb_rc tb_fsrc_create(tb_stream *st, const PgQuery__Node *node, const char *name,
-                     const tb_strlist *kv, int pos, tb_err *err);
-void tb_fsrc_bad_discard(stream_src *src);
-tb_rc tb_fsrc_bad_publish(stream_src *src, tb_err *err);
-void tb_fsrc_missing_hint(const stream_src *src, const tb_strlist *files, tb_err *err);
+/* Recompute the views over streaming views (after a batch, and at start). */
+tb_rc tb_stream_refresh_derived(tb_stream *st, tb_err *err);
 
 /* ---------------------------------------------------------------- runner.c */
 
 void tb_cq_kill_point(const char *point, int64_t batch);
-tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
-                      bool replay, tb_err *err);
+/* Run batch `batch` of q over `offsets` (the source's; NULL: no input, a refresh after
+ * a restart). replay: the offsets are in the checkpoint already (a re-run). rebuild: a
+ * committed batch read again into a non-aggregating view at restart (no output). */
+tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets, bool replay,
+                      bool rebuild, tb_err *err);
 
 /* ---------------------------------------------------------------- cq_state.c */
 
 tb_rc tb_cq_flush(cq *q, tb_err *err);
-tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const tb_strlist *files, tb_err *err);
+tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const json_t *offsets, tb_err *err);
 tb_rc tb_cq_start(tb_stream *st, cq *q, tb_err *err);
 /* A query's changelog (cq_state.c), split into its parts (pointers into data);
  * TB_E_CORRUPT with *out_why when malformed. For fuzz_checkpoint too. */
