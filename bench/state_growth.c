@@ -117,6 +117,7 @@ static int restart(const char *dir, uint64_t want_groups)
            chg_bytes / 1e6, t_all - t_snap, (unsigned long long)tb_hashagg_groups(agg),
            (unsigned long long)want_groups, peak_rss_kb() / 1024.0,
            tb_hashagg_bytes(agg) / 1048576.0);
+    fflush(stdout);
     int ok = tb_hashagg_groups(agg) == want_groups;
     tb_hashagg_free(agg);
     tb_ckpt_free(ck);
@@ -127,6 +128,8 @@ static int restart(const char *dir, uint64_t want_groups)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp/tb-bench-f";
+    if (argc > 3 && strcmp(argv[2], "restart") == 0) /* DIR restart GROUPS: only that */
+        return restart(dir, strtoull(argv[3], NULL, 10));
     int n_batches = argc > 2 ? atoi(argv[2]) : 2000;
     uint32_t rows = argc > 3 ? (uint32_t)atoi(argv[3]) : 5000;
     tb_arena *arena = tb_arena_new(0), *out = tb_arena_new(0);
