@@ -188,8 +188,7 @@ tb_rc tb_cq_flush(cq *q, tb_err *err)
         return rc;
     tb_cq_kill_point("commit", q->pending_commit);
     q->pending_commit = -1;
-    if (q->agg != NULL)
-        tb_sagg_changes_clear(q->agg); /* in the commit's state now */
+    tb_cq_committed(q);
     tb_err e2;
     tb_err_clear(&e2);
     if (tb_ckpt_maybe_compact(q->ckpt, NULL, &e2) != TB_OK)
@@ -230,9 +229,9 @@ tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const json_t *offsets, tb_err *e
     if (rc != TB_OK)
         return rc;
     tb_cq_kill_point("offsets", batch);
-    if (off_commit && q->agg != NULL)
-        tb_sagg_changes_clear(q->agg); /* in the commit's state now */
     q->pending_commit = -1;
+    if (off_commit)
+        tb_cq_committed(q);
     tb_err e2;
     tb_err_clear(&e2);
     if (tb_ckpt_maybe_compact(q->ckpt, NULL, &e2) != TB_OK)
