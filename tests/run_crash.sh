@@ -229,8 +229,7 @@ check "raw view after a restart = every input row once (count, distinct ids, sum
 # Cascades: views over the streaming views (one over the complete view, one over a plain
 # view of the raw view) equal the batch answer after the kills and a restart.
 "${RUN[@]}" --trigger available-now --format csv --every '1 hour' \
-  --show "SELECT 'p' AS v, category, q, NULL::bigint AS n FROM per_category UNION ALL
-          SELECT 'b', product_id::text, q, n FROM big_by_product ORDER BY 1, 2" \
+  --show "SELECT 'p' AS v, category, q, NULL::bigint AS n FROM per_category UNION ALL SELECT 'b', product_id::text, q, n FROM big_by_product ORDER BY 1, 2" \
   > "$T/cascade.out" 2> "$T/cascade.err"
 sane "$T/cascade.err" "cascade run" || true
 "$BIN" "${Q[@]}" "SELECT 'p' AS v, category, sum(quantity) AS q, NULL::bigint AS n

@@ -56,6 +56,8 @@ put "$D/in" b.csv 'id,pid\n3,1\n4,2\n'
 wait_batches "$D/p.jsonl" 2
 st=0; wait $JOB || st=$?
 check "parquet replaced: job exit" 0 "$st"
+plans=$(python3 -c "import json; print(' '.join(str(json.loads(l)['numPlans']) for l in open('$D/p.jsonl')))")
+check "parquet replaced: planned once, then again for the new file" "1 2" "$plans"
 check "parquet replaced: batch 2 joins the new file" "id,name
 1,one
 2,two
@@ -116,6 +118,8 @@ check "datagen: 25000 rows read once" 25000 "$rows"
 check "datagen: batches of at most 3000 rows" 9 "$(cat "$D/p1.jsonl" "$D/p2.jsonl" | wc -l)"
 ts=$(python3 -c "import json; print(max(json.loads(l)['numInputRows'] for l in open('$D/p1.jsonl')))")
 check "datagen: a full batch" 3000 "$ts"
+plans=$(python3 -c "import json; print(sorted(set(json.loads(l)['numPlans'] for l in open('$D/p2.jsonl'))))")
+check "datagen: one plan for every batch of a run" "[1]" "$plans"
 # the generated rows: product ids 1..60 (ids > 50 unmatched), ids unique, times in order
 # within max_out_of_orderness
 n=$(echo "$out" | tail -n +2 | awk -F, '{s += $2} END {print s}')

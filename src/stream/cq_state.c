@@ -321,6 +321,7 @@ tb_rc tb_cq_flush(cq *q, tb_err *err)
     cq_changes_written(q);
     tb_cq_kill_point("commit", q->pending_commit);
     q->pending_commit = -1;
+    tb_cq_committed(q); /* the source's ack (runner.c) */
     cq_after_commit(q);
     return TB_OK;
 }
@@ -360,6 +361,7 @@ tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const json_t *offsets, tb_err *e
     tb_cq_kill_point("offsets", batch);
     q->pending_commit = -1;
     if (commit) {
+        tb_cq_committed(q); /* the source's ack (runner.c) */
         cq_after_commit(q);
     } else {
         tb_err e2;

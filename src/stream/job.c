@@ -308,6 +308,7 @@ static void cq_free(cq *q)
     }
     tb_free(q->sinks);
     tb_plan_free(q->plan); /* before the state its aggregate uses */
+    json_decref(q->pending_offsets);
     tb_free(q->vers);
     tb_sagg_free(q->agg);
     tb_free(q->restore);

@@ -71,7 +71,7 @@ typedef struct batch_stats {
     int64_t wall_start_us;
 } batch_stats;
 
-static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
+static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs, const json_t *offsets)
 {
     double total_s = (double)(bs->t_end - bs->t_start) / 1e9;
     double exec_s = (double)(bs->t_exec - bs->t_plan) / 1e9;
@@ -105,6 +105,20 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
             q->watermark != TB_WATERMARK_NONE ? wm : NULL, "rowsDroppedByWatermark",
             (json_int_t)bs->late, "rowsMalformed", (json_int_t)bs->malformed, "numOutputRows",
             (json_int_t)bs->rows_out, "sinks", sinks);
+        /* Spark's sources[]: what the source says of the batch (description, offsets) */
+        json_t *srcs = json_array(), *entry = json_object();
+        if (rec != NULL && srcs != NULL && entry != NULL) {
+            json_object_set_new(entry, "description", json_string(q->tab->name));
+            json_object_set(entry, "endOffset", (json_t *)offsets);
+            if (q->src->vt->describe != NULL)
+                q->src->vt->describe(q->src, offsets, entry);
+            json_object_set_new(entry, "numInputRows", json_integer((json_int_t)bs->rows_in));
+            json_array_append(srcs, entry);
+            json_object_set(rec, "sources", srcs);
+            json_object_set_new(rec, "numPlans", json_integer((json_int_t)q->n_plans));
+        }
+        json_decref(entry);
+        json_decref(srcs);
         if (rec != NULL) {
             char *text = json_dumps(rec, JSON_COMPACT);
             if (text != NULL) {
@@ -222,6 +236,20 @@ static tb_rc open_rows(cq *q, tb_table *in, tb_table **out, tb_err *err)
     tb_op_free(scan);
     tb_arena_free(arena);
     return rc;
+}
+
+void tb_cq_committed(cq *q)
+{
+    if (q->agg != NULL)
+        tb_sagg_changes_clear(q->agg); /* in the commit's state now */
+    if (q->pending_offsets != NULL && q->src->vt->ack != NULL) {
+        tb_err e;
+        tb_err_clear(&e);
+        if (q->src->vt->ack(q->src, q->pending_offsets, &e) != TB_OK)
+            tb_log(TB_LOG_WARN, "%s: acknowledging a committed batch: %s", q->name, e.msg);
+    }
+    json_decref(q->pending_offsets);
+    q->pending_offsets = NULL;
 }
 
 /* ---------------------------------------------------------------- prepared plan */
@@ -630,6 +658,8 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     /* Every sink has batch N: its commit (with the state now held) is written with the
      * next batch's offsets, or on its own when the job idles or stops (cq_flush). */
     q->pending_commit = batch;
+    json_decref(q->pending_offsets);
+    q->pending_offsets = json_incref((json_t *)offsets);
     q->pending_since_ns = tb_now_ns();
     tb_cq_kill_point("sinks", batch);
     q->total_rows += bs.rows_in;
@@ -637,7 +667,7 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     if (rc != TB_OK)
         goto done;
     bs.t_ckpt = bs.t_end = tb_now_ns();
-    write_progress(st, q, &bs);
+    write_progress(st, q, &bs, offsets);
 done:
     src->batch = -1;
     q->bi.offsets = NULL;

@@ -140,6 +140,7 @@ typedef struct cq {
     /* The last batch that ran but whose commit is not written yet (-1: none): it goes
      * with the next batch's offsets, or on its own after IDLE_COMMIT_MS or at stop. */
     int64_t pending_commit;
+    json_t *pending_offsets; /* the offsets of that batch (for the source's ack) */
     int64_t pending_since_ns;
     /* A batch failed: its effects on the state and the view are not undone, so the cq
      * runs no further batch and writes no commit (a restart resumes from the checkpoint). */
@@ -211,6 +212,9 @@ tb_rc tb_stream_refresh_derived(tb_stream *st, tb_err *err);
 /* ---------------------------------------------------------------- runner.c */
 
 void tb_cq_kill_point(const char *point, int64_t batch);
+/* The pending commit was written: the state's changes are in the checkpoint, and the
+ * source is told (ack) that the batch is committed. Called by cq_state.c. */
+void tb_cq_committed(cq *q);
 /* Run batch `batch` of q over `offsets` (the source's; NULL: no input, a refresh after
  * a restart). replay: the offsets are in the checkpoint already (a re-run). rebuild: a
  * committed batch read again into a non-aggregating view at restart (no output). */
