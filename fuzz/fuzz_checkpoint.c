@@ -18,7 +18,16 @@
  *     a header no query could have is tried against a fixed query instead, which must
  *     reject it). A state that loads is emitted in every mode (all, changed, below a
  *     bound from its first group), evicted below the bound, merged into a fresh state,
- *     and serialized: that image must load again and serialize to the same bytes.
+ *     and serialized: that image must load again and serialize to the same bytes;
+ *     snapshotted (tb_hashagg_snapshot): the blocks applied to an empty state must give
+ *     the same image; its change set applied to an empty state must load;
+ *   - an aggregate change set ("TBHC", issue 9): its header gives the query as for an
+ *     image; applied to an empty state (tb_hashagg_apply_changes) it gives TB_OK or
+ *     TB_E_CORRUPT; a state that took it is emitted and snapshotted;
+ *   - a snapshot file (tb_ckpt_parse_snapshot: header, CRC-checked records, end record);
+ *     an error names the file;
+ *   - a query's changelog ("TBCC", tb_cq_changelog_parse) and an aggregate record of a
+ *     query snapshot ('A' + change set): their aggregate change set is tried as above.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +40,7 @@
 #include "exec/exec.h"
 #include "exec/op_int.h"
 #include "stream/checkpoint.h"
+#include "stream/stream_int.h"
 
 #define MAX_KEYS 16
 #define MAX_AGGS 16
@@ -169,8 +179,10 @@ static bool spec_from_header(const uint8_t *data, size_t size, tb_arena *arena, 
     static const char *const names[] = {"count", "count", "sum", "avg", "min", "max"};
     tb_op_rd rd = {data, size, 0, false};
     tb_err err;
+    uint32_t magic = tb_op_rd_u32(&rd);
 
-    if (tb_op_rd_u32(&rd) != 0x41484254u || tb_op_rd_u32(&rd) != 1)
+    /* a whole image ("TBHA") or a change set ("TBHC"): the same header */
+    if ((magic != 0x41484254u && magic != 0x43484254u) || tb_op_rd_u32(&rd) != 1)
         return false;
     s->n_keys = tb_op_rd_u32(&rd);
     if (s->n_keys > MAX_KEYS)
@@ -289,6 +301,134 @@ static tb_rc drain(tb_hashagg *agg, tb_hashagg_emit mode, const tb_value *bound,
     return rc;
 }
 
+static tb_rc put_block(void *ud, const void *data, size_t len, tb_err *err)
+{
+    tb_hashagg *into = ud;
+    tb_rc rc = tb_hashagg_apply_changes(into, data, len, err);
+    if (rc != TB_OK && rc != TB_E_NOMEM) {
+        (void)fprintf(stderr, "%s\n", err->msg);
+        die("a snapshot block does not apply");
+    }
+    return rc;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every group as a text line, sorted, into out (groups may be numbered differently). */
+static tb_rc render_all(tb_hashagg *agg, tb_buf *out)
+{
+    tb_arena *arena = tb_arena_new(0);
+    tb_hashagg_iter it;
+    tb_buf text = {0};
+    char **lines = NULL;
+    size_t n = 0, cap = 0;
+    tb_err err;
+    tb_rc rc = TB_OK;
+
+    if (arena == NULL)
+        return TB_E_NOMEM;
+    tb_hashagg_iter_init(&it, TB_HASHAGG_ALL, 0, NULL);
+    for (;;) {
+        tb_batch *b = NULL;
+        tb_arena_reset(arena);
+        rc = tb_hashagg_next(agg, &it, arena, &b, &err);
+        if (rc != TB_OK || b == NULL)
+            break;
+        for (uint32_t r = 0; r < b->n_rows && rc == TB_OK; r++) {
+            text.len = 0;
+            for (uint32_t c = 0; c < b->n_cols; c++) {
+                tb_value v;
+                tb_vec_get(&b->cols[c], r, &v);
+                (void)tb_buf_putc(&text, '|');
+                if (v.is_null)
+                    (void)tb_buf_puts(&text, "NULL");
+                else
+                    (void)tb_value_format(&v, &text);
+            }
+            if (n == cap) {
+                char **p = realloc(lines, (cap = cap ? cap * 2 : 64) * sizeof(char *));
+                if (p == NULL) {
+                    rc = TB_E_NOMEM;
+                    break;
+                }
+                lines = p;
+            }
+            lines[n++] = strdup(tb_buf_cstr(&text) ? tb_buf_cstr(&text) : "");
+        }
+    }
+    if (n > 0)
+        qsort(lines, n, sizeof(char *), cmp_line);
+    for (size_t i = 0; i < n; i++) {
+        if (lines[i] != NULL)
+            (void)tb_buf_printf(out, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    tb_buf_free(&text);
+    tb_arena_free(arena);
+    return rc;
+}
+
+/* agg -> snapshot blocks -> an empty state: the same groups and aggregates. */
+static void snapshot_roundtrip(tb_hashagg *agg, const spec *s)
+{
+    tb_hashagg *copy = NULL;
+    tb_buf a = {0}, b = {0};
+    tb_err err;
+
+    if (tb_hashagg_new(s->n_keys, s->keys, s->n_aggs, s->aggs, &copy, &err) != TB_OK)
+        goto out;
+    if (tb_hashagg_snapshot(agg, put_block, copy, &err) != TB_OK)
+        goto out;
+    if (tb_hashagg_groups(agg) != tb_hashagg_groups(copy))
+        die("a state rebuilt from its snapshot has another group count");
+    tb_rc ra = render_all(agg, &a), rb = render_all(copy, &b);
+    if (ra == TB_E_NOMEM || rb == TB_E_NOMEM)
+        goto out;
+    if (ra != rb || a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
+        die("a state rebuilt from its snapshot differs");
+out:
+    tb_hashagg_free(copy);
+    tb_buf_free(&a);
+    tb_buf_free(&b);
+}
+
+/* A change set applied to an empty state of the query its header gives. */
+static void try_changes(const uint8_t *data, size_t size, const spec *s, bool may_apply)
+{
+    tb_hashagg *agg = NULL;
+    tb_err err;
+    uint64_t all = 0;
+
+    if (tb_hashagg_new(s->n_keys, s->keys, s->n_aggs, s->aggs, &agg, &err) != TB_OK)
+        goto out;
+    tb_err_clear(&err);
+    tb_rc rc = tb_hashagg_apply_changes(agg, data, size, &err);
+    if (getenv("TB_FUZZ_VERBOSE") != NULL)
+        (void)fprintf(stderr, "changes (%s query): %s\n", may_apply ? "its" : "another",
+                      rc == TB_OK ? "applied" : err.msg);
+    if (rc != TB_OK) {
+        if (err.code != TB_E_CORRUPT && err.code != TB_E_NOMEM)
+            die("a bad change set gave another error than TB_E_CORRUPT");
+        if (err.msg[0] == '\0')
+            die("a bad change set without a message");
+        goto out;
+    }
+    if (!may_apply)
+        die("a change set with another query's header was applied");
+    if (tb_hashagg_changed_groups(agg) != 0)
+        die("applying a change set marked groups changed");
+    if (drain(agg, TB_HASHAGG_ALL, NULL, NULL, NULL, &all) == TB_OK &&
+        all != tb_hashagg_groups(agg))
+        die("emitted rows differ from the group count");
+    snapshot_roundtrip(agg, s);
+out:
+    tb_hashagg_free(agg);
+}
+
 /* may_load: the image's header is this query's (else loading it must fail) */
 static void try_image(const uint8_t *data, size_t size, const spec *s, bool may_load)
 {
@@ -340,10 +480,15 @@ static void try_image(const uint8_t *data, size_t size, const spec *s, bool may_
         goto out;
     if (img1.len != img2.len || memcmp(img1.data, img2.data, img1.len) != 0)
         die("serialize(deserialize(image)) changed the image");
+    /* a CHANGED pass lists the dirty groups and keeps them; a clear empties the list */
     drain(again, TB_HASHAGG_CHANGED, NULL, NULL, NULL, &n);
+    if (n != tb_hashagg_changed_groups(again))
+        die("a CHANGED pass and the dirty list differ");
+    tb_hashagg_changes_clear(again);
     drain(again, TB_HASHAGG_CHANGED, NULL, NULL, NULL, &n);
     if (n != 0)
-        die("a CHANGED pass left changed groups");
+        die("a CHANGED pass after a clear found changed groups");
+    snapshot_roundtrip(again, s);
     if (s->n_keys > 0) {
         uint64_t below = 0, removed = 0;
         drain(agg, TB_HASHAGG_BELOW, &first, NULL, NULL, &below);
@@ -370,6 +515,25 @@ static void try_images(const uint8_t *data, size_t size)
 
     if (arena == NULL)
         return;
+    /* a query's changelog (cq_state.c): unwrap its aggregate change set */
+    if (size >= 4 && memcmp(data, "TBCC", 4) == 0) {
+        tb_cq_changelog cl;
+        const char *why = NULL;
+        if (tb_cq_changelog_parse((const char *)data, size, &cl, &why) != TB_OK) {
+            if (why == NULL)
+                die("a bad changelog without a reason");
+        } else {
+            if (cl.agg_len > size || cl.emitted_len > size)
+                die("changelog parts past the end");
+            data = (const uint8_t *)cl.agg;
+            size = cl.agg_len;
+        }
+    }
+    /* a snapshot record of the aggregate ('A' + block, cq_state.c) */
+    if (size >= 5 && data[0] == 'A' && memcmp(data + 1, "TBHC", 4) == 0) {
+        data++;
+        size--;
+    }
     /* a query state (stream.c's cq_state_image): unwrap its aggregate image */
     if (size >= 24 && memcmp(data, "TBCQ", 4) == 0) {
         uint64_t la;
@@ -381,12 +545,34 @@ static void try_images(const uint8_t *data, size_t size)
     }
     memset(&s, 0, sizeof(s));
     bool header_ok = spec_from_header(data, size, arena, &s);
+    bool changes = size >= 4 && memcmp(data, "TBHC", 4) == 0;
     if (header_ok)
-        try_image(data, size, &s, true);
+        (changes ? try_changes : try_image)(data, size, &s, true);
     memset(&f, 0, sizeof(f));
     if (fixed_spec(arena, &f))
-        try_image(data, size, &f, header_ok && spec_eq(&s, &f));
+        (changes ? try_changes : try_image)(data, size, &f, header_ok && spec_eq(&s, &f));
     tb_arena_free(arena);
+}
+
+static tb_rc count_record(void *ud, const char *data, size_t len, tb_err *err)
+{
+    (void)data;
+    (void)len;
+    (void)err;
+    (*(uint64_t *)ud)++;
+    return TB_OK;
+}
+
+static void try_snapshot(const uint8_t *data, size_t size)
+{
+    int64_t batch = -1;
+    uint64_t n = 0;
+    tb_err err;
+    tb_err_clear(&err);
+    if (tb_ckpt_parse_snapshot("fuzz", (const char *)data, size, &batch, count_record, &n,
+                               &err) != TB_OK &&
+        strstr(err.msg, "fuzz") == NULL && err.code != TB_E_NOMEM)
+        die("snapshot error not naming the file");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -394,6 +580,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > (1u << 20))
         return 0;
     try_offsets(data, size);
+    try_snapshot(data, size);
     try_state_file(data, size);
     try_images(data, size);
     return 0;

@@ -5,7 +5,7 @@
 # files, and is killed with SIGKILL at random moments (0-300 ms after the start, or after
 # the run's first batch began, so kills land during start-up, planning, Delta commits and
 # checkpoint writes), then
-# restarted on the same checkpoint, over and over. Then 10 more kills at named crash
+# restarted on the same checkpoint, over and over. Then 14 more kills at named crash
 # points (TB_CRASH_AT, see src/util/crashpoint.c): inside a checkpoint record's append,
 # inside a Delta commit, and between a Delta commit and the record that commits the
 # batch, each followed by a restart. A final --trigger available-now run
@@ -13,6 +13,9 @@
 # every input file: no row lost, none repeated.
 # Then damaged checkpoint files (truncated, flipped bytes) must give a clear error naming
 # the file, and leftover temp files must be ignored.
+# State snapshots (issue 9) are taken often here (TB_CKPT_SNAPSHOT_MIN_BYTES: after 3 kB
+# of changelogs; 0, every commit, for the crash points inside a snapshot write), so kills
+# land during snapshot writes and restarts read snapshot + changelogs.
 # Env: TB_BIN, TB_SRCDIR; TB_CRASH_KILLS (default 30), TB_CRASH_FILES (default 60),
 # TB_CRASH_SEED (default: random, printed so a failure can be replayed); TB_KEEP=1 keeps
 # the work directory.
@@ -60,6 +63,7 @@ D=$T/d
 mkdir -p "$D/sales"
 "$BIN" generate products --out "$D/products.parquet" --products 100
 RUN=("$BIN" run "$JOB" --set DATA="$D" --set MAXF=2 --checkpoint "$D/ckpt" --quiet)
+export TB_CKPT_SNAPSHOT_MIN_BYTES=3000
 
 # Feeder: FILES files of ROWS rows, each 4 s of event time after the previous one,
 # written under a hidden name and renamed into place, 0-100 ms apart.
@@ -121,13 +125,20 @@ FEEDER=
 # Each run first gets two new input files, so it has batches to run (and to re-run after
 # the kill): each of the 3 queries appends a record for its batch, then one for its
 # commit at stop, so ckpt-append:1..6 are reached.
-CPS=(delta-commit:1 ckpt-append:3 delta-committed:1 delta-commit:2 ckpt-append:5
-     delta-committed:3 ckpt-append:1 delta-committed:2 delta-commit:4 ckpt-append:6)
+# Inside a snapshot write (its first record written, under the temp name), with the
+# snapshot whole under its temp name, and renamed but not yet named by the log: a
+# snapshot is taken at every commit in those runs.
+CPS=(delta-commit:1 ckpt-append:3 delta-committed:1 ckpt-snapshot:1 delta-commit:2
+     ckpt-append:5 ckpt-snapshot-rename:2 delta-committed:3 ckpt-append:1
+     ckpt-snapshot-done:1 delta-committed:2 delta-commit:4 ckpt-append:6 ckpt-snapshot:3)
 cp_kills=0
 for cp in "${CPS[@]}"; do
   gen_file $FILES; gen_file $((FILES + 1)); FILES=$((FILES + 2))
   st=0
-  { TB_CRASH_AT=$cp "${RUN[@]}" --trigger available-now --log-level info \
+  snap_min=$TB_CKPT_SNAPSHOT_MIN_BYTES
+  case $cp in ckpt-snapshot*) snap_min=0 ;; esac
+  { TB_CKPT_SNAPSHOT_MIN_BYTES=$snap_min TB_CRASH_AT=$cp "${RUN[@]}" \
+      --trigger available-now --log-level info \
       > "$T/cp.out" 2> "$T/cp_$cp.err" || st=$?; } 2> /dev/null  # no "Killed" notice
   sane "$T/cp_$cp.err" "crash point $cp" || continue
   if [ "$st" = 137 ] && grep -q "^crash point $cp\$" "$T/cp_$cp.err"; then
@@ -215,6 +226,21 @@ check "raw Delta table = every input row once" "$T/raw_expect.csv" "$T/raw_delta
 check "raw view after a restart = every input row once (count, distinct ids, sum)" \
   "$T/raw_count1.csv" "$T/raw_view1.csv"
 
+# Cascades: views over the streaming views (one over the complete view, one over a plain
+# view of the raw view) equal the batch answer after the kills and a restart.
+"${RUN[@]}" --trigger available-now --format csv --every '1 hour' \
+  --show "SELECT 'p' AS v, category, q, NULL::bigint AS n FROM per_category UNION ALL SELECT 'b', product_id::text, q, n FROM big_by_product ORDER BY 1, 2" \
+  > "$T/cascade.out" 2> "$T/cascade.err"
+sane "$T/cascade.err" "cascade run" || true
+"$BIN" "${Q[@]}" "SELECT 'p' AS v, category, sum(quantity) AS q, NULL::bigint AS n
+  FROM read_csv('$D/sales') JOIN read_parquet('$D/products.parquet') USING (product_id)
+  GROUP BY 2 UNION ALL
+  SELECT 'b', product_id::text, sum(quantity), count(*) FROM read_csv('$D/sales')
+  WHERE quantity > 3 GROUP BY 2 ORDER BY 1, 2" > "$T/cascade_expect.csv"
+last_view "$T/cascade.out" > "$T/cascade_view.csv"
+check "cascades (view over a view, over a plain view of a view) = batch answer" \
+  "$T/cascade_expect.csv" "$T/cascade_view.csv"
+
 # Append mode: the windows closed by the final watermark (max ts - 15 s), once each.
 "$BIN" "${Q[@]}" "WITH wm AS (SELECT max(ts) - INTERVAL '15 seconds' AS w FROM read_csv('$D/sales'))
   SELECT tumble(ts, INTERVAL '10 seconds') AS window_start, category,
@@ -253,6 +279,7 @@ damaged() { # name relative-file action(flip:OFFSET|truncate|empty) expected-wor
     truncate) truncate -s $(($(stat -c %s "$f") / 2)) "$f" ;;
     empty) : > "$f" ;;
     flip:*) flip "$f" "${action#flip:}" ;;
+    remove) rm -f "$f" ;;
   esac
   local st=0
   "$BIN" run "$JOB" --set DATA="$C" --set MAXF=2 --checkpoint "$C/ckpt" --quiet \
@@ -269,6 +296,17 @@ damaged "log: flipped byte in the first record" "$SEG" "flip:$((R[0] + 20))" "da
 damaged "log: flipped byte in a record frame" "$SEG" "flip:$((R[NR / 2] + 5))" "damaged|frame"
 damaged "log: flipped byte in the state of a record before the last" "$SEG" \
   "flip:$((R[NR - 1] - 30))" "damaged|checksum"
+# The snapshot the log names (the newest reference in its records).
+SNAP=$(cat "$D/ckpt/$QDIR"/log/* | grep -a -o '"snapshot":[0-9]*' | tail -1 | cut -d: -f2)
+if [ -n "$SNAP" ] && [ -f "$D/ckpt/$QDIR/state/snapshot-$SNAP" ]; then
+  S=state/snapshot-$SNAP
+  damaged "snapshot: flipped byte in a record" "$S" "flip:40" "damaged|checksum"
+  damaged "snapshot: flipped byte in its header" "$S" "flip:3" "damaged|header"
+  damaged "snapshot: cut short" "$S" truncate "damaged|cut short"
+  damaged "snapshot named by the log: missing" "$S" remove "referenced by the log"
+else
+  bad "no snapshot named by the log of $QDIR (snapshots: $(ls "$D/ckpt/$QDIR/state"))"
+fi
 damaged "metadata flipped byte" "metadata" flip:100 "damaged|checksum"
 damaged "metadata truncated" "metadata" truncate "damaged|torn"
 

@@ -54,6 +54,9 @@ typedef struct rec_ix {
     int64_t seq;    /* segment */
     uint64_t off;   /* frame offset in the segment */
     size_t line_start, line_end; /* its compact line in `lines` (offsets records) */
+    bool image;          /* the commit carries a whole state image (older releases) */
+    uint64_t chg_len;    /* the commit's changelog bytes */
+    int64_t snapshot;    /* the snapshot it references, -1 none */
 } rec_ix;
 
 struct tb_ckpt {
@@ -81,6 +84,21 @@ struct tb_ckpt {
     rec_ix *ix;
     size_t n_ix, cap_ix;
     tb_buf lines;
+    /* State files (issue 9): the restore base is the newest of the snapshot the log
+     * references (snap_ref), a whole image in a commit record (image_batch) or the old
+     * layout's state/N (old_image); changelogs of the commits after it follow. */
+    int64_t snap_ref;      /* newest snapshot referenced by a log record, -1 */
+    int64_t snap_ref_seq;  /* the segment of that record */
+    uint64_t snap_size;    /* its file size (0 unknown) */
+    int64_t snap_pending;  /* written, to be referenced by the next record, -1 */
+    uint64_t snap_pending_size;
+    int64_t image_batch;   /* newest commit record carrying a whole image, -1 */
+    int64_t image_seq;
+    int64_t old_image;     /* old layout: the last commit with its state/N, -1 */
+    uint64_t chg_bytes;    /* changelog bytes logged after the base */
+    uint64_t snap_min;     /* snapshot floor (TB_CKPT_SNAPSHOT_MIN_BYTES) */
+    int64_t first_chg_seq; /* segment of the first changelog after the base, -1 */
+    bool snap_purge;       /* snapshots older than the base may be left on disk */
 };
 
 static uint32_t crc(const void *p, size_t n)
@@ -116,6 +134,14 @@ static tb_rc seg_path(const tb_ckpt *ckpt, int64_t seq, tb_buf *buf)
     return tb_buf_printf(buf, "%s/log/%016" PRId64, ckpt->dir, seq);
 }
 
+/* DIR/state/snapshot-<batch>, or its temp name (a dot name: listings skip it). */
+static tb_rc snapshot_path(const tb_ckpt *ckpt, int64_t batch, bool tmp, tb_buf *buf)
+{
+    buf->len = 0;
+    return tb_buf_printf(buf, "%s/state/%ssnapshot-%" PRId64 "%s", ckpt->dir, tmp ? "." : "",
+                         batch, tmp ? ".tmp" : "");
+}
+
 static seg_info *seg_find(tb_ckpt *ckpt, int64_t seq)
 {
     for (size_t i = 0; i < ckpt->n_segs; i++)
@@ -145,13 +171,19 @@ static tb_rc put_trailer(tb_buf *buf, size_t from)
     return tb_buf_printf(buf, "crc32 %08x\n", crc(buf->data + from, buf->len - from));
 }
 
-/* A record payload (JSON line, optional state, trailer) appended to out. With a payload,
- * "state_bytes" is added to json (the caller's). */
-static tb_rc put_record(tb_buf *out, json_t *json, const void *state, size_t len,
-                        bool has_state)
+/* What follows a record's JSON line. */
+enum { BODY_NONE, BODY_IMAGE, BODY_CHANGELOG };
+
+/* A record payload (JSON line, optional state or changelog, trailer) appended to out.
+ * With a body, "state_bytes" (an image) or "changelog_bytes" is added to json (the
+ * caller's). */
+static tb_rc put_record(tb_buf *out, json_t *json, const void *state, size_t len, int body)
 {
     size_t from = out->len;
-    if (has_state && json_object_set_new(json, "state_bytes", json_integer((json_int_t)len)) != 0)
+    bool has_state = body != BODY_NONE;
+    if (has_state &&
+        json_object_set_new(json, body == BODY_IMAGE ? "state_bytes" : "changelog_bytes",
+                            json_integer((json_int_t)len)) != 0)
         return TB_E_NOMEM;
     if (put_json_line(out, json) != TB_OK ||
         (has_state && ((len > 0 && tb_buf_append(out, state, len) != TB_OK) ||
@@ -183,11 +215,13 @@ static tb_rc check_trailer(const char *name, const char *data, size_t len, size_
 }
 
 /*
- * Verify and parse a record payload: the JSON object of its first line, and the state
- * when the JSON has "state_bytes" (*out_state points into data; NULL when there is none).
+ * Verify and parse a record payload: the JSON object of its first line, and the body
+ * when the JSON has "state_bytes" or "changelog_bytes" (*out_state points into data;
+ * NULL when there is none; *out_body says which, may be NULL).
  */
-static tb_rc parse_record(const char *name, const char *data, size_t len, json_t **out,
-                          const char **out_state, size_t *out_slen, tb_err *err)
+static tb_rc parse_record_body(const char *name, const char *data, size_t len, json_t **out,
+                               const char **out_state, size_t *out_slen, int *out_body,
+                               tb_err *err)
 {
     size_t body = 0;
     *out = NULL;
@@ -206,6 +240,15 @@ static tb_rc parse_record(const char *name, const char *data, size_t len, json_t
                        json == NULL ? jerr.text : "not an object");
     }
     json_t *sb = json_object_get(json, "state_bytes");
+    json_t *cb = json_object_get(json, "changelog_bytes");
+    if (out_body != NULL)
+        *out_body = sb != NULL ? BODY_IMAGE : cb != NULL ? BODY_CHANGELOG : BODY_NONE;
+    if (sb != NULL && cb != NULL) {
+        json_decref(json);
+        return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: both a state and a changelog", name);
+    }
+    if (sb == NULL)
+        sb = cb;
     if (sb == NULL) {
         if (hlen + 1 != body) {
             json_decref(json);
@@ -225,11 +268,17 @@ static tb_rc parse_record(const char *name, const char *data, size_t len, json_t
     return TB_OK;
 }
 
+static tb_rc parse_record(const char *name, const char *data, size_t len, json_t **out,
+                          const char **out_state, size_t *out_slen, tb_err *err)
+{
+    return parse_record_body(name, data, len, out, out_state, out_slen, NULL, err);
+}
+
 /* A whole-file record (metadata, old layout) written atomically. */
 static tb_rc write_file_record(const char *path, json_t *json, tb_err *err)
 {
     tb_buf buf = {0};
-    tb_rc rc = put_record(&buf, json, NULL, 0, false);
+    tb_rc rc = put_record(&buf, json, NULL, 0, BODY_NONE);
     if (rc != TB_OK) {
         tb_buf_free(&buf);
         return tb_err_nomem(err);
@@ -257,33 +306,49 @@ static tb_rc read_file_record(const char *path, json_t **out, char **out_data,
     return TB_OK;
 }
 
-/* {"batch", "watermark_us", "files"} of an offsets record (a new reference). */
+/* {"batch", "watermark_us", "sources" and/or "files"} of an offsets record (a new
+ * reference). "files" is written when there are some or no "sources" (older readers
+ * require it). */
 static json_t *offsets_json(const tb_ckpt_offsets *off)
 {
-    json_t *files = json_array();
-    if (files == NULL)
+    json_t *doc = json_pack("{s:I, s:I}", "batch", (json_int_t)off->batch, "watermark_us",
+                            (json_int_t)off->watermark_us);
+    if (doc == NULL)
         return NULL;
-    for (size_t i = 0; i < off->files.n; i++) {
-        if (json_array_append_new(files, json_string(off->files.items[i])) != 0) {
-            json_decref(files);
-            return NULL;
-        }
+    if (off->sources != NULL && json_object_set(doc, "sources", off->sources) != 0)
+        goto fail;
+    if (off->sources == NULL || off->files.n > 0) {
+        json_t *files = json_array();
+        if (files == NULL || json_object_set_new(doc, "files", files) != 0)
+            goto fail;
+        for (size_t i = 0; i < off->files.n; i++)
+            if (json_array_append_new(files, json_string(off->files.items[i])) != 0)
+                goto fail;
     }
-    return json_pack("{s:I, s:I, s:o}", "batch", (json_int_t)off->batch, "watermark_us",
-                     (json_int_t)off->watermark_us, "files", files);
+    return doc;
+fail:
+    json_decref(doc);
+    return NULL;
 }
 
-/* Fill off from a parsed offsets record. keep_state: copy the state into off->state. */
+/* Fill off from a parsed offsets record. keep_state: copy the state or changelog into
+ * off. */
 static tb_rc offsets_from(const char *name, json_t *doc, const char *state, size_t slen,
                           bool keep_state, tb_ckpt_offsets *off, tb_err *err)
 {
+    int body = json_object_get(doc, "changelog_bytes") != NULL ? BODY_CHANGELOG : BODY_IMAGE;
     json_t *batch = json_object_get(doc, "batch");
     json_t *wm = json_object_get(doc, "watermark_us");
     json_t *files = json_object_get(doc, "files");
+    json_t *sources = json_object_get(doc, "sources");
     json_t *commit = json_object_get(doc, "commit");
-    if (!json_is_integer(batch) || !json_is_integer(wm) || !json_is_array(files))
-        return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: missing batch/watermark/files",
-                       name);
+    if (!json_is_integer(batch) || !json_is_integer(wm) ||
+        (files != NULL && !json_is_array(files)) ||
+        (sources != NULL && !json_is_object(sources)) || (files == NULL && sources == NULL))
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "checkpoint: %s: missing batch/watermark/sources (or files)", name);
+    if (sources != NULL)
+        off->sources = json_incref(sources);
     off->batch = json_integer_value(batch);
     off->watermark_us = json_integer_value(wm);
     if (commit != NULL) {
@@ -295,11 +360,17 @@ static tb_rc offsets_from(const char *name, json_t *doc, const char *state, size
                            name);
         off->has_commit = true;
         if (keep_state) {
-            off->state = tb_malloc(slen + 1);
-            if (off->state == NULL)
+            char *copy = tb_malloc(slen + 1);
+            if (copy == NULL)
                 return tb_err_nomem(err);
-            memcpy(off->state, state, slen);
-            off->state_len = slen;
+            memcpy(copy, state, slen);
+            if (body == BODY_CHANGELOG) {
+                off->changelog = copy;
+                off->changelog_len = slen;
+            } else {
+                off->state = copy;
+                off->state_len = slen;
+            }
         }
     }
     for (size_t i = 0; i < json_array_size(files); i++) {
@@ -330,7 +401,9 @@ tb_rc tb_ckpt_parse_offsets(const char *name, const char *data, size_t len,
 void tb_ckpt_offsets_clear(tb_ckpt_offsets *off)
 {
     tb_strlist_free(&off->files);
+    json_decref(off->sources);
     tb_free(off->state);
+    tb_free(off->changelog);
     memset(off, 0, sizeof(*off));
 }
 
@@ -430,10 +503,11 @@ tb_rc tb_ckpt_parse_segment(const char *name, const char *data, size_t len,
     return walk_segment(name, data, len, NULL, NULL, out_torn_at, err);
 }
 
-/* Read one log record (frame at off of segment seq): its JSON and state. */
-static tb_rc read_log_record(tb_ckpt *ckpt, int64_t seq, uint64_t off, json_t **out,
-                             char **out_buf, const char **out_state, size_t *out_slen,
-                             tb_err *err)
+/* Read one log record (frame at off of segment seq): its JSON and body (kind in
+ * *out_body, may be NULL). */
+static tb_rc read_log_record_body(tb_ckpt *ckpt, int64_t seq, uint64_t off, json_t **out,
+                                  char **out_buf, const char **out_state, size_t *out_slen,
+                                  int *out_body, tb_err *err)
 {
     tb_buf p = {0};
     char frame[FRAME];
@@ -467,7 +541,9 @@ static tb_rc read_log_record(tb_ckpt *ckpt, int64_t seq, uint64_t off, json_t **
                      off);
         goto done;
     }
-    rc = parse_record(p.data, buf, plen, out, out_state, out_slen, err);
+    rc = parse_record_body(p.data, buf, plen, out, out_state, out_slen, out_body, err);
+    if (rc != TB_OK)
+        tb_err_prefix(err, "record at offset %" PRIu64, off);
 done:
     if (fd >= 0)
         close(fd);
@@ -477,6 +553,13 @@ done:
         *out_buf = buf;
     tb_buf_free(&p);
     return rc;
+}
+
+static tb_rc read_log_record(tb_ckpt *ckpt, int64_t seq, uint64_t off, json_t **out,
+                             char **out_buf, const char **out_state, size_t *out_slen,
+                             tb_err *err)
+{
+    return read_log_record_body(ckpt, seq, off, out, out_buf, out_state, out_slen, NULL, err);
 }
 
 /* ---------------------------------------------------------------- open */
@@ -537,6 +620,86 @@ static tb_rc list_numeric(const tb_ckpt *ckpt, const char *kind, int64_t **out, 
     return TB_OK;
 }
 
+/* ---------------------------------------------------------------- restore base */
+
+static int64_t base_batch(const tb_ckpt *ckpt)
+{
+    int64_t b = ckpt->snap_ref;
+    if (ckpt->image_batch > b)
+        b = ckpt->image_batch;
+    if (ckpt->old_image > b)
+        b = ckpt->old_image;
+    return b;
+}
+
+static tb_ckpt_base base_kind(const tb_ckpt *ckpt)
+{
+    int64_t b = base_batch(ckpt);
+    if (b < 0)
+        return TB_CKPT_BASE_NONE;
+    return b == ckpt->snap_ref ? TB_CKPT_BASE_SNAPSHOT : TB_CKPT_BASE_IMAGE;
+}
+
+/* The base changed: recount the changelogs after it and where the first one is. */
+static void rebase(tb_ckpt *ckpt)
+{
+    int64_t b = base_batch(ckpt);
+    ckpt->chg_bytes = 0;
+    ckpt->first_chg_seq = -1;
+    for (size_t i = 0; i < ckpt->n_ix; i++) {
+        const rec_ix *e = &ckpt->ix[i];
+        if (e->commit > b && !e->image) {
+            ckpt->chg_bytes += e->chg_len;
+            if (ckpt->first_chg_seq < 0)
+                ckpt->first_chg_seq = e->seq;
+        }
+    }
+}
+
+/* Bookkeeping of the base for a record just indexed (read by open, or appended). */
+static void note_record(tb_ckpt *ckpt, const rec_ix *r)
+{
+    int64_t before = base_batch(ckpt);
+    if (r->snapshot > ckpt->snap_ref) {
+        ckpt->snap_ref = r->snapshot;
+        ckpt->snap_ref_seq = r->seq;
+        ckpt->snap_size = 0;
+        ckpt->snap_purge = true;
+    }
+    if (r->commit >= 0 && r->image && r->commit >= ckpt->image_batch) {
+        ckpt->image_batch = r->commit;
+        ckpt->image_seq = r->seq;
+    }
+    if (base_batch(ckpt) != before) {
+        rebase(ckpt);
+    } else if (r->commit > before && !r->image) {
+        ckpt->chg_bytes += r->chg_len;
+        if (ckpt->first_chg_seq < 0)
+            ckpt->first_chg_seq = r->seq;
+    }
+}
+
+/* Segments from this one on hold the base's reference (or image) or a changelog after
+ * it: the compaction keeps them (INT64_MAX: none needed). */
+static int64_t keep_seq(const tb_ckpt *ckpt)
+{
+    int64_t k = INT64_MAX;
+    switch (base_kind(ckpt)) {
+    case TB_CKPT_BASE_SNAPSHOT:
+        k = ckpt->snap_ref_seq;
+        break;
+    case TB_CKPT_BASE_IMAGE:
+        if (ckpt->image_batch > ckpt->old_image)
+            k = ckpt->image_seq;
+        break;
+    default:
+        break;
+    }
+    if (ckpt->first_chg_seq >= 0 && ckpt->first_chg_seq < k)
+        k = ckpt->first_chg_seq;
+    return k;
+}
+
 /* Add a record to the index (and its compact line for an offsets record). */
 static tb_rc ix_add(tb_ckpt *ckpt, int64_t batch, int64_t commit, int64_t seq, uint64_t off,
                     json_t *line)
@@ -544,10 +707,12 @@ static tb_rc ix_add(tb_ckpt *ckpt, int64_t batch, int64_t commit, int64_t seq, u
     if (tb_grow((void **)&ckpt->ix, &ckpt->cap_ix, ckpt->n_ix + 1, sizeof(rec_ix)) != TB_OK)
         return TB_E_NOMEM;
     rec_ix *r = &ckpt->ix[ckpt->n_ix];
+    memset(r, 0, sizeof(*r));
     r->batch = batch;
     r->commit = commit;
     r->seq = seq;
     r->off = off;
+    r->snapshot = -1;
     r->line_start = r->line_end = ckpt->lines.len;
     if (line != NULL) {
         if (put_json_line(&ckpt->lines, line) != TB_OK)
@@ -555,6 +720,26 @@ static tb_rc ix_add(tb_ckpt *ckpt, int64_t batch, int64_t commit, int64_t seq, u
         r->line_end = ckpt->lines.len;
     }
     ckpt->n_ix++;
+    return TB_OK;
+}
+
+/* The last index entry's body (image or changelog) and snapshot reference, from its
+ * record's JSON; then the base bookkeeping. */
+static tb_rc index_body(tb_ckpt *ckpt, const char *name, json_t *doc, size_t slen,
+                        uint64_t off, tb_err *err)
+{
+    rec_ix *r = &ckpt->ix[ckpt->n_ix - 1];
+    json_t *snap = json_object_get(doc, "snapshot");
+    r->image = json_object_get(doc, "state_bytes") != NULL;
+    r->chg_len = json_object_get(doc, "changelog_bytes") != NULL ? slen : 0;
+    if (snap != NULL) {
+        if (!json_is_integer(snap) || json_integer_value(snap) < 0)
+            return TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint: %s: record at offset %" PRIu64 ": bad snapshot", name,
+                           off);
+        r->snapshot = json_integer_value(snap);
+    }
+    note_record(ckpt, r);
     return TB_OK;
 }
 
@@ -590,8 +775,14 @@ static tb_rc load_record(void *ud, json_t *doc, const char *state, size_t slen, 
             s->max_batch = b;
         json_t *line = NULL; /* (records a crashed compaction left behind: no line) */
         if (b > ckpt->compact) {
-            line = json_pack("{s:I, s:I, s:O}", "batch", (json_int_t)b, "watermark_us",
-                             (json_int_t)wm, "files", json_object_get(doc, "files"));
+            tb_ckpt_offsets lo = {.batch = b, .watermark_us = wm,
+                                  .sources = json_object_get(doc, "sources")};
+            json_t *files = json_object_get(doc, "files");
+            line = offsets_json(&lo);
+            if (line != NULL && files != NULL && json_object_set(line, "files", files) != 0) {
+                json_decref(line);
+                line = NULL;
+            }
             if (line == NULL)
                 return tb_err_nomem(err);
         }
@@ -599,6 +790,9 @@ static tb_rc load_record(void *ud, json_t *doc, const char *state, size_t slen, 
         json_decref(line);
         if (rc != TB_OK)
             return tb_err_nomem(err);
+        rc = index_body(ckpt, lc->name, doc, slen, off, err);
+        if (rc != TB_OK)
+            return rc;
         if (commit != NULL) {
             ckpt->last_commit = b - 1;
             ckpt->anchor = ANCHOR_LOG;
@@ -620,6 +814,9 @@ static tb_rc load_record(void *ud, json_t *doc, const char *state, size_t slen, 
                        lc->name, c, off);
     if (ix_add(ckpt, -1, c, lc->seq, off, NULL) != TB_OK)
         return tb_err_nomem(err);
+    tb_rc rc = index_body(ckpt, lc->name, doc, slen, off, err);
+    if (rc != TB_OK)
+        return rc;
     ckpt->last_commit = c;
     ckpt->anchor = ANCHOR_LOG;
     ckpt->anchor_seq = lc->seq;
@@ -683,6 +880,7 @@ static tb_rc load(tb_ckpt *ckpt, tb_err *err)
             goto done;
         ckpt->last_commit = commits[n_commits - 1];
         ckpt->anchor = ANCHOR_OLD;
+        ckpt->old_image = ckpt->last_commit;
     }
     /* The log, oldest segment first. */
     /* log records come after the old layout's (a compaction's leftovers may be older) */
@@ -718,6 +916,15 @@ static tb_rc load(tb_ckpt *ckpt, tb_err *err)
         if (rc != TB_OK)
             goto done;
     }
+    rebase(ckpt);
+    if (ckpt->snap_ref >= 0) {
+        struct stat stt;
+        if (snapshot_path(ckpt, ckpt->snap_ref, false, &p) != TB_OK) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+        ckpt->snap_size = stat(p.data, &stt) == 0 ? (uint64_t)stt.st_size : 0;
+    }
     if (ckpt->compact > ckpt->last_commit)
         /* compaction only covers committed batches and keeps the last commit's record */
         rc = TB_ERRF(err, TB_E_CORRUPT,
@@ -749,6 +956,15 @@ tb_rc tb_ckpt_open(const char *dir, const char *query, tb_ckpt **out, tb_err *er
     ckpt->last_commit = -1;
     ckpt->compact = -1;
     ckpt->old_last = -1;
+    ckpt->snap_ref = ckpt->snap_pending = ckpt->image_batch = ckpt->old_image = -1;
+    ckpt->first_chg_seq = -1;
+    ckpt->snap_min = TB_CKPT_SNAPSHOT_MIN_BYTES;
+    {
+        /* test hook: snapshots every few batches (tests/run_crash.sh) */
+        const char *v = getenv("TB_CKPT_SNAPSHOT_MIN_BYTES");
+        if (v != NULL && *v != '\0')
+            ckpt->snap_min = strtoull(v, NULL, 10);
+    }
     /* (commits/ and state/ hold only an older layout's files; made for tools and tests
      * that expect them) */
     static const char *const subdirs[] = {"", "/log", "/offsets", "/commits", "/state"};
@@ -842,6 +1058,11 @@ void tb_ckpt_free(tb_ckpt *ckpt)
 const char *tb_ckpt_id(const tb_ckpt *ckpt)
 {
     return ckpt->id;
+}
+
+const char *tb_ckpt_dir(const tb_ckpt *ckpt)
+{
+    return ckpt->dir;
 }
 
 int64_t tb_ckpt_last_commit(const tb_ckpt *ckpt)
@@ -1063,18 +1284,62 @@ static tb_rc append(tb_ckpt *ckpt, const tb_buf *payload, int64_t *out_seq, uint
     return rc;
 }
 
+/*
+ * Append a record: doc (offsets or a lone commit; the caller's, completed here with the
+ * body's length and the pending snapshot's reference), body (BODY_*), then index it.
+ * batch: the offsets batch or -1; commit: the batch it commits or -1.
+ */
+static tb_rc append_record(tb_ckpt *ckpt, json_t *doc, json_t *line, int64_t batch,
+                           int64_t commit, const void *data, size_t len, int body, tb_err *err)
+{
+    tb_buf payload = {0};
+    int64_t seq = 0, snap = ckpt->snap_pending;
+    uint64_t at = 0;
+    tb_rc rc;
+    if ((commit >= 0 &&
+         json_object_set_new(doc, "committed_us", json_integer((json_int_t)tb_wall_us())) != 0) ||
+        (snap >= 0 && json_object_set_new(doc, "snapshot", json_integer((json_int_t)snap)) != 0) ||
+        put_record(&payload, doc, data, len, body) != TB_OK) {
+        tb_buf_free(&payload);
+        return tb_err_nomem(err);
+    }
+    rc = append(ckpt, &payload, &seq, &at, err);
+    tb_buf_free(&payload);
+    if (rc != TB_OK)
+        return rc;
+    if (batch >= 0)
+        ckpt->segs[ckpt->n_segs - 1].max_batch = batch;
+    if (ix_add(ckpt, batch, commit, seq, at, line) != TB_OK)
+        return tb_err_nomem(err);
+    rec_ix *r = &ckpt->ix[ckpt->n_ix - 1];
+    r->image = body == BODY_IMAGE;
+    r->chg_len = body == BODY_CHANGELOG ? len : 0;
+    r->snapshot = snap;
+    if (snap >= 0) {
+        ckpt->snap_pending = -1;
+        note_record(ckpt, r);
+        ckpt->snap_size = ckpt->snap_pending_size;
+    } else {
+        note_record(ckpt, r);
+    }
+    if (commit >= 0) {
+        ckpt->last_commit = commit;
+        ckpt->anchor = ANCHOR_LOG;
+        ckpt->anchor_seq = seq;
+        ckpt->anchor_off = at;
+    }
+    return TB_OK;
+}
+
 tb_rc tb_ckpt_write_offsets(tb_ckpt *ckpt, const tb_ckpt_offsets *off, tb_err *err)
 {
     tb_rc rc = TB_OK;
-    tb_buf payload = {0};
     json_t *doc = offsets_json(off);
     json_t *line = offsets_json(off);
+    bool image = off->has_commit && off->state != NULL;
     if (doc == NULL || line == NULL ||
         (off->has_commit &&
-         (json_object_set_new(doc, "commit", json_integer((json_int_t)(off->batch - 1))) != 0 ||
-          json_object_set_new(doc, "committed_us", json_integer((json_int_t)tb_wall_us())) !=
-              0)) ||
-        put_record(&payload, doc, off->state, off->state_len, off->has_commit) != TB_OK) {
+         json_object_set_new(doc, "commit", json_integer((json_int_t)(off->batch - 1))) != 0)) {
         rc = tb_err_nomem(err);
         goto done;
     }
@@ -1084,61 +1349,42 @@ tb_rc tb_ckpt_write_offsets(tb_ckpt *ckpt, const tb_ckpt_offsets *off, tb_err *e
                      tb_ckpt_last_offsets(ckpt));
         goto done;
     }
-    int64_t seq = 0;
-    uint64_t at = 0;
-    rc = append(ckpt, &payload, &seq, &at, err);
-    if (rc != TB_OK)
-        goto done;
-    ckpt->segs[ckpt->n_segs - 1].max_batch = off->batch;
-    if (ix_add(ckpt, off->batch, off->has_commit ? off->batch - 1 : -1, seq, at, line) !=
-        TB_OK) {
-        rc = tb_err_nomem(err);
-        goto done;
-    }
-    if (off->has_commit) {
-        ckpt->last_commit = off->batch - 1;
-        ckpt->anchor = ANCHOR_LOG;
-        ckpt->anchor_seq = seq;
-        ckpt->anchor_off = at;
-    }
+    rc = append_record(ckpt, doc, line, off->batch, off->has_commit ? off->batch - 1 : -1,
+                       image ? off->state : off->changelog,
+                       image ? off->state_len : off->changelog_len,
+                       !off->has_commit ? BODY_NONE : image ? BODY_IMAGE : BODY_CHANGELOG, err);
 done:
     json_decref(doc);
     json_decref(line);
-    tb_buf_free(&payload);
+    return rc;
+}
+
+static tb_rc write_commit(tb_ckpt *ckpt, int64_t batch, const void *data, size_t len, int body,
+                          tb_err *err)
+{
+    tb_rc rc;
+    json_t *doc = json_pack("{s:I}", "commit", (json_int_t)batch);
+    if (doc == NULL)
+        return tb_err_nomem(err);
+    if (batch > tb_ckpt_last_offsets(ckpt) || batch < ckpt->last_commit)
+        rc = TB_ERRF(err, TB_E_MISUSE, "checkpoint: commit of batch %" PRId64 " out of order",
+                     batch);
+    else
+        rc = append_record(ckpt, doc, NULL, -1, batch, data, len, body, err);
+    json_decref(doc);
     return rc;
 }
 
 tb_rc tb_ckpt_write_commit_state(tb_ckpt *ckpt, int64_t batch, const void *state, size_t len,
                                  tb_err *err)
 {
-    tb_buf payload = {0};
-    tb_rc rc;
-    json_t *doc = json_pack("{s:I, s:I}", "commit", (json_int_t)batch, "committed_us",
-                            (json_int_t)tb_wall_us());
-    if (doc == NULL || put_record(&payload, doc, state, len, true) != TB_OK) {
-        rc = tb_err_nomem(err);
-        goto done;
-    }
-    if (batch > tb_ckpt_last_offsets(ckpt) || batch < ckpt->last_commit) {
-        rc = TB_ERRF(err, TB_E_MISUSE, "checkpoint: commit of batch %" PRId64 " out of order",
-                     batch);
-        goto done;
-    }
-    int64_t seq = 0;
-    uint64_t at = 0;
-    rc = append(ckpt, &payload, &seq, &at, err);
-    if (rc == TB_OK && ix_add(ckpt, -1, batch, seq, at, NULL) != TB_OK)
-        rc = tb_err_nomem(err);
-    if (rc == TB_OK) {
-        ckpt->last_commit = batch;
-        ckpt->anchor = ANCHOR_LOG;
-        ckpt->anchor_seq = seq;
-        ckpt->anchor_off = at;
-    }
-done:
-    json_decref(doc);
-    tb_buf_free(&payload);
-    return rc;
+    return write_commit(ckpt, batch, state, len, BODY_IMAGE, err);
+}
+
+tb_rc tb_ckpt_write_commit_changelog(tb_ckpt *ckpt, int64_t batch, const void *changelog,
+                                     size_t len, tb_err *err)
+{
+    return write_commit(ckpt, batch, changelog, len, BODY_CHANGELOG, err);
 }
 
 tb_rc tb_ckpt_write_commit(tb_ckpt *ckpt, int64_t batch, tb_err *err)
@@ -1158,6 +1404,8 @@ tb_rc tb_ckpt_write_commit(tb_ckpt *ckpt, int64_t batch, tb_err *err)
     if (rc == TB_OK && batch >= ckpt->last_commit) {
         ckpt->last_commit = batch;
         ckpt->anchor = ANCHOR_OLD;
+        ckpt->old_image = batch;
+        rebase(ckpt);
     }
     json_decref(doc);
     tb_buf_free(&p);
@@ -1278,7 +1526,7 @@ tb_rc tb_ckpt_read_state(tb_ckpt *ckpt, int64_t batch, char **out_data, size_t *
     *out_len = 0;
     const rec_ix *r = NULL;
     for (size_t i = ckpt->n_ix; i > 0 && r == NULL; i--)
-        if (ckpt->ix[i - 1].commit == batch)
+        if (ckpt->ix[i - 1].commit == batch && ckpt->ix[i - 1].image)
             r = &ckpt->ix[i - 1];
     if (r == NULL) {
         tb_rc rc = read_state_file(ckpt, batch, out_data, out_len, err);
@@ -1550,11 +1798,13 @@ tb_rc tb_ckpt_compact(tb_ckpt *ckpt, tb_err *err)
     purge(ckpt, "commits", through, keep);
     purge(ckpt, "state", through, keep);
     size_t w = 0;
+    int64_t keep_from = keep_seq(ckpt); /* the base and the changelogs after it */
     for (size_t i = 0; i < ckpt->n_segs; i++) {
         seg_info *s = &ckpt->segs[i];
         bool last = i + 1 == ckpt->n_segs;
         bool holds_anchor = ckpt->anchor == ANCHOR_LOG && s->seq >= ckpt->anchor_seq;
-        if (!last && !holds_anchor && ckpt->anchor == ANCHOR_LOG && s->max_batch <= through) {
+        if (!last && !holds_anchor && ckpt->anchor == ANCHOR_LOG && s->max_batch <= through &&
+            s->seq < keep_from) {
             if (seg_path(ckpt, s->seq, &p) == TB_OK)
                 (void)unlink(p.data);
             continue;
@@ -1594,6 +1844,34 @@ done:
     return rc;
 }
 
+/* Delete the snapshots older than the base (its reference is durable). */
+static void purge_snapshots(tb_ckpt *ckpt)
+{
+    tb_buf p = {0};
+    ckpt->snap_purge = false;
+    if (ckpt->snap_ref < 0 || tb_buf_printf(&p, "%s/state", ckpt->dir) != TB_OK) {
+        tb_buf_free(&p);
+        return;
+    }
+    DIR *d = opendir(p.data);
+    size_t base = p.len;
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        char *end = NULL;
+        if (strncmp(de->d_name, "snapshot-", 9) != 0)
+            continue;
+        long long v = strtoll(de->d_name + 9, &end, 10);
+        if (*end != '\0' || v >= ckpt->snap_ref)
+            continue;
+        p.len = base;
+        if (tb_buf_printf(&p, "/%s", de->d_name) == TB_OK)
+            (void)unlink(p.data); /* readers never use an unreferenced snapshot */
+    }
+    if (d != NULL)
+        closedir(d);
+    tb_buf_free(&p);
+}
+
 tb_rc tb_ckpt_maybe_compact(tb_ckpt *ckpt, bool *out_done, tb_err *err)
 {
     if (out_done != NULL)
@@ -1605,9 +1883,13 @@ tb_rc tb_ckpt_maybe_compact(tb_ckpt *ckpt, bool *out_done, tb_err *err)
     int64_t through = ckpt->last_commit;
     if (tb_ckpt_last_offsets(ckpt) - 1 < through)
         through = tb_ckpt_last_offsets(ckpt) - 1;
+    if (ckpt->snap_purge && ckpt->dirty_since_ns == 0)
+        purge_snapshots(ckpt); /* the reference to the base is durable */
     bool due = ckpt->old_last > ckpt->compact && ckpt->old_last <= through;
+    int64_t keep_from = keep_seq(ckpt);
     for (size_t i = 0; !due && i + 1 < ckpt->n_segs; i++)
-        due = ckpt->segs[i].seq < ckpt->anchor_seq && ckpt->segs[i].max_batch <= through;
+        due = ckpt->segs[i].seq < ckpt->anchor_seq && ckpt->segs[i].seq < keep_from &&
+              ckpt->segs[i].max_batch <= through;
     if (!due)
         return TB_OK;
     int64_t before = ckpt->compact;
@@ -1620,4 +1902,486 @@ tb_rc tb_ckpt_maybe_compact(tb_ckpt *ckpt, bool *out_done, tb_err *err)
 void tb_ckpt_rotate(tb_ckpt *ckpt)
 {
     ckpt->rotate = true;
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+/* Header "TBSNAP01", u64 batch, u32 CRC-32 of those 16 bytes; records u32 length, u32
+ * CRC-32, data; end: u32 SNAP_END, u32 CRC-32 of (u64 records, u64 data bytes), those. */
+#define SNAP_HEAD 20
+#define SNAP_END  0xffffffffu
+/* A record larger than this is damage (snapshot blocks are a few MB). */
+#define SNAP_MAX_RECORD ((uint64_t)1 << 30)
+static const char snap_magic[8] = {'T', 'B', 'S', 'N', 'A', 'P', '0', '1'};
+
+struct tb_ckpt_snapshot {
+    tb_ckpt *ckpt;
+    int64_t batch;
+    int fd;
+    tb_buf path; /* the temp name */
+    tb_buf buf;  /* bytes not yet written */
+    uint64_t written, n_records, data_bytes;
+};
+
+bool tb_ckpt_snapshot_due(const tb_ckpt *ckpt)
+{
+    uint64_t floor = ckpt->snap_min;
+    if (ckpt->last_commit < 0 || ckpt->snap_pending >= 0 ||
+        base_batch(ckpt) >= ckpt->last_commit)
+        return false;
+    if (base_kind(ckpt) == TB_CKPT_BASE_IMAGE)
+        return true; /* an older release's image: move to snapshot + changelogs */
+    if (ckpt->snap_min == 0)
+        return ckpt->chg_bytes > 0; /* tests: a snapshot at every commit */
+    if (base_kind(ckpt) == TB_CKPT_BASE_SNAPSHOT && ckpt->snap_size > floor)
+        floor = ckpt->snap_size;
+    return ckpt->chg_bytes > floor;
+}
+
+void tb_ckpt_set_snapshot_min_bytes(tb_ckpt *ckpt, uint64_t bytes)
+{
+    ckpt->snap_min = bytes;
+}
+
+int64_t tb_ckpt_snapshot_batch(const tb_ckpt *ckpt)
+{
+    return ckpt->snap_pending >= 0 ? ckpt->snap_pending : ckpt->snap_ref;
+}
+
+uint64_t tb_ckpt_changelog_bytes(const tb_ckpt *ckpt)
+{
+    return ckpt->chg_bytes;
+}
+
+static tb_rc snap_flush(tb_ckpt_snapshot *snap, tb_err *err)
+{
+    size_t done = 0;
+    while (done < snap->buf.len) {
+        ssize_t w = write(snap->fd, snap->buf.data + done, snap->buf.len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return TB_ERRF(err, TB_E_IO, "checkpoint: write to %s: %s", snap->path.data,
+                           w < 0 ? strerror(errno) : "no progress");
+        done += (size_t)w;
+    }
+    snap->written += done;
+    snap->buf.len = 0;
+    return TB_OK;
+}
+
+void tb_ckpt_snapshot_abort(tb_ckpt_snapshot *snap)
+{
+    if (snap == NULL)
+        return;
+    if (snap->fd >= 0) {
+        close(snap->fd);
+        (void)unlink(snap->path.data);
+    }
+    tb_buf_free(&snap->path);
+    tb_buf_free(&snap->buf);
+    tb_free(snap);
+}
+
+tb_rc tb_ckpt_snapshot_begin(tb_ckpt *ckpt, int64_t batch, tb_ckpt_snapshot **out, tb_err *err)
+{
+    tb_ckpt_snapshot *snap = tb_calloc(1, sizeof(*snap));
+    char head[SNAP_HEAD];
+    uint32_t c;
+    *out = NULL;
+    if (snap == NULL)
+        return tb_err_nomem(err);
+    snap->fd = -1;
+    snap->ckpt = ckpt;
+    snap->batch = batch;
+    if (batch < 0 || batch > ckpt->last_commit) {
+        tb_ckpt_snapshot_abort(snap);
+        return TB_ERRF(err, TB_E_MISUSE,
+                       "checkpoint: snapshot of batch %" PRId64 " (last commit %" PRId64 ")",
+                       batch, ckpt->last_commit);
+    }
+    if (snapshot_path(ckpt, batch, true, &snap->path) != TB_OK) {
+        tb_ckpt_snapshot_abort(snap);
+        return tb_err_nomem(err);
+    }
+    snap->fd = open(snap->path.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (snap->fd < 0) {
+        tb_rc rc = TB_ERRF(err, TB_E_IO, "checkpoint: cannot create '%s': %s", snap->path.data,
+                           strerror(errno));
+        tb_ckpt_snapshot_abort(snap);
+        return rc;
+    }
+    memcpy(head, snap_magic, 8);
+    memcpy(head + 8, &batch, 8);
+    c = crc(head, 16);
+    memcpy(head + 16, &c, 4);
+    if (tb_buf_append(&snap->buf, head, SNAP_HEAD) != TB_OK) {
+        tb_ckpt_snapshot_abort(snap);
+        return tb_err_nomem(err);
+    }
+    *out = snap;
+    return TB_OK;
+}
+
+tb_rc tb_ckpt_snapshot_put(tb_ckpt_snapshot *snap, const void *data, size_t len, tb_err *err)
+{
+    uint32_t hdr[2];
+    if ((uint64_t)len >= SNAP_MAX_RECORD)
+        return TB_ERRF(err, TB_E_LIMIT, "checkpoint: a snapshot record of %zu bytes is too large",
+                       len);
+    hdr[0] = (uint32_t)len;
+    hdr[1] = crc(data, len);
+    if (tb_buf_append(&snap->buf, hdr, 8) != TB_OK ||
+        (len > 0 && tb_buf_append(&snap->buf, data, len) != TB_OK))
+        return tb_err_nomem(err);
+    snap->n_records++;
+    snap->data_bytes += len;
+#ifdef TB_FAULTS
+    /* recovery tests: killed with part of the snapshot written (no end record, temp name) */
+    if (snap->n_records == 1) {
+        tb_rc rc = snap_flush(snap, err);
+        if (rc != TB_OK)
+            return rc;
+        tb_crash_point("ckpt-snapshot");
+    }
+#endif
+    /* buffered up to ~4 MB: the blocks come in a few MB each, written as they come */
+    return snap->buf.len >= ((size_t)4 << 20) ? snap_flush(snap, err) : TB_OK;
+}
+
+tb_rc tb_ckpt_snapshot_put_fn(void *ud, const void *data, size_t len, tb_err *err)
+{
+    return tb_ckpt_snapshot_put(ud, data, len, err);
+}
+
+tb_rc tb_ckpt_snapshot_finish(tb_ckpt_snapshot *snap, tb_err *err)
+{
+    tb_ckpt *ckpt = snap->ckpt;
+    tb_buf final = {0}, dir = {0};
+    uint32_t end[2];
+    uint64_t counts[2] = {snap->n_records, snap->data_bytes};
+    tb_rc rc;
+    end[0] = SNAP_END;
+    end[1] = crc(counts, 16);
+    if (tb_buf_append(&snap->buf, end, 8) != TB_OK ||
+        tb_buf_append(&snap->buf, counts, 16) != TB_OK) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    rc = snap_flush(snap, err);
+    if (rc == TB_OK && fsync(snap->fd) != 0)
+        rc = TB_ERRF(err, TB_E_IO, "checkpoint: fsync '%s': %s", snap->path.data,
+                     strerror(errno));
+    if (rc != TB_OK)
+        goto done;
+    if (snapshot_path(ckpt, snap->batch, false, &final) != TB_OK ||
+        tb_buf_printf(&dir, "%s/state", ckpt->dir) != TB_OK) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    /* recovery tests: the whole snapshot written and synced, under its temp name */
+    tb_crash_point("ckpt-snapshot-rename");
+    if (rename(snap->path.data, final.data) != 0) {
+        rc = TB_ERRF(err, TB_E_IO, "checkpoint: rename '%s': %s", snap->path.data,
+                     strerror(errno));
+        goto done;
+    }
+    close(snap->fd);
+    snap->fd = -1; /* renamed: abort must not unlink */
+    rc = fsync_dir(dir.data, err);
+    if (rc != TB_OK)
+        goto done;
+    /* recovery tests: the snapshot in place, not yet referenced by the log */
+    tb_crash_point("ckpt-snapshot-done");
+    /* The next record references it; until then it is not the base. */
+    ckpt->snap_pending = snap->batch;
+    ckpt->snap_pending_size = snap->written;
+done:
+    tb_buf_free(&final);
+    tb_buf_free(&dir);
+    tb_ckpt_snapshot_abort(snap);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- restore */
+
+struct tb_ckpt_restore {
+    tb_ckpt *ckpt;
+    tb_ckpt_base kind;
+    int64_t base;
+    /* snapshot reading */
+    FILE *fp;
+    tb_buf path;
+    uint64_t pos, n_records, data_bytes;
+    bool snap_done;
+    char *rec;
+    size_t rec_cap;
+    /* changelogs */
+    size_t next_ix;
+    int64_t next_batch;
+    char *buf; /* the record read last (changelog or image) */
+    char *image;
+};
+
+tb_ckpt_base tb_ckpt_restore_base(const tb_ckpt_restore *r, int64_t *out_batch)
+{
+    if (out_batch != NULL)
+        *out_batch = r->base;
+    return r->kind;
+}
+
+void tb_ckpt_restore_end(tb_ckpt_restore *r)
+{
+    if (r == NULL)
+        return;
+    if (r->fp != NULL)
+        fclose(r->fp);
+    tb_buf_free(&r->path);
+    tb_free(r->rec);
+    tb_free(r->buf);
+    tb_free(r->image);
+    tb_free(r);
+}
+
+static tb_rc snap_damaged(const tb_ckpt_restore *r, const char *what, tb_err *err)
+{
+    return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s is damaged (%s at offset %" PRIu64 ")",
+                   r->path.data, what, r->pos);
+}
+
+tb_rc tb_ckpt_restore_begin(tb_ckpt *ckpt, tb_ckpt_restore **out, tb_err *err)
+{
+    tb_ckpt_restore *r = tb_calloc(1, sizeof(*r));
+    char head[SNAP_HEAD];
+    *out = NULL;
+    if (r == NULL)
+        return tb_err_nomem(err);
+    r->ckpt = ckpt;
+    r->base = base_batch(ckpt);
+    r->kind = base_kind(ckpt);
+    r->next_batch = r->base + 1;
+    if (r->base > ckpt->last_commit) {
+        tb_rc rc = TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint: %s: the state base (batch %" PRId64
+                           ") is past the last commit (%" PRId64 ")",
+                           ckpt->dir, r->base, ckpt->last_commit);
+        tb_ckpt_restore_end(r);
+        return rc;
+    }
+    if (r->kind == TB_CKPT_BASE_SNAPSHOT) {
+        int64_t batch;
+        uint32_t c;
+        if (snapshot_path(ckpt, r->base, false, &r->path) != TB_OK) {
+            tb_ckpt_restore_end(r);
+            return tb_err_nomem(err);
+        }
+        r->fp = fopen(r->path.data, "rb");
+        if (r->fp == NULL) {
+            tb_rc rc = TB_ERRF(err, TB_E_CORRUPT,
+                               "checkpoint: %s, referenced by the log, cannot be read: %s",
+                               r->path.data, strerror(errno));
+            tb_ckpt_restore_end(r);
+            return rc;
+        }
+        if (fread(head, 1, SNAP_HEAD, r->fp) != SNAP_HEAD || memcmp(head, snap_magic, 8) != 0) {
+            tb_rc rc = snap_damaged(r, "no snapshot header", err);
+            tb_ckpt_restore_end(r);
+            return rc;
+        }
+        memcpy(&batch, head + 8, 8);
+        memcpy(&c, head + 16, 4);
+        if (c != crc(head, 16) || batch != r->base) {
+            tb_rc rc = snap_damaged(r, "bad header: checksum or batch", err);
+            tb_ckpt_restore_end(r);
+            return rc;
+        }
+        r->pos = SNAP_HEAD;
+    }
+    *out = r;
+    return TB_OK;
+}
+
+/* The next snapshot record from a reader (fp, or an image in memory). */
+typedef struct snap_src {
+    FILE *fp;
+    const char *data;
+    size_t len, at;
+} snap_src;
+
+static bool src_read(snap_src *s, void *dst, size_t n)
+{
+    if (s->fp != NULL)
+        return fread(dst, 1, n, s->fp) == n;
+    if (n > s->len - s->at)
+        return false;
+    memcpy(dst, s->data + s->at, n);
+    s->at += n;
+    return true;
+}
+
+/* One record: *out_rec (in *rec, grown) or NULL at a verified end. *pos advances. */
+static tb_rc snap_record(snap_src *s, const char *name, uint64_t *pos, uint64_t *n_records,
+                         uint64_t *data_bytes, char **rec, size_t *rec_cap, const char **out,
+                         size_t *out_len, tb_err *err)
+{
+    uint32_t hdr[2];
+    *out = NULL;
+    *out_len = 0;
+    if (!src_read(s, hdr, 8))
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "checkpoint: %s is damaged (cut short at offset %" PRIu64
+                       ": no end record)",
+                       name, *pos);
+    if (hdr[0] == SNAP_END) {
+        uint64_t counts[2];
+        char extra;
+        if (!src_read(s, counts, 16) || crc(counts, 16) != hdr[1] || counts[0] != *n_records ||
+            counts[1] != *data_bytes)
+            return TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint: %s is damaged (bad end record at offset %" PRIu64 ")",
+                           name, *pos);
+        if (src_read(s, &extra, 1))
+            return TB_ERRF(err, TB_E_CORRUPT,
+                           "checkpoint: %s is damaged (bytes after the end record at offset "
+                           "%" PRIu64 ")",
+                           name, *pos + 24);
+        return TB_OK;
+    }
+    if (hdr[0] >= SNAP_MAX_RECORD || (s->fp == NULL && hdr[0] > s->len - s->at))
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "checkpoint: %s is damaged (bad record length at offset %" PRIu64 ")",
+                       name, *pos);
+    if ((size_t)hdr[0] + 1 > *rec_cap) {
+        char *p = tb_realloc(*rec, (size_t)hdr[0] + 1);
+        if (p == NULL)
+            return tb_err_nomem(err);
+        *rec = p;
+        *rec_cap = (size_t)hdr[0] + 1;
+    }
+    if (!src_read(s, *rec, hdr[0]))
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "checkpoint: %s is damaged (cut short in the record at offset %" PRIu64
+                       ")",
+                       name, *pos);
+    if (crc(*rec, hdr[0]) != hdr[1])
+        return TB_ERRF(err, TB_E_CORRUPT,
+                       "checkpoint: %s is damaged (checksum mismatch in the record at offset "
+                       "%" PRIu64 ")",
+                       name, *pos);
+    *pos += 8 + (uint64_t)hdr[0];
+    (*n_records)++;
+    *data_bytes += hdr[0];
+    *out = *rec;
+    *out_len = hdr[0];
+    return TB_OK;
+}
+
+tb_rc tb_ckpt_restore_snapshot_next(tb_ckpt_restore *r, const char **out_data, size_t *out_len,
+                                    tb_err *err)
+{
+    snap_src src = {r->fp, NULL, 0, 0};
+    *out_data = NULL;
+    *out_len = 0;
+    if (r->kind != TB_CKPT_BASE_SNAPSHOT || r->snap_done)
+        return TB_OK;
+    tb_rc rc = snap_record(&src, r->path.data, &r->pos, &r->n_records, &r->data_bytes, &r->rec,
+                           &r->rec_cap, out_data, out_len, err);
+    if (rc == TB_OK && *out_data == NULL)
+        r->snap_done = true;
+    return rc;
+}
+
+tb_rc tb_ckpt_parse_snapshot(const char *name, const char *data, size_t len, int64_t *out_batch,
+                             tb_ckpt_record_fn fn, void *ud, tb_err *err)
+{
+    snap_src src = {NULL, data, len, 0};
+    char head[SNAP_HEAD];
+    uint64_t pos = SNAP_HEAD, n_records = 0, data_bytes = 0;
+    char *rec = NULL;
+    size_t rec_cap = 0;
+    uint32_t c;
+    tb_rc rc = TB_OK;
+    *out_batch = -1;
+    if (!src_read(&src, head, SNAP_HEAD) || memcmp(head, snap_magic, 8) != 0)
+        return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s is damaged (no snapshot header)",
+                       name);
+    memcpy(&c, head + 16, 4);
+    if (c != crc(head, 16))
+        return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s is damaged (header checksum)", name);
+    memcpy(out_batch, head + 8, 8);
+    for (;;) {
+        const char *d = NULL;
+        size_t n = 0;
+        rc = snap_record(&src, name, &pos, &n_records, &data_bytes, &rec, &rec_cap, &d, &n, err);
+        if (rc != TB_OK || d == NULL)
+            break;
+        if (fn != NULL && (rc = fn(ud, d, n, err)) != TB_OK)
+            break;
+    }
+    tb_free(rec);
+    return rc;
+}
+
+tb_rc tb_ckpt_restore_image(tb_ckpt_restore *r, const char **out_data, size_t *out_len,
+                            tb_err *err)
+{
+    *out_data = NULL;
+    *out_len = 0;
+    if (r->kind != TB_CKPT_BASE_IMAGE)
+        return TB_OK;
+    tb_free(r->image);
+    r->image = NULL;
+    tb_rc rc = tb_ckpt_read_state(r->ckpt, r->base, &r->image, out_len, err);
+    if (rc == TB_OK)
+        *out_data = r->image;
+    return rc;
+}
+
+tb_rc tb_ckpt_restore_changelog_next(tb_ckpt_restore *r, int64_t *out_batch,
+                                     const char **out_data, size_t *out_len, tb_err *err)
+{
+    tb_ckpt *ckpt = r->ckpt;
+    *out_data = NULL;
+    *out_len = 0;
+    *out_batch = -1;
+    if (r->next_batch > ckpt->last_commit)
+        return TB_OK;
+    /* the index is in log order: commits ascend; a re-run batch's commit comes once */
+    for (; r->next_ix < ckpt->n_ix; r->next_ix++) {
+        const rec_ix *e = &ckpt->ix[r->next_ix];
+        if (e->commit < r->next_batch)
+            continue;
+        if (e->commit > r->next_batch || e->image)
+            break;
+        json_t *doc = NULL;
+        const char *body = NULL;
+        size_t blen = 0;
+        int kind = BODY_NONE;
+        tb_buf p = {0};
+        tb_free(r->buf);
+        r->buf = NULL;
+        tb_rc rc = read_log_record_body(ckpt, e->seq, e->off, &doc, &r->buf, &body, &blen, &kind,
+                                        err);
+        json_decref(doc);
+        if (rc == TB_OK && (kind != BODY_CHANGELOG || body == NULL)) {
+            (void)seg_path(ckpt, e->seq, &p);
+            rc = TB_ERRF(err, TB_E_CORRUPT,
+                         "checkpoint: %s: the commit of batch %" PRId64 " at offset %" PRIu64
+                         " has no changelog",
+                         p.data ? p.data : ckpt->dir, e->commit, e->off);
+            tb_buf_free(&p);
+        }
+        if (rc != TB_OK)
+            return rc;
+        r->next_ix++;
+        *out_batch = r->next_batch++;
+        *out_data = body;
+        *out_len = blen;
+        return TB_OK;
+    }
+    return TB_ERRF(err, TB_E_CORRUPT,
+                   "checkpoint: %s/log: the changelog of batch %" PRId64
+                   " is missing (the state is restored from batch %" PRId64
+                   " on, the last commit is %" PRId64 ")",
+                   ckpt->dir, r->next_batch, r->base, ckpt->last_commit);
 }
