@@ -1843,28 +1843,17 @@ tb_rc tb_jsonl_trd_new(const tb_jsonl_opts *opts, const tb_schema *schema, const
     return rc;
 }
 
+static tb_rc ctor(const void *opts, const tb_schema *schema, const int *proj, uint32_t n_proj,
+                  tb_trd **out, tb_err *err)
+{
+    return tb_jsonl_trd_new(opts, schema, proj, n_proj, out, err);
+}
+
 tb_rc tb_jsonl_source_new(const tb_strlist *paths, const tb_jsonl_opts *opts,
                           const tb_schema *schema, const int *proj, uint32_t n_proj,
                           tb_source **out_src, tb_err *err)
 {
-    jl_src *s = NULL;
-    tb_rc rc;
-
-    if (out_src == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "json: NULL argument");
-    *out_src = NULL;
-    if (paths == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "json: NULL argument");
-    rc = src_new(opts, schema, proj, n_proj, &s, err);
-    if (rc != TB_OK || s == NULL)
-        return rc != TB_OK ? rc : TB_E_ERROR;
-    rc = tb_trd_set_files(&s->t, paths, err);
-    if (rc != TB_OK) {
-        tb_trd_free(&s->t);
-        return rc;
-    }
-    *out_src = &s->t.base;
-    return TB_OK;
+    return tb_trd_source_files(ctor, "json", paths, opts, schema, proj, n_proj, out_src, err);
 }
 
 tb_rc tb_jsonl_source_from_buffer(const char *name, const char *data, size_t len,
@@ -1872,24 +1861,8 @@ tb_rc tb_jsonl_source_from_buffer(const char *name, const char *data, size_t len
                                   const int *proj, uint32_t n_proj, tb_source **out_src,
                                   tb_err *err)
 {
-    jl_src *s = NULL;
-    tb_rc rc;
-
-    if (out_src == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "json: NULL argument");
-    *out_src = NULL;
-    if (data == NULL && len > 0)
-        return TB_ERRF(err, TB_E_MISUSE, "json: NULL buffer");
-    rc = src_new(opts, schema, proj, n_proj, &s, err);
-    if (rc != TB_OK || s == NULL)
-        return rc != TB_OK ? rc : TB_E_ERROR;
-    rc = tb_trd_set_buffer(&s->t, name, data, len, err);
-    if (rc != TB_OK) {
-        tb_trd_free(&s->t);
-        return rc;
-    }
-    *out_src = &s->t.base;
-    return TB_OK;
+    return tb_trd_source_buffer(ctor, "json", name, data, len, opts, schema, proj, n_proj,
+                                out_src, err);
 }
 
 /* ================================================================ inference */

@@ -269,6 +269,54 @@ tb_rc tb_trd_set_buffer(tb_trd *t, const char *name, const char *data, size_t le
     return t->mem_name != NULL ? TB_OK : tb_err_nomem(err);
 }
 
+tb_rc tb_trd_source_files(tb_trd_ctor ctor, const char *fmt, const tb_strlist *paths,
+                          const void *opts, const tb_schema *schema, const int *proj,
+                          uint32_t n_proj, tb_source **out_src, tb_err *err)
+{
+    tb_trd *t = NULL;
+    tb_rc rc;
+
+    if (out_src == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "%s: NULL argument", fmt);
+    *out_src = NULL;
+    if (paths == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "%s: NULL argument", fmt);
+    rc = ctor(opts, schema, proj, n_proj, &t, err);
+    if (rc != TB_OK)
+        return rc;
+    rc = tb_trd_set_files(t, paths, err);
+    if (rc != TB_OK) {
+        tb_trd_free(t);
+        return rc;
+    }
+    *out_src = &t->base;
+    return TB_OK;
+}
+
+tb_rc tb_trd_source_buffer(tb_trd_ctor ctor, const char *fmt, const char *name, const char *data,
+                           size_t len, const void *opts, const tb_schema *schema,
+                           const int *proj, uint32_t n_proj, tb_source **out_src, tb_err *err)
+{
+    tb_trd *t = NULL;
+    tb_rc rc;
+
+    if (out_src == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "%s: NULL argument", fmt);
+    *out_src = NULL;
+    if (data == NULL && len > 0)
+        return TB_ERRF(err, TB_E_MISUSE, "%s: NULL buffer", fmt);
+    rc = ctor(opts, schema, proj, n_proj, &t, err);
+    if (rc != TB_OK)
+        return rc;
+    rc = tb_trd_set_buffer(t, name, data, len, err);
+    if (rc != TB_OK) {
+        tb_trd_free(t);
+        return rc;
+    }
+    *out_src = &t->base;
+    return TB_OK;
+}
+
 void tb_trd_free(tb_trd *t)
 {
     if (t == NULL)

@@ -159,6 +159,19 @@ tb_rc tb_trd_new_batch(tb_trd *t, tb_arena *arena, tb_batch **out);
 tb_rc tb_trd_settle(tb_trd *t, tb_batch *batch, uint32_t r0, uint32_t r1, const uint8_t *base,
                     tb_arena *arena, tb_err *err);
 
+/* A format's constructor of a tb_trd without input (opts: its own options type). */
+typedef tb_rc (*tb_trd_ctor)(const void *opts, const tb_schema *schema, const int *proj,
+                             uint32_t n_proj, tb_trd **out, tb_err *err);
+/* The public source constructors of the formats over ctor: files (paths copied) or the
+ * caller's buffer (not copied; name copied). "FMT: NULL argument" on misuse. */
+tb_rc tb_trd_source_files(tb_trd_ctor ctor, const char *fmt, const tb_strlist *paths,
+                          const void *opts, const tb_schema *schema, const int *proj,
+                          uint32_t n_proj, tb_source **out_src, tb_err *err);
+tb_rc tb_trd_source_buffer(tb_trd_ctor ctor, const char *fmt, const char *name, const char *data,
+                           size_t len, const void *opts, const tb_schema *schema,
+                           const int *proj, uint32_t n_proj, tb_source **out_src,
+                           tb_err *err);
+
 /* Decoder constructors of the formats (textrec.c calls them): a tb_trd with no input. */
 typedef struct tb_csv_opts tb_csv_opts;
 typedef struct tb_jsonl_opts tb_jsonl_opts;
