@@ -1304,6 +1304,12 @@ typedef struct csv_src {
     uint8_t *rbadch;
     uint32_t *rnf;
     int32_t *rbadcol; /* table column of the first value fault */
+    /* Data columns the query does not read, checked all the same (issue 13: whether a
+     * record is malformed must not depend on which columns a query reads), their values
+     * parsed into `scratch` and dropped. */
+    int *chk;
+    uint32_t n_chk;
+    void *scratch; /* rows_cap values of the widest type */
     tb_buf tmp;
 } csv_src;
 
@@ -1665,6 +1671,26 @@ static tb_rc csv_convert(tb_trd *t, tb_batch *batch, uint32_t r0, uint32_t r1,
         if (rc != TB_OK)
             return tb_err_nomem(err);
     }
+    for (c = 0; c < s->n_chk; c++) {
+        int col = s->chk[c];
+        tb_vec v = {s->tschema->fields[col].type, NULL, s->scratch};
+        if (v.type.id == TB_T_STRING) {
+            /* only invalid UTF-8 makes a text value bad (NULs are record faults) */
+            if (copy == NULL) {
+                copy = base; /* not kept: only whether it is ASCII */
+                ascii = tb_tr_all_ascii(ubase, t->re[r1 - 1]);
+            }
+            if (ascii)
+                continue;
+            rc = conv_text(s, &v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base, false,
+                           arena);
+        } else {
+            rc = conv_fixed(s, &v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base,
+                            (const char *)lim, arena);
+        }
+        if (rc != TB_OK)
+            return tb_err_nomem(err);
+    }
     return TB_OK;
 }
 
@@ -1783,6 +1809,8 @@ static void csv_free_parts(tb_trd *t)
     tb_free(s->rbadch);
     tb_free(s->rnf);
     tb_free(s->rbadcol);
+    tb_free(s->chk);
+    tb_free(s->scratch);
     tb_buf_free(&s->tmp);
 }
 
@@ -1868,6 +1896,17 @@ static tb_rc src_new(const tb_csv_opts *opts, const tb_schema *schema, const int
     rc = tb_trd_init(&s->t, s->nf, err);
     if (rc != TB_OK)
         goto fail;
+    s->chk = tb_tr_alloc_n(schema->n, sizeof(int));
+    s->scratch = tb_tr_alloc_n(s->t.rows_cap, 16); /* tb_i128, tb_interval */
+    if (s->chk == NULL || s->scratch == NULL)
+        goto nomem;
+    for (i = 0; i < schema->n; i++) {
+        bool read = false;
+        for (k = 0; k < n_proj && !read; k++)
+            read = proj[k] == (int)i;
+        if (!read && (int)i != s->corrupt && schema->fields[i].type.id != TB_T_NULL)
+            s->chk[s->n_chk++] = (int)i;
+    }
     cells = (size_t)s->t.rows_cap * s->nf;
     s->fs = tb_tr_alloc_n(cells, sizeof(uint32_t));
     s->fe = tb_tr_alloc_n(cells, sizeof(uint32_t));

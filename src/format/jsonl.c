@@ -1343,7 +1343,8 @@ static const char *row_reason(tb_trd *t, const uint8_t *base, uint32_t r)
 
 static inline void mark_bad(jl_src *s, uint32_t r, uint32_t slot)
 {
-    if (!(s->t.rbad[r] & BAD_VALUE))
+    /* the first bad column in table order, whatever the order the query reads them */
+    if (!(s->t.rbad[r] & BAD_VALUE) || s->slot_field[slot] < s->slot_field[s->rbadslot[r]])
         s->rbadslot[r] = (int32_t)slot;
     s->t.rbad[r] |= BAD_VALUE;
 }
@@ -1794,10 +1795,10 @@ static tb_rc src_new(const tb_jsonl_opts *opts, const tb_schema *schema, const i
         if (rc != TB_OK)
             goto nomem;
     }
-    /* Reading the corrupt column means reading whether a line is malformed: every data
-     * column is then checked, read or not (else the answer would depend on which other
-     * columns the query happens to read). */
-    if (s->t.corrupt_out >= 0) {
+    /* Every data column is checked, read or not: whether a line is malformed (its count,
+     * the corrupt column, dropmalformed, failfast, bad records) must not depend on which
+     * columns the query happens to read (issue 13). */
+    {
         for (i = 0, k = 0; i < schema->n; i++) {
             if ((int)i == s->corrupt)
                 continue;
