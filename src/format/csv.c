@@ -1583,6 +1583,45 @@ static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j
     return TB_OK;
 }
 
+/*
+ * Check field j of rows [r0, r1) of an integer column the query does not read: a plain
+ * field of 1 .. maxd digits (maxd: digits that always fit the type) is valid, checked 8
+ * bytes at a time without converting it; any other field goes through conv_fixed into
+ * scratch vector v, which marks the row bad as reading it would.
+ */
+static tb_rc check_int(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j, uint32_t r0,
+                       uint32_t r1, const char *base, const char *lim, tb_arena *arena)
+{
+#if CSV_SWAR
+    const uint32_t nf = s->nf;
+    const size_t maxd = v->type.id == TB_T_INT16 ? 4 : 8;
+    const bool easy = s->opts->null_len == 0 && !s->opts->careful_only;
+    uint32_t r;
+
+    for (r = r0; r < r1; r++) {
+        size_t k = (size_t)r * nf + j;
+        const char *p = base + s->fs[k];
+        size_t n = s->fe[k] - s->fs[k];
+        if (TB_LIKELY(easy && s->ff[k] == 0 && n >= 1 && n <= maxd && lim - p >= 8)) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            x <<= 8 * (8 - n);
+            x |= 0x3030303030303030ULL & (n == 8 ? 0 : ~0ULL >> (8 * n));
+            if (TB_LIKELY(((x & 0xF0F0F0F0F0F0F0F0ULL) |
+                           (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
+                          0x3333333333333333ULL))
+                continue;
+        }
+        tb_rc rc = conv_fixed(s, v, cap, col, j, r, r + 1, base, lim, arena);
+        if (rc != TB_OK)
+            return rc;
+    }
+    return TB_OK;
+#else
+    return conv_fixed(s, v, cap, col, j, r0, r1, base, lim, arena);
+#endif
+}
+
 /* Convert field j of rows [r0, r1) into text vector v: views into `copy` (the arena copy
  * of the segment), unescaped fields materialised in arena. */
 static tb_rc conv_text(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j, uint32_t r0,
@@ -1684,6 +1723,10 @@ static tb_rc csv_convert(tb_trd *t, tb_batch *batch, uint32_t r0, uint32_t r1,
                 continue;
             rc = conv_text(s, &v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base, false,
                            arena);
+        } else if (v.type.id == TB_T_INT16 || v.type.id == TB_T_INT32 ||
+                   v.type.id == TB_T_INT64) {
+            rc = check_int(s, &v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base,
+                           (const char *)lim, arena);
         } else {
             rc = conv_fixed(s, &v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base,
                             (const char *)lim, arena);
