@@ -42,21 +42,13 @@
 #include <emmintrin.h>
 #endif
 
-#include "format/bufrd.h"
 #include "format/csv.h"
+#include "format/textrec_int.h"
 
-#define CSV_DEFAULT_CHUNK ((size_t)1 << 20)
-#define CSV_DEFAULT_MAX_LINE ((size_t)64 << 20)
-#define CSV_MAX_MAX_LINE ((size_t)1 << 30)
-#define CSV_BATCH_BYTES ((size_t)4 << 20) /* a batch stops growing past this many bytes */
-#define CSV_MAX_CELLS ((size_t)256 * 1024) /* bound on rows * fields tokenized per batch */
-#define CSV_EMPTY_ARENA_MAX ((size_t)64 << 20) /* see csv_next */
 #define CSV_MAX_COLUMNS 65536u /* inference: more fields in the first record is an error */
-#define CSV_SHOW_MAX 64                   /* bytes of a bad value quoted in a message */
-
-typedef enum csv_mode { MODE_PERMISSIVE = 0, MODE_DROP, MODE_FAILFAST } csv_mode;
 
 struct tb_csv_opts {
+    tb_tr_opts tr; /* mode, corrupt_column, schema, sample_rows, max_line_bytes, chunk */
     bool header;
     uint8_t delim;
     int quote;  /* -1: no quoting */
@@ -66,13 +58,7 @@ struct tb_csv_opts {
     size_t null_len;
     char *ts_fmt;   /* NULL: ISO (tb_parse_timestamp) */
     char *date_fmt; /* NULL: ISO (tb_parse_date) */
-    csv_mode mode;
-    char *corrupt;
-    tb_schema *schema;
-    uint64_t sample_rows;
-    size_t max_line;
     uint64_t skip;
-    size_t chunk;
     bool careful_only; /* test hook: no fast tokenizer */
 };
 
@@ -97,10 +83,7 @@ tb_csv_opts *tb_csv_opts_new(void)
     opts->delim = ',';
     opts->quote = '"';
     opts->escape = '"';
-    opts->mode = MODE_PERMISSIVE;
-    opts->sample_rows = 10000;
-    opts->max_line = CSV_DEFAULT_MAX_LINE;
-    opts->chunk = CSV_DEFAULT_CHUNK;
+    tb_tr_opts_init(&opts->tr);
     return opts;
 }
 
@@ -111,8 +94,7 @@ void tb_csv_opts_free(tb_csv_opts *opts)
     tb_free(opts->null_str);
     tb_free(opts->ts_fmt);
     tb_free(opts->date_fmt);
-    tb_free(opts->corrupt);
-    tb_schema_free(opts->schema);
+    tb_tr_opts_clear(&opts->tr);
     tb_free(opts);
 }
 
@@ -133,12 +115,9 @@ tb_csv_opts *tb_csv_opts_copy(const tb_csv_opts *opts)
     if (c == NULL)
         return NULL;
     *c = *opts;
-    c->null_str = c->ts_fmt = c->date_fmt = c->corrupt = NULL;
-    c->schema = NULL;
-    if (!dup_opt(&c->null_str, opts->null_str) || !dup_opt(&c->ts_fmt, opts->ts_fmt) ||
-        !dup_opt(&c->date_fmt, opts->date_fmt) || !dup_opt(&c->corrupt, opts->corrupt))
-        goto fail;
-    if (opts->schema != NULL && (c->schema = tb_schema_copy(opts->schema)) == NULL)
+    c->null_str = c->ts_fmt = c->date_fmt = NULL;
+    if (!tb_tr_opts_copy(&c->tr, &opts->tr) || !dup_opt(&c->null_str, opts->null_str) ||
+        !dup_opt(&c->ts_fmt, opts->ts_fmt) || !dup_opt(&c->date_fmt, opts->date_fmt))
         goto fail;
     return c;
 fail:
@@ -148,17 +127,27 @@ fail:
 
 const tb_schema *tb_csv_opts_schema(const tb_csv_opts *opts)
 {
-    return opts->schema;
+    return opts->tr.schema;
 }
 
 const char *tb_csv_opts_corrupt_column(const tb_csv_opts *opts)
 {
-    return opts->corrupt;
+    return opts->tr.corrupt;
+}
+
+const tb_tr_opts *tb_csv_opts_common(const tb_csv_opts *opts)
+{
+    return &opts->tr;
+}
+
+bool tb_csv_opts_has_header(const tb_csv_opts *opts)
+{
+    return opts->header;
 }
 
 void tb_csv_opts_set_chunk_size(tb_csv_opts *opts, size_t chunk_size)
 {
-    opts->chunk = chunk_size == 0 ? CSV_DEFAULT_CHUNK : chunk_size;
+    opts->tr.chunk = chunk_size == 0 ? TB_TR_DEFAULT_CHUNK : chunk_size;
 }
 
 void tb_csv_opts_set_fast_path(tb_csv_opts *opts, bool on)
@@ -183,22 +172,6 @@ static bool opt_bool(const char *v, bool *out)
         }
     }
     return false;
-}
-
-static bool opt_u64(const char *v, uint64_t *out)
-{
-    uint64_t acc = 0;
-
-    if (*v == '\0')
-        return false;
-    for (; *v != '\0'; v++) {
-        unsigned d = (unsigned)(uint8_t)*v - '0';
-        if (d > 9 || acc > (UINT64_MAX - d) / 10)
-            return false;
-        acc = acc * 10 + d;
-    }
-    *out = acc;
-    return true;
 }
 
 /* One character, "\t" spelled out, or (allow_none) "" for none (-1). */
@@ -254,8 +227,7 @@ static bool fmt_valid(const char *fmt)
 
 static tb_rc bad_value(tb_err *err, const char *key, const char *value, const char *hint)
 {
-    return TB_ERRF(err, TB_E_SQL, "read_csv: invalid value '%s' for option '%s' (%s)", value,
-                   key, hint);
+    return tb_tr_bad_option(err, "read_csv", key, value, hint);
 }
 
 static tb_rc set_str(char **dst, const char *value, tb_err *err)
@@ -306,51 +278,14 @@ tb_rc tb_csv_opts_set(tb_csv_opts *opts, const char *key, const char *value, tb_
                              "expected %Y, %m, %d and optionally %H %M %S %f, %% and "
                              "literal characters");
         return set_str(ts ? &opts->ts_fmt : &opts->date_fmt, value, err);
-    } else if (tb_str_ieq(key, "mode")) {
-        if (tb_str_ieq(value, "permissive"))
-            opts->mode = MODE_PERMISSIVE;
-        else if (tb_str_ieq(value, "dropmalformed"))
-            opts->mode = MODE_DROP;
-        else if (tb_str_ieq(value, "failfast"))
-            opts->mode = MODE_FAILFAST;
-        else
-            return bad_value(err, key, value, "expected permissive, dropmalformed or failfast");
-    } else if (tb_str_ieq(key, "corrupt_column")) {
-        if (value[0] == '\0')
-            return bad_value(err, key, value, "expected a column name");
-        return set_str(&opts->corrupt, value, err);
-    } else if (tb_str_ieq(key, "schema")) {
-        tb_schema *schema = NULL;
-        tb_rc rc = tb_schema_parse(value, &schema, err);
-        if (rc != TB_OK) {
-            if (rc == TB_E_NOMEM)
-                return rc;
-            if (err != NULL) {
-                tb_err_prefix(err, "read_csv: option 'schema'");
-                err->code = TB_E_SQL;
-                err->pos = -1;
-            }
-            return TB_E_SQL;
-        }
-        if (schema->n == 0) {
-            tb_schema_free(schema);
-            return bad_value(err, key, value, "expected at least one column");
-        }
-        tb_schema_free(opts->schema);
-        opts->schema = schema;
-    } else if (tb_str_ieq(key, "sample_rows")) {
-        if (!opt_u64(value, &n) || n == 0)
-            return bad_value(err, key, value, "expected a positive integer");
-        opts->sample_rows = n;
-    } else if (tb_str_ieq(key, "max_line_bytes")) {
-        if (!opt_u64(value, &n) || n == 0 || n > CSV_MAX_MAX_LINE)
-            return bad_value(err, key, value, "expected an integer from 1 to 1073741824");
-        opts->max_line = (size_t)n;
     } else if (tb_str_ieq(key, "skip")) {
-        if (!opt_u64(value, &n))
+        if (!tb_tr_opt_u64(value, &n))
             return bad_value(err, key, value, "expected a non-negative integer");
         opts->skip = n;
     } else {
+        tb_rc rc = tb_tr_opts_set(&opts->tr, "read_csv", key, value, err);
+        if (rc != TB_E_NOTFOUND)
+            return rc;
         return TB_ERRF(err, TB_E_NOTFOUND, "read_csv: unknown option '%s' (known: %s)", key,
                        KNOWN_OPTS);
     }
@@ -1351,67 +1286,38 @@ static pv parse_value(const tb_csv_opts *opts, tb_buf *tmp, tb_type t, const cha
 
 /* ================================================================ source */
 
+/* csv.c's rbad bits (TB_TR_BAD_EMPTY is the core's) */
+#define BAD_MULTI 32 /* decoder: a second record in the message */
+
 typedef struct csv_src {
-    tb_source base;
+    tb_trd t; /* the text-record core: inputs, rows, modes (textrec_int.h) */
     tb_csv_opts *opts;
     csv_lex lx;
     tb_schema *tschema; /* table schema */
     int *proj;
-    uint32_t n_proj;
     uint32_t nf;   /* data fields per record (table columns minus the corrupt one) */
     int *fidx;     /* per table column: its field index, -1 for the corrupt column */
     int corrupt;   /* table index of the corrupt column, or -1 */
-    int corrupt_out; /* output index of the corrupt column, or -1 */
-    /* inputs */
-    tb_strlist paths;
-    size_t next_file;
-    size_t file_end; /* files [next_file, file_end) are left (a morsel reader: one) */
-    const char *mem;
-    size_t mem_len;
-    char *mem_name;
-    bool mem_done;
-    csv_rd rd;
-    bool open;
-    bool done;
-    uint64_t acc_mark; /* input offset already counted in stats.bytes_read */
     /* per-batch scratch: rows_cap rows, nf fields each (row-major) */
-    uint32_t rows_cap;
     uint32_t *fs, *fe;
     uint8_t *ff;
-    uint32_t *rs, *re; /* raw record, relative to the segment start */
-    uint64_t *rline;
-    uint8_t *rbad, *rbadch;
+    uint8_t *rbadch;
     uint32_t *rnf;
     int32_t *rbadcol; /* table column of the first value fault */
-    uint8_t *drop;
-    tb_csv_bad_record_fn bad_fn;
-    void *bad_ud;
+    /* Data columns the query does not read, checked all the same (issue 13: whether a
+     * record is malformed must not depend on which columns a query reads), their values
+     * parsed into `scratch` and dropped. */
+    int *chk;
+    uint32_t n_chk;
+    void *scratch; /* rows_cap values of the widest type */
     tb_buf tmp;
-    tb_buf msg;
 } csv_src;
-
-static void account(csv_src *s)
-{
-    uint64_t cur = s->rd.off + s->rd.pos;
-    s->base.stats.bytes_read += cur - s->acc_mark;
-    s->acc_mark = cur;
-}
 
 /* Append a value to a message: quoted, truncated, non-printables as \xNN. */
 static void show_value(tb_buf *b, const char *p, size_t n)
 {
-    size_t i, lim = TB_MIN(n, (size_t)CSV_SHOW_MAX);
-
     (void)tb_buf_putc(b, '\'');
-    for (i = 0; i < lim; i++) {
-        uint8_t c = (uint8_t)p[i];
-        if (c < 0x20 || c == 0x7f)
-            (void)tb_buf_printf(b, "\\x%02x", c);
-        else
-            (void)tb_buf_putc(b, (char)c);
-    }
-    if (n > lim)
-        (void)tb_buf_puts(b, "...");
+    tb_tr_show(b, (const uint8_t *)p, n);
     (void)tb_buf_putc(b, '\'');
 }
 
@@ -1436,14 +1342,18 @@ static bool field_text(csv_src *s, const char *base, uint32_t r, uint32_t j, con
     return true;
 }
 
-/* The reason a row is malformed, into s->msg (NUL-terminated). */
-static const char *row_reason(csv_src *s, const char *base, uint32_t r)
+/* The reason a row is malformed, into s->t.msg (NUL-terminated). */
+static const char *row_reason(tb_trd *t, const uint8_t *ubase, uint32_t r)
 {
-    tb_buf *b = &s->msg;
-    uint8_t bad = s->rbad[r];
+    csv_src *s = (csv_src *)t;
+    const char *base = (const char *)ubase;
+    tb_buf *b = &s->t.msg;
+    uint8_t bad = s->t.rbad[r];
 
     b->len = 0;
-    if (bad & BAD_UNTERM) {
+    if (bad & BAD_MULTI) {
+        (void)tb_buf_puts(b, "more than one record");
+    } else if (bad & BAD_UNTERM) {
         (void)tb_buf_puts(b, "unterminated quoted field");
     } else if (bad & BAD_NUL) {
         (void)tb_buf_puts(b, "NUL byte in record");
@@ -1491,9 +1401,9 @@ static const char *row_reason(csv_src *s, const char *base, uint32_t r)
 
 static inline void mark_bad(csv_src *s, uint32_t r, int col)
 {
-    if (!(s->rbad[r] & BAD_VALUE) || col < s->rbadcol[r])
+    if (!(s->t.rbad[r] & BAD_VALUE) || col < s->rbadcol[r])
         s->rbadcol[r] = col;
-    s->rbad[r] |= BAD_VALUE;
+    s->t.rbad[r] |= BAD_VALUE;
 }
 
 static inline bool is_null_text(const csv_src *s, const char *p, const char *e, uint8_t fl)
@@ -1631,7 +1541,7 @@ static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j
         if (TB_UNLIKELY(fl & (F_MISSING | F_ESC))) {
             if (fl & F_MISSING)
                 goto null;
-            if (!field_text(s, base, r, j, &p, &e, &s->msg))
+            if (!field_text(s, base, r, j, &p, &e, &s->t.msg))
                 return TB_E_NOMEM;
             l = e;
         }
@@ -1673,18 +1583,43 @@ static tb_rc conv_fixed(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j
     return TB_OK;
 }
 
-static bool all_ascii(const uint8_t *p, size_t n)
+/*
+ * Check field j of rows [r0, r1) of an integer column the query does not read: a plain
+ * field of 1 .. maxd digits (maxd: digits that always fit the type) is valid, checked 8
+ * bytes at a time without converting it; any other field goes through conv_fixed into
+ * scratch vector v, which marks the row bad as reading it would.
+ */
+static tb_rc check_int(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j, uint32_t r0,
+                       uint32_t r1, const char *base, const char *lim, tb_arena *arena)
 {
-    uint64_t acc = 0, v;
-    size_t i = 0;
+#if CSV_SWAR
+    const uint32_t nf = s->nf;
+    const size_t maxd = v->type.id == TB_T_INT16 ? 4 : 8;
+    const bool easy = s->opts->null_len == 0 && !s->opts->careful_only;
+    uint32_t r;
 
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&v, p + i, 8);
-        acc |= v;
+    for (r = r0; r < r1; r++) {
+        size_t k = (size_t)r * nf + j;
+        const char *p = base + s->fs[k];
+        size_t n = s->fe[k] - s->fs[k];
+        if (TB_LIKELY(easy && s->ff[k] == 0 && n >= 1 && n <= maxd && lim - p >= 8)) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            x <<= 8 * (8 - n);
+            x |= 0x3030303030303030ULL & (n == 8 ? 0 : ~0ULL >> (8 * n));
+            if (TB_LIKELY(((x & 0xF0F0F0F0F0F0F0F0ULL) |
+                           (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
+                          0x3333333333333333ULL))
+                continue;
+        }
+        tb_rc rc = conv_fixed(s, v, cap, col, j, r, r + 1, base, lim, arena);
+        if (rc != TB_OK)
+            return rc;
     }
-    for (; i < n; i++)
-        acc |= p[i];
-    return (acc & HIGHS) == 0;
+    return TB_OK;
+#else
+    return conv_fixed(s, v, cap, col, j, r0, r1, base, lim, arena);
+#endif
 }
 
 /* Convert field j of rows [r0, r1) into text vector v: views into `copy` (the arena copy
@@ -1718,7 +1653,7 @@ static tb_rc conv_text(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j,
             if (!tb_utf8_valid(p, (size_t)(e - p)))
                 goto bad;
         }
-        if (TB_UNLIKELY(s->rbad[r] & BAD_NUL) && memchr(p, 0, (size_t)(e - p)) != NULL)
+        if (TB_UNLIKELY(s->t.rbad[r] & BAD_NUL) && memchr(p, 0, (size_t)(e - p)) != NULL)
             goto null; /* reported as the NUL byte */
         out[r].ptr = p;
         out[r].len = (uint32_t)(e - p);
@@ -1734,71 +1669,33 @@ static tb_rc conv_text(csv_src *s, tb_vec *v, uint32_t cap, int col, uint32_t j,
     return TB_OK;
 }
 
-static const char REPLACEMENT_CHAR[3] = {'\xEF', '\xBF', '\xBD'}; /* U+FFFD */
-
-/* A copy of raw bytes as valid UTF-8 text (invalid bytes and NULs become U+FFFD). */
-static tb_rc raw_text(const char *p, size_t n, tb_arena *arena, tb_str *out)
-{
-    char *dst;
-    size_t i = 0, o = 0;
-
-    bool clean = memchr(p, 0, n) == NULL && (all_ascii((const uint8_t *)p, n) ||
-                                              tb_utf8_valid(p, n));
-
-    if (clean) {
-        dst = tb_arena_memdup(arena, p, n > 0 ? n : 1);
-        if (dst == NULL)
-            return TB_E_NOMEM;
-        out->ptr = dst;
-        out->len = (uint32_t)n;
-        return TB_OK;
-    }
-    dst = tb_arena_alloc(arena, n * 3 + 1);
-    if (dst == NULL)
-        return TB_E_NOMEM;
-    while (i < n) {
-        uint8_t c = (uint8_t)p[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (c != 0 && len > 0 && i + len <= n && tb_utf8_valid(p + i, len)) {
-            memcpy(dst + o, p + i, len);
-            o += len;
-            i += len;
-        } else {
-            memcpy(dst + o, REPLACEMENT_CHAR, sizeof(REPLACEMENT_CHAR));
-            o += sizeof(REPLACEMENT_CHAR);
-            i++;
-        }
-    }
-    out->ptr = dst;
-    out->len = (uint32_t)o;
-    return TB_OK;
-}
 
 /*
- * Convert rows [r0, r1) of the batch, tokenized from the segment starting at `base`,
- * then handle its malformed rows by mode. Returns TB_E_PARSE (failfast) naming the
- * first malformed row.
+ * Convert rows [r0, r1) of the batch, tokenized from the segment starting at `base`
+ * (lim: the end of readable memory, for the integer parser's 8-byte loads).
  */
-static tb_rc convert_segment(csv_src *s, tb_batch *batch, uint32_t r0, uint32_t r1,
-                             const char *base, tb_arena *arena, tb_err *err)
+static tb_rc csv_convert(tb_trd *t, tb_batch *batch, uint32_t r0, uint32_t r1,
+                         const uint8_t *ubase, const uint8_t *lim, tb_arena *arena, tb_err *err)
 {
+    csv_src *s = (csv_src *)t;
+    const char *base = (const char *)ubase;
     const char *copy = NULL;
     bool ascii = true;
     uint32_t c, r;
     tb_rc rc;
 
-    for (c = 0; c < s->n_proj; c++) {
+    for (c = 0; c < t->n_proj; c++) {
         int col = s->proj[c];
         tb_vec *v = &batch->cols[c];
         if (col == s->corrupt)
             continue;
         if (v->type.id == TB_T_STRING) {
             if (copy == NULL) {
-                size_t n = s->re[r1 - 1];
+                size_t n = t->re[r1 - 1];
                 copy = tb_arena_memdup(arena, base, n > 0 ? n : 1);
                 if (copy == NULL)
                     return tb_err_nomem(err);
-                ascii = all_ascii((const uint8_t *)base, n);
+                ascii = tb_tr_all_ascii((const uint8_t *)base, n);
             }
             rc = conv_text(s, v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, copy, ascii,
                            arena);
@@ -1808,282 +1705,167 @@ static tb_rc convert_segment(csv_src *s, tb_batch *batch, uint32_t r0, uint32_t 
                 rc = tb_vec_set_null(v, r, batch->cap, arena);
         } else {
             rc = conv_fixed(s, v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base,
-                            (const char *)s->rd.data + s->rd.len, arena);
+                            (const char *)lim, arena);
         }
         if (rc != TB_OK)
             return tb_err_nomem(err);
     }
-    for (r = r0; r < r1; r++) {
-        const char *reason;
-        const char *raw;
-        size_t raw_len;
-
-        if (TB_LIKELY(s->rbad[r] == 0))
-            continue;
-        reason = row_reason(s, base, r);
-        raw = base + s->rs[r];
-        raw_len = s->re[r] - s->rs[r];
-        s->base.stats.rows_malformed++;
-        if (s->bad_fn != NULL)
-            s->bad_fn(s->bad_ud, s->rd.name, s->rline[r], raw, raw_len, reason);
-        if (s->opts->mode == MODE_FAILFAST)
-            return TB_ERRF(err, TB_E_PARSE, "csv: %s:%llu: %s", s->rd.name,
-                           (unsigned long long)s->rline[r], reason);
-        if (s->opts->mode == MODE_DROP) {
-            s->drop[r] = 1;
-        } else if (s->corrupt_out >= 0) {
-            tb_vec *v = &batch->cols[s->corrupt_out];
-            if (raw_text(raw, raw_len, arena, &((tb_str *)v->data)[r]) != TB_OK)
-                return tb_err_nomem(err);
-            tb_vec_set_valid(v, r);
+    for (c = 0; c < s->n_chk; c++) {
+        int col = s->chk[c];
+        tb_vec v = {s->tschema->fields[col].type, NULL, s->scratch};
+        if (v.type.id == TB_T_STRING) {
+            /* only invalid UTF-8 makes a text value bad (NULs are record faults) */
+            if (copy == NULL) {
+                copy = base; /* not kept: only whether it is ASCII */
+                ascii = tb_tr_all_ascii(ubase, t->re[r1 - 1]);
+            }
+            if (ascii)
+                continue;
+            rc = conv_text(s, &v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base, false,
+                           arena);
+        } else if (v.type.id == TB_T_INT16 || v.type.id == TB_T_INT32 ||
+                   v.type.id == TB_T_INT64) {
+            rc = check_int(s, &v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base,
+                           (const char *)lim, arena);
+        } else {
+            rc = conv_fixed(s, &v, batch->cap, col, (uint32_t)s->fidx[col], r0, r1, base,
+                            (const char *)lim, arena);
         }
+        if (rc != TB_OK)
+            return tb_err_nomem(err);
     }
     return TB_OK;
 }
 
-/* Open the next input and run its prologue; *out_none when there is none left. */
-static tb_rc open_next(csv_src *s, bool *out_none, tb_err *err)
+/* A freshly opened input: BOM, `skip` lines, the header. */
+static tb_rc csv_prologue(tb_trd *t, tb_err *err)
 {
-    tb_rc rc;
+    csv_src *s = (csv_src *)t;
+    tb_rc rc = rd_prologue(&t->rd, s->opts, err);
 
-    *out_none = false;
-    if (s->mem != NULL || s->mem_name != NULL) {
-        if (s->mem_done) {
-            *out_none = true;
-            return TB_OK;
-        }
-        s->mem_done = true;
-        tb_bufrd_open_mem(&s->rd, "csv", "record", s->mem_name, s->mem, s->mem_len, s->opts->chunk,
-                          s->opts->max_line);
-    } else {
-        if (s->next_file >= s->file_end) {
-            *out_none = true;
-            return TB_OK;
-        }
-        rc = tb_bufrd_open_file(&s->rd, "csv", "record", s->paths.items[s->next_file++],
-                                s->opts->chunk, s->opts->max_line, err);
-        if (rc != TB_OK) {
-            tb_bufrd_close(&s->rd);
-            return rc;
-        }
-    }
-    s->open = true;
-    s->acc_mark = 0;
-    rc = rd_prologue(&s->rd, s->opts, err);
     if (rc == TB_OK && s->opts->header) {
         csv_rec rec;
         int st = TOK_EOF;
-        rc = rd_record(&s->lx, &s->rd, NULL, NULL, NULL, 0, &rec, &st, err);
+        rc = rd_record(&s->lx, &t->rd, NULL, NULL, NULL, 0, &rec, &st, err);
         if (rc == TB_OK && st == TOK_OK) {
-            s->rd.pos = rec.next;
-            s->rd.line += rec.lines;
+            t->rd.pos = rec.next;
+            t->rd.line += rec.lines;
         }
-    }
-    account(s);
-    return rc;
-}
-
-static void close_input(csv_src *s)
-{
-    account(s);
-    tb_bufrd_close(&s->rd);
-    s->open = false;
-    s->base.stats.files_done++;
-}
-
-static tb_rc new_batch(csv_src *s, tb_arena *arena, tb_batch **out)
-{
-    tb_rc rc;
-
-    if (s->n_proj == 0) {
-        rc = tb_batch_shell(0, arena, out);
-        if (rc == TB_OK)
-            (*out)->cap = s->rows_cap;
-    } else {
-        /* Not zeroed: conversion writes every row of the batch (NULLs included). */
-        rc = tb_batch_shell(s->n_proj, arena, out);
-        if (rc == TB_OK)
-            (*out)->cap = s->rows_cap;
-        for (uint32_t c = 0; rc == TB_OK && c < s->n_proj; c++) {
-            tb_vec *v = &(*out)->cols[c];
-            size_t w = tb_type_width(s->base.schema->fields[c].type);
-            v->type = s->base.schema->fields[c].type;
-            if (w == 0)
-                continue;
-            v->data = (int)c == s->corrupt_out ? tb_arena_zalloc(arena, w * s->rows_cap)
-                                               : tb_arena_alloc(arena, w * s->rows_cap);
-            if (v->data == NULL)
-                rc = TB_E_NOMEM;
-        }
-    }
-    if (rc == TB_OK && s->corrupt_out >= 0) {
-        tb_vec *v = &(*out)->cols[s->corrupt_out];
-        v->valid = tb_arena_zalloc(arena, tb_valid_words(s->rows_cap) * sizeof(uint64_t));
-        if (v->valid == NULL)
-            rc = TB_E_NOMEM;
     }
     return rc;
 }
 
-static tb_rc csv_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *err)
+/* Records of the read buffer into rows (tb_trd_fmt.scan): plain ones by tok_fast, the
+ * rest (and the one that stopped it) by tokenize. */
+static tb_rc csv_scan(tb_trd *t, size_t seg, size_t budget, uint32_t *io_n, int *out_st,
+                      tb_err *err)
 {
-    csv_src *s = (csv_src *)src;
-    tb_batch *batch = NULL;
-    tb_rc rc;
-    uint32_t n = 0, kept, c;
-    size_t batch_bytes = 0, arena_start = tb_arena_bytes(arena);
+    csv_src *s = (csv_src *)t;
+    tb_bufrd *rd = &t->rd;
     const bool fast = !s->opts->careful_only && s->nf > 0;
-    const tokout tout = {s->nf, s->fs, s->fe, s->ff, s->rs, s->re, s->rline};
+    const tokout tout = {s->nf, s->fs, s->fe, s->ff, t->rs, t->re, t->rline};
+    uint32_t n = *io_n;
+    int st = TOK_OK;
+    (void)err;
 
-    *out = NULL;
-again:
-    if (s->done)
-        return TB_OK;
-    if (batch == NULL) {
-        rc = new_batch(s, arena, &batch);
-        if (rc != TB_OK)
-            return tb_err_nomem(err);
-    } else {
-        /* Reusing the batch after all its rows were dropped: clear the NULL marks. */
-        for (c = 0; c < batch->n_cols; c++) {
-            tb_vec *v = &batch->cols[c];
-            if ((int)c == s->corrupt_out)
-                memset(v->valid, 0, tb_valid_words(s->rows_cap) * sizeof(uint64_t));
-            else
-                v->valid = NULL;
+    *out_st = TB_TR_FULL;
+    while (n < t->rows_cap && rd->pos - seg < budget) {
+        csv_rec rec;
+        if (fast) {
+            uint32_t k = tok_fast(&s->lx, rd->data, &rd->pos, rd->len, seg, rd->max_line,
+                                  budget, &rd->line, &tout, n, t->rows_cap);
+            n += k;
+            if (k > 0)
+                continue; /* then tokenize() takes the record that stopped it */
         }
+        uint32_t *fs = s->fs + (size_t)n * s->nf, *fe = s->fe + (size_t)n * s->nf;
+        st = tokenize(&s->lx, rd->data, rd->pos, rd->len, rd->eof, seg, fs, fe,
+                      s->ff + (size_t)n * s->nf, s->nf, &rec);
+        rd->pos = rec.skip_to;
+        rd->line += rec.skip_lines;
+        if (st != TOK_OK) {
+            *out_st = st == TOK_EOF ? TB_TR_EOF : TB_TR_MORE;
+            break;
+        }
+        if (TB_UNLIKELY(rec.end - rec.start > rd->max_line)) {
+            *out_st = TB_TR_LONG;
+            break;
+        }
+        t->rs[n] = (uint32_t)(rec.start - seg);
+        t->re[n] = (uint32_t)(rec.end - seg);
+        t->rline[n] = rd->line;
+        t->rbad[n] = rec.bad;
+        s->rbadch[n] = rec.bad_char;
+        s->rnf[n] = rec.n_fields;
+        rd->line += rec.lines;
+        rd->pos = rec.next;
+        n++;
     }
-    memset(s->rbad, 0, s->rows_cap);
-    memset(s->drop, 0, s->rows_cap);
-    n = 0;
-    batch_bytes = 0;
-    while (n < s->rows_cap && batch_bytes < CSV_BATCH_BYTES) {
-        csv_rd *rd = &s->rd;
-        size_t seg;
-        uint32_t r0 = n;
-        int st = TOK_OK;
-        bool toolong = false;
-
-        if (!s->open) {
-            bool none;
-            rc = open_next(s, &none, err);
-            if (rc != TB_OK)
-                goto fail;
-            if (none) {
-                s->done = true;
-                break;
-            }
-            continue;
-        }
-        seg = rd->pos;
-        while (n < s->rows_cap && batch_bytes + (rd->pos - seg) < CSV_BATCH_BYTES) {
-            csv_rec rec;
-            if (fast) {
-                uint32_t k = tok_fast(&s->lx, rd->data, &rd->pos, rd->len, seg, rd->max_line,
-                                      CSV_BATCH_BYTES - batch_bytes, &rd->line, &tout, n,
-                                      s->rows_cap);
-                n += k;
-                if (k > 0)
-                    continue; /* then tokenize() takes the record that stopped it */
-            }
-            uint32_t *fs = s->fs + (size_t)n * s->nf, *fe = s->fe + (size_t)n * s->nf;
-            st = tokenize(&s->lx, rd->data, rd->pos, rd->len, rd->eof, seg, fs, fe,
-                          s->ff + (size_t)n * s->nf, s->nf, &rec);
-            rd->pos = rec.skip_to;
-            rd->line += rec.skip_lines;
-            if (st != TOK_OK)
-                break;
-            if (TB_UNLIKELY(rec.end - rec.start > rd->max_line)) {
-                /* reported after the rows before it, as when found by rd_fill */
-                toolong = true;
-                break;
-            }
-            s->rs[n] = (uint32_t)(rec.start - seg);
-            s->re[n] = (uint32_t)(rec.end - seg);
-            s->rline[n] = rd->line;
-            s->rbad[n] = rec.bad;
-            s->rbadch[n] = rec.bad_char;
-            s->rnf[n] = rec.n_fields;
-            rd->line += rec.lines;
-            rd->pos = rec.next;
-            n++;
-        }
-        batch_bytes += rd->pos - seg;
-        if (n > r0) {
-            rc = convert_segment(s, batch, r0, n, (const char *)rd->data + seg, arena, err);
-            if (rc != TB_OK)
-                goto fail;
-        }
-        if (toolong) {
-            rc = tb_bufrd_too_long(rd, rd->line, err);
-            goto fail;
-        }
-        account(s);
-        if (st == TOK_EOF) {
-            close_input(s);
-            if (n > 0)
-                break; /* a batch never spans files: see the file comment */
-        } else if (st == TOK_MORE) {
-            rc = tb_bufrd_fill(rd, err);
-            if (rc != TB_OK)
-                goto fail;
-        }
-    }
-    kept = n;
-    if (s->opts->mode == MODE_DROP && n > 0)
-        kept = tb_batch_drop_rows(batch, n, s->drop);
-    if (kept == 0) {
-        if (s->done)
-            return TB_OK;
-        /* Every row was dropped: keep reading, unless the arena grew a lot (text copies
-         * of dropped rows stay in it until the caller resets it): then an empty batch. */
-        if (tb_arena_bytes(arena) - arena_start < CSV_EMPTY_ARENA_MAX)
-            goto again;
-    }
-    batch->n_rows = kept;
-    s->base.stats.rows_read += kept;
-    *out = batch;
+    *io_n = n;
     return TB_OK;
-fail:
-    s->done = true; /* a failed source yields nothing more */
-    if (s->open)
-        tb_bufrd_close(&s->rd);
-    s->open = false;
-    return rc;
+}
+
+/* One message as one record (the decoder): a record, then only line breaks. */
+static tb_rc csv_scan_record(tb_trd *t, const uint8_t *base, size_t start, size_t end,
+                             uint32_t n, bool *empty, tb_err *err)
+{
+    csv_src *s = (csv_src *)t;
+    csv_rec rec;
+    uint32_t *fs = s->fs + (size_t)n * s->nf, *fe = s->fe + (size_t)n * s->nf;
+    uint8_t *ff = s->ff + (size_t)n * s->nf;
+    int st = tokenize(&s->lx, base, start, end, true, 0, fs, fe, ff, s->nf, &rec);
+    (void)err;
+
+    *empty = st != TOK_OK;
+    s->rnf[n] = 0;
+    s->rbadch[n] = 0;
+    if (st != TOK_OK) {
+        for (uint32_t j = 0; j < s->nf; j++) {
+            fs[j] = fe[j] = 0;
+            ff[j] = F_MISSING;
+        }
+        return TB_OK;
+    }
+    t->rbad[n] = rec.bad;
+    s->rbadch[n] = rec.bad_char;
+    s->rnf[n] = rec.n_fields;
+    for (size_t p = rec.next; p < end; p++) {
+        if (base[p] != '\n' && base[p] != '\r') {
+            t->rbad[n] |= BAD_MULTI;
+            break;
+        }
+    }
+    return TB_OK;
+}
+
+static void csv_free_parts(tb_trd *t)
+{
+    csv_src *s = (csv_src *)t;
+
+    tb_csv_opts_free(s->opts);
+    tb_schema_free(s->tschema);
+    tb_free(s->proj);
+    tb_free(s->fidx);
+    tb_free(s->fs);
+    tb_free(s->fe);
+    tb_free(s->ff);
+    tb_free(s->rbadch);
+    tb_free(s->rnf);
+    tb_free(s->rbadcol);
+    tb_free(s->chk);
+    tb_free(s->scratch);
+    tb_buf_free(&s->tmp);
 }
 
 static void csv_free(tb_source *src)
 {
-    csv_src *s = (csv_src *)src;
-
-    if (s == NULL)
-        return;
-    if (s->open)
-        tb_bufrd_close(&s->rd);
-    tb_csv_opts_free(s->opts);
-    tb_schema_free(s->tschema);
-    tb_schema_free(s->base.schema);
-    tb_free(s->proj);
-    tb_free(s->fidx);
-    tb_strlist_free(&s->paths);
-    tb_free(s->mem_name);
-    tb_free(s->fs);
-    tb_free(s->fe);
-    tb_free(s->ff);
-    tb_free(s->rs);
-    tb_free(s->re);
-    tb_free(s->rline);
-    tb_free(s->rbad);
-    tb_free(s->rbadch);
-    tb_free(s->rnf);
-    tb_free(s->rbadcol);
-    tb_free(s->drop);
-    tb_buf_free(&s->tmp);
-    tb_buf_free(&s->msg);
-    tb_free(s);
+    tb_trd_free((tb_trd *)src);
 }
 
-static const tb_source_vt CSV_VT = {"csv", csv_next, csv_free};
+static const tb_trd_fmt CSV_FMT = {"csv",       "record",        true,        false,
+                                   csv_prologue, csv_scan,       csv_scan_record, csv_convert,
+                                   row_reason,  csv_free_parts};
+static const tb_source_vt CSV_VT = {"csv", tb_trd_next, csv_free};
 
 void tb_csv_source_on_bad_record(tb_source *src, tb_csv_bad_record_fn fn, void *ud)
 {
@@ -2091,13 +1873,8 @@ void tb_csv_source_on_bad_record(tb_source *src, tb_csv_bad_record_fn fn, void *
 
     if (src == NULL || src->vt != &CSV_VT)
         return;
-    s->bad_fn = fn;
-    s->bad_ud = ud;
-}
-
-static void *alloc_n(size_t n, size_t elem)
-{
-    return tb_calloc(n > 0 ? n : 1, elem);
+    s->t.bad_fn = fn;
+    s->t.bad_ud = ud;
 }
 
 /* Everything but the inputs. */
@@ -2123,24 +1900,26 @@ static tb_rc src_new(const tb_csv_opts *opts, const tb_schema *schema, const int
     s = tb_calloc(1, sizeof(*s));
     if (s == NULL)
         return tb_err_nomem(err);
-    s->base.vt = &CSV_VT;
-    s->rd.fd = -1;
+    s->t.base.vt = &CSV_VT;
+    s->t.fmt = &CSV_FMT;
+    s->t.corrupt_out = -1;
+    s->t.rd.fd = -1;
     s->corrupt = -1;
-    s->corrupt_out = -1;
     s->opts = tb_csv_opts_copy(opts);
     s->tschema = tb_schema_copy(schema);
-    s->base.schema = tb_schema_new(n_proj);
-    s->proj = alloc_n(n_proj, sizeof(int));
-    s->fidx = alloc_n(schema->n, sizeof(int));
-    if (s->opts == NULL || s->tschema == NULL || s->base.schema == NULL || s->proj == NULL ||
+    s->t.base.schema = tb_schema_new(n_proj);
+    s->proj = tb_tr_alloc_n(n_proj, sizeof(int));
+    s->fidx = tb_tr_alloc_n(schema->n, sizeof(int));
+    if (s->opts == NULL || s->tschema == NULL || s->t.base.schema == NULL || s->proj == NULL ||
         s->fidx == NULL)
         goto nomem;
+    s->t.o = &s->opts->tr;
     lex_init(&s->lx, s->opts);
-    if (opts->corrupt != NULL) {
-        s->corrupt = tb_schema_find(schema, opts->corrupt);
+    if (opts->tr.corrupt != NULL) {
+        s->corrupt = tb_schema_find(schema, opts->tr.corrupt);
         if (s->corrupt >= 0 && schema->fields[s->corrupt].type.id != TB_T_STRING) {
             rc = TB_ERRF(err, TB_E_TYPE, "read_csv: corrupt column '%s' must be of type text",
-                         opts->corrupt);
+                         opts->tr.corrupt);
             goto fail;
         }
     }
@@ -2151,30 +1930,35 @@ static tb_rc src_new(const tb_csv_opts *opts, const tb_schema *schema, const int
         const tb_field *f = &schema->fields[proj[i]];
         s->proj[i] = proj[i];
         if (proj[i] == s->corrupt)
-            s->corrupt_out = (int)i;
-        rc = tb_schema_set(s->base.schema, i, f->name, f->type, true);
+            s->t.corrupt_out = (int)i;
+        rc = tb_schema_set(s->t.base.schema, i, f->name, f->type, true);
         if (rc != TB_OK)
             goto nomem;
     }
-    s->n_proj = n_proj;
-    s->rows_cap = TB_BATCH_CAP;
-    if (s->nf > 0 && (size_t)s->nf * (size_t)TB_BATCH_CAP > CSV_MAX_CELLS)
-        s->rows_cap = (uint32_t)TB_MAX((size_t)1, CSV_MAX_CELLS / s->nf);
-    cells = (size_t)s->rows_cap * s->nf;
-    s->fs = alloc_n(cells, sizeof(uint32_t));
-    s->fe = alloc_n(cells, sizeof(uint32_t));
-    s->ff = alloc_n(cells, 1);
-    s->rs = alloc_n(s->rows_cap, sizeof(uint32_t));
-    s->re = alloc_n(s->rows_cap, sizeof(uint32_t));
-    s->rline = alloc_n(s->rows_cap, sizeof(uint64_t));
-    s->rbad = alloc_n(s->rows_cap, 1);
-    s->rbadch = alloc_n(s->rows_cap, 1);
-    s->rnf = alloc_n(s->rows_cap, sizeof(uint32_t));
-    s->rbadcol = alloc_n(s->rows_cap, sizeof(int32_t));
-    s->drop = alloc_n(s->rows_cap, 1);
-    if (s->fs == NULL || s->fe == NULL || s->ff == NULL || s->rs == NULL || s->re == NULL ||
-        s->rline == NULL || s->rbad == NULL || s->rbadch == NULL || s->rnf == NULL ||
-        s->rbadcol == NULL || s->drop == NULL)
+    s->t.n_proj = n_proj;
+    rc = tb_trd_init(&s->t, s->nf, err);
+    if (rc != TB_OK)
+        goto fail;
+    s->chk = tb_tr_alloc_n(schema->n, sizeof(int));
+    s->scratch = tb_tr_alloc_n(s->t.rows_cap, 16); /* tb_i128, tb_interval */
+    if (s->chk == NULL || s->scratch == NULL)
+        goto nomem;
+    for (i = 0; i < schema->n; i++) {
+        bool read = false;
+        for (k = 0; k < n_proj && !read; k++)
+            read = proj[k] == (int)i;
+        if (!read && (int)i != s->corrupt && schema->fields[i].type.id != TB_T_NULL)
+            s->chk[s->n_chk++] = (int)i;
+    }
+    cells = (size_t)s->t.rows_cap * s->nf;
+    s->fs = tb_tr_alloc_n(cells, sizeof(uint32_t));
+    s->fe = tb_tr_alloc_n(cells, sizeof(uint32_t));
+    s->ff = tb_tr_alloc_n(cells, 1);
+    s->rbadch = tb_tr_alloc_n(s->t.rows_cap, 1);
+    s->rnf = tb_tr_alloc_n(s->t.rows_cap, sizeof(uint32_t));
+    s->rbadcol = tb_tr_alloc_n(s->t.rows_cap, sizeof(int32_t));
+    if (s->fs == NULL || s->fe == NULL || s->ff == NULL || s->rbadch == NULL || s->rnf == NULL ||
+        s->rbadcol == NULL)
         goto nomem;
     *out = s;
     return TB_OK;
@@ -2182,35 +1966,31 @@ nomem:
     (void)tb_err_nomem(err);
     rc = TB_E_NOMEM;
 fail:
-    csv_free(&s->base);
+    tb_trd_free(&s->t);
     return rc;
+}
+
+tb_rc tb_csv_trd_new(const tb_csv_opts *opts, const tb_schema *schema, const int *proj,
+                     uint32_t n_proj, tb_trd **out, tb_err *err)
+{
+    csv_src *s = NULL;
+    tb_rc rc = src_new(opts, schema, proj, n_proj, &s, err);
+
+    *out = rc == TB_OK ? &s->t : NULL;
+    return rc;
+}
+
+static tb_rc ctor(const void *opts, const tb_schema *schema, const int *proj, uint32_t n_proj,
+                  tb_trd **out, tb_err *err)
+{
+    return tb_csv_trd_new(opts, schema, proj, n_proj, out, err);
 }
 
 tb_rc tb_csv_source_new(const tb_strlist *paths, const tb_csv_opts *opts,
                         const tb_schema *schema, const int *proj, uint32_t n_proj,
                         tb_source **out_src, tb_err *err)
 {
-    csv_src *s = NULL;
-    size_t i;
-    tb_rc rc;
-
-    if (out_src == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
-    *out_src = NULL;
-    if (paths == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
-    rc = src_new(opts, schema, proj, n_proj, &s, err);
-    if (rc != TB_OK || s == NULL)
-        return rc != TB_OK ? rc : TB_E_ERROR;
-    for (i = 0; i < paths->n; i++) {
-        if (tb_strlist_push(&s->paths, paths->items[i]) != TB_OK) {
-            csv_free(&s->base);
-            return tb_err_nomem(err);
-        }
-    }
-    s->file_end = s->paths.n;
-    *out_src = &s->base;
-    return TB_OK;
+    return tb_trd_source_files(ctor, "csv", paths, opts, schema, proj, n_proj, out_src, err);
 }
 
 tb_rc tb_csv_source_from_buffer(const char *name, const char *data, size_t len,
@@ -2218,26 +1998,8 @@ tb_rc tb_csv_source_from_buffer(const char *name, const char *data, size_t len,
                                 const int *proj, uint32_t n_proj, tb_source **out_src,
                                 tb_err *err)
 {
-    csv_src *s = NULL;
-    tb_rc rc;
-
-    if (out_src == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
-    *out_src = NULL;
-    if (data == NULL && len > 0)
-        return TB_ERRF(err, TB_E_MISUSE, "csv: NULL buffer");
-    rc = src_new(opts, schema, proj, n_proj, &s, err);
-    if (rc != TB_OK || s == NULL)
-        return rc != TB_OK ? rc : TB_E_ERROR;
-    s->mem = data != NULL ? data : "";
-    s->mem_len = len;
-    s->mem_name = tb_strdup(name != NULL ? name : "<buffer>");
-    if (s->mem_name == NULL) {
-        csv_free(&s->base);
-        return tb_err_nomem(err);
-    }
-    *out_src = &s->base;
-    return TB_OK;
+    return tb_trd_source_buffer(ctor, "csv", name, data, len, opts, schema, proj, n_proj,
+                                out_src, err);
 }
 
 /* ================================================================ morsels */
@@ -2256,9 +2018,9 @@ tb_rc tb_csv_source_morsels(tb_source *src, uint64_t *out_n, tb_err *err)
     *out_n = 0;
     if (src == NULL || src->vt != &CSV_VT)
         return TB_ERRF(err, TB_E_MISUSE, "csv: not a CSV source");
-    if (s->mem != NULL || s->mem_name != NULL || s->bad_fn != NULL)
+    if (s->t.mem_name != NULL || s->t.bad_fn != NULL)
         return TB_OK;
-    *out_n = s->paths.n;
+    *out_n = s->t.paths.n;
     return TB_OK;
 }
 
@@ -2270,17 +2032,16 @@ tb_rc tb_csv_morsel_reader(tb_source *src, tb_source **out, tb_err *err)
     *out = NULL;
     if (src == NULL || src->vt != &CSV_VT)
         return TB_ERRF(err, TB_E_MISUSE, "csv: not a CSV source");
-    rc = src_new(s->opts, s->tschema, s->proj, s->n_proj, &r, err);
+    rc = src_new(s->opts, s->tschema, s->proj, s->t.n_proj, &r, err);
     if (rc != TB_OK)
         return rc;
-    for (size_t i = 0; i < s->paths.n; i++) {
-        if (tb_strlist_push(&r->paths, s->paths.items[i]) != TB_OK) {
-            csv_free(&r->base);
-            return tb_err_nomem(err);
-        }
+    rc = tb_trd_set_files(&r->t, &s->t.paths, err);
+    if (rc != TB_OK) {
+        tb_trd_free(&r->t);
+        return rc;
     }
-    r->done = true; /* nothing to read until a morsel is chosen */
-    *out = &r->base;
+    r->t.done = true; /* nothing to read until a morsel is chosen */
+    *out = &r->t.base;
     return TB_OK;
 }
 
@@ -2288,13 +2049,13 @@ tb_rc tb_csv_seek_morsel(tb_source *reader, uint64_t i, tb_err *err)
 {
     csv_src *s = (csv_src *)reader;
 
-    if (reader == NULL || reader->vt != &CSV_VT || i >= s->paths.n)
+    if (reader == NULL || reader->vt != &CSV_VT || i >= s->t.paths.n)
         return TB_ERRF(err, TB_E_MISUSE, "csv: no morsel %llu", (unsigned long long)i);
-    if (s->open)
-        close_input(s);
-    s->next_file = (size_t)i;
-    s->file_end = (size_t)i + 1;
-    s->done = false;
+    if (s->t.open)
+        tb_trd_close_input(&s->t);
+    s->t.next_file = (size_t)i;
+    s->t.file_end = (size_t)i + 1;
+    s->t.done = false;
     return TB_OK;
 }
 
@@ -2371,33 +2132,6 @@ static tb_type kind_type(int k)
     }
 }
 
-/* Copy of the schema with the corrupt column appended if configured and absent. */
-static tb_rc with_corrupt(const tb_schema *schema, const tb_csv_opts *opts, tb_schema **out,
-                          tb_err *err)
-{
-    tb_schema *s;
-    uint32_t i;
-    bool add = opts->corrupt != NULL && tb_schema_find(schema, opts->corrupt) < 0;
-
-    *out = NULL;
-    s = tb_schema_new(schema->n + (add ? 1 : 0));
-    if (s == NULL)
-        return tb_err_nomem(err);
-    for (i = 0; i < schema->n; i++) {
-        if (tb_schema_set(s, i, schema->fields[i].name, schema->fields[i].type,
-                          schema->fields[i].nullable) != TB_OK)
-            goto nomem;
-    }
-    if (add && tb_schema_set(s, schema->n, opts->corrupt, tb_type_make(TB_T_STRING), true) !=
-                   TB_OK)
-        goto nomem;
-    *out = s;
-    return TB_OK;
-nomem:
-    tb_schema_free(s);
-    return tb_err_nomem(err);
-}
-
 typedef struct infer_st {
     uint32_t fcap;
     uint32_t *fs, *fe;
@@ -2440,10 +2174,10 @@ static tb_rc infer_file(const char *path, const tb_csv_opts *opts, const csv_lex
     tb_rc rc;
     uint32_t j;
 
-    rc = tb_bufrd_open_file(&rd, "csv", "record", path, opts->chunk, opts->max_line, err);
+    rc = tb_bufrd_open_file(&rd, "csv", "record", path, opts->tr.chunk, opts->tr.max_line, err);
     if (rc == TB_OK)
         rc = rd_prologue(&rd, opts, err);
-    while (rc == TB_OK && st->rows < opts->sample_rows) {
+    while (rc == TB_OK && st->rows < opts->tr.sample_rows) {
         int t = TOK_EOF;
         const char *base;
 
@@ -2538,15 +2272,15 @@ tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
     *out_schema = NULL;
     if (paths == NULL || opts == NULL)
         return TB_ERRF(err, TB_E_MISUSE, "csv: NULL argument");
-    if (opts->schema != NULL)
-        return with_corrupt(opts->schema, opts, out_schema, err);
+    if (opts->tr.schema != NULL)
+        return tb_tr_with_corrupt(opts->tr.schema, opts->tr.corrupt, out_schema, err);
     rc = opts_check(opts, err);
     if (rc != TB_OK)
         return rc;
     memset(&st, 0, sizeof(st));
     lex_init(&lx, opts);
     rc = infer_grow(&st, 64, err);
-    for (i = 0; rc == TB_OK && i < paths->n && st.rows < opts->sample_rows; i++)
+    for (i = 0; rc == TB_OK && i < paths->n && st.rows < opts->tr.sample_rows; i++)
         rc = infer_file(paths->items[i], opts, &lx, &st, &tmp, err);
     if (rc != TB_OK)
         goto done;
@@ -2589,12 +2323,12 @@ tb_rc tb_csv_infer_schema(const tb_strlist *paths, const tb_csv_opts *opts,
             goto done;
         }
     }
-    if (opts->corrupt != NULL && tb_schema_find(schema, opts->corrupt) >= 0) {
+    if (opts->tr.corrupt != NULL && tb_schema_find(schema, opts->tr.corrupt) >= 0) {
         rc = TB_ERRF(err, TB_E_SQL, "read_csv: corrupt_column '%s' is also a column of '%s'",
-                     opts->corrupt, paths->items[0]);
+                     opts->tr.corrupt, paths->items[0]);
         goto done;
     }
-    rc = with_corrupt(schema, opts, &full, err);
+    rc = tb_tr_with_corrupt(schema, opts->tr.corrupt, &full, err);
     if (rc == TB_OK)
         *out_schema = full;
 done:

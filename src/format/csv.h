@@ -20,9 +20,10 @@
  * counted in stats.rows_malformed and passed to the bad-record callback, then by mode:
  * permissive keeps the row (bad values NULL, missing fields NULL, extra fields dropped,
  * the raw record in the corrupt column if configured); dropmalformed drops it; failfast
- * fails with "csv: FILE:LINE: <reason>". Only projected columns are parsed, so a bad
- * value in a column the query does not read is not detected (Spark's column pruning);
- * field counts are always checked.
+ * fails with "csv: FILE:LINE: <reason>". Malformed is a property of the record: every
+ * column is checked, read or not (unread ones are parsed and dropped), so count(*) and
+ * SELECT * drop, fail on and count the same records, and the reason names the first bad
+ * column in table order (Spark and DuckDB skip unread columns; issue 13).
  *
  * The corrupt column holds the raw record as text, invalid UTF-8 bytes and NULs replaced
  * by U+FFFD. Value forms: boolean true/false/t/f/yes/no/y/n/on/off/1/0 (any case);

@@ -35,29 +35,15 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "format/bufrd.h"
 #include "format/jsonl.h"
+#include "format/textrec_int.h"
 
-#define JL_DEFAULT_CHUNK ((size_t)1 << 20)
-#define JL_DEFAULT_MAX_LINE ((size_t)64 << 20)
-#define JL_MAX_MAX_LINE ((size_t)1 << 30)
-#define JL_BATCH_BYTES ((size_t)4 << 20)     /* a batch stops growing past this */
-#define JL_MAX_CELLS ((size_t)256 * 1024)    /* bound on rows * columns per batch */
-#define JL_EMPTY_ARENA_MAX ((size_t)64 << 20) /* see jl_next */
 #define JL_MAX_DEPTH 1000   /* nesting limit (Jackson's default maxNestingDepth) */
 #define JL_MAX_COLUMNS 65536u /* inference: more distinct keys is an error */
-#define JL_SHOW_MAX 64        /* bytes of a bad value quoted in a message */
 #define JL_GUESS 64           /* key positions remembered for the lookup guess */
 
-typedef enum jl_mode { MODE_PERMISSIVE = 0, MODE_DROP, MODE_FAILFAST } jl_mode;
-
 struct tb_jsonl_opts {
-    jl_mode mode;
-    char *corrupt;
-    tb_schema *schema;
-    uint64_t sample_rows;
-    size_t max_line;
-    size_t chunk;
+    tb_tr_opts tr; /* every option of JSON lines is a common one */
 };
 
 /* ================================================================ options */
@@ -70,10 +56,7 @@ tb_jsonl_opts *tb_jsonl_opts_new(void)
 
     if (opts == NULL)
         return NULL;
-    opts->mode = MODE_PERMISSIVE;
-    opts->sample_rows = 10000;
-    opts->max_line = JL_DEFAULT_MAX_LINE;
-    opts->chunk = JL_DEFAULT_CHUNK;
+    tb_tr_opts_init(&opts->tr);
     return opts;
 }
 
@@ -81,8 +64,7 @@ void tb_jsonl_opts_free(tb_jsonl_opts *opts)
 {
     if (opts == NULL)
         return;
-    tb_free(opts->corrupt);
-    tb_schema_free(opts->schema);
+    tb_tr_opts_clear(&opts->tr);
     tb_free(opts);
 }
 
@@ -92,107 +74,39 @@ tb_jsonl_opts *tb_jsonl_opts_copy(const tb_jsonl_opts *opts)
 
     if (c == NULL)
         return NULL;
-    *c = *opts;
-    c->corrupt = NULL;
-    c->schema = NULL;
-    if (opts->corrupt != NULL && (c->corrupt = tb_strdup(opts->corrupt)) == NULL)
-        goto fail;
-    if (opts->schema != NULL && (c->schema = tb_schema_copy(opts->schema)) == NULL)
-        goto fail;
+    if (!tb_tr_opts_copy(&c->tr, &opts->tr)) {
+        tb_jsonl_opts_free(c);
+        return NULL;
+    }
     return c;
-fail:
-    tb_jsonl_opts_free(c);
-    return NULL;
 }
 
 const tb_schema *tb_jsonl_opts_schema(const tb_jsonl_opts *opts)
 {
-    return opts->schema;
+    return opts->tr.schema;
+}
+
+const tb_tr_opts *tb_jsonl_opts_common(const tb_jsonl_opts *opts)
+{
+    return &opts->tr;
 }
 
 void tb_jsonl_opts_set_chunk_size(tb_jsonl_opts *opts, size_t chunk_size)
 {
-    opts->chunk = chunk_size == 0 ? JL_DEFAULT_CHUNK : chunk_size;
-}
-
-static bool opt_u64(const char *v, uint64_t *out)
-{
-    uint64_t acc = 0;
-
-    if (*v == '\0')
-        return false;
-    for (; *v != '\0'; v++) {
-        unsigned d = (unsigned)(uint8_t)*v - '0';
-        if (d > 9 || acc > (UINT64_MAX - d) / 10)
-            return false;
-        acc = acc * 10 + d;
-    }
-    *out = acc;
-    return true;
-}
-
-static tb_rc bad_value(tb_err *err, const char *key, const char *value, const char *hint)
-{
-    return TB_ERRF(err, TB_E_SQL, "read_json: invalid value '%s' for option '%s' (%s)", value,
-                   key, hint);
+    opts->tr.chunk = chunk_size == 0 ? TB_TR_DEFAULT_CHUNK : chunk_size;
 }
 
 tb_rc tb_jsonl_opts_set(tb_jsonl_opts *opts, const char *key, const char *value, tb_err *err)
 {
-    uint64_t n;
+    tb_rc rc;
 
     if (opts == NULL || key == NULL || value == NULL)
         return TB_ERRF(err, TB_E_MISUSE, "read_json: NULL option argument");
-    if (tb_str_ieq(key, "mode")) {
-        if (tb_str_ieq(value, "permissive"))
-            opts->mode = MODE_PERMISSIVE;
-        else if (tb_str_ieq(value, "dropmalformed"))
-            opts->mode = MODE_DROP;
-        else if (tb_str_ieq(value, "failfast"))
-            opts->mode = MODE_FAILFAST;
-        else
-            return bad_value(err, key, value, "expected permissive, dropmalformed or failfast");
-    } else if (tb_str_ieq(key, "corrupt_column")) {
-        char *c;
-        if (value[0] == '\0')
-            return bad_value(err, key, value, "expected a column name");
-        c = tb_strdup(value);
-        if (c == NULL)
-            return tb_err_nomem(err);
-        tb_free(opts->corrupt);
-        opts->corrupt = c;
-    } else if (tb_str_ieq(key, "schema")) {
-        tb_schema *schema = NULL;
-        tb_rc rc = tb_schema_parse(value, &schema, err);
-        if (rc != TB_OK) {
-            if (rc == TB_E_NOMEM)
-                return rc;
-            if (err != NULL) {
-                tb_err_prefix(err, "read_json: option 'schema'");
-                err->code = TB_E_SQL;
-                err->pos = -1;
-            }
-            return TB_E_SQL;
-        }
-        if (schema->n == 0) {
-            tb_schema_free(schema);
-            return bad_value(err, key, value, "expected at least one column");
-        }
-        tb_schema_free(opts->schema);
-        opts->schema = schema;
-    } else if (tb_str_ieq(key, "sample_rows")) {
-        if (!opt_u64(value, &n) || n == 0)
-            return bad_value(err, key, value, "expected a positive integer");
-        opts->sample_rows = n;
-    } else if (tb_str_ieq(key, "max_line_bytes")) {
-        if (!opt_u64(value, &n) || n == 0 || n > JL_MAX_MAX_LINE)
-            return bad_value(err, key, value, "expected an integer from 1 to 1073741824");
-        opts->max_line = (size_t)n;
-    } else {
+    rc = tb_tr_opts_set(&opts->tr, "read_json", key, value, err);
+    if (rc == TB_E_NOTFOUND)
         return TB_ERRF(err, TB_E_NOTFOUND, "read_json: unknown option '%s' (known: %s)", key,
                        KNOWN_OPTS);
-    }
-    return TB_OK;
+    return rc;
 }
 
 /* ================================================================ scanner */
@@ -1161,67 +1075,29 @@ static pv parse_decimal(const uint8_t *p, const uint8_t *e, tb_type t, tb_i128 *
 #define BAD_VALUE 2  /* a read column's value could not be converted */
 
 typedef struct jl_src {
-    tb_source base;
+    tb_trd t; /* the text-record core: inputs, rows, modes (textrec_int.h) */
     tb_jsonl_opts *opts;
     tb_schema *tschema; /* table schema */
     int *proj;
-    uint32_t n_proj;
-    int corrupt;     /* table index of the corrupt column, or -1 */
-    int corrupt_out; /* output index of the corrupt column, or -1 */
-    jl_keys keys;    /* over the table's data columns */
+    int corrupt;      /* table index of the corrupt column, or -1 */
+    jl_keys keys;     /* over the table's data columns */
     uint32_t n_slots; /* projected data columns (cells per row) */
     int *out_slot;    /* output column -> its slot, -1 for the corrupt column */
     int *slot_out;    /* slot -> output column, -1 for a column only checked (below) */
     int *slot_field;  /* slot -> table column */
-    /* inputs */
-    tb_strlist paths;
-    size_t next_file;
-    const char *mem;
-    size_t mem_len;
-    char *mem_name;
-    bool mem_done;
-    jl_rd rd;
-    bool open;
-    bool done;
-    uint64_t acc_mark; /* input offset already counted in stats.bytes_read */
     /* per-batch scratch: rows_cap rows, n_slots cells each (row-major) */
-    uint32_t rows_cap;
     uint32_t *cs, *ce;
     uint8_t *ck;
-    uint32_t *rs, *re; /* the line, relative to the segment start */
-    uint64_t *rline;
-    uint8_t *rbad;
-    uint32_t *rpos;      /* BAD_SYNTAX: 0-based byte of the line */
-    const char **rwhy;   /* BAD_SYNTAX: what */
-    int32_t *rbadslot;   /* BAD_VALUE: the first bad column's slot */
-    uint8_t *drop;
-    tb_jsonl_bad_record_fn bad_fn;
-    void *bad_ud;
+    uint32_t *rpos;    /* BAD_SYNTAX: 0-based byte of the line */
+    const char **rwhy; /* BAD_SYNTAX: what */
+    int32_t *rbadslot; /* BAD_VALUE: the first bad column's slot */
     tb_buf tmp;
-    tb_buf msg;
 } jl_src;
-
-static void account(jl_src *s)
-{
-    uint64_t cur = s->rd.off + s->rd.pos;
-    s->base.stats.bytes_read += cur - s->acc_mark;
-    s->acc_mark = cur;
-}
 
 /* Append a value to a message: truncated, non-printables as \xNN. */
 static void show_raw(tb_buf *b, const uint8_t *p, size_t n)
 {
-    size_t i, lim = TB_MIN(n, (size_t)JL_SHOW_MAX);
-
-    for (i = 0; i < lim; i++) {
-        uint8_t c = p[i];
-        if (c < 0x20 || c == 0x7f)
-            (void)tb_buf_printf(b, "\\x%02x", c);
-        else
-            (void)tb_buf_putc(b, (char)c);
-    }
-    if (n > lim)
-        (void)tb_buf_puts(b, "...");
+    tb_tr_show(b, p, n);
 }
 
 static const char *kind_name(uint8_t k)
@@ -1408,12 +1284,13 @@ static const char *expects(tb_type t)
 }
 
 /* The reason a row is malformed, into s->msg (NUL-terminated). */
-static const char *row_reason(jl_src *s, const uint8_t *base, uint32_t r)
+static const char *row_reason(tb_trd *t, const uint8_t *base, uint32_t r)
 {
-    tb_buf *b = &s->msg;
+    jl_src *s = (jl_src *)t;
+    tb_buf *b = &t->msg;
 
     b->len = 0;
-    if (s->rbad[r] & BAD_SYNTAX) {
+    if (s->t.rbad[r] & BAD_SYNTAX) {
         const char *why = s->rwhy[r];
         bool json = strncmp(why, "expected a JSON object", 22) != 0 &&
                     strcmp(why, "invalid UTF-8") != 0 && strcmp(why, "NUL byte") != 0;
@@ -1466,9 +1343,10 @@ static const char *row_reason(jl_src *s, const uint8_t *base, uint32_t r)
 
 static inline void mark_bad(jl_src *s, uint32_t r, uint32_t slot)
 {
-    if (!(s->rbad[r] & BAD_VALUE))
+    /* the first bad column in table order, whatever the order the query reads them */
+    if (!(s->t.rbad[r] & BAD_VALUE) || s->slot_field[slot] < s->slot_field[s->rbadslot[r]])
         s->rbadslot[r] = (int32_t)slot;
-    s->rbad[r] |= BAD_VALUE;
+    s->t.rbad[r] |= BAD_VALUE;
 }
 
 /* Convert slot `slot` of rows [r0, r1) into non-text vector v. Integer, double and
@@ -1668,63 +1546,25 @@ static tb_rc check_slot(jl_src *s, uint32_t slot, uint32_t r0, uint32_t r1, cons
     return TB_OK;
 }
 
-static const char REPLACEMENT_CHAR[3] = {'\xEF', '\xBF', '\xBD'}; /* U+FFFD */
 
-/* A copy of raw bytes as valid UTF-8 text (invalid bytes and NULs become U+FFFD). */
-static tb_rc raw_text(const uint8_t *p, size_t n, tb_arena *arena, tb_str *out)
+/* Convert rows [r0, r1) of the batch, scanned from the segment starting at `base`. */
+static tb_rc jl_convert(tb_trd *t, tb_batch *batch, uint32_t r0, uint32_t r1,
+                        const uint8_t *base, const uint8_t *lim, tb_arena *arena, tb_err *err)
 {
-    char *dst;
-    size_t i = 0, o = 0;
-
-    if (memchr(p, 0, n) == NULL && tb_utf8_valid((const char *)p, n)) {
-        dst = tb_arena_memdup(arena, p, n > 0 ? n : 1);
-        if (dst == NULL)
-            return TB_E_NOMEM;
-        out->ptr = dst;
-        out->len = (uint32_t)n;
-        return TB_OK;
-    }
-    dst = tb_arena_alloc(arena, n * 3 + 1);
-    if (dst == NULL)
-        return TB_E_NOMEM;
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t len = c == 0 ? 0 : c < 0x80 ? 1 : utf8_seq(p + i, p + n);
-        if (len > 0) {
-            memcpy(dst + o, p + i, len);
-            o += len;
-            i += len;
-        } else {
-            memcpy(dst + o, REPLACEMENT_CHAR, sizeof(REPLACEMENT_CHAR));
-            o += sizeof(REPLACEMENT_CHAR);
-            i++;
-        }
-    }
-    out->ptr = dst;
-    out->len = (uint32_t)o;
-    return TB_OK;
-}
-
-/*
- * Convert rows [r0, r1) of the batch, scanned from the segment starting at `base`, then
- * handle its malformed rows by mode. Returns TB_E_PARSE (failfast) naming the first
- * malformed row.
- */
-static tb_rc convert_segment(jl_src *s, tb_batch *batch, uint32_t r0, uint32_t r1,
-                             const uint8_t *base, tb_arena *arena, tb_err *err)
-{
+    jl_src *s = (jl_src *)t;
     const uint8_t *copy = NULL;
     uint32_t c, r;
     tb_rc rc;
+    (void)lim;
 
-    for (c = 0; c < s->n_proj; c++) {
+    for (c = 0; c < t->n_proj; c++) {
         tb_vec *v = &batch->cols[c];
         int slot = s->out_slot[c];
         if (slot < 0)
             continue; /* the corrupt column */
         if (v->type.id == TB_T_STRING) {
             if (copy == NULL) {
-                size_t n = s->re[r1 - 1];
+                size_t n = t->re[r1 - 1];
                 copy = tb_arena_memdup(arena, base, n > 0 ? n : 1);
                 if (copy == NULL)
                     return tb_err_nomem(err);
@@ -1744,266 +1584,128 @@ static tb_rc convert_segment(jl_src *s, tb_batch *batch, uint32_t r0, uint32_t r
         if (s->slot_out[c] < 0 && check_slot(s, c, r0, r1, base) != TB_OK)
             return tb_err_nomem(err);
     }
-    for (r = r0; r < r1; r++) {
-        const char *reason;
-        const uint8_t *raw;
-        size_t raw_len;
-
-        if (TB_LIKELY(s->rbad[r] == 0))
-            continue;
-        reason = row_reason(s, base, r);
-        raw = base + s->rs[r];
-        raw_len = s->re[r] - s->rs[r];
-        s->base.stats.rows_malformed++;
-        if (s->bad_fn != NULL)
-            s->bad_fn(s->bad_ud, s->rd.name, s->rline[r], (const char *)raw, raw_len, reason);
-        if (s->opts->mode == MODE_FAILFAST)
-            return TB_ERRF(err, TB_E_PARSE, "json: %s:%llu: %s", s->rd.name,
-                           (unsigned long long)s->rline[r], reason);
-        if (s->opts->mode == MODE_DROP) {
-            s->drop[r] = 1;
-        } else if (s->corrupt_out >= 0) {
-            tb_vec *v = &batch->cols[s->corrupt_out];
-            if (raw_text(raw, raw_len, arena, &((tb_str *)v->data)[r]) != TB_OK)
-                return tb_err_nomem(err);
-            tb_vec_set_valid(v, r);
-        }
-    }
     return TB_OK;
 }
 
-/* Open the next input and skip its BOM; *out_none when there is none left. */
-static tb_rc open_next(jl_src *s, bool *out_none, tb_err *err)
+/* A freshly opened input: its BOM. */
+static tb_rc jl_prologue(tb_trd *t, tb_err *err)
 {
-    tb_rc rc;
-
-    *out_none = false;
-    if (s->mem_name != NULL) {
-        if (s->mem_done) {
-            *out_none = true;
-            return TB_OK;
-        }
-        s->mem_done = true;
-        tb_bufrd_open_mem(&s->rd, "json", "line", s->mem_name, s->mem, s->mem_len, s->opts->chunk,
-                          s->opts->max_line);
-    } else {
-        if (s->next_file >= s->paths.n) {
-            *out_none = true;
-            return TB_OK;
-        }
-        rc = tb_bufrd_open_file(&s->rd, "json", "line", s->paths.items[s->next_file++],
-                                s->opts->chunk, s->opts->max_line, err);
-        if (rc != TB_OK) {
-            tb_bufrd_close(&s->rd);
-            return rc;
-        }
-    }
-    s->open = true;
-    s->acc_mark = 0;
-    rc = rd_prologue(&s->rd, err);
-    account(s);
-    return rc;
+    return rd_prologue(&t->rd, err);
 }
 
-static void close_input(jl_src *s)
+/* One line [ls, le) into row n (cells zeroed first; a syntax fault clears them). */
+static int scan_into(jl_src *s, const uint8_t *base, const uint8_t *ls, const uint8_t *le,
+                     uint32_t n, tb_rc *prc, tb_err *err)
 {
-    account(s);
-    tb_bufrd_close(&s->rd);
-    s->open = false;
-    s->base.stats.files_done++;
-}
-
-static tb_rc new_batch(jl_src *s, tb_arena *arena, tb_batch **out)
-{
-    tb_rc rc;
-
-    if (s->n_proj == 0) {
-        rc = tb_batch_shell(0, arena, out);
-        if (rc == TB_OK)
-            (*out)->cap = s->rows_cap;
-    } else {
-        rc = tb_batch_new(s->base.schema, s->rows_cap, arena, out);
-    }
-    if (rc == TB_OK && s->corrupt_out >= 0) {
-        tb_vec *v = &(*out)->cols[s->corrupt_out];
-        v->valid = tb_arena_zalloc(arena, tb_valid_words(s->rows_cap) * sizeof(uint64_t));
-        if (v->valid == NULL)
-            rc = TB_E_NOMEM;
-    }
-    return rc;
-}
-
-static tb_rc jl_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *err)
-{
-    jl_src *s = (jl_src *)src;
-    tb_batch *batch = NULL;
-    tb_rc rc;
-    uint32_t n = 0, kept, c;
-    size_t batch_bytes = 0, arena_start = tb_arena_bytes(arena);
     const uint32_t ns = s->n_slots;
+    uint8_t *ck = s->ck + (size_t)n * ns;
+    jl_parse ps;
+    int res;
 
-    *out = NULL;
-again:
-    if (s->done)
-        return TB_OK;
-    if (batch == NULL) {
-        rc = new_batch(s, arena, &batch);
-        if (rc != TB_OK)
-            return tb_err_nomem(err);
-    } else {
-        /* Reusing the batch after all its rows were dropped: clear the NULL marks. */
-        for (c = 0; c < batch->n_cols; c++) {
-            tb_vec *v = &batch->cols[c];
-            if ((int)c == s->corrupt_out)
-                memset(v->valid, 0, tb_valid_words(s->rows_cap) * sizeof(uint64_t));
-            else
-                v->valid = NULL;
-        }
+    memset(ck, K_MISSING, ns);
+    res = parse_line(ns > 0 ? &s->keys : NULL, base, s->cs + (size_t)n * ns,
+                     s->ce + (size_t)n * ns, ck, &s->tmp, NULL, ls, le, &ps, prc, err);
+    if (TB_UNLIKELY(res == LINE_BAD)) {
+        memset(ck, K_MISSING, ns);
+        s->t.rbad[n] = BAD_SYNTAX;
+        s->rpos[n] = (uint32_t)(ps.at - ls);
+        s->rwhy[n] = ps.why;
     }
-    memset(s->rbad, 0, s->rows_cap);
-    memset(s->drop, 0, s->rows_cap);
-    n = 0;
-    batch_bytes = 0;
-    while (n < s->rows_cap && batch_bytes < JL_BATCH_BYTES) {
-        jl_rd *rd = &s->rd;
-        size_t seg;
-        uint32_t r0 = n;
-        int st = LN_OK;
-
-        if (!s->open) {
-            bool none;
-            rc = open_next(s, &none, err);
-            if (rc != TB_OK)
-                goto fail;
-            if (none) {
-                s->done = true;
-                break;
-            }
-            continue;
-        }
-        seg = rd->pos;
-        while (n < s->rows_cap && batch_bytes + (rd->pos - seg) < JL_BATCH_BYTES) {
-            const uint8_t *ls = NULL, *le = NULL;
-            size_t next = 0;
-            jl_parse ps;
-            int res;
-            tb_rc prc = TB_OK;
-            uint8_t *ck = s->ck + (size_t)n * ns;
-
-            st = rd_line(rd, &ls, &le, &next);
-            if (st != LN_OK)
-                break;
-            memset(ck, K_MISSING, ns);
-            res = parse_line(ns > 0 ? &s->keys : NULL, rd->data + seg, s->cs + (size_t)n * ns,
-                             s->ce + (size_t)n * ns, ck, &s->tmp, NULL, ls, le, &ps, &prc, err);
-            if (TB_UNLIKELY(prc != TB_OK)) {
-                rc = prc;
-                goto fail;
-            }
-            if (res == LINE_BLANK) {
-                rd->pos = next;
-                rd->line++;
-                continue;
-            }
-            if (TB_UNLIKELY(s->keys.ci_col >= 0)) {
-                tb_log(TB_LOG_WARN,
-                       "json: %s:%llu: key \"%s\" matches no column, but column \"%s\" "
-                       "differs from it only in case: keys match case-sensitively (declare "
-                       "the column as \"%s\", quoted)",
-                       rd->name, (unsigned long long)rd->line, s->keys.ci_key,
-                       s->keys.name[s->keys.ci_col], s->keys.ci_key);
-                s->keys.ci_col = -1;
-            }
-            if (TB_UNLIKELY(res == LINE_BAD)) {
-                memset(ck, K_MISSING, ns);
-                s->rbad[n] = BAD_SYNTAX;
-                s->rpos[n] = (uint32_t)(ps.at - ls);
-                s->rwhy[n] = ps.why;
-            }
-            s->rs[n] = (uint32_t)(ls - (rd->data + seg));
-            s->re[n] = (uint32_t)(le - (rd->data + seg));
-            s->rline[n] = rd->line;
-            rd->line++;
-            rd->pos = next;
-            n++;
-        }
-        batch_bytes += rd->pos - seg;
-        if (n > r0) {
-            rc = convert_segment(s, batch, r0, n, rd->data + seg, arena, err);
-            if (rc != TB_OK)
-                goto fail;
-        }
-        if (st == LN_LONG) {
-            rc = tb_bufrd_too_long(rd, rd->line, err);
-            goto fail;
-        }
-        account(s);
-        if (st == LN_EOF) {
-            close_input(s);
-        } else if (st == LN_MORE) {
-            rc = tb_bufrd_fill(rd, err);
-            if (rc != TB_OK)
-                goto fail;
-        }
-    }
-    kept = n;
-    if (s->opts->mode == MODE_DROP && n > 0)
-        kept = tb_batch_drop_rows(batch, n, s->drop);
-    if (kept == 0) {
-        if (s->done)
-            return TB_OK;
-        /* Every row was dropped: keep reading, unless the arena grew a lot (text copies
-         * of dropped rows stay in it until the caller resets it): then an empty batch. */
-        if (tb_arena_bytes(arena) - arena_start < JL_EMPTY_ARENA_MAX)
-            goto again;
-    }
-    batch->n_rows = kept;
-    s->base.stats.rows_read += kept;
-    *out = batch;
-    return TB_OK;
-fail:
-    s->done = true; /* a failed source yields nothing more */
-    if (s->open)
-        tb_bufrd_close(&s->rd);
-    s->open = false;
-    return rc;
+    return res;
 }
 
-static void jl_free(tb_source *src)
+/* Lines of the read buffer into rows (tb_trd_fmt.scan). */
+static tb_rc jl_scan(tb_trd *t, size_t seg, size_t budget, uint32_t *io_n, int *out_st,
+                     tb_err *err)
 {
-    jl_src *s = (jl_src *)src;
+    jl_src *s = (jl_src *)t;
+    tb_bufrd *rd = &t->rd;
+    uint32_t n = *io_n;
 
-    if (s == NULL)
-        return;
-    if (s->open)
-        tb_bufrd_close(&s->rd);
+    *out_st = TB_TR_FULL;
+    while (n < t->rows_cap && rd->pos - seg < budget) {
+        const uint8_t *ls = NULL, *le = NULL;
+        size_t next = 0;
+        int res;
+        tb_rc prc = TB_OK;
+        int st = rd_line(rd, &ls, &le, &next);
+
+        if (st != LN_OK) {
+            *out_st = st == LN_EOF ? TB_TR_EOF : st == LN_MORE ? TB_TR_MORE : TB_TR_LONG;
+            break;
+        }
+        res = scan_into(s, rd->data + seg, ls, le, n, &prc, err);
+        if (TB_UNLIKELY(prc != TB_OK)) {
+            *io_n = n;
+            return prc;
+        }
+        if (res == LINE_BLANK) {
+            rd->pos = next;
+            rd->line++;
+            continue;
+        }
+        if (TB_UNLIKELY(s->keys.ci_col >= 0)) {
+            tb_log(TB_LOG_WARN,
+                   "json: %s:%llu: key \"%s\" matches no column, but column \"%s\" "
+                   "differs from it only in case: keys match case-sensitively (declare "
+                   "the column as \"%s\", quoted)",
+                   rd->name, (unsigned long long)rd->line, s->keys.ci_key,
+                   s->keys.name[s->keys.ci_col], s->keys.ci_key);
+            s->keys.ci_col = -1;
+        }
+        t->rs[n] = (uint32_t)(ls - (rd->data + seg));
+        t->re[n] = (uint32_t)(le - (rd->data + seg));
+        t->rline[n] = rd->line;
+        rd->line++;
+        rd->pos = next;
+        n++;
+    }
+    *io_n = n;
+    return TB_OK;
+}
+
+/* One message as one JSON object (the decoder); it may span lines. */
+static tb_rc jl_scan_record(tb_trd *t, const uint8_t *base, size_t start, size_t end,
+                            uint32_t n, bool *empty, tb_err *err)
+{
+    jl_src *s = (jl_src *)t;
+    tb_rc prc = TB_OK;
+    int res = scan_into(s, base, base + start, base + end, n, &prc, err);
+
+    s->keys.ci_col = -1; /* the case hint is for files */
+    *empty = res == LINE_BLANK;
+    return prc;
+}
+
+static void jl_free_parts(tb_trd *t)
+{
+    jl_src *s = (jl_src *)t;
+
     tb_jsonl_opts_free(s->opts);
     tb_schema_free(s->tschema);
-    tb_schema_free(s->base.schema);
     keys_free(&s->keys);
     tb_free(s->proj);
     tb_free(s->out_slot);
     tb_free(s->slot_out);
     tb_free(s->slot_field);
-    tb_strlist_free(&s->paths);
-    tb_free(s->mem_name);
     tb_free(s->cs);
     tb_free(s->ce);
     tb_free(s->ck);
-    tb_free(s->rs);
-    tb_free(s->re);
-    tb_free(s->rline);
-    tb_free(s->rbad);
     tb_free(s->rpos);
     tb_free(s->rwhy);
     tb_free(s->rbadslot);
-    tb_free(s->drop);
     tb_buf_free(&s->tmp);
-    tb_buf_free(&s->msg);
-    tb_free(s);
 }
 
-static const tb_source_vt JSONL_VT = {"json", jl_next, jl_free};
+static void jl_free(tb_source *src)
+{
+    tb_trd_free((tb_trd *)src);
+}
+
+static const tb_trd_fmt JSONL_FMT = {"json",     "line",         false,      true,
+                                     jl_prologue, jl_scan,      jl_scan_record, jl_convert,
+                                     row_reason, jl_free_parts};
+static const tb_source_vt JSONL_VT = {"json", tb_trd_next, jl_free};
 
 void tb_jsonl_source_on_bad_record(tb_source *src, tb_jsonl_bad_record_fn fn, void *ud)
 {
@@ -2011,13 +1713,8 @@ void tb_jsonl_source_on_bad_record(tb_source *src, tb_jsonl_bad_record_fn fn, vo
 
     if (src == NULL || src->vt != &JSONL_VT)
         return;
-    s->bad_fn = fn;
-    s->bad_ud = ud;
-}
-
-static void *alloc_n(size_t n, size_t elem)
-{
-    return tb_calloc(n > 0 ? n : 1, elem);
+    s->t.bad_fn = fn;
+    s->t.bad_ud = ud;
 }
 
 /* Everything but the inputs. */
@@ -2041,25 +1738,27 @@ static tb_rc src_new(const tb_jsonl_opts *opts, const tb_schema *schema, const i
     s = tb_calloc(1, sizeof(*s));
     if (s == NULL)
         return tb_err_nomem(err);
-    s->base.vt = &JSONL_VT;
-    s->rd.fd = -1;
+    s->t.base.vt = &JSONL_VT;
+    s->t.fmt = &JSONL_FMT;
+    s->t.rd.fd = -1;
     s->corrupt = -1;
-    s->corrupt_out = -1;
+    s->t.corrupt_out = -1;
     s->opts = tb_jsonl_opts_copy(opts);
     s->tschema = tb_schema_copy(schema);
-    s->base.schema = tb_schema_new(n_proj);
-    s->proj = alloc_n(n_proj, sizeof(int));
-    s->out_slot = alloc_n(n_proj, sizeof(int));
-    s->slot_out = alloc_n((size_t)n_proj + schema->n, sizeof(int));
-    s->slot_field = alloc_n((size_t)n_proj + schema->n, sizeof(int));
-    if (s->opts == NULL || s->tschema == NULL || s->base.schema == NULL || s->proj == NULL ||
+    s->t.base.schema = tb_schema_new(n_proj);
+    s->proj = tb_tr_alloc_n(n_proj, sizeof(int));
+    s->out_slot = tb_tr_alloc_n(n_proj, sizeof(int));
+    s->slot_out = tb_tr_alloc_n((size_t)n_proj + schema->n, sizeof(int));
+    s->slot_field = tb_tr_alloc_n((size_t)n_proj + schema->n, sizeof(int));
+    if (s->opts == NULL || s->tschema == NULL || s->t.base.schema == NULL || s->proj == NULL ||
         s->out_slot == NULL || s->slot_out == NULL || s->slot_field == NULL)
         goto nomem;
-    if (opts->corrupt != NULL) {
-        s->corrupt = tb_schema_find(schema, opts->corrupt);
+    s->t.o = &s->opts->tr;
+    if (opts->tr.corrupt != NULL) {
+        s->corrupt = tb_schema_find(schema, opts->tr.corrupt);
         if (s->corrupt >= 0 && schema->fields[s->corrupt].type.id != TB_T_STRING) {
             rc = TB_ERRF(err, TB_E_TYPE, "read_json: corrupt column '%s' must be of type text",
-                         opts->corrupt);
+                         opts->tr.corrupt);
             goto fail;
         }
     }
@@ -2080,7 +1779,7 @@ static tb_rc src_new(const tb_jsonl_opts *opts, const tb_schema *schema, const i
         const tb_field *f = &schema->fields[proj[i]];
         s->proj[i] = proj[i];
         if (proj[i] == s->corrupt) {
-            s->corrupt_out = (int)i;
+            s->t.corrupt_out = (int)i;
             s->out_slot[i] = -1;
         } else {
             /* the key index of table column c is c minus the corrupt column before it */
@@ -2092,14 +1791,14 @@ static tb_rc src_new(const tb_jsonl_opts *opts, const tb_schema *schema, const i
             }
             s->out_slot[i] = s->keys.slot[key];
         }
-        rc = tb_schema_set(s->base.schema, i, f->name, f->type, true);
+        rc = tb_schema_set(s->t.base.schema, i, f->name, f->type, true);
         if (rc != TB_OK)
             goto nomem;
     }
-    /* Reading the corrupt column means reading whether a line is malformed: every data
-     * column is then checked, read or not (else the answer would depend on which other
-     * columns the query happens to read). */
-    if (s->corrupt_out >= 0) {
+    /* Every data column is checked, read or not: whether a line is malformed (its count,
+     * the corrupt column, dropmalformed, failfast, bad records) must not depend on which
+     * columns the query happens to read (issue 13). */
+    {
         for (i = 0, k = 0; i < schema->n; i++) {
             if ((int)i == s->corrupt)
                 continue;
@@ -2111,25 +1810,19 @@ static tb_rc src_new(const tb_jsonl_opts *opts, const tb_schema *schema, const i
             k++;
         }
     }
-    s->n_proj = n_proj;
-    s->rows_cap = TB_BATCH_CAP;
-    if (s->n_slots > 0 && (size_t)s->n_slots * (size_t)TB_BATCH_CAP > JL_MAX_CELLS)
-        s->rows_cap = (uint32_t)TB_MAX((size_t)1, JL_MAX_CELLS / s->n_slots);
-    cells = (size_t)s->rows_cap * s->n_slots;
-    s->cs = alloc_n(cells, sizeof(uint32_t));
-    s->ce = alloc_n(cells, sizeof(uint32_t));
-    s->ck = alloc_n(cells, 1);
-    s->rs = alloc_n(s->rows_cap, sizeof(uint32_t));
-    s->re = alloc_n(s->rows_cap, sizeof(uint32_t));
-    s->rline = alloc_n(s->rows_cap, sizeof(uint64_t));
-    s->rbad = alloc_n(s->rows_cap, 1);
-    s->rpos = alloc_n(s->rows_cap, sizeof(uint32_t));
-    s->rwhy = alloc_n(s->rows_cap, sizeof(char *));
-    s->rbadslot = alloc_n(s->rows_cap, sizeof(int32_t));
-    s->drop = alloc_n(s->rows_cap, 1);
-    if (s->cs == NULL || s->ce == NULL || s->ck == NULL || s->rs == NULL || s->re == NULL ||
-        s->rline == NULL || s->rbad == NULL || s->rpos == NULL || s->rwhy == NULL ||
-        s->rbadslot == NULL || s->drop == NULL)
+    s->t.n_proj = n_proj;
+    rc = tb_trd_init(&s->t, s->n_slots, err);
+    if (rc != TB_OK)
+        goto fail;
+    cells = (size_t)s->t.rows_cap * s->n_slots;
+    s->cs = tb_tr_alloc_n(cells, sizeof(uint32_t));
+    s->ce = tb_tr_alloc_n(cells, sizeof(uint32_t));
+    s->ck = tb_tr_alloc_n(cells, 1);
+    s->rpos = tb_tr_alloc_n(s->t.rows_cap, sizeof(uint32_t));
+    s->rwhy = tb_tr_alloc_n(s->t.rows_cap, sizeof(char *));
+    s->rbadslot = tb_tr_alloc_n(s->t.rows_cap, sizeof(int32_t));
+    if (s->cs == NULL || s->ce == NULL || s->ck == NULL || s->rpos == NULL || s->rwhy == NULL ||
+        s->rbadslot == NULL)
         goto nomem;
     *out = s;
     return TB_OK;
@@ -2137,34 +1830,31 @@ nomem:
     (void)tb_err_nomem(err);
     rc = TB_E_NOMEM;
 fail:
-    jl_free(&s->base);
+    tb_trd_free(&s->t);
     return rc;
+}
+
+tb_rc tb_jsonl_trd_new(const tb_jsonl_opts *opts, const tb_schema *schema, const int *proj,
+                       uint32_t n_proj, tb_trd **out, tb_err *err)
+{
+    jl_src *s = NULL;
+    tb_rc rc = src_new(opts, schema, proj, n_proj, &s, err);
+
+    *out = rc == TB_OK ? &s->t : NULL;
+    return rc;
+}
+
+static tb_rc ctor(const void *opts, const tb_schema *schema, const int *proj, uint32_t n_proj,
+                  tb_trd **out, tb_err *err)
+{
+    return tb_jsonl_trd_new(opts, schema, proj, n_proj, out, err);
 }
 
 tb_rc tb_jsonl_source_new(const tb_strlist *paths, const tb_jsonl_opts *opts,
                           const tb_schema *schema, const int *proj, uint32_t n_proj,
                           tb_source **out_src, tb_err *err)
 {
-    jl_src *s = NULL;
-    size_t i;
-    tb_rc rc;
-
-    if (out_src == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "json: NULL argument");
-    *out_src = NULL;
-    if (paths == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "json: NULL argument");
-    rc = src_new(opts, schema, proj, n_proj, &s, err);
-    if (rc != TB_OK || s == NULL)
-        return rc != TB_OK ? rc : TB_E_ERROR;
-    for (i = 0; i < paths->n; i++) {
-        if (tb_strlist_push(&s->paths, paths->items[i]) != TB_OK) {
-            jl_free(&s->base);
-            return tb_err_nomem(err);
-        }
-    }
-    *out_src = &s->base;
-    return TB_OK;
+    return tb_trd_source_files(ctor, "json", paths, opts, schema, proj, n_proj, out_src, err);
 }
 
 tb_rc tb_jsonl_source_from_buffer(const char *name, const char *data, size_t len,
@@ -2172,26 +1862,8 @@ tb_rc tb_jsonl_source_from_buffer(const char *name, const char *data, size_t len
                                   const int *proj, uint32_t n_proj, tb_source **out_src,
                                   tb_err *err)
 {
-    jl_src *s = NULL;
-    tb_rc rc;
-
-    if (out_src == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "json: NULL argument");
-    *out_src = NULL;
-    if (data == NULL && len > 0)
-        return TB_ERRF(err, TB_E_MISUSE, "json: NULL buffer");
-    rc = src_new(opts, schema, proj, n_proj, &s, err);
-    if (rc != TB_OK || s == NULL)
-        return rc != TB_OK ? rc : TB_E_ERROR;
-    s->mem = data != NULL ? data : "";
-    s->mem_len = len;
-    s->mem_name = tb_strdup(name != NULL ? name : "<buffer>");
-    if (s->mem_name == NULL) {
-        jl_free(&s->base);
-        return tb_err_nomem(err);
-    }
-    *out_src = &s->base;
-    return TB_OK;
+    return tb_trd_source_buffer(ctor, "json", name, data, len, opts, schema, proj, n_proj,
+                                out_src, err);
 }
 
 /* ================================================================ inference */
@@ -2379,43 +2051,16 @@ static tb_rc infer_key(infer_st *inf, const uint8_t *kp, const uint8_t *ke, bool
     return TB_OK;
 }
 
-/* Copy of the schema with the corrupt column appended if configured and absent. */
-static tb_rc with_corrupt(const tb_schema *schema, const tb_jsonl_opts *opts, tb_schema **out,
-                          tb_err *err)
-{
-    tb_schema *s;
-    uint32_t i;
-    bool add = opts->corrupt != NULL && tb_schema_find(schema, opts->corrupt) < 0;
-
-    *out = NULL;
-    s = tb_schema_new(schema->n + (add ? 1 : 0));
-    if (s == NULL)
-        return tb_err_nomem(err);
-    for (i = 0; i < schema->n; i++) {
-        if (tb_schema_set(s, i, schema->fields[i].name, schema->fields[i].type,
-                          schema->fields[i].nullable) != TB_OK)
-            goto nomem;
-    }
-    if (add && tb_schema_set(s, schema->n, opts->corrupt, tb_type_make(TB_T_STRING), true) !=
-                   TB_OK)
-        goto nomem;
-    *out = s;
-    return TB_OK;
-nomem:
-    tb_schema_free(s);
-    return tb_err_nomem(err);
-}
-
 /* Inference over one file; stops after sample_rows lines (counted in *rows). */
 static tb_rc infer_file(const char *path, const tb_jsonl_opts *opts, infer_st *st,
                         uint64_t *rows, tb_err *err)
 {
     jl_rd rd;
-    tb_rc rc = tb_bufrd_open_file(&rd, "json", "line", path, opts->chunk, opts->max_line, err);
+    tb_rc rc = tb_bufrd_open_file(&rd, "json", "line", path, opts->tr.chunk, opts->tr.max_line, err);
 
     if (rc == TB_OK)
         rc = rd_prologue(&rd, err);
-    while (rc == TB_OK && *rows < opts->sample_rows) {
+    while (rc == TB_OK && *rows < opts->tr.sample_rows) {
         const uint8_t *ls = NULL, *le = NULL;
         size_t next = 0;
         jl_parse ps;
@@ -2470,10 +2115,10 @@ tb_rc tb_jsonl_infer_schema(const tb_strlist *paths, const tb_jsonl_opts *opts,
     *out_schema = NULL;
     if (paths == NULL || opts == NULL)
         return TB_ERRF(err, TB_E_MISUSE, "json: NULL argument");
-    if (opts->schema != NULL)
-        return with_corrupt(opts->schema, opts, out_schema, err);
+    if (opts->tr.schema != NULL)
+        return tb_tr_with_corrupt(opts->tr.schema, opts->tr.corrupt, out_schema, err);
     memset(&st, 0, sizeof(st));
-    for (i = 0; rc == TB_OK && i < paths->n && rows < opts->sample_rows; i++)
+    for (i = 0; rc == TB_OK && i < paths->n && rows < opts->tr.sample_rows; i++)
         rc = infer_file(paths->items[i], opts, &st, &rows, err);
     if (rc != TB_OK)
         goto done;
@@ -2510,9 +2155,9 @@ tb_rc tb_jsonl_infer_schema(const tb_strlist *paths, const tb_jsonl_opts *opts,
         }
     }
     for (j = 0; j < st.keys.n; j++) {
-        if (opts->corrupt != NULL && tb_str_ieq(st.keys.name[j], opts->corrupt)) {
+        if (opts->tr.corrupt != NULL && tb_str_ieq(st.keys.name[j], opts->tr.corrupt)) {
             rc = TB_ERRF(err, TB_E_SQL, "read_json: corrupt_column '%s' is also a key of '%s'",
-                         opts->corrupt, paths->items[0]);
+                         opts->tr.corrupt, paths->items[0]);
             goto done;
         }
     }
@@ -2527,7 +2172,7 @@ tb_rc tb_jsonl_infer_schema(const tb_strlist *paths, const tb_jsonl_opts *opts,
             goto done;
         }
     }
-    rc = with_corrupt(schema, opts, out_schema, err);
+    rc = tb_tr_with_corrupt(schema, opts->tr.corrupt, out_schema, err);
 done:
     tb_free(sorted);
     infer_free(&st);

@@ -33,15 +33,16 @@
  * holds NUL).
  *
  * Malformed lines: invalid JSON, a line that is not an object (array, number, ...),
- * invalid UTF-8 or a NUL byte anywhere in the line, a bad value in a column the query
- * reads. They are counted in stats.rows_malformed and passed to the bad-record
+ * invalid UTF-8 or a NUL byte anywhere in the line, a bad value in any column of the
+ * schema (read by the query or not). They are counted in stats.rows_malformed and passed to the bad-record
  * callback, then by mode: permissive keeps the row (invalid JSON: every column NULL;
  * a bad value: that column NULL) with the raw line in the corrupt column if configured;
  * dropmalformed drops it; failfast fails with "json: FILE:LINE: <reason>" where the
  * reason names the byte of the line ("invalid JSON at byte 17: expected ',' or '}'")
- * or the key ("key \"qty\": expected integer, found string \"12\""). As with CSV, only
- * columns the query reads are converted, so a bad value elsewhere is not detected; the
- * JSON syntax of the whole line always is.
+ * or the key ("key \"qty\": expected integer, found string \"12\""; the first bad column
+ * in table order). As with CSV, malformed is a property of the line: every column is
+ * checked whether the query reads it or not, so count(*) and SELECT * see the same
+ * malformed lines.
  *
  * Limits: a line longer than max_line_bytes (default 64 MiB, at most 1 GiB) is a
  * TB_E_LIMIT error naming file and line, in every mode (as CSV); memory held by a

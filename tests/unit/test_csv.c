@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "format/csv.h"
+#include "format/codec.h"
 
 static char g_dir[256];
 
@@ -73,6 +74,28 @@ static const char *put_file(const char *name, const void *data, size_t len)
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* A gzip / zstd compressed copy of data under name + ".gz" / ".zst" (what COPY writes:
+ * the input in several members / frames, so member boundaries fall inside records). */
+static const char *put_compressed(const char *name, const char *data, size_t len, int codec)
+{
+    tb_buf z = {0};
+    tb_err err;
+    char zname[256];
+    const char *path;
+    size_t part = len / 3 + 1, off;
+
+    for (off = 0; off < len || off == 0; off += part) {
+        size_t n = TB_MIN(part, len - off);
+        assert_int_equal(tb_compress(codec, (const uint8_t *)data + off, n, &z, &err), TB_OK);
+        if (len == 0)
+            break;
+    }
+    (void)snprintf(zname, sizeof(zname), "%s%s", name, codec == TB_CODEC_GZIP ? ".gz" : ".zst");
+    path = put_file(zname, z.data != NULL ? z.data : "", z.len);
+    tb_buf_free(&z);
     return path;
 }
 
@@ -239,6 +262,19 @@ static void run_all(const char *name, const char *data, size_t len, tb_csv_opts 
             fail_msg("chunk %zu differs:\nbuffer rc=%d %s\n%s\nfile rc=%d %s\n%s", chunks[i],
                      res->rc, res->msg, res->text, f->rc, f->msg, f->text);
         assert_int_equal(f->stats.bytes_read, res->rc == TB_OK ? len : f->stats.bytes_read);
+    }
+    /* The same input compressed (issue 9 point 8): the same rows, messages (lines of
+     * the decompressed text) and counts, whatever the chunk size. */
+    for (int codec = TB_CODEC_GZIP; codec <= TB_CODEC_ZSTD; codec += TB_CODEC_ZSTD - TB_CODEC_GZIP) {
+        static const size_t zchunks[] = {0, 1, 7};
+        const char *zpath = put_compressed(name, data, len, codec);
+        for (i = 0; i < sizeof(zchunks) / sizeof(zchunks[0]); i++) {
+            run_file(zpath, opts, schema_text, zchunks[i], f);
+            if (f->rc != res->rc || strcmp(f->text, res->text) != 0 || strcmp(f->msg, res->msg) != 0 ||
+                f->stats.rows_malformed != res->stats.rows_malformed)
+                fail_msg("%s, chunk %zu differs:\nbuffer rc=%d %s\n%s\nfile rc=%d %s\n%s",
+                         zpath, zchunks[i], res->rc, res->msg, res->text, f->rc, f->msg, f->text);
+        }
     }
     free(f);
 }
@@ -687,12 +723,20 @@ static void test_projection(void **state)
     assert_string_equal(err.msg, "csv: p:3: column 'c': invalid integer 'bad'");
     tb_source_free(src);
 
+    /* malformed is a property of the record (issue 13): column c is checked when only b
+     * is read, and when nothing is (count(*)) */
     out.len = 0;
     assert_int_equal(tb_csv_source_from_buffer("p", data, strlen(data), opts, schema, proj_b,
                                                1, &src, &err),
                      TB_OK);
-    assert_int_equal(drain(src, &out, NULL, &err), TB_OK);
-    assert_string_equal(out.data, "x\ny\nz\n");
+    assert_int_equal(drain(src, &out, NULL, &err), TB_E_PARSE);
+    assert_string_equal(err.msg, "csv: p:3: column 'c': invalid integer 'bad'");
+    tb_source_free(src);
+    assert_int_equal(tb_csv_source_from_buffer("p", data, strlen(data), opts, schema, NULL, 0,
+                                               &src, &err),
+                     TB_OK);
+    assert_int_equal(drain(src, &out, NULL, &err), TB_E_PARSE);
+    assert_string_equal(err.msg, "csv: p:3: column 'c': invalid integer 'bad'");
     tb_source_free(src);
     tb_buf_free(&out);
     tb_schema_free(schema);
@@ -1391,6 +1435,110 @@ static void test_alloc_faults(void **state)
     tb_buf_free(&out);
 }
 
+/* Compressed files (issue 9 point 8): found by magic bytes whatever the name; inference
+ * reads the decompressed text; damaged streams and bombs are errors naming the file;
+ * line numbers count decompressed lines. */
+static void test_compressed(void **state)
+{
+    static const char text[] = "id,name,when\n1,a,2024-01-01 10:00:00\n2,\"b\nc\",2024-01-02\n"
+                               "3,x,not a date\n";
+    tb_csv_opts *opts = mkopts("mode", "failfast", NULL);
+    tb_buf z = {0}, big = {0};
+    tb_err err;
+    tb_strlist paths = {0};
+    tb_schema *schema = NULL;
+    run_res *res = malloc(sizeof(*res));
+    const char *gz, *zs, *p;
+    char name[600];
+    (void)state;
+
+    assert_non_null(res);
+    gz = put_compressed("c.csv", text, sizeof(text) - 1, TB_CODEC_GZIP);
+    zs = put_compressed("c.csv", text, sizeof(text) - 1, TB_CODEC_ZSTD);
+    /* inference over the decompressed text */
+    for (int k = 0; k < 2; k++) {
+        tb_strlist_free(&paths);
+        assert_int_equal(tb_strlist_push(&paths, k == 0 ? gz : zs), TB_OK);
+        assert_int_equal(tb_csv_infer_schema(&paths, opts, &schema, &err), TB_OK);
+        assert_int_equal(schema->n, 3);
+        assert_string_equal(schema->fields[1].name, "name");
+        assert_int_equal(schema->fields[0].type.id, TB_T_INT32);
+        assert_int_equal(schema->fields[2].type.id, TB_T_STRING);
+        tb_schema_free(schema);
+        schema = NULL;
+    }
+    /* failfast: the line of the decompressed text (record 3 starts on line 5) */
+    run_file(gz, opts, "id int, name text, t date", 0, res);
+    assert_int_equal(res->rc, TB_E_PARSE);
+    assert_string_equal(res->msg, "csv: buf.csv:5: column 't': invalid date 'not a date'");
+    /* gzip data under a plain name: found by its magic bytes */
+    assert_int_equal(tb_compress(TB_CODEC_GZIP, (const uint8_t *)text, sizeof(text) - 1, &z,
+                                 &err),
+                     TB_OK);
+    p = put_file("plain-name.csv", z.data, z.len);
+    run_file(p, opts, "id int, name text, t text", 0, res);
+    assert_int_equal(res->rc, TB_OK);
+    assert_string_equal(res->text, "1|a|2024-01-01 10:00:00\n2|b\nc|2024-01-02\n3|x|not a date\n");
+    /* truncated, flipped bytes, no magic behind the extension */
+    p = put_file("trunc.csv.gz", z.data, z.len - 5);
+    run_file(p, opts, "id int, name text, t text", 0, res);
+    assert_int_equal(res->rc, TB_E_CORRUPT);
+    assert_string_equal(res->msg, "csv: buf.csv: corrupt gzip data (truncated: the file ends "
+                                  "inside the compressed stream)");
+    z.data[z.len / 2] ^= 0x55;
+    z.data[z.len / 2 + 1] ^= 0x55;
+    p = put_file("flip.csv.gz", z.data, z.len);
+    run_file(p, opts, "id int, name text, t text", 0, res);
+    assert_int_equal(res->rc, TB_E_CORRUPT);
+    assert_non_null(strstr(res->msg, "csv: buf.csv: corrupt gzip data ("));
+    p = put_text("fake.csv.gz", text);
+    run_file(p, opts, "id int, name text, t text", 0, res);
+    assert_int_equal(res->rc, TB_E_CORRUPT);
+    assert_string_equal(res->msg, "csv: buf.csv: not gzip data (the name ends in .gz, but the "
+                                  "file does not start with its magic bytes 1f 8b)");
+    p = put_text("fake.csv.zst", text);
+    run_file(p, opts, "id int, name text, t text", 0, res);
+    assert_int_equal(res->rc, TB_E_CORRUPT);
+    z.len = 0;
+    {
+        /* a zstd frame cut short */
+        const char *full = put_compressed("z.csv", text, sizeof(text) - 1, TB_CODEC_ZSTD);
+        FILE *f = fopen(full, "rb");
+        char raw[512];
+        size_t n;
+        assert_non_null(f);
+        n = fread(raw, 1, sizeof(raw), f);
+        (void)fclose(f);
+        p = put_file("ztrunc.csv.zst", raw, n - 3);
+        run_file(p, opts, "id int, name text, t text", 0, res);
+        assert_int_equal(res->rc, TB_E_CORRUPT);
+        assert_non_null(strstr(res->msg, "csv: buf.csv: corrupt zstd data ("));
+    }
+    /* inference names the file too */
+    tb_strlist_free(&paths);
+    (void)snprintf(name, sizeof(name), "%s/trunc.csv.gz", g_dir);
+    assert_int_equal(tb_strlist_push(&paths, name), TB_OK);
+    assert_int_equal(tb_csv_infer_schema(&paths, opts, &schema, &err), TB_E_CORRUPT);
+    assert_non_null(strstr(err.msg, "trunc.csv.gz: corrupt gzip data"));
+    /* a bomb: 16 MiB of one repeated line compress to a few KB; reading stops past
+     * 1032 times the compressed size plus 1 MiB */
+    for (int i = 0; i < (16 << 20) / 4; i++)
+        assert_int_equal(tb_buf_append(&big, "1,2\n", 4), TB_OK);
+    assert_int_equal(tb_compress(TB_CODEC_ZSTD, (const uint8_t *)big.data, big.len, &z, &err),
+                     TB_OK);
+    assert_true(z.len < 8192);
+    p = put_file("bomb.csv.zst", z.data, z.len);
+    run_file(p, opts, "a int, b int", 0, res);
+    assert_int_equal(res->rc, TB_E_LIMIT);
+    assert_string_equal(res->msg, "csv: buf.csv: decompresses to more than 1032 times its "
+                                  "compressed size plus 1 MiB (a decompression bomb?)");
+    tb_buf_free(&z);
+    tb_buf_free(&big);
+    tb_strlist_free(&paths);
+    tb_csv_opts_free(opts);
+    free(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1415,6 +1563,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_column_position),
         cmocka_unit_test(test_drop_all),
         cmocka_unit_test(test_alloc_faults),
+        cmocka_unit_test(test_compressed),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
