@@ -628,7 +628,17 @@ tb_rc tb_sink_postgres_open(const tb_sink_args *args, tb_sink **out, tb_err *err
         rc = tb_err_nomem(err);
         goto fail;
     }
-    rc = tb_pg_exec(p->conn, b.data, p->what, err);
+    {
+        /* CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the table
+         * exists: a role that may only write rows would be refused */
+        const char *vals[1] = {p->progress};
+        PGresult *ex = NULL;
+        rc = exec_params(p, "SELECT to_regclass($1) IS NOT NULL", 1, vals, &ex, err);
+        bool exists = rc == TB_OK && PQntuples(ex) == 1 && PQgetvalue(ex, 0, 0)[0] == 't';
+        PQclear(ex);
+        if (rc == TB_OK && !exists)
+            rc = tb_pg_exec(p->conn, b.data, p->what, err);
+    }
     tb_buf_free(&b);
     if (rc != TB_OK)
         goto fail;
