@@ -141,7 +141,8 @@ tb_rc tb_pg_error(PGconn *conn, const PGresult *res, const char *what, tb_rc cod
         if (ok && ctx != NULL)
             ok = tb_buf_printf(&b, "; CONTEXT: %s", ctx) == TB_OK;
     }
-    snprintf(msg, sizeof(msg), "%s", ok && b.data ? b.data : "out of memory");
+    const char *text = ok ? tb_buf_cstr(&b) : NULL;
+    snprintf(msg, sizeof(msg), "%s", text != NULL ? text : "out of memory");
     tb_buf_free(&b);
     flatten(msg);
     TB_ERRF(err, code, "%s: %s", what, msg);
@@ -169,6 +170,7 @@ static bool connect_retriable(const char *m)
 {
     if (strstr(m, "starting up") || strstr(m, "shutting down") ||
         strstr(m, "too many clients") || strstr(m, "in recovery") ||
+        strstr(m, "not yet accepting connections") ||
         strstr(m, "remaining connection slots"))
         return true;
     if (strstr(m, "FATAL:") || strstr(m, "authentication") || strstr(m, "password") ||

@@ -357,7 +357,7 @@ static tb_rc check_target(pg_sink *p, PGresult *cols, tb_err *err)
             r++;
         if (r == PQntuples(cols)) {
             rc = TB_ERRF(err, TB_E_SQL, "%s: the table has no column \"%s\" (its columns: %s)",
-                         p->what, s->fields[j].name, have.data ? have.data : "");
+                         p->what, s->fields[j].name, tb_buf_cstr(&have) ? have.data : "");
             break;
         }
         uint32_t oid = (uint32_t)strtoul(PQgetvalue(cols, r, 1), NULL, 10);

@@ -75,22 +75,80 @@ static void pgr_free(void *p)
 typedef struct copy_src {
     tb_source base;
     PGconn *conn;
-    const char *what; /* the state's */
+    pgr_state *state;
+    char *sql; /* the COPY statement */
     const char **names;
     uint64_t line;
     bool done;
+    bool returned; /* a batch went out: a lost connection can no longer be retried */
+    int attempt;
 } copy_src;
+
+/* Connect and start the COPY. */
+static tb_rc copy_start(copy_src *c, tb_err *err)
+{
+    pgr_state *s = c->state;
+    PQfinish(c->conn);
+    c->conn = NULL;
+    c->line = 0;
+    tb_rc rc = tb_pg_connect(s->dsn, s->what, &s->retry, &c->conn, err);
+    if (rc != TB_OK)
+        return rc;
+    PGresult *res = PQexec(c->conn, c->sql);
+    if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT)
+        rc = tb_pg_error(c->conn, res, s->what, TB_E_IO, err);
+    PQclear(res);
+    return rc;
+}
+
+static tb_rc copy_fill(copy_src *c, tb_batch *batch, tb_arena *arena, uint32_t *out_n,
+                       tb_err *err);
 
 static tb_rc copy_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *err)
 {
     copy_src *c = (copy_src *)src;
     tb_batch *batch = NULL;
+    uint32_t n = 0;
     *out = NULL;
     if (c->done)
         return TB_OK;
-    if (tb_batch_new(src->schema, TB_BATCH_CAP, arena, &batch) != TB_OK)
-        return tb_err_nomem(err);
+    for (;;) {
+        if (tb_batch_new(src->schema, TB_BATCH_CAP, arena, &batch) != TB_OK)
+            return tb_err_nomem(err);
+        tb_rc rc = copy_fill(c, batch, arena, &n, err);
+        if (rc == TB_OK)
+            break;
+        /* The server restarted or the backend was terminated before any row left this
+         * source: read again from the start on a new connection. */
+        if (!err->retriable || c->returned || c->attempt >= c->state->retry.retries) {
+            c->done = true;
+            return rc;
+        }
+        c->attempt++;
+        tb_log(TB_LOG_WARN, "%s: read failed (attempt %d of %d), retrying: %s", c->state->what,
+               c->attempt, c->state->retry.retries + 1, err->msg);
+        tb_pg_backoff(&c->state->retry, c->attempt);
+        c->done = false;
+        rc = copy_start(c, err);
+        if (rc != TB_OK) {
+            c->done = true;
+            return rc;
+        }
+    }
+    batch->n_rows = n;
+    src->stats.rows_read += n;
+    if (n > 0)
+        c->returned = true;
+    *out = n > 0 ? batch : NULL;
+    return TB_OK;
+}
+
+/* Decode rows into batch until it is full or the COPY ends (then c->done). */
+static tb_rc copy_fill(copy_src *c, tb_batch *batch, tb_arena *arena, uint32_t *out_n,
+                       tb_err *err)
+{
     uint32_t n = 0;
+    *out_n = 0;
     while (n < TB_BATCH_CAP) {
         char *line = NULL;
         int len = PQgetCopyData(c->conn, &line, 0);
@@ -100,7 +158,7 @@ static tb_rc copy_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *
             c->done = true;
             while ((res = PQgetResult(c->conn)) != NULL) {
                 if (rc == TB_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-                    rc = tb_pg_error(c->conn, res, c->what, TB_E_IO, err);
+                    rc = tb_pg_error(c->conn, res, c->state->what, TB_E_IO, err);
                 PQclear(res);
             }
             if (rc != TB_OK)
@@ -109,7 +167,7 @@ static tb_rc copy_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *
         }
         if (len < 0) {
             c->done = true;
-            return tb_pg_error(c->conn, NULL, c->what, TB_E_IO, err);
+            return tb_pg_error(c->conn, NULL, c->state->what, TB_E_IO, err);
         }
         c->line++;
         size_t l = (size_t)len;
@@ -119,13 +177,12 @@ static tb_rc copy_next(tb_source *src, tb_arena *arena, tb_batch **out, tb_err *
         PQfreemem(line);
         if (rc != TB_OK) {
             c->done = true;
-            return tb_err_prefix(err, "%s: row %" PRIu64, c->what, c->line);
+            err->retriable = false;
+            return tb_err_prefix(err, "%s: row %" PRIu64, c->state->what, c->line);
         }
         n++;
     }
-    batch->n_rows = n;
-    src->stats.rows_read += n;
-    *out = n > 0 ? batch : NULL;
+    *out_n = n;
     return TB_OK;
 }
 
@@ -133,6 +190,7 @@ static void copy_free(tb_source *src)
 {
     copy_src *c = (copy_src *)src;
     PQfinish(c->conn);
+    tb_free(c->sql);
     tb_free(c->names);
     tb_schema_free(src->schema);
     tb_free(c);
@@ -146,14 +204,13 @@ static tb_rc copy_open(pgr_state *s, const int *proj, uint32_t n_proj, tb_source
 {
     tb_rc rc;
     tb_buf q = {0};
-    PGresult *res = NULL;
     uint32_t n = proj ? n_proj : s->schema->n;
     copy_src *c = tb_calloc(1, sizeof(*c));
     *out = NULL;
     if (c == NULL)
         return tb_err_nomem(err);
     c->base.vt = &copy_vt;
-    c->what = s->what;
+    c->state = s;
     c->base.schema = tb_schema_new(n);
     c->names = tb_calloc(n ? n : 1, sizeof(char *));
     bool ok = c->base.schema != NULL && c->names != NULL &&
@@ -172,21 +229,15 @@ static tb_rc copy_open(pgr_state *s, const int *proj, uint32_t n_proj, tb_source
         rc = tb_err_nomem(err);
         goto fail;
     }
-    rc = tb_pg_connect(s->dsn, s->what, &s->retry, &c->conn, err);
+    c->sql = q.data;
+    q = (tb_buf){0};
+    rc = copy_start(c, err);
     if (rc != TB_OK)
         goto fail;
-    res = PQexec(c->conn, q.data);
-    if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT) {
-        rc = tb_pg_error(c->conn, res, s->what, TB_E_IO, err);
-        goto fail;
-    }
-    PQclear(res);
-    tb_buf_free(&q);
     s->version++;
     *out = &c->base;
     return TB_OK;
 fail:
-    PQclear(res);
     tb_buf_free(&q);
     copy_free(&c->base);
     return rc;
