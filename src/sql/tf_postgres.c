@@ -421,9 +421,9 @@ static tb_rc parse_refresh(pgr_state *s, const char *v, tb_err *err)
         s->refresh_us = tb_interval_micros(iv);
     } else {
         return TB_ERRF(err, TB_E_SQL,
-                       "%s: refresh must be 'every batch', 'never' or an interval ('30 "
-                       "seconds'), not '%s'",
-                       s->what, v);
+                       "refresh must be 'every batch', 'never' or an interval ('30 seconds'), "
+                       "not '%s'",
+                       v);
     }
     return TB_OK;
 }
