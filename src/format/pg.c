@@ -689,7 +689,8 @@ tb_rc tb_pg_copy_decode_row(const char *line, size_t len, tb_batch *batch, uint3
         case TB_T_STRING: {
             if (!tb_utf8_valid(f, n))
                 return bad_value(names, j, "not valid UTF-8:", f, n, err);
-            char *p = f == scratch ? scratch : tb_arena_memdup(arena, f, n ? n : 1);
+            static const char empty[1] = "";
+            const char *p = n == 0 ? empty : f == scratch ? scratch : tb_arena_memdup(arena, f, n);
             if (p == NULL)
                 return tb_err_nomem(err);
             TB_VEC_PTR(v, tb_str)[row] = (tb_str){p, (uint32_t)n};

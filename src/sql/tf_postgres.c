@@ -46,7 +46,10 @@ typedef struct pgr_state {
     int64_t refresh_us;
     pg_cache *cache;
     int64_t fetched_ns;
-    uint64_t version; /* bumped at each read of the rows (see tb_pg_relation_version) */
+    uint64_t version;  /* 'every batch': bumped at each version() call */
+    int64_t created_ns; /* interval refresh: epochs counted from here */
+    int64_t epoch;      /* interval refresh: the last epoch version() reported */
+    bool force;         /* interval refresh: version() moved on, the next open() reads */
 } pgr_state;
 
 static void cache_unref(pg_cache *c)
@@ -234,7 +237,6 @@ static tb_rc copy_open(pgr_state *s, const int *proj, uint32_t n_proj, tb_source
     rc = copy_start(c, err);
     if (rc != TB_OK)
         goto fail;
-    s->version++;
     *out = &c->base;
     return TB_OK;
 fail:
@@ -310,7 +312,7 @@ done:
 
 static bool stale(const pgr_state *s)
 {
-    if (s->cache == NULL)
+    if (s->cache == NULL || s->force)
         return true;
     return s->refresh == REFRESH_INTERVAL &&
            tb_now_ns() - s->fetched_ns >= s->refresh_us * 1000;
@@ -327,6 +329,7 @@ static tb_rc pgr_open(void *state, const int *proj, uint32_t n_proj, tb_source *
         tb_rc rc = fetch(s, err);
         if (rc != TB_OK)
             return rc;
+        s->force = false;
     }
     cache_src *c = tb_calloc(1, sizeof(*c));
     if (c == NULL)
@@ -350,6 +353,35 @@ static int64_t pgr_estimate(void *state)
     pgr_state *s = state;
     /* dimension tables are the usual case: a small guess keeps them the build side */
     return s->cache != NULL ? (int64_t)tb_table_rows(s->cache->table) : 10000;
+}
+
+/*
+ * The content token of tb_connector_vt.version (a stream-static join builds its hash
+ * table again when it changes), without reading rows: 'never' is constant, 'every
+ * batch' changes at every call (every micro-batch reads the rows again), an interval
+ * changes once per interval and makes the next open() read.
+ */
+static tb_rc pgr_version(void *state, uint64_t *out, tb_err *err)
+{
+    pgr_state *s = state;
+    TB_UNUSED(err);
+    switch (s->refresh) {
+    case REFRESH_EVERY:
+        *out = ++s->version;
+        break;
+    case REFRESH_NEVER:
+        *out = 0;
+        break;
+    default: {
+        int64_t epoch = (tb_now_ns() - s->created_ns) / (s->refresh_us * 1000);
+        if (epoch != s->epoch) {
+            s->epoch = epoch;
+            s->force = true;
+        }
+        *out = (uint64_t)epoch;
+    }
+    }
+    return TB_OK;
 }
 
 /* ---------------------------------------------------------------- binding */
@@ -538,6 +570,7 @@ static tb_rc pgr_bind(const tb_tf_arg *args, uint32_t n_args, const tb_schema *d
             goto fail;
         }
     }
+    s->created_ns = tb_now_ns();
     rc = tb_pg_retry_parse(retries, backoff, &s->retry, err);
     if (rc == TB_OK && refresh != NULL)
         rc = parse_refresh(s, refresh, err);
@@ -582,3 +615,34 @@ done:
 
 const tb_tablefunc tb_sql_read_postgres_tf = {"read_postgres", pgr_bind, pgr_open, pgr_free,
                                               pgr_estimate};
+
+/* ---------------------------------------------------------------- declared tables */
+
+/* A declared table is its own catalog connector (not tablefunc.c's file connector) for
+ * the version hook: when the rows are read again follows its refresh option. */
+static tb_rc pgt_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err)
+{
+    tb_source *src = NULL;
+    tb_rc rc = pgr_open(ud, proj, n_proj, &src, err);
+    if (rc != TB_OK)
+        return rc;
+    return tb_op_scan_new(src, out, err);
+}
+
+static const tb_connector_vt pg_table_vt = {"postgres", pgt_open, pgr_free, pgr_estimate,
+                                            pgr_version};
+
+tb_rc tb_sql_create_pg_table(tb_db *db, const char *name, const tb_tf_arg *args,
+                             uint32_t n_args, const tb_schema *declared, tb_err *err)
+{
+    void *state = NULL;
+    tb_schema *schema = NULL;
+    tb_rc rc = pgr_bind(args, n_args, declared, &state, &schema, err);
+    if (rc != TB_OK)
+        return rc;
+    rc = tb_catalog_add_connector(db, name, schema, &pg_table_vt, state, err);
+    tb_schema_free(schema);
+    if (rc != TB_OK)
+        pgr_free(state);
+    return rc;
+}
