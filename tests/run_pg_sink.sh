@@ -148,10 +148,15 @@ check "round trip: read_postgres of the sink's table = the source rows" "$T/rt_e
 # 3. Faults. A small job over one file, written to table $2 with extra options $3.
 mkdir -p "$D/f"
 "$BIN" generate sales --out "$D/f" --rows 50 --files 1 --seed 5 --products 100 > /dev/null
+# 20,000 rows: a batch larger than the sink's 256 KiB streaming threshold, whose rows
+# go to PostgreSQL while the batch is still being written
+mkdir -p "$D/big"
+"$BIN" generate sales --out "$D/big" --rows 20000 --files 1 --seed 6 --products 100 > /dev/null
+FDIR=$D/f
 fault_job() { # file table options [dsn]
   cat > "$1" <<SQL
 CREATE TABLE s (sale_id int, product_id int, quantity int, ts timestamp)
-  WITH (connector = 'files', format = 'csv', path = '$D/f');
+  WITH (connector = 'files', format = 'csv', path = '$FDIR');
 CREATE MATERIALIZED VIEW v AS SELECT sale_id, product_id, quantity, ts FROM s;
 CREATE TABLE $2 (sale_id int, product_id int, quantity int, ts timestamp)
   WITH (connector = 'postgres', dsn = '${4:-$PG_DSN}', table = '$2'$3);
@@ -252,6 +257,21 @@ if sane "$T/kill.err" "killed connection"; then
   [ "$st" = 0 ] && [ "$n" = "50,50" ] && grep -q 'terminating connection due to administrator command' "$T/kill.err" \
     && ok "connection killed mid-batch: retried, 50 rows once ($(grep -c retrying "$T/kill.err") retry)" \
     || { bad "connection killed mid-batch: exit $st, rows $n"; head -5 "$T/kill.err"; }
+fi
+
+# the same two with a streamed batch (20,000 rows)
+FDIR=$D/big
+pg_psql -c "CREATE TABLE out_chk2 (sale_id int, product_id int, quantity int CHECK (quantity < 9), ts timestamp)" > /dev/null
+run_fault check2 out_chk2 ""
+expect_err "check constraint, streamed batch" "$T/check2.err" "$st" 'violates check constraint "out_chk2_quantity_check"' 'not committed'
+nothing_committed "check constraint, streamed batch" out_chk2
+pg_psql -c "SELECT setval('kill_once', 1, false)" -c "ALTER TABLE out_kill RENAME TO out_kill2" -c "TRUNCATE out_kill2" > /dev/null
+run_fault kill2 out_kill2 ", retry_backoff = '50 ms'"
+n=$(psql_csv "SELECT count(*), count(DISTINCT sale_id) FROM out_kill2" | tail -1)
+if sane "$T/kill2.err" "killed connection, streamed"; then
+  [ "$st" = 0 ] && [ "$n" = "20000,20000" ] && grep -q 'terminating connection due to administrator command' "$T/kill2.err" \
+    && ok "connection killed inside a streamed batch: sent again, 20000 rows once" \
+    || { bad "connection killed inside a streamed batch: exit $st, rows $n"; head -5 "$T/kill2.err"; }
 fi
 
 echo "$pass passed, $fail failed"

@@ -36,6 +36,8 @@
 #include "sink/sink.h"
 
 #define COPY_CHUNK ((size_t)1 << 20)
+/* Kept rows waiting before the batch's transaction opens and they are streamed. */
+#define STREAM_AT ((size_t)256 << 10)
 
 typedef struct pg_sink {
     tb_sink base;
@@ -56,9 +58,14 @@ typedef struct pg_sink {
     char *upsert_sql;  /* INSERT INTO target ... ON CONFLICT ... */
     char *delete_sql;  /* DELETE FROM target */
     /* the batch being written */
+    int64_t batch;
     bool replace;
-    tb_buf rows;
-    uint64_t pending;
+    tb_buf rows;       /* its rows as COPY text, kept until the commit (retries) */
+    size_t sent;       /* bytes of rows given to the open COPY */
+    uint64_t pending;  /* rows in rows */
+    bool streaming;    /* the batch's transaction is open, its COPY running */
+    bool skip;         /* the progress row has this batch: write nothing */
+    bool stream_failed; /* the streamed attempt failed: commit sends everything again */
 } pg_sink;
 
 static const char *const known_opts[] = {
@@ -117,24 +124,37 @@ static tb_rc exec_params(pg_sink *p, const char *sql, int n, const char *const *
     return TB_OK;
 }
 
-/* COPY ... FROM STDIN of the batch's rows. */
-static tb_rc copy_rows(pg_sink *p, const char *sql, tb_err *err)
+/* Send rows [p->sent, p->rows.len) into the open COPY. */
+static tb_rc copy_send(pg_sink *p, tb_err *err)
+{
+    while (p->sent < p->rows.len) {
+        size_t n = TB_MIN(COPY_CHUNK, p->rows.len - p->sent);
+        if (PQputCopyData(p->conn, p->rows.data + p->sent, (int)n) != 1)
+            return tb_pg_error(p->conn, NULL, p->what, TB_E_IO, err);
+        p->sent += n;
+    }
+    return TB_OK;
+}
+
+/* Start COPY sql (FROM STDIN). */
+static tb_rc copy_start(pg_sink *p, const char *sql, tb_err *err)
 {
     PGresult *res = PQexec(p->conn, sql);
-    if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
-        tb_rc rc = tb_pg_error(p->conn, res, p->what, TB_E_IO, err);
-        PQclear(res);
-        return rc;
-    }
-    PQclear(res);
-    for (size_t off = 0; off < p->rows.len;) {
-        size_t n = TB_MIN(COPY_CHUNK, p->rows.len - off);
-        if (PQputCopyData(p->conn, p->rows.data + off, (int)n) != 1)
-            break; /* the result below has the message */
-        off += n;
-    }
-    PQputCopyEnd(p->conn, NULL);
     tb_rc rc = TB_OK;
+    if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN)
+        rc = tb_pg_error(p->conn, res, p->what, TB_E_IO, err);
+    PQclear(res);
+    p->sent = 0;
+    return rc;
+}
+
+/* End the open COPY; its result. */
+static tb_rc copy_end(pg_sink *p, tb_err *err)
+{
+    PGresult *res;
+    tb_rc rc = TB_OK;
+    if (PQputCopyEnd(p->conn, NULL) != 1)
+        rc = tb_pg_error(p->conn, NULL, p->what, TB_E_IO, err);
     while ((res = PQgetResult(p->conn)) != NULL) {
         if (rc == TB_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
             rc = tb_pg_error(p->conn, res, p->what, TB_E_IO, err);
@@ -145,14 +165,28 @@ static tb_rc copy_rows(pg_sink *p, const char *sql, tb_err *err)
     return rc;
 }
 
-/* One attempt at batch N's transaction. *skipped: the progress row had it already. */
-static tb_rc try_commit(pg_sink *p, int64_t batch, bool *skipped, tb_err *err)
+static void rollback_quietly(pg_sink *p)
+{
+    if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK &&
+        PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
+        tb_err e2;
+        tb_err_clear(&e2);
+        (void)tb_pg_exec(p->conn, "ROLLBACK", p->what, &e2); /* already failing */
+    }
+}
+
+/*
+ * Open batch N's transaction: BEGIN, lock this sink's progress row; if it has N already,
+ * ROLLBACK and *skipped; else (complete mode) delete the old rows and start the COPY of
+ * the batch's rows (into the stage table for upserts).
+ */
+static tb_rc open_txn(pg_sink *p, int64_t batch, bool *skipped, tb_err *err)
 {
     char bid[24];
     tb_rc rc;
     PGresult *res = NULL;
     snprintf(bid, sizeof(bid), "%" PRId64, batch);
-    const char *vals[3] = {p->query_id, p->name, bid};
+    const char *vals[2] = {p->query_id, p->name};
     tb_buf q = {0};
 
     *skipped = false;
@@ -175,35 +209,41 @@ static tb_rc try_commit(pg_sink *p, int64_t batch, bool *skipped, tb_err *err)
         goto fail;
     }
     rc = exec_params(p, q.data, 2, vals, &res, err);
+    tb_buf_free(&q);
     if (rc != TB_OK)
         goto fail;
     if (PQntuples(res) > 0 && strtoll(PQgetvalue(res, 0, 0), NULL, 10) >= batch) {
         PQclear(res);
-        res = NULL;
         *skipped = true;
-        rc = tb_pg_exec(p->conn, "ROLLBACK", p->what, err);
-        tb_buf_free(&q);
-        return rc;
+        return tb_pg_exec(p->conn, "ROLLBACK", p->what, err);
     }
     PQclear(res);
-    res = NULL;
     if (p->replace) {
         rc = tb_pg_exec(p->conn, p->delete_sql, p->what, err);
         if (rc != TB_OK)
             goto fail;
     }
-    if (p->pending > 0) {
-        if (p->upsert && !p->replace) {
-            rc = copy_rows(p, p->stage_copy, err);
-            if (rc == TB_OK)
-                rc = tb_pg_exec(p->conn, p->upsert_sql, p->what, err);
-        } else {
-            rc = copy_rows(p, p->copy_sql, err);
-        }
-        if (rc != TB_OK)
-            goto fail;
-    }
-    q.len = 0;
+    rc = copy_start(p, p->upsert && !p->replace ? p->stage_copy : p->copy_sql, err);
+    if (rc != TB_OK)
+        goto fail;
+    return TB_OK;
+fail:
+    rollback_quietly(p);
+    return rc;
+}
+
+/* Every row sent: end the COPY, upsert from the stage, move the progress row, COMMIT. */
+static tb_rc finish_txn(pg_sink *p, int64_t batch, tb_err *err)
+{
+    char bid[24];
+    tb_buf q = {0};
+    snprintf(bid, sizeof(bid), "%" PRId64, batch);
+    const char *vals[3] = {p->query_id, p->name, bid};
+    tb_rc rc = copy_end(p, err);
+    if (rc == TB_OK && p->upsert && !p->replace)
+        rc = tb_pg_exec(p->conn, p->upsert_sql, p->what, err);
+    if (rc != TB_OK)
+        goto fail;
     if (tb_buf_printf(&q,
                       "INSERT INTO %s (query_id, sink, batch_id) VALUES ($1, $2, $3) "
                       "ON CONFLICT (query_id, sink) DO UPDATE SET batch_id = EXCLUDED.batch_id, "
@@ -214,71 +254,133 @@ static tb_rc try_commit(pg_sink *p, int64_t batch, bool *skipped, tb_err *err)
         goto fail;
     }
     rc = exec_params(p, q.data, 3, vals, NULL, err);
+    tb_buf_free(&q);
     if (rc != TB_OK)
         goto fail;
     tb_crash_point("pg-copied"); /* rows sent, COMMIT not: the server rolls back */
     rc = tb_pg_exec(p->conn, "COMMIT", p->what, err);
-    tb_buf_free(&q);
     if (rc == TB_OK)
         tb_crash_point("pg-committed"); /* in PostgreSQL, not in the checkpoint yet */
     return rc;
 fail:
     tb_buf_free(&q);
-    if (p->conn != NULL && PQstatus(p->conn) == CONNECTION_OK &&
-        PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
-        tb_err e2;
-        tb_err_clear(&e2);
-        (void)tb_pg_exec(p->conn, "ROLLBACK", p->what, &e2); /* already failing */
-    }
+    rollback_quietly(p);
     return rc;
+}
+
+/* One whole attempt at batch N from the kept rows. *skipped: it was there already. */
+static tb_rc try_commit(pg_sink *p, int64_t batch, bool *skipped, tb_err *err)
+{
+    tb_rc rc = open_txn(p, batch, skipped, err);
+    if (rc != TB_OK || *skipped)
+        return rc;
+    rc = copy_send(p, err);
+    if (rc != TB_OK) {
+        rollback_quietly(p);
+        return rc;
+    }
+    return finish_txn(p, batch, err);
+}
+
+/* A failure of the streamed attempt: drop the connection (the server rolls the
+ * transaction back); commit() sends the kept rows again. */
+static void stream_failed(pg_sink *p, const tb_err *e)
+{
+    tb_log(TB_LOG_INFO, "%s: batch %" PRId64 " will be sent again at its commit: %s", p->what,
+           p->batch, e->msg);
+    p->streaming = false;
+    p->stream_failed = true;
+    disconnect(p);
 }
 
 static tb_rc pg_begin(tb_sink *sink, int64_t batch, bool replace, tb_err *err)
 {
     pg_sink *p = (pg_sink *)sink;
-    TB_UNUSED(batch);
     TB_UNUSED(err);
+    if (p->streaming) /* a previous batch aborted while its COPY was open */
+        disconnect(p);
+    p->batch = batch;
     p->replace = replace;
     p->rows.len = 0;
     p->pending = 0;
+    p->sent = 0;
+    p->streaming = p->skip = p->stream_failed = false;
     return TB_OK;
 }
 
+/* Rows are kept (for a retry) and, once STREAM_AT bytes wait, streamed into the open
+ * transaction, so that the server stores them while the next ones are encoded. */
 static tb_rc pg_write(tb_sink *sink, const tb_batch *batch, tb_err *err)
 {
     pg_sink *p = (pg_sink *)sink;
+    if (p->skip)
+        return TB_OK; /* the table has this batch: nothing to keep */
     for (uint32_t i = 0; i < batch->n_rows; i++)
         if (tb_pg_copy_encode_row(batch, i, &p->rows) != TB_OK)
             return tb_err_nomem(err);
     p->pending += batch->n_rows;
+    if (p->stream_failed || p->rows.len - p->sent < STREAM_AT)
+        return TB_OK;
+    tb_err e;
+    tb_err_clear(&e);
+    if (!p->streaming) {
+        bool skipped = false;
+        if (open_txn(p, p->batch, &skipped, &e) != TB_OK) {
+            stream_failed(p, &e);
+            return TB_OK;
+        }
+        if (skipped) {
+            p->skip = true;
+            p->rows.len = 0;
+            return TB_OK;
+        }
+        p->streaming = true;
+    }
+    if (copy_send(p, &e) != TB_OK)
+        stream_failed(p, &e);
     return TB_OK;
 }
 
 static tb_rc pg_commit(tb_sink *sink, int64_t batch, tb_err *err)
 {
     pg_sink *p = (pg_sink *)sink;
+    tb_rc rc = TB_OK;
+    bool skipped = p->skip;
+    int attempt = 0;
+    tb_err_clear(err);
+    if (skipped)
+        goto done;
     if (!p->replace && p->pending == 0)
         return TB_OK; /* nothing to write: a re-run of batch N writes nothing either */
-    for (int attempt = 0;; attempt++) {
-        bool skipped = false;
-        tb_err_clear(err);
-        tb_rc rc = try_commit(p, batch, &skipped, err);
-        if (rc == TB_OK) {
-            if (skipped)
-                tb_log(TB_LOG_INFO, "%s: batch %" PRId64 " already in the table (progress row)",
-                       p->what, batch);
-            else
-                sink->rows_committed += p->pending;
-            p->rows.len = 0;
-            p->pending = 0;
-            return TB_OK;
+    if (p->streaming) {
+        p->streaming = false;
+        rc = copy_send(p, err);
+        if (rc == TB_OK)
+            rc = finish_txn(p, batch, err);
+        if (rc == TB_OK)
+            goto done;
+        if (!err->retriable)
+            goto failed;
+        attempt = 1; /* the streamed attempt was the first */
+        tb_log(TB_LOG_WARN, "%s: batch %" PRId64 " (attempt 1 of %d) failed, retrying: %s",
+               p->what, batch, p->retry.retries + 1, err->msg);
+        disconnect(p);
+        if (p->retry.retries == 0) {
+            tb_err_prefix(err, "batch %" PRId64 " not committed after 1 attempt", batch);
+            return rc;
         }
-        if (!err->retriable || attempt >= p->retry.retries) {
-            if (err->retriable)
-                tb_err_prefix(err, "batch %" PRId64 " not committed after %d attempts", batch,
-                              attempt + 1);
-            else
-                tb_err_prefix(err, "batch %" PRId64 " not committed", batch);
+        tb_pg_backoff(&p->retry, 1);
+    }
+    for (;; attempt++) {
+        tb_err_clear(err);
+        rc = try_commit(p, batch, &skipped, err);
+        if (rc == TB_OK)
+            break;
+        if (!err->retriable)
+            goto failed;
+        if (attempt >= p->retry.retries) {
+            tb_err_prefix(err, "batch %" PRId64 " not committed after %d attempts", batch,
+                          attempt + 1);
             return rc;
         }
         tb_log(TB_LOG_WARN, "%s: batch %" PRId64 " (attempt %d of %d) failed, retrying: %s",
@@ -286,13 +388,32 @@ static tb_rc pg_commit(tb_sink *sink, int64_t batch, tb_err *err)
         disconnect(p);
         tb_pg_backoff(&p->retry, attempt + 1);
     }
+done:
+    if (skipped)
+        tb_log(TB_LOG_INFO, "%s: batch %" PRId64 " already in the table (progress row)", p->what,
+               batch);
+    else
+        sink->rows_committed += p->pending;
+    p->rows.len = 0;
+    p->pending = 0;
+    p->sent = 0;
+    if (p->rows.cap > ((size_t)16 << 20))
+        tb_buf_free(&p->rows); /* a large batch's text is not kept for the job */
+    return TB_OK;
+failed:
+    tb_err_prefix(err, "batch %" PRId64 " not committed", batch);
+    return rc;
 }
 
 static void pg_abort(tb_sink *sink)
 {
     pg_sink *p = (pg_sink *)sink;
+    if (p->streaming) /* the server rolls the open transaction back */
+        disconnect(p);
+    p->streaming = false;
     p->rows.len = 0;
     p->pending = 0;
+    p->sent = 0;
 }
 
 static void pg_free(tb_sink *sink)
