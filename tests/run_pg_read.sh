@@ -106,7 +106,7 @@ CREATE MATERIALIZED VIEW j AS SELECT sale_id, category FROM sales JOIN products 
 CREATE TABLE out_j (sale_id int, category text) WITH (connector = 'postgres', dsn = '$PG_DSN', table = 'out_j');
 INSERT INTO out_j SELECT * FROM j;
 SQL
-  "$BIN" run "$D/job.sql" --trigger '100 milliseconds' --idle-stop '4 seconds' --stop-after '60 seconds' \
+  "$BIN" run "$D/job.sql" --trigger '100 milliseconds' --stop-after '90 seconds' \
     --checkpoint "$D/ckpt" --quiet 2> "$D/run.err" &
   JOBPID=$!
   "$BIN" generate sales --out "$D/sales" --rows 100 --files 1 --first-file 0 --first-id 1 --seed 1 --products 100 > /dev/null
@@ -120,9 +120,16 @@ SQL
   pg_psql -c "UPDATE products SET category = 'changed'" > /dev/null
   [ -n "${3:-}" ] && sleep "$3"
   "$BIN" generate sales --out "$D/sales" --rows 100 --files 1 --first-file 1 --first-id 101 --seed 2 --products 100 > /dev/null
+  # every row of B has a product (all are 'changed' now): wait for them, then stop
+  nb=$(q "SELECT count(*) FROM read_csv('$D/sales') JOIN read_postgres('$PG_DSN', 'SELECT product_id FROM products') USING (product_id) WHERE sale_id > 100" | tail -1)
+  for ((w = 0; w < 600; w++)); do
+    [ "$(pg_psql -At -c "SELECT count(*) FROM out_j" 2> /dev/null)" = "$((na + nb))" ] && break
+    kill -0 $JOBPID 2> /dev/null || break
+    sleep 0.1
+  done
+  kill -INT $JOBPID 2> /dev/null
   wait $JOBPID
   JOBPID=
-  nb=$(q "SELECT count(*) FROM read_csv('$D/sales') JOIN read_postgres('$PG_DSN', 'SELECT product_id FROM products') USING (product_id) WHERE sale_id > 100" | tail -1)
   local a b
   a=$(pg_psql -At -c "SELECT count(*) FILTER (WHERE category = 'changed') || '/' || count(*) FROM out_j WHERE sale_id <= 100")
   b=$(pg_psql -At -c "SELECT count(*) FILTER (WHERE category = 'changed') || '/' || count(*) FROM out_j WHERE sale_id > 100")
