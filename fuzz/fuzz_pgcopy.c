@@ -9,7 +9,8 @@
  * given, whole, to the option parsers. Every further line is one COPY row.
  * Oracles beyond "no crash, no leak":
  *   - a row that decodes is encoded again (tb_pg_copy_encode_row) and that text decodes
- *     to a row that encodes to the same text (the writer and the reader agree);
+ *     to a row that encodes to the same text (the writer and the reader agree); it is
+ *     also encoded in the binary COPY format (no crash);
  *   - decoded text values are valid UTF-8;
  *   - a quoted table name is '"..."' or '"...".".."', a key list has no empty name.
  * Any disagreement aborts.
@@ -100,6 +101,18 @@ static tb_rc roundtrip(const tb_schema *schema, const char *const *names, const 
                 die("text not UTF-8", line, len, s->ptr, s->len);
         }
     }
+    /* the binary encoding of the same row (no crash; decimals are refused) */
+    out->len = 0;
+    rc = tb_pg_copy_binary_header(out);
+    if (rc == TB_OK) {
+        rc = tb_pg_copy_encode_row_binary(batch, 0, out);
+        if (rc == TB_E_MISUSE)
+            rc = TB_OK;
+    }
+    if (rc == TB_OK)
+        rc = tb_pg_copy_binary_trailer(out);
+    if (rc != TB_OK)
+        return rc;
     out->len = 0;
     return tb_pg_copy_encode_row(batch, 0, out);
 }

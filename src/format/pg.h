@@ -75,6 +75,16 @@ bool tb_pg_type_accepts(uint32_t oid, int32_t typmod, tb_type t);
 tb_rc tb_pg_copy_encode_row(const tb_batch *batch, uint32_t i, tb_buf *buf);
 
 /*
+ * COPY binary format (faster for the server to read: no text parsing of numbers and
+ * times). Only for columns whose PostgreSQL type is exactly the one a Tributary type
+ * is written as (tb_pg_binary_ok), and not numeric. The stream is: header, rows, trailer.
+ */
+bool tb_pg_binary_ok(uint32_t oid, int32_t typmod, tb_type t);
+tb_rc tb_pg_copy_binary_header(tb_buf *buf);
+tb_rc tb_pg_copy_binary_trailer(tb_buf *buf);
+tb_rc tb_pg_copy_encode_row_binary(const tb_batch *batch, uint32_t i, tb_buf *buf);
+
+/*
  * Decode one COPY text line (without its newline) into row `row` of batch (whose
  * vectors have the types of the n_cols columns, capacity cap, in arena). Strings are
  * copied into arena. Errors (wrong column count, bad escape, a value that does not

@@ -48,6 +48,7 @@ typedef struct pg_sink {
     char *query_id;
     char *progress; /* quoted progress table name */
     bool upsert;
+    bool binary; /* COPY in binary format: every column's type is exactly ours */
     tb_strlist keys;
     tb_pg_retry retry;
     PGconn *conn;
@@ -153,7 +154,9 @@ static tb_rc copy_end(pg_sink *p, tb_err *err)
 {
     PGresult *res;
     tb_rc rc = TB_OK;
-    if (PQputCopyEnd(p->conn, NULL) != 1)
+    if (p->binary && PQputCopyData(p->conn, "\377\377", 2) != 1) /* the trailer */
+        rc = tb_pg_error(p->conn, NULL, p->what, TB_E_IO, err);
+    if (PQputCopyEnd(p->conn, NULL) != 1 && rc == TB_OK)
         rc = tb_pg_error(p->conn, NULL, p->what, TB_E_IO, err);
     while ((res = PQgetResult(p->conn)) != NULL) {
         if (rc == TB_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -296,7 +299,6 @@ static void stream_failed(pg_sink *p, const tb_err *e)
 static tb_rc pg_begin(tb_sink *sink, int64_t batch, bool replace, tb_err *err)
 {
     pg_sink *p = (pg_sink *)sink;
-    TB_UNUSED(err);
     if (p->streaming) /* a previous batch aborted while its COPY was open */
         disconnect(p);
     p->batch = batch;
@@ -305,6 +307,8 @@ static tb_rc pg_begin(tb_sink *sink, int64_t batch, bool replace, tb_err *err)
     p->pending = 0;
     p->sent = 0;
     p->streaming = p->skip = p->stream_failed = false;
+    if (p->binary && tb_pg_copy_binary_header(&p->rows) != TB_OK)
+        return tb_err_nomem(err);
     return TB_OK;
 }
 
@@ -316,7 +320,8 @@ static tb_rc pg_write(tb_sink *sink, const tb_batch *batch, tb_err *err)
     if (p->skip)
         return TB_OK; /* the table has this batch: nothing to keep */
     for (uint32_t i = 0; i < batch->n_rows; i++)
-        if (tb_pg_copy_encode_row(batch, i, &p->rows) != TB_OK)
+        if ((p->binary ? tb_pg_copy_encode_row_binary(batch, i, &p->rows)
+                       : tb_pg_copy_encode_row(batch, i, &p->rows)) != TB_OK)
             return tb_err_nomem(err);
     p->pending += batch->n_rows;
     if (p->stream_failed || p->rows.len - p->sent < STREAM_AT)
@@ -483,6 +488,7 @@ static tb_rc check_target(pg_sink *p, PGresult *cols, tb_err *err)
         }
         uint32_t oid = (uint32_t)strtoul(PQgetvalue(cols, r, 1), NULL, 10);
         int32_t mod = (int32_t)strtol(PQgetvalue(cols, r, 2), NULL, 10);
+        p->binary = p->binary && tb_pg_binary_ok(oid, mod, s->fields[j].type);
         if (!tb_pg_type_accepts(oid, mod, s->fields[j].type)) {
             char a[64], b2[64];
             rc = TB_ERRF(err, TB_E_TYPE,
@@ -560,7 +566,8 @@ static tb_rc build_sql(pg_sink *p, tb_err *err)
     const tb_schema *s = p->base.schema;
     tb_buf cols = {0}, b = {0};
     bool ok = cols_list(s, &cols) == TB_OK && tb_buf_cstr(&cols) != NULL;
-    ok = ok && tb_buf_printf(&b, "COPY %s (%s) FROM STDIN", p->target, cols.data) == TB_OK;
+    const char *fmt = p->binary ? " (FORMAT binary)" : "";
+    ok = ok && tb_buf_printf(&b, "COPY %s (%s) FROM STDIN%s", p->target, cols.data, fmt) == TB_OK;
     ok = ok && (p->copy_sql = buf_take(&b)) != NULL;
     ok = ok && tb_buf_printf(&b, "DELETE FROM %s", p->target) == TB_OK;
     ok = ok && (p->delete_sql = buf_take(&b)) != NULL;
@@ -571,7 +578,7 @@ static tb_rc build_sql(pg_sink *p, tb_err *err)
                              "ROWS AS SELECT %s FROM %s WITH NO DATA",
                              cols.data, p->target) == TB_OK;
     ok = ok && (p->stage_sql = buf_take(&b)) != NULL;
-    ok = ok && tb_buf_printf(&b, "COPY tributary_stage (%s) FROM STDIN", cols.data) == TB_OK;
+    ok = ok && tb_buf_printf(&b, "COPY tributary_stage (%s) FROM STDIN%s", cols.data, fmt) == TB_OK;
     ok = ok && (p->stage_copy = buf_take(&b)) != NULL;
     ok = ok && tb_buf_printf(&b, "INSERT INTO %s AS t (%s) SELECT %s FROM tributary_stage ON "
                                  "CONFLICT (",
@@ -766,6 +773,12 @@ tb_rc tb_sink_postgres_open(const tb_sink_args *args, tb_sink **out, tb_err *err
     rc = target_columns(p, &cols, err);
     if (rc != TB_OK)
         goto fail;
+    /* binary COPY when every column has exactly the type ours is written as (a wider
+     * column, varchar(n), numeric: text, which the server converts and checks, and whose
+     * errors quote the value) */
+    p->binary = true;
+    for (uint32_t j = 0; j < p->base.schema->n; j++)
+        p->binary = p->binary && p->base.schema->fields[j].type.id != TB_T_DECIMAL;
     if (PQntuples(cols) == 0) {
         if (!create) {
             rc = TB_ERRF(err, TB_E_NOTFOUND,
