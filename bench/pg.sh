@@ -4,12 +4,12 @@
 #   TB_BIN=build/release/tributary bash bench/pg.sh
 # Starts Debian's PostgreSQL 15 in a temporary directory (tests/lib_pg.sh; fsync=off for
 # both sides) and measures, REPEAT times each, interleaved (medians printed):
-#   (f) append: PG_ROWS (default 1,000,000) rows of a CSV file through a Tributary job
+#   (pg-append): PG_ROWS (default 1,000,000) rows of a CSV file through a Tributary job
 #       (files source -> postgres sink, a pipeline without a view: INSERT INTO out SELECT
 #       ... FROM stream; append mode: COPY FROM STDIN) against
 #       psql -c "\copy t FROM FILE CSV HEADER" of the same file into the same table
 #       layout. Target: Tributary >= 0.8x psql's rows/s.
-#   (g) upsert: PG_BATCHES (default 5) batches of PG_KEYS (default 100,000) changed rows:
+#   (pg-upsert): PG_BATCHES (default 5) batches of PG_KEYS (default 100,000) changed rows:
 #       a Tributary update-mode aggregate (GROUP BY k: every batch changes every key,
 #       upserted with a stage table + INSERT ... ON CONFLICT) against psql running the
 #       same upserts as INSERT ... VALUES (1,000 rows per statement) ON CONFLICT (k) DO
@@ -36,7 +36,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 sink_ms() { python3 -c "import json,sys; print(round(sum(json.loads(l)['durationMs']['sinks'] for l in open(sys.argv[1]))))" "$1"; }
 
-# (f) data: one CSV file of ROWS sales rows
+# pg-append data: one CSV file of ROWS sales rows
 mkdir -p "$W/f/in"
 "$BIN" generate sales --out "$W/f/in" --rows "$ROWS" --files 1 --seed 3 --rate 20000 > /dev/null
 F=$(ls "$W"/f/in/*.csv)
@@ -64,7 +64,7 @@ done
 same_f=$(pg_psql -At -c "SELECT (SELECT count(*) FROM out_f) = $ROWS AND NOT EXISTS (
   (SELECT * FROM out_f EXCEPT ALL SELECT * FROM ref_f) UNION ALL (SELECT * FROM ref_f EXCEPT ALL SELECT * FROM out_f))")
 
-# (g) data: BATCHES files of KEYS rows, key k once per file; quantity (k * 7 + b) % 100
+# pg-upsert data: BATCHES files of KEYS rows, key k once per file; quantity (k * 7 + b) % 100
 mkdir -p "$W/g/in"
 for ((b = 0; b < BATCHES; b++)); do
   awk -v n="$KEYS" -v b="$b" 'BEGIN { print "k,quantity"; for (k = 0; k < n; k++) print k "," (k * 7 + b) % 100 }' \
@@ -120,7 +120,7 @@ echo "| case | rows | Tributary ms (sink ms) | psql ms | Tributary rows/s | psql
 echo "|---|---|---|---|---|---|---|---|---|"
 r_f=$(ratio "$mt_f" "$mp_f")
 t_f=$(awk -v r="$r_f" 'BEGIN { print (r >= 0.8 ? ">= 0.8x met" : ">= 0.8x NOT met") }')
-echo "| (f) append, COPY vs psql \\copy | $ROWS | $mt_f ($ms_f) | $mp_f | $(rate "$ROWS" "$mt_f") | $(rate "$ROWS" "$mp_f") | **${r_f}x** | $t_f | $(yn "$same_f") |"
-echo "| (g) upsert, $BATCHES batches of $KEYS changed rows vs psql INSERT ... ON CONFLICT | $UP | $mt_g ($ms_g) | $mp_g | $(rate "$UP" "$mt_g") | $(rate "$UP" "$mp_g") | **$(ratio "$mt_g" "$mp_g")x** | (reported) | $(yn "$same_g") |"
+echo "| (pg-append) COPY vs psql \\copy | $ROWS | $mt_f ($ms_f) | $mp_f | $(rate "$ROWS" "$mt_f") | $(rate "$ROWS" "$mp_f") | **${r_f}x** | $t_f | $(yn "$same_f") |"
+echo "| (pg-upsert) $BATCHES batches of $KEYS changed rows vs psql INSERT ... ON CONFLICT | $UP | $mt_g ($ms_g) | $mp_g | $(rate "$UP" "$mt_g") | $(rate "$UP" "$mp_g") | **$(ratio "$mt_g" "$mp_g")x** | (reported) | $(yn "$same_g") |"
 echo
-echo "runs: (f) Tributary ${tb_f[*]} ms, psql ${ps_f[*]} ms; (g) Tributary ${tb_g[*]} ms, psql ${ps_g[*]} ms"
+echo "runs: (pg-append) Tributary ${tb_f[*]} ms, psql ${ps_f[*]} ms; (pg-upsert) Tributary ${tb_g[*]} ms, psql ${ps_g[*]} ms"

@@ -60,6 +60,6 @@ echo "Tributary $("$BIN" --version 2>/dev/null | head -1), DuckDB $(node -e "
 echo
 node bench.mjs
 echo
-# (f), (g): the PostgreSQL sink against psql (pg.sh; PARTS=pg runs it alone)
+# pg-append, pg-upsert: the PostgreSQL sink against psql (pg.sh; PARTS=pg runs it alone)
 [ "${PARTS:-}" = batch ] || { bash pg.sh; echo; }
 echo "load $(cut -d' ' -f1-3 /proc/loadavg) at end"
