@@ -18,6 +18,8 @@ export SMALL_FILES=${SMALL_FILES:-10000} RSS_FILES=${RSS_FILES:-10000} D=data
 [ "$SMALL_FILES" -ge 501 ] || { echo "run.sh: SMALL_FILES must be at least 501" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "run.sh: no binary at $BIN (make bench builds it)" >&2; exit 1; }
 command -v node > /dev/null || { echo "run.sh: node is missing (make deps installs it)" >&2; exit 1; }
+# PARTS=pg: only the PostgreSQL sink against psql (pg.sh, issue 12)
+if [ "${PARTS:-}" = pg ]; then exec bash pg.sh; fi
 if [ ! -x /usr/bin/time ]; then
   apt-get install -y -qq time > /dev/null
 fi
@@ -58,4 +60,6 @@ echo "Tributary $("$BIN" --version 2>/dev/null | head -1), DuckDB $(node -e "
 echo
 node bench.mjs
 echo
+# pg-append, pg-upsert: the PostgreSQL sink against psql (pg.sh; PARTS=pg runs it alone)
+[ "${PARTS:-}" = batch ] || { bash pg.sh; echo; }
 echo "load $(cut -d' ' -f1-3 /proc/loadavg) at end"

@@ -259,6 +259,10 @@ void tb_sql_parse_free(PgQuery__ParseResult *pr);
 extern const tb_tablefunc tb_sql_read_delta_tf;
 /* read_json (tf_json.c), a built-in of the table-function registry. */
 extern const tb_tablefunc tb_sql_read_json_tf;
+extern const tb_tablefunc tb_sql_read_postgres_tf; /* tf_postgres.c */
+/* CREATE TABLE ... WITH (connector = 'postgres', ...): options as for read_postgres. */
+tb_rc tb_sql_create_pg_table(tb_db *db, const char *name, const tb_tf_arg *args,
+                             uint32_t n_args, const tb_schema *declared, tb_err *err);
 /* Helpers of the file table functions (tablefunc.c): the text form of an option value
  * (heap string; NULL for SQL NULL or OOM), err->pos set to an argument (returns
  * err->code), the path argument (first positional or path => '...'; NULL after an

@@ -420,6 +420,13 @@ static tb_rc create_table(stmtctx *sc)
         if (rc != TB_E_UNSUPPORTED)
             goto done;
     }
+    if (tb_str_ieq(connector, "postgres")) { /* issue 12: its own connector (refresh) */
+        rc = tb_sql_create_pg_table(sc->db, name, args, n_args, schema->n > 0 ? schema : NULL,
+                                    sc->err);
+        if (rc != TB_OK && sc->err->pos < 0)
+            sc->err->pos = cs->relation->location;
+        goto done;
+    }
     char tfname[80];
     snprintf(tfname, sizeof(tfname), "read_%s", connector);
     const tb_tablefunc *tf = tb_sql_find_tablefunc(tfname);

@@ -717,6 +717,13 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
                         tb_log(TB_LOG_WARN, "delta table %s: %s", name, e2.msg);
                 }
             }
+            /* A postgres table is also a static relation (read_postgres; issue 12). */
+            if (rc == TB_OK && tb_str_ieq(connector, "postgres")) {
+                tb_err e2;
+                tb_err_clear(&e2);
+                if (exec_plain(st, text, off, len, &e2) != TB_OK)
+                    tb_log(TB_LOG_INFO, "postgres table %s is not readable: %s", name, e2.msg);
+            }
             goto done;
         }
         rc = exec_plain(st, text, off, len, err);
