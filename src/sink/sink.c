@@ -477,6 +477,7 @@ static const struct {
     {"delta", delta_open},
     {"files", files_open},
     {"console", console_open},
+    {"kafka", tb_sink_kafka_open},
 };
 
 tb_sink_open_fn tb_sink_lookup(const char *connector)
