@@ -154,6 +154,12 @@ typedef struct tb_op_vt {
     void (*free)(tb_op *op);
     /* Optional: EXPLAIN detail line for this operator (not its children). */
     tb_rc (*explain)(tb_op *op, tb_buf *buf);
+    /* Optional: make the operator yield its output again from the start, re-reading
+     * its input (a prepared continuous query runs its plan once per micro-batch, with
+     * the stream scan bound to the batch's input). What the operator built from a
+     * child that does not read the stream may be kept (a hash join's build side).
+     * NULL: the operator cannot be re-executed (the plan is then made again). */
+    tb_rc (*rescan)(tb_op *op, tb_err *err);
 } tb_op_vt;
 
 struct tb_op {
@@ -168,6 +174,11 @@ static inline tb_rc tb_op_next(tb_op *op, tb_batch **out, tb_err *err)
     return op->vt->next(op, out, err);
 }
 void tb_op_free(tb_op *op); /* frees children too; NULL is a no-op */
+/* vt->rescan of op; TB_E_UNSUPPORTED when op (or an operator under it that must be
+ * re-read) cannot be re-executed. */
+tb_rc tb_op_rescan(tb_op *op, tb_err *err);
+/* tb_op_rescan of every child in turn (for operators without state of their own). */
+tb_rc tb_op_rescan_children(tb_op *op, tb_err *err);
 /*
  * Operators defined outside exec/ (stream, sink) follow the same contract: the struct
  * is allocated with tb_malloc/tb_calloc, vt->free (may be NULL) releases only the
@@ -277,8 +288,9 @@ size_t tb_hashagg_bytes(const tb_hashagg *agg); /* approximate memory held */
 
 typedef enum tb_hashagg_emit {
     TB_HASHAGG_ALL,     /* every group (complete mode), in first-seen order */
-    TB_HASHAGG_CHANGED, /* groups updated since the last CHANGED pass (update mode);
-                           each emitted group is marked unchanged */
+    TB_HASHAGG_CHANGED, /* the dirty list: groups updated since the last
+                           tb_hashagg_changes_clear (update mode), in the order they
+                           first changed; O(changed groups), the pass does not clear it */
     TB_HASHAGG_BELOW    /* groups whose key column key_col < bound (append mode: the
                            windows the watermark closed); NULL keys never qualify */
 } tb_hashagg_emit;
@@ -305,13 +317,58 @@ tb_rc tb_hashagg_next(tb_hashagg *agg, tb_hashagg_iter *it, tb_arena *arena, tb_
  * or partition, merged at the end). src is unchanged. Merged groups count as changed.
  */
 tb_rc tb_hashagg_merge(tb_hashagg *dst, const tb_hashagg *src, tb_err *err);
-/* Mark every group unchanged (without emitting). */
+/*
+ * Changes (incremental checkpoints, issue 9). Since the last tb_hashagg_changes_clear
+ * the aggregate keeps: the dirty list (groups a row or a merge landed in), the keys of
+ * the groups evicted (deletes), and the DISTINCT entries added. Costs O(changed) to
+ * keep, iterate, serialize and clear; nothing scans every group.
+ *
+ * The streaming runtime's order per batch: consume; emit update-mode rows with a
+ * TB_HASHAGG_CHANGED pass; evict; tb_hashagg_serialize_changes into the batch's
+ * changelog; tb_hashagg_changes_clear once the changelog is written.
+ */
+void tb_hashagg_changes_clear(tb_hashagg *agg);
+/* The older name of tb_hashagg_changes_clear. */
 void tb_hashagg_clear_changed(tb_hashagg *agg);
+uint64_t tb_hashagg_changed_groups(const tb_hashagg *agg); /* dirty list length */
+uint64_t tb_hashagg_deleted_groups(const tb_hashagg *agg); /* evicted since the clear */
+/*
+ * Append to buf a binary change set (native byte order; shape header checked on apply):
+ * the deletes (evicted keys), the upserts (every dirty group: its key and its whole
+ * aggregate state, so applying it overwrites) and the new DISTINCT entries. Does not
+ * clear. Apply order is deletes, upserts, DISTINCT entries, so a group evicted and
+ * re-created within one change set comes out right.
+ */
+tb_rc tb_hashagg_serialize_changes(const tb_hashagg *agg, tb_buf *buf, tb_err *err);
+/*
+ * Apply a change set (from tb_hashagg_serialize_changes or a snapshot block) to agg,
+ * created with the same key types and aggregates (else TB_E_CORRUPT). Malformed input
+ * is TB_E_CORRUPT with a message (never a crash); the state may then hold part of the
+ * change set: the caller drops it (a restore failed). Applied groups are not marked
+ * changed (the dirty list is left as it was). Deletes cost O(groups) when they hit
+ * (the stores are compacted, as for an eviction).
+ */
+tb_rc tb_hashagg_apply_changes(tb_hashagg *agg, const void *data, size_t len, tb_err *err);
+/*
+ * Snapshot: the whole state as a sequence of change-set blocks, each passed to fn as
+ * soon as it is encoded (at most TB_HASHAGG_SNAPSHOT_GROUPS groups or DISTINCT entries
+ * a block), so memory beyond the state stays O(one block) whatever the state's size.
+ * Read it back with tb_hashagg_reset then tb_hashagg_apply_changes on every block, in
+ * order. An empty state still yields one block (it carries the shape).
+ */
+#define TB_HASHAGG_SNAPSHOT_GROUPS 65536u
+typedef tb_rc (*tb_hashagg_write_fn)(void *ud, const void *data, size_t len, tb_err *err);
+tb_rc tb_hashagg_snapshot(const tb_hashagg *agg, tb_hashagg_write_fn fn, void *ud,
+                          tb_err *err);
+/* Drop every group (n_keys == 0: back to the one empty group) and the changes. */
+void tb_hashagg_reset(tb_hashagg *agg);
 /*
  * Remove the groups whose key column key_col < bound (a value of that column's type):
- * window eviction, typically after a BELOW pass emitted them. Memory is compacted. On
- * TB_E_NOMEM the state may be inconsistent: the caller must free it (restore from the
- * checkpoint).
+ * window eviction, typically after a BELOW pass emitted them. Memory is compacted. The
+ * evicted keys are recorded as deletes of the change set. O(1) when no group is below
+ * the bound (the minimum of key_col is kept as groups are added), O(groups) when some
+ * are. On TB_E_NOMEM the state may be inconsistent: the caller must free it (restore
+ * from the checkpoint).
  */
 tb_rc tb_hashagg_evict_below(tb_hashagg *agg, uint32_t key_col, const tb_value *bound,
                              uint64_t *out_removed, tb_err *err);

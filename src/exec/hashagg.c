@@ -29,9 +29,25 @@
  * int128 overflow and the 38-digit limit (TB_E_RANGE). avg(numeric) = sum/count at the
  * result type's scale, rounded half away from zero.
  *
- * Update-mode emission: a group's "changed" flag is set when a row lands in it, and the
- * gid is pushed on a dirty list when the flag goes from clear to set; a CHANGED pass
- * walks the dirty list, emits the groups whose flag is still set and clears it.
+ * Changes (update mode, incremental checkpoints): a group's "changed" flag is set when a
+ * row lands in it, and the gid is pushed on a dirty list when the flag goes from clear to
+ * set; a CHANGED pass walks the dirty list; tb_hashagg_changes_clear clears the flags of
+ * the listed groups only. Evicted groups' keys go to a `deleted` store; DISTINCT entries
+ * added since the clear are those at or past the table's `mark` (tables are append only,
+ * and compaction keeps their order). A change set is thus O(changed) to build.
+ *
+ * Change sets and snapshots share one encoding (a snapshot is a series of change sets
+ * of upserts only, applied to an empty state):
+ *   u32 "TBHC", u32 version, the shape (as in the whole image: key types, aggregates),
+ *   deletes: a row image of the key columns (n_keys > 0 only),
+ *   upserts: a row image of the key columns (n_keys > 0 only), then one of the state
+ *            columns (whole aggregate state, so applying overwrites),
+ *   per DISTINCT aggregate: a row image of (key columns..., value): the entries added.
+ * Row images are tb_colstore_write's format (read back by tb_colstore_read).
+ *
+ * Eviction by watermark would scan every group per batch; instead the minimum of the
+ * evicted key column is kept (recomputed by an evicting scan, lowered as groups are
+ * added), so a batch that evicts nothing costs O(1).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +77,7 @@ typedef struct aggst {
     uint32_t col_cnt;
     uint32_t col_val; /* 0 when none */
     keytab *distinct;
+    uint32_t mark; /* distinct entries >= mark were added since the changes were cleared */
 } aggst;
 
 struct tb_hashagg {
@@ -73,6 +90,11 @@ struct tb_hashagg {
     uint32_t *dirty;
     size_t n_dirty, dirty_cap;
     bool track_changes; /* off for one-shot batch aggregation (nobody asks) */
+    tb_colstore deleted; /* keys of the groups evicted since the changes were cleared */
+    /* minimum of key column min_col over the groups (min_gid, TB_ROW_NONE when no
+     * non-NULL key), kept once an eviction on that column scanned every group */
+    bool min_ok;
+    uint32_t min_col, min_gid;
     tb_arena *scratch;
     /* serial order of a parallel aggregation (tb_hashagg_set_stamp): per group the
      * smallest stamp of a row that landed in it; `order` lists the groups by stamp for
@@ -316,6 +338,7 @@ void tb_hashagg_free(tb_hashagg *agg)
     tb_free(agg->key_types);
     keytab_free(agg->groups);
     tb_colstore_free(&agg->states);
+    tb_colstore_free(&agg->deleted);
     tb_free(agg->dirty);
     tb_free(agg->stamps);
     tb_free(agg->order);
@@ -384,6 +407,8 @@ tb_rc tb_hashagg_new(uint32_t n_keys, const tb_type *key_types, uint32_t n_aggs,
         goto fail;
     if (n_keys > 0) {
         rc = keytab_new(n_keys, key_types, &agg->groups, err);
+        if (rc == TB_OK)
+            rc = tb_colstore_init(&agg->deleted, n_keys, key_types, err);
     } else {
         rc = tb_colstore_append_zero(&agg->states, 1, err); /* the one group */
     }
@@ -403,7 +428,7 @@ uint64_t tb_hashagg_groups(const tb_hashagg *agg) { return agg->states.n_rows; }
 size_t tb_hashagg_bytes(const tb_hashagg *agg)
 {
     size_t bytes = sizeof(*agg) + tb_colstore_bytes(&agg->states) + keytab_bytes(agg->groups) +
-                   agg->dirty_cap * sizeof(uint32_t);
+                   agg->dirty_cap * sizeof(uint32_t) + tb_colstore_bytes(&agg->deleted);
     for (uint32_t i = 0; i < agg->n_aggs; i++)
         bytes += keytab_bytes(agg->aggs[i].distinct);
     return bytes;
@@ -601,6 +626,25 @@ static tb_rc mark_changed(tb_hashagg *agg, const uint32_t *gids, uint32_t n, tb_
     return TB_OK;
 }
 
+/* Is group g's key column c strictly below group h's (NULL keys never are)? */
+static bool key_lt_group(const tb_hashagg *agg, uint32_t c, uint32_t g, uint32_t h)
+{
+    const tb_vec *v = &agg->groups->st.cols[c];
+    if (tb_op_row_null(v, g))
+        return false;
+    return h == TB_ROW_NONE || tb_op_cmp(v, g, v, h) < 0;
+}
+
+/* Groups base.. were just added: lower the kept minimum. */
+static void min_note(tb_hashagg *agg, uint32_t base)
+{
+    if (!agg->min_ok)
+        return;
+    for (uint32_t g = base; g < agg->states.n_rows; g++)
+        if (key_lt_group(agg, agg->min_col, g, agg->min_gid))
+            agg->min_gid = g;
+}
+
 /* Room for a stamp per group (new slots UINT64_MAX: no row yet). */
 static tb_rc stamps_reserve(tb_hashagg *agg, tb_err *err)
 {
@@ -622,7 +666,7 @@ static tb_rc consume_chunk(tb_hashagg *agg, uint32_t n, const tb_vec *keys, cons
     tb_rc rc;
 
     if (agg->groups != NULL) {
-        uint32_t n_fresh = 0;
+        uint32_t n_fresh = 0, base = agg->states.n_rows;
         rc = keytab_find(agg->groups, keys, n, gids, &n_fresh, err);
         if (rc != TB_OK)
             return rc;
@@ -630,6 +674,7 @@ static tb_rc consume_chunk(tb_hashagg *agg, uint32_t n, const tb_vec *keys, cons
             rc = tb_colstore_append_zero(&agg->states, n_fresh, err);
             if (rc != TB_OK)
                 return rc;
+            min_note(agg, base);
             if (agg->stamping) {
                 /* the fresh rows are listed in order: each is its group's first row */
                 rc = stamps_reserve(agg, err);
@@ -980,14 +1025,8 @@ tb_rc tb_hashagg_next(tb_hashagg *agg, tb_hashagg_iter *it, tb_arena *arena, tb_
     } else if (it->mode == TB_HASHAGG_CHANGED) {
         while (it->pos < agg->n_dirty && n < TB_BATCH_CAP) {
             uint32_t g = agg->dirty[it->pos++];
-            if (g < n_groups && changed[g]) {
-                changed[g] = 0;
+            if (g < n_groups && changed[g])
                 gids[n++] = g;
-            }
-        }
-        if (it->pos >= agg->n_dirty) {
-            agg->n_dirty = 0; /* pass complete */
-            it->pos = 0;
         }
     } else {
         tb_vec bound;
@@ -1022,7 +1061,7 @@ tb_rc tb_hashagg_next(tb_hashagg *agg, tb_hashagg_iter *it, tb_arena *arena, tb_
     return TB_OK;
 }
 
-void tb_hashagg_clear_changed(tb_hashagg *agg)
+void tb_hashagg_changes_clear(tb_hashagg *agg)
 {
     uint8_t *changed = agg->states.cols[0].data;
     for (size_t i = 0; i < agg->n_dirty; i++) {
@@ -1030,6 +1069,26 @@ void tb_hashagg_clear_changed(tb_hashagg *agg)
             changed[agg->dirty[i]] = 0;
     }
     agg->n_dirty = 0;
+    if (agg->groups != NULL)
+        tb_colstore_clear(&agg->deleted);
+    for (uint32_t i = 0; i < agg->n_aggs; i++)
+        if (agg->aggs[i].distinct != NULL)
+            agg->aggs[i].mark = agg->aggs[i].distinct->st.n_rows;
+}
+
+void tb_hashagg_clear_changed(tb_hashagg *agg)
+{
+    tb_hashagg_changes_clear(agg);
+}
+
+uint64_t tb_hashagg_changed_groups(const tb_hashagg *agg)
+{
+    return agg->n_dirty;
+}
+
+uint64_t tb_hashagg_deleted_groups(const tb_hashagg *agg)
+{
+    return agg->groups != NULL ? agg->deleted.n_rows : 0;
 }
 
 /* ---------------------------------------------------------------- merge */
@@ -1141,8 +1200,12 @@ tb_rc tb_hashagg_merge(tb_hashagg *dst, const tb_hashagg *src, tb_err *err)
             rc = keytab_find(dst->groups, kv, m, gids, &n_fresh, err);
             if (kv != keys)
                 tb_free(kv);
-            if (rc == TB_OK && n_fresh > 0)
+            if (rc == TB_OK && n_fresh > 0) {
+                uint32_t base = dst->states.n_rows;
                 rc = tb_colstore_append_zero(&dst->states, n_fresh, err);
+                if (rc == TB_OK)
+                    min_note(dst, base);
+            }
             if (rc == TB_OK && dst->stamping && src->stamping) {
                 /* a group's first row is the earlier of both sides' */
                 rc = stamps_reserve(dst, err);
@@ -1255,31 +1318,24 @@ static tb_rc store_compact(tb_colstore *cs, const uint32_t *keep, uint32_t n, tb
     return TB_OK;
 }
 
-tb_rc tb_hashagg_evict_below(tb_hashagg *agg, uint32_t key_col, const tb_value *bound,
-                             uint64_t *out_removed, tb_err *err)
+/*
+ * Drop the groups with dead[g] set: compact every store (ids renumbered in order), the
+ * dirty list, the DISTINCT tables and their marks. With `record`, the dropped keys go to
+ * the deletes of the change set. O(groups).
+ */
+static tb_rc drop_groups(tb_hashagg *agg, const uint8_t *dead, bool record, tb_err *err)
 {
-    uint32_t n = agg->states.n_rows, n_keep = 0;
-    uint32_t *keep = NULL, *remap = NULL;
-    uint8_t storage[16] __attribute__((aligned(16)));
-    tb_vec bvec;
+    uint32_t n = agg->states.n_rows, n_keep = 0, n_dead = 0;
+    uint32_t *keep = tb_malloc(((size_t)n + 1) * sizeof(uint32_t));
+    uint32_t *remap = tb_malloc(((size_t)n + 1) * sizeof(uint32_t));
     tb_rc rc = TB_OK;
 
-    if (out_removed != NULL)
-        *out_removed = 0;
-    stamps_off(agg);
-    if (agg->groups == NULL || key_col >= agg->n_keys)
-        return TB_ERRF(err, TB_E_MISUSE, "hashagg: no key column %u to evict on", key_col);
-    if (bound->is_null || n == 0)
-        return TB_OK;
-    value_vec(bound, agg->key_types[key_col], storage, &bvec);
-    keep = tb_malloc(n * sizeof(uint32_t));
-    remap = tb_malloc(n * sizeof(uint32_t));
     if (keep == NULL || remap == NULL) {
         rc = tb_err_nomem(err);
         goto done;
     }
     for (uint32_t g = 0; g < n; g++) {
-        if (key_below(agg, key_col, &bvec, g)) {
+        if (dead[g]) {
             remap[g] = TB_ROW_NONE;
         } else {
             remap[g] = n_keep;
@@ -1288,12 +1344,21 @@ tb_rc tb_hashagg_evict_below(tb_hashagg *agg, uint32_t key_col, const tb_value *
     }
     if (n_keep == n)
         goto done;
+    if (record) {
+        /* the dead ids, listed in the tail of remap's twin (keep[n_keep..]) */
+        for (uint32_t g = 0; g < n; g++)
+            if (dead[g])
+                keep[n_keep + n_dead++] = g;
+        rc = tb_colstore_append(&agg->deleted, agg->groups->st.cols, keep + n_keep, n_dead, err);
+        if (rc != TB_OK)
+            goto done;
+    }
     /* From here a failure would leave the stores inconsistent with each other: each step
      * builds its new store before releasing the old one, and the order below changes
      * the group table last, so on failure the caller must drop the state (TB_E_NOMEM). */
     for (uint32_t i = 0; i < agg->n_aggs; i++) {
         keytab *d = agg->aggs[i].distinct;
-        uint32_t m = 0, *dk;
+        uint32_t m = 0, mark = 0, *dk;
         if (d == NULL)
             continue;
         dk = tb_malloc((d->st.n_rows ? d->st.n_rows : 1) * sizeof(uint32_t));
@@ -1303,13 +1368,16 @@ tb_rc tb_hashagg_evict_below(tb_hashagg *agg, uint32_t key_col, const tb_value *
         }
         for (uint32_t e = 0; e < d->st.n_rows; e++) {
             int64_t g = ((const int64_t *)d->st.cols[0].data)[e];
-            if (remap[g] != TB_ROW_NONE)
+            if (remap[g] != TB_ROW_NONE) {
+                mark += e < agg->aggs[i].mark;
                 dk[m++] = e;
+            }
         }
         rc = keytab_compact(d, dk, m, err);
         tb_free(dk);
         if (rc != TB_OK)
             goto done;
+        agg->aggs[i].mark = mark;
         for (uint32_t e = 0; e < m; e++) {
             int64_t *gc = d->st.cols[0].data;
             gc[e] = remap[gc[e]];
@@ -1342,11 +1410,58 @@ tb_rc tb_hashagg_evict_below(tb_hashagg *agg, uint32_t key_col, const tb_value *
         }
         agg->n_dirty = w;
     }
-    if (out_removed != NULL)
-        *out_removed = n - n_keep;
+    if (agg->min_ok && agg->min_gid != TB_ROW_NONE) {
+        agg->min_gid = remap[agg->min_gid];
+        if (agg->min_gid == TB_ROW_NONE)
+            agg->min_ok = false; /* the next eviction scans again */
+    }
 done:
     tb_free(keep);
     tb_free(remap);
+    return rc;
+}
+
+tb_rc tb_hashagg_evict_below(tb_hashagg *agg, uint32_t key_col, const tb_value *bound,
+                             uint64_t *out_removed, tb_err *err)
+{
+    uint32_t n = agg->states.n_rows, n_dead = 0, min_gid = TB_ROW_NONE;
+    uint8_t *dead = NULL;
+    uint8_t storage[16] __attribute__((aligned(16)));
+    tb_vec bvec;
+    tb_rc rc;
+
+    if (out_removed != NULL)
+        *out_removed = 0;
+    if (agg->groups == NULL || key_col >= agg->n_keys)
+        return TB_ERRF(err, TB_E_MISUSE, "hashagg: no key column %u to evict on", key_col);
+    if (bound->is_null || n == 0)
+        return TB_OK;
+    value_vec(bound, agg->key_types[key_col], storage, &bvec);
+    /* Nothing below the bound when the kept minimum is not (issue 9: no scan per batch). */
+    if (agg->min_ok && agg->min_col == key_col &&
+        (agg->min_gid == TB_ROW_NONE || !key_below(agg, key_col, &bvec, agg->min_gid)))
+        return TB_OK;
+    stamps_off(agg);
+    dead = tb_calloc(n, 1);
+    if (dead == NULL)
+        return tb_err_nomem(err);
+    for (uint32_t g = 0; g < n; g++) {
+        if (key_below(agg, key_col, &bvec, g)) {
+            dead[g] = 1;
+            n_dead++;
+        } else if (key_lt_group(agg, key_col, g, min_gid)) {
+            min_gid = g;
+        }
+    }
+    agg->min_ok = true;
+    agg->min_col = key_col;
+    agg->min_gid = min_gid;
+    rc = n_dead > 0 ? drop_groups(agg, dead, true, err) : TB_OK;
+    if (rc != TB_OK)
+        agg->min_ok = false;
+    else if (out_removed != NULL)
+        *out_removed = n_dead;
+    tb_free(dead);
     return rc;
 }
 
@@ -1355,9 +1470,10 @@ done:
 #define IMG_MAGIC   0x41484254u /* "TBHA" */
 #define IMG_VERSION 1u
 
-tb_rc tb_hashagg_serialize(const tb_hashagg *agg, tb_buf *buf, tb_err *err)
+/* The shape (key types, aggregates) after a magic and version. */
+static tb_rc write_shape(const tb_hashagg *agg, uint32_t magic, tb_buf *buf)
 {
-    tb_rc rc = tb_op_wr_u32(buf, IMG_MAGIC);
+    tb_rc rc = tb_op_wr_u32(buf, magic);
 
     if (rc == TB_OK)
         rc = tb_op_wr_u32(buf, IMG_VERSION);
@@ -1377,6 +1493,13 @@ tb_rc tb_hashagg_serialize(const tb_hashagg *agg, tb_buf *buf, tb_err *err)
         if (rc == TB_OK)
             rc = tb_op_type_write(buf, a->in_type);
     }
+    return rc;
+}
+
+tb_rc tb_hashagg_serialize(const tb_hashagg *agg, tb_buf *buf, tb_err *err)
+{
+    tb_rc rc = write_shape(agg, IMG_MAGIC, buf);
+
     if (rc == TB_OK && agg->groups != NULL)
         rc = tb_colstore_write(&agg->groups->st, buf);
     if (rc == TB_OK)
@@ -1391,6 +1514,33 @@ tb_rc tb_hashagg_serialize(const tb_hashagg *agg, tb_buf *buf, tb_err *err)
 static tb_rc corrupt(tb_err *err, const char *what)
 {
     return TB_ERRF(err, TB_E_CORRUPT, "aggregate state image: %s", what);
+}
+
+/* Read and check the shape written by write_shape. */
+static tb_rc check_shape(const tb_hashagg *agg, tb_op_rd *rd, uint32_t magic, tb_err *err)
+{
+    if (tb_op_rd_u32(rd) != magic || tb_op_rd_u32(rd) != IMG_VERSION)
+        return corrupt(err, "bad magic or version");
+    if (tb_op_rd_u32(rd) != agg->n_keys)
+        return corrupt(err, "group key count differs from the query");
+    for (uint32_t c = 0; c < agg->n_keys; c++) {
+        tb_type t = tb_op_type_read(rd);
+        if (!tb_type_eq(t, agg->key_types[c]))
+            return corrupt(err, "group key types differ from the query");
+    }
+    if (tb_op_rd_u32(rd) != agg->n_aggs)
+        return corrupt(err, "aggregate count differs from the query");
+    for (uint32_t i = 0; i < agg->n_aggs; i++) {
+        const aggst *a = &agg->aggs[i];
+        uint8_t kind = tb_op_rd_u8(rd), distinct = tb_op_rd_u8(rd);
+        tb_type rt = tb_op_type_read(rd), in = tb_op_type_read(rd);
+        if (kind != (uint8_t)a->spec.kind || distinct != (a->distinct != NULL) ||
+            !tb_type_eq(rt, a->spec.type) || !tb_type_eq(in, a->in_type))
+            return corrupt(err, "aggregates differ from the query");
+    }
+    if (rd->bad)
+        return corrupt(err, "truncated header");
+    return TB_OK;
 }
 
 /*
@@ -1464,33 +1614,19 @@ tb_rc tb_hashagg_deserialize(tb_hashagg *agg, const void *data, size_t len, tb_e
     tb_rc rc;
 
     stamps_off(agg);
-    if (tb_op_rd_u32(&rd) != IMG_MAGIC || tb_op_rd_u32(&rd) != IMG_VERSION)
-        return corrupt(err, "bad magic or version");
-    if (tb_op_rd_u32(&rd) != agg->n_keys)
-        return corrupt(err, "group key count differs from the query");
-    for (uint32_t c = 0; c < agg->n_keys; c++) {
-        tb_type t = tb_op_type_read(&rd);
-        if (!tb_type_eq(t, agg->key_types[c]))
-            return corrupt(err, "group key types differ from the query");
-    }
-    if (tb_op_rd_u32(&rd) != agg->n_aggs)
-        return corrupt(err, "aggregate count differs from the query");
-    for (uint32_t i = 0; i < agg->n_aggs; i++) {
-        const aggst *a = &agg->aggs[i];
-        uint8_t kind = tb_op_rd_u8(&rd), distinct = tb_op_rd_u8(&rd);
-        tb_type rt = tb_op_type_read(&rd), in = tb_op_type_read(&rd);
-        if (kind != (uint8_t)a->spec.kind || distinct != (a->distinct != NULL) ||
-            !tb_type_eq(rt, a->spec.type) || !tb_type_eq(in, a->in_type))
-            return corrupt(err, "aggregates differ from the query");
-    }
-    if (rd.bad)
-        return corrupt(err, "truncated header");
+    agg->min_ok = false;
+    rc = check_shape(agg, &rd, IMG_MAGIC, err);
+    if (rc != TB_OK)
+        return rc;
     /* Start from empty stores. */
-    if (agg->groups != NULL)
+    if (agg->groups != NULL) {
         tb_colstore_clear(&agg->groups->st);
+        tb_colstore_clear(&agg->deleted);
+    }
     tb_colstore_clear(&agg->states);
     agg->n_dirty = 0;
     for (uint32_t i = 0; i < agg->n_aggs; i++) {
+        agg->aggs[i].mark = 0;
         if (agg->aggs[i].distinct != NULL)
             tb_colstore_clear(&agg->aggs[i].distinct->st);
     }
@@ -1527,6 +1663,7 @@ tb_rc tb_hashagg_deserialize(tb_hashagg *agg, const void *data, size_t len, tb_e
             rc = keytab_check_unique(d, err);
         if (rc != TB_OK)
             goto fail;
+        agg->aggs[i].mark = d->st.n_rows;
     }
     if (rd.off != rd.len) {
         rc = corrupt(err, "trailing bytes");
@@ -1558,14 +1695,23 @@ tb_rc tb_hashagg_deserialize(tb_hashagg *agg, const void *data, size_t len, tb_e
     }
     return TB_OK;
 fail:
-    /* Leave a valid empty state. */
+    tb_hashagg_reset(agg); /* leave a valid empty state */
+    return rc;
+}
+
+void tb_hashagg_reset(tb_hashagg *agg)
+{
+    stamps_off(agg);
+    agg->min_ok = false;
     if (agg->groups != NULL) {
         tb_colstore_clear(&agg->groups->st);
         (void)keytab_rehash(agg->groups, NULL);
+        tb_colstore_clear(&agg->deleted);
     }
     tb_colstore_clear(&agg->states);
     agg->n_dirty = 0;
     for (uint32_t i = 0; i < agg->n_aggs; i++) {
+        agg->aggs[i].mark = 0;
         if (agg->aggs[i].distinct != NULL) {
             tb_colstore_clear(&agg->aggs[i].distinct->st);
             (void)keytab_rehash(agg->aggs[i].distinct, NULL);
@@ -1573,6 +1719,428 @@ fail:
     }
     if (agg->groups == NULL)
         (void)tb_colstore_append_zero(&agg->states, 1, NULL);
+}
+
+/* ---------------------------------------------------------------- change sets */
+
+#define CHG_MAGIC 0x43484254u /* "TBHC" */
+
+/*
+ * One column of a row image (tb_colstore_write's layout, so tb_colstore_read reads it):
+ * rows sel[0..n) of v, or from..from+n-1 when sel is NULL.
+ */
+static tb_rc put_col(tb_buf *buf, const tb_vec *v, const uint32_t *sel, uint32_t from,
+                     uint32_t n)
+{
+    size_t w = tb_type_width(v->type);
+    bool nulls = v->type.id == TB_T_NULL && n > 0;
+    tb_rc rc;
+
+    for (uint32_t k = 0; k < n && !nulls && v->valid != NULL; k++)
+        nulls = tb_vec_is_null(v, sel ? sel[k] : from + k);
+    rc = tb_op_wr_u8(buf, nulls);
+    if (rc == TB_OK && nulls) {
+        for (uint32_t k0 = 0; k0 < n && rc == TB_OK; k0 += 64) {
+            uint64_t word = 0; /* (buffer offsets are not aligned) */
+            for (uint32_t k = k0; k < n && k < k0 + 64; k++)
+                if (v->type.id != TB_T_NULL && !tb_vec_is_null(v, sel ? sel[k] : from + k))
+                    word |= (uint64_t)1 << (k & 63);
+            rc = tb_buf_append(buf, &word, sizeof(word));
+        }
+    }
+    if (rc != TB_OK || v->type.id == TB_T_NULL || n == 0)
+        return rc;
+    if (v->type.id == TB_T_STRING) {
+        const tb_str *d = v->data;
+        for (uint32_t k = 0; k < n && rc == TB_OK; k++) {
+            uint32_t r = sel ? sel[k] : from + k;
+            uint32_t len = tb_vec_is_null(v, r) ? 0 : d[r].len;
+            rc = tb_op_wr_u32(buf, len);
+            if (rc == TB_OK && len > 0)
+                rc = tb_buf_append(buf, d[r].ptr, len);
+        }
+    } else if (sel == NULL) {
+        rc = tb_buf_append(buf, (const char *)v->data + (size_t)from * w, (size_t)n * w);
+    } else {
+        rc = tb_buf_reserve(buf, (size_t)n * w);
+        for (uint32_t k = 0; k < n && rc == TB_OK; k++) {
+            memcpy(buf->data + buf->len, (const char *)v->data + (size_t)sel[k] * w, w);
+            buf->len += w;
+        }
+    }
+    return rc;
+}
+
+/* A row image of n rows: cols[c] rows sel[c] (NULL: from..). */
+static tb_rc put_rows(tb_buf *buf, uint32_t n_cols, const tb_vec *const *cols,
+                      const uint32_t *const *sel, const uint32_t *from, uint32_t n)
+{
+    tb_rc rc = tb_op_wr_u32(buf, n);
+    for (uint32_t c = 0; c < n_cols && rc == TB_OK; c++)
+        rc = put_col(buf, cols[c], sel[c], from[c], n);
+    return rc;
+}
+
+/*
+ * One change set: the deletes (when del), n_up upserts (groups up_sel[k], or up_from..),
+ * and per DISTINCT aggregate the entries [d_from[i], d_from[i] + d_n[i]) (d_n NULL: none).
+ */
+typedef struct chg_part {
+    const tb_colstore *del;
+    const uint32_t *up_sel;
+    uint32_t up_from, n_up;
+    const uint32_t *d_from, *d_n;
+} chg_part;
+
+static tb_rc put_changes(const tb_hashagg *agg, const chg_part *cp, tb_buf *buf, tb_err *err)
+{
+    uint32_t n_cols = agg->n_keys + agg->states.n_cols + 1;
+    const tb_vec **cols = tb_malloc(n_cols * sizeof(tb_vec *));
+    const uint32_t **sel = tb_malloc(n_cols * sizeof(uint32_t *));
+    uint32_t *from = tb_malloc(n_cols * sizeof(uint32_t)), *gsel = NULL;
+    tb_rc rc = write_shape(agg, CHG_MAGIC, buf);
+
+    if (cols == NULL || sel == NULL || from == NULL) {
+        rc = TB_E_NOMEM;
+        goto done;
+    }
+    if (rc == TB_OK && agg->groups != NULL) {
+        uint32_t nd = cp->del != NULL ? cp->del->n_rows : 0;
+        for (uint32_t c = 0; c < agg->n_keys; c++) {
+            cols[c] = &agg->deleted.cols[c];
+            sel[c] = NULL;
+            from[c] = 0;
+        }
+        rc = put_rows(buf, agg->n_keys, cols, sel, from, nd);
+    }
+    if (rc == TB_OK && agg->groups != NULL) {
+        for (uint32_t c = 0; c < agg->n_keys; c++) {
+            cols[c] = &agg->groups->st.cols[c];
+            sel[c] = cp->up_sel;
+            from[c] = cp->up_from;
+        }
+        rc = put_rows(buf, agg->n_keys, cols, sel, from, cp->n_up);
+    }
+    if (rc == TB_OK) {
+        for (uint32_t c = 0; c < agg->states.n_cols; c++) {
+            cols[c] = &agg->states.cols[c];
+            sel[c] = cp->up_sel;
+            from[c] = cp->up_from;
+        }
+        rc = put_rows(buf, agg->states.n_cols, cols, sel, from, cp->n_up);
+    }
+    for (uint32_t i = 0; i < agg->n_aggs && rc == TB_OK; i++) {
+        const keytab *d = agg->aggs[i].distinct;
+        uint32_t m = cp->d_n != NULL ? cp->d_n[i] : 0, f = cp->d_from != NULL ? cp->d_from[i] : 0;
+        if (d == NULL)
+            continue;
+        if (m > 0) {
+            const int64_t *eg = (const int64_t *)d->st.cols[0].data + f;
+            gsel = tb_malloc((size_t)m * sizeof(uint32_t));
+            if (gsel == NULL) {
+                rc = TB_E_NOMEM;
+                break;
+            }
+            for (uint32_t k = 0; k < m; k++)
+                gsel[k] = (uint32_t)eg[k];
+        }
+        for (uint32_t c = 0; c < agg->n_keys; c++) {
+            cols[c] = &agg->groups->st.cols[c];
+            sel[c] = gsel;
+            from[c] = 0;
+        }
+        cols[agg->n_keys] = &d->st.cols[1];
+        sel[agg->n_keys] = NULL;
+        from[agg->n_keys] = f;
+        rc = put_rows(buf, agg->n_keys + 1, cols, sel, from, m);
+        tb_free(gsel);
+        gsel = NULL;
+    }
+done:
+    tb_free(cols);
+    tb_free(sel);
+    tb_free(from);
+    return rc == TB_OK ? TB_OK : tb_err_nomem(err);
+}
+
+tb_rc tb_hashagg_serialize_changes(const tb_hashagg *agg, tb_buf *buf, tb_err *err)
+{
+    uint32_t *d_from = tb_malloc((agg->n_aggs + 1) * sizeof(uint32_t));
+    uint32_t *d_n = tb_malloc((agg->n_aggs + 1) * sizeof(uint32_t));
+    chg_part cp = {agg->groups != NULL ? &agg->deleted : NULL, agg->dirty, 0,
+                   (uint32_t)agg->n_dirty, d_from, d_n};
+    tb_rc rc;
+
+    if (d_from == NULL || d_n == NULL) {
+        tb_free(d_from);
+        tb_free(d_n);
+        return tb_err_nomem(err);
+    }
+    for (uint32_t i = 0; i < agg->n_aggs; i++) {
+        const keytab *d = agg->aggs[i].distinct;
+        d_from[i] = agg->aggs[i].mark;
+        d_n[i] = d != NULL && d->st.n_rows > agg->aggs[i].mark ? d->st.n_rows - agg->aggs[i].mark
+                                                               : 0;
+    }
+    rc = put_changes(agg, &cp, buf, err);
+    tb_free(d_from);
+    tb_free(d_n);
+    return rc;
+}
+
+tb_rc tb_hashagg_snapshot(const tb_hashagg *agg, tb_hashagg_write_fn fn, void *ud, tb_err *err)
+{
+    uint32_t n = agg->states.n_rows, B = TB_HASHAGG_SNAPSHOT_GROUPS;
+    uint32_t *d_from = tb_calloc(agg->n_aggs + 1, sizeof(uint32_t));
+    uint32_t *d_n = tb_calloc(agg->n_aggs + 1, sizeof(uint32_t));
+    tb_buf buf = {0};
+    tb_rc rc = TB_OK;
+
+    if (d_from == NULL || d_n == NULL) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    /* the groups, B a block (at least one block: it carries the shape) */
+    for (uint32_t off = 0; rc == TB_OK && (off < n || off == 0); off += B) {
+        chg_part cp = {NULL, NULL, off, TB_MIN(n - off, B), NULL, NULL};
+        buf.len = 0;
+        rc = put_changes(agg, &cp, &buf, err);
+        if (rc == TB_OK)
+            rc = fn(ud, buf.data, buf.len, err);
+        if (n == 0)
+            break;
+    }
+    /* then the DISTINCT entries (their groups exist by then) */
+    for (uint32_t i = 0; i < agg->n_aggs && rc == TB_OK; i++) {
+        const keytab *d = agg->aggs[i].distinct;
+        uint32_t ne = d != NULL ? d->st.n_rows : 0;
+        for (uint32_t off = 0; off < ne && rc == TB_OK; off += B) {
+            chg_part cp = {NULL, NULL, 0, 0, d_from, d_n};
+            d_from[i] = off;
+            d_n[i] = TB_MIN(ne - off, B);
+            buf.len = 0;
+            rc = put_changes(agg, &cp, &buf, err);
+            if (rc == TB_OK)
+                rc = fn(ud, buf.data, buf.len, err);
+            d_n[i] = 0;
+        }
+    }
+done:
+    tb_buf_free(&buf);
+    tb_free(d_from);
+    tb_free(d_n);
+    return rc;
+}
+
+/* Init store with the key types (+ one more type when extra is not NULL), then read a row
+ * image into it. */
+static tb_rc read_rows(const tb_hashagg *agg, const tb_type *extra, tb_colstore *cs,
+                       tb_op_rd *rd, tb_err *err)
+{
+    tb_type *types = tb_malloc((agg->n_keys + 2) * sizeof(tb_type));
+    tb_rc rc;
+
+    if (types == NULL)
+        return tb_err_nomem(err);
+    if (agg->n_keys > 0)
+        memcpy(types, agg->key_types, agg->n_keys * sizeof(tb_type));
+    if (extra != NULL)
+        types[agg->n_keys] = *extra;
+    rc = tb_colstore_init(cs, agg->n_keys + (extra != NULL), types, err);
+    tb_free(types);
+    if (rc == TB_OK)
+        rc = tb_colstore_read(cs, rd, err);
+    return rc;
+}
+
+/*
+ * Group ids of rows [off, off + n) (n <= TB_BATCH_CAP, off a multiple of 64) of the
+ * key columns of cs, into agg->gids; groups not there are created (empty states), and
+ * their count added to *n_new.
+ */
+static tb_rc find_groups(tb_hashagg *agg, const tb_colstore *cs, uint32_t off, uint32_t n,
+                         uint32_t *n_new, tb_err *err)
+{
+    tb_vec keys[64], *kv = keys;
+    uint32_t n_fresh = 0, base = agg->states.n_rows;
+    tb_rc rc;
+
+    if (agg->groups == NULL) {
+        memset(agg->gids, 0, n * sizeof(uint32_t));
+        return TB_OK;
+    }
+    if (agg->n_keys > 64 && (kv = tb_malloc(agg->n_keys * sizeof(tb_vec))) == NULL)
+        return tb_err_nomem(err);
+    for (uint32_t c = 0; c < agg->n_keys; c++)
+        kv[c] = tb_op_vec_slice(&cs->cols[c], off);
+    rc = keytab_find(agg->groups, kv, n, agg->gids, &n_fresh, err);
+    if (kv != keys)
+        tb_free(kv);
+    if (rc == TB_OK && n_fresh > 0) {
+        rc = tb_colstore_append_zero(&agg->states, n_fresh, err);
+        if (rc == TB_OK)
+            min_note(agg, base);
+        *n_new += n_fresh;
+    }
+    return rc;
+}
+
+/* Overwrite group g's aggregate state by row r of src (same columns; not the changed
+ * flag, column 0). */
+static tb_rc put_state(tb_hashagg *agg, uint32_t g, const tb_colstore *src, uint32_t r,
+                       tb_err *err)
+{
+    for (uint32_t c = 1; c < agg->states.n_cols; c++) {
+        tb_vec *d = &agg->states.cols[c];
+        const tb_vec *s = &src->cols[c];
+        size_t w = tb_type_width(d->type);
+        if (d->type.id == TB_T_STRING) {
+            tb_str v = ((const tb_str *)s->data)[r];
+            ((tb_str *)d->data)[g] = v.len > 0 ? v : (tb_str){NULL, 0};
+            if (v.len > 0) {
+                tb_rc rc = tb_colstore_own_str(&agg->states, c, g, err);
+                if (rc != TB_OK)
+                    return rc;
+            }
+        } else {
+            memcpy((char *)d->data + (size_t)g * w, (const char *)s->data + (size_t)r * w, w);
+        }
+    }
+    return TB_OK;
+}
+
+static tb_rc apply_deletes(tb_hashagg *agg, const tb_colstore *del, tb_err *err)
+{
+    uint8_t *dead = NULL;
+    uint32_t n_new = 0;
+    tb_rc rc = TB_OK;
+
+    /* Keys not there are created then dropped with the others: one code path. */
+    for (uint32_t off = 0; off < del->n_rows && rc == TB_OK; off += TB_BATCH_CAP) {
+        uint32_t m = TB_MIN(del->n_rows - off, (uint32_t)TB_BATCH_CAP);
+        rc = find_groups(agg, del, off, m, &n_new, err);
+        if (rc == TB_OK && dead == NULL &&
+            (dead = tb_calloc((size_t)agg->states.n_rows + del->n_rows + 1, 1)) == NULL)
+            rc = tb_err_nomem(err);
+        for (uint32_t k = 0; k < m && rc == TB_OK; k++)
+            dead[agg->gids[k]] = 1;
+    }
+    if (rc == TB_OK && dead != NULL)
+        rc = drop_groups(agg, dead, false, err);
+    tb_free(dead);
+    return rc;
+}
+
+static tb_rc apply_upserts(tb_hashagg *agg, const tb_colstore *keys, const tb_colstore *st,
+                           tb_err *err)
+{
+    uint32_t n = st->n_rows, n_new = 0;
+    tb_rc rc = TB_OK;
+
+    if (agg->groups != NULL ? keys->n_rows != n : n > 1)
+        return corrupt(err, "upsert keys and states differ in count");
+    for (uint32_t c = 1; c < st->n_cols; c++) {
+        for (uint32_t r = 0; r < n && st->cols[c].valid != NULL; r++)
+            if (tb_vec_is_null(&st->cols[c], r))
+                return corrupt(err, "NULL in an aggregate state");
+    }
+    for (uint32_t i = 0; i < agg->n_aggs; i++) {
+        const int64_t *cnt = st->cols[agg->aggs[i].col_cnt].data;
+        for (uint32_t r = 0; r < n; r++)
+            if (cnt[r] < 0)
+                return corrupt(err, "negative count");
+    }
+    for (uint32_t off = 0; off < n && rc == TB_OK; off += TB_BATCH_CAP) {
+        uint32_t m = TB_MIN(n - off, (uint32_t)TB_BATCH_CAP);
+        rc = find_groups(agg, keys, off, m, &n_new, err);
+        for (uint32_t k = 0; k < m && rc == TB_OK; k++)
+            rc = put_state(agg, agg->gids[k], st, off + k, err);
+    }
+    return rc;
+}
+
+static tb_rc apply_distinct(tb_hashagg *agg, aggst *a, const tb_colstore *ent, tb_err *err)
+{
+    uint32_t n = ent->n_rows;
+    tb_rc rc = TB_OK;
+
+    for (uint32_t off = 0; off < n && rc == TB_OK; off += TB_BATCH_CAP) {
+        uint32_t m = TB_MIN(n - off, (uint32_t)TB_BATCH_CAP), n_new = 0, n_fresh = 0;
+        tb_vec dk[2];
+        rc = find_groups(agg, ent, off, m, &n_new, err);
+        if (rc == TB_OK && n_new > 0)
+            rc = corrupt(err, "distinct entry of an unknown group");
+        if (rc != TB_OK)
+            break;
+        for (uint32_t k = 0; k < m; k++)
+            agg->gid64[k] = agg->gids[k];
+        memset(dk, 0, sizeof(dk));
+        dk[0].type = tb_type_make(TB_T_INT64);
+        dk[0].data = agg->gid64;
+        dk[1] = tb_op_vec_slice(&ent->cols[agg->n_keys], off);
+        rc = keytab_find(a->distinct, dk, m, agg->fresh, &n_fresh, err);
+    }
+    return rc;
+}
+
+tb_rc tb_hashagg_apply_changes(tb_hashagg *agg, const void *data, size_t len, tb_err *err)
+{
+    tb_op_rd rd = {data, len, 0, false};
+    tb_colstore del = {0}, keys = {0}, st = {0}, ent = {0};
+    tb_type *st_types = NULL;
+    tb_rc rc;
+
+    stamps_off(agg);
+    if (agg->order != NULL) {
+        tb_free(agg->order);
+        agg->order = NULL;
+    }
+    rc = check_shape(agg, &rd, CHG_MAGIC, err);
+    if (rc != TB_OK)
+        return rc;
+    if (agg->groups != NULL) {
+        rc = read_rows(agg, NULL, &del, &rd, err);
+        if (rc == TB_OK && del.n_rows > 0)
+            rc = apply_deletes(agg, &del, err);
+        if (rc == TB_OK)
+            rc = read_rows(agg, NULL, &keys, &rd, err);
+        if (rc != TB_OK)
+            goto done;
+    }
+    st_types = tb_malloc(agg->states.n_cols * sizeof(tb_type));
+    if (st_types == NULL) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    for (uint32_t c = 0; c < agg->states.n_cols; c++)
+        st_types[c] = agg->states.cols[c].type;
+    rc = tb_colstore_init(&st, agg->states.n_cols, st_types, err);
+    if (rc == TB_OK)
+        rc = tb_colstore_read(&st, &rd, err);
+    if (rc == TB_OK)
+        rc = apply_upserts(agg, &keys, &st, err);
+    for (uint32_t i = 0; i < agg->n_aggs && rc == TB_OK; i++) {
+        aggst *a = &agg->aggs[i];
+        bool caught_up;
+        if (a->distinct == NULL)
+            continue;
+        caught_up = a->mark == a->distinct->st.n_rows;
+        tb_colstore_free(&ent);
+        memset(&ent, 0, sizeof(ent));
+        rc = read_rows(agg, &a->in_type, &ent, &rd, err);
+        if (rc == TB_OK)
+            rc = apply_distinct(agg, a, &ent, err);
+        if (caught_up) /* applied entries are not changes of this state */
+            a->mark = a->distinct->st.n_rows;
+    }
+    if (rc == TB_OK && rd.off != rd.len)
+        rc = corrupt(err, "trailing bytes");
+done:
+    tb_free(st_types);
+    tb_colstore_free(&del);
+    tb_colstore_free(&keys);
+    tb_colstore_free(&st);
+    tb_colstore_free(&ent);
     return rc;
 }
 
@@ -1655,7 +2223,7 @@ static tb_rc agg_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt agg_vt = {"hash aggregate", agg_next, agg_free, agg_explain};
+static const tb_op_vt agg_vt = {"hash aggregate", agg_next, agg_free, agg_explain, NULL};
 
 tb_rc tb_agg_output_schema(tb_schema *schema, uint32_t n_groups, tb_expr **group_exprs,
                            const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,

@@ -901,7 +901,7 @@ static tb_rc hj_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt hj_vt = {"hash join", hj_next, hj_free, hj_explain};
+static const tb_op_vt hj_vt = {"hash join", hj_next, hj_free, hj_explain, NULL};
 
 /* Schema of left + right columns with the nullability the join type implies. */
 static tb_schema *join_schema(const tb_schema *ls, const tb_schema *rs, tb_join_type type,

@@ -31,6 +31,24 @@ void tb_op_free(tb_op *op)
     tb_free(op);
 }
 
+tb_rc tb_op_rescan(tb_op *op, tb_err *err)
+{
+    if (op->vt->rescan == NULL)
+        return TB_ERRF(err, TB_E_UNSUPPORTED, "operator %s cannot be re-executed", op->vt->name);
+    return op->vt->rescan(op, err);
+}
+
+/* Rescan every child (operators whose own state is none or reset by the caller). */
+tb_rc tb_op_rescan_children(tb_op *op, tb_err *err)
+{
+    for (uint32_t i = 0; i < op->n_children; i++) {
+        tb_rc rc = tb_op_rescan(op->children[i], err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    return TB_OK;
+}
+
 static tb_rc explain_rec(tb_op *op, tb_buf *buf, int depth)
 {
     tb_rc rc = TB_OK;
@@ -110,7 +128,7 @@ static tb_rc scan_explain(tb_op *op, tb_buf *buf)
     return rc == TB_OK ? explain_cols(op->schema, buf) : rc;
 }
 
-static const tb_op_vt scan_vt = {"scan", scan_next, scan_free, scan_explain};
+static const tb_op_vt scan_vt = {"scan", scan_next, scan_free, scan_explain, NULL};
 
 tb_rc tb_op_scan_new(tb_source *src, tb_op **out, tb_err *err)
 {
@@ -218,7 +236,7 @@ static tb_rc values_explain(tb_op *op, tb_buf *buf)
     return tb_buf_printf(buf, "%u rows", v->n_rows);
 }
 
-static const tb_op_vt values_vt = {"values", values_next, values_free, values_explain};
+static const tb_op_vt values_vt = {"values", values_next, values_free, values_explain, NULL};
 
 tb_rc tb_op_values_new(const tb_schema *schema, uint32_t n_rows, tb_expr **exprs, tb_op **out,
                        tb_err *err)
@@ -333,7 +351,7 @@ static tb_rc filter_explain(tb_op *op, tb_buf *buf)
     return tb_expr_format(f->pred, op->children[0]->schema, buf);
 }
 
-static const tb_op_vt filter_vt = {"filter", filter_next, filter_free, filter_explain};
+static const tb_op_vt filter_vt = {"filter", filter_next, filter_free, filter_explain, NULL};
 
 tb_rc tb_op_filter_new(tb_op *child, tb_expr *pred, tb_op **out, tb_err *err)
 {
@@ -421,7 +439,7 @@ static tb_rc project_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt project_vt = {"project", project_next, project_free, project_explain};
+static const tb_op_vt project_vt = {"project", project_next, project_free, project_explain, NULL};
 
 tb_rc tb_op_project_new(tb_op *child, uint32_t n, tb_expr **exprs, const char **names, tb_op **out,
                         tb_err *err)
@@ -535,7 +553,7 @@ static tb_rc limit_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt limit_vt = {"limit", limit_next, limit_free, limit_explain};
+static const tb_op_vt limit_vt = {"limit", limit_next, limit_free, limit_explain, NULL};
 
 tb_rc tb_op_limit_new(tb_op *child, int64_t limit, int64_t offset, tb_op **out, tb_err *err)
 {
@@ -590,7 +608,7 @@ static tb_rc union_next(tb_op *op, tb_batch **out, tb_err *err)
     return TB_OK;
 }
 
-static const tb_op_vt union_vt = {"union all", union_next, NULL, NULL};
+static const tb_op_vt union_vt = {"union all", union_next, NULL, NULL, NULL};
 
 tb_rc tb_op_union_all_new(uint32_t n, tb_op **children, tb_op **out, tb_err *err)
 {

@@ -214,7 +214,7 @@ static tb_rc hop_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt hop_vt = {"hop", hop_next, hop_free, hop_explain};
+static const tb_op_vt hop_vt = {"hop", hop_next, hop_free, hop_explain, NULL};
 
 tb_rc tb_op_hop_new(tb_op *child, tb_expr *time, int64_t slide_us, int64_t size_us,
                     int64_t offset_us, const char *start_name, const char *end_name, tb_op **out,

@@ -291,7 +291,7 @@ static tb_rc nl_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt nl_vt = {"nested loop join", nl_next, nl_free, nl_explain};
+static const tb_op_vt nl_vt = {"nested loop join", nl_next, nl_free, nl_explain, NULL};
 
 static tb_schema *pair_schema(const tb_schema *ls, const tb_schema *rs, tb_join_type type,
                               bool pairs)

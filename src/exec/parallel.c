@@ -190,7 +190,7 @@ static tb_rc mscan_explain(tb_op *op, tb_buf *buf)
     return rc == TB_OK ? tb_buf_putc(buf, ')') : rc;
 }
 
-static const tb_op_vt mscan_vt = {"parallel scan", mscan_next, mscan_free, mscan_explain};
+static const tb_op_vt mscan_vt = {"parallel scan", mscan_next, mscan_free, mscan_explain, NULL};
 
 tb_rc tb_op_morsel_scan_new(tb_morsel_queue *q, uint32_t worker, tb_op **out, tb_err *err)
 {
@@ -375,7 +375,7 @@ static tb_rc pagg_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt pagg_vt = {"parallel hash aggregate", pagg_next, pagg_free, pagg_explain};
+static const tb_op_vt pagg_vt = {"parallel hash aggregate", pagg_next, pagg_free, pagg_explain, NULL};
 
 tb_rc tb_op_parallel_agg_new(tb_morsel_queue *q, uint32_t n_workers, tb_op **pipes,
                              uint32_t n_groups, tb_expr **group_exprs, const char **group_names,

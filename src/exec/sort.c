@@ -643,7 +643,7 @@ static tb_rc sort_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt sort_vt = {"sort", sort_next, sort_free, sort_explain};
+static const tb_op_vt sort_vt = {"sort", sort_next, sort_free, sort_explain, NULL};
 
 tb_rc tb_op_sort_new(tb_op *child, uint32_t n_keys, const tb_sortkey *keys, int64_t limit,
                      tb_op **out, tb_err *err)

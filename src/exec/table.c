@@ -368,7 +368,7 @@ static tb_rc tscan_explain(tb_op *op, tb_buf *buf)
     return rc == TB_OK ? tb_buf_putc(buf, ')') : rc;
 }
 
-static const tb_op_vt tscan_vt = {"scan", tscan_next, tscan_free, tscan_explain};
+static const tb_op_vt tscan_vt = {"scan", tscan_next, tscan_free, tscan_explain, NULL};
 
 tb_rc tb_table_scan_new(tb_table *table, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err)
 {

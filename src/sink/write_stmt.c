@@ -921,7 +921,7 @@ static tb_rc drel_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, 
 
 static int64_t drel_estimate(void *ud) { return ((delta_rel *)ud)->est_rows; }
 
-static const tb_connector_vt delta_rel_vt = {"delta", drel_open, drel_free, drel_estimate};
+static const tb_connector_vt delta_rel_vt = {"delta", drel_open, drel_free, drel_estimate, NULL};
 
 /* The delta_rel behind a catalog name, or NULL when it is something else. */
 static delta_rel *find_drel(tb_db *db, const char *name)

@@ -204,7 +204,7 @@ static tb_rc apply_explain(tb_op *op, tb_buf *buf)
                          kinds[a->ap], op->schema->fields[op->schema->n - 1].name);
 }
 
-static const tb_op_vt apply_vt = {"apply", apply_next, apply_free, apply_explain};
+static const tb_op_vt apply_vt = {"apply", apply_next, apply_free, apply_explain, NULL};
 
 /* Column ids referenced by the subquery tree. */
 static void refs(const lnode *n, uint64_t *set)

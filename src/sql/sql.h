@@ -62,6 +62,14 @@ typedef struct tb_connector_vt {
     /* Optional: estimated row count for join planning; NULL or < 0 means unbounded
      * (a stream): the planner then never makes it the build side of a hash join. */
     int64_t (*estimate_rows)(void *ud);
+    /* Optional: a token that changes when the relation's content changes (files
+     * replaced, a new Delta version, rows written), so that a continuous query keeping
+     * what it built from the relation (a join's hash table) knows when to build again.
+     * Checked once per micro-batch: cheap (stat calls, a directory listing, a counter),
+     * never a read of the data. A connector that binds its content at declaration (a
+     * Delta snapshot, a list of files) takes the new content when the token changed, so
+     * that the next open() reads it. NULL: the content never changes. */
+    tb_rc (*version)(void *ud, uint64_t *out_version, tb_err *err);
 } tb_connector_vt;
 
 /* What tb_catalog_lookup reports. Pointers are owned by the catalog and valid until

@@ -454,7 +454,7 @@ static int64_t fc_estimate(void *ud)
     return fc->tf->estimate_rows != NULL ? fc->tf->estimate_rows(fc->state) : 1000000;
 }
 
-static const tb_connector_vt file_vt = {"file", fc_open, fc_free, fc_estimate};
+static const tb_connector_vt file_vt = {"file", fc_open, fc_free, fc_estimate, NULL};
 
 bool tb_sql_is_file_connector(const tb_connector_vt *vt, const void *ud, const char **tf_name)
 {

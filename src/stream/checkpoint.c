@@ -269,8 +269,14 @@ static json_t *offsets_json(const tb_ckpt_offsets *off)
             return NULL;
         }
     }
-    return json_pack("{s:I, s:I, s:o}", "batch", (json_int_t)off->batch, "watermark_us",
-                     (json_int_t)off->watermark_us, "files", files);
+    json_t *doc = json_pack("{s:I, s:I, s:o}", "batch", (json_int_t)off->batch,
+                            "watermark_us", (json_int_t)off->watermark_us, "files", files);
+    if (doc != NULL && off->sources != NULL &&
+        json_object_set(doc, "sources", off->sources) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
 }
 
 /* Fill off from a parsed offsets record. keep_state: copy the state into off->state. */
@@ -286,6 +292,11 @@ static tb_rc offsets_from(const char *name, json_t *doc, const char *state, size
                        name);
     off->batch = json_integer_value(batch);
     off->watermark_us = json_integer_value(wm);
+    json_t *sources = json_object_get(doc, "sources");
+    if (sources != NULL && !json_is_object(sources))
+        return TB_ERRF(err, TB_E_CORRUPT, "checkpoint: %s: sources is not an object", name);
+    json_decref(off->sources);
+    off->sources = json_incref(sources);
     if (commit != NULL) {
         if (!json_is_integer(commit) || json_integer_value(commit) != off->batch - 1 ||
             state == NULL)
@@ -331,6 +342,7 @@ void tb_ckpt_offsets_clear(tb_ckpt_offsets *off)
 {
     tb_strlist_free(&off->files);
     tb_free(off->state);
+    json_decref(off->sources);
     memset(off, 0, sizeof(*off));
 }
 
@@ -592,6 +604,12 @@ static tb_rc load_record(void *ud, json_t *doc, const char *state, size_t slen, 
         if (b > ckpt->compact) {
             line = json_pack("{s:I, s:I, s:O}", "batch", (json_int_t)b, "watermark_us",
                              (json_int_t)wm, "files", json_object_get(doc, "files"));
+            json_t *sources = json_object_get(doc, "sources");
+            if (line != NULL && sources != NULL &&
+                json_object_set(line, "sources", sources) != 0) {
+                json_decref(line);
+                line = NULL;
+            }
             if (line == NULL)
                 return tb_err_nomem(err);
         }

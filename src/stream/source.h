@@ -64,6 +64,22 @@ struct tb_ssrc {
     char *name;        /* the stream table's name */
     tb_schema *schema; /* declared columns (owned) */
     tb_ssrc_stats stats;
+    /* Set by the runtime before each open() (added for the bad-records files, which
+     * name the batch and, when several queries read one stream table, the query): */
+    int64_t batch;     /* the batch being read; -1 when the input is not a batch being
+                          checkpointed (a batch query over the stream table, or a committed
+                          batch re-read to rebuild a view at restart): no side effects
+                          (no bad-records file), and input gone since may be skipped with
+                          a warning */
+    const char *query; /* the continuous query, when several read this stream; or NULL */
+    /* Set by the runtime before plan(): the once trigger's single batch takes all the
+     * input available, ignoring the per-trigger limits (as Spark's Trigger.Once). */
+    bool plan_all;
+    /* Set by the source in create(): reading a batch writes files (bad records), which
+     * must not appear before the batch's offsets are durable: the runtime then never
+     * defers the checkpoint's sync. The source makes them durable before its operator
+     * returns its end (before anything of the batch commits). */
+    bool writes_files;
 };
 
 typedef struct tb_ssrc_args {

@@ -148,7 +148,7 @@ static tb_rc sagg_explain(tb_op *op, tb_buf *buf)
                          (unsigned long long)tb_hashagg_groups(a->state->ha));
 }
 
-static const tb_op_vt sagg_vt = {"stream aggregate", sagg_next, sagg_free, sagg_explain};
+static const tb_op_vt sagg_vt = {"stream aggregate", sagg_next, sagg_free, sagg_explain, NULL};
 
 tb_rc tb_sagg_op_new(tb_sagg **state, tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
                      const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,

@@ -1,0 +1,836 @@
+/*
+ * job.c - the statements of a streaming job: stream sources, continuous queries
+ * (materialized views, INSERT INTO a sink), sink declarations; everything else goes to
+ * tb_db_exec. Also the stream's lifecycle (new, free).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "format/delta.h"
+#include "sink/write_stmt.h"
+#include "stream/stream_int.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+const char *tb_stream_kv_get(const tb_strlist *kv, const char *key)
+{
+    for (size_t i = 0; i + 1 < kv->n; i += 2)
+        if (tb_str_ieq(kv->items[i], key))
+            return kv->items[i + 1];
+    return NULL;
+}
+
+bool tb_stream_parse_duration(const char *s, int64_t *out_ms)
+{
+    tb_interval iv;
+    if (s == NULL)
+        return false;
+    size_t n = strlen(s);
+    if (n > 2 && strcmp(s + n - 2, "ms") == 0 && s[n - 3] >= '0' && s[n - 3] <= '9') {
+        char *end = NULL;
+        double v = strtod(s, &end);
+        if (end != s + n - 2 || v < 0)
+            return false;
+        *out_ms = (int64_t)v;
+        return true;
+    }
+    if (!tb_parse_interval(s, n, &iv))
+        return false;
+    int64_t us = tb_interval_micros(iv);
+    if (us < 0)
+        return false;
+    *out_ms = us / 1000;
+    return true;
+}
+
+/* The relation named by a window table function in FROM, hop(sales, ...) or
+ * tumble(sales, ...): a column reference to the binder, a relation here. */
+static tb_rc window_relation(const PgQuery__RangeFunction *rf, tb_strlist *out)
+{
+    if (rf->n_functions != 1)
+        return TB_OK;
+    const PgQuery__Node *fn = rf->functions[0];
+    if (fn != NULL && fn->node_case == PG_QUERY__NODE__NODE_LIST && fn->list->n_items > 0)
+        fn = fn->list->items[0];
+    if (fn == NULL || fn->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
+        return TB_OK;
+    const PgQuery__FuncCall *fc = fn->func_call;
+    const PgQuery__Node *last = fc->n_funcname > 0 ? fc->funcname[fc->n_funcname - 1] : NULL;
+    if (last == NULL || last->node_case != PG_QUERY__NODE__NODE_STRING ||
+        (!tb_str_ieq(last->string->sval, "hop") && !tb_str_ieq(last->string->sval, "tumble")))
+        return TB_OK;
+    if (fc->n_args < 1 || fc->args[0]->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
+        return TB_OK;
+    const PgQuery__ColumnRef *cr = fc->args[0]->column_ref;
+    if (cr->n_fields != 1 || cr->fields[0]->node_case != PG_QUERY__NODE__NODE_STRING)
+        return TB_OK;
+    return tb_strlist_push(out, cr->fields[0]->string->sval) != TB_OK ? TB_E_NOMEM : TB_OK;
+}
+
+/* Collect relation names (RangeVar.relname) anywhere in a protobuf message tree. */
+static tb_rc collect_relations(const ProtobufCMessage *m, tb_strlist *out)
+{
+    if (m == NULL)
+        return TB_OK;
+    if (m->descriptor == &pg_query__range_var__descriptor) {
+        const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *)m;
+        if (rv->relname != NULL && tb_strlist_push(out, rv->relname) != TB_OK)
+            return TB_E_NOMEM;
+    }
+    if (m->descriptor == &pg_query__range_function__descriptor &&
+        window_relation((const PgQuery__RangeFunction *)m, out) != TB_OK)
+        return TB_E_NOMEM;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *base = (const char *)m;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            if (*(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
+                continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(const void *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *arr =
+                *(ProtobufCMessage *const *const *)(const void *)(base + f->offset);
+            for (size_t k = 0; k < n; k++)
+                if (collect_relations(arr[k], out) != TB_OK)
+                    return TB_E_NOMEM;
+        } else {
+            const ProtobufCMessage *sub =
+                *(const ProtobufCMessage *const *)(const void *)(base + f->offset);
+            if (collect_relations(sub, out) != TB_OK)
+                return TB_E_NOMEM;
+        }
+    }
+    return TB_OK;
+}
+
+/*
+ * The stream a query reads, found after binding (views and CTEs expanded): the stream
+ * tables of the stream scans in its plan. *out_tab NULL: none (a static query). Two
+ * different streams: an error at pos naming both.
+ */
+static tb_rc stream_of(tb_stream *st, const char *text, const PgQuery__Node *select,
+                       const char *what, int pos, stream_tab **out_tab, tb_err *err)
+{
+    tb_plan *plan = NULL;
+    stream_tab *tabs[2] = {NULL, NULL};
+    *out_tab = NULL;
+    tb_rc rc = tb_sql_plan_node(st->db, text, select, NULL, &plan, err);
+    if (rc != TB_OK)
+        return rc;
+    uint32_t n = tb_sscan_tables(plan->root, tabs, 2);
+    tb_plan_free(plan);
+    if (n > 1)
+        return TB_ERRPOS(err, TB_E_UNSUPPORTED, pos,
+                         "%s reads two streams (%s, %s): joins of two streams are not "
+                         "supported; join a stream with static tables",
+                         what, tabs[0]->name, tabs[1]->name);
+    *out_tab = tabs[0];
+    return TB_OK;
+}
+
+static cq *find_cq(tb_stream *st, const char *name)
+{
+    for (size_t i = 0; i < st->n_cqs; i++)
+        if (st->cqs[i]->mv != NULL && strcmp(st->cqs[i]->name, name) == 0)
+            return st->cqs[i];
+    return NULL;
+}
+
+static struct decl *find_decl(tb_stream *st, const char *name)
+{
+    for (size_t i = 0; i < st->n_decls; i++)
+        if (strcmp(st->decls[i].name, name) == 0)
+            return &st->decls[i];
+    return NULL;
+}
+
+/* Statement text with runs of white space folded (the checkpoint's query identity). */
+static char *normalise(const char *sql, int off, int len)
+{
+    if (len <= 0)
+        len = (int)strlen(sql + off);
+    char *out = tb_malloc((size_t)len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t j = 0;
+    bool space = false;
+    for (int i = 0; i < len; i++) {
+        char c = sql[off + i];
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+            space = j > 0;
+            continue;
+        }
+        if (space)
+            out[j++] = ' ';
+        space = false;
+        out[j++] = c;
+    }
+    while (j > 0 && out[j - 1] == ';')
+        j--;
+    out[j] = '\0';
+    return out;
+}
+
+static out_mode parse_mode(const char *s, bool *ok)
+{
+    *ok = true;
+    if (s == NULL)
+        return MODE_DEFAULT;
+    if (tb_str_ieq(s, "complete"))
+        return MODE_COMPLETE;
+    if (tb_str_ieq(s, "append"))
+        return MODE_APPEND;
+    if (tb_str_ieq(s, "update"))
+        return MODE_UPDATE;
+    *ok = false;
+    return MODE_DEFAULT;
+}
+
+/* ---------------------------------------------------------------- aggregate hook */
+
+/*
+ * A group key that is a window column of hop() or tumble() in FROM (window_start or
+ * window_end, passed up from the hop operator under the aggregate by name): *to_end is
+ * the distance from its value to the window's end (the size for the start, 0 for the
+ * end). Renamed on the way (a subquery's alias), it is not recognised.
+ */
+static bool window_column(const tb_op *child, const tb_expr *e, int64_t *to_end)
+{
+    if (e->kind != TB_EX_COL || e->type.id != TB_T_TIMESTAMP || e->col < 0 ||
+        (uint32_t)e->col >= child->schema->n)
+        return false;
+    return tb_op_hop_column(child, child->schema->fields[e->col].name, to_end);
+}
+
+tb_rc tb_cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
+                         const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
+                         const char **agg_names, tb_op **out, tb_err *err)
+{
+    cq *q = ud;
+    q->is_agg = true;
+    q->win_group = -1;
+    for (uint32_t g = 0; g < n_groups; g++) {
+        const tb_expr *e = group_exprs[g];
+        int64_t to_end = 0;
+        if (window_column(child, e, &to_end)) {
+            q->win_group = (int)g;
+            q->win_size_us = to_end;
+            if (q->win_name == NULL && group_names != NULL && group_names[g] != NULL)
+                q->win_name = tb_strdup(group_names[g]);
+            break;
+        }
+        if (e->kind != TB_EX_CALL || e->fn_name == NULL || e->type.id != TB_T_TIMESTAMP)
+            continue;
+        const tb_expr *iv = NULL;
+        bool end = false;
+        if ((strcmp(e->fn_name, "tumble") == 0 || strcmp(e->fn_name, "tumble_start") == 0 ||
+             (end = strcmp(e->fn_name, "tumble_end") == 0)) &&
+            e->n_args >= 2)
+            iv = e->args[1];
+        else if (strcmp(e->fn_name, "date_bin") == 0 && e->n_args >= 2)
+            iv = e->args[0];
+        if (iv != NULL && iv->kind == TB_EX_CONST && !iv->value.is_null &&
+            iv->type.id == TB_T_INTERVAL) {
+            q->win_group = (int)g;
+            q->win_size_us = end ? 0 : tb_interval_micros(iv->value.u.iv);
+            if (q->win_name == NULL && group_names != NULL && group_names[g] != NULL)
+                q->win_name = tb_strdup(group_names[g]);
+            break;
+        }
+    }
+    tb_rc rc = tb_sagg_op_new(&q->agg, child, n_groups, group_exprs, group_names, n_aggs, aggs,
+                              agg_names, q->restore, q->restore_len, out, err);
+    if (rc == TB_OK && q->restore != NULL) {
+        tb_free(q->restore);
+        q->restore = NULL;
+        q->restore_len = 0;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- job statements */
+
+static tb_rc exec_plain(tb_stream *st, const char *sql, int off, int len, tb_err *err)
+{
+    char *text = tb_strndup(sql + off, len > 0 ? (size_t)len : strlen(sql + off));
+    if (text == NULL)
+        return tb_err_nomem(err);
+    tb_rc rc = tb_db_exec(st->db, text, NULL);
+    if (rc != TB_OK) {
+        const tb_err *e = tb_db_last_error(st->db);
+        *err = *e;
+        if (err->pos >= 0)
+            err->pos += off;
+        if (err->code == TB_OK)
+            err->code = rc;
+    }
+    tb_free(text);
+    return rc;
+}
+
+static tb_rc cq_open_checkpoint(tb_stream *st, cq *q, tb_err *err)
+{
+    tb_buf dir = {0};
+    if (tb_buf_printf(&dir, "%s/%s", st->ckpt_root, q->name) != TB_OK)
+        return tb_err_nomem(err);
+    for (char *p = dir.data + strlen(st->ckpt_root) + 1; *p; p++)
+        if (*p == ' ' || *p == '/')
+            *p = '_';
+    tb_rc rc = tb_ckpt_open(dir.data, q->query_text, &q->ckpt, err);
+    tb_buf_free(&dir);
+    return rc;
+}
+
+static void cq_free(cq *q)
+{
+    if (q == NULL)
+        return;
+    for (size_t i = 0; i < q->n_sinks; i++) {
+        tb_sink_free(q->sinks[i].sink);
+        tb_free(q->sinks[i].table);
+    }
+    tb_free(q->sinks);
+    tb_sagg_free(q->agg);
+    tb_free(q->restore);
+    tb_table_free(q->emitted);
+    tb_buf_free(&q->emitted_csv);
+    tb_schema_free(q->out_schema);
+    tb_ckpt_free(q->ckpt);
+    if (q->src != NULL)
+        q->src->vt->free(q->src);
+    tb_free(q->prev_hashes);
+    tb_free(q->win_name);
+    tb_free(q->query_text);
+    tb_free(q->name);
+    tb_free(q);
+}
+
+/* A continuous query over `src`: name is the view (or NULL for an INSERT pipeline). */
+static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
+                       const PgQuery__Node *select, stream_tab *tab, const char *stmt_text,
+                       int pos, cq **out, tb_err *err)
+{
+    tb_rc rc;
+    tb_plan *plan = NULL;
+    cq *q = tb_calloc(1, sizeof(*q));
+    *out = NULL;
+    if (q == NULL)
+        return tb_err_nomem(err);
+    q->st = st;
+    q->tab = tab;
+    tab->n_readers++;
+    q->select = select;
+    q->text = text;
+    q->win_group = -1;
+    q->win_out_col = -1;
+    q->watermark = TB_WATERMARK_NONE;
+    q->pending_commit = -1;
+    q->name = tb_strdup(name);
+    q->query_text = tb_strdup(stmt_text);
+    if (q->name == NULL || q->query_text == NULL) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
+    /* Its own instance of the source: its position is the query's. */
+    tb_ssrc_args args = {.name = tab->name, .kv = &tab->kv, .schema = tab->schema,
+                         .query_id = q->name, .batch = 0};
+    rc = tab->vt->create(&args, &q->src, err);
+    if (rc != TB_OK)
+        goto fail;
+    q->src->batch = -1;
+    /* Plan once with no input: output schema, aggregate or not, window column. */
+    tb_plan_opts popts = {.make_agg = tb_cq_make_agg, .ud = q};
+    rc = tb_sql_plan_node(st->db, text, select, &popts, &plan, err);
+    if (rc != TB_OK)
+        goto fail;
+    q->out_schema = tb_schema_copy(plan->root->schema);
+    if (q->out_schema == NULL) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
+    tb_plan_free(plan);
+    plan = NULL;
+    /* A fresh state per run: the planning pass above made one without input. */
+    tb_sagg_free(q->agg);
+    q->agg = NULL;
+    q->mode = q->is_agg ? MODE_COMPLETE : MODE_APPEND;
+    if (q->is_agg && tab->wm_col >= 0 && q->win_group >= 0) {
+        /* The output column carrying the window start: the group's own name, else
+         * "window_start", else the only timestamp column of the output. */
+        if (q->win_name != NULL)
+            q->win_out_col = tb_schema_find(q->out_schema, q->win_name);
+        if (q->win_out_col < 0)
+            q->win_out_col = tb_schema_find(q->out_schema, "window_start");
+        for (uint32_t i = 0; q->win_out_col < 0 && i < q->out_schema->n; i++) {
+            if (q->out_schema->fields[i].type.id != TB_T_TIMESTAMP)
+                continue;
+            bool only = true;
+            for (uint32_t k = i + 1; k < q->out_schema->n; k++)
+                only &= q->out_schema->fields[k].type.id != TB_T_TIMESTAMP;
+            if (only)
+                q->win_out_col = (int)i;
+            break;
+        }
+        if (q->win_out_col < 0 || q->out_schema->fields[q->win_out_col].type.id != TB_T_TIMESTAMP)
+            tb_log(TB_LOG_WARN,
+                   "%s: the window start is not an output column; windows are kept, not "
+                   "finalised (state grows with time)",
+                   name);
+        else
+            q->mode = MODE_APPEND; /* windows are finalised and evicted by the watermark */
+    }
+    if (q->mode == MODE_APPEND && q->is_agg &&
+        (q->emitted = tb_table_new(q->out_schema)) == NULL) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
+    rc = cq_open_checkpoint(st, q, err);
+    if (rc != TB_OK)
+        goto fail;
+    if (tb_grow((void **)&st->cqs, &(size_t){st->n_cqs}, st->n_cqs + 1, sizeof(void *)) !=
+        TB_OK) {
+        rc = tb_err_nomem(err);
+        goto fail;
+    }
+    st->cqs[st->n_cqs++] = q;
+    *out = q;
+    return TB_OK;
+fail:
+    if (rc != TB_OK && err->pos < 0)
+        err->pos = pos;
+    tb_plan_free(plan);
+    tab->n_readers--;
+    cq_free(q);
+    return rc;
+}
+
+static tb_rc create_mv(tb_stream *st, const char *name, const char *text,
+                       const PgQuery__Node *select, stream_tab *tab, const char *stmt_text,
+                       int pos, tb_err *err)
+{
+    cq *q = NULL;
+    tb_rc rc = create_cq(st, name, text, select, tab, stmt_text, pos, &q, err);
+    if (rc != TB_OK)
+        return rc;
+    tb_table *mv = tb_table_new(q->out_schema);
+    if (mv == NULL)
+        return tb_err_nomem(err);
+    rc = tb_catalog_add_table(st->db, name, mv, err);
+    if (rc != TB_OK) {
+        tb_table_free(mv);
+        err->pos = pos;
+        return rc;
+    }
+    q->mv = mv;
+    return TB_OK;
+}
+
+/* A static materialized view (no stream): computed once, kept as a memory table. */
+static tb_rc create_static_mv(tb_stream *st, const char *name, const char *text,
+                              const PgQuery__Node *select, tb_err *err)
+{
+    tb_plan *plan = NULL;
+    tb_rc rc = tb_sql_plan_node(st->db, text, select, NULL, &plan, err);
+    if (rc != TB_OK)
+        return rc;
+    tb_table *t = tb_table_new(plan->root->schema);
+    if (t == NULL)
+        rc = tb_err_nomem(err);
+    while (rc == TB_OK) {
+        tb_batch *b = NULL;
+        rc = tb_op_next(plan->root, &b, err);
+        if (rc != TB_OK || b == NULL)
+            break;
+        rc = tb_table_append(t, b, err);
+    }
+    tb_plan_free(plan);
+    if (rc == TB_OK)
+        rc = tb_catalog_add_table(st->db, name, t, err);
+    if (rc != TB_OK)
+        tb_table_free(t);
+    return rc;
+}
+
+static bool is_select_star(const PgQuery__Node *sel)
+{
+    if (sel == NULL || sel->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+        return false;
+    const PgQuery__SelectStmt *s = sel->select_stmt;
+    if (s->n_target_list != 1 || s->n_from_clause != 1 || s->where_clause != NULL ||
+        s->n_group_clause != 0)
+        return false;
+    const PgQuery__Node *t = s->target_list[0];
+    if (t->node_case != PG_QUERY__NODE__NODE_RES_TARGET || t->res_target->val == NULL ||
+        t->res_target->val->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
+        return false;
+    const PgQuery__ColumnRef *cr = t->res_target->val->column_ref;
+    return cr->n_fields == 1 && cr->fields[0]->node_case == PG_QUERY__NODE__NODE_A_STAR;
+}
+
+static tb_rc attach_sink(cq *q, struct decl *d, int pos, tb_err *err)
+{
+    const char *connector = tb_stream_kv_get(&d->kv, "connector");
+    bool ok;
+    out_mode mode = parse_mode(tb_stream_kv_get(&d->kv, "output_mode"), &ok);
+    if (!ok)
+        return TB_ERRPOS(err, TB_E_SQL, pos,
+                         "sink \"%s\": output_mode must be complete, append or update", d->name);
+    if (mode == MODE_DEFAULT)
+        mode = q->is_agg && q->mode != MODE_APPEND ? MODE_COMPLETE : MODE_APPEND;
+    if (mode == MODE_COMPLETE && !q->is_agg)
+        return TB_ERRPOS(err, TB_E_SQL, pos,
+                         "sink \"%s\": complete output mode needs an aggregation (the query "
+                         "has none); use append",
+                         d->name);
+    if (mode == MODE_APPEND && q->is_agg && q->mode != MODE_APPEND)
+        return TB_ERRPOS(err, TB_E_SQL, pos,
+                         "sink \"%s\": append output mode on an aggregation needs a watermark on "
+                         "the source (WITH (watermark = 'ts - 10 seconds')) and the window start "
+                         "in the output; use complete or update",
+                         d->name);
+    const tb_schema *schema = q->out_schema;
+    if (d->schema != NULL && d->schema->n > 0) {
+        if (d->schema->n != schema->n)
+            return TB_ERRPOS(err, TB_E_SQL, pos,
+                             "sink \"%s\" has %u columns, the query gives %u", d->name,
+                             d->schema->n, schema->n);
+        for (uint32_t i = 0; i < schema->n; i++) {
+            if (!tb_type_eq(d->schema->fields[i].type, schema->fields[i].type)) {
+                char a[64], b[64];
+                return TB_ERRPOS(err, TB_E_TYPE, pos,
+                                 "sink \"%s\": column \"%s\" is %s, the query gives %s",
+                                 d->name, d->schema->fields[i].name,
+                                 tb_type_name(d->schema->fields[i].type, a, sizeof(a)),
+                                 tb_type_name(schema->fields[i].type, b, sizeof(b)));
+            }
+        }
+        schema = d->schema;
+    }
+    tb_sink *sink = NULL;
+    tb_sink_open_fn open = tb_sink_lookup(connector);
+    if (open == NULL) {
+        char names[256];
+        tb_sink_connectors(names, sizeof(names));
+        return TB_ERRPOS(err, TB_E_UNSUPPORTED, pos,
+                         "sink \"%s\": connector '%s' cannot receive a stream (%s)", d->name,
+                         connector ? connector : "", names);
+    }
+    tb_sink_args args = {.table = d->name,
+                         .kv = &d->kv,
+                         .schema = schema,
+                         .query_id = tb_ckpt_id(q->ckpt),
+                         .mode = mode == MODE_COMPLETE ? TB_OUT_COMPLETE
+                                 : mode == MODE_UPDATE ? TB_OUT_UPDATE
+                                                       : TB_OUT_APPEND};
+    tb_rc rc = open(&args, &sink, err);
+    if (rc != TB_OK) {
+        err->pos = pos;
+        return rc;
+    }
+    if (tb_grow((void **)&q->sinks, &(size_t){q->n_sinks}, q->n_sinks + 1, sizeof(sink_ref)) !=
+        TB_OK) {
+        tb_sink_free(sink);
+        return tb_err_nomem(err);
+    }
+    q->sinks[q->n_sinks].sink = sink;
+    q->sinks[q->n_sinks].mode = mode;
+    q->sinks[q->n_sinks].table = tb_strdup(d->name);
+    q->n_sinks++;
+    return TB_OK;
+}
+
+static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *raw,
+                      tb_err *err)
+{
+    const PgQuery__Node *node = raw->stmt;
+    int off = raw->stmt_location;
+    int len = raw->stmt_len;
+    tb_rc rc = TB_OK;
+    tb_strlist kv = {0}, rels = {0};
+    char *norm = NULL;
+
+    /* A statement's location includes the blanks and comments after the previous one:
+     * skip them, so errors point at the statement and the checkpoint's query identity
+     * does not change with a comment above it. */
+    for (;;) {
+        int skip = 0;
+        while (text[off + skip] == ' ' || text[off + skip] == '\t' ||
+               text[off + skip] == '\n' || text[off + skip] == '\r')
+            skip++;
+        if (text[off + skip] == '-' && text[off + skip + 1] == '-')
+            while (text[off + skip] != '\0' && text[off + skip] != '\n')
+                skip++;
+        if (skip == 0 || (len > 0 && skip >= len))
+            break;
+        off += skip;
+        if (len > 0)
+            len -= skip;
+    }
+
+    if (node->node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
+        const char *name = node->create_stmt->relation->relname;
+        rc = tb_sql_stmt_options(node, &kv, err);
+        if (rc != TB_OK)
+            goto done;
+        const char *connector = tb_stream_kv_get(&kv, "connector");
+        /* A files table is a stream source, unless it names an output mode: then it is
+         * a sink (files written per batch), as `INSERT INTO` it will use it. `mode` is
+         * the CSV parse mode of a source (permissive, dropmalformed, failfast). */
+        bool files_sink = connector != NULL && tb_str_ieq(connector, "files") &&
+                          tb_stream_kv_get(&kv, "output_mode") != NULL;
+        const tb_ssrc_vt *svt = files_sink ? NULL : tb_ssrc_lookup(connector);
+        if (svt != NULL) {
+            stream_tab *tab = NULL;
+            rc = tb_stream_tab_create(st, node, name, svt, &kv, off, &tab, err);
+            if (rc == TB_OK && tb_grow((void **)&st->tabs, &(size_t){st->n_tabs}, st->n_tabs + 1,
+                                       sizeof(void *)) != TB_OK)
+                rc = tb_err_nomem(err);
+            if (rc == TB_OK)
+                st->tabs[st->n_tabs++] = tab;
+            goto done;
+        }
+        if (connector != NULL && (files_sink || (!tb_str_ieq(connector, "files") &&
+                                                 tb_sink_lookup(connector) != NULL))) {
+            if (find_decl(st, name) != NULL) {
+                rc = TB_ERRPOS(err, TB_E_EXISTS, off, "relation \"%s\" already exists", name);
+                goto done;
+            }
+            if (tb_grow((void **)&st->decls, &(size_t){st->n_decls}, st->n_decls + 1,
+                        sizeof(*st->decls)) != TB_OK) {
+                rc = tb_err_nomem(err);
+                goto done;
+            }
+            struct decl *d = &st->decls[st->n_decls];
+            memset(d, 0, sizeof(*d));
+            d->name = tb_strdup(name);
+            d->kv = kv;
+            kv = (tb_strlist){0};
+            if (d->name == NULL) {
+                rc = tb_err_nomem(err);
+                goto done;
+            }
+            st->n_decls++;
+            rc = tb_sql_create_schema(node, &d->schema, err);
+            /* A Delta table that exists already is also queryable by name. */
+            const char *path = tb_stream_kv_get(&d->kv, "path");
+            if (rc == TB_OK && tb_str_ieq(connector, "delta") && path != NULL &&
+                tb_sql_find_tablefunc("read_delta") != NULL) {
+                tb_delta_snapshot *snap = NULL;
+                tb_err e2;
+                tb_err_clear(&e2);
+                if (tb_delta_open(path, -1, &snap, &e2) == TB_OK) {
+                    tb_delta_snapshot_free(snap);
+                    if (exec_plain(st, text, off, len, &e2) != TB_OK)
+                        tb_log(TB_LOG_WARN, "delta table %s: %s", name, e2.msg);
+                }
+            }
+            goto done;
+        }
+        rc = exec_plain(st, text, off, len, err);
+        goto done;
+    }
+    if (node->node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT &&
+        node->create_table_as_stmt->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW) {
+        const PgQuery__CreateTableAsStmt *c = node->create_table_as_stmt;
+        const char *name = c->into->rel->relname;
+        if (collect_relations(&c->query->base, &rels) != TB_OK) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+        for (size_t i = 0; i < rels.n; i++) {
+            if (find_cq(st, rels.items[i]) != NULL) {
+                rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, off,
+                               "materialized view \"%s\" reads the streaming view \"%s\": views "
+                               "over streaming views are not supported yet",
+                               name, rels.items[i]);
+                goto done;
+            }
+        }
+        char what[300];
+        snprintf(what, sizeof(what), "materialized view \"%s\"", name);
+        stream_tab *src = NULL;
+        rc = stream_of(st, text, c->query, what, off, &src, err);
+        if (rc != TB_OK)
+            goto done;
+        if (src == NULL) {
+            rc = create_static_mv(st, name, text, c->query, err);
+            goto done;
+        }
+        norm = normalise(text, off, len);
+        if (norm == NULL) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+        rc = create_mv(st, name, text, c->query, src, norm, off, err);
+        goto done;
+    }
+    if (node->node_case == PG_QUERY__NODE__NODE_INSERT_STMT) {
+        const PgQuery__InsertStmt *ins = node->insert_stmt;
+        struct decl *d = find_decl(st, ins->relation->relname);
+        if (d == NULL || ins->select_stmt == NULL) {
+            rc = exec_plain(st, text, off, len, err);
+            goto done;
+        }
+        if (collect_relations(&ins->select_stmt->base, &rels) != TB_OK) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+        cq *q = NULL;
+        stream_tab *src = NULL;
+        for (size_t i = 0; i < rels.n && q == NULL; i++)
+            q = find_cq(st, rels.items[i]);
+        if (q == NULL) {
+            char what[300];
+            snprintf(what, sizeof(what), "INSERT INTO %s", d->name);
+            rc = stream_of(st, text, ins->select_stmt, what, off, &src, err);
+            if (rc != TB_OK)
+                goto done;
+        }
+        if (q != NULL) {
+            if (!is_select_star(ins->select_stmt)) {
+                rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, off,
+                               "a sink takes a streaming view's rows as they are: write "
+                               "INSERT INTO %s SELECT * FROM %s (shape the rows in the view)",
+                               d->name, q->name);
+                goto done;
+            }
+        } else if (src != NULL) {
+            norm = normalise(text, off, len);
+            if (norm == NULL) {
+                rc = tb_err_nomem(err);
+                goto done;
+            }
+            char qname[300];
+            snprintf(qname, sizeof(qname), "insert_into_%s", d->name);
+            rc = create_cq(st, qname, text, ins->select_stmt, src, norm, off, &q, err);
+            if (rc != TB_OK)
+                goto done;
+        } else { /* no stream read: a batch write (Delta), once per job and table */
+            rc = tb_write_insert_declared(st->db, text, off, len, node, &d->kv, d->schema, NULL,
+                                          err);
+            goto done;
+        }
+        rc = attach_sink(q, d, off, err);
+        goto done;
+    }
+    rc = exec_plain(st, text, off, len, err);
+done:
+    tb_free(norm);
+    tb_strlist_free(&kv);
+    tb_strlist_free(&rels);
+    return rc;
+}
+
+tb_rc tb_stream_exec(tb_stream *st, const char *sql, tb_err *err)
+{
+    if (tb_strlist_push(&st->texts, sql) != TB_OK)
+        return tb_err_nomem(err);
+    const char *text = st->texts.items[st->texts.n - 1];
+    PgQueryProtobufParseResult r = pg_query_parse_protobuf(text);
+    if (r.error != NULL) {
+        tb_rc rc = TB_ERRPOS(err, TB_E_SQL, r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1,
+                             "syntax error: %s", r.error->message);
+        pg_query_free_protobuf_parse_result(r);
+        return rc;
+    }
+    PgQuery__ParseResult *pr =
+        pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
+    pg_query_free_protobuf_parse_result(r);
+    if (pr == NULL)
+        return tb_err_nomem(err);
+    if (tb_grow((void **)&st->parses, &(size_t){st->n_parses}, st->n_parses + 1,
+                sizeof(void *)) != TB_OK) {
+        pg_query__parse_result__free_unpacked(pr, NULL);
+        return tb_err_nomem(err);
+    }
+    st->parses[st->n_parses++] = pr;
+    for (size_t i = 0; i < pr->n_stmts; i++) {
+        tb_rc rc = exec_one(st, text, pr->stmts[i], err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    return TB_OK;
+}
+
+uint32_t tb_stream_query_count(const tb_stream *st)
+{
+    return (uint32_t)st->n_cqs;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+void tb_stream_opts_default(tb_stream_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->trigger = TB_TRIGGER_INTERVAL;
+    opts->interval_ms = 1000;
+    opts->tick_every_ms = 5000;
+}
+
+tb_rc tb_stream_new(tb_db *db, const tb_stream_opts *opts, tb_stream **out, tb_err *err)
+{
+    tb_stream *st = tb_calloc(1, sizeof(*st));
+    *out = NULL;
+    if (st == NULL)
+        return tb_err_nomem(err);
+    st->db = db;
+    tb_sql_set_stmt_hook(db, tb_write_stmt_hook, NULL); /* COPY, Delta writes (batch) */
+    if (opts != NULL)
+        st->opts = *opts;
+    else
+        tb_stream_opts_default(&st->opts);
+    if (st->opts.checkpoint_dir != NULL) {
+        st->ckpt_root = tb_strdup(st->opts.checkpoint_dir);
+    } else {
+        char tmpl[] = "/tmp/tributary-checkpoint-XXXXXX";
+        if (mkdtemp(tmpl) == NULL) {
+            tb_free(st);
+            return TB_ERRF(err, TB_E_IO, "cannot create a temporary checkpoint directory: %s",
+                           strerror(errno));
+        }
+        st->ckpt_root = tb_strdup(tmpl);
+        st->ckpt_tmp = true;
+        tb_log(TB_LOG_INFO, "no --checkpoint given: using %s (a restart will not resume)",
+               tmpl);
+    }
+    if (st->ckpt_root == NULL) {
+        tb_free(st);
+        return tb_err_nomem(err);
+    }
+    *out = st;
+    return TB_OK;
+}
+
+void tb_stream_free(tb_stream *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->n_cqs; i++)
+        cq_free(st->cqs[i]);
+    tb_free(st->cqs);
+    for (size_t i = 0; i < st->n_decls; i++) {
+        tb_free(st->decls[i].name);
+        tb_strlist_free(&st->decls[i].kv);
+        tb_schema_free(st->decls[i].schema);
+    }
+    tb_free(st->decls);
+    for (size_t i = 0; i < st->n_parses; i++)
+        pg_query__parse_result__free_unpacked(st->parses[i], NULL);
+    tb_free(st->parses);
+    tb_free(st->tabs);
+    tb_strlist_free(&st->texts);
+    tb_free(st->ckpt_root);
+    tb_free(st);
+}
+

@@ -1,0 +1,720 @@
+/*
+ * runner.c - the micro-batch loop of continuous queries: running a batch with its
+ * checkpoint protocol, sinks, progress; triggers (tb_stream_run, tb_stream_step).
+ *
+ * One micro-batch of a continuous query (cq), batch id N:
+ *   1. input: the files of batch N's offsets if they exist uncommitted (a re-run after a
+ *      crash), else new files from the watcher; none -> no batch;
+ *   2. batch N's offsets (files + watermark) are appended to the checkpoint log before
+ *      anything reads them, in one durable record with the commit of batch N-1 and the
+ *      state after it (aggregate groups, watermark, emitted rows), which the cq holds
+ *      unchanged until now;
+ *   3. the query is planned with the stream table bound to exactly those files and
+ *      its top-level aggregate bound to the cq's persistent state (tb_sagg);
+ *   4. the result goes to the materialized view (memory) and every sink, which commit
+ *      batch N idempotently (Delta: txn {query id, N});
+ *   5. batch N's commit is pending: it rides on batch N+1's record, or is appended alone
+ *      (with the state) after IDLE_COMMIT_MS without a next batch, or at stop.
+ * A kill anywhere leaves either batch N committed or a batch re-run from the state after
+ * N-1 with the files of batch N's offsets: nothing lost, nothing repeated. So a batch
+ * costs one durable append (one fdatasync), not three atomic files (six fsyncs).
+ *
+ * Watermark (per source, `watermark = 'ts - 10 seconds'`): the max event time seen
+ * minus the delay, advanced after each batch. Rows older than the watermark at the
+ * start of a batch are dropped and counted. In append mode, a window is emitted once
+ * its end passes the watermark, and then evicted from the state.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "stream/stream_int.h"
+
+/*
+ * Crash points of a batch for the recovery tests (tb_crash_point, TB_FAULTS builds):
+ * TB_CRASH_AT="stream-POINT@N" kills the process when batch N (of the first query to get
+ * there) reaches POINT: "offsets" (its record, carrying the previous commit, is appended;
+ * nothing ran), "sinks" (every sink committed it; its own commit is pending), "commit"
+ * (its commit was appended on its own).
+ */
+void tb_cq_kill_point(const char *point, int64_t batch)
+{
+#ifdef TB_FAULTS
+    char name[64];
+    snprintf(name, sizeof(name), "stream-%s@%" PRId64, point, batch);
+    tb_crash_point(name);
+#else
+    TB_UNUSED(point);
+    TB_UNUSED(batch);
+#endif
+}
+
+static const char *mode_name(out_mode m)
+{
+    return m == MODE_COMPLETE ? "complete" : m == MODE_APPEND ? "append" : "update";
+}
+
+/* ---------------------------------------------------------------- running a batch */
+
+static uint64_t row_hash(const tb_batch *b, uint32_t i)
+{
+    uint64_t h = 0x51ed27;
+    for (uint32_t j = 0; j < b->n_cols; j++) {
+        tb_value v;
+        tb_vec_get(&b->cols[j], i, &v);
+        if (v.is_null) {
+            h = tb_hash_combine(h, 0x6e756c6c);
+            continue;
+        }
+        switch (v.type.id) {
+        case TB_T_STRING:
+            h = tb_hash_combine(h, tb_hash_bytes(v.u.s.ptr, v.u.s.len, 7));
+            break;
+        case TB_T_DOUBLE:
+        case TB_T_FLOAT: {
+            uint64_t bits;
+            memcpy(&bits, &v.u.d, 8);
+            h = tb_hash_combine(h, bits);
+            break;
+        }
+        case TB_T_DECIMAL:
+            h = tb_hash_combine(h, (uint64_t)v.u.dec);
+            h = tb_hash_combine(h, (uint64_t)(v.u.dec >> 64));
+            break;
+        case TB_T_INTERVAL:
+            h = tb_hash_combine(h, (uint64_t)v.u.iv.micros ^ ((uint64_t)v.u.iv.days << 40) ^
+                                       ((uint64_t)v.u.iv.months << 20));
+            break;
+        default:
+            h = tb_hash_combine(h, (uint64_t)v.u.i);
+        }
+    }
+    return h;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Per-batch figures for the progress record. */
+typedef struct batch_stats {
+    int64_t batch;
+    size_t n_files;
+    uint64_t rows_in, late, malformed, rows_out, rows_emitted;
+    int64_t t_start, t_offsets, t_plan, t_exec, t_sink, t_ckpt, t_end; /* ns */
+    int64_t wall_start_us;
+} batch_stats;
+
+static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
+{
+    double total_s = (double)(bs->t_end - bs->t_start) / 1e9;
+    double exec_s = (double)(bs->t_exec - bs->t_plan) / 1e9;
+    char wm[48] = "";
+    if (q->watermark != TB_WATERMARK_NONE)
+        tb_format_timestamp(q->watermark, wm);
+    char ts[48];
+    tb_format_timestamp(bs->wall_start_us, ts);
+    if (st->opts.progress_fp != NULL) {
+        json_t *sinks = json_array();
+        for (size_t i = 0; i < q->n_sinks; i++)
+            json_array_append_new(
+                sinks, json_pack("{s:s, s:s, s:s, s:I}", "table", q->sinks[i].table, "type",
+                                 q->sinks[i].sink->vt->name, "mode", mode_name(q->sinks[i].mode),
+                                 "rowsCommitted", (json_int_t)q->sinks[i].sink->rows_committed));
+        json_t *rec = json_pack(
+            "{s:s, s:s, s:I, s:s, s:I, s:I, s:f, s:f, s:{s:f, s:f, s:f, s:f, s:f}, s:I, s:I, "
+            "s:s?, s:I, s:I, s:I, s:o}",
+            "id", tb_ckpt_id(q->ckpt), "name", q->name, "batchId", (json_int_t)bs->batch,
+            "timestamp", ts, "numInputFiles", (json_int_t)bs->n_files, "numInputRows",
+            (json_int_t)bs->rows_in, "inputRowsPerSecond",
+            total_s > 0 ? (double)bs->rows_in / total_s : 0.0, "processedRowsPerSecond",
+            exec_s > 0 ? (double)bs->rows_in / exec_s : 0.0, "durationMs", "planning",
+            (double)(bs->t_plan - bs->t_offsets) / 1e6, "execution",
+            (double)(bs->t_exec - bs->t_plan) / 1e6, "sinks",
+            (double)(bs->t_sink - bs->t_exec) / 1e6, "checkpoint",
+            (double)(bs->t_offsets - bs->t_start + bs->t_ckpt - bs->t_sink) / 1e6, "total",
+            total_s * 1e3, "stateRows",
+            (json_int_t)(q->agg ? tb_sagg_groups(q->agg) : 0), "stateBytes",
+            (json_int_t)(q->agg ? tb_sagg_bytes(q->agg) : 0), "watermark",
+            q->watermark != TB_WATERMARK_NONE ? wm : NULL, "rowsDroppedByWatermark",
+            (json_int_t)bs->late, "rowsMalformed", (json_int_t)bs->malformed, "numOutputRows",
+            (json_int_t)bs->rows_out, "sinks", sinks);
+        if (rec != NULL) {
+            char *text = json_dumps(rec, JSON_COMPACT);
+            if (text != NULL) {
+                fprintf(st->opts.progress_fp, "%s\n", text);
+                fflush(st->opts.progress_fp);
+                free(text);
+            }
+            json_decref(rec);
+        }
+    }
+    if (st->opts.summary)
+        fprintf(stderr,
+                "[%s] batch %" PRId64 ": %" PRIu64 " rows from %zu file%s in %.1f ms (%.0f rows/s)"
+                "%s%s, state %" PRIu64 " groups%s%s%s\n",
+                q->name, bs->batch, bs->rows_in, bs->n_files, bs->n_files == 1 ? "" : "s",
+                total_s * 1e3, total_s > 0 ? (double)bs->rows_in / total_s : 0.0,
+                bs->late ? ", late dropped " : "",
+                bs->late ? "yes" : "", q->agg ? tb_sagg_groups(q->agg) : 0,
+                wm[0] ? ", watermark " : "", wm, bs->malformed ? ", malformed rows!" : "");
+    return TB_OK;
+}
+
+/* Bytes a query holds between batches: its aggregate state, its view and the final
+ * rows it keeps (append mode). */
+static uint64_t cq_bytes(const cq *q)
+{
+    uint64_t n = q->agg != NULL ? tb_sagg_bytes(q->agg) : 0;
+    if (q->mv != NULL)
+        n += tb_table_bytes(q->mv);
+    if (q->emitted != NULL)
+        n += tb_table_bytes(q->emitted);
+    return n;
+}
+
+/* --memory-limit: the streaming state of all queries, checked after each batch of q. */
+static tb_rc check_memory(tb_stream *st, cq *q, bool refresh, int64_t batch, tb_err *err)
+{
+    if (st->opts.memory_limit == 0)
+        return TB_OK;
+    uint64_t total = 0;
+    for (size_t i = 0; i < st->n_cqs; i++)
+        total += cq_bytes(st->cqs[i]);
+    if (total <= st->opts.memory_limit)
+        return TB_OK;
+    char others[96] = "";
+    if (st->n_cqs > 1)
+        snprintf(others, sizeof(others), "; %" PRIu64 " bytes with the other queries", total);
+    return TB_ERRF(err, TB_E_LIMIT,
+                   "memory limit of %" PRIu64 " bytes exceeded by query %s (state %" PRIu64
+                   " bytes%s) %s batch %" PRId64 "; the checkpoint is intact: restart with a "
+                   "higher --memory-limit to resume",
+                   st->opts.memory_limit, q->name, cq_bytes(q), others,
+                   refresh ? "restoring committed" : "in uncommitted", batch);
+}
+
+/* Update mode: keep the hashes of this result's rows (sorted) for the next batch's
+ * diff. */
+static tb_rc remember_result(cq *q, tb_table *result, tb_err *err)
+{
+    uint64_t *hashes = NULL;
+    size_t n_hashes = 0, cap_hashes = 0;
+    tb_op *scan = NULL;
+    tb_rc rc = tb_table_scan_new(result, NULL, 0, &scan, err);
+    while (rc == TB_OK) {
+        tb_batch *b = NULL;
+        rc = tb_op_next(scan, &b, err);
+        if (rc != TB_OK || b == NULL)
+            break;
+        for (uint32_t i = 0; i < b->n_rows; i++) {
+            if (tb_grow((void **)&hashes, &cap_hashes, n_hashes + 1, 8) != TB_OK) {
+                rc = tb_err_nomem(err);
+                break;
+            }
+            hashes[n_hashes++] = row_hash(b, i);
+        }
+    }
+    tb_op_free(scan);
+    if (rc != TB_OK) {
+        tb_free(hashes);
+        return rc;
+    }
+    if (n_hashes > 1)
+        qsort(hashes, n_hashes, 8, cmp_u64);
+    tb_free(q->prev_hashes);
+    q->prev_hashes = hashes;
+    q->n_prev = n_hashes;
+    return TB_OK;
+}
+
+tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets, bool replay,
+                      bool rebuild, tb_err *err)
+{
+    tb_rc rc = TB_OK;
+    tb_plan *plan = NULL;
+    tb_table *result = NULL, *closed = NULL;
+    batch_stats bs = {.batch = batch, .t_start = tb_now_ns(), .wall_start_us = tb_wall_us()};
+    bool refresh = offsets == NULL || rebuild;
+    tb_ssrc *src = q->src;
+
+    if (!refresh && !replay) {
+        rc = tb_cq_write_offsets(q, batch, offsets, err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    bs.t_offsets = tb_now_ns();
+    const json_t *files = json_object_get(offsets, "files");
+    bs.n_files = refresh ? 0 : json_array_size(files);
+    batch_in bi = {.src = src, .offsets = offsets, .watermark = q->watermark,
+                   .max_ts = INT64_MIN};
+    memset(&src->stats, 0, sizeof(src->stats));
+    src->batch = refresh ? -1 : batch;
+    src->query = q->tab->n_readers > 1 ? q->name : NULL;
+
+    tb_plan_opts popts = {.make_agg = tb_cq_make_agg, .ud = q};
+    rc = tb_sql_plan_node(st->db, q->text, q->select, &popts, &plan, err);
+    bs.t_plan = tb_now_ns();
+    if (rc != TB_OK)
+        goto done;
+    tb_sscan_bind(plan->root, q->tab, &bi);
+    result = tb_table_new(plan->root->schema);
+    if (result == NULL) {
+        rc = tb_err_nomem(err);
+        goto done;
+    }
+    for (;;) {
+        tb_batch *b = NULL;
+        rc = tb_op_next(plan->root, &b, err);
+        if (rc != TB_OK)
+            goto done;
+        if (b == NULL)
+            break;
+        if (b->n_rows == 0)
+            continue;
+        rc = tb_table_append(result, b, err);
+        if (rc != TB_OK)
+            goto done;
+        bs.rows_out += b->n_rows;
+    }
+    tb_plan_free(plan);
+    plan = NULL;
+    bs.t_exec = tb_now_ns();
+    bs.rows_in = bi.rows;
+    bs.late = bi.late;
+    bs.malformed = src->stats.rows_malformed;
+    if (q->tab->wm_col >= 0 && bi.max_ts != INT64_MIN) {
+        int64_t wm = bi.max_ts - q->tab->wm_delay_us;
+        if (q->watermark == TB_WATERMARK_NONE || wm > q->watermark)
+            q->watermark = wm;
+    }
+
+    /* What each sink receives. */
+    bool agg = q->is_agg;
+    bool append_agg = agg && q->mode == MODE_APPEND;
+    if (append_agg && q->watermark != TB_WATERMARK_NONE) {
+        /* Split the result into closed windows (final: emitted, then evicted) and open. */
+        closed = tb_table_new(tb_table_schema(result));
+        tb_table *open = tb_table_new(tb_table_schema(result));
+        if (closed == NULL || open == NULL) {
+            tb_table_free(open);
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+        tb_op *scan = NULL;
+        tb_arena *arena = tb_arena_new(0);
+        rc = arena == NULL ? tb_err_nomem(err) : tb_table_scan_new(result, NULL, 0, &scan, err);
+        while (rc == TB_OK) {
+            tb_batch *b = NULL;
+            rc = tb_op_next(scan, &b, err);
+            if (rc != TB_OK || b == NULL)
+                break;
+            tb_arena_reset(arena);
+            uint32_t *sc = tb_arena_alloc(arena, sizeof(uint32_t) * b->n_rows);
+            uint32_t *so = tb_arena_alloc(arena, sizeof(uint32_t) * b->n_rows);
+            if (sc == NULL || so == NULL) {
+                rc = tb_err_nomem(err);
+                break;
+            }
+            uint32_t nc = 0, no = 0;
+            const tb_vec *wv = &b->cols[q->win_out_col];
+            for (uint32_t i = 0; i < b->n_rows; i++) {
+                int64_t start = TB_VEC_PTR(wv, int64_t)[i];
+                if (!tb_vec_is_null(wv, i) && start + q->win_size_us <= q->watermark)
+                    sc[nc++] = i;
+                else
+                    so[no++] = i;
+            }
+            for (int part = 0; part < 2 && rc == TB_OK; part++) {
+                uint32_t n = part == 0 ? nc : no;
+                if (n == 0)
+                    continue;
+                tb_batch *out = NULL;
+                rc = tb_batch_shell(b->n_cols, arena, &out);
+                for (uint32_t j = 0; rc == TB_OK && j < b->n_cols; j++) {
+                    rc = tb_vec_init(&out->cols[j], b->cols[j].type, n, arena);
+                    if (rc == TB_OK)
+                        rc = tb_vec_copy_rows(&out->cols[j], 0, n, &b->cols[j],
+                                              part == 0 ? sc : so, n, false, arena);
+                }
+                if (rc != TB_OK) {
+                    rc = tb_err_nomem(err);
+                    break;
+                }
+                out->n_rows = out->cap = n;
+                rc = tb_table_append(part == 0 ? closed : open, out, err);
+            }
+        }
+        tb_op_free(scan);
+        tb_arena_free(arena);
+        if (rc != TB_OK) {
+            tb_table_free(open);
+            goto done;
+        }
+        bs.rows_emitted = tb_table_rows(closed);
+        /* Evict the closed windows from the state: they can no longer change. */
+        if (q->agg != NULL && q->win_group >= 0) {
+            rc = tb_sagg_evict_before(q->agg, (uint32_t)q->win_group,
+                                      q->watermark - q->win_size_us + 1, err);
+            if (rc != TB_OK) {
+                tb_table_free(open);
+                goto done;
+            }
+        }
+        /* The view shows final rows (emitted) and the still-open windows. */
+        tb_op *es = NULL;
+        rc = tb_table_scan_new(closed, NULL, 0, &es, err);
+        while (rc == TB_OK) {
+            tb_batch *b = NULL;
+            rc = tb_op_next(es, &b, err);
+            if (rc != TB_OK || b == NULL)
+                break;
+            rc = tb_table_append(q->emitted, b, err);
+        }
+        tb_op_free(es);
+        tb_table_free(result);
+        result = open;
+        if (rc != TB_OK)
+            goto done;
+    }
+
+    /* Update mode: rows that differ from the previous result. */
+    bool need_update = false;
+    for (size_t i = 0; i < q->n_sinks; i++)
+        need_update |= q->sinks[i].mode == MODE_UPDATE;
+
+    /* Materialized view. */
+    if (q->mv != NULL) {
+        tb_table *fresh = tb_table_new(tb_table_schema(q->mv));
+        if (fresh == NULL) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+        tb_table *parts[2] = {agg ? q->emitted : NULL, result};
+        for (int p = 0; p < 2 && rc == TB_OK; p++) {
+            if (parts[p] == NULL)
+                continue;
+            tb_op *scan = NULL;
+            rc = tb_table_scan_new(parts[p], NULL, 0, &scan, err);
+            while (rc == TB_OK) {
+                tb_batch *b = NULL;
+                rc = tb_op_next(scan, &b, err);
+                if (rc != TB_OK || b == NULL)
+                    break;
+                rc = tb_table_append(fresh, b, err);
+            }
+            tb_op_free(scan);
+        }
+        if (rc != TB_OK) {
+            tb_table_free(fresh);
+            goto done;
+        }
+        if (agg) {
+            tb_table_swap(q->mv, fresh); /* complete: the view is the whole result */
+        } else if (!refresh || rebuild) {
+            tb_op *scan = NULL;
+            rc = tb_table_scan_new(fresh, NULL, 0, &scan, err);
+            while (rc == TB_OK) {
+                tb_batch *b = NULL;
+                rc = tb_op_next(scan, &b, err);
+                if (rc != TB_OK || b == NULL)
+                    break;
+                rc = tb_table_append(q->mv, b, err);
+            }
+            tb_op_free(scan);
+        }
+        tb_table_free(fresh);
+        if (rc != TB_OK)
+            goto done;
+    }
+
+    rc = check_memory(st, q, refresh, batch, err);
+    if (rc != TB_OK)
+        goto done; /* batch N stays uncommitted: a restart with a higher limit re-runs it */
+    if (refresh) {
+        /* Restart: the view is rebuilt; sinks already have every batch. Update-mode
+         * sinks compare the next result with this one (else they re-send it all). */
+        if (need_update)
+            rc = remember_result(q, result, err);
+        goto done;
+    }
+    if (q->n_sinks > 0 && tb_ckpt_dirty_since(q->ckpt) != 0) {
+        rc = tb_ckpt_sync(q->ckpt, err); /* the batch's offsets before any output of it */
+        if (rc != TB_OK)
+            goto done;
+    }
+
+    for (size_t s = 0; s < q->n_sinks; s++) {
+        sink_ref *sr = &q->sinks[s];
+        tb_table *rows = result;
+        bool replace = false;
+        if (sr->mode == MODE_COMPLETE) {
+            replace = true;
+        } else if (sr->mode == MODE_APPEND && agg) {
+            rows = closed; /* final windows only */
+        }
+        rc = tb_sink_begin(sr->sink, batch, replace, err);
+        if (rc != TB_OK)
+            goto sink_fail;
+        tb_op *scan = NULL;
+        if (sr->mode == MODE_COMPLETE && agg && q->emitted != NULL &&
+            tb_table_rows(q->emitted) > 0) {
+            rc = tb_table_scan_new(q->emitted, NULL, 0, &scan, err);
+            while (rc == TB_OK) {
+                tb_batch *b = NULL;
+                rc = tb_op_next(scan, &b, err);
+                if (rc != TB_OK || b == NULL)
+                    break;
+                rc = tb_sink_write(sr->sink, b, err);
+            }
+            tb_op_free(scan);
+            scan = NULL;
+            if (rc != TB_OK)
+                goto sink_fail;
+        }
+        if (rows != NULL) {
+            rc = tb_table_scan_new(rows, NULL, 0, &scan, err);
+            tb_arena *arena = tb_arena_new(0);
+            if (arena == NULL && rc == TB_OK)
+                rc = tb_err_nomem(err);
+            while (rc == TB_OK) {
+                tb_batch *b = NULL;
+                rc = tb_op_next(scan, &b, err);
+                if (rc != TB_OK || b == NULL)
+                    break;
+                if (sr->mode == MODE_UPDATE && q->n_prev > 0) {
+                    /* Only rows not present in the previous result. */
+                    tb_arena_reset(arena);
+                    uint32_t *sel = tb_arena_alloc(arena, sizeof(uint32_t) * b->n_rows);
+                    uint32_t n = 0;
+                    if (sel == NULL) {
+                        rc = tb_err_nomem(err);
+                        break;
+                    }
+                    for (uint32_t i = 0; i < b->n_rows; i++) {
+                        uint64_t h = row_hash(b, i);
+                        if (bsearch(&h, q->prev_hashes, q->n_prev, 8, cmp_u64) == NULL)
+                            sel[n++] = i;
+                    }
+                    if (n == 0)
+                        continue;
+                    tb_batch *ob = NULL;
+                    rc = tb_batch_shell(b->n_cols, arena, &ob);
+                    for (uint32_t j = 0; rc == TB_OK && j < b->n_cols; j++) {
+                        rc = tb_vec_init(&ob->cols[j], b->cols[j].type, n, arena);
+                        if (rc == TB_OK)
+                            rc = tb_vec_copy_rows(&ob->cols[j], 0, n, &b->cols[j], sel, n,
+                                                  false, arena);
+                    }
+                    if (rc != TB_OK) {
+                        rc = tb_err_nomem(err);
+                        break;
+                    }
+                    ob->n_rows = ob->cap = n;
+                    b = ob;
+                }
+                rc = tb_sink_write(sr->sink, b, err);
+            }
+            tb_arena_free(arena);
+            tb_op_free(scan);
+            if (rc != TB_OK)
+                goto sink_fail;
+        }
+        rc = tb_sink_commit(sr->sink, batch, err);
+        if (rc != TB_OK)
+            goto sink_fail;
+        continue;
+    sink_fail:
+        sr->sink->vt->abort(sr->sink);
+        tb_err_prefix(err, "sink %s", sr->table);
+        goto done;
+    }
+    if (need_update) {
+        rc = remember_result(q, result, err);
+        if (rc != TB_OK)
+            goto done;
+    }
+    bs.t_sink = tb_now_ns();
+
+    /* Every sink has batch N: its commit (with the state now held) is written with the
+     * next batch's offsets, or on its own when the job idles or stops (cq_flush). */
+    q->pending_commit = batch;
+    q->pending_since_ns = tb_now_ns();
+    tb_cq_kill_point("sinks", batch);
+    q->total_rows += bs.rows_in;
+    bs.t_ckpt = bs.t_end = tb_now_ns();
+    write_progress(st, q, &bs);
+done:
+    src->batch = -1;
+    tb_plan_free(plan);
+    tb_table_free(result);
+    tb_table_free(closed);
+    return rc;
+}
+
+static tb_rc cq_step(tb_stream *st, cq *q, int timeout_ms, bool *out_ran, bool *out_more,
+                     tb_err *err)
+{
+    json_t *offsets = NULL;
+    bool more = false;
+    *out_ran = false;
+    if (out_more != NULL)
+        *out_more = false;
+    if (q->failed)
+        return TB_ERRF(err, TB_E_MISUSE,
+                       "%s: batch %" PRId64 " failed; restart the job to resume from the "
+                       "checkpoint",
+                       q->name, q->next_batch);
+    tb_rc rc = q->src->vt->plan(q->src, timeout_ms, &offsets, &more, err);
+    if (rc == TB_OK && offsets == NULL && q->pending_commit >= 0 &&
+        tb_now_ns() - q->pending_since_ns >= (int64_t)IDLE_COMMIT_MS * 1000000)
+        rc = tb_cq_flush(q, err);
+    /* deferred sync: when nothing is waiting, or when the oldest unsynced record is old */
+    int64_t dirty = tb_ckpt_dirty_since(q->ckpt);
+    if (rc == TB_OK && dirty != 0 &&
+        (offsets == NULL || tb_now_ns() - dirty >= (int64_t)SYNC_DEFER_MS * 1000000))
+        rc = tb_ckpt_sync(q->ckpt, err);
+    if (rc == TB_OK && offsets != NULL) {
+        rc = tb_cq_run_batch(st, q, q->next_batch, offsets, false, false, err);
+        if (rc == TB_OK) {
+            q->next_batch++;
+            *out_ran = true;
+            if (out_more != NULL)
+                *out_more = more;
+        } else {
+            q->failed = true; /* its input is taken, the state may hold part of it */
+        }
+    }
+    json_decref(offsets);
+    if (rc != TB_OK)
+        tb_err_prefix(err, "%s", q->name);
+    return rc;
+}
+
+static tb_rc start_all(tb_stream *st, tb_err *err)
+{
+    for (size_t i = 0; i < st->n_cqs; i++) {
+        if (st->cqs[i]->started)
+            continue;
+        tb_rc rc = tb_cq_start(st, st->cqs[i], err);
+        if (rc != TB_OK)
+            return tb_err_prefix(err, "%s", st->cqs[i]->name);
+    }
+    return TB_OK;
+}
+
+tb_rc tb_stream_step(tb_stream *st, int timeout_ms, uint32_t *out_ran, tb_err *err)
+{
+    *out_ran = 0;
+    tb_rc rc = start_all(st, err);
+    for (size_t i = 0; rc == TB_OK && i < st->n_cqs; i++) {
+        bool ran = false;
+        cq *q = st->cqs[i];
+        rc = cq_step(st, q, i == 0 ? timeout_ms : 0, &ran, NULL, err);
+        *out_ran += ran;
+    }
+    return rc;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+tb_rc tb_stream_run(tb_stream *st, volatile sig_atomic_t *stop, tb_err *err)
+{
+    if (st->n_cqs == 0)
+        return TB_ERRF(err, TB_E_MISUSE,
+                       "the job declares no continuous query (CREATE MATERIALIZED VIEW over a "
+                       "stream, or INSERT INTO a sink SELECT ... FROM a stream)");
+    tb_rc rc = start_all(st, err);
+    if (rc != TB_OK)
+        return rc;
+    int64_t t0 = tb_now_ns() / 1000000;
+    int64_t next_tick = t0 + (st->opts.tick_every_ms > 0 ? st->opts.tick_every_ms : 5000);
+    int64_t last_input = t0;
+    int64_t next_trigger = t0;
+    bool once_done = false;
+    while (rc == TB_OK && (stop == NULL || !*stop)) {
+        int64_t now = tb_now_ns() / 1000000;
+        if (st->opts.stop_after_ms > 0 && now - t0 >= st->opts.stop_after_ms)
+            break;
+        if (st->opts.idle_stop_ms > 0 && now - last_input >= st->opts.idle_stop_ms)
+            break;
+        if (st->opts.tick != NULL && now >= next_tick) {
+            st->opts.tick(st->opts.tick_ud, st->db);
+            next_tick = now + st->opts.tick_every_ms;
+        }
+        uint32_t ran = 0;
+        switch (st->opts.trigger) {
+        case TB_TRIGGER_ONCE:
+            for (size_t i = 0; rc == TB_OK && i < st->n_cqs; i++) {
+                bool r = false;
+                st->cqs[i]->src->plan_all = true;
+                rc = cq_step(st, st->cqs[i], 0, &r, NULL, err);
+                st->cqs[i]->src->plan_all = false;
+            }
+            once_done = true;
+            break;
+        case TB_TRIGGER_AVAILABLE_NOW:
+            rc = tb_stream_step(st, 0, &ran, err);
+            once_done = ran == 0;
+            break;
+        case TB_TRIGGER_CONTINUOUS:
+            rc = tb_stream_step(st, 20, &ran, err);
+            break;
+        case TB_TRIGGER_INTERVAL:
+        default:
+            if (now < next_trigger) {
+                sleep_ms(TB_MIN(next_trigger - now, 50));
+                continue;
+            }
+            next_trigger = now + st->opts.interval_ms;
+            rc = tb_stream_step(st, 0, &ran, err);
+            break;
+        }
+        if (ran > 0)
+            last_input = tb_now_ns() / 1000000;
+        if (once_done)
+            break;
+    }
+    /* Commit what ran (after an error too: a pending commit is of a batch that
+     * completed; the failed batch's own offsets already carried it). */
+    tb_err e2;
+    tb_err_clear(&e2);
+    tb_rc frc = tb_stream_flush(st, rc == TB_OK ? err : &e2);
+    if (rc == TB_OK)
+        rc = frc;
+    else if (frc != TB_OK)
+        tb_log(TB_LOG_WARN, "stopping after an error: %s", e2.msg);
+    if (st->opts.tick != NULL)
+        st->opts.tick(st->opts.tick_ud, st->db);
+    return rc;
+}
+
+tb_rc tb_stream_flush(tb_stream *st, tb_err *err)
+{
+    tb_rc rc = TB_OK;
+    for (size_t i = 0; i < st->n_cqs; i++) {
+        tb_rc r = tb_cq_flush(st->cqs[i], err);
+        if (r == TB_OK && st->cqs[i]->ckpt != NULL)
+            r = tb_ckpt_sync(st->cqs[i]->ckpt, err);
+        if (r != TB_OK && rc == TB_OK) {
+            rc = r;
+            tb_err_prefix(err, "%s", st->cqs[i]->name);
+        }
+    }
+    return rc;
+}
+
