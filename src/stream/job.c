@@ -587,8 +587,9 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
         /* A files table is a stream source, unless it names an output mode: then it is
          * a sink (files written per batch), as `INSERT INTO` it will use it. `mode` is
          * the CSV parse mode of a source (permissive, dropmalformed, failfast). */
-        bool files_sink = connector != NULL && tb_str_ieq(connector, "files") &&
-                          tb_stream_kv_get(&kv, "output_mode") != NULL;
+        bool files_sink = connector != NULL &&
+                          (tb_str_ieq(connector, "files") || tb_str_ieq(connector, "kafka")) &&
+                          tb_stream_kv_get(&kv, "output_mode") != NULL; /* kafka likewise */
         const tb_ssrc_vt *svt = files_sink ? NULL : tb_ssrc_lookup(connector);
         if (svt != NULL) {
             stream_tab *tab = NULL;

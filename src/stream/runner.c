@@ -111,6 +111,8 @@ typedef struct batch_stats {
     uint64_t rows_in, late, malformed, rows_out, rows_emitted;
     int64_t t_start, t_offsets, t_plan, t_exec, t_sink, t_ckpt, t_end; /* ns */
     int64_t wall_start_us;
+    tb_ssrc *src;          /* for the progress record's sources[] (describe) */
+    const json_t *offsets; /* the batch's offsets, NULL for a refresh */
 } batch_stats;
 
 static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
@@ -147,6 +149,15 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
             q->watermark != TB_WATERMARK_NONE ? wm : NULL, "rowsDroppedByWatermark",
             (json_int_t)bs->late, "rowsMalformed", (json_int_t)bs->malformed, "numOutputRows",
             (json_int_t)bs->rows_out, "sinks", sinks);
+        if (rec != NULL && bs->src != NULL && bs->src->vt->describe != NULL &&
+            bs->offsets != NULL) {
+            /* Spark's sources[]: start, end and latest offsets of the batch (kafka) */
+            json_t *entry = json_object();
+            if (entry != NULL) {
+                bs->src->vt->describe(bs->src, bs->offsets, entry);
+                json_object_set_new(rec, "sources", json_pack("[o]", entry));
+            }
+        }
         if (rec != NULL) {
             char *text = json_dumps(rec, JSON_COMPACT);
             if (text != NULL) {
@@ -245,6 +256,8 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     batch_stats bs = {.batch = batch, .t_start = tb_now_ns(), .wall_start_us = tb_wall_us()};
     bool refresh = offsets == NULL || rebuild;
     tb_ssrc *src = q->src;
+    bs.src = src;
+    bs.offsets = refresh ? NULL : offsets;
 
     if (!refresh && !replay) {
         rc = tb_cq_write_offsets(q, batch, offsets, err);
@@ -548,6 +561,13 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
      * next batch's offsets, or on its own when the job idles or stops (cq_flush). */
     q->pending_commit = batch;
     q->pending_since_ns = tb_now_ns();
+    if (!refresh && src->vt->ack != NULL) {
+        /* every sink has it: the source may tell others (kafka: the consumer group) */
+        tb_err e2;
+        tb_err_clear(&e2);
+        if (src->vt->ack(src, offsets, &e2) != TB_OK)
+            tb_log(TB_LOG_WARN, "stream %s: ack: %s", q->name, e2.msg);
+    }
     tb_cq_kill_point("sinks", batch);
     q->total_rows += bs.rows_in;
     bs.t_ckpt = bs.t_end = tb_now_ns();

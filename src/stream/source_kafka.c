@@ -61,7 +61,7 @@ static const tb_type_id meta_types[] = {TB_T_STRING, TB_T_STRING,    TB_T_INT32,
                                         TB_T_INT64,  TB_T_TIMESTAMP, TB_T_STRING};
 
 /* The connector (the registry in source.c lists it). */
-extern const tb_ssrc_vt tb_ssrc_kafka;
+extern const tb_ssrc_vt tb_ssrc_kafka_vt;
 
 #define CHUNK_MSGS 4096
 #define CHUNK_BYTES (4u << 20)
@@ -739,6 +739,7 @@ static tb_rc ks_create(const tb_ssrc_args *args, tb_ssrc **out, tb_err *err)
         }
         ks->group_id = b.data;
     }
+    ks->base.writes_files = ks->bad_dir != NULL;
     if (ks->bad_dir != NULL && (rc = tb_mkdirs(ks->bad_dir, err)) != TB_OK) {
         tb_err_prefix(err, "stream \"%s\": bad_records_path", name);
         goto fail;
@@ -790,7 +791,7 @@ static tb_rc ks_create(const tb_ssrc_args *args, tb_ssrc **out, tb_err *err)
                      "value), besides kafka_* metadata columns", name);
         goto fail;
     }
-    ks->base.vt = &tb_ssrc_kafka;
+    ks->base.vt = &tb_ssrc_kafka_vt;
     *out = &ks->base;
     return TB_OK;
 fail:
@@ -893,7 +894,10 @@ static tb_rc ks_plan(tb_ssrc *src, int timeout_ms, json_t **out, bool *out_more,
     json_t *offs = json_object();
     if (offs == NULL)
         return tb_err_nomem(err);
-    int64_t budget = ks->max_offsets > 0 && total > ks->max_offsets ? ks->max_offsets : total;
+    /* the once trigger's single batch takes everything (plan_all, as Spark's Once) */
+    int64_t budget = ks->max_offsets > 0 && total > ks->max_offsets && !src->plan_all
+                         ? ks->max_offsets
+                         : total;
     int64_t given = 0;
     int64_t *take = tb_calloc(ks->n_parts ? ks->n_parts : 1, sizeof(int64_t));
     if (take == NULL) {
@@ -1069,7 +1073,7 @@ static tb_rc finish_range(kop *k, tb_err *err)
 {
     krange *r = &k->ranges[k->cur];
     tb_rc rc = TB_OK;
-    if (k->bad_out.len > 0) {
+    if (k->bad_out.len > 0 && k->ks->base.batch >= 0) {
         /* named by the range, so a re-run batch rewrites the same file */
         tb_buf path = {0};
         if (tb_buf_printf(&path, "%s/kafka-%s-%d-%" PRId64 "-%" PRId64 ".jsonl", k->ks->bad_dir,
@@ -1119,7 +1123,7 @@ static tb_rc data_loss(kop *k, int64_t from, int64_t to, tb_err *err)
     krange *r = &k->ranges[k->cur];
     if (to > r->end)
         to = r->end;
-    if (ks->fail_on_data_loss) {
+    if (ks->fail_on_data_loss && ks->base.batch >= 0) {
         tb_rc rc = TB_ERRF(err, TB_E_IO,
                            "stream \"%s\": data loss: topic %s partition %d offsets %" PRId64
                            "..%" PRId64 " are no longer in the log (removed by retention?); "
@@ -1638,7 +1642,7 @@ static tb_rc kop_explain(tb_op *op, tb_buf *buf)
                          k->ks->topic ? k->ks->topic : k->ks->pattern, k->n_ranges);
 }
 
-static const tb_op_vt kop_vt = {"kafka", kop_next, kop_free, kop_explain};
+static const tb_op_vt kop_vt = {"kafka", kop_next, kop_free, kop_explain, NULL};
 
 static tb_rc add_range(void *ud, const char *topic, int32_t part, int64_t start, int64_t end,
                        tb_err *err)
@@ -1837,5 +1841,5 @@ static void ks_free(tb_ssrc *src)
     tb_free(ks);
 }
 
-const tb_ssrc_vt tb_ssrc_kafka = {"kafka",     ks_create, ks_restore,  ks_plan,
+const tb_ssrc_vt tb_ssrc_kafka_vt = {"kafka",     ks_create, ks_restore,  ks_plan,
                                   ks_open,     ks_ack,    ks_describe, ks_free};

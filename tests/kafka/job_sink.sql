@@ -8,7 +8,8 @@ CREATE TABLE sales (sale_id int, product_id int, quantity int, ts timestamp)
   WITH (connector = 'files', format = 'csv', path = '${DATA}/sales',
         max_files_per_trigger = '2');
 CREATE TABLE out_raw (sale_id int, product_id int, quantity int, ts timestamp)
-  WITH (connector = 'kafka', brokers = '${BROKERS}', topic = 'out_raw', format = 'csv');
+  WITH (connector = 'kafka', brokers = '${BROKERS}', topic = 'out_raw', format = 'csv',
+        output_mode = 'append');
 INSERT INTO out_raw SELECT sale_id, product_id, quantity, ts FROM sales;
 CREATE MATERIALIZED VIEW by_category AS
   SELECT category, sum(quantity) AS total_quantity

@@ -30,7 +30,7 @@
 
 #include "stream/source.h"
 
-extern const tb_ssrc_vt tb_ssrc_kafka;
+extern const tb_ssrc_vt tb_ssrc_kafka_vt;
 
 static rd_kafka_t *g_host;           /* hosts the mock cluster */
 static rd_kafka_mock_cluster_t *g_mc;
@@ -90,7 +90,7 @@ static tb_rc make_src(const char *schema_text, opts *o, tb_ssrc **out, tb_err *e
     for (int i = 0; i < o->n; i++)
         assert_int_equal(tb_strlist_push(&kv, o->kv[i]), TB_OK);
     tb_ssrc_args args = {.name = "sales", .kv = &kv, .schema = schema, .query_id = "q1"};
-    tb_rc rc = tb_ssrc_kafka.create(&args, out, err);
+    tb_rc rc = tb_ssrc_kafka_vt.create(&args, out, err);
     tb_strlist_free(&kv);
     tb_schema_free(schema);
     return rc;
