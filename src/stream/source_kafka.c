@@ -966,6 +966,7 @@ typedef struct kop {
     uint32_t n_dproj;
     tb_arena *arena;
     /* the chunk: message values, one a line, of one partition */
+    kpart *cpart;
     char name[300];
     tb_buf buf;
     tb_buf mbuf; /* keys and headers */
@@ -1014,9 +1015,10 @@ static void put_json_str(tb_buf *b, const char *s, size_t n)
     (void)tb_buf_putc(b, '"');
 }
 
+/* The partition of the chunk being decoded (the current range may be the next one). */
 static kpart *cur_part(kop *k)
 {
-    return k->ranges[k->cur].p;
+    return k->cpart;
 }
 
 /* Rename "NAME:LINE" in a decoder's message to "topic T partition P offset O". */
@@ -1071,23 +1073,33 @@ static void on_bad(void *ud, const char *file, uint64_t line, const char *raw, s
 
 static tb_rc finish_range(kop *k, tb_err *err)
 {
-    krange *r = &k->ranges[k->cur];
-    tb_rc rc = TB_OK;
-    if (k->bad_out.len > 0 && k->ks->base.batch >= 0) {
-        /* named by the range, so a re-run batch rewrites the same file */
-        tb_buf path = {0};
-        if (tb_buf_printf(&path, "%s/kafka-%s-%d-%" PRId64 "-%" PRId64 ".jsonl", k->ks->bad_dir,
-                          r->p->topic, (int)r->p->part, r->start, r->end) != TB_OK)
-            return tb_err_nomem(err);
-        for (char *c = path.data + strlen(k->ks->bad_dir) + 1; *c; c++)
-            if (*c == '/')
-                *c = '_';
-        rc = tb_file_write_atomic(path.data, k->bad_out.data, k->bad_out.len, err);
-        tb_buf_free(&path);
-        k->bad_out.len = 0;
-    }
+    TB_UNUSED(err);
     k->cur++;
     k->started = false;
+    return TB_OK;
+}
+
+/*
+ * The batch's bad records, written (durably, atomically) before the operator returns
+ * its end: bad_records-[<query>-]<batch>.jsonl, as the file source names them, so a
+ * re-run batch rewrites the same file. Nothing for a read outside a checkpointed batch.
+ */
+static tb_rc write_bad_records(kop *k, tb_err *err)
+{
+    ksrc *ks = k->ks;
+    if (k->bad_out.len == 0 || ks->base.batch < 0 || ks->bad_dir == NULL)
+        return TB_OK;
+    tb_buf path = {0};
+    tb_rc rc;
+    if ((ks->base.query != NULL
+             ? tb_buf_printf(&path, "%s/bad_records-%s-%" PRId64 ".jsonl", ks->bad_dir,
+                             ks->base.query, ks->base.batch)
+             : tb_buf_printf(&path, "%s/bad_records-%" PRId64 ".jsonl", ks->bad_dir,
+                             ks->base.batch)) != TB_OK)
+        return tb_err_nomem(err);
+    rc = tb_file_write_atomic(path.data, k->bad_out.data, k->bad_out.len, err);
+    tb_buf_free(&path);
+    k->bad_out.len = 0;
     return rc;
 }
 
@@ -1252,6 +1264,8 @@ static int chunk_add(kop *k, const rd_kafka_message_t *m, tb_err *err, tb_rc *rc
         k->cap_msgs = cap;
     }
     size_t i = k->n_msgs;
+    if (i == 0)
+        k->cpart = k->ranges[k->cur].p;
     k->m_off[i] = m->offset;
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(m, &tt);
@@ -1566,7 +1580,7 @@ static tb_rc kop_next(tb_op *op, tb_batch **out, tb_err *err)
                 return rc;
             if (k->n_msgs == 0) {
                 if (k->cur >= k->n_ranges)
-                    return TB_OK; /* the end */
+                    return write_bad_records(k, err); /* the end */
                 continue;
             }
             if (ks->fmt == FMT_TEXT) {
