@@ -52,3 +52,10 @@ echo
 node bench.mjs
 echo
 echo "load $(cut -d' ' -f1-3 /proc/loadavg) at end"
+
+# Kafka (issue 10): the reference job over a 4-partition topic on librdkafka's mock
+# cluster against kcat in the same run, and produce-to-view latency (KAFKA=0 skips it).
+if [ "${KAFKA:-1}" != 0 ]; then
+  echo
+  bash kafka.sh
+fi

@@ -7,7 +7,8 @@
 #   failing (NOT_LEADER, REQUEST_TIMED_OUT, disconnects); the group coordinator moving
 #   (with OffsetCommit failing meanwhile); slow brokers (rtt).
 # After the faults and a drain, the output topic holds every input message exactly once
-# and the consumer group holds the end offsets. Then, start-up faults: no broker
+# and the consumer group holds the end offsets (the input is what kcat, whose producer
+# meets the faults too, got into the topic: it gives up on a message after 4 s). Then, start-up faults: no broker
 # reachable (retries, then a clear error within the timeout, never a hang); a missing
 # topic (clear error); malformed messages in each mode (permissive counts them,
 # dropmalformed drops them, failfast stops naming topic, partition and offset).
@@ -55,7 +56,7 @@ CREATE TABLE dst (id int, name text, kafka_partition int)
 INSERT INTO dst SELECT * FROM src;
 EOF
 produce() { # first count
-  seq "$1" $(($1 + $2 - 1)) | awk '{print $1 ",name" $1}' | kcat -P -b "$BROKERS" -t in 2>> "$T/kcat.err"
+  seq "$1" $(($1 + $2 - 1)) | awk '{print $1 ",name" $1}' | kcat -P -b "$BROKERS" -t in -X message.timeout.ms=4000 2>> "$T/kcat.err"
 }
 produce 1 1000
 "$BIN" run "$T/job.sql" --checkpoint "$T/ckpt" --trigger "100 ms" --quiet --log-level info > "$T/job.out" 2> "$T/job.err" &

@@ -3,7 +3,7 @@
 # brokers, hosted by tests/kafka/mock_cluster.c): the job of tests/kafka/job_sink.sql
 # (a files stream into a Kafka topic row by row, and a complete-mode aggregate into a
 # keyed topic) runs with --trigger continuous while a feeder drops sales files, and is
-# killed with SIGKILL 20 times at random moments (0.2-1.5 s after each start, so kills
+# killed with SIGKILL 20 times at random moments (0.2-1.2 s after each start, so kills
 # land while it produces), plus kills at named crash points: in the middle of a batch's
 # messages (kafka-produce:N) and after the sinks committed a batch but before the
 # checkpoint did (stream-sinks@N, so the whole batch is re-run). A final available-now
@@ -18,7 +18,7 @@ BIN=${TB_BIN:?TB_BIN must point at the tributary binary}
 SRC=${TB_SRCDIR:?TB_SRCDIR must point at the repository}
 MOCK=${TB_BUILD:-$(dirname "$BIN")}/tb_mock_kafka
 KILLS=${TB_KAFKA_KILLS:-20}
-FILES=40
+FILES=30
 ROWS=100
 SEED=${TB_KAFKA_SEED:-$((($$ + $(date +%s)) % 32768))}
 RANDOM=$SEED
@@ -81,7 +81,7 @@ run_bg() { # extra env... : start the job in the background
 kills=0
 for ((i = 0; i < KILLS; i++)); do
   run_bg
-  ms_sleep $((200 + RANDOM % 1300))
+  ms_sleep $((200 + RANDOM % 1000))
   kill -9 "$JOBPID" 2> /dev/null && kills=$((kills + 1))
   wait "$JOBPID" 2> /dev/null
   JOBPID=

@@ -2,7 +2,7 @@
 # Exactly once from Kafka (issue 10 point 3): the reference job of tests/kafka/job_stream.sql
 # reads its sales from a topic of 4 partitions on librdkafka's mock cluster (3 brokers,
 # tests/kafka/mock_cluster.c) while a producer (kcat) keeps writing to it, and is killed
-# with SIGKILL 20 times at random moments (0.2-1.5 s after each start), plus at named
+# with SIGKILL 20 times at random moments (0.2-1.2 s after each start), plus at named
 # crash points (after the sinks committed a batch, before its checkpoint commit; inside a
 # Delta commit). A final available-now run drains the topic. Then the complete view and
 # the complete Delta table must equal the batch answer over every message produced, and
@@ -16,7 +16,7 @@ BIN=${TB_BIN:?TB_BIN must point at the tributary binary}
 SRC=${TB_SRCDIR:?TB_SRCDIR must point at the repository}
 MOCK=${TB_BUILD:-$(dirname "$BIN")}/tb_mock_kafka
 KILLS=${TB_KAFKA_KILLS:-20}
-CHUNKS=40
+CHUNKS=30
 ROWS=150
 SEED=${TB_KAFKA_SEED:-$((($$ + $(date +%s)) % 32768))}
 RANDOM=$SEED
@@ -84,7 +84,7 @@ kills=0
 for ((i = 0; i < KILLS; i++)); do
   "${RUN[@]}" --trigger continuous >> "$T/job.out" 2>> "$T/job.err" &
   JOBPID=$!
-  ms_sleep $((200 + RANDOM % 1300))
+  ms_sleep $((200 + RANDOM % 1000))
   kill -9 "$JOBPID" 2> /dev/null && kills=$((kills + 1))
   wait "$JOBPID" 2> /dev/null
   JOBPID=

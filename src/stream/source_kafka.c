@@ -888,7 +888,7 @@ static tb_rc ks_plan(tb_ssrc *src, int timeout_ms, json_t **out, bool *out_more,
         if (left <= 0)
             return TB_OK;
         struct pollfd pf = {.fd = ks->pipe_fd[0], .events = POLLIN};
-        (void)poll(&pf, 1, (int)TB_MIN(left, 20));
+        (void)poll(&pf, 1, (int)TB_MIN(left, 2)); /* queues holding an EOF event do not signal */
         drain_pipe(ks);
     }
     json_t *offs = json_object();
@@ -1357,7 +1357,11 @@ static tb_rc fill_chunk(kop *k, tb_err *err)
         } else {
             size_t want = (size_t)TB_MIN((int64_t)256, r->end - k->pos);
             want = TB_MIN(want, CHUNK_MSGS - k->n_msgs);
-            got = rd_kafka_consume_batch_queue(p->q, 100, k->mb, want);
+            /* what is there now; else wait for the first (a batch call waits until it
+             * has `want` messages or times out, which costs latency) */
+            got = rd_kafka_consume_batch_queue(p->q, 0, k->mb, want);
+            if (got == 0)
+                got = rd_kafka_consume_batch_queue(p->q, 100, k->mb, 1);
             if (got < 0)
                 return TB_ERRF(err, TB_E_IO, "stream \"%s\": %s: %s", ks->base.name, k->name,
                                rd_kafka_err2str(rd_kafka_last_error()));
