@@ -73,6 +73,14 @@ function duckQuery(sql, threads) {
 
 const out = [];
 const p = (s) => { out.push(s); console.log(s); };
+// PARTS=stream-state / stream-join (issue 9, (f) and (g)): those alone (stream_state.mjs).
+if (env.PARTS && env.PARTS.startsWith('stream-')) {
+  const { stateBench } = await import('./stream_state.mjs');
+  await stateBench({ BIN, D, PARTS: env.PARTS, p, log, die });
+  fs.writeFileSync(`${D}/last-table.md`, out.join('\n') + '\n');
+  process.exit(0);
+}
+
 p(`Data: ${ROWS.toLocaleString('en')} sales rows in ${FILES} CSV files (${f0(duSize(`${D}/sales`) / 1048576)} MiB), the same rows in one Parquet file (${f0(duSize(`${D}/sales.parquet`) / 1048576)} MiB, written by DuckDB), 1,000 products in Parquet. ${REPEAT} runs each, medians.`);
 p('');
 p('| case | threads | Tributary ms | DuckDB ms | Tributary M rows/s | DuckDB M rows/s | Tributary/DuckDB speed | target | Tributary CPU % | Tributary peak RSS MiB | DuckDB peak RSS MiB | same answer |');
@@ -128,4 +136,9 @@ p('|---|---|---|');
 p(`| batch (a)-(c), largest | ${mib(Math.max(...batchRss))} | < 256 ${Math.max(...batchRss) < 256 * 1024 ? 'met' : 'NOT met'} |`);
 p(`| streaming (d), largest | ${mib(Math.max(...streamRss))} | < 64 ${Math.max(...streamRss) < 64 * 1024 ? 'met' : 'NOT met'} |`);
 if (RSS_FILES > 0) p(`| streaming, ${RSS_FILES.toLocaleString('en')} files of 1,000 rows (${f0(manyFps)} files/s) | ${mib(manyRss)} | < 64 ${manyRss < 64 * 1024 ? 'met' : 'NOT met'} |`);
+// ---------------------------------------------------------------- (f), (g)
+{
+  const { stateBench } = await import('./stream_state.mjs');
+  await stateBench({ BIN, D, PARTS: 'stream-state,stream-join', p, log, die });
+}
 fs.writeFileSync(`${D}/last-table.md`, out.join('\n') + '\n');

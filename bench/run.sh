@@ -26,6 +26,13 @@ if [ ! -d node_modules/@duckdb/node-api ]; then
   npm install --no-audit --no-fund --silent > /dev/null
 fi
 
+# PARTS=stream-state / stream-join ((f), (g) of issue 9): datagen jobs, no sales data.
+if [[ "${PARTS:-}" == stream-* ]]; then
+  mkdir -p "$D"
+  [ -f "$D/products.parquet" ] || "$BIN" generate products --out "$D/products.parquet" --products 1000
+  exec node bench.mjs
+fi
+
 # Data, generated once per (ROWS, FILES, SMALL_FILES) and kept.
 key="$ROWS-$FILES-$SMALL_FILES"
 if [ ! -f "$D/.done-$key" ]; then

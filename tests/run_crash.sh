@@ -215,6 +215,22 @@ check "raw Delta table = every input row once" "$T/raw_expect.csv" "$T/raw_delta
 check "raw view after a restart = every input row once (count, distinct ids, sum)" \
   "$T/raw_count1.csv" "$T/raw_view1.csv"
 
+# Cascades: views over the streaming views (one over the complete view, one over a plain
+# view of the raw view) equal the batch answer after the kills and a restart.
+"${RUN[@]}" --trigger available-now --format csv --every '1 hour' \
+  --show "SELECT 'p' AS v, category, q, NULL::bigint AS n FROM per_category UNION ALL
+          SELECT 'b', product_id::text, q, n FROM big_by_product ORDER BY 1, 2" \
+  > "$T/cascade.out" 2> "$T/cascade.err"
+sane "$T/cascade.err" "cascade run" || true
+"$BIN" "${Q[@]}" "SELECT 'p' AS v, category, sum(quantity) AS q, NULL::bigint AS n
+  FROM read_csv('$D/sales') JOIN read_parquet('$D/products.parquet') USING (product_id)
+  GROUP BY 2 UNION ALL
+  SELECT 'b', product_id::text, sum(quantity), count(*) FROM read_csv('$D/sales')
+  WHERE quantity > 3 GROUP BY 2 ORDER BY 1, 2" > "$T/cascade_expect.csv"
+last_view "$T/cascade.out" > "$T/cascade_view.csv"
+check "cascades (view over a view, over a plain view of a view) = batch answer" \
+  "$T/cascade_expect.csv" "$T/cascade_view.csv"
+
 # Append mode: the windows closed by the final watermark (max ts - 15 s), once each.
 "$BIN" "${Q[@]}" "WITH wm AS (SELECT max(ts) - INTERVAL '15 seconds' AS w FROM read_csv('$D/sales'))
   SELECT tumble(ts, INTERVAL '10 seconds') AS window_start, category,

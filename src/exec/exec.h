@@ -430,6 +430,9 @@ tb_table *tb_table_new(const tb_schema *schema); /* schema copied; NULL on OOM *
 void tb_table_free(tb_table *table);
 const tb_schema *tb_table_schema(const tb_table *table);
 uint64_t tb_table_rows(const tb_table *table);
+/* A counter of the table's changes (appends, truncations, swaps): a continuous query
+ * joining the table builds again when it moved. */
+uint64_t tb_table_version(const tb_table *table);
 /* Append a batch (copied; types must match the schema). */
 tb_rc tb_table_append(tb_table *table, const tb_batch *batch, tb_err *err);
 /* Remove all rows. */

@@ -861,6 +861,29 @@ static void hj_free(tb_op *op)
     tb_arena_free(j->scratch);
 }
 
+/*
+ * Again from the start over a new probe input (a continuous query's next micro-batch):
+ * the build side's table is kept (the stream-static join builds it once; the stream
+ * runtime makes a new plan when the static table changes), the probe child rescanned.
+ * A parallel copy (shared build) cannot.
+ */
+static tb_rc hj_rescan(tb_op *op, tb_err *err)
+{
+    hj_op *j = (hj_op *)op;
+    if (j->once != NULL)
+        return TB_ERRF(err, TB_E_UNSUPPORTED, "a parallel hash join cannot be re-executed");
+    if (j->table != NULL) {
+        j->phase = PH_PROBE;
+        if (j->bmatched != NULL)
+            memset(j->bmatched, 0, j->table->store.n_rows ? j->table->store.n_rows : 1);
+    }
+    j->pb = NULL;
+    j->n_active = 0;
+    j->n_out = 0;
+    j->tail_row = 0;
+    return tb_op_rescan(op->children[0], err);
+}
+
 static const char *join_name(tb_join_type type)
 {
     static const char *const names[] = {"inner", "left", "right", "full", "semi", "anti"};
@@ -901,7 +924,7 @@ static tb_rc hj_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt hj_vt = {"hash join", hj_next, hj_free, hj_explain, NULL};
+static const tb_op_vt hj_vt = {"hash join", hj_next, hj_free, hj_explain, hj_rescan};
 
 /* Schema of left + right columns with the nullability the join type implies. */
 static tb_schema *join_schema(const tb_schema *ls, const tb_schema *rs, tb_join_type type,

@@ -236,7 +236,15 @@ static tb_rc values_explain(tb_op *op, tb_buf *buf)
     return tb_buf_printf(buf, "%u rows", v->n_rows);
 }
 
-static const tb_op_vt values_vt = {"values", values_next, values_free, values_explain, NULL};
+static tb_rc values_rescan(tb_op *op, tb_err *err)
+{
+    TB_UNUSED(err);
+    ((values_op *)op)->next_row = 0;
+    return TB_OK;
+}
+
+static const tb_op_vt values_vt = {"values", values_next, values_free, values_explain,
+                                   values_rescan};
 
 tb_rc tb_op_values_new(const tb_schema *schema, uint32_t n_rows, tb_expr **exprs, tb_op **out,
                        tb_err *err)
@@ -351,7 +359,8 @@ static tb_rc filter_explain(tb_op *op, tb_buf *buf)
     return tb_expr_format(f->pred, op->children[0]->schema, buf);
 }
 
-static const tb_op_vt filter_vt = {"filter", filter_next, filter_free, filter_explain, NULL};
+static const tb_op_vt filter_vt = {"filter", filter_next, filter_free, filter_explain,
+                                   tb_op_rescan_children};
 
 tb_rc tb_op_filter_new(tb_op *child, tb_expr *pred, tb_op **out, tb_err *err)
 {
@@ -439,7 +448,8 @@ static tb_rc project_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt project_vt = {"project", project_next, project_free, project_explain, NULL};
+static const tb_op_vt project_vt = {"project", project_next, project_free, project_explain,
+                                    tb_op_rescan_children};
 
 tb_rc tb_op_project_new(tb_op *child, uint32_t n, tb_expr **exprs, const char **names, tb_op **out,
                         tb_err *err)
@@ -553,7 +563,15 @@ static tb_rc limit_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt limit_vt = {"limit", limit_next, limit_free, limit_explain, NULL};
+static tb_rc limit_rescan(tb_op *op, tb_err *err)
+{
+    limit_op *l = (limit_op *)op;
+    l->to_skip = l->offset;
+    l->left = l->limit;
+    return tb_op_rescan_children(op, err);
+}
+
+static const tb_op_vt limit_vt = {"limit", limit_next, limit_free, limit_explain, limit_rescan};
 
 tb_rc tb_op_limit_new(tb_op *child, int64_t limit, int64_t offset, tb_op **out, tb_err *err)
 {
@@ -608,7 +626,13 @@ static tb_rc union_next(tb_op *op, tb_batch **out, tb_err *err)
     return TB_OK;
 }
 
-static const tb_op_vt union_vt = {"union all", union_next, NULL, NULL, NULL};
+static tb_rc union_rescan(tb_op *op, tb_err *err)
+{
+    ((union_op *)op)->cur = 0;
+    return tb_op_rescan_children(op, err);
+}
+
+static const tb_op_vt union_vt = {"union all", union_next, NULL, NULL, union_rescan};
 
 tb_rc tb_op_union_all_new(uint32_t n, tb_op **children, tb_op **out, tb_err *err)
 {

@@ -214,7 +214,15 @@ static tb_rc hop_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt hop_vt = {"hop", hop_next, hop_free, hop_explain, NULL};
+static tb_rc hop_rescan(tb_op *op, tb_err *err)
+{
+    hop_op *h = (hop_op *)op;
+    h->in = NULL;
+    h->copy = 0;
+    return tb_op_rescan_children(op, err);
+}
+
+static const tb_op_vt hop_vt = {"hop", hop_next, hop_free, hop_explain, hop_rescan};
 
 tb_rc tb_op_hop_new(tb_op *child, tb_expr *time, int64_t slide_us, int64_t size_us,
                     int64_t offset_us, const char *start_name, const char *end_name, tb_op **out,

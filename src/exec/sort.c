@@ -643,7 +643,20 @@ static tb_rc sort_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt sort_vt = {"sort", sort_next, sort_free, sort_explain, NULL};
+static tb_rc sort_rescan(tb_op *op, tb_err *err)
+{
+    sort_op *s = (sort_op *)op;
+    tb_colstore_clear(&s->store);
+    s->done_input = false;
+    s->n_order = 0;
+    s->emit_pos = 0;
+    s->n_heap = 0;
+    tb_arena_reset(s->arena);
+    tb_arena_reset(s->scratch);
+    return tb_op_rescan_children(op, err);
+}
+
+static const tb_op_vt sort_vt = {"sort", sort_next, sort_free, sort_explain, sort_rescan};
 
 tb_rc tb_op_sort_new(tb_op *child, uint32_t n_keys, const tb_sortkey *keys, int64_t limit,
                      tb_op **out, tb_err *err)

@@ -39,6 +39,7 @@ struct tb_table {
     size_t cap;
     uint64_t n_rows;
     size_t bytes;
+    uint64_t version; /* bumped by every change (tb_table_version) */
 };
 
 static void chunk_release(chunk *ch)
@@ -192,6 +193,17 @@ uint64_t tb_table_rows(const tb_table *table)
     return n;
 }
 
+uint64_t tb_table_version(const tb_table *table)
+{
+    tb_table *t = (tb_table *)table;
+    uint64_t v;
+
+    pthread_mutex_lock(&t->mu);
+    v = t->version;
+    pthread_mutex_unlock(&t->mu);
+    return v;
+}
+
 size_t tb_table_bytes(const tb_table *table)
 {
     tb_table *t = (tb_table *)table;
@@ -270,6 +282,7 @@ tb_rc tb_table_append(tb_table *table, const tb_batch *batch, tb_err *err)
     }
     table->bytes += ch->bytes;
     table->n_rows += batch->n_rows;
+    table->version++;
     pthread_mutex_unlock(&table->mu);
     chunk_release(old); /* a scan may still hold it */
     return TB_OK;
@@ -287,6 +300,7 @@ void tb_table_truncate(tb_table *table)
     table->n_chunks = table->cap = 0;
     table->n_rows = 0;
     table->bytes = 0;
+    table->version++;
     pthread_mutex_unlock(&table->mu);
     chunks_release(chunks, n);
 }
@@ -313,6 +327,8 @@ void tb_table_swap(tb_table *table, tb_table *other)
     other->n_chunks = other->cap = 0;
     other->n_rows = 0;
     other->bytes = 0;
+    table->version++;
+    other->version++;
     pthread_mutex_unlock(&second->mu);
     pthread_mutex_unlock(&first->mu);
     chunks_release(chunks, n);
@@ -368,7 +384,15 @@ static tb_rc tscan_explain(tb_op *op, tb_buf *buf)
     return rc == TB_OK ? tb_buf_putc(buf, ')') : rc;
 }
 
-static const tb_op_vt tscan_vt = {"scan", tscan_next, tscan_free, tscan_explain, NULL};
+/* The same snapshot again (the stream runtime plans anew when the table changed). */
+static tb_rc tscan_rescan(tb_op *op, tb_err *err)
+{
+    TB_UNUSED(err);
+    ((tscan_op *)op)->next = 0;
+    return TB_OK;
+}
+
+static const tb_op_vt tscan_vt = {"scan", tscan_next, tscan_free, tscan_explain, tscan_rescan};
 
 tb_rc tb_table_scan_new(tb_table *table, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err)
 {

@@ -921,7 +921,18 @@ static tb_rc drel_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, 
 
 static int64_t drel_estimate(void *ud) { return ((delta_rel *)ud)->est_rows; }
 
-static const tb_connector_vt delta_rel_vt = {"delta", drel_open, drel_free, drel_estimate, NULL};
+/* The table's newest version (a listing of its log): each open() reads the latest. */
+static tb_rc drel_version(void *ud, uint64_t *out_version, tb_err *err)
+{
+    delta_rel *d = ud;
+    int64_t v = d->version;
+    tb_rc rc = v >= 0 ? TB_OK : tb_sql_delta_latest(d->path, &v, err);
+    *out_version = (uint64_t)v;
+    return rc;
+}
+
+static const tb_connector_vt delta_rel_vt = {"delta", drel_open, drel_free, drel_estimate,
+                                             drel_version};
 
 /* The delta_rel behind a catalog name, or NULL when it is something else. */
 static delta_rel *find_drel(tb_db *db, const char *name)

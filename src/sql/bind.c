@@ -3774,7 +3774,7 @@ tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode *
     /* the query's own aggregate: the deepest one on the spine from the root (through
      * projections, filters, sorts, limits and stacked aggregates such as DISTINCT over
      * GROUP BY, into views and subqueries in FROM), not those under joins, set operations
-     * or in subquery expressions (tb_plan_opts.make_agg builds it) */
+     * or in subquery expressions (tb_plan_opts.stream: tb_plan.top_agg) */
     lnode *deepest = NULL;
     for (lnode *n = *out; n != NULL;) {
         if (n->kind == L_AGG)

@@ -597,7 +597,7 @@ static tb_rc eager_agg(opt *o, lnode *n)
     if (n->kind != L_AGG || j == NULL || j->kind != L_JOIN || j->jt != TB_JOIN_INNER ||
         n->n_groups == 0 || j->n_conds == 0)
         return TB_OK;
-    if (n->top_agg && q->opts != NULL && q->opts->make_agg != NULL)
+    if (n->top_agg && q->opts != NULL && q->opts->stream)
         return TB_OK;
     for (uint32_t i = 0; i < n->n_aggs; i++)
         if (!eager_agg_ok(&n->aggs[i]))

@@ -284,9 +284,37 @@ static tb_rc plan_get_par(pctx *pc, lnode *n, const int *proj, uint32_t n_proj, 
     return tb_op_morsel_scan_new(par->q, par->worker, out, pc->err);
 }
 
+/* Remember a catalog relation the plan scans (tb_plan.rels). */
+static tb_rc note_rel(pctx *pc, const lsource *src)
+{
+    qctx *q = pc->q;
+    if (src->kind == SRC_TF)
+        return TB_OK; /* a table function in the query: bound with the plan */
+    for (uint32_t i = 0; i < q->n_rels; i++)
+        if (q->rels[i].table == src->table && q->rels[i].ud == src->ud)
+            return TB_OK;
+    if (q->n_rels == q->cap_rels) {
+        uint32_t cap = q->cap_rels ? q->cap_rels * 2 : 8;
+        tb_plan_rel *r = tb_arena_alloc(q->arena, cap * sizeof(*r));
+        if (r == NULL)
+            return tb_err_nomem(pc->err);
+        if (q->n_rels > 0)
+            memcpy(r, q->rels, q->n_rels * sizeof(*r));
+        q->rels = r;
+        q->cap_rels = cap;
+    }
+    q->rels[q->n_rels++] = (tb_plan_rel){src->name,
+                                         src->kind == SRC_TABLE ? src->table : NULL,
+                                         src->kind == SRC_CONNECTOR ? src->vt : NULL,
+                                         src->kind == SRC_CONNECTOR ? src->ud : NULL};
+    return TB_OK;
+}
+
 static tb_rc plan_get(pctx *pc, lnode *n, const uint64_t *need, pres *out)
 {
     lsource *src = n->src;
+    if (note_rel(pc, src) != TB_OK)
+        return TB_E_NOMEM;
     int *proj = tb_arena_alloc(pc->arena, (n->n_out ? n->n_out : 1) * sizeof(int));
     int *layout = tb_arena_alloc(pc->arena, (n->n_out ? n->n_out : 1) * sizeof(int));
     if (proj == NULL || layout == NULL)
@@ -803,7 +831,7 @@ static tb_rc plan_agg(pctx *pc, lnode *n, pres *out)
     uint32_t threads = (uint32_t)tb_db_threads(pc->q->db);
     tb_rc rc;
     if (threads > 1 && pc->par == NULL && !pc->no_par && pc->n_params == 0 &&
-        !(n->top_agg && opts != NULL && opts->make_agg != NULL) && par_shape(n->left)) {
+        !(n->top_agg && opts != NULL && opts->stream) && par_shape(n->left)) {
         bool done = false;
         rc = plan_agg_par(pc, n, nn, threads, out, &done);
         if (rc != TB_OK || done)
@@ -838,14 +866,17 @@ static tb_rc plan_agg(pctx *pc, lnode *n, pres *out)
             }
         }
     }
-    if (n->top_agg && opts != NULL && opts->make_agg != NULL)
-        rc = opts->make_agg(opts->ud, c.op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames,
-                            &out->op, pc->err);
-    else
-        rc = tb_op_hash_agg_new(c.op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames,
-                                &out->op, pc->err);
+    rc = tb_op_hash_agg_new(c.op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames, &out->op,
+                            pc->err);
     if (rc != TB_OK)
         return rc;
+    if (n->top_agg && opts != NULL && opts->stream && pc->q->top_agg == NULL) {
+        tb_plan_agg *ta = tb_arena_zalloc(pc->arena, sizeof(*ta));
+        if (ta == NULL)
+            return tb_err_nomem(pc->err); /* out->op belongs to the caller's tree now */
+        *ta = (tb_plan_agg){out->op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames};
+        pc->q->top_agg = ta;
+    }
     out->layout = n->out;
     out->n = n->n_out;
     return TB_OK;

@@ -149,27 +149,30 @@ char *tb_sql_node_text(tb_arena *arena, const struct PgQuery__Node *arg);
 
 /* ================================================================ planning */
 
-/*
- * Replacement for tb_op_hash_agg_new, same contract (takes ownership of child whatever
- * the outcome; group_exprs/aggs args are expressions over child's schema living in the
- * plan arena, valid as long as the plan; names are copied by the callee if kept).
- */
-typedef tb_rc (*tb_sql_make_agg_fn)(void *ud, tb_op *child, uint32_t n_groups,
-                                    tb_expr **group_exprs, const char **group_names,
-                                    uint32_t n_aggs, const tb_aggspec *aggs, const char **agg_names,
-                                    tb_op **out, tb_err *err);
-
 typedef struct tb_plan_opts {
-    /* If set, the query's own hash aggregate is built by this callback instead of
-     * tb_op_hash_agg_new (called at most once per plan): the deepest aggregate on the
+    /* Plan a continuous query: the query's own aggregate (the deepest aggregate on the
      * spine from the result down through projections, filters, sorts, limits and
-     * stacked aggregates, i.e. the GROUP BY / aggregates of the outermost SELECT (also
-     * when it reads a view or a FROM subquery that aggregates), or its SELECT DISTINCT
+     * stacked aggregates, i.e. the GROUP BY / aggregates of the outermost SELECT, also
+     * when it reads a view or a FROM subquery that aggregates, or its SELECT DISTINCT
      * when it has no GROUP BY; never one under a join, a set operation or inside a
-     * subquery expression. With DISTINCT over GROUP BY, the GROUP BY one. */
-    tb_sql_make_agg_fn make_agg;
-    void *ud;
+     * subquery expression; with DISTINCT over GROUP BY, the GROUP BY one) is a serial
+     * hash aggregate of the whole input (neither parallel nor split by eager
+     * aggregation), described by tb_plan.top_agg so that the stream runtime can make it
+     * the query's incremental state. */
+    bool stream;
 } tb_plan_opts;
+
+/* The query's own aggregate of a plan made with tb_plan_opts.stream (see there). The
+ * expressions are over op's child's output and live in the plan's arena. */
+typedef struct tb_plan_agg {
+    tb_op *op; /* the hash aggregate, somewhere in the plan's tree */
+    uint32_t n_groups;
+    tb_expr **groups;
+    const char **group_names;
+    uint32_t n_aggs;
+    const tb_aggspec *aggs;
+    const char **agg_names;
+} tb_plan_agg;
 
 /*
  * A planned query. `root` yields the result rows (its schema gives the output names and
@@ -177,9 +180,20 @@ typedef struct tb_plan_opts {
  * tb_plan_free, which frees root (and its children) first, then the arena: the
  * operators may use expressions until they are freed.
  */
+/* A catalog relation a plan reads (after binding: views and CTEs expanded). */
+typedef struct tb_plan_rel {
+    const char *name;
+    tb_table *table;           /* a memory table, or NULL */
+    const tb_connector_vt *vt; /* a connector (file-backed tables, streams), or NULL */
+    void *ud;
+} tb_plan_rel;
+
 typedef struct tb_plan {
     tb_op *root;
     tb_arena *arena;
+    const tb_plan_agg *top_agg; /* with tb_plan_opts.stream and an aggregate, else NULL */
+    const tb_plan_rel *rels;    /* the tables and connectors it scans, each once */
+    uint32_t n_rels;
 } tb_plan;
 void tb_plan_free(tb_plan *plan); /* NULL is a no-op */
 
@@ -235,6 +249,10 @@ typedef struct tb_tablefunc {
 tb_rc tb_sql_register_tablefunc(const tb_tablefunc *tf);
 /* Look up a table function by name (case-insensitive); NULL if unknown. */
 const tb_tablefunc *tb_sql_find_tablefunc(const char *name);
+
+/* The newest version of the Delta table at path, from a listing of its _delta_log (no
+ * read): a cheap change token for connectors over Delta tables. -1: no commit. */
+tb_rc tb_sql_delta_latest(const char *path, int64_t *out, tb_err *err);
 
 /* ================================================================ errors */
 

@@ -68,6 +68,9 @@ tb_rc tb_sql_create_file_table(tb_db *db, const char *name, const tb_tablefunc *
                                tb_err *err);
 /* Is this connector a file-backed table? *tf_name: its table function. */
 bool tb_sql_is_file_connector(const tb_connector_vt *vt, const void *ud, const char **tf_name);
+/* tf_delta.c: the version of a read_delta state's snapshot; the newest version of the
+ * Delta table at path (a listing of its log; -1 none). */
+int64_t tb_sql_delta_snapshot_version(const void *state);
 
 /* ================================================================ query context */
 
@@ -91,6 +94,9 @@ typedef struct qctx {
     cleanup *cleanups; /* heap array */
     size_t n_cleanups, cap_cleanups;
     const tb_plan_opts *opts;
+    const tb_plan_agg *top_agg; /* opts->stream: the query's own aggregate */
+    tb_plan_rel *rels;          /* relations scanned (arena) */
+    uint32_t n_rels, cap_rels;
 } qctx;
 
 int tb_sql_new_col(qctx *q, const char *name, const char *rel, tb_type type); /* -1 OOM */

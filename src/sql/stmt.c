@@ -80,6 +80,9 @@ tb_rc tb_sql_plan_stmt(tb_db *db, const char *sql, const pgnode *select, const t
         tb_plan_free(&p->pub);
         return rc;
     }
+    p->pub.top_agg = p->q->top_agg;
+    p->pub.rels = p->q->rels;
+    p->pub.n_rels = p->q->n_rels;
     *out = p;
     return TB_OK;
 }

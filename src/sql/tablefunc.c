@@ -426,6 +426,15 @@ static void add_builtins(void)
 typedef struct file_conn {
     const tb_tablefunc *tf;
     void *state;
+    /* For version(): the path pattern, the declared columns; a Delta table's snapshot
+     * is taken again (the states of older snapshots stay until the table is dropped:
+     * a plan being freed may still hold them). */
+    char *pattern;
+    tb_schema *declared;
+    bool fixed; /* read_delta with a version: never changes */
+    void **retired;
+    size_t n_retired;
+    uint64_t delta_version;
 } file_conn;
 
 static tb_rc fc_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err)
@@ -443,8 +452,14 @@ static void fc_free(void *ud)
     file_conn *fc = ud;
     if (fc == NULL)
         return;
-    if (fc->tf->free != NULL)
+    if (fc->tf->free != NULL) {
         fc->tf->free(fc->state);
+        for (size_t i = 0; i < fc->n_retired; i++)
+            fc->tf->free(fc->retired[i]);
+    }
+    tb_free(fc->retired);
+    tb_free(fc->pattern);
+    tb_schema_free(fc->declared);
     tb_free(fc);
 }
 
@@ -454,7 +469,68 @@ static int64_t fc_estimate(void *ud)
     return fc->tf->estimate_rows != NULL ? fc->tf->estimate_rows(fc->state) : 1000000;
 }
 
-static const tb_connector_vt file_vt = {"file", fc_open, fc_free, fc_estimate, NULL};
+/*
+ * Version token of a file-backed table: for files (csv, json, parquet) a hash of the
+ * names, sizes and modification times of the files the pattern matches now (each open()
+ * expands the pattern again, so a replaced or added file is read by the next plan); for
+ * a Delta table its latest version, the snapshot being taken again when it moved.
+ */
+static tb_rc fc_version(void *ud, uint64_t *out_version, tb_err *err)
+{
+    file_conn *fc = ud;
+    *out_version = 0;
+    if (fc->pattern == NULL || fc->fixed)
+        return TB_OK;
+    if (strcmp(fc->tf->name, "read_delta") == 0) {
+        int64_t v = -1;
+        tb_rc rc = tb_sql_delta_latest(fc->pattern, &v, err);
+        if (rc != TB_OK)
+            return rc;
+        if (v >= 0 && (uint64_t)v != fc->delta_version) {
+            /* the table moved: bind again (the old state is retired, not freed) */
+            tb_tf_arg arg = {.name = NULL, .pos = -1};
+            arg.value.type = tb_type_make(TB_T_STRING);
+            arg.value.u.s.ptr = fc->pattern;
+            arg.value.u.s.len = (uint32_t)strlen(fc->pattern);
+            void *state = NULL;
+            tb_schema *schema = NULL;
+            if (tb_grow((void **)&fc->retired, &(size_t){fc->n_retired}, fc->n_retired + 1,
+                        sizeof(void *)) != TB_OK)
+                return tb_err_nomem(err);
+            rc = fc->tf->bind(&arg, 1, fc->declared, &state, &schema, err);
+            if (rc != TB_OK)
+                return rc;
+            tb_schema_free(schema);
+            fc->retired[fc->n_retired++] = fc->state;
+            fc->state = state;
+            fc->delta_version = (uint64_t)v;
+        }
+        *out_version = (uint64_t)v;
+        return TB_OK;
+    }
+    tb_strlist paths = {0};
+    tb_rc rc = tb_path_expand(fc->pattern, NULL, &paths, err);
+    if (rc == TB_E_NOTFOUND || rc == TB_E_IO) {
+        tb_err_clear(err);
+        rc = TB_OK; /* no file: a version of its own */
+    }
+    uint64_t h = 0x7461626c65ULL;
+    for (size_t i = 0; rc == TB_OK && i < paths.n; i++) {
+        struct stat st;
+        h = tb_hash_combine(h, tb_hash_bytes(paths.items[i], strlen(paths.items[i]), 3));
+        if (stat(paths.items[i], &st) == 0) {
+            h = tb_hash_combine(h, (uint64_t)st.st_size);
+            h = tb_hash_combine(h, (uint64_t)st.st_mtim.tv_sec * 1000000000ULL +
+                                       (uint64_t)st.st_mtim.tv_nsec);
+            h = tb_hash_combine(h, (uint64_t)st.st_ino);
+        }
+    }
+    tb_strlist_free(&paths);
+    *out_version = h;
+    return rc;
+}
+
+static const tb_connector_vt file_vt = {"file", fc_open, fc_free, fc_estimate, fc_version};
 
 bool tb_sql_is_file_connector(const tb_connector_vt *vt, const void *ud, const char **tf_name)
 {
@@ -486,6 +562,24 @@ tb_rc tb_sql_create_file_table(tb_db *db, const char *name, const tb_tablefunc *
     }
     fc->tf = tf;
     fc->state = state;
+    const tb_tf_arg *pa = NULL;
+    for (uint32_t i = 0; i < n_args && pa == NULL; i++)
+        if ((args[i].name == NULL || tb_str_ieq(args[i].name, "path")) && !args[i].value.is_null &&
+            args[i].value.type.id == TB_T_STRING)
+            pa = &args[i];
+    for (uint32_t i = 0; i < n_args; i++)
+        fc->fixed |= args[i].name != NULL && tb_str_ieq(args[i].name, "version");
+    if (pa != NULL)
+        fc->pattern = tb_strndup(pa->value.u.s.ptr, pa->value.u.s.len);
+    if (declared != NULL)
+        fc->declared = tb_schema_copy(declared);
+    if ((pa != NULL && fc->pattern == NULL) || (declared != NULL && fc->declared == NULL)) {
+        fc_free(fc);
+        tb_schema_free(schema);
+        return tb_err_nomem(err);
+    }
+    if (strcmp(tf->name, "read_delta") == 0)
+        fc->delta_version = (uint64_t)tb_sql_delta_snapshot_version(state);
     rc = tb_catalog_add_connector(db, name, schema, &file_vt, fc, err);
     tb_schema_free(schema);
     if (rc != TB_OK)

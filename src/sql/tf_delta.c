@@ -5,6 +5,7 @@
  * The snapshot is read at bind time (so a view over read_delta sees the table as of
  * each query that uses it) and kept by the state; every open() reads its live files.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,39 @@ static int64_t delta_estimate(void *state)
         bytes += fi.size;
     }
     return bytes / 8 + 1;
+}
+
+int64_t tb_sql_delta_snapshot_version(const void *state)
+{
+    return tb_delta_version(((const delta_state *)state)->snap);
+}
+
+/* The newest commit in DIR/_delta_log (a listing, no read): -1 when there is none. */
+tb_rc tb_sql_delta_latest(const char *path, int64_t *out, tb_err *err)
+{
+    tb_buf dir = {0};
+    *out = -1;
+    if (tb_buf_printf(&dir, "%s/_delta_log", path) != TB_OK)
+        return tb_err_nomem(err);
+    DIR *d = opendir(dir.data);
+    tb_buf_free(&dir);
+    if (d == NULL)
+        return TB_OK; /* gone or not yet a table: the open() says so */
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        if (len != 25 || strcmp(n + 20, ".json") != 0)
+            continue;
+        bool digits = true;
+        for (size_t i = 0; i < 20 && digits; i++)
+            digits = n[i] >= '0' && n[i] <= '9';
+        int64_t v = digits ? strtoll(n, NULL, 10) : -1;
+        if (v > *out)
+            *out = v;
+    }
+    closedir(d);
+    return TB_OK;
 }
 
 const tb_tablefunc tb_sql_read_delta_tf = {"read_delta", delta_bind, delta_open, delta_free,

@@ -188,6 +188,8 @@ tb_rc tb_cq_flush(cq *q, tb_err *err)
         return rc;
     tb_cq_kill_point("commit", q->pending_commit);
     q->pending_commit = -1;
+    if (q->agg != NULL)
+        tb_sagg_changes_clear(q->agg); /* in the commit's state now */
     tb_err e2;
     tb_err_clear(&e2);
     if (tb_ckpt_maybe_compact(q->ckpt, NULL, &e2) != TB_OK)
@@ -221,12 +223,15 @@ tb_rc tb_cq_write_offsets(cq *q, int64_t batch, const json_t *offsets, tb_err *e
     }
     if (rc == TB_OK)
         rc = tb_ckpt_write_offsets(q->ckpt, &off, err);
+    bool off_commit = off.has_commit;
     off.state = NULL;
     tb_ckpt_offsets_clear(&off);
     tb_buf_free(&img);
     if (rc != TB_OK)
         return rc;
     tb_cq_kill_point("offsets", batch);
+    if (off_commit && q->agg != NULL)
+        tb_sagg_changes_clear(q->agg); /* in the commit's state now */
     q->pending_commit = -1;
     tb_err e2;
     tb_err_clear(&e2);

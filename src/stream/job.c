@@ -50,86 +50,40 @@ bool tb_stream_parse_duration(const char *s, int64_t *out_ms)
     return true;
 }
 
-/* The relation named by a window table function in FROM, hop(sales, ...) or
- * tumble(sales, ...): a column reference to the binder, a relation here. */
-static tb_rc window_relation(const PgQuery__RangeFunction *rf, tb_strlist *out)
-{
-    if (rf->n_functions != 1)
-        return TB_OK;
-    const PgQuery__Node *fn = rf->functions[0];
-    if (fn != NULL && fn->node_case == PG_QUERY__NODE__NODE_LIST && fn->list->n_items > 0)
-        fn = fn->list->items[0];
-    if (fn == NULL || fn->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
-        return TB_OK;
-    const PgQuery__FuncCall *fc = fn->func_call;
-    const PgQuery__Node *last = fc->n_funcname > 0 ? fc->funcname[fc->n_funcname - 1] : NULL;
-    if (last == NULL || last->node_case != PG_QUERY__NODE__NODE_STRING ||
-        (!tb_str_ieq(last->string->sval, "hop") && !tb_str_ieq(last->string->sval, "tumble")))
-        return TB_OK;
-    if (fc->n_args < 1 || fc->args[0]->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
-        return TB_OK;
-    const PgQuery__ColumnRef *cr = fc->args[0]->column_ref;
-    if (cr->n_fields != 1 || cr->fields[0]->node_case != PG_QUERY__NODE__NODE_STRING)
-        return TB_OK;
-    return tb_strlist_push(out, cr->fields[0]->string->sval) != TB_OK ? TB_E_NOMEM : TB_OK;
-}
-
-/* Collect relation names (RangeVar.relname) anywhere in a protobuf message tree. */
-static tb_rc collect_relations(const ProtobufCMessage *m, tb_strlist *out)
-{
-    if (m == NULL)
-        return TB_OK;
-    if (m->descriptor == &pg_query__range_var__descriptor) {
-        const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *)m;
-        if (rv->relname != NULL && tb_strlist_push(out, rv->relname) != TB_OK)
-            return TB_E_NOMEM;
-    }
-    if (m->descriptor == &pg_query__range_function__descriptor &&
-        window_relation((const PgQuery__RangeFunction *)m, out) != TB_OK)
-        return TB_E_NOMEM;
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        const char *base = (const char *)m;
-        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-            if (*(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
-                continue;
-        }
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)(const void *)(base + f->quantifier_offset);
-            ProtobufCMessage *const *arr =
-                *(ProtobufCMessage *const *const *)(const void *)(base + f->offset);
-            for (size_t k = 0; k < n; k++)
-                if (collect_relations(arr[k], out) != TB_OK)
-                    return TB_E_NOMEM;
-        } else {
-            const ProtobufCMessage *sub =
-                *(const ProtobufCMessage *const *)(const void *)(base + f->offset);
-            if (collect_relations(sub, out) != TB_OK)
-                return TB_E_NOMEM;
-        }
-    }
-    return TB_OK;
-}
-
 /*
  * The stream a query reads, found after binding (views and CTEs expanded): the stream
  * tables of the stream scans in its plan. *out_tab NULL: none (a static query). Two
  * different streams: an error at pos naming both.
  */
 static tb_rc stream_of(tb_stream *st, const char *text, const PgQuery__Node *select,
-                       const char *what, int pos, stream_tab **out_tab, tb_err *err)
+                       const char *what, int pos, stream_tab **out_tab, const char **out_view,
+                       tb_err *err)
 {
     tb_plan *plan = NULL;
     stream_tab *tabs[2] = {NULL, NULL};
     *out_tab = NULL;
+    *out_view = NULL;
     tb_rc rc = tb_sql_plan_node(st->db, text, select, NULL, &plan, err);
     if (rc != TB_OK)
         return rc;
     uint32_t n = tb_sscan_tables(plan->root, tabs, 2);
+    /* a streaming view read (a cascade): the view of a continuous query or a view
+     * derived from one, found by its table in the catalog after binding */
+    for (uint32_t i = 0; i < plan->n_rels && *out_view == NULL; i++) {
+        const tb_table *t = plan->rels[i].table;
+        for (size_t k = 0; t != NULL && k < st->n_cqs && *out_view == NULL; k++)
+            if (st->cqs[k]->mv == t)
+                *out_view = st->cqs[k]->name;
+        for (size_t k = 0; t != NULL && k < st->n_derived && *out_view == NULL; k++)
+            if (st->derived[k].mv == t)
+                *out_view = st->derived[k].name;
+    }
     tb_plan_free(plan);
+    if (n > 0 && *out_view != NULL)
+        return TB_ERRPOS(err, TB_E_UNSUPPORTED, pos,
+                         "%s reads the stream %s and the streaming view %s: not supported; "
+                         "join the stream with static tables only",
+                         what, tabs[0]->name, *out_view);
     if (n > 1)
         return TB_ERRPOS(err, TB_E_UNSUPPORTED, pos,
                          "%s reads two streams (%s, %s): joins of two streams are not "
@@ -197,7 +151,7 @@ static out_mode parse_mode(const char *s, bool *ok)
     return MODE_DEFAULT;
 }
 
-/* ---------------------------------------------------------------- aggregate hook */
+/* ---------------------------------------------------------------- prepared plans */
 
 /*
  * A group key that is a window column of hop() or tumble() in FROM (window_start or
@@ -213,21 +167,51 @@ static bool window_column(const tb_op *child, const tb_expr *e, int64_t *to_end)
     return tb_op_hop_column(child, child->schema->fields[e->col].name, to_end);
 }
 
-tb_rc tb_cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
-                         const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
-                         const char **agg_names, tb_op **out, tb_err *err)
+/* Put `with` in place of `old` in the tree under *slot (old is not freed). */
+static bool replace_op(tb_op **slot, tb_op *old, tb_op *with)
 {
-    cq *q = ud;
+    if (*slot == old) {
+        *slot = with;
+        return true;
+    }
+    for (uint32_t i = 0; *slot != NULL && i < (*slot)->n_children; i++)
+        if (replace_op(&(*slot)->children[i], old, with))
+            return true;
+    return false;
+}
+
+/*
+ * The prepared plan of q: planned once (when the query starts, and again only when a
+ * static relation it reads changed or an operator cannot be re-executed), its own
+ * aggregate turned into the query's incremental aggregate over q->agg (the state lives
+ * as long as the query; a restored state is loaded into it here). Also tells whether
+ * the query aggregates and which group is the event-time window.
+ */
+tb_rc tb_cq_prepare(tb_stream *st, cq *q, tb_plan **out, tb_err *err)
+{
+    tb_plan *plan = NULL;
+    tb_plan_opts popts = {.stream = true};
+    *out = NULL;
+    tb_rc rc = tb_sql_plan_node(st->db, q->text, q->select, &popts, &plan, err);
+    if (rc != TB_OK)
+        return rc;
+    const tb_plan_agg *ta = plan->top_agg;
+    if (ta == NULL) {
+        *out = plan;
+        return TB_OK;
+    }
+    tb_op *hagg = ta->op, *child = hagg->children[0];
     q->is_agg = true;
     q->win_group = -1;
-    for (uint32_t g = 0; g < n_groups; g++) {
-        const tb_expr *e = group_exprs[g];
+    for (uint32_t g = 0; g < ta->n_groups; g++) {
+        const tb_expr *e = ta->groups[g];
+        const char *gname = ta->group_names != NULL ? ta->group_names[g] : NULL;
         int64_t to_end = 0;
         if (window_column(child, e, &to_end)) {
             q->win_group = (int)g;
             q->win_size_us = to_end;
-            if (q->win_name == NULL && group_names != NULL && group_names[g] != NULL)
-                q->win_name = tb_strdup(group_names[g]);
+            if (q->win_name == NULL && gname != NULL)
+                q->win_name = tb_strdup(gname);
             break;
         }
         if (e->kind != TB_EX_CALL || e->fn_name == NULL || e->type.id != TB_T_TIMESTAMP)
@@ -244,19 +228,33 @@ tb_rc tb_cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **group_
             iv->type.id == TB_T_INTERVAL) {
             q->win_group = (int)g;
             q->win_size_us = end ? 0 : tb_interval_micros(iv->value.u.iv);
-            if (q->win_name == NULL && group_names != NULL && group_names[g] != NULL)
-                q->win_name = tb_strdup(group_names[g]);
+            if (q->win_name == NULL && gname != NULL)
+                q->win_name = tb_strdup(gname);
             break;
         }
     }
-    tb_rc rc = tb_sagg_op_new(&q->agg, child, n_groups, group_exprs, group_names, n_aggs, aggs,
-                              agg_names, q->restore, q->restore_len, out, err);
-    if (rc == TB_OK && q->restore != NULL) {
+    /* The hash aggregate's child goes to the incremental one, which takes its place. */
+    tb_op *sagg = NULL;
+    hagg->children[0] = NULL;
+    rc = tb_sagg_op_new(&q->agg, child, ta->n_groups, ta->groups, ta->group_names, ta->n_aggs,
+                        ta->aggs, ta->agg_names, q->restore, q->restore_len, &sagg, err);
+    if (rc != TB_OK) {
+        tb_plan_free(plan);
+        return rc;
+    }
+    if (q->restore != NULL) {
         tb_free(q->restore);
         q->restore = NULL;
         q->restore_len = 0;
     }
-    return rc;
+    if (!replace_op(&plan->root, hagg, sagg)) {
+        tb_op_free(sagg);
+        tb_plan_free(plan);
+        return TB_ERRF(err, TB_E_ERROR, "internal: the query's aggregate is not in its plan");
+    }
+    tb_op_free(hagg);
+    *out = plan;
+    return TB_OK;
 }
 
 /* ---------------------------------------------------------------- job statements */
@@ -301,6 +299,8 @@ static void cq_free(cq *q)
         tb_free(q->sinks[i].table);
     }
     tb_free(q->sinks);
+    tb_plan_free(q->plan); /* before the state its aggregate uses */
+    tb_free(q->vers);
     tb_sagg_free(q->agg);
     tb_free(q->restore);
     tb_table_free(q->emitted);
@@ -309,7 +309,6 @@ static void cq_free(cq *q)
     tb_ckpt_free(q->ckpt);
     if (q->src != NULL)
         q->src->vt->free(q->src);
-    tb_free(q->prev_hashes);
     tb_free(q->win_name);
     tb_free(q->query_text);
     tb_free(q->name);
@@ -349,9 +348,8 @@ static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
     if (rc != TB_OK)
         goto fail;
     q->src->batch = -1;
-    /* Plan once with no input: output schema, aggregate or not, window column. */
-    tb_plan_opts popts = {.make_agg = tb_cq_make_agg, .ud = q};
-    rc = tb_sql_plan_node(st->db, text, select, &popts, &plan, err);
+    /* Plan with no input: output schema, aggregate or not, window column. */
+    rc = tb_cq_prepare(st, q, &plan, err);
     if (rc != TB_OK)
         goto fail;
     q->out_schema = tb_schema_copy(plan->root->schema);
@@ -433,6 +431,77 @@ static tb_rc create_mv(tb_stream *st, const char *name, const char *text,
         return rc;
     }
     q->mv = mv;
+    return TB_OK;
+}
+
+/* Run the query of a view into a new table. */
+static tb_rc compute_view(tb_stream *st, const char *text, const PgQuery__Node *select,
+                          tb_table **out, tb_err *err)
+{
+    tb_plan *plan = NULL;
+    *out = NULL;
+    tb_rc rc = tb_sql_plan_node(st->db, text, select, NULL, &plan, err);
+    if (rc != TB_OK)
+        return rc;
+    tb_table *t = tb_table_new(plan->root->schema);
+    if (t == NULL)
+        rc = tb_err_nomem(err);
+    while (rc == TB_OK) {
+        tb_batch *b = NULL;
+        rc = tb_op_next(plan->root, &b, err);
+        if (rc != TB_OK || b == NULL)
+            break;
+        rc = tb_table_append(t, b, err);
+    }
+    tb_plan_free(plan);
+    if (rc != TB_OK)
+        tb_table_free(t);
+    else
+        *out = t;
+    return rc;
+}
+
+/*
+ * A materialized view over streaming views (a cascade): maintained after every batch of
+ * the job's continuous queries, from the views as they are then (so both are queryable,
+ * each as of the same batch). It holds no state of its own: after a restart the views it
+ * reads are restored (their state, or their committed batches read again) and it is
+ * computed from them, so it is exactly once as they are.
+ */
+static tb_rc create_derived(tb_stream *st, const char *name, const char *text,
+                            const PgQuery__Node *select, tb_err *err)
+{
+    tb_table *t = NULL;
+    tb_rc rc = compute_view(st, text, select, &t, err);
+    if (rc != TB_OK)
+        return rc;
+    if (tb_grow((void **)&st->derived, &(size_t){st->n_derived}, st->n_derived + 1,
+                sizeof(*st->derived)) != TB_OK) {
+        tb_table_free(t);
+        return tb_err_nomem(err);
+    }
+    char *n = tb_strdup(name);
+    rc = n == NULL ? tb_err_nomem(err) : tb_catalog_add_table(st->db, name, t, err);
+    if (rc != TB_OK) {
+        tb_free(n);
+        tb_table_free(t);
+        return rc;
+    }
+    st->derived[st->n_derived++] = (struct derived){n, text, select, t};
+    return TB_OK;
+}
+
+tb_rc tb_stream_refresh_derived(tb_stream *st, tb_err *err)
+{
+    for (size_t i = 0; i < st->n_derived; i++) {
+        struct derived *d = &st->derived[i];
+        tb_table *fresh = NULL;
+        tb_rc rc = compute_view(st, d->text, d->select, &fresh, err);
+        if (rc != TB_OK)
+            return tb_err_prefix(err, "%s", d->name);
+        tb_table_swap(d->mv, fresh); /* readers see the old rows or the new, whole */
+        tb_table_free(fresh);
+    }
     return TB_OK;
 }
 
@@ -557,7 +626,7 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
     int off = raw->stmt_location;
     int len = raw->stmt_len;
     tb_rc rc = TB_OK;
-    tb_strlist kv = {0}, rels = {0};
+    tb_strlist kv = {0};
     char *norm = NULL;
 
     /* A statement's location includes the blanks and comments after the previous one:
@@ -587,10 +656,13 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
         /* A files table is a stream source, unless it names an output mode: then it is
          * a sink (files written per batch), as `INSERT INTO` it will use it. `mode` is
          * the CSV parse mode of a source (permissive, dropmalformed, failfast). */
-        bool files_sink = connector != NULL &&
-                          (tb_str_ieq(connector, "files") || tb_str_ieq(connector, "kafka")) &&
-                          tb_stream_kv_get(&kv, "output_mode") != NULL; /* kafka likewise */
-        const tb_ssrc_vt *svt = files_sink ? NULL : tb_ssrc_lookup(connector);
+        bool files_sink = connector != NULL && tb_str_ieq(connector, "files") &&
+                          tb_stream_kv_get(&kv, "output_mode") != NULL;
+        /* A stream source, unless the table names an output mode and the connector can
+         * be a sink too (files, kafka): then it is a sink. */
+        bool sink_decl = files_sink || (tb_stream_kv_get(&kv, "output_mode") != NULL &&
+                                        tb_sink_lookup(connector) != NULL);
+        const tb_ssrc_vt *svt = sink_decl ? NULL : tb_ssrc_lookup(connector);
         if (svt != NULL) {
             stream_tab *tab = NULL;
             rc = tb_stream_tab_create(st, node, name, svt, &kv, off, &tab, err);
@@ -601,8 +673,7 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
                 st->tabs[st->n_tabs++] = tab;
             goto done;
         }
-        if (connector != NULL && (files_sink || (!tb_str_ieq(connector, "files") &&
-                                                 tb_sink_lookup(connector) != NULL))) {
+        if (connector != NULL && (sink_decl || tb_sink_lookup(connector) != NULL)) {
             if (find_decl(st, name) != NULL) {
                 rc = TB_ERRPOS(err, TB_E_EXISTS, off, "relation \"%s\" already exists", name);
                 goto done;
@@ -645,25 +716,17 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
         node->create_table_as_stmt->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW) {
         const PgQuery__CreateTableAsStmt *c = node->create_table_as_stmt;
         const char *name = c->into->rel->relname;
-        if (collect_relations(&c->query->base, &rels) != TB_OK) {
-            rc = tb_err_nomem(err);
-            goto done;
-        }
-        for (size_t i = 0; i < rels.n; i++) {
-            if (find_cq(st, rels.items[i]) != NULL) {
-                rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, off,
-                               "materialized view \"%s\" reads the streaming view \"%s\": views "
-                               "over streaming views are not supported yet",
-                               name, rels.items[i]);
-                goto done;
-            }
-        }
         char what[300];
         snprintf(what, sizeof(what), "materialized view \"%s\"", name);
         stream_tab *src = NULL;
-        rc = stream_of(st, text, c->query, what, off, &src, err);
+        const char *up = NULL;
+        rc = stream_of(st, text, c->query, what, off, &src, &up, err);
         if (rc != TB_OK)
             goto done;
+        if (up != NULL) {
+            rc = create_derived(st, name, text, c->query, err);
+            goto done;
+        }
         if (src == NULL) {
             rc = create_static_mv(st, name, text, c->query, err);
             goto done;
@@ -683,20 +746,22 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
             rc = exec_plain(st, text, off, len, err);
             goto done;
         }
-        if (collect_relations(&ins->select_stmt->base, &rels) != TB_OK) {
-            rc = tb_err_nomem(err);
-            goto done;
-        }
+        /* what it reads, found through the catalog after binding */
         cq *q = NULL;
         stream_tab *src = NULL;
-        for (size_t i = 0; i < rels.n && q == NULL; i++)
-            q = find_cq(st, rels.items[i]);
-        if (q == NULL) {
-            char what[300];
-            snprintf(what, sizeof(what), "INSERT INTO %s", d->name);
-            rc = stream_of(st, text, ins->select_stmt, what, off, &src, err);
-            if (rc != TB_OK)
-                goto done;
+        const char *up = NULL;
+        char what[300];
+        snprintf(what, sizeof(what), "INSERT INTO %s", d->name);
+        rc = stream_of(st, text, ins->select_stmt, what, off, &src, &up, err);
+        if (rc != TB_OK)
+            goto done;
+        if (up != NULL && (q = find_cq(st, up)) == NULL) {
+            rc = TB_ERRPOS(err, TB_E_UNSUPPORTED, off,
+                           "%s reads the view %s, derived from a streaming view: a sink takes "
+                           "a continuous query's view (INSERT INTO %s SELECT * FROM <view over "
+                           "the stream>)",
+                           what, up, d->name);
+            goto done;
         }
         if (q != NULL) {
             if (!is_select_star(ins->select_stmt)) {
@@ -729,7 +794,6 @@ static tb_rc exec_one(tb_stream *st, const char *text, const PgQuery__RawStmt *r
 done:
     tb_free(norm);
     tb_strlist_free(&kv);
-    tb_strlist_free(&rels);
     return rc;
 }
 
@@ -830,6 +894,9 @@ void tb_stream_free(tb_stream *st)
         pg_query__parse_result__free_unpacked(st->parses[i], NULL);
     tb_free(st->parses);
     tb_free(st->tabs);
+    for (size_t i = 0; i < st->n_derived; i++)
+        tb_free(st->derived[i].name);
+    tb_free(st->derived);
     tb_strlist_free(&st->texts);
     tb_free(st->ckpt_root);
     tb_free(st);

@@ -62,48 +62,6 @@ static const char *mode_name(out_mode m)
 
 /* ---------------------------------------------------------------- running a batch */
 
-static uint64_t row_hash(const tb_batch *b, uint32_t i)
-{
-    uint64_t h = 0x51ed27;
-    for (uint32_t j = 0; j < b->n_cols; j++) {
-        tb_value v;
-        tb_vec_get(&b->cols[j], i, &v);
-        if (v.is_null) {
-            h = tb_hash_combine(h, 0x6e756c6c);
-            continue;
-        }
-        switch (v.type.id) {
-        case TB_T_STRING:
-            h = tb_hash_combine(h, tb_hash_bytes(v.u.s.ptr, v.u.s.len, 7));
-            break;
-        case TB_T_DOUBLE:
-        case TB_T_FLOAT: {
-            uint64_t bits;
-            memcpy(&bits, &v.u.d, 8);
-            h = tb_hash_combine(h, bits);
-            break;
-        }
-        case TB_T_DECIMAL:
-            h = tb_hash_combine(h, (uint64_t)v.u.dec);
-            h = tb_hash_combine(h, (uint64_t)(v.u.dec >> 64));
-            break;
-        case TB_T_INTERVAL:
-            h = tb_hash_combine(h, (uint64_t)v.u.iv.micros ^ ((uint64_t)v.u.iv.days << 40) ^
-                                       ((uint64_t)v.u.iv.months << 20));
-            break;
-        default:
-            h = tb_hash_combine(h, (uint64_t)v.u.i);
-        }
-    }
-    return h;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Per-batch figures for the progress record. */
 typedef struct batch_stats {
     int64_t batch;
@@ -213,37 +171,183 @@ static tb_rc check_memory(tb_stream *st, cq *q, bool refresh, int64_t batch, tb_
                    refresh ? "restoring committed" : "in uncommitted", batch);
 }
 
-/* Update mode: keep the hashes of this result's rows (sorted) for the next batch's
- * diff. */
-static tb_rc remember_result(cq *q, tb_table *result, tb_err *err)
+/* Run q's plan as bound now, appending its rows to out. */
+static tb_rc execute(cq *q, tb_table *out, uint64_t *out_rows, tb_err *err)
 {
-    uint64_t *hashes = NULL;
-    size_t n_hashes = 0, cap_hashes = 0;
+    for (;;) {
+        tb_batch *b = NULL;
+        tb_rc rc = tb_op_next(q->plan->root, &b, err);
+        if (rc != TB_OK)
+            return rc;
+        if (b == NULL)
+            return TB_OK;
+        if (b->n_rows == 0)
+            continue;
+        rc = tb_table_append(out, b, err);
+        if (rc != TB_OK)
+            return rc;
+        if (out_rows != NULL)
+            *out_rows += b->n_rows;
+    }
+}
+
+/* The rows of `in` whose window is still open (append mode: the closed ones are final). */
+static tb_rc open_rows(cq *q, tb_table *in, tb_table **out, tb_err *err)
+{
     tb_op *scan = NULL;
-    tb_rc rc = tb_table_scan_new(result, NULL, 0, &scan, err);
+    tb_arena *arena = tb_arena_new(0);
+    *out = tb_table_new(tb_table_schema(in));
+    tb_rc rc = arena == NULL || *out == NULL ? tb_err_nomem(err)
+                                             : tb_table_scan_new(in, NULL, 0, &scan, err);
     while (rc == TB_OK) {
         tb_batch *b = NULL;
         rc = tb_op_next(scan, &b, err);
         if (rc != TB_OK || b == NULL)
             break;
-        for (uint32_t i = 0; i < b->n_rows; i++) {
-            if (tb_grow((void **)&hashes, &cap_hashes, n_hashes + 1, 8) != TB_OK) {
-                rc = tb_err_nomem(err);
-                break;
-            }
-            hashes[n_hashes++] = row_hash(b, i);
+        tb_arena_reset(arena);
+        uint32_t *sel = tb_arena_alloc(arena, sizeof(uint32_t) * (b->n_rows + 1));
+        tb_batch *ob = NULL;
+        uint32_t n = 0;
+        const tb_vec *wv = &b->cols[q->win_out_col];
+        if (sel == NULL || tb_batch_shell(b->n_cols, arena, &ob) != TB_OK) {
+            rc = tb_err_nomem(err);
+            break;
         }
+        for (uint32_t i = 0; i < b->n_rows; i++)
+            if (tb_vec_is_null(wv, i) ||
+                TB_VEC_PTR(wv, int64_t)[i] + q->win_size_us > q->watermark)
+                sel[n++] = i;
+        for (uint32_t j = 0; rc == TB_OK && j < b->n_cols && n > 0; j++) {
+            rc = tb_vec_init(&ob->cols[j], b->cols[j].type, n, arena);
+            if (rc == TB_OK)
+                rc = tb_vec_copy_rows(&ob->cols[j], 0, n, &b->cols[j], sel, n, false, arena);
+        }
+        if (rc != TB_OK) {
+            rc = tb_err_nomem(err);
+            break;
+        }
+        ob->n_rows = ob->cap = n;
+        if (n > 0)
+            rc = tb_table_append(*out, ob, err);
     }
     tb_op_free(scan);
-    if (rc != TB_OK) {
-        tb_free(hashes);
-        return rc;
+    tb_arena_free(arena);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- prepared plan */
+
+/* The version token of a static relation the plan reads (*out_has false: none). */
+static tb_rc rel_version(const tb_plan_rel *r, uint64_t *out_v, bool *out_has, tb_err *err)
+{
+    *out_has = false;
+    if (r->table != NULL) {
+        *out_v = tb_table_version(r->table);
+        *out_has = true;
+        return TB_OK;
     }
-    if (n_hashes > 1)
-        qsort(hashes, n_hashes, 8, cmp_u64);
-    tb_free(q->prev_hashes);
-    q->prev_hashes = hashes;
-    q->n_prev = n_hashes;
+    if (r->vt == NULL || r->vt->version == NULL || tb_stream_tab_of(r->vt, r->ud) != NULL)
+        return TB_OK;
+    *out_has = true;
+    tb_rc rc = r->vt->version(r->ud, out_v, err);
+    if (rc != TB_OK)
+        tb_err_prefix(err, "%s", r->name);
+    return rc;
+}
+
+/* Note the versions of the relations the new plan reads. */
+static tb_rc note_versions(cq *q, tb_err *err)
+{
+    const tb_plan *plan = q->plan;
+    tb_free(q->vers);
+    q->vers = NULL;
+    q->n_vers = 0;
+    if (plan->n_rels == 0)
+        return TB_OK;
+    q->vers = tb_calloc(plan->n_rels, sizeof(*q->vers));
+    if (q->vers == NULL)
+        return tb_err_nomem(err);
+    for (uint32_t i = 0; i < plan->n_rels; i++) {
+        bool has = false;
+        uint64_t v = 0;
+        tb_rc rc = rel_version(&plan->rels[i], &v, &has, err);
+        if (rc != TB_OK)
+            return rc;
+        if (has)
+            q->vers[q->n_vers++] = (rel_ver){i, v};
+    }
+    return TB_OK;
+}
+
+/* Whether a static relation of the plan changed since it was made (*out_name: which). */
+static tb_rc versions_moved(cq *q, bool *out_moved, const char **out_name, tb_err *err)
+{
+    *out_moved = false;
+    for (size_t i = 0; i < q->n_vers; i++) {
+        const tb_plan_rel *r = &q->plan->rels[q->vers[i].rel];
+        bool has = false;
+        uint64_t v = 0;
+        tb_rc rc = rel_version(r, &v, &has, err);
+        if (rc != TB_OK)
+            return rc;
+        if (has && v != q->vers[i].v) {
+            *out_moved = true;
+            *out_name = r->name;
+            return TB_OK;
+        }
+    }
+    return TB_OK;
+}
+
+/*
+ * Make q's plan ready to run over q->bi: planned once (tb_cq_prepare) and re-executed
+ * batch after batch (tb_op_rescan, the stream scans bound to the batch's input). It is
+ * planned again only when a static relation it reads changed (its version token moved:
+ * a join's build side is then built again), after a failed batch, or when an operator
+ * of it cannot be re-executed (then per batch, as before plans were kept).
+ */
+static tb_rc bind_plan(tb_stream *st, cq *q, tb_err *err)
+{
+    tb_rc rc = TB_OK;
+    if (q->plan != NULL) {
+        bool moved = false;
+        const char *what = NULL;
+        rc = versions_moved(q, &moved, &what, err);
+        if (rc != TB_OK)
+            return rc;
+        if (moved) {
+            tb_log(TB_LOG_INFO, "%s: %s changed: planning the query again", q->name, what);
+            tb_plan_free(q->plan);
+            q->plan = NULL;
+        }
+    }
+    if (q->plan != NULL && !q->plan_fresh) {
+        rc = tb_op_rescan(q->plan->root, err);
+        if (rc == TB_E_UNSUPPORTED) {
+            if (!q->replan_noted)
+                tb_log(TB_LOG_DEBUG, "%s: %s: planned per batch", q->name, err->msg);
+            q->replan_noted = true;
+            tb_err_clear(err);
+            tb_plan_free(q->plan);
+            q->plan = NULL;
+            rc = TB_OK;
+        }
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (q->plan == NULL) {
+        rc = tb_cq_prepare(st, q, &q->plan, err);
+        if (rc == TB_OK)
+            rc = note_versions(q, err);
+        if (rc != TB_OK) {
+            tb_plan_free(q->plan);
+            q->plan = NULL;
+            return rc;
+        }
+        q->n_plans++;
+    }
+    q->plan_fresh = false;
+    tb_sscan_bind(q->plan->root, q->tab, &q->bi);
     return TB_OK;
 }
 
@@ -252,7 +356,7 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
 {
     tb_rc rc = TB_OK;
     tb_plan *plan = NULL;
-    tb_table *result = NULL, *closed = NULL;
+    tb_table *result = NULL, *closed = NULL, *changed = NULL;
     batch_stats bs = {.batch = batch, .t_start = tb_now_ns(), .wall_start_us = tb_wall_us()};
     bool refresh = offsets == NULL || rebuild;
     tb_ssrc *src = q->src;
@@ -267,40 +371,49 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     bs.t_offsets = tb_now_ns();
     const json_t *files = json_object_get(offsets, "files");
     bs.n_files = refresh ? 0 : json_array_size(files);
-    batch_in bi = {.src = src, .offsets = offsets, .watermark = q->watermark,
-                   .max_ts = INT64_MIN};
+    q->bi = (batch_in){.src = src, .offsets = offsets, .watermark = q->watermark,
+                       .max_ts = INT64_MIN};
     memset(&src->stats, 0, sizeof(src->stats));
     src->batch = refresh ? -1 : batch;
     src->query = q->tab->n_readers > 1 ? q->name : NULL;
 
-    tb_plan_opts popts = {.make_agg = tb_cq_make_agg, .ud = q};
-    rc = tb_sql_plan_node(st->db, q->text, q->select, &popts, &plan, err);
+    rc = bind_plan(st, q, err);
     bs.t_plan = tb_now_ns();
     if (rc != TB_OK)
         goto done;
-    tb_sscan_bind(plan->root, q->tab, &bi);
+    plan = q->plan;
     result = tb_table_new(plan->root->schema);
     if (result == NULL) {
         rc = tb_err_nomem(err);
         goto done;
     }
-    for (;;) {
-        tb_batch *b = NULL;
-        rc = tb_op_next(plan->root, &b, err);
-        if (rc != TB_OK)
-            goto done;
-        if (b == NULL)
-            break;
-        if (b->n_rows == 0)
-            continue;
-        rc = tb_table_append(result, b, err);
-        if (rc != TB_OK)
-            goto done;
-        bs.rows_out += b->n_rows;
-    }
-    tb_plan_free(plan);
-    plan = NULL;
+    rc = execute(q, result, &bs.rows_out, err);
+    if (rc != TB_OK)
+        goto done;
     bs.t_exec = tb_now_ns();
+    batch_in bi = q->bi;
+    q->bi.offsets = NULL; /* the caller's */
+
+    /* Update mode: the groups this batch changed, from the aggregate's dirty list (the
+     * plan again over no input, its aggregate emitting only those). Before the
+     * watermark evicts closed windows. */
+    bool need_update = false;
+    for (size_t i = 0; i < q->n_sinks; i++)
+        need_update |= q->sinks[i].mode == MODE_UPDATE;
+    if (need_update && !refresh && q->agg != NULL) {
+        changed = tb_table_new(plan->root->schema);
+        if (changed == NULL) {
+            rc = tb_err_nomem(err);
+            goto done;
+        }
+        tb_sagg_set_changed_only(q->agg, true);
+        rc = bind_plan(st, q, err);
+        if (rc == TB_OK)
+            rc = execute(q, changed, NULL, err);
+        tb_sagg_set_changed_only(q->agg, false);
+        if (rc != TB_OK)
+            goto done;
+    }
     bs.rows_in = bi.rows;
     bs.late = bi.late;
     bs.malformed = src->stats.rows_malformed;
@@ -399,10 +512,14 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
             goto done;
     }
 
-    /* Update mode: rows that differ from the previous result. */
-    bool need_update = false;
-    for (size_t i = 0; i < q->n_sinks; i++)
-        need_update |= q->sinks[i].mode == MODE_UPDATE;
+    if (changed != NULL && append_agg && q->watermark != TB_WATERMARK_NONE) {
+        tb_table *open = NULL;
+        rc = open_rows(q, changed, &open, err); /* as the result: closed windows are final */
+        tb_table_free(changed);
+        changed = open;
+        if (rc != TB_OK)
+            goto done;
+    }
 
     /* Materialized view. */
     if (q->mv != NULL) {
@@ -453,10 +570,10 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     if (rc != TB_OK)
         goto done; /* batch N stays uncommitted: a restart with a higher limit re-runs it */
     if (refresh) {
-        /* Restart: the view is rebuilt; sinks already have every batch. Update-mode
-         * sinks compare the next result with this one (else they re-send it all). */
-        if (need_update)
-            rc = remember_result(q, result, err);
+        /* Restart: the view is rebuilt; sinks already have every batch. The restored
+         * groups are not changes of the next batch. */
+        if (q->agg != NULL)
+            tb_sagg_changes_clear(q->agg);
         goto done;
     }
     if (q->n_sinks > 0 && tb_ckpt_dirty_since(q->ckpt) != 0) {
@@ -473,6 +590,8 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
             replace = true;
         } else if (sr->mode == MODE_APPEND && agg) {
             rows = closed; /* final windows only */
+        } else if (sr->mode == MODE_UPDATE && changed != NULL) {
+            rows = changed; /* the groups this batch changed */
         }
         rc = tb_sink_begin(sr->sink, batch, replace, err);
         if (rc != TB_OK)
@@ -503,37 +622,6 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
                 rc = tb_op_next(scan, &b, err);
                 if (rc != TB_OK || b == NULL)
                     break;
-                if (sr->mode == MODE_UPDATE && q->n_prev > 0) {
-                    /* Only rows not present in the previous result. */
-                    tb_arena_reset(arena);
-                    uint32_t *sel = tb_arena_alloc(arena, sizeof(uint32_t) * b->n_rows);
-                    uint32_t n = 0;
-                    if (sel == NULL) {
-                        rc = tb_err_nomem(err);
-                        break;
-                    }
-                    for (uint32_t i = 0; i < b->n_rows; i++) {
-                        uint64_t h = row_hash(b, i);
-                        if (bsearch(&h, q->prev_hashes, q->n_prev, 8, cmp_u64) == NULL)
-                            sel[n++] = i;
-                    }
-                    if (n == 0)
-                        continue;
-                    tb_batch *ob = NULL;
-                    rc = tb_batch_shell(b->n_cols, arena, &ob);
-                    for (uint32_t j = 0; rc == TB_OK && j < b->n_cols; j++) {
-                        rc = tb_vec_init(&ob->cols[j], b->cols[j].type, n, arena);
-                        if (rc == TB_OK)
-                            rc = tb_vec_copy_rows(&ob->cols[j], 0, n, &b->cols[j], sel, n,
-                                                  false, arena);
-                    }
-                    if (rc != TB_OK) {
-                        rc = tb_err_nomem(err);
-                        break;
-                    }
-                    ob->n_rows = ob->cap = n;
-                    b = ob;
-                }
                 rc = tb_sink_write(sr->sink, b, err);
             }
             tb_arena_free(arena);
@@ -550,11 +638,6 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
         tb_err_prefix(err, "sink %s", sr->table);
         goto done;
     }
-    if (need_update) {
-        rc = remember_result(q, result, err);
-        if (rc != TB_OK)
-            goto done;
-    }
     bs.t_sink = tb_now_ns();
 
     /* Every sink has batch N: its commit (with the state now held) is written with the
@@ -570,13 +653,22 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     }
     tb_cq_kill_point("sinks", batch);
     q->total_rows += bs.rows_in;
+    rc = tb_stream_refresh_derived(st, err);
+    if (rc != TB_OK)
+        goto done;
     bs.t_ckpt = bs.t_end = tb_now_ns();
     write_progress(st, q, &bs);
 done:
     src->batch = -1;
-    tb_plan_free(plan);
+    q->bi.offsets = NULL;
+    if (rc != TB_OK && q->plan != NULL) {
+        /* a failed execution leaves operators midway: start from a new plan */
+        tb_plan_free(q->plan);
+        q->plan = NULL;
+    }
     tb_table_free(result);
     tb_table_free(closed);
+    tb_table_free(changed);
     return rc;
 }
 
@@ -621,14 +713,16 @@ static tb_rc cq_step(tb_stream *st, cq *q, int timeout_ms, bool *out_ran, bool *
 
 static tb_rc start_all(tb_stream *st, tb_err *err)
 {
+    bool started = false;
     for (size_t i = 0; i < st->n_cqs; i++) {
         if (st->cqs[i]->started)
             continue;
         tb_rc rc = tb_cq_start(st, st->cqs[i], err);
         if (rc != TB_OK)
             return tb_err_prefix(err, "%s", st->cqs[i]->name);
+        started = true;
     }
-    return TB_OK;
+    return started ? tb_stream_refresh_derived(st, err) : TB_OK;
 }
 
 tb_rc tb_stream_step(tb_stream *st, int timeout_ms, uint32_t *out_ran, tb_err *err)

@@ -17,6 +17,7 @@ struct tb_sagg {
     tb_type *key_types;
     tb_aggspec *aggs; /* args point to type-only expressions in arena */
     tb_arena *arena;
+    bool changed_only; /* emit the dirty list's groups (update mode), not every group */
 };
 
 typedef struct sagg_op {
@@ -46,6 +47,16 @@ uint64_t tb_sagg_groups(const tb_sagg *state)
 size_t tb_sagg_bytes(const tb_sagg *state)
 {
     return tb_hashagg_bytes(state->ha);
+}
+
+void tb_sagg_set_changed_only(tb_sagg *state, bool on)
+{
+    state->changed_only = on;
+}
+
+void tb_sagg_changes_clear(tb_sagg *state)
+{
+    tb_hashagg_changes_clear(state->ha);
 }
 
 tb_rc tb_sagg_serialize(const tb_sagg *state, tb_buf *out, tb_err *err)
@@ -127,7 +138,8 @@ static tb_rc sagg_next(tb_op *op, tb_batch **out, tb_err *err)
         if (rc != TB_OK)
             return rc;
         a->consumed = true;
-        tb_hashagg_iter_init(&a->it, TB_HASHAGG_ALL, 0, NULL);
+        tb_hashagg_iter_init(&a->it, s->changed_only ? TB_HASHAGG_CHANGED : TB_HASHAGG_ALL, 0,
+                             NULL);
     }
     tb_arena_reset(a->arena);
     return tb_hashagg_next(s->ha, &a->it, a->arena, out, err);
@@ -148,7 +160,15 @@ static tb_rc sagg_explain(tb_op *op, tb_buf *buf)
                          (unsigned long long)tb_hashagg_groups(a->state->ha));
 }
 
-static const tb_op_vt sagg_vt = {"stream aggregate", sagg_next, sagg_free, sagg_explain, NULL};
+/* The next batch folds into the same groups, then every group is emitted again. */
+static tb_rc sagg_rescan(tb_op *op, tb_err *err)
+{
+    ((sagg_op *)op)->consumed = false;
+    return tb_op_rescan_children(op, err);
+}
+
+static const tb_op_vt sagg_vt = {"stream aggregate", sagg_next, sagg_free, sagg_explain,
+                                 sagg_rescan};
 
 tb_rc tb_sagg_op_new(tb_sagg **state, tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
                      const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,

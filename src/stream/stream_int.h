@@ -40,6 +40,11 @@ void tb_sagg_free(tb_sagg *state);
 uint64_t tb_sagg_groups(const tb_sagg *state);
 size_t tb_sagg_bytes(const tb_sagg *state);
 tb_rc tb_sagg_serialize(const tb_sagg *state, tb_buf *out, tb_err *err);
+/* Operators over the state emit only the groups changed since tb_sagg_changes_clear
+ * (the aggregate's dirty list: update mode), or every group (the default). */
+void tb_sagg_set_changed_only(tb_sagg *state, bool on);
+/* The state's changes are in the checkpoint (called once a commit is written). */
+void tb_sagg_changes_clear(tb_sagg *state);
 /* Remove the groups whose timestamp key `group_col` is < before_us (closed windows). */
 tb_rc tb_sagg_evict_before(tb_sagg *state, uint32_t group_col, int64_t before_us,
                            tb_err *err);
@@ -48,6 +53,8 @@ tb_rc tb_sagg_evict_before(tb_sagg *state, uint32_t group_col, int64_t before_us
 /* ---------------------------------------------------------------- runtime types */
 
 typedef enum out_mode { MODE_DEFAULT, MODE_COMPLETE, MODE_APPEND, MODE_UPDATE } out_mode;
+
+typedef struct rel_ver rel_ver;
 
 /* ---------------------------------------------------------------- stream tables */
 
@@ -132,8 +139,16 @@ typedef struct cq {
     bool failed;
     bool started;
     uint64_t total_rows;
-    uint64_t *prev_hashes; /* update mode: hashes of the previous result rows (sorted) */
-    size_t n_prev;
+    tb_plan *plan;     /* prepared once, re-executed per batch (NULL until the first) */
+    bool plan_fresh;   /* not executed yet: no rescan needed */
+    bool replan_noted;
+    uint64_t n_plans;  /* plans made */
+    struct rel_ver {
+        uint32_t rel; /* in plan->rels */
+        uint64_t v;
+    } *vers;           /* versions of the static relations the plan reads */
+    size_t n_vers;
+    batch_in bi;       /* bound to the plan's stream scans */
 } cq;
 
 struct tb_stream {
@@ -146,6 +161,14 @@ struct tb_stream {
     size_t n_parses;
     stream_tab **tabs; /* borrowed: owned by the catalog */
     size_t n_tabs;
+    /* Views over streaming views (cascades), recomputed after every batch. */
+    struct derived {
+        char *name;
+        const char *text;
+        const PgQuery__Node *select;
+        tb_table *mv; /* owned by the catalog */
+    } *derived;
+    size_t n_derived;
     cq **cqs;
     size_t n_cqs;
     /* Sink declarations: CREATE TABLE t WITH (connector = delta|console|files). */
@@ -172,10 +195,11 @@ struct tb_stream {
 /* ---------------------------------------------------------------- job.c */
 
 const char *tb_stream_kv_get(const tb_strlist *kv, const char *key);
-/* The planner hook binding a query's top-level aggregate to its persistent state. */
-tb_rc tb_cq_make_agg(void *ud, tb_op *child, uint32_t n_groups, tb_expr **group_exprs,
-                     const char **group_names, uint32_t n_aggs, const tb_aggspec *aggs,
-                     const char **agg_names, tb_op **out, tb_err *err);
+/* The prepared plan of q (job.c's comment); the caller frees it. */
+tb_rc tb_cq_prepare(tb_stream *st, cq *q, tb_plan **out, tb_err *err);
+
+/* Recompute the views over streaming views (after a batch, and at start). */
+tb_rc tb_stream_refresh_derived(tb_stream *st, tb_err *err);
 
 /* ---------------------------------------------------------------- runner.c */
 

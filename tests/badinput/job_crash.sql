@@ -36,3 +36,11 @@ CREATE MATERIALIZED VIEW sales_wm_by_category AS
 CREATE TABLE out_append (window_start timestamp, category text, total_quantity bigint)
   WITH (connector = 'delta', path = '${DATA}/out_append', output_mode = 'append');
 INSERT INTO out_append SELECT * FROM sales_wm_by_category;
+
+-- Cascades (issue 9): views over the streaming views, maintained after every batch and
+-- rebuilt from them at restart (each as of the same batch as the views it reads).
+CREATE MATERIALIZED VIEW per_category AS
+  SELECT category, sum(total_quantity) AS q FROM sales_by_category GROUP BY 1;
+CREATE VIEW big_rows AS SELECT * FROM raw_rows WHERE quantity > 3;
+CREATE MATERIALIZED VIEW big_by_product AS
+  SELECT product_id, count(*) AS n, sum(quantity) AS q FROM big_rows GROUP BY 1;
