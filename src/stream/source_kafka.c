@@ -1109,14 +1109,17 @@ static tb_rc seek_part(ksrc *ks, kpart *p, int64_t off, tb_err *err)
     if (l == NULL)
         return tb_err_nomem(err);
     rd_kafka_topic_partition_list_add(l, p->topic, p->part)->offset = off;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(ks->rk, l, 10000);
+    /* asynchronous: a loaded broker must not fail the batch; messages of the old
+     * position are dropped by librdkafka's version barrier, and any before pos here */
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(ks->rk, l, 0);
     tb_rc rc = TB_OK;
     if (e != NULL) {
         rc = TB_ERRF(err, TB_E_IO, "stream \"%s\": topic %s partition %d: seek to offset %" PRId64
                      ": %s", ks->base.name, p->topic, (int)p->part, off,
                      rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
-    } else if (l->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    } else if (l->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+               l->elems[0].err != RD_KAFKA_RESP_ERR__IN_PROGRESS) {
         rc = TB_ERRF(err, TB_E_IO, "stream \"%s\": topic %s partition %d: seek to offset %" PRId64
                      ": %s", ks->base.name, p->topic, (int)p->part, off,
                      rd_kafka_err2str(l->elems[0].err));
@@ -1131,8 +1134,8 @@ static tb_rc seek_part(ksrc *ks, kpart *p, int64_t off, tb_err *err)
 static tb_rc data_loss(kop *k, int64_t from, int64_t to, tb_err *err)
 {
     ksrc *ks = k->ks;
-    kpart *p = cur_part(k);
     krange *r = &k->ranges[k->cur];
+    kpart *p = r->p;
     if (to > r->end)
         to = r->end;
     if (ks->fail_on_data_loss && ks->base.batch >= 0) {
