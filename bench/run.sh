@@ -63,3 +63,10 @@ echo
 # pg-append, pg-upsert: the PostgreSQL sink against psql (pg.sh; PARTS=pg runs it alone)
 [ "${PARTS:-}" = batch ] || { bash pg.sh; echo; }
 echo "load $(cut -d' ' -f1-3 /proc/loadavg) at end"
+
+# Kafka (issue 10): the reference job over a 4-partition topic on librdkafka's mock
+# cluster against kcat in the same run, and produce-to-view latency (KAFKA=0 skips it).
+if [ "${KAFKA:-1}" != 0 ]; then
+  echo
+  bash kafka.sh
+fi

@@ -39,7 +39,7 @@ for t in "${targets[@]}"; do
   [ "$short" = parquet ] && [ -d "$TD/parquet-testing" ] && dirs+=("$TD/parquet-testing")
   dict=()
   case $short in
-    delta_log | checkpoint | jsonl) d=fuzz/json.dict ;;
+    delta_log | checkpoint | jsonl | kafka) d=fuzz/json.dict ;;
     *) d=fuzz/$short.dict ;;
   esac
   [ -f "$d" ] && dict=(-dict="$ROOT/$d")

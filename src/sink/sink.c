@@ -478,6 +478,7 @@ static const struct {
     {"files", files_open},
     {"console", console_open},
     {"postgres", tb_sink_postgres_open},
+    {"kafka", tb_sink_kafka_open},
 };
 
 tb_sink_open_fn tb_sink_lookup(const char *connector)

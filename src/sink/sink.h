@@ -99,8 +99,9 @@ typedef tb_rc (*tb_sink_open_fn)(const tb_sink_args *args, tb_sink **out, tb_err
  * writes the names, comma-separated, for error messages.
  */
 tb_sink_open_fn tb_sink_lookup(const char *connector);
-/* connector = 'postgres' (sink/postgres.c, issue 12) */
+/* The connectors in files of their own (sink/<name>.c). */
 tb_rc tb_sink_postgres_open(const tb_sink_args *args, tb_sink **out, tb_err *err);
+tb_rc tb_sink_kafka_open(const tb_sink_args *args, tb_sink **out, tb_err *err);
 void tb_sink_connectors(char *buf, size_t cap);
 
 #endif /* TB_SINK_H */

@@ -10,10 +10,12 @@
 
 extern const tb_ssrc_vt tb_ssrc_files_vt;   /* source_files.c */
 extern const tb_ssrc_vt tb_ssrc_datagen_vt; /* source_datagen.c */
+extern const tb_ssrc_vt tb_ssrc_kafka_vt;   /* source_kafka.c */
 
 static const tb_ssrc_vt *const sources[] = {
     &tb_ssrc_files_vt,
     &tb_ssrc_datagen_vt,
+    &tb_ssrc_kafka_vt,
 };
 
 const tb_ssrc_vt *tb_ssrc_lookup(const char *connector)
