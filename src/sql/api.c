@@ -10,9 +10,11 @@
  * Errors: every failing call stores its tb_err in the db (tb_db_errmsg/errpos). A
  * result must be freed before its db is closed.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sql/sql_int.h"
 
@@ -47,9 +49,46 @@ TB_API tb_rc tb_db_open(const char *path, tb_db **out_db)
     if (db == NULL)
         return TB_E_NOMEM;
     tb_err_clear(&db->err);
+    pthread_rwlockattr_t attr;
+    if (pthread_rwlockattr_init(&attr) != 0) {
+        tb_free(db);
+        return TB_E_NOMEM;
+    }
+    /* writer-preferring: a batch waiting for the lock is not starved by queries */
+    (void)pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int e = pthread_rwlock_init(&db->lock, &attr);
+    (void)pthread_rwlockattr_destroy(&attr);
+    if (e != 0) {
+        tb_free(db);
+        return TB_E_NOMEM;
+    }
     *out_db = db;
     return TB_OK;
 }
+
+tb_rc tb_db_read_begin(tb_db *db, int64_t timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return pthread_rwlock_rdlock(&db->lock) == 0 ? TB_OK : TB_E_ERROR;
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(timeout_ms / 1000);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int e = pthread_rwlock_timedrdlock(&db->lock, &ts);
+    if (e == ETIMEDOUT)
+        return TB_E_INTERRUPT;
+    return e == 0 ? TB_OK : TB_E_ERROR;
+}
+
+void tb_db_read_end(tb_db *db) { (void)pthread_rwlock_unlock(&db->lock); }
+
+void tb_db_write_begin(tb_db *db) { (void)pthread_rwlock_wrlock(&db->lock); }
+
+void tb_db_write_end(tb_db *db) { (void)pthread_rwlock_unlock(&db->lock); }
 
 TB_API void tb_db_close(tb_db **pdb)
 {
@@ -57,6 +96,7 @@ TB_API void tb_db_close(tb_db **pdb)
         return;
     tb_db *db = *pdb;
     tb_sql_catalog_free(db);
+    (void)pthread_rwlock_destroy(&db->lock);
     tb_free(db);
     *pdb = NULL;
 }

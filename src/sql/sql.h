@@ -228,6 +228,30 @@ tb_rc tb_sql_register_tablefunc(const tb_tablefunc *tf);
 /* Look up a table function by name (case-insensitive); NULL if unknown. */
 const tb_tablefunc *tb_sql_find_tablefunc(const char *name);
 
+/* ================================================================ consistent reads */
+
+/*
+ * The db's reader/writer lock (issue 11: a query served while a job runs sees every
+ * view as of one committed batch, never half of one). The stream runtime holds it for
+ * writing while a batch changes views and operator state (tb_db_write_begin/end);
+ * servers hold it for reading while a query is planned and its rows are produced
+ * (tb_db_read_begin/end). Writer-preferring: a waiting batch blocks new readers, so a
+ * stream of queries cannot starve the job; readers are bounded in time by their
+ * statement_timeout, so a batch waits at most that long.
+ *
+ * Readers may run concurrently: planning and executing a SELECT reads the catalog and
+ * the tables (whose chunks are immutable, table.c) and writes only the plan's own
+ * memory. What must not run under a read lock: tb_db_exec (it records the last error
+ * in the db), tb_db_set and any statement that changes the catalog.
+ *
+ * tb_db_read_begin waits at most timeout_ms (<= 0: no bound) and returns
+ * TB_E_INTERRUPT when that passes. @thread any.
+ */
+tb_rc tb_db_read_begin(tb_db *db, int64_t timeout_ms);
+void tb_db_read_end(tb_db *db);
+void tb_db_write_begin(tb_db *db);
+void tb_db_write_end(tb_db *db);
+
 /* ================================================================ errors */
 
 /*

@@ -1237,7 +1237,7 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
         tb_format_timestamp(q->watermark, wm);
     char ts[48];
     tb_format_timestamp(bs->wall_start_us, ts);
-    if (st->opts.progress_fp != NULL) {
+    if (st->opts.progress_fp != NULL || st->opts.on_batch != NULL) { /* serve hook */
         json_t *sinks = json_array();
         for (size_t i = 0; i < q->n_sinks; i++)
             json_array_append_new(
@@ -1264,11 +1264,17 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
             (json_int_t)bs->rows_out, "sinks", sinks);
         if (rec != NULL) {
             char *text = json_dumps(rec, JSON_COMPACT);
-            if (text != NULL) {
+            if (text != NULL && st->opts.progress_fp != NULL) {
                 fprintf(st->opts.progress_fp, "%s\n", text);
                 fflush(st->opts.progress_fp);
-                free(text);
             }
+            /* serve hook (issue 11): progress + changed views to the servers. run_batch's
+             * wrapper holds the db's write lock here; the callback only copies. */
+            if (text != NULL && st->opts.on_batch != NULL) {
+                const char *views[1] = {q->name};
+                st->opts.on_batch(st->opts.on_batch_ud, text, views, q->mv != NULL ? 1 : 0);
+            }
+            free(text);
             json_decref(rec);
         }
     }
@@ -1375,8 +1381,22 @@ static void missing_hint(const stream_src *src, const tb_strlist *files, tb_err 
  * files == NULL: a refresh with no input (restart), which writes nothing to the
  * checkpoint.
  */
+/* serve hook (issue 11): run_batch holds the db's write lock (sql.h) while a batch
+ * changes views and operator state, so a served query sees the views as of one
+ * committed batch; the runtime rewrite may narrow it to the part that publishes. */
+static tb_rc run_batch_locked(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
+                              bool replay, tb_err *err);
 static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
                        bool replay, tb_err *err)
+{
+    tb_db_write_begin(st->db);
+    tb_rc rc = run_batch_locked(st, q, batch, files, replay, err);
+    tb_db_write_end(st->db);
+    return rc;
+}
+
+static tb_rc run_batch_locked(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
+                              bool replay, tb_err *err)
 {
     tb_rc rc = TB_OK;
     tb_plan *plan = NULL;
