@@ -656,6 +656,7 @@ static void limits_of(tb_pgw *c, tb_srv_limits *lim)
     c->budget.limit = lim->mem_limit;
     lim->budget = &c->budget;
     lim->cancelled = &c->cancelled;
+    lim->no_lock = false;
 }
 
 /* Execute one statement (or describe it) honouring the transaction state. */
@@ -720,7 +721,9 @@ static tb_rc simple_query(tb_pgw *c, const char *sql, tb_buf *out)
         return send_error(out, "ERROR", "22021", "invalid byte sequence for encoding \"UTF8\"",
                           NULL, -1) |
                send_ready(c, out);
-    PgQuerySplitResult sr = pg_query_split_with_scanner(sql);
+    /* the parser, not the scanner: a syntax error anywhere fails the whole string before
+     * any statement runs, as in PostgreSQL */
+    PgQuerySplitResult sr = pg_query_split_with_parser(sql);
     tb_rc rc = TB_OK;
     if (sr.error != NULL) {
         rc = send_error(out, "ERROR", "42601", sr.error->message, sql, sr.error->cursorpos - 1);
@@ -1163,9 +1166,8 @@ static tb_rc on_message(tb_pgw *c, uint8_t type, cur *m, tb_buf *out)
     switch (type) {
     case 'Q': {
         const char *sql = getstr(m);
-        if (sql == NULL)
-            return TB_E_PARSE;
-        return simple_query(c, sql, out);
+        rc = sql == NULL || m->n != 0 ? TB_E_PARSE : simple_query(c, sql, out);
+        break;
     }
     case 'P':
         rc = on_parse(c, m, out);

@@ -267,7 +267,7 @@ static tb_rc collect(tb_op *root, const tb_srv_limits *lim, tb_srv_rows *rows, t
                 } else if (v.type.id == TB_T_BOOL) {
                     rc = put_be32(&rows->data, 1);
                     if (rc == TB_OK)
-                        rc = tb_buf_putc(&rows->data, v.u.b ? 't' : 'f');
+                        rc = tb_buf_putc(&rows->data, v.u.i != 0 ? 't' : 'f');
                 } else {
                     cell.len = 0;
                     rc = tb_value_format(&v, &cell);
