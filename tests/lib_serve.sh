@@ -21,10 +21,11 @@ serve_start() {
   local i
   PG_PORT= HTTP_PORT=
   for i in $(seq 1 300); do
-    PG_PORT=$(sed -n 's/^serving PostgreSQL protocol on [0-9.]*:\([0-9]*\).*/\1/p' "$log")
-    HTTP_PORT=$(sed -n 's|^serving HTTP on http://[0-9.]*:\([0-9]*\)/.*|\1|p' "$log")
-    if grep -q '^serving HTTP' "$log" || { grep -q '^serving PostgreSQL' "$log" &&
+    if grep -q '^serving HTTP.*/metrics)$' "$log" || { grep -q '^serving PostgreSQL.*)$' "$log" &&
       ! printf '%s\n' "$@" | grep -q -- '--http'; }; then
+      # read the ports once the lines are complete
+      PG_PORT=$(sed -n 's/^serving PostgreSQL protocol on [0-9.]*:\([0-9]*\).*/\1/p' "$log")
+      HTTP_PORT=$(sed -n 's|^serving HTTP on http://[0-9.]*:\([0-9]*\)/.*|\1|p' "$log")
       export SERVE_PID PG_PORT HTTP_PORT
       return 0
     fi

@@ -262,7 +262,7 @@ static void handle_query(tb_server *srv, const char *query, tb_http_resp *resp)
         int status = rc == TB_E_INTERRUPT || rc == TB_E_LIMIT || rc == TB_E_NOMEM ? 503 : 400;
         if (rc == TB_E_MISUSE)
             status = 403;
-        json_err(resp, status, err.msg, tb_srv_sqlstate(err.code), err.pos);
+        json_err(resp, status, err.msg, tb_srv_err_sqlstate(&err), err.pos);
     } else if (csv) {
         resp->status = 200;
         resp->ctype = "text/csv; charset=utf-8";

@@ -142,13 +142,7 @@ static tb_rc send_error(tb_buf *out, const char *severity, const char *sqlstate,
 
 static tb_rc send_err(tb_pgw *c, tb_buf *out, const tb_err *err, const char *sql, int base)
 {
-    const char *state = tb_srv_sqlstate(err->code);
-    if (err->code == TB_E_NOTFOUND && strstr(err->msg, "column") != NULL)
-        state = "42703";
-    else if (err->code == TB_E_NOTFOUND && strstr(err->msg, "function") != NULL)
-        state = "42883";
-    else if (err->code == TB_E_NOTFOUND && strstr(err->msg, "parameter") != NULL)
-        state = "42704";
+    const char *state = tb_srv_err_sqlstate(err);
     if (c->txn == 'T')
         c->txn = 'E';
     return send_error(out, "ERROR", state, err->msg, sql, err->pos >= 0 ? base + err->pos : -1);
@@ -707,13 +701,6 @@ static tb_rc run_stmt(tb_pgw *c, const char *sql, bool describe_only, tb_srv_row
     return rc;
 }
 
-static const char *sqlstate_of(const tb_err *err)
-{
-    if (strstr(err->msg, "current transaction is aborted") != NULL)
-        return "25P02";
-    return tb_srv_sqlstate(err->code);
-}
-
 /* Simple query: every statement in turn, stopping at the first error. */
 static tb_rc simple_query(tb_pgw *c, const char *sql, tb_buf *out)
 {
@@ -755,9 +742,7 @@ static tb_rc simple_query(tb_pgw *c, const char *sql, tb_buf *out)
         tb_err_clear(&err);
         tb_rc r = run_stmt(c, one, false, &rows, &err);
         if (r != TB_OK) {
-            const char *state = sqlstate_of(&err);
-            if (err.code == TB_E_NOTFOUND && strstr(err.msg, "column") != NULL)
-                state = "42703";
+            const char *state = tb_srv_err_sqlstate(&err);
             if (c->txn == 'T')
                 c->txn = 'E';
             rc = send_error(out, "ERROR", state, err.msg, sql,

@@ -209,6 +209,19 @@ const char *tb_srv_sqlstate(tb_rc code)
     }
 }
 
+const char *tb_srv_err_sqlstate(const tb_err *err)
+{
+    if (err->code == TB_E_NOTFOUND && strstr(err->msg, "column") != NULL)
+        return "42703";
+    if (err->code == TB_E_NOTFOUND && strstr(err->msg, "function") != NULL)
+        return "42883";
+    if (err->code == TB_E_NOTFOUND && strstr(err->msg, "parameter") != NULL)
+        return "42704";
+    if (strstr(err->msg, "current transaction is aborted") != NULL)
+        return "25P02";
+    return tb_srv_sqlstate(err->code);
+}
+
 /* ---------------------------------------------------------------- SELECT */
 
 /* After the query failed: was it stopped (timeout, cancel) or over its memory bound?

@@ -162,8 +162,9 @@ tb_rc tb_srv_run_select(tb_db *db, const char *sql, bool explain, const tb_srv_l
 /* Plan only (under the read lock): the output columns of a SELECT, for Describe. */
 tb_rc tb_srv_describe_select(tb_db *db, const char *sql, int64_t timeout_ms, tb_srv_rows *rows,
                              tb_err *err);
-/* SQLSTATE for an error code. */
+/* SQLSTATE for an error code, and for an error (finer: undefined column, function). */
 const char *tb_srv_sqlstate(tb_rc code);
+const char *tb_srv_err_sqlstate(const tb_err *err);
 
 /* The server-wide watchdog: stop a query whose deadline passed. */
 void tb_srv_watch(tb_server *srv, tb_mem_budget *budget, int64_t deadline_ns);
