@@ -26,6 +26,7 @@ struct tb_result {
     bool done;
     bool on_row;
     int64_t changes;
+    bool read_locked; /* tb_result_free releases the db's read lock (tb_job_query) */
     uint32_t n_cols;
     tb_buf *texts;
     tb_value *vals; /* current row's values, filled lazily */
@@ -38,7 +39,9 @@ static void set_db_err(tb_db *db, const tb_err *err)
         db->err = *err;
 }
 
-TB_API tb_rc tb_db_open(const char *path, tb_db **out_db)
+/* The public tb_db_open is the top layer's (src/server/capi.c): it adds the handlers
+ * of the layers above this one (COPY and Delta writes). */
+tb_rc tb_sql_db_open(const char *path, tb_db **out_db)
 {
     if (out_db == NULL)
         return TB_E_MISUSE;
@@ -367,6 +370,40 @@ TB_API const char *tb_result_text(tb_result *res, int col)
 
 TB_API int64_t tb_result_changes(tb_result *res) { return res != NULL ? res->changes : -1; }
 
+const tb_schema *tb_sql_result_schema(tb_result *res)
+{
+    return res != NULL && res->plan != NULL ? res->plan->pub.root->schema : NULL;
+}
+
+tb_rc tb_sql_result_next_batch(tb_result *res, tb_batch **out, tb_err *err)
+{
+    *out = NULL;
+    res->on_row = false;
+    res->batch = NULL;
+    while (!res->done) {
+        tb_batch *batch = NULL;
+        tb_rc rc = tb_op_next(res->plan->pub.root, &batch, err);
+        if (rc != TB_OK) {
+            if (err->code == TB_OK)
+                TB_ERRF(err, rc, "%s", tb_errstr(rc));
+            set_db_err(res->db, err);
+            res->done = true;
+            return rc;
+        }
+        if (batch == NULL) {
+            res->done = true;
+            break;
+        }
+        if (batch->n_rows > 0) {
+            *out = batch;
+            break;
+        }
+    }
+    return TB_OK;
+}
+
+void tb_sql_result_hold_read_lock(tb_result *res) { res->read_locked = true; }
+
 TB_API void tb_result_free(tb_result **pres)
 {
     if (pres == NULL || *pres == NULL)
@@ -374,6 +411,8 @@ TB_API void tb_result_free(tb_result **pres)
     tb_result *res = *pres;
     if (res->plan != NULL)
         tb_plan_free(&res->plan->pub);
+    if (res->read_locked)
+        tb_db_read_end(res->db);
     for (uint32_t i = 0; i < res->n_cols; i++)
         tb_buf_free(&res->texts[i]);
     tb_free(res->texts);

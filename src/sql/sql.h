@@ -252,6 +252,17 @@ void tb_db_read_end(tb_db *db);
 void tb_db_write_begin(tb_db *db);
 void tb_db_write_end(tb_db *db);
 
+/* The engine without the upper layers' statement handlers (tb_db_open, the public
+ * one, is the top layer's: src/server/capi.c). */
+tb_rc tb_sql_db_open(const char *path, tb_db **out_db);
+/* Results as column batches (the Arrow export of capi.c): the output schema, and the
+ * next non-empty batch (NULL at the end), valid until the next call; row stepping and
+ * batch pulling must not be mixed on one result. */
+const tb_schema *tb_sql_result_schema(tb_result *res);
+tb_rc tb_sql_result_next_batch(tb_result *res, tb_batch **out, tb_err *err);
+/* The caller took the db's read lock for this result: tb_result_free releases it. */
+void tb_sql_result_hold_read_lock(tb_result *res);
+
 /* ================================================================ errors */
 
 /*
