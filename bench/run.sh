@@ -52,3 +52,5 @@ echo
 node bench.mjs
 echo
 echo "load $(cut -d' ' -f1-3 /proc/loadavg) at end"
+# serving (issue 11): pgbench on the consolidated view, Tributary vs PostgreSQL 15
+[ "${SERVE_BENCH:-1}" = 0 ] || bash serve_pgbench.sh
