@@ -9,14 +9,14 @@
 #     rows (the view's rows copied over through /api/query?format=csv);
 # and the job's ingest rate (rows/s from its progress records) without and with the
 # 16-client load. Prints a markdown table. Noisy machine: compare within one run only.
-# Env: TB_BIN (default build/release/tributary), FILES (400), ROWS (5000 per file),
-# DURATION (6).
+# Env: TB_BIN (default build/release/tributary), FILES (2000), ROWS (5000 per file),
+# DURATION (5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${TB_BIN:-build/release/tributary}")
-FILES=${FILES:-400}
+FILES=${FILES:-2000}
 ROWS=${ROWS:-5000}
-DURATION=${DURATION:-6}
+DURATION=${DURATION:-5}
 command -v pgbench > /dev/null || { echo "serve_pgbench: pgbench missing" >&2; exit 1; }
 export TB_SRCDIR=$PWD
 . tests/lib_pg.sh
@@ -30,9 +30,9 @@ mkdir -p "$W/sales" "$W/stage"
 "$BIN" generate products --out "$W/products.parquet" --products 1000 > /dev/null
 "$BIN" generate sales --out "$W/stage" --rows $((FILES * ROWS)) --files "$FILES" --seed 3 \
   --rate 20000 > /dev/null
-# half the files are there at start; the rest land while the job runs (moved in by a
-# feeder faster than the job reads them, so the job always has input)
-ls "$W/stage" | head -$((FILES / 2)) | while read -r f; do mv "$W/stage/$f" "$W/sales/"; done
+# every file is there at start: the job reads one per batch, back to back, so its
+# ingest rate is its own (not a feeder's) and pgbench load shows in it
+mv "$W/stage"/* "$W/sales/"
 cat > "$W/job.sql" <<SQL
 CREATE TABLE products (product_id int, category text)
   WITH (connector = 'parquet', path = '$W/products.parquet');
@@ -49,7 +49,6 @@ JOB_PID=$!
 for i in $(seq 1 100); do grep -q '^serving HTTP' "$W/run.log" && break; sleep 0.1; done
 PGP=$(sed -n 's/^serving PostgreSQL protocol on [0-9.]*:\([0-9]*\).*/\1/p' "$W/run.log")
 HTTP=$(sed -n 's|^serving HTTP on http://\([0-9.:]*\)/.*|\1|p' "$W/run.log")
-(ls "$W/stage" | while read -r f; do mv "$W/stage/$f" "$W/sales/"; sleep 0.02; done) &
 echo "SELECT category, sum(total_quantity) FROM sales_by_category GROUP BY 1 ORDER BY 2 DESC;" \
   > "$W/q.sql"
 
@@ -65,19 +64,24 @@ rate() { # seconds -> rows/s over that window, no query load
   a=$(rows_now); sleep "$1"; b=$(rows_now)
   echo $(((b - a) / $1))
 }
-tps() { # port clients -> tps
-  pgbench -n -h 127.0.0.1 -p "$1" -U bench -M prepared -c "$2" -j "$([ "$2" -gt 1 ] && echo 2 || echo 1)" \
-    -T "$DURATION" -f "$W/q.sql" tributary 2> /dev/null |
+tps() { # port clients -> tps (PostgreSQL's user and database exist on both servers)
+  pgbench -n -h 127.0.0.1 -p "$1" -U postgres -M prepared -c "$2" -j "$([ "$2" -gt 1 ] && echo 2 || echo 1)" \
+    -T "$DURATION" -f "$W/q.sql" postgres 2> "$W/pgbench.err" |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p' | cut -d. -f1
 }
 sleep 1
-idle_rate=$(rate "$DURATION")
+# loaded and unloaded windows alternate (the input must last through all four)
 a=$(rows_now); t1=$(tps "$PGP" 1); b=$(rows_now); rate1=$(((b - a) / DURATION))
+idle_rate=$(rate "$DURATION")
 a=$(rows_now); t16=$(tps "$PGP" 16); b=$(rows_now); rate16=$(((b - a) / DURATION))
 idle_rate2=$(rate "$DURATION")
-wait_done() { for i in $(seq 1 600); do [ -z "$(ls "$W/stage")" ] && return; sleep 0.2; done; }
+wait_done() { # every row ingested: the job is idle from here on
+  for i in $(seq 1 1500); do [ "$(rows_now)" -ge $((FILES * ROWS)) ] && return; sleep 0.2; done
+  echo "serve_pgbench: the job did not ingest every file" >&2
+}
+[ "$(rows_now)" -lt $((FILES * ROWS)) ] || echo "serve_pgbench: WARNING: the input ran out during the loaded phases (raise FILES)" >&2
 wait_done
-sleep 2
+sleep 1
 batches=$(wc -l < "$W/progress.jsonl")
 # the same rows in PostgreSQL
 psql -X -q -c "CREATE TABLE sales_by_category (window_start timestamp, category text, total_quantity bigint)"

@@ -9,8 +9,8 @@
  * lock, into materialised rows, bounded by statement_timeout and the memory bound,
  * then written out.
  *
- * Events: tb_server_on_batch (the runtime's thread, holding the write lock) reads each
- * changed view, diffs it against the rows it sent last time, and appends one JSON
+ * Events: tb_server_on_batch (the runtime's thread, after a batch) reads each changed
+ * view under the read lock, diffs it against the rows it sent last time, and appends one JSON
  * event to a ring of TB_SRV_EVENTS; each subscriber keeps the sequence number it has
  * sent and waits on a condition variable. A subscriber that falls more than the ring
  * behind skips to the oldest event still held (it is told so in a comment line): a
@@ -571,7 +571,7 @@ void tb_http_handle(tb_server *srv, const char *method, const char *raw_url,
 
 /* ---------------------------------------------------------------- batches -> events */
 
-/* The view's rows as JSON row texts (heap strings) in `now`. Caller holds the lock. */
+/* The view's rows as JSON row texts (heap strings) in `now`, under the read lock. */
 static tb_rc view_rows(tb_server *srv, const char *view, json_t **out_cols, tb_strlist *now)
 {
     tb_buf q = {0};
@@ -581,7 +581,7 @@ static tb_rc view_rows(tb_server *srv, const char *view, json_t **out_cols, tb_s
     tb_srv_limits lim;
     tb_mem_budget budget;
     limits_default(srv, &sess, &lim, &budget);
-    lim.no_lock = true; /* the runtime holds the write lock: nothing changes meanwhile */
+    /* a batch committed: read the views as of it (the next batch waits for this) */
     tb_srv_rows rows = {0};
     tb_err err;
     tb_err_clear(&err);
@@ -827,6 +827,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     (void)url;
     (void)version;
     (void)upload_data;
+    tb_srv_thread_nice(); /* a connection's thread: cheap, idempotent */
     if (*upload_data_size != 0) {
         *upload_data_size = 0; /* bodies are ignored: every route is a GET */
         return MHD_YES;

@@ -5,8 +5,9 @@
  * States:
  *   STARTUP  untyped packets: SSLRequest / GSSENCRequest (answered 'N', stay),
  *            CancelRequest (forwarded, then close), StartupMessage 3.x (needs "user")
- *   AUTH     a token is configured: AuthenticationCleartextPassword was sent, waiting
- *            for the PasswordMessage ('p')
+ *   AUTH     a token is configured: SCRAM-SHA-256 (RFC 5802/7677, what PostgreSQL 14+
+ *            uses by default): AuthenticationSASL sent, waiting for SASLInitialResponse;
+ *            then server-first sent, waiting for the client-final SASLResponse
  *   READY    typed messages: Q (simple query), P/B/D/E/C/S/H (extended query), X
  *   CLOSED   everything after a fatal error or Terminate is ignored
  *
@@ -27,6 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <pg_query.h>
 
 #include "server/pgwire.h"
@@ -66,6 +70,10 @@ struct tb_pgw {
     size_t n_portals, cap_portals;
     tb_mem_budget budget;
     _Atomic int cancelled;
+    /* SCRAM exchange: 0 none yet, 1 server-first sent */
+    int scram_step;
+    char *scram_client_first_bare, *scram_server_first, *scram_nonce;
+    uint8_t scram_salt[16];
 };
 
 /* ---------------------------------------------------------------- output */
@@ -1110,30 +1118,186 @@ static tb_rc on_startup(tb_pgw *c, cur *m, tb_buf *out)
         return send_fatal(c, out, "28000", "no PostgreSQL user name specified in startup packet");
     if (c->env.token != NULL) {
         size_t at = msg_begin(out, 'R');
-        tb_rc rc = put32(out, 3); /* AuthenticationCleartextPassword */
+        tb_rc rc = put32(out, 10); /* AuthenticationSASL */
+        rc |= putstr(out, "SCRAM-SHA-256");
+        rc |= put8(out, 0);
         c->state = ST_AUTH;
         return rc | msg_end(out, at);
     }
     return greet(c, out);
 }
 
+static tb_rc auth_failed(tb_pgw *c, tb_buf *out)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "password authentication failed for user \"%.100s\"",
+             c->sess.user);
+    return send_fatal(c, out, "28P01", msg);
+}
+
+static char *b64(const uint8_t *p, size_t n)
+{
+    char *o = tb_malloc(4 * ((n + 2) / 3) + 1);
+    if (o != NULL)
+        EVP_EncodeBlock((unsigned char *)o, p, (int)n);
+    return o;
+}
+
+/* Decode base64 into out (cap bytes); -1 if malformed or too long. */
+static int unb64(const char *s, size_t n, uint8_t *out, size_t cap)
+{
+    if (n == 0 || n % 4 != 0 || n / 4 * 3 > cap)
+        return -1;
+    int k = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+    if (k < 0)
+        return -1;
+    if (s[n - 1] == '=')
+        k--;
+    if (s[n - 2] == '=')
+        k--;
+    return k;
+}
+
+static void hmac256(const uint8_t *key, size_t klen, const void *msg, size_t n, uint8_t *out)
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)klen, msg, n, out, &len);
+}
+
+/* The value of attribute `a` ("r", "p", ...) in a SCRAM message, or NULL. */
+static const char *scram_attr(const char *msg, char a, size_t *len)
+{
+    for (const char *p = msg; p != NULL && *p != '\0';) {
+        if (p[0] == a && p[1] == '=') {
+            const char *e = strchr(p, ',');
+            *len = e != NULL ? (size_t)(e - p - 2) : strlen(p + 2);
+            return p + 2;
+        }
+        p = strchr(p, ',');
+        if (p != NULL)
+            p++;
+    }
+    return NULL;
+}
+
+/* SASLInitialResponse: mechanism, client-first-message "n,,n=user,r=nonce". */
+static tb_rc scram_first(tb_pgw *c, cur *m, tb_buf *out)
+{
+    const char *mech = getstr(m);
+    int32_t len = get32(m);
+    if (m->bad || len < 0 || (size_t)len != m->n)
+        return send_fatal(c, out, "08P01", "malformed SASLInitialResponse");
+    if (strcmp(mech, "SCRAM-SHA-256") != 0)
+        return send_fatal(c, out, "28000", "SASL authentication mechanism not supported "
+                                           "(SCRAM-SHA-256 only)");
+    char *msg = tb_strndup((const char *)m->p, (size_t)len);
+    if (msg == NULL)
+        return TB_E_NOMEM;
+    /* gs2 header: no channel binding (we refuse SSL): "n,," or "y,," */
+    const char *bare = NULL;
+    if ((msg[0] == 'n' || msg[0] == 'y') && msg[1] == ',' && msg[2] == ',')
+        bare = msg + 3;
+    size_t nlen = 0;
+    const char *cnonce = bare != NULL ? scram_attr(bare, 'r', &nlen) : NULL;
+    if (cnonce == NULL || nlen == 0 || nlen > 256 || memchr(cnonce, 0, nlen) != NULL) {
+        tb_free(msg);
+        return send_fatal(c, out, "08P01", "malformed SCRAM client-first-message");
+    }
+    uint8_t rnd[18];
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1 || RAND_bytes(c->scram_salt, 16) != 1) {
+        tb_free(msg);
+        return send_fatal(c, out, "XX000", "no random bytes for SCRAM");
+    }
+    char *snonce = b64(rnd, sizeof(rnd)), *salt = b64(c->scram_salt, 16);
+    tb_buf nonce = {0}, first = {0};
+    tb_rc rc = TB_OK;
+    if (snonce == NULL || salt == NULL || tb_buf_append(&nonce, cnonce, nlen) != TB_OK ||
+        tb_buf_puts(&nonce, snonce) != TB_OK || tb_buf_cstr(&nonce) == NULL ||
+        tb_buf_printf(&first, "r=%s,s=%s,i=4096", nonce.data, salt) != TB_OK ||
+        tb_buf_cstr(&first) == NULL)
+        rc = TB_E_NOMEM;
+    tb_free(snonce);
+    tb_free(salt);
+    if (rc == TB_OK) {
+        c->scram_client_first_bare = tb_strdup(bare);
+        c->scram_nonce = nonce.data;
+        c->scram_server_first = first.data;
+        nonce.data = first.data = NULL;
+        if (c->scram_client_first_bare == NULL)
+            rc = TB_E_NOMEM;
+    }
+    tb_buf_free(&nonce);
+    tb_buf_free(&first);
+    tb_free(msg);
+    if (rc != TB_OK)
+        return rc;
+    size_t at = msg_begin(out, 'R');
+    rc = put32(out, 11); /* AuthenticationSASLContinue */
+    rc |= tb_buf_puts(out, c->scram_server_first);
+    c->scram_step = 1;
+    return rc | msg_end(out, at);
+}
+
+/* SASLResponse: client-final-message "c=biws,r=nonce,p=proof". */
+static tb_rc scram_final(tb_pgw *c, cur *m, tb_buf *out)
+{
+    char *msg = tb_strndup((const char *)m->p, m->n);
+    if (msg == NULL)
+        return TB_E_NOMEM;
+    size_t rlen = 0, plen = 0, clen = 0;
+    const char *r = scram_attr(msg, 'r', &rlen), *p = scram_attr(msg, 'p', &plen);
+    const char *cb = scram_attr(msg, 'c', &clen);
+    const char *pstart = strstr(msg, ",p=");
+    uint8_t proof[64];
+    int proof_len = p != NULL ? unb64(p, plen, proof, sizeof(proof)) : -1;
+    bool ok = r != NULL && cb != NULL && pstart != NULL && proof_len == 32 &&
+              rlen == strlen(c->scram_nonce) && memcmp(r, c->scram_nonce, rlen) == 0 &&
+              ((clen == 4 && (memcmp(cb, "biws", 4) == 0 || memcmp(cb, "eSws", 4) == 0)));
+    tb_rc rc = TB_OK;
+    if (ok) {
+        uint8_t salted[32], client_key[32], stored[32], sig[32], server_key[32], ssig[32];
+        PKCS5_PBKDF2_HMAC(c->env.token, (int)strlen(c->env.token), c->scram_salt, 16, 4096,
+                          EVP_sha256(), 32, salted);
+        hmac256(salted, 32, "Client Key", 10, client_key);
+        unsigned int sl = 32;
+        EVP_Digest(client_key, 32, stored, &sl, EVP_sha256(), NULL);
+        tb_buf auth = {0};
+        if (tb_buf_printf(&auth, "%s,%s,%.*s", c->scram_client_first_bare,
+                          c->scram_server_first, (int)(pstart - msg), msg) != TB_OK) {
+            tb_free(msg);
+            return TB_E_NOMEM;
+        }
+        hmac256(stored, 32, auth.data, auth.len, sig);
+        uint8_t key[32], check[32];
+        for (int i = 0; i < 32; i++)
+            key[i] = proof[i] ^ sig[i];
+        EVP_Digest(key, 32, check, &sl, EVP_sha256(), NULL);
+        unsigned diff = 0;
+        for (int i = 0; i < 32; i++)
+            diff |= (unsigned)(check[i] ^ stored[i]);
+        ok = diff == 0;
+        if (ok) {
+            hmac256(salted, 32, "Server Key", 10, server_key);
+            hmac256(server_key, 32, auth.data, auth.len, ssig);
+            char *v = b64(ssig, 32);
+            size_t at = msg_begin(out, 'R');
+            rc = put32(out, 12); /* AuthenticationSASLFinal */
+            rc |= tb_buf_puts(out, "v=");
+            rc |= tb_buf_puts(out, v != NULL ? v : "");
+            rc |= msg_end(out, at);
+            tb_free(v);
+        }
+        tb_buf_free(&auth);
+    }
+    tb_free(msg);
+    if (rc != TB_OK)
+        return rc;
+    return ok ? greet(c, out) : auth_failed(c, out);
+}
+
 static tb_rc on_password(tb_pgw *c, cur *m, tb_buf *out)
 {
-    const char *pw = getstr(m);
-    if (pw == NULL)
-        return send_fatal(c, out, "08P01", "invalid password packet");
-    /* constant-time comparison: the time taken does not tell how much matched */
-    size_t a = strlen(pw), b = strlen(c->env.token);
-    unsigned diff = (unsigned)(a != b);
-    for (size_t i = 0; i < a; i++)
-        diff |= (unsigned)(uint8_t)pw[i] ^ (unsigned)(uint8_t)c->env.token[i % (b ? b : 1)];
-    if (diff != 0) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "password authentication failed for user \"%.100s\"",
-                 c->sess.user);
-        return send_fatal(c, out, "28P01", msg);
-    }
-    return greet(c, out);
+    return c->scram_step == 0 ? scram_first(c, m, out) : scram_final(c, m, out);
 }
 
 /* ---------------------------------------------------------------- feed */
@@ -1142,7 +1306,7 @@ static tb_rc on_message(tb_pgw *c, uint8_t type, cur *m, tb_buf *out)
 {
     if (c->state == ST_AUTH) {
         if (type != 'p')
-            return send_fatal(c, out, "08P01", "expected password response");
+            return send_fatal(c, out, "08P01", "expected SASL response");
         return on_password(c, m, out);
     }
     if (c->skip_to_sync && type != 'S' && type != 'X')
@@ -1270,6 +1434,9 @@ void tb_pgw_free(tb_pgw *c)
     tb_free(c->portals);
     tb_buf_free(&c->in);
     tb_srv_session_free(&c->sess);
+    tb_free(c->scram_client_first_bare);
+    tb_free(c->scram_server_first);
+    tb_free(c->scram_nonce);
     tb_free(c);
 }
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -178,10 +179,19 @@ static void cancel_cb(void *ud, int32_t pid, int32_t key)
     pthread_mutex_unlock(&srv->conns_mu);
 }
 
+void tb_srv_thread_nice(void)
+{
+    /* Serving threads yield the CPU to the job's own thread (issue 11: queries must not
+     * slow ingestion much): Linux applies setpriority to a single thread id. Failure
+     * (a container without the permission) only loses the preference. */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), TB_SRV_NICE);
+}
+
 static void *conn_main(void *p)
 {
     tb_srv_conn *cn = p;
     tb_server *srv = cn->srv;
+    tb_srv_thread_nice();
     char *inbuf = tb_malloc(RECV_CHUNK);
     tb_buf out = {0};
     while (inbuf != NULL && !atomic_load(&srv->stopping)) {

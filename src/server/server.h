@@ -43,9 +43,9 @@ const char *tb_server_http_address(const tb_server *srv);
 
 /*
  * A batch committed (tb_stream_opts.on_batch): the progress record and the views it
- * changed. Called on the runtime's thread holding the db's write lock: the views are
- * read here without locking, their changed rows queued for /api/events subscribers
- * and the metrics updated. @thread the stream runtime's.
+ * changed. Called on the runtime's thread between batches: the views are read under
+ * the read lock (as of this batch: the next one has not started), their changed rows
+ * queued for /api/events subscribers and the metrics updated. @thread the runtime's.
  */
 void tb_server_on_batch(void *srv, const char *progress_json, const char *const *views,
                         size_t n_views);

@@ -82,6 +82,11 @@ struct tb_server {
     _Atomic long long pg_connections, pg_queries, http_requests;
 };
 
+/* Nice value of the threads that serve queries: below the job's thread, which keeps
+ * the CPU when both want it. */
+#define TB_SRV_NICE 10
+void tb_srv_thread_nice(void);
+
 /* http.c */
 tb_rc tb_http_start(tb_server *srv, const char *listen, tb_err *err);
 void tb_http_stop(tb_server *srv);

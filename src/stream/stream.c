@@ -1268,8 +1268,8 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs)
                 fprintf(st->opts.progress_fp, "%s\n", text);
                 fflush(st->opts.progress_fp);
             }
-            /* serve hook (issue 11): progress + changed views to the servers. run_batch's
-             * wrapper holds the db's write lock here; the callback only copies. */
+            /* serve hook (issue 11): progress + changed views to the servers (outside
+             * the write lock: the callback reads the views under the read lock). */
             if (text != NULL && st->opts.on_batch != NULL) {
                 const char *views[1] = {q->name};
                 st->opts.on_batch(st->opts.on_batch_ud, text, views, q->mv != NULL ? 1 : 0);
@@ -1381,22 +1381,8 @@ static void missing_hint(const stream_src *src, const tb_strlist *files, tb_err 
  * files == NULL: a refresh with no input (restart), which writes nothing to the
  * checkpoint.
  */
-/* serve hook (issue 11): run_batch holds the db's write lock (sql.h) while a batch
- * changes views and operator state, so a served query sees the views as of one
- * committed batch; the runtime rewrite may narrow it to the part that publishes. */
-static tb_rc run_batch_locked(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
-                              bool replay, tb_err *err);
 static tb_rc run_batch(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
                        bool replay, tb_err *err)
-{
-    tb_db_write_begin(st->db);
-    tb_rc rc = run_batch_locked(st, q, batch, files, replay, err);
-    tb_db_write_end(st->db);
-    return rc;
-}
-
-static tb_rc run_batch_locked(tb_stream *st, cq *q, int64_t batch, const tb_strlist *files,
-                              bool replay, tb_err *err)
 {
     tb_rc rc = TB_OK;
     tb_plan *plan = NULL;
@@ -1556,8 +1542,14 @@ static tb_rc run_batch_locked(tb_stream *st, cq *q, int64_t batch, const tb_strl
 
     /* Materialized view. */
     if (q->mv != NULL) {
+        /* serve hook (issue 11): the view changes under the db's write lock (sql.h), so a
+         * served query sees it as of one committed batch; only this publish step is
+         * locked (queries read the view's table, never the aggregate's state). The
+         * runtime rewrite moves the lock to wherever its views change. */
+        tb_db_write_begin(st->db);
         tb_table *fresh = tb_table_new(tb_table_schema(q->mv));
         if (fresh == NULL) {
+            tb_db_write_end(st->db); /* serve hook */
             rc = tb_err_nomem(err);
             goto done;
         }
@@ -1578,6 +1570,7 @@ static tb_rc run_batch_locked(tb_stream *st, cq *q, int64_t batch, const tb_strl
         }
         if (rc != TB_OK) {
             tb_table_free(fresh);
+            tb_db_write_end(st->db); /* serve hook */
             goto done;
         }
         if (agg) {
@@ -1595,6 +1588,7 @@ static tb_rc run_batch_locked(tb_stream *st, cq *q, int64_t batch, const tb_strl
             tb_op_free(scan);
         }
         tb_table_free(fresh);
+        tb_db_write_end(st->db); /* serve hook */
         if (rc != TB_OK)
             goto done;
     }

@@ -59,9 +59,9 @@ typedef struct tb_stream_opts {
      * (the files of batches never synced are read again, once). */
     bool sync_every_batch;
     /* serve hook (issue 11; the integrator may move it): called on the runtime's thread
-     * after each batch of a query has changed its views and committed to its sinks,
-     * still holding the db's write lock (so it may read the views without locking and
-     * must not take the lock), with the batch's progress record (the JSON line of progress_fp, without newline) and the
+     * after each batch of a query has changed its views and committed to its sinks
+     * (not holding the db's lock: it may take the read lock), with the batch's progress
+     * record (the JSON line of progress_fp, without newline) and the
      * names of the views the batch changed (n_views may be 0: a sink-only query).
      * Strings are valid during the call only. */
     void (*on_batch)(void *ud, const char *progress_json, const char *const *views,

@@ -77,6 +77,11 @@ tb_mem_budget *tb_mem_budget_enter(tb_mem_budget *b)
 
 tb_mem_budget *tb_mem_budget_current(void) { return cur_budget; }
 
+bool tb_mem_budget_stopped(void)
+{
+    return cur_budget != NULL && atomic_load_explicit(&cur_budget->stop, memory_order_relaxed);
+}
+
 /* Before an allocation under a budget: false when the query must stop. */
 static bool budget_admit(tb_mem_budget *b, size_t n)
 {

@@ -95,6 +95,8 @@ typedef struct tb_mem_budget {
  * previous one. */
 tb_mem_budget *tb_mem_budget_enter(tb_mem_budget *b);
 tb_mem_budget *tb_mem_budget_current(void);
+/* Has the calling thread's budget been told to stop? (false without a budget) */
+bool tb_mem_budget_stopped(void);
 
 /* Grow *p (an array of elem-sized items with *cap slots) to hold at least need items. */
 tb_rc tb_grow(void **p, size_t *cap, size_t need, size_t elem);
