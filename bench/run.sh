@@ -70,3 +70,5 @@ if [ "${KAFKA:-1}" != 0 ]; then
   echo
   bash kafka.sh
 fi
+# serving (issue 11): pgbench on the consolidated view, Tributary vs PostgreSQL 15
+[ "${SERVE_BENCH:-1}" = 0 ] || bash serve_pgbench.sh

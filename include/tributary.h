@@ -8,7 +8,13 @@
  * tb_db_errmsg(db).
  *
  * Thread model: a tb_db and everything obtained from it is used by one thread at a
- * time (the caller serialises).
+ * time (the caller serialises). A running job (tb_job_start) and the servers it starts
+ * work on their own threads; the caller then reads views through tb_job_query, which
+ * takes the db's read lock (consistent reads: every view as of one committed batch).
+ *
+ * tb_db_open gives the whole engine: SQL, COPY and Delta writes, continuous queries
+ * (tb_job_*), serving over the PostgreSQL protocol and HTTP, and results as Arrow C
+ * Data Interface arrays (tb_result_arrow_*).
  */
 #ifndef TRIBUTARY_H
 #define TRIBUTARY_H
@@ -104,7 +110,88 @@ TB_API double tb_result_double(tb_result *res, int col);
 TB_API const char *tb_result_text(tb_result *res, int col);
 /* Number of rows affected by INSERT / COPY / CREATE TABLE AS (-1 for queries). */
 TB_API int64_t tb_result_changes(tb_result *res);
+/* Free a result (and, for a tb_job_query result, release the read lock it holds). */
 TB_API void tb_result_free(tb_result **res);
+
+/* ---------------------------------------------------------------- Arrow C Data Interface */
+
+/*
+ * The structures of the Arrow C Data Interface (arrow.apache.org/docs/format/
+ * CDataInterface.html), declared as the specification asks so that any Arrow library
+ * (or none) consumes them.
+ */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+#endif
+
+/*
+ * The result's columns as an Arrow struct schema ("+s", one child per column: "b"
+ * bool, "s"/"i"/"l" ints, "f"/"g" floats, "d:P,S" decimal128, "u" utf8, "tdD" date32,
+ * "tsu:" timestamp[us], "tin" month_day_nano interval, "n" null). The caller releases
+ * it with out->release(out).
+ */
+TB_API tb_rc tb_result_arrow_schema(tb_result *res, struct ArrowSchema *out);
+/*
+ * The next batch of rows as an Arrow struct array matching the schema (its buffers are
+ * copies the array owns: valid until the caller calls out->release(out)). At the end
+ * *out_has_batch is 0 and out->release is NULL. Do not mix with tb_result_step.
+ */
+TB_API tb_rc tb_result_arrow_next(tb_result *res, struct ArrowArray *out, int *out_has_batch);
+
+/* ---------------------------------------------------------------- continuous queries */
+
+typedef struct tb_job tb_job; /* a running pipeline: its continuous queries and servers */
+
+/*
+ * Run a pipeline: `sql` declares stream sources, materialized views and sinks
+ * (README "Streaming"); its continuous queries then run on a background thread until
+ * tb_job_stop. options: NULL or "key=value" pairs separated by ';':
+ *   trigger=100ms | once | available-now | continuous  (default 1 second)
+ *   checkpoint=DIR   (default: a temporary directory)
+ *   pg=[ADDR:]PORT  http=[ADDR:]PORT  token=TOKEN  show=SQL  (serve the views)
+ * Errors in sql come back here (tb_db_errmsg, tb_db_errpos). db must outlive the job.
+ */
+TB_API tb_rc tb_job_start(tb_db *db, const char *sql, const char *options, tb_job **out_job);
+/* Batches committed so far, and the last progress record (JSON, as `--progress`
+ * writes) copied into buf (cap bytes, NUL-terminated; "" before the first batch). */
+TB_API int64_t tb_job_batches(tb_job *job);
+TB_API tb_rc tb_job_progress(tb_job *job, char *buf, size_t cap);
+/* Run a query on the job's db seeing every view as of one committed batch: the result
+ * holds the db's read lock until tb_result_free (batches wait meanwhile: free it soon). */
+TB_API tb_rc tb_job_query(tb_job *job, const char *sql, tb_result **out_result);
+/* "ADDR:PORT" the job serves on, or NULL. */
+TB_API const char *tb_job_pg_address(tb_job *job);
+TB_API const char *tb_job_http_address(tb_job *job);
+/* Stop after the current batch, stop the servers, join; returns the job's error if it
+ * failed (message: tb_job_errmsg before the stop, or tb_db_errmsg after). *job = NULL. */
+TB_API tb_rc tb_job_stop(tb_job **job);
+TB_API const char *tb_job_errmsg(tb_job *job);
 
 #ifdef __cplusplus
 }

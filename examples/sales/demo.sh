@@ -27,7 +27,11 @@ FEEDER=$!
 trap 'kill $FEEDER 2>/dev/null || true' EXIT
 
 echo "demo: feeding $FILES files of $ROWS sales into $DATA/sales; job starts"
+HTTP=${DEMO_HTTP:-127.0.0.1:8080}
+PG=${DEMO_PG:-127.0.0.1:5433}
+echo "demo: live dashboard at http://$HTTP/ (psql -h ${PG%:*} -p ${PG##*:} for SQL) while it runs"
 "$BIN" run examples/sales/job.sql --set DATA="$DATA" --checkpoint "$DATA/checkpoint" \
+  --http "$HTTP" --pg "$PG" \
   --trigger '1 second' --show "$(cat examples/sales/dashboard.sql)" --every '5 seconds' \
   --progress "$DATA/progress.jsonl" --idle-stop '4 seconds' --stop-after '60 seconds'
 wait $FEEDER || true

@@ -30,4 +30,18 @@ const char *tb_cli_category_of(int64_t product_id);
 /* `tributary run`: see run.c. */
 int tb_cli_run(int argc, char **argv);
 
+/* Serving (serve.c): the options shared by `serve` and `run`. */
+struct tb_server;
+typedef struct tb_cli_serve_opts {
+    const char *pg, *http, *token;
+    int64_t timeout_ms, mem_limit;
+} tb_cli_serve_opts;
+/* 1: a serving option consumed (a, v); 0: not one; -1: bad value (message printed). */
+int tb_cli_serve_option(const char *a, const char *v, tb_cli_serve_opts *so);
+/* Start the servers when --pg or --http was given (prints their addresses); 0 or -1. */
+int tb_cli_serve_start(tb_db *db, const tb_cli_serve_opts *so, const char *show_sql,
+                       struct tb_server **out);
+/* `tributary serve`. */
+int tb_cli_serve(int argc, char **argv);
+
 #endif /* TB_CLI_H */

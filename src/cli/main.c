@@ -4,6 +4,7 @@
  *   tributary                         interactive shell (libedit)
  *   tributary query [--format F] [--threads N] SQL  run statements, print the last result
  *   tributary run JOB.sql [options]   run a streaming job (see run.c)
+ *   tributary serve [FILE.sql]        serve a catalog over pg / HTTP (serve.c)
  *   tributary slt FILE...             sqllogictest runner
  *
  * Exit status: 0 ok, 1 error (message on stderr), 2 usage.
@@ -33,6 +34,7 @@ static const char *usage_text =
     "                                 (F: table (default), csv, json; '-' reads stdin;\n"
     "                                 N: worker threads, default all cores; SET threads)\n"
     "  run JOB.sql [options]          run a streaming job (tributary run --help)\n"
+    "  serve [--pg P] [--http P] [FILE.sql]  serve a catalog (tributary serve --help)\n"
     "  slt [-v] FILE...               run sqllogictest files\n"
     "  generate products|sales ...    deterministic data for the reference job\n"
     "\n"
@@ -311,6 +313,8 @@ int main(int argc, char **argv)
         return tb_cli_generate(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0)
         return tb_cli_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0)
+        return tb_cli_serve(argc - 2, argv + 2);
     fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
     return usage(stderr, 2);
 }

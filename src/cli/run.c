@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "server/server.h"
 #include "stream/stream.h"
 
 static volatile sig_atomic_t stop_flag = 0;
@@ -43,6 +44,11 @@ static const char *run_usage =
     "  --set KEY=VALUE      replace ${KEY} in the job text (repeatable)\n"
     "  --format F           dashboard format: table (default), csv, json\n"
     "  --memory-limit SIZE  bound on the streaming state (e.g. 512MB, 2GiB; default none)\n"
+    "  --pg [ADDR:]PORT     serve the running job's views over the PostgreSQL protocol\n"
+    "  --http [ADDR:]PORT   HTTP API, live dashboard (the --show query as a chart), /metrics\n"
+    "  --token TOKEN        password / bearer token; needed for a non-loopback address\n"
+    "  --statement-timeout D  served queries' default statement_timeout (default 30 s)\n"
+    "  --query-memory SIZE  memory bound per served query (default 256MB)\n"
     "  --sync-every-batch   fdatasync each batch's checkpoint record before the batch runs,\n"
     "                       also for queries without sinks (default: those sync when idle,\n"
     "                       at most 200 ms later; a kill loses nothing either way)\n";
@@ -146,6 +152,8 @@ int tb_cli_run(int argc, char **argv)
     char *text = NULL, *sql = NULL;
     tb_db *db = NULL;
     tb_stream *st = NULL;
+    tb_server *srv = NULL;
+    tb_cli_serve_opts so = {0};
     tb_err err;
     tb_err_clear(&err);
     if (sets == NULL)
@@ -182,6 +190,13 @@ int tb_cli_run(int argc, char **argv)
         }
         i++;
         int64_t ms = 0;
+        int sr = tb_cli_serve_option(a, v, &so);
+        if (sr < 0) {
+            status = 2;
+            goto done;
+        }
+        if (sr > 0)
+            continue;
         if (strcmp(a, "--trigger") == 0) {
             if (strcmp(v, "once") == 0)
                 opts.trigger = TB_TRIGGER_ONCE;
@@ -289,9 +304,20 @@ int tb_cli_run(int argc, char **argv)
         fprintf(stderr, "error: cannot open engine: %s\n", tb_errstr(rc));
         goto done;
     }
+    /* the servers start before the job's statements run (so run prints where it serves
+     * before the first batch); the statements change the catalog under the write lock */
+    if (tb_cli_serve_start(db, &so, show.sql, &srv) != 0)
+        goto done;
+    if (srv != NULL) {
+        opts.on_batch = tb_server_on_batch;
+        opts.on_batch_ud = srv;
+    }
     rc = tb_stream_new(db, &opts, &st, &err);
-    if (rc == TB_OK)
+    if (rc == TB_OK) {
+        tb_db_write_begin(db);
         rc = tb_stream_exec(st, sql, &err);
+        tb_db_write_end(db);
+    }
     if (rc != TB_OK) {
         tb_buf msg = {0};
         tb_sql_format_error(sql, &err, &msg);
@@ -309,6 +335,7 @@ int tb_cli_run(int argc, char **argv)
     }
     status = 0;
 done:
+    tb_server_stop(srv); /* before the stream: queries read its views */
     tb_stream_free(st);
     tb_db_close(&db);
     if (progress_fp != NULL && progress_fp != stdout)

@@ -171,6 +171,12 @@ struct tb_op {
 
 static inline tb_rc tb_op_next(tb_op *op, tb_batch **out, tb_err *err)
 {
+    /* serve (issue 11): a served query past its statement_timeout, or canceled, stops
+     * at the next batch any of its operators pulls (util.h, tb_mem_budget) */
+    if (TB_UNLIKELY(tb_mem_budget_stopped())) {
+        *out = NULL;
+        return TB_ERRF(err, TB_E_INTERRUPT, "query stopped (statement_timeout or cancel)");
+    }
     return op->vt->next(op, out, err);
 }
 void tb_op_free(tb_op *op); /* frees children too; NULL is a no-op */

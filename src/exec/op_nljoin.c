@@ -139,6 +139,10 @@ static tb_rc probe(nl_op *j, tb_err *err)
         return TB_OK;
     }
     while (j->li < n && j->n_out < TB_BATCH_CAP) {
+        /* serve (issue 11): a block of pairs is the cancellation point of a join whose
+         * left batch pairs with millions of right rows (statement_timeout, cancel) */
+        if (TB_UNLIKELY(tb_mem_budget_stopped()))
+            return TB_ERRF(err, TB_E_INTERRUPT, "query stopped (statement_timeout or cancel)");
         /* Each pair and each early completion yields at most one output row. */
         uint32_t room = TB_BATCH_CAP - j->n_out, np = 0, used = 0;
         while (used < room && j->li < n) {

@@ -10,9 +10,11 @@
  * Errors: every failing call stores its tb_err in the db (tb_db_errmsg/errpos). A
  * result must be freed before its db is closed.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sql/sql_int.h"
 
@@ -24,6 +26,7 @@ struct tb_result {
     bool done;
     bool on_row;
     int64_t changes;
+    bool read_locked; /* tb_result_free releases the db's read lock (tb_job_query) */
     uint32_t n_cols;
     tb_buf *texts;
     tb_value *vals; /* current row's values, filled lazily */
@@ -36,7 +39,9 @@ static void set_db_err(tb_db *db, const tb_err *err)
         db->err = *err;
 }
 
-TB_API tb_rc tb_db_open(const char *path, tb_db **out_db)
+/* The public tb_db_open is the top layer's (src/server/capi.c): it adds the handlers
+ * of the layers above this one (COPY and Delta writes). */
+tb_rc tb_sql_db_open(const char *path, tb_db **out_db)
 {
     if (out_db == NULL)
         return TB_E_MISUSE;
@@ -47,9 +52,46 @@ TB_API tb_rc tb_db_open(const char *path, tb_db **out_db)
     if (db == NULL)
         return TB_E_NOMEM;
     tb_err_clear(&db->err);
+    pthread_rwlockattr_t attr;
+    if (pthread_rwlockattr_init(&attr) != 0) {
+        tb_free(db);
+        return TB_E_NOMEM;
+    }
+    /* writer-preferring: a batch waiting for the lock is not starved by queries */
+    (void)pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int e = pthread_rwlock_init(&db->lock, &attr);
+    (void)pthread_rwlockattr_destroy(&attr);
+    if (e != 0) {
+        tb_free(db);
+        return TB_E_NOMEM;
+    }
     *out_db = db;
     return TB_OK;
 }
+
+tb_rc tb_db_read_begin(tb_db *db, int64_t timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return pthread_rwlock_rdlock(&db->lock) == 0 ? TB_OK : TB_E_ERROR;
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(timeout_ms / 1000);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int e = pthread_rwlock_timedrdlock(&db->lock, &ts);
+    if (e == ETIMEDOUT)
+        return TB_E_INTERRUPT;
+    return e == 0 ? TB_OK : TB_E_ERROR;
+}
+
+void tb_db_read_end(tb_db *db) { (void)pthread_rwlock_unlock(&db->lock); }
+
+void tb_db_write_begin(tb_db *db) { (void)pthread_rwlock_wrlock(&db->lock); }
+
+void tb_db_write_end(tb_db *db) { (void)pthread_rwlock_unlock(&db->lock); }
 
 TB_API void tb_db_close(tb_db **pdb)
 {
@@ -57,6 +99,7 @@ TB_API void tb_db_close(tb_db **pdb)
         return;
     tb_db *db = *pdb;
     tb_sql_catalog_free(db);
+    (void)pthread_rwlock_destroy(&db->lock);
     tb_free(db);
     *pdb = NULL;
 }
@@ -327,6 +370,40 @@ TB_API const char *tb_result_text(tb_result *res, int col)
 
 TB_API int64_t tb_result_changes(tb_result *res) { return res != NULL ? res->changes : -1; }
 
+const tb_schema *tb_sql_result_schema(tb_result *res)
+{
+    return res != NULL && res->plan != NULL ? res->plan->pub.root->schema : NULL;
+}
+
+tb_rc tb_sql_result_next_batch(tb_result *res, tb_batch **out, tb_err *err)
+{
+    *out = NULL;
+    res->on_row = false;
+    res->batch = NULL;
+    while (!res->done) {
+        tb_batch *batch = NULL;
+        tb_rc rc = tb_op_next(res->plan->pub.root, &batch, err);
+        if (rc != TB_OK) {
+            if (err->code == TB_OK)
+                TB_ERRF(err, rc, "%s", tb_errstr(rc));
+            set_db_err(res->db, err);
+            res->done = true;
+            return rc;
+        }
+        if (batch == NULL) {
+            res->done = true;
+            break;
+        }
+        if (batch->n_rows > 0) {
+            *out = batch;
+            break;
+        }
+    }
+    return TB_OK;
+}
+
+void tb_sql_result_hold_read_lock(tb_result *res) { res->read_locked = true; }
+
 TB_API void tb_result_free(tb_result **pres)
 {
     if (pres == NULL || *pres == NULL)
@@ -334,6 +411,8 @@ TB_API void tb_result_free(tb_result **pres)
     tb_result *res = *pres;
     if (res->plan != NULL)
         tb_plan_free(&res->plan->pub);
+    if (res->read_locked)
+        tb_db_read_end(res->db);
     for (uint32_t i = 0; i < res->n_cols; i++)
         tb_buf_free(&res->texts[i]);
     tb_free(res->texts);

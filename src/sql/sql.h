@@ -253,6 +253,40 @@ const tb_tablefunc *tb_sql_find_tablefunc(const char *name);
 /* The newest version of the Delta table at path, from a listing of its _delta_log (no
  * read): a cheap change token for connectors over Delta tables. -1: no commit. */
 tb_rc tb_sql_delta_latest(const char *path, int64_t *out, tb_err *err);
+/* ================================================================ consistent reads */
+
+/*
+ * The db's reader/writer lock (issue 11: a query served while a job runs sees every
+ * view as of one committed batch, never half of one). The stream runtime holds it for
+ * writing while a batch changes views and operator state (tb_db_write_begin/end);
+ * servers hold it for reading while a query is planned and its rows are produced
+ * (tb_db_read_begin/end). Writer-preferring: a waiting batch blocks new readers, so a
+ * stream of queries cannot starve the job; readers are bounded in time by their
+ * statement_timeout, so a batch waits at most that long.
+ *
+ * Readers may run concurrently: planning and executing a SELECT reads the catalog and
+ * the tables (whose chunks are immutable, table.c) and writes only the plan's own
+ * memory. What must not run under a read lock: tb_db_exec (it records the last error
+ * in the db), tb_db_set and any statement that changes the catalog.
+ *
+ * tb_db_read_begin waits at most timeout_ms (<= 0: no bound) and returns
+ * TB_E_INTERRUPT when that passes. @thread any.
+ */
+tb_rc tb_db_read_begin(tb_db *db, int64_t timeout_ms);
+void tb_db_read_end(tb_db *db);
+void tb_db_write_begin(tb_db *db);
+void tb_db_write_end(tb_db *db);
+
+/* The engine without the upper layers' statement handlers (tb_db_open, the public
+ * one, is the top layer's: src/server/capi.c). */
+tb_rc tb_sql_db_open(const char *path, tb_db **out_db);
+/* Results as column batches (the Arrow export of capi.c): the output schema, and the
+ * next non-empty batch (NULL at the end), valid until the next call; row stepping and
+ * batch pulling must not be mixed on one result. */
+const tb_schema *tb_sql_result_schema(tb_result *res);
+tb_rc tb_sql_result_next_batch(tb_result *res, tb_batch **out, tb_err *err);
+/* The caller took the db's read lock for this result: tb_result_free releases it. */
+void tb_sql_result_hold_read_lock(tb_result *res);
 
 /* ================================================================ errors */
 

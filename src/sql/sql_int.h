@@ -15,6 +15,8 @@
 #ifndef TB_SQL_INT_H
 #define TB_SQL_INT_H
 
+#include <pthread.h>
+
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
@@ -51,6 +53,7 @@ struct tb_db {
     tb_strlist indexes; /* CREATE INDEX names: accepted, no physical index (scans only) */
     tb_err err;         /* last error */
     int depth;          /* tb_db_exec re-entrancy depth (hooks) */
+    pthread_rwlock_t lock; /* consistent reads (sql.h, tb_db_read_begin) */
 };
 
 catentry *tb_sql_cat_find(tb_db *db, const char *name);

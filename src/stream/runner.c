@@ -80,7 +80,7 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs, const j
         tb_format_timestamp(q->watermark, wm);
     char ts[48];
     tb_format_timestamp(bs->wall_start_us, ts);
-    if (st->opts.progress_fp != NULL) {
+    if (st->opts.progress_fp != NULL || st->opts.on_batch != NULL) {
         json_t *sinks = json_array();
         for (size_t i = 0; i < q->n_sinks; i++)
             json_array_append_new(
@@ -121,11 +121,17 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs, const j
         json_decref(srcs);
         if (rec != NULL) {
             char *text = json_dumps(rec, JSON_COMPACT);
-            if (text != NULL) {
+            if (text != NULL && st->opts.progress_fp != NULL) {
                 fprintf(st->opts.progress_fp, "%s\n", text);
                 fflush(st->opts.progress_fp);
-                free(text);
             }
+            /* The servers' hook (issue 11): progress + changed views, outside the write
+             * lock (the callback reads the views under the read lock). */
+            if (text != NULL && st->opts.on_batch != NULL) {
+                const char *views[1] = {q->name};
+                st->opts.on_batch(st->opts.on_batch_ud, text, views, q->mv != NULL ? 1 : 0);
+            }
+            free(text);
             json_decref(rec);
         }
     }
@@ -536,10 +542,14 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
             goto done;
     }
 
-    /* Materialized view. */
+    /* Materialized view. It changes under the db's write lock (sql.h, issue 11), so a
+     * served query sees it as of one committed batch; only this publish step is locked
+     * (queries read the view's table, never the aggregate's state). */
     if (q->mv != NULL) {
+        tb_db_write_begin(st->db);
         tb_table *fresh = tb_table_new(tb_table_schema(q->mv));
         if (fresh == NULL) {
+            tb_db_write_end(st->db);
             rc = tb_err_nomem(err);
             goto done;
         }
@@ -560,6 +570,7 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
         }
         if (rc != TB_OK) {
             tb_table_free(fresh);
+            tb_db_write_end(st->db);
             goto done;
         }
         if (agg) {
@@ -577,6 +588,7 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
             tb_op_free(scan);
         }
         tb_table_free(fresh);
+        tb_db_write_end(st->db);
         if (rc != TB_OK)
             goto done;
     }
@@ -663,7 +675,9 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     q->pending_since_ns = tb_now_ns();
     tb_cq_kill_point("sinks", batch);
     q->total_rows += bs.rows_in;
+    tb_db_write_begin(st->db); /* the cascade's views change too (issue 11) */
     rc = tb_stream_refresh_derived(st, err);
+    tb_db_write_end(st->db);
     if (rc != TB_OK)
         goto done;
     bs.t_ckpt = bs.t_end = tb_now_ns();

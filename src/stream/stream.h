@@ -58,6 +58,15 @@ typedef struct tb_stream_opts {
      * which loses nothing when the process is killed and, at a power cut, only progress
      * (the files of batches never synced are read again, once). */
     bool sync_every_batch;
+    /* serve hook (issue 11; the integrator may move it): called on the runtime's thread
+     * after each batch of a query has changed its views and committed to its sinks
+     * (not holding the db's lock: it may take the read lock), with the batch's progress
+     * record (the JSON line of progress_fp, without newline) and the
+     * names of the views the batch changed (n_views may be 0: a sink-only query).
+     * Strings are valid during the call only. */
+    void (*on_batch)(void *ud, const char *progress_json, const char *const *views,
+                     size_t n_views);
+    void *on_batch_ud;
 } tb_stream_opts;
 
 typedef struct tb_stream tb_stream;

@@ -13,6 +13,7 @@
  * string does not waste the rest of a block). The first normal block is kept across
  * tb_arena_reset so a per-batch arena does not go back to malloc on every batch.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -63,10 +64,54 @@ bool tb_fault_fired(void)
 #endif
 }
 
+/* ---------------------------------------------------------------- budgets (issue 11) */
+
+static _Thread_local tb_mem_budget *cur_budget;
+
+tb_mem_budget *tb_mem_budget_enter(tb_mem_budget *b)
+{
+    tb_mem_budget *prev = cur_budget;
+    cur_budget = b;
+    return prev;
+}
+
+tb_mem_budget *tb_mem_budget_current(void) { return cur_budget; }
+
+bool tb_mem_budget_stopped(void)
+{
+    return cur_budget != NULL && atomic_load_explicit(&cur_budget->stop, memory_order_relaxed);
+}
+
+/* Before an allocation under a budget: false when the query must stop. */
+static bool budget_admit(tb_mem_budget *b, size_t n)
+{
+    if (atomic_load_explicit(&b->stop, memory_order_relaxed))
+        return false;
+    if (b->limit > 0 &&
+        atomic_load_explicit(&b->used, memory_order_relaxed) + (long long)n > b->limit) {
+        atomic_store(&b->exceeded, 1);
+        return false;
+    }
+    return true;
+}
+
+static void *budget_count(void *p)
+{
+    if (p != NULL && cur_budget != NULL)
+        atomic_fetch_add_explicit(&cur_budget->used, (long long)malloc_usable_size(p),
+                                  memory_order_relaxed);
+    return p;
+}
+
 void *tb_malloc(size_t n)
 {
     if (FAULT_HIT())
         return NULL;
+    if (TB_UNLIKELY(cur_budget != NULL)) {
+        if (!budget_admit(cur_budget, n))
+            return NULL;
+        return budget_count(malloc(n ? n : 1));
+    }
     return malloc(n ? n : 1);
 }
 
@@ -74,6 +119,12 @@ void *tb_calloc(size_t count, size_t n)
 {
     if (FAULT_HIT())
         return NULL;
+    if (TB_UNLIKELY(cur_budget != NULL)) {
+        size_t bytes;
+        if (__builtin_mul_overflow(count, n, &bytes) || !budget_admit(cur_budget, bytes))
+            return NULL;
+        return budget_count(count == 0 || n == 0 ? calloc(1, 1) : calloc(count, n));
+    }
     if (count == 0 || n == 0)
         return calloc(1, 1);
     return calloc(count, n);
@@ -83,11 +134,25 @@ void *tb_realloc(void *p, size_t n)
 {
     if (FAULT_HIT())
         return NULL;
+    if (TB_UNLIKELY(cur_budget != NULL)) {
+        size_t old = p != NULL ? malloc_usable_size(p) : 0;
+        if (n > old && !budget_admit(cur_budget, n - old))
+            return NULL;
+        void *np = realloc(p, n ? n : 1);
+        if (np != NULL)
+            atomic_fetch_add_explicit(&cur_budget->used,
+                                      (long long)malloc_usable_size(np) - (long long)old,
+                                      memory_order_relaxed);
+        return np;
+    }
     return realloc(p, n ? n : 1);
 }
 
 void tb_free(void *p)
 {
+    if (TB_UNLIKELY(cur_budget != NULL) && p != NULL)
+        atomic_fetch_sub_explicit(&cur_budget->used, (long long)malloc_usable_size(p),
+                                  memory_order_relaxed);
     free(p);
 }
 

@@ -21,12 +21,15 @@ typedef struct par_arg {
     void (*fn)(void *arg, uint32_t worker);
     void *arg;
     uint32_t worker;
+    tb_mem_budget *budget; /* the caller's query budget, shared by its workers */
 } par_arg;
 
 static void *par_main(void *p)
 {
     par_arg *a = p;
+    (void)tb_mem_budget_enter(a->budget);
     a->fn(a->arg, a->worker);
+    (void)tb_mem_budget_enter(NULL);
     return NULL;
 }
 
@@ -44,6 +47,7 @@ uint32_t tb_par_run(uint32_t n, void (*fn)(void *arg, uint32_t worker), void *ar
         args[started].fn = fn;
         args[started].arg = arg;
         args[started].worker = w;
+        args[started].budget = tb_mem_budget_current();
         if (pthread_create(&tids[started], NULL, par_main, &args[started]) != 0)
             break; /* run with the workers we have */
         started++;

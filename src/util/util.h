@@ -74,6 +74,30 @@ bool tb_fault_fired(void);
  * SIGKILL at the N-th call with this name when TB_CRASH_AT="name:N" (crashpoint.c). */
 void tb_crash_point(const char *name);
 
+/*
+ * Per-query memory budget and stop flag (issue 11: queries served to clients are bound
+ * in memory and time). While a budget is entered on a thread, the bytes that thread
+ * (and the workers of its tb_par_run regions) obtain from tb_malloc/tb_calloc/
+ * tb_realloc and give back through tb_free are counted; an allocation that would pass
+ * `limit` (0: none), or any allocation after `stop` was set by another thread
+ * (statement_timeout, a cancel request), fails as out of memory, so the query unwinds
+ * through its ordinary error path. `exceeded` tells the two failures from a real OOM.
+ * Memory allocated before entering and freed inside counts negative: the bound is on
+ * what the query adds. @thread the budget is shared by the query's threads (atomics).
+ */
+typedef struct tb_mem_budget {
+    _Atomic long long used;
+    long long limit;
+    _Atomic int stop;
+    _Atomic int exceeded;
+} tb_mem_budget;
+/* Enter (b != NULL) or leave (NULL) a budget on the calling thread; returns the
+ * previous one. */
+tb_mem_budget *tb_mem_budget_enter(tb_mem_budget *b);
+tb_mem_budget *tb_mem_budget_current(void);
+/* Has the calling thread's budget been told to stop? (false without a budget) */
+bool tb_mem_budget_stopped(void);
+
 /* Grow *p (an array of elem-sized items with *cap slots) to hold at least need items. */
 tb_rc tb_grow(void **p, size_t *cap, size_t need, size_t elem);
 
