@@ -89,6 +89,8 @@ typedef struct aggctx {
     uint32_t n_pend, cap_pend;
 } aggctx;
 
+typedef struct winctx winctx; /* window functions of a SELECT (issue 13) */
+
 typedef struct ectx {
     binder *b;
     scope *sc;
@@ -96,6 +98,7 @@ typedef struct ectx {
     aggctx *agg;        /* NULL: aggregates not allowed here */
     bool in_agg;
     lnode **input; /* where correlated subqueries attach; NULL: not allowed */
+    winctx *win;   /* NULL: window functions not allowed here */
 } ectx;
 
 typedef struct fromres {
@@ -872,6 +875,9 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
     return *out ? TB_OK : nomem(b);
 }
 
+static tb_rc bind_window_call(ectx *c, const PgQuery__FuncCall *fc, const char *name,
+                              tb_expr **out);
+
 static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
 {
     binder *b = c->b;
@@ -883,7 +889,7 @@ static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
     if (lname == NULL)
         return nomem(b);
     if (fc->over != NULL)
-        return berr(b, TB_E_UNSUPPORTED, loc, "window functions are not supported (%s)", lname);
+        return bind_window_call(c, fc, lname, out);
     if (is_agg_name(lname) && (fc->agg_star || fc->n_args == 1))
         return bind_agg(c, fc, lname, out);
     if (fc->agg_star || fc->agg_distinct)
@@ -1703,7 +1709,7 @@ static tb_rc bind_window(binder *b, const PgQuery__RangeFunction *rf, const PgQu
     if (rc != TB_OK)
         return rc;
     scope sc = {rel.rels, rel.n_rels, NULL, cur_level(b)};
-    ectx c = {b, &sc, hop ? "hop arguments" : "tumble arguments", NULL, false, NULL};
+    ectx c = {b, &sc, hop ? "hop arguments" : "tumble arguments", NULL, false, NULL, NULL};
 
     /* the time column */
     tb_expr *time = NULL;
@@ -1861,7 +1867,7 @@ static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *
     if (args == NULL)
         return nomem(b);
     scope empty = {NULL, 0, NULL, cur_level(b)};
-    ectx c = {b, &empty, "table function arguments", NULL, false, NULL};
+    ectx c = {b, &empty, "table function arguments", NULL, false, NULL, NULL};
     for (size_t i = 0; i < fc->n_args; i++) {
         const pgnode *a = fc->args[i];
         int loc = -1;
@@ -2119,7 +2125,7 @@ static tb_rc bind_join(binder *b, const PgQuery__JoinExpr *j, scope *outer, from
         /* INNER: ON is a filter over the join, so correlated subqueries can apply over it */
         lnode *jin = jn;
         ectx c = {b, &sc, "outer JOIN conditions", NULL, false,
-                  jt == TB_JOIN_INNER && top == jn ? &jin : NULL};
+                  jt == TB_JOIN_INNER && top == jn ? &jin : NULL, NULL};
         tb_expr *q;
         rc = bind_expr(&c, j->quals, &q);
         if (rc != TB_OK)
@@ -2645,7 +2651,7 @@ static bool has_agg(const pgnode *n)
 static tb_rc const_int(binder *b, const pgnode *n, const char *what, int64_t *out)
 {
     scope empty = {NULL, 0, NULL, cur_level(b)};
-    ectx c = {b, &empty, what, NULL, false, NULL};
+    ectx c = {b, &empty, what, NULL, false, NULL, NULL};
     tb_expr *e;
     *out = -1;
     if (n == NULL)
@@ -2721,7 +2727,7 @@ static tb_rc sort_limit_output(binder *b, const PgQuery__SelectStmt *s, lnode **
         if (rc != TB_OK)
             return rc;
         scope sc = {&r, 1, parent, cur_level(b)};
-        ectx c = {b, &sc, "ORDER BY", NULL, false, NULL};
+        ectx c = {b, &sc, "ORDER BY", NULL, false, NULL, NULL};
         tb_sortkey *keys = tb_arena_zalloc(b->arena, s->n_sort_clause * sizeof(*keys));
         if (keys == NULL)
             return nomem(b);
@@ -2831,7 +2837,7 @@ static tb_rc bind_values(binder *b, const PgQuery__SelectStmt *s, lnode **out)
         return berr(b, TB_E_SQL, -1, "bad VALUES");
     size_t n_cols = s->values_lists[0]->list->n_items;
     scope empty = {NULL, 0, NULL, cur_level(b)};
-    ectx c = {b, &empty, "VALUES", NULL, false, NULL};
+    ectx c = {b, &empty, "VALUES", NULL, false, NULL, NULL};
     tb_expr **vals =
         tb_arena_alloc(b->arena, (n_rows * n_cols > 0 ? n_rows * n_cols : 1) * sizeof(tb_expr *));
     if (vals == NULL)
@@ -3125,6 +3131,387 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
     return sort_limit_output(b, s, out, parent);
 }
 
+/* ================================================================ window functions */
+
+/*
+ * Window functions (issue 13). A call with OVER binds its arguments, PARTITION BY and
+ * ORDER BY over the FROM scope (aggregates allowed inside when the query groups: they
+ * are rewritten to the aggregate's outputs by add_windows), gets a fresh column id and
+ * is recorded in the SELECT's winctx; add_windows then puts one L_WINDOW node per
+ * distinct (PARTITION BY, ORDER BY) above the aggregate / HAVING and below the
+ * projection, as PostgreSQL evaluates them. Named windows (WINDOW w AS (...)) and
+ * OVER (w ...) refinements follow PostgreSQL's rules.
+ */
+
+/* PostgreSQL's FRAMEOPTION_* bits (nodes/parsenodes.h), as libpg_query passes them. */
+#define FO_NONDEFAULT    0x00001
+#define FO_RANGE         0x00002
+#define FO_ROWS          0x00004
+#define FO_GROUPS        0x00008
+#define FO_START_UNB_P   0x00020
+#define FO_END_UNB_F     0x00100
+#define FO_START_CUR     0x00200
+#define FO_END_CUR       0x00400
+#define FO_START_OFF_P   0x00800
+#define FO_END_OFF_P     0x01000
+#define FO_START_OFF_F   0x02000
+#define FO_END_OFF_F     0x04000
+#define FO_EXCL_CUR      0x08000
+#define FO_EXCL_GROUP    0x10000
+#define FO_EXCL_TIES     0x20000
+
+typedef struct winent {
+    uint32_t n_part, n_keys;
+    tb_expr **part;
+    tb_sortkey *keys;
+    tb_winfunc fn;
+    int id;
+} winent;
+
+struct winctx {
+    const PgQuery__SelectStmt *s; /* its WINDOW clause */
+    winent *v;
+    uint32_t n, cap;
+};
+
+static const PgQuery__WindowDef *named_window(ectx *c, const char *name, int loc, tb_rc *rc)
+{
+    const PgQuery__SelectStmt *s = c->win->s;
+    for (size_t i = 0; i < s->n_window_clause; i++) {
+        const pgnode *x = s->window_clause[i];
+        if (IS(x, WINDOW_DEF) && x->window_def->name != NULL &&
+            strcmp(x->window_def->name, name) == 0)
+            return x->window_def;
+    }
+    *rc = berr(c->b, TB_E_SQL, loc, "window \"%s\" does not exist", name);
+    return NULL;
+}
+
+static tb_rc frame_offset(ectx *c, const pgnode *n, bool range, int64_t *out_i, double *out_d)
+{
+    binder *b = c->b;
+    scope empty = {NULL, 0, NULL, cur_level(b)};
+    ectx oc = {b, &empty, "window frame offsets", NULL, false, NULL, NULL};
+    tb_expr *e;
+    tb_rc rc = bind_expr(&oc, n, &e);
+    if (rc != TB_OK)
+        return rc;
+    tb_value v;
+    if (!tb_expr_is_const(e) || !tb_type_is_numeric(e->type))
+        return berr(b, TB_E_UNSUPPORTED, -1,
+                    "window frame offsets must be numeric constants here (intervals are not "
+                    "supported)");
+    if (!range) {
+        rc = tb_expr_coerce(b->arena, e, tb_type_make(TB_T_INT64), e->pos, &e, b->err);
+        if (rc != TB_OK)
+            return rc;
+    } else {
+        rc = tb_expr_cast(b->arena, e, tb_type_make(TB_T_DOUBLE), e->pos, &e, b->err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    rc = tb_expr_eval_const(e, b->arena, &v, b->err);
+    if (rc != TB_OK)
+        return rc;
+    if (v.is_null)
+        return berr(b, TB_E_SQL, -1, "frame %s offset must not be null", range ? "RANGE" : "ROWS");
+    if (range ? v.u.d < 0 : v.u.i < 0)
+        return berr(b, TB_E_SQL, -1, "frame starting offset must not be negative");
+    *out_i = range ? 0 : v.u.i;
+    *out_d = range ? v.u.d : 0;
+    return TB_OK;
+}
+
+static tb_rc bind_frame(ectx *c, int fo, const pgnode *so, const pgnode *eo, tb_winframe *fr)
+{
+    tb_rc rc;
+    memset(fr, 0, sizeof(*fr));
+    if (!(fo & FO_NONDEFAULT)) {
+        fr->mode = TB_FRAME_RANGE;
+        fr->start = TB_BOUND_UNBOUNDED;
+        fr->end = TB_BOUND_CURRENT;
+        return TB_OK;
+    }
+    fr->mode = (fo & FO_ROWS) ? TB_FRAME_ROWS : (fo & FO_GROUPS) ? TB_FRAME_GROUPS : TB_FRAME_RANGE;
+    bool range = fr->mode == TB_FRAME_RANGE;
+    fr->start = (fo & FO_START_UNB_P)   ? TB_BOUND_UNBOUNDED
+                : (fo & FO_START_CUR)   ? TB_BOUND_CURRENT
+                : (fo & FO_START_OFF_P) ? TB_BOUND_PRECEDING
+                                        : TB_BOUND_FOLLOWING;
+    fr->end = (fo & FO_END_UNB_F)   ? TB_BOUND_UNBOUNDED
+              : (fo & FO_END_OFF_P) ? TB_BOUND_PRECEDING
+              : (fo & FO_END_OFF_F) ? TB_BOUND_FOLLOWING
+                                    : TB_BOUND_CURRENT;
+    if (fr->start == TB_BOUND_PRECEDING || fr->start == TB_BOUND_FOLLOWING) {
+        rc = frame_offset(c, so, range, &fr->start_off, &fr->start_dnum);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (fr->end == TB_BOUND_PRECEDING || fr->end == TB_BOUND_FOLLOWING) {
+        rc = frame_offset(c, eo, range, &fr->end_off, &fr->end_dnum);
+        if (rc != TB_OK)
+            return rc;
+    }
+    fr->exclude = (fo & FO_EXCL_CUR)     ? TB_EXCLUDE_CURRENT
+                  : (fo & FO_EXCL_GROUP) ? TB_EXCLUDE_GROUP
+                  : (fo & FO_EXCL_TIES)  ? TB_EXCLUDE_TIES
+                                         : TB_EXCLUDE_NONE;
+    return TB_OK;
+}
+
+static tb_rc bind_window_call(ectx *c, const PgQuery__FuncCall *fc, const char *name,
+                              tb_expr **out)
+{
+    binder *b = c->b;
+    int loc = fc->location;
+    tb_rc rc = TB_OK;
+    if (c->win == NULL)
+        return berr(b, TB_E_SQL, loc, "window functions are not allowed in %s", c->clause);
+    if (fc->agg_distinct)
+        return berr(b, TB_E_UNSUPPORTED, loc, "DISTINCT is not implemented for window functions");
+    if (fc->agg_filter != NULL || fc->n_agg_order > 0 || fc->agg_within_group)
+        return berr(b, TB_E_UNSUPPORTED, loc,
+                    "FILTER / ORDER BY / WITHIN GROUP in window functions are not supported");
+    /* the effective window definition */
+    const PgQuery__WindowDef *wd = fc->over, *base = NULL;
+    if (wd->name != NULL && wd->name[0] != '\0') {
+        base = named_window(c, wd->name, loc, &rc);
+        if (base == NULL)
+            return rc;
+        wd = base;
+        base = NULL;
+    }
+    if (wd->refname != NULL && wd->refname[0] != '\0') {
+        base = named_window(c, wd->refname, loc, &rc);
+        if (base == NULL)
+            return rc;
+        if (wd->n_partition_clause > 0)
+            return berr(b, TB_E_SQL, loc, "cannot override PARTITION BY clause of window \"%s\"",
+                        wd->refname);
+        if (wd->n_order_clause > 0 && base->n_order_clause > 0)
+            return berr(b, TB_E_SQL, loc, "cannot override ORDER BY clause of window \"%s\"",
+                        wd->refname);
+        if (base->frame_options & FO_NONDEFAULT)
+            return berr(b, TB_E_SQL, loc, "cannot copy window \"%s\" because it has a frame clause",
+                        wd->refname);
+    }
+    const PgQuery__WindowDef *pdef = base != NULL ? base : wd;
+    const PgQuery__WindowDef *odef = (base != NULL && wd->n_order_clause == 0) ? base : wd;
+    ectx ic = *c;
+    ic.win = NULL;
+    ic.input = NULL;
+    ic.clause = "window functions";
+    winent e;
+    memset(&e, 0, sizeof(e));
+    e.n_part = (uint32_t)pdef->n_partition_clause;
+    e.n_keys = (uint32_t)odef->n_order_clause;
+    e.part = tb_arena_alloc(b->arena, (e.n_part + 1) * sizeof(tb_expr *));
+    e.keys = tb_arena_zalloc(b->arena, (e.n_keys + 1) * sizeof(tb_sortkey));
+    if (e.part == NULL || e.keys == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < e.n_part; i++) {
+        rc = bind_expr(&ic, pdef->partition_clause[i], &e.part[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    for (uint32_t i = 0; i < e.n_keys; i++) {
+        const pgnode *x = odef->order_clause[i];
+        if (!IS(x, SORT_BY))
+            return berr(b, TB_E_SQL, loc, "bad window ORDER BY");
+        const PgQuery__SortBy *sb = x->sort_by;
+        rc = bind_expr(&ic, sb->node, &e.keys[i].expr);
+        if (rc != TB_OK)
+            return rc;
+        e.keys[i].desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+        e.keys[i].nulls_first =
+            sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+            (sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && e.keys[i].desc);
+    }
+    rc = bind_frame(c, wd->frame_options, wd->start_offset, wd->end_offset, &e.fn.frame);
+    if (rc != TB_OK)
+        return rc;
+    if (e.fn.frame.mode == TB_FRAME_RANGE &&
+        (e.fn.frame.start == TB_BOUND_PRECEDING || e.fn.frame.start == TB_BOUND_FOLLOWING ||
+         e.fn.frame.end == TB_BOUND_PRECEDING || e.fn.frame.end == TB_BOUND_FOLLOWING)) {
+        if (e.n_keys != 1)
+            return berr(b, TB_E_SQL, loc,
+                        "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY "
+                        "column");
+        if (!tb_type_is_numeric(e.keys[0].expr->type))
+            return berr(b, TB_E_UNSUPPORTED, loc,
+                        "RANGE with offset PRECEDING/FOLLOWING is supported for numeric ORDER BY "
+                        "columns only");
+    }
+    if (e.fn.frame.mode == TB_FRAME_GROUPS && e.n_keys == 0 &&
+        (e.fn.frame.start == TB_BOUND_PRECEDING || e.fn.frame.start == TB_BOUND_FOLLOWING ||
+         e.fn.frame.end == TB_BOUND_PRECEDING || e.fn.frame.end == TB_BOUND_FOLLOWING))
+        return berr(b, TB_E_SQL, loc, "GROUPS mode requires an ORDER BY clause");
+    /* the function */
+    static const struct {
+        const char *name;
+        tb_win_kind kind;
+        uint32_t min_args, max_args;
+    } fns[] = {{"row_number", TB_WIN_ROW_NUMBER, 0, 0}, {"rank", TB_WIN_RANK, 0, 0},
+               {"dense_rank", TB_WIN_DENSE_RANK, 0, 0}, {"percent_rank", TB_WIN_PERCENT_RANK, 0, 0},
+               {"cume_dist", TB_WIN_CUME_DIST, 0, 0},   {"ntile", TB_WIN_NTILE, 1, 1},
+               {"lag", TB_WIN_LAG, 1, 3},               {"lead", TB_WIN_LEAD, 1, 3},
+               {"first_value", TB_WIN_FIRST_VALUE, 1, 1}, {"last_value", TB_WIN_LAST_VALUE, 1, 1},
+               {"nth_value", TB_WIN_NTH_VALUE, 2, 2}};
+    int k = -1;
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+        if (strcmp(fns[i].name, name) == 0)
+            k = (int)i;
+    e.fn.pos = P(b, loc);
+    if (k < 0 && !is_agg_name(name))
+        return berr(b, TB_E_NOTFOUND, loc,
+                    "OVER specified, but %s is not a window function nor an aggregate function",
+                    name);
+    if (fc->agg_star && (k >= 0 || strcmp(name, "count") != 0))
+        return berr(b, TB_E_SQL, loc, "%s(*) is not allowed here; only count(*) is", name);
+    uint32_t na = (uint32_t)fc->n_args;
+    if (k >= 0 ? (na < fns[k].min_args || na > fns[k].max_args) : (!fc->agg_star && na != 1))
+        return berr(b, TB_E_NOTFOUND, loc, "function %s with %u arguments does not exist", name,
+                    na);
+    for (uint32_t i = 0; i < na; i++) {
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            return berr(b, TB_E_SQL, loc, "named arguments are not allowed in window functions");
+        rc = bind_expr(&ic, fc->args[i], &e.fn.args[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    e.fn.n_args = na;
+    if (k < 0) {
+        e.fn.kind = TB_WIN_AGG;
+        rc = tb_agg_resolve(name, fc->agg_star, false, na ? e.fn.args[0] : NULL, P(b, loc),
+                            &e.fn.agg, b->err);
+        if (rc != TB_OK)
+            return rc;
+        e.fn.type = e.fn.agg.type;
+    } else {
+        e.fn.kind = fns[k].kind;
+        switch (e.fn.kind) {
+        case TB_WIN_ROW_NUMBER:
+        case TB_WIN_RANK:
+        case TB_WIN_DENSE_RANK:
+            e.fn.type = tb_type_make(TB_T_INT64);
+            break;
+        case TB_WIN_PERCENT_RANK:
+        case TB_WIN_CUME_DIST:
+            e.fn.type = tb_type_make(TB_T_DOUBLE);
+            break;
+        case TB_WIN_NTILE:
+            e.fn.type = tb_type_make(TB_T_INT32);
+            rc = tb_expr_coerce(b->arena, e.fn.args[0], tb_type_make(TB_T_INT64),
+                                e.fn.args[0]->pos, &e.fn.args[0], b->err);
+            break;
+        default:
+            if (e.fn.args[0]->type.id == TB_T_NULL)
+                rc = tb_expr_coerce(b->arena, e.fn.args[0], tb_type_make(TB_T_STRING),
+                                    e.fn.args[0]->pos, &e.fn.args[0], b->err);
+            e.fn.type = e.fn.args[0]->type;
+            if (rc == TB_OK && na > 1)
+                rc = tb_expr_coerce(b->arena, e.fn.args[1], tb_type_make(TB_T_INT64),
+                                    e.fn.args[1]->pos, &e.fn.args[1], b->err);
+            if (rc == TB_OK && na > 2)
+                rc = tb_expr_coerce(b->arena, e.fn.args[2], e.fn.type, e.fn.args[2]->pos,
+                                    &e.fn.args[2], b->err);
+            break;
+        }
+        if (rc != TB_OK)
+            return rc;
+    }
+    e.id = newcol(b, name, NULL, e.fn.type);
+    if (e.id < 0)
+        return nomem(b);
+    winctx *w = c->win;
+    if (w->n == w->cap) {
+        uint32_t nc = w->cap ? w->cap * 2 : 4;
+        winent *nv = tb_arena_alloc(b->arena, nc * sizeof(*nv));
+        if (nv == NULL)
+            return nomem(b);
+        if (w->n)
+            memcpy(nv, w->v, w->n * sizeof(*nv));
+        w->v = nv;
+        w->cap = nc;
+    }
+    w->v[w->n++] = e;
+    *out = colref(b, e.id, P(b, loc));
+    return *out ? TB_OK : nomem(b);
+}
+
+static bool same_window(const winent *a, const winent *b)
+{
+    if (a->n_part != b->n_part || a->n_keys != b->n_keys)
+        return false;
+    for (uint32_t i = 0; i < a->n_part; i++)
+        if (!tb_sql_expr_equal(a->part[i], b->part[i]))
+            return false;
+    for (uint32_t i = 0; i < a->n_keys; i++)
+        if (a->keys[i].desc != b->keys[i].desc || a->keys[i].nulls_first != b->keys[i].nulls_first ||
+            !tb_sql_expr_equal(a->keys[i].expr, b->keys[i].expr))
+            return false;
+    return true;
+}
+
+/* One L_WINDOW per distinct (PARTITION BY, ORDER BY) above *plan; as: the aggregate the
+ * expressions are rewritten to (NULL: no grouping). */
+static tb_rc add_windows(binder *b, winctx *w, aggstate *as, lnode **plan)
+{
+    tb_rc rc;
+    if (as != NULL) {
+        for (uint32_t i = 0; i < w->n; i++) {
+            winent *e = &w->v[i];
+            for (uint32_t k = 0; k < e->n_part; k++)
+                if ((rc = post_agg(b, as, e->part[k], &e->part[k])) != TB_OK)
+                    return rc;
+            for (uint32_t k = 0; k < e->n_keys; k++)
+                if ((rc = post_agg(b, as, e->keys[k].expr, &e->keys[k].expr)) != TB_OK)
+                    return rc;
+            for (uint32_t k = 0; k < e->fn.n_args; k++)
+                if ((rc = post_agg(b, as, e->fn.args[k], &e->fn.args[k])) != TB_OK)
+                    return rc;
+        }
+    }
+    bool *done = tb_arena_zalloc(b->arena, w->n * sizeof(bool));
+    if (done == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < w->n; i++) {
+        if (done[i])
+            continue;
+        uint32_t k = 0;
+        for (uint32_t j = i; j < w->n; j++)
+            k += !done[j] && same_window(&w->v[i], &w->v[j]);
+        lnode *wn = mknode(b, L_WINDOW);
+        if (wn == NULL)
+            return nomem(b);
+        wn->left = *plan;
+        wn->n_groups = w->v[i].n_part;
+        wn->groups = w->v[i].part;
+        wn->n_keys = w->v[i].n_keys;
+        wn->keys = w->v[i].keys;
+        wn->limit = -1;
+        wn->n_wfuncs = k;
+        wn->wfuncs = tb_arena_alloc(b->arena, k * sizeof(tb_winfunc));
+        wn->n_out = (*plan)->n_out + k;
+        wn->out = tb_arena_alloc(b->arena, wn->n_out * sizeof(int));
+        if (wn->wfuncs == NULL || wn->out == NULL)
+            return nomem(b);
+        memcpy(wn->out, (*plan)->out, (*plan)->n_out * sizeof(int));
+        uint32_t f = 0;
+        for (uint32_t j = i; j < w->n; j++) {
+            if (done[j] || !same_window(&w->v[i], &w->v[j]))
+                continue;
+            done[j] = true;
+            wn->wfuncs[f] = w->v[j].fn;
+            wn->out[(*plan)->n_out + f] = w->v[j].id;
+            f++;
+        }
+        wn->est = (*plan)->est;
+        *plan = wn;
+    }
+    return TB_OK;
+}
+
 static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     tb_rc rc;
@@ -3134,8 +3521,6 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
 
     if (s->into_clause != NULL)
         return berr(b, TB_E_UNSUPPORTED, -1, "SELECT INTO is not supported; use CREATE TABLE AS");
-    if (s->n_window_clause > 0)
-        return berr(b, TB_E_UNSUPPORTED, -1, "WINDOW clauses are not supported");
     if (s->n_locking_clause > 0)
         return berr(b, TB_E_UNSUPPORTED, -1, "FOR UPDATE/SHARE is not supported");
     /* FROM */
@@ -3237,7 +3622,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                     return rc;
                 tb_expr *test = NULL;
                 if (is_in && sub->n_out == 1) {
-                    ectx c = {b, &sc, "WHERE", NULL, false, &plan};
+                    ectx c = {b, &sc, "WHERE", NULL, false, &plan, NULL};
                     rc = bind_expr(&c, sl->testexpr, &test);
                     if (rc != TB_OK)
                         return rc;
@@ -3275,7 +3660,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                 if (saved != NULL)
                     saved->outer_min = saved_min;
             }
-            ectx c = {b, &sc, "WHERE", NULL, false, &plan};
+            ectx c = {b, &sc, "WHERE", NULL, false, &plan, NULL};
             tb_expr *e;
             rc = bind_expr(&c, x, &e);
             if (rc != TB_OK)
@@ -3323,7 +3708,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
 
     if (is_agg) {
         /* GROUP BY */
-        ectx gc = {b, &sc, "GROUP BY", NULL, false, NULL};
+        ectx gc = {b, &sc, "GROUP BY", NULL, false, NULL, NULL};
         uint32_t cap = 0;
         for (size_t i = 0; i < s->n_group_clause; i++) {
             const pgnode *g = s->group_clause[i];
@@ -3418,8 +3803,12 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                                                              << ((uint32_t)from_plan->out[k] & 63);
     }
 
+    winctx win;
+    memset(&win, 0, sizeof(win));
+    win.s = s;
+
     /* bind targets */
-    ectx tc = {b, &sc, "SELECT", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan};
+    ectx tc = {b, &sc, "SELECT", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan, &win};
     for (uint32_t i = 0; i < n_tg; i++) {
         target *t = &tg[i];
         if (t->node == NULL) {
@@ -3442,7 +3831,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
     uint32_t n_having = 0, cap_having = 0;
     tb_expr **having = NULL;
     if (s->having_clause != NULL) {
-        ectx hc = {b, &sc, "HAVING", &aggs, false, NULL};
+        ectx hc = {b, &sc, "HAVING", &aggs, false, NULL, NULL};
         tb_expr *e;
         rc = bind_expr(&hc, s->having_clause, &e);
         if (rc != TB_OK)
@@ -3501,7 +3890,8 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                 continue;
             }
         }
-        ectx oc = {b, &sc, "ORDER BY", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan};
+        ectx oc = {b, &sc, "ORDER BY", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan,
+                   &win};
         tb_expr *e;
         rc = bind_expr(&oc, x, &e);
         if (rc != TB_OK)
@@ -3599,6 +3989,12 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
             plan = ap;
         }
         rc = add_filter(b, &plan, having, n_having);
+        if (rc != TB_OK)
+            return rc;
+    }
+
+    if (win.n > 0) {
+        rc = add_windows(b, &win, is_agg ? &as : NULL, &plan);
         if (rc != TB_OK)
             return rc;
     }
@@ -3865,7 +4261,7 @@ tb_rc tb_sql_bind_insert_values(qctx *q, const char *sql, const PgQuery__SelectS
     b.sel = &sel;
     size_t n_rows = s->n_values_lists;
     scope empty = {NULL, 0, NULL, 0};
-    ectx c = {&b, &empty, "VALUES", NULL, false, NULL};
+    ectx c = {&b, &empty, "VALUES", NULL, false, NULL, NULL};
     tb_expr **vals = tb_arena_alloc(b.arena, (n_rows * n > 0 ? n_rows * n : 1) * sizeof(tb_expr *));
     if (vals == NULL)
         return tb_err_nomem(err);

@@ -128,7 +128,8 @@ typedef enum lkind {
     L_SORT,
     L_LIMIT,
     L_UNION,
-    L_APPLY
+    L_APPLY,
+    L_WINDOW /* window functions (issue 13): out = left's out + one column per function */
 } lkind;
 
 /* AP_HOP is not a subquery: the window of hop()/tumble() in FROM (bind.c, apply.c) */
@@ -175,6 +176,10 @@ struct lnode {
     applykind ap;
     tb_expr *test;
     bool negate;
+    /* L_WINDOW: partition keys in groups/n_groups, ORDER BY in keys/n_keys, functions
+     * (arguments over left's columns) computing out[left->n_out + i] */
+    uint32_t n_wfuncs;
+    tb_winfunc *wfuncs;
 };
 
 lnode *tb_sql_lnode(qctx *q, lkind kind);

@@ -366,6 +366,9 @@ class QueryGen(Gen):
         if r.random() < 0.6:
             part = "PARTITION BY %s " % r.choice(["k", r.choice(allcols)])
         exprs = [r.choice(allcols)]
+        # one full order per query: with two different full orders, equal (duplicate)
+        # rows could pair their two results either way, legitimately
+        full = "ORDER BY " + ", ".join("%s%s" % (c, r.choice(["", " DESC"])) for c in allcols)
         for _ in range(r.randint(1, 2)):
             if r.random() < 0.5:
                 f = self.fill(r.choice(WINDOW_RANK), rels)
@@ -386,8 +389,7 @@ class QueryGen(Gen):
                 order = ""
             else:
                 # every column: ties are equal rows, so the answer is determined
-                order = "ORDER BY " + ", ".join("%s%s" % (c, r.choice(["", " DESC"]))
-                                               for c in allcols)
+                order = full
             exprs.append("%s OVER (%s%s%s)" % (f, part, order, frame))
         return "SELECT %s FROM %s" % (select_list(exprs), t.name)
 
