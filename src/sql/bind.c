@@ -87,6 +87,11 @@ typedef struct aggctx {
      * applies attached above the aggregate once it exists (left == NULL until then) */
     lnode **pend;
     uint32_t n_pend, cap_pend;
+    /* grouping(args) calls (issue 13): arguments over the FROM scope, result ids */
+    uint32_t n_gc, cap_gc;
+    tb_expr ***gc_args;
+    uint32_t *gc_nargs;
+    int *gc_ids;
 } aggctx;
 
 typedef struct winctx winctx; /* window functions of a SELECT (issue 13) */
@@ -878,6 +883,58 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
 static tb_rc bind_window_call(ectx *c, const PgQuery__FuncCall *fc, const char *name,
                               tb_expr **out);
 
+/* grouping(a, b, ...) (issue 13): a bit per argument, set when the row's grouping set
+ * does not group by it; resolved per set in expand_gsets. */
+static tb_rc bind_grouping(ectx *c, pgnode *const *fargs, size_t n_args, int loc,
+                           tb_expr **out)
+{
+    binder *b = c->b;
+    if (c->agg == NULL || c->in_agg)
+        return berr(b, TB_E_SQL, loc, "grouping operations are not allowed in %s", c->clause);
+    if (n_args == 0 || n_args > 31)
+        return berr(b, TB_E_SQL, loc, "GROUPING must have between 1 and 31 arguments");
+    aggctx *a = c->agg;
+    tb_expr **args = tb_arena_alloc(b->arena, n_args * sizeof(*args));
+    if (args == NULL)
+        return nomem(b);
+    ectx ic = *c;
+    ic.in_agg = true;
+    ic.input = NULL;
+    ic.win = NULL;
+    ic.clause = "arguments to GROUPING";
+    for (size_t i = 0; i < n_args; i++) {
+        tb_rc rc = bind_expr(&ic, fargs[i], &args[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (a->n_gc == a->cap_gc) {
+        uint32_t nc = a->cap_gc ? a->cap_gc * 2 : 4;
+        tb_expr ***na = tb_arena_alloc(b->arena, nc * sizeof(*na));
+        uint32_t *nn = tb_arena_alloc(b->arena, nc * sizeof(*nn));
+        int *ni = tb_arena_alloc(b->arena, nc * sizeof(*ni));
+        if (na == NULL || nn == NULL || ni == NULL)
+            return nomem(b);
+        if (a->n_gc) {
+            memcpy(na, a->gc_args, a->n_gc * sizeof(*na));
+            memcpy(nn, a->gc_nargs, a->n_gc * sizeof(*nn));
+            memcpy(ni, a->gc_ids, a->n_gc * sizeof(*ni));
+        }
+        a->gc_args = na;
+        a->gc_nargs = nn;
+        a->gc_ids = ni;
+        a->cap_gc = nc;
+    }
+    int id = newcol(b, "grouping", NULL, tb_type_make(TB_T_INT32));
+    if (id < 0)
+        return nomem(b);
+    a->gc_args[a->n_gc] = args;
+    a->gc_nargs[a->n_gc] = (uint32_t)n_args;
+    a->gc_ids[a->n_gc] = id;
+    a->n_gc++;
+    *out = colref(b, id, P(b, loc));
+    return *out ? TB_OK : nomem(b);
+}
+
 static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
 {
     binder *b = c->b;
@@ -1265,6 +1322,9 @@ static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out)
         return bind_aexpr(c, n->a_expr, out);
     case NC(FUNC_CALL):
         return bind_func(c, n->func_call, out);
+    case NC(GROUPING_FUNC):
+        return bind_grouping(c, n->grouping_func->args, n->grouping_func->n_args,
+                             n->grouping_func->location, out);
     case NC(TYPE_CAST):
         return bind_typecast(c, n->type_cast, out);
     case NC(BOOL_EXPR): {
@@ -1348,6 +1408,8 @@ static const char *fig_colname(const pgnode *n)
     if (n == NULL)
         return NULL;
     switch (n->node_case) {
+    case NC(GROUPING_FUNC):
+        return "grouping";
     case NC(COLUMN_REF): {
         const PgQuery__ColumnRef *cr = n->column_ref;
         for (size_t i = cr->n_fields; i > 0; i--) {
@@ -2518,6 +2580,9 @@ typedef struct aggstate {
     uint32_t n_groups;
     tb_expr **groups;
     int *gids;
+    bool gsets;     /* GROUPING SETS / ROLLUP / CUBE: one aggregate per set (issue 13) */
+    uint64_t *sets; /* masks over groups[] */
+    uint32_t n_sets;
     uint64_t *from_set; /* ids produced below the aggregate */
     uint32_t set_words;
 } aggstate;
@@ -2608,6 +2673,8 @@ static bool has_agg(const pgnode *n)
             return true;
         return has_agg_list(fc->args, fc->n_args);
     }
+    case NC(GROUPING_FUNC):
+        return true;
     case NC(A_EXPR):
         return has_agg(n->a_expr->lexpr) || has_agg(n->a_expr->rexpr);
     case NC(BOOL_EXPR):
@@ -3512,6 +3579,370 @@ static tb_rc add_windows(binder *b, winctx *w, aggstate *as, lnode **plan)
     return TB_OK;
 }
 
+/* Bind one GROUP BY expression (an ordinal, a name that may be a select-list alias, an
+ * expression) into as->groups once; *out_idx: its index there. */
+static tb_rc group_item(binder *b, ectx *gc, const pgnode *g, target *tg, uint32_t n_tg, scope *sc,
+                        aggstate *as, uint32_t *cap, uint32_t *out_idx)
+{
+    tb_rc rc;
+    tb_expr *e = NULL;
+    if (IS(g, A_CONST) && g->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+        int k = g->a_const->ival->ival;
+        if (k < 1 || (uint32_t)k > n_tg)
+            return berr(b, TB_E_SQL, g->a_const->location,
+                        "GROUP BY position %d is not in select list", k);
+        target *t = &tg[k - 1];
+        if (t->node == NULL) {
+            e = colref(b, t->star_id, -1);
+        } else {
+            if (has_agg(t->node))
+                return berr(b, TB_E_SQL, t->loc,
+                            "aggregate functions are not allowed in GROUP BY");
+            rc = bind_expr(gc, t->node, &e);
+            if (rc != TB_OK)
+                return rc;
+        }
+    } else if (IS(g, COLUMN_REF) && g->column_ref->n_fields == 1 &&
+               str_of(g->column_ref->fields[0]) != NULL) {
+        const char *nm = str_of(g->column_ref->fields[0]);
+        int id;
+        scope local = *sc;
+        local.parent = NULL;
+        ectx lc = *gc;
+        lc.sc = &local;
+        rc = lookup(&lc, NULL, nm, g->column_ref->location, true, &id);
+        if (rc == TB_OK) {
+            e = colref(b, id, P(b, g->column_ref->location));
+        } else if (rc == TB_E_NOTFOUND) {
+            /* a select-list alias */
+            int found = -1;
+            for (uint32_t k = 0; k < n_tg; k++) {
+                if (tg[k].node != NULL && strcmp(tg[k].name, nm) == 0) {
+                    found = (int)k;
+                    break;
+                }
+            }
+            if (found < 0) {
+                rc = bind_expr(gc, g, &e); /* reports the error (or outer ref) */
+                if (rc != TB_OK)
+                    return rc;
+            } else {
+                if (has_agg(tg[found].node))
+                    return berr(b, TB_E_SQL, g->column_ref->location,
+                                "aggregate functions are not allowed in GROUP BY");
+                rc = bind_expr(gc, tg[found].node, &e);
+                if (rc != TB_OK)
+                    return rc;
+            }
+        } else {
+            return rc;
+        }
+    } else {
+        rc = bind_expr(gc, g, &e);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (e == NULL)
+        return nomem(b);
+    for (uint32_t k = 0; k < as->n_groups; k++) {
+        if (tb_sql_expr_equal(as->groups[k], e)) {
+            *out_idx = k;
+            return TB_OK;
+        }
+    }
+    if (as->n_groups >= 64)
+        return berr(b, TB_E_LIMIT, -1, "more than 64 GROUP BY expressions");
+    *out_idx = as->n_groups;
+    return push_expr(b, &as->groups, &as->n_groups, cap, e);
+}
+
+#define MAX_GROUPING_SETS 4096
+
+/* Append mask m to the set list l (grouping sets keep duplicates, as PostgreSQL). */
+static tb_rc set_push(binder *b, uint64_t **l, uint32_t *n, uint32_t *cap, uint64_t m)
+{
+    if (*n >= MAX_GROUPING_SETS)
+        return berr(b, TB_E_LIMIT, -1, "more than %d grouping sets", MAX_GROUPING_SETS);
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 8;
+        uint64_t *nl = tb_arena_alloc(b->arena, nc * sizeof(*nl));
+        if (nl == NULL)
+            return nomem(b);
+        if (*n)
+            memcpy(nl, *l, *n * sizeof(*nl));
+        *l = nl;
+        *cap = nc;
+    }
+    (*l)[(*n)++] = m;
+    return TB_OK;
+}
+
+typedef struct gsbind {
+    binder *b;
+    ectx *gc;
+    target *tg;
+    uint32_t n_tg;
+    scope *sc;
+    aggstate *as;
+    uint32_t *cap;
+} gsbind;
+
+/* The mask of one element: an expression or a parenthesized list (ROW). */
+static tb_rc gs_elem(gsbind *g, const pgnode *n, uint64_t *out)
+{
+    uint32_t idx;
+    tb_rc rc;
+    *out = 0;
+    if (IS(n, ROW_EXPR)) {
+        for (size_t i = 0; i < n->row_expr->n_args; i++) {
+            if ((rc = group_item(g->b, g->gc, n->row_expr->args[i], g->tg, g->n_tg, g->sc, g->as,
+                                 g->cap, &idx)) != TB_OK)
+                return rc;
+            *out |= (uint64_t)1 << idx;
+        }
+        return TB_OK;
+    }
+    if (IS(n, GROUPING_SET) && n->grouping_set->kind == PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_SIMPLE) {
+        for (size_t i = 0; i < n->grouping_set->n_content; i++) {
+            uint64_t m;
+            if ((rc = gs_elem(g, n->grouping_set->content[i], &m)) != TB_OK)
+                return rc;
+            *out |= m;
+        }
+        return TB_OK;
+    }
+    rc = group_item(g->b, g->gc, n, g->tg, g->n_tg, g->sc, g->as, g->cap, &idx);
+    if (rc == TB_OK)
+        *out = (uint64_t)1 << idx;
+    return rc;
+}
+
+/* The sets one GROUP BY item stands for (PostgreSQL's expansion). */
+static tb_rc gs_item(gsbind *g, const pgnode *n, uint64_t **l, uint32_t *nl, uint32_t *cl)
+{
+    tb_rc rc;
+    binder *b = g->b;
+    if (!IS(n, GROUPING_SET)) {
+        uint64_t m;
+        if ((rc = gs_elem(g, n, &m)) != TB_OK)
+            return rc;
+        return set_push(b, l, nl, cl, m);
+    }
+    const PgQuery__GroupingSet *gs = n->grouping_set;
+    uint32_t ne = (uint32_t)gs->n_content;
+    switch (gs->kind) {
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_EMPTY:
+        return set_push(b, l, nl, cl, 0);
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_SIMPLE: {
+        uint64_t m;
+        if ((rc = gs_elem(g, n, &m)) != TB_OK)
+            return rc;
+        return set_push(b, l, nl, cl, m);
+    }
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_ROLLUP:
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_CUBE: {
+        if (ne > 12)
+            return berr(b, TB_E_LIMIT, gs->location, "ROLLUP / CUBE of more than 12 elements");
+        uint64_t el[12];
+        for (uint32_t i = 0; i < ne; i++)
+            if ((rc = gs_elem(g, gs->content[i], &el[i])) != TB_OK)
+                return rc;
+        if (gs->kind == PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_ROLLUP) {
+            for (uint32_t k = ne + 1; k > 0; k--) { /* (a,b,c), (a,b), (a), () */
+                uint64_t m = 0;
+                for (uint32_t i = 0; i + 1 < k; i++)
+                    m |= el[i];
+                if ((rc = set_push(b, l, nl, cl, m)) != TB_OK)
+                    return rc;
+            }
+        } else {
+            for (uint32_t bits = (1u << ne); bits > 0; bits--) { /* all subsets, full first */
+                uint64_t m = 0;
+                for (uint32_t i = 0; i < ne; i++)
+                    if (((bits - 1) >> (ne - 1 - i)) & 1)
+                        m |= el[i];
+                if ((rc = set_push(b, l, nl, cl, m)) != TB_OK)
+                    return rc;
+            }
+        }
+        return TB_OK;
+    }
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_SETS:
+        for (uint32_t i = 0; i < ne; i++)
+            if ((rc = gs_item(g, gs->content[i], l, nl, cl)) != TB_OK)
+                return rc;
+        return TB_OK;
+    default:
+        return berr(b, TB_E_SQL, gs->location, "bad grouping set");
+    }
+}
+
+/* GROUP BY: the group expressions into as->groups; with grouping sets, the sets (the
+ * cross product of the items' sets) into as->sets. */
+static tb_rc group_sets(binder *b, ectx *gc, const PgQuery__SelectStmt *s, target *tg,
+                        uint32_t n_tg, scope *sc, aggstate *as, uint32_t *cap)
+{
+    gsbind g = {b, gc, tg, n_tg, sc, as, cap};
+    uint64_t *cur = NULL;
+    uint32_t n_cur = 0, cap_cur = 0;
+    tb_rc rc = set_push(b, &cur, &n_cur, &cap_cur, 0);
+    if (rc != TB_OK)
+        return rc;
+    for (size_t i = 0; i < s->n_group_clause; i++) {
+        const pgnode *item = s->group_clause[i];
+        if (IS(item, GROUPING_SET))
+            as->gsets = true;
+        uint64_t *l = NULL;
+        uint32_t nl = 0, cl = 0;
+        if ((rc = gs_item(&g, item, &l, &nl, &cl)) != TB_OK)
+            return rc;
+        uint64_t *next = NULL;
+        uint32_t n_next = 0, cap_next = 0;
+        for (uint32_t x = 0; x < n_cur; x++)
+            for (uint32_t y = 0; y < nl; y++)
+                if ((rc = set_push(b, &next, &n_next, &cap_next, cur[x] | l[y])) != TB_OK)
+                    return rc;
+        cur = next;
+        n_cur = n_next;
+        cap_cur = cap_next;
+    }
+    as->sets = cur;
+    as->n_sets = n_cur;
+    return TB_OK;
+}
+
+/*
+ * Grouping sets (issue 13): the aggregate node `a` (groups = every GROUP BY expression)
+ * becomes a UNION ALL of one aggregate per set over the same input, each projected to
+ * a's output layout (NULL for the expressions the set does not group by) plus the
+ * grouping() results, constants per set. *out's ids are a's then the grouping() ids,
+ * so everything bound above the aggregate stays valid.
+ */
+static tb_rc expand_gsets(binder *b, aggstate *as, aggctx *ac, lnode *a, lnode **out)
+{
+    tb_rc rc;
+    uint64_t all = as->n_groups >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << as->n_groups) - 1);
+    uint32_t n_sets = as->gsets ? as->n_sets : 1;
+    uint32_t *gidx = NULL;
+    uint32_t total = 0;
+    for (uint32_t g = 0; g < ac->n_gc; g++)
+        total += ac->gc_nargs[g];
+    gidx = tb_arena_alloc(b->arena, (total + 1) * sizeof(uint32_t));
+    if (gidx == NULL)
+        return nomem(b);
+    for (uint32_t g = 0, t = 0; g < ac->n_gc; g++) {
+        for (uint32_t k = 0; k < ac->gc_nargs[g]; k++, t++) {
+            int found = -1;
+            for (uint32_t i = 0; i < as->n_groups && found < 0; i++)
+                if (tb_sql_expr_equal(as->groups[i], ac->gc_args[g][k]))
+                    found = (int)i;
+            if (found < 0)
+                return berr(b, TB_E_SQL, ac->gc_args[g][k]->pos,
+                            "arguments to GROUPING must be grouping expressions of the "
+                            "associated query level");
+            gidx[t] = (uint32_t)found;
+        }
+    }
+    lnode *u = mknode(b, L_UNION);
+    if (u == NULL)
+        return nomem(b);
+    u->n_out = a->n_out + ac->n_gc;
+    u->out = tb_arena_alloc(b->arena, u->n_out * sizeof(int));
+    u->kids = tb_arena_alloc(b->arena, n_sets * sizeof(lnode *));
+    if (u->out == NULL || u->kids == NULL)
+        return nomem(b);
+    memcpy(u->out, a->out, a->n_out * sizeof(int));
+    for (uint32_t g = 0; g < ac->n_gc; g++)
+        u->out[a->n_out + g] = ac->gc_ids[g];
+    u->est = 0;
+    for (uint32_t si = 0; si < n_sets; si++) {
+        uint64_t m = as->gsets ? as->sets[si] : all;
+        lnode *ag = mknode(b, L_AGG);
+        lnode *pj = mknode(b, L_PROJECT);
+        if (ag == NULL || pj == NULL)
+            return nomem(b);
+        ag->left = a->left;
+        ag->n_aggs = a->n_aggs;
+        ag->aggs = a->aggs;
+        ag->groups = tb_arena_alloc(b->arena, (as->n_groups + 1) * sizeof(tb_expr *));
+        ag->out = tb_arena_alloc(b->arena, (as->n_groups + a->n_aggs + 1) * sizeof(int));
+        pj->exprs = tb_arena_alloc(b->arena, (u->n_out + 1) * sizeof(tb_expr *));
+        pj->out = tb_arena_alloc(b->arena, (u->n_out + 1) * sizeof(int));
+        if (ag->groups == NULL || ag->out == NULL || pj->exprs == NULL || pj->out == NULL)
+            return nomem(b);
+        int *where = tb_arena_alloc(b->arena, (as->n_groups + 1) * sizeof(int));
+        if (where == NULL)
+            return nomem(b);
+        for (uint32_t k = 0; k < as->n_groups; k++) {
+            where[k] = -1;
+            if ((m >> k) & 1) {
+                const tb_expr *e = as->groups[k];
+                where[k] = (int)ag->n_groups;
+                ag->groups[ag->n_groups] = as->groups[k];
+                ag->out[ag->n_groups] = newcol(b, b->q->cols[as->gids[k]].name, NULL, e->type);
+                if (ag->out[ag->n_groups] < 0)
+                    return nomem(b);
+                ag->n_groups++;
+            }
+        }
+        for (uint32_t k = 0; k < a->n_aggs; k++) {
+            ag->out[ag->n_groups + k] =
+                newcol(b, b->q->cols[a->out[as->n_groups + k]].name, NULL, a->aggs[k].type);
+            if (ag->out[ag->n_groups + k] < 0)
+                return nomem(b);
+        }
+        ag->n_out = ag->n_groups + a->n_aggs;
+        ag->est = ag->n_groups ? a->left->est / 10 + 1 : 1;
+        pj->left = ag;
+        pj->n_out = u->n_out;
+        for (uint32_t k = 0; k < as->n_groups; k++) {
+            tb_type t = as->groups[k]->type;
+            if (where[k] >= 0) {
+                pj->exprs[k] = colref(b, ag->out[where[k]], -1);
+                if (pj->exprs[k] == NULL)
+                    return nomem(b);
+            } else {
+                tb_expr *nul = tb_expr_null(b->arena);
+                if (nul == NULL)
+                    return nomem(b);
+                rc = t.id == TB_T_NULL ? TB_OK
+                                       : tb_expr_cast(b->arena, nul, t, -1, &nul, b->err);
+                if (rc != TB_OK)
+                    return rc;
+                pj->exprs[k] = nul;
+            }
+        }
+        for (uint32_t k = 0; k < a->n_aggs; k++) {
+            pj->exprs[as->n_groups + k] = colref(b, ag->out[ag->n_groups + k], -1);
+            if (pj->exprs[as->n_groups + k] == NULL)
+                return nomem(b);
+        }
+        for (uint32_t g = 0, t = 0; g < ac->n_gc; g++) {
+            int64_t v = 0;
+            for (uint32_t k = 0; k < ac->gc_nargs[g]; k++, t++)
+                if (!((m >> gidx[t]) & 1))
+                    v |= (int64_t)1 << (ac->gc_nargs[g] - 1 - k);
+            tb_value val;
+            memset(&val, 0, sizeof(val));
+            val.type = tb_type_make(TB_T_INT32);
+            val.u.i = v;
+            pj->exprs[a->n_out + g] = tb_expr_const(b->arena, &val);
+            if (pj->exprs[a->n_out + g] == NULL)
+                return nomem(b);
+        }
+        for (uint32_t k = 0; k < u->n_out; k++) {
+            pj->out[k] = newcol(b, b->q->cols[u->out[k]].name, NULL, pj->exprs[k]->type);
+            if (pj->out[k] < 0)
+                return nomem(b);
+        }
+        pj->est = ag->est;
+        u->est += ag->est;
+        u->kids[u->n_kids++] = pj;
+    }
+    *out = u;
+    return TB_OK;
+}
+
 static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     tb_rc rc;
@@ -3707,82 +4138,12 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
     lnode *from_plan = plan;
 
     if (is_agg) {
-        /* GROUP BY */
+        /* GROUP BY (issue 13: grouping sets as masks over the group expressions) */
         ectx gc = {b, &sc, "GROUP BY", NULL, false, NULL, NULL};
         uint32_t cap = 0;
-        for (size_t i = 0; i < s->n_group_clause; i++) {
-            const pgnode *g = s->group_clause[i];
-            tb_expr *e = NULL;
-            if (IS(g, GROUPING_SET))
-                return berr(b, TB_E_UNSUPPORTED, -1,
-                            "GROUPING SETS / ROLLUP / CUBE are not supported");
-            if (IS(g, A_CONST) && g->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
-                int k = g->a_const->ival->ival;
-                if (k < 1 || (uint32_t)k > n_tg)
-                    return berr(b, TB_E_SQL, g->a_const->location,
-                                "GROUP BY position %d is not in select list", k);
-                target *t = &tg[k - 1];
-                if (t->node == NULL) {
-                    e = colref(b, t->star_id, -1);
-                } else {
-                    if (has_agg(t->node))
-                        return berr(b, TB_E_SQL, t->loc,
-                                    "aggregate functions are not allowed in GROUP BY");
-                    rc = bind_expr(&gc, t->node, &e);
-                    if (rc != TB_OK)
-                        return rc;
-                }
-            } else if (IS(g, COLUMN_REF) && g->column_ref->n_fields == 1 &&
-                       str_of(g->column_ref->fields[0]) != NULL) {
-                const char *nm = str_of(g->column_ref->fields[0]);
-                int id;
-                scope local = sc;
-                local.parent = NULL;
-                ectx lc = gc;
-                lc.sc = &local;
-                rc = lookup(&lc, NULL, nm, g->column_ref->location, true, &id);
-                if (rc == TB_OK) {
-                    e = colref(b, id, P(b, g->column_ref->location));
-                } else if (rc == TB_E_NOTFOUND) {
-                    /* a select-list alias */
-                    int found = -1;
-                    for (uint32_t k = 0; k < n_tg; k++) {
-                        if (tg[k].node != NULL && strcmp(tg[k].name, nm) == 0) {
-                            found = (int)k;
-                            break;
-                        }
-                    }
-                    if (found < 0) {
-                        rc = bind_expr(&gc, g, &e); /* reports the error (or outer ref) */
-                        if (rc != TB_OK)
-                            return rc;
-                    } else {
-                        if (has_agg(tg[found].node))
-                            return berr(b, TB_E_SQL, g->column_ref->location,
-                                        "aggregate functions are not allowed in GROUP BY");
-                        rc = bind_expr(&gc, tg[found].node, &e);
-                        if (rc != TB_OK)
-                            return rc;
-                    }
-                } else {
-                    return rc;
-                }
-            } else {
-                rc = bind_expr(&gc, g, &e);
-                if (rc != TB_OK)
-                    return rc;
-            }
-            if (e == NULL)
-                return nomem(b);
-            bool dup = false;
-            for (uint32_t k = 0; k < as.n_groups; k++)
-                dup = dup || tb_sql_expr_equal(as.groups[k], e);
-            if (dup)
-                continue;
-            rc = push_expr(b, &as.groups, &as.n_groups, &cap, e);
-            if (rc != TB_OK)
-                return rc;
-        }
+        rc = group_sets(b, &gc, s, tg, n_tg, &sc, &as, &cap);
+        if (rc != TB_OK)
+            return rc;
         as.gids = tb_arena_alloc(b->arena, (as.n_groups ? as.n_groups : 1) * sizeof(int));
         if (as.gids == NULL)
             return nomem(b);
@@ -3935,6 +4296,11 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         if (aggs.n)
             memcpy(a->out + as.n_groups, aggs.ids, aggs.n * sizeof(int));
         a->est = as.n_groups ? plan->est / 10 + 1 : 1;
+        if (as.gsets || aggs.n_gc > 0) {
+            rc = expand_gsets(b, &as, &aggs, a, &a);
+            if (rc != TB_OK)
+                return rc;
+        }
         plan = a;
         /* correlated subqueries: their references to the FROM columns must be group keys */
         for (uint32_t k = 0; k < aggs.n_pend; k++) {
