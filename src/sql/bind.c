@@ -3943,6 +3943,88 @@ static tb_rc expand_gsets(binder *b, aggstate *as, aggctx *ac, lnode *a, lnode *
     return TB_OK;
 }
 
+/* DISTINCT ON (issue 13): row_number() OVER (PARTITION BY the items ORDER BY the query's
+ * ORDER BY) = 1 above *plan. The leading ORDER BY items must be the DISTINCT ON items
+ * (PostgreSQL's rule: otherwise "first" would not be defined by the ORDER BY). */
+static tb_rc distinct_on_node(binder *b, const PgQuery__SelectStmt *s, lnode **plan,
+                              uint32_t n_don, const int *don_ids, uint32_t n_sort,
+                              const target *tg, const int *sort_target, const int *hidden_ids)
+{
+    tb_rc rc;
+    tb_sortkey *keys = tb_arena_zalloc(b->arena, (n_sort + 1) * sizeof(*keys));
+    tb_expr **part = tb_arena_alloc(b->arena, (n_don + 1) * sizeof(tb_expr *));
+    if (keys == NULL || part == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_sort; i++) {
+        const PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+        int id = sort_target[i] >= 0 ? tg[sort_target[i]].id : hidden_ids[i];
+        if (i < n_don && sort_target[i] >= 0) {
+            /* (hidden expressions have their own ids: not checked) */
+            bool found = false;
+            for (uint32_t k = 0; k < n_don; k++)
+                found = found || don_ids[k] == id;
+            if (!found)
+                return berr(b, TB_E_SQL, sb->location,
+                            "SELECT DISTINCT ON expressions must match initial ORDER BY "
+                            "expressions");
+        }
+        keys[i].expr = colref(b, id, -1);
+        if (keys[i].expr == NULL)
+            return nomem(b);
+        keys[i].desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+        keys[i].nulls_first =
+            sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+            (sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && keys[i].desc);
+    }
+    for (uint32_t k = 0; k < n_don; k++) {
+        part[k] = colref(b, don_ids[k], -1);
+        if (part[k] == NULL)
+            return nomem(b);
+    }
+    lnode *wn = mknode(b, L_WINDOW);
+    if (wn == NULL)
+        return nomem(b);
+    tb_winfunc *fn = tb_arena_zalloc(b->arena, sizeof(*fn));
+    int rn = newcol(b, "?row_number?", NULL, tb_type_make(TB_T_INT64));
+    if (fn == NULL || rn < 0)
+        return nomem(b);
+    fn->kind = TB_WIN_ROW_NUMBER;
+    fn->type = tb_type_make(TB_T_INT64);
+    fn->frame.mode = TB_FRAME_ROWS;
+    fn->frame.start = TB_BOUND_UNBOUNDED;
+    fn->frame.end = TB_BOUND_CURRENT;
+    wn->left = *plan;
+    wn->n_groups = n_don;
+    wn->groups = part;
+    wn->n_keys = n_sort;
+    wn->keys = keys;
+    wn->limit = -1;
+    wn->n_wfuncs = 1;
+    wn->wfuncs = fn;
+    wn->n_out = (*plan)->n_out + 1;
+    wn->out = tb_arena_alloc(b->arena, wn->n_out * sizeof(int));
+    if (wn->out == NULL)
+        return nomem(b);
+    memcpy(wn->out, (*plan)->out, (*plan)->n_out * sizeof(int));
+    wn->out[(*plan)->n_out] = rn;
+    wn->est = (*plan)->est;
+    *plan = wn;
+    tb_value one;
+    memset(&one, 0, sizeof(one));
+    one.type = tb_type_make(TB_T_INT64);
+    one.u.i = 1;
+    tb_expr *pair[2] = {colref(b, rn, -1), tb_expr_const(b->arena, &one)};
+    if (pair[0] == NULL || pair[1] == NULL)
+        return nomem(b);
+    tb_expr **eq = tb_arena_alloc(b->arena, sizeof(*eq)); /* the filter keeps the array */
+    if (eq == NULL)
+        return nomem(b);
+    rc = tb_expr_call(b->arena, "=", pair, 2, -1, eq, b->err);
+    if (rc != TB_OK)
+        return rc;
+    return add_filter(b, plan, eq, 1);
+}
+
 static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     tb_rc rc;
@@ -4123,10 +4205,14 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         return rc;
 
     bool distinct = s->n_distinct_clause > 0;
-    if (distinct && !(s->n_distinct_clause == 1 &&
-                      (s->distinct_clause[0] == NULL ||
-                       s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET)))
-        return berr(b, TB_E_UNSUPPORTED, -1, "SELECT DISTINCT ON is not supported");
+    /* DISTINCT ON (issue 13): the first row of each group in ORDER BY order, as
+     * row_number() OVER (PARTITION BY the items ORDER BY the ORDER BY) = 1 */
+    bool distinct_on = distinct && !(s->n_distinct_clause == 1 &&
+                                     (s->distinct_clause[0] == NULL ||
+                                      s->distinct_clause[0]->node_case ==
+                                          PG_QUERY__NODE__NODE__NOT_SET));
+    if (distinct_on)
+        distinct = false;
     bool is_agg = s->n_group_clause > 0 || s->having_clause != NULL ||
                   has_agg_list(s->target_list, s->n_target_list) ||
                   has_agg_list(s->sort_clause, s->n_sort_clause);
@@ -4277,6 +4363,48 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         }
     }
 
+    /* DISTINCT ON items: a select-list entry (ordinal, name, equal expression) or a
+     * hidden expression */
+    uint32_t n_don = distinct_on ? (uint32_t)s->n_distinct_clause : 0;
+    int *don_target = tb_arena_alloc(b->arena, (n_don + 1) * sizeof(int));
+    tb_expr **don_expr = tb_arena_zalloc(b->arena, (n_don + 1) * sizeof(tb_expr *));
+    if (don_target == NULL || don_expr == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_don; i++) {
+        const pgnode *x = s->distinct_clause[i];
+        don_target[i] = -1;
+        if (IS(x, A_CONST) && x->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+            int k = x->a_const->ival->ival;
+            if (k < 1 || (uint32_t)k > n_tg)
+                return berr(b, TB_E_SQL, x->a_const->location,
+                            "SELECT DISTINCT ON position %d is not in select list", k);
+            don_target[i] = k - 1;
+            continue;
+        }
+        if (IS(x, COLUMN_REF) && x->column_ref->n_fields == 1 &&
+            str_of(x->column_ref->fields[0]) != NULL) {
+            const char *nm = str_of(x->column_ref->fields[0]);
+            for (uint32_t k = 0; k < n_tg && don_target[i] < 0; k++)
+                if (strcmp(tg[k].name, nm) == 0)
+                    don_target[i] = (int)k;
+            if (don_target[i] >= 0)
+                continue;
+        }
+        ectx dc = {b, &sc, "DISTINCT ON", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan,
+                   NULL};
+        tb_expr *e;
+        rc = bind_expr(&dc, x, &e);
+        if (rc == TB_OK && is_agg)
+            rc = post_agg(b, &as, e, &e);
+        if (rc != TB_OK)
+            return rc;
+        for (uint32_t k = 0; k < n_tg && don_target[i] < 0; k++)
+            if (tb_sql_expr_equal(tg[k].e, e))
+                don_target[i] = (int)k;
+        if (don_target[i] < 0)
+            don_expr[i] = e;
+    }
+
     /* assemble: aggregate, having */
     if (is_agg) {
         lnode *a = mknode(b, L_AGG);
@@ -4369,7 +4497,10 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
     uint32_t n_hidden = 0;
     for (uint32_t i = 0; i < n_sort; i++)
         n_hidden += sort_expr[i] != NULL;
-    uint32_t n_proj = n_tg + n_hidden;
+    uint32_t n_don_hidden = 0;
+    for (uint32_t i = 0; i < n_don; i++)
+        n_don_hidden += don_expr[i] != NULL;
+    uint32_t n_proj = n_tg + n_hidden + n_don_hidden;
     tb_expr **pex = tb_arena_alloc(b->arena, (n_proj ? n_proj : 1) * sizeof(*pex));
     int *pids = tb_arena_alloc(b->arena, (n_proj ? n_proj : 1) * sizeof(int));
     int *hidden_ids = tb_arena_alloc(b->arena, (n_sort ? n_sort : 1) * sizeof(int));
@@ -4393,10 +4524,30 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         hidden_ids[i] = pids[h];
         h++;
     }
+    int *don_ids = tb_arena_alloc(b->arena, (n_don + 1) * sizeof(int));
+    if (don_ids == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_don; i++) {
+        if (don_expr[i] == NULL) {
+            don_ids[i] = tg[don_target[i]].id;
+            continue;
+        }
+        pex[h] = don_expr[i];
+        pids[h] = newcol(b, "?distinct?", NULL, don_expr[i]->type);
+        if (pids[h] < 0)
+            return nomem(b);
+        don_ids[i] = pids[h];
+        h++;
+    }
     rc = add_project(b, &plan, n_proj, pex, pids);
     if (rc != TB_OK)
         return rc;
     int *vis_ids = pids;
+    if (distinct_on) {
+        rc = distinct_on_node(b, s, &plan, n_don, don_ids, n_sort, tg, sort_target, hidden_ids);
+        if (rc != TB_OK)
+            return rc;
+    }
     if (distinct) {
         rc = distinct_node(b, &plan, n_tg);
         if (rc != TB_OK)
@@ -4456,7 +4607,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         l->est = limit >= 0 && limit < plan->est ? (double)limit : plan->est;
         plan = l;
     }
-    if (n_hidden > 0 && !distinct) {
+    if ((n_hidden > 0 || distinct_on) && !distinct) {
         tb_expr **ex = tb_arena_alloc(b->arena, (n_tg ? n_tg : 1) * sizeof(*ex));
         if (ex == NULL)
             return nomem(b);
