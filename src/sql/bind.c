@@ -790,6 +790,9 @@ static tb_rc make(ectx *c, tb_expr_kind k, tb_expr **args, uint32_t n, bool nega
     return tb_expr_make(c->b->arena, k, args, n, negate, has_else, P(c->b, loc), out, c->b->err);
 }
 
+static tb_rc agg_ref(ectx *c, const char *name, bool star, bool distinct, tb_expr *arg, int loc,
+                     tb_expr **out);
+
 static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
 {
     binder *b = c->b;
@@ -844,8 +847,16 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
         if (rc != TB_OK)
             return rc;
     }
+    return agg_ref(c, name, star, fc->agg_distinct, arg, loc, out);
+}
+
+/* The output column of aggregate name(arg) in the query's aggregate (added once). */
+static tb_rc agg_ref(ectx *c, const char *name, bool star, bool distinct, tb_expr *arg, int loc,
+                     tb_expr **out)
+{
+    binder *b = c->b;
     tb_aggspec spec;
-    tb_rc rc = tb_agg_resolve(name, star, fc->agg_distinct, arg, P(b, loc), &spec, b->err);
+    tb_rc rc = tb_agg_resolve(name, star, distinct, arg, P(b, loc), &spec, b->err);
     if (rc != TB_OK)
         return rc;
     aggctx *a = c->agg;
@@ -882,6 +893,251 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
 
 static tb_rc bind_window_call(ectx *c, const PgQuery__FuncCall *fc, const char *name,
                               tb_expr **out);
+
+/* ================================================================ derived aggregates */
+
+/*
+ * bool_and / bool_or / every, the variance family, covariance, correlation and the
+ * regr_* aggregates (issue 13) are expressions over count / sum / min / max of their
+ * arguments, so they run wherever those do (serial, parallel, eager aggregation).
+ * Integer and numeric arguments are summed exactly (numeric), so a zero variance is
+ * exactly zero; the results are double precision (PostgreSQL: numeric for the variance
+ * family over integer and numeric arguments; the values agree to ~15 digits).
+ */
+static const char *const stat_names[] = {
+    "bool_and",    "bool_or",        "every",      "stddev",     "stddev_samp", "stddev_pop",
+    "variance",    "var_samp",       "var_pop",    "covar_pop",  "covar_samp",  "corr",
+    "regr_count",  "regr_sxx",       "regr_syy",   "regr_sxy",   "regr_avgx",   "regr_avgy",
+    "regr_slope",  "regr_intercept", "regr_r2"};
+
+static bool is_stat_agg(const char *name)
+{
+    for (size_t i = 0; i < sizeof(stat_names) / sizeof(stat_names[0]); i++)
+        if (strcmp(stat_names[i], name) == 0)
+            return true;
+    return false;
+}
+
+typedef struct sbuild {
+    ectx *c;
+    int loc;
+    tb_rc rc;
+} sbuild;
+
+static tb_expr *s_call(sbuild *x, const char *op, tb_expr *l, tb_expr *r)
+{
+    if (x->rc != TB_OK || l == NULL || (r == NULL && strcmp(op, "sqrt") != 0)) {
+        if (x->rc == TB_OK)
+            x->rc = nomem(x->c->b);
+        return NULL;
+    }
+    tb_expr *args[2] = {l, r}, *out = NULL;
+    x->rc = tb_expr_call(x->c->b->arena, op, args, r != NULL ? 2 : 1, P(x->c->b, x->loc), &out,
+                         x->c->b->err);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+static tb_expr *s_agg(sbuild *x, const char *name, tb_expr *arg)
+{
+    if (x->rc != TB_OK || arg == NULL)
+        return NULL;
+    tb_expr *out = NULL;
+    x->rc = agg_ref(x->c, name, false, false, arg, x->loc, &out);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+static tb_expr *s_int(sbuild *x, int64_t v)
+{
+    tb_value k;
+    memset(&k, 0, sizeof(k));
+    k.type = tb_type_make(TB_T_INT64);
+    k.u.i = v;
+    tb_expr *e = tb_expr_const(x->c->b->arena, &k);
+    if (e == NULL && x->rc == TB_OK)
+        x->rc = nomem(x->c->b);
+    return e;
+}
+
+static tb_expr *s_cast(sbuild *x, tb_expr *e, tb_type t)
+{
+    if (x->rc != TB_OK || e == NULL)
+        return NULL;
+    tb_expr *out = NULL;
+    x->rc = tb_expr_cast(x->c->b->arena, e, t, -1, &out, x->c->b->err);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+/* CASE WHEN cond THEN then END (else NULL). */
+static tb_expr *s_when(sbuild *x, tb_expr *cond, tb_expr *then)
+{
+    if (x->rc != TB_OK || cond == NULL || then == NULL)
+        return NULL;
+    tb_expr *args[2] = {cond, then}, *out = NULL;
+    x->rc = make(x->c, TB_EX_CASE, args, 2, false, false, x->loc, &out);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+static tb_expr *s_notnull(sbuild *x, tb_expr *e)
+{
+    if (x->rc != TB_OK || e == NULL)
+        return NULL;
+    tb_expr *out = NULL;
+    x->rc = make(x->c, TB_EX_IS_NULL, &e, 1, true, false, x->loc, &out);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+/* The argument as summed: double for floating point, else numeric of its scale. */
+static tb_expr *s_num(sbuild *x, tb_expr *e)
+{
+    if (x->rc != TB_OK || e == NULL)
+        return NULL;
+    if (!tb_type_is_numeric(e->type) && e->type.id != TB_T_NULL) {
+        char tn[64];
+        x->rc = berr(x->c->b, TB_E_TYPE, x->loc, "function argument must be numeric, not %s",
+                     tb_type_name(e->type, tn, sizeof(tn)));
+        return NULL;
+    }
+    if (e->type.id == TB_T_FLOAT || e->type.id == TB_T_DOUBLE || e->type.id == TB_T_NULL)
+        return s_cast(x, e, tb_type_make(TB_T_DOUBLE));
+    return s_cast(x, e, tb_type_decimal(38, e->type.id == TB_T_DECIMAL ? e->type.scale : 0));
+}
+
+static tb_expr *s_dbl(sbuild *x, tb_expr *e) { return s_cast(x, e, tb_type_make(TB_T_DOUBLE)); }
+
+static tb_rc bind_stat_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
+{
+    binder *b = c->b;
+    int loc = fc->location;
+    if (c->agg == NULL)
+        return berr(b, TB_E_SQL, loc, "aggregate functions are not allowed in %s", c->clause);
+    if (c->in_agg)
+        return berr(b, TB_E_SQL, loc, "aggregate function calls cannot be nested");
+    if (fc->agg_distinct || fc->n_agg_order > 0 || fc->agg_within_group || fc->agg_star)
+        return berr(b, TB_E_UNSUPPORTED, loc, "%s: DISTINCT, ORDER BY and * are not supported",
+                    name);
+    bool two = strncmp(name, "co", 2) == 0 || strncmp(name, "regr_", 5) == 0;
+    if (fc->n_args != (two ? 2u : 1u))
+        return berr(b, TB_E_NOTFOUND, loc, "function %s with %zu arguments does not exist", name,
+                    fc->n_args);
+    ectx ic = *c;
+    ic.in_agg = true;
+    ic.input = NULL;
+    ic.win = NULL;
+    ic.clause = "aggregate arguments";
+    tb_expr *a[2] = {NULL, NULL};
+    for (size_t i = 0; i < fc->n_args; i++) {
+        tb_rc rc = bind_expr(&ic, fc->args[i], &a[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    sbuild x = {c, loc, TB_OK};
+    if (fc->agg_filter != NULL) {
+        ectx fcx = ic;
+        fcx.clause = "FILTER";
+        tb_expr *p;
+        tb_rc rc = bind_expr(&fcx, fc->agg_filter, &p);
+        if (rc == TB_OK)
+            rc = tb_expr_coerce(b->arena, p, tb_type_make(TB_T_BOOL), p->pos, &p, b->err);
+        if (rc != TB_OK)
+            return rc;
+        for (size_t i = 0; i < fc->n_args; i++)
+            a[i] = s_when(&x, p, a[i]);
+    }
+    tb_expr *r = NULL;
+    if (strcmp(name, "bool_and") == 0 || strcmp(name, "every") == 0 ||
+        strcmp(name, "bool_or") == 0) {
+        tb_expr *v = a[0];
+        tb_rc rc = tb_expr_coerce(b->arena, v, tb_type_make(TB_T_BOOL), v->pos, &v, b->err);
+        if (rc != TB_OK) {
+            char tn[64];
+            return berr(b, TB_E_TYPE, loc, "function %s(%s) does not exist", name,
+                        tb_type_name(a[0]->type, tn, sizeof(tn)));
+        }
+        /* CASE WHEN v THEN 1 WHEN NOT v THEN 0 END: NULL stays NULL */
+        tb_expr *nv = NULL;
+        rc = make(c, TB_EX_NOT, &v, 1, false, false, loc, &nv);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *args[4] = {v, s_int(&x, 1), nv, s_int(&x, 0)}, *cs = NULL;
+        if (x.rc == TB_OK)
+            x.rc = make(c, TB_EX_CASE, args, 4, false, false, loc, &cs);
+        r = s_call(&x, "=", s_agg(&x, name[5] == 'o' ? "max" : "min", cs), s_int(&x, 1));
+    } else if (!two) {
+        tb_expr *v = s_num(&x, a[0]);
+        tb_expr *n = s_agg(&x, "count", v), *sx = s_agg(&x, "sum", v);
+        tb_expr *sxx = s_agg(&x, "sum", s_call(&x, "*", v, v));
+        tb_expr *num = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, sxx), s_call(&x, "*", sx, sx)));
+        bool pop = strstr(name, "_pop") != NULL;
+        tb_expr *den = s_dbl(&x, pop ? s_call(&x, "*", n, n)
+                                     : s_call(&x, "*", n, s_call(&x, "-", n, s_int(&x, 1))));
+        tb_expr *var = s_when(&x, s_call(&x, ">", n, s_int(&x, pop ? 0 : 1)),
+                              s_call(&x, "/", num, den));
+        r = strncmp(name, "stddev", 6) == 0 ? s_call(&x, "sqrt", var, NULL) : var;
+    } else {
+        /* (Y, X): rows where both are non-NULL */
+        tb_expr *both = NULL;
+        if (x.rc == TB_OK) {
+            tb_expr *conj[2] = {s_notnull(&x, a[0]), s_notnull(&x, a[1])};
+            if (x.rc == TB_OK)
+                x.rc = make(c, TB_EX_AND, conj, 2, false, false, loc, &both);
+        }
+        tb_expr *Y = s_when(&x, both, s_num(&x, a[0])), *X = s_when(&x, both, s_num(&x, a[1]));
+        tb_expr *n = s_agg(&x, "count", X);
+        tb_expr *sx = s_agg(&x, "sum", X), *sy = s_agg(&x, "sum", Y);
+        tb_expr *nxx = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", X, X))),
+                                          s_call(&x, "*", sx, sx)));
+        tb_expr *nyy = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", Y, Y))),
+                                          s_call(&x, "*", sy, sy)));
+        tb_expr *nxy = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", X, Y))),
+                                          s_call(&x, "*", sx, sy)));
+        tb_expr *dn = s_dbl(&x, n), *zero = s_int(&x, 0);
+        tb_expr *pos = s_call(&x, ">", n, zero);
+        if (strcmp(name, "regr_count") == 0)
+            r = n;
+        else if (strcmp(name, "covar_pop") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", nxy, s_call(&x, "*", dn, dn)));
+        else if (strcmp(name, "covar_samp") == 0)
+            r = s_when(&x, s_call(&x, ">", n, s_int(&x, 1)),
+                       s_call(&x, "/", nxy, s_dbl(&x, s_call(&x, "*", n, s_call(&x, "-", n, s_int(&x, 1))))));
+        else if (strcmp(name, "regr_sxx") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", nxx, dn));
+        else if (strcmp(name, "regr_syy") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", nyy, dn));
+        else if (strcmp(name, "regr_sxy") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", nxy, dn));
+        else if (strcmp(name, "regr_avgx") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", s_dbl(&x, sx), dn));
+        else if (strcmp(name, "regr_avgy") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", s_dbl(&x, sy), dn));
+        else if (strcmp(name, "regr_slope") == 0)
+            r = s_when(&x, s_call(&x, "<>", nxx, s_dbl(&x, zero)), s_call(&x, "/", nxy, nxx));
+        else if (strcmp(name, "regr_intercept") == 0)
+            r = s_when(&x, s_call(&x, "<>", nxx, s_dbl(&x, zero)),
+                       s_call(&x, "/",
+                              s_call(&x, "-", s_call(&x, "*", s_dbl(&x, sy), nxx),
+                                     s_call(&x, "*", s_dbl(&x, sx), nxy)),
+                              s_call(&x, "*", dn, nxx)));
+        else if (strcmp(name, "corr") == 0)
+            r = s_when(&x, s_call(&x, ">", s_call(&x, "*", nxx, nyy), s_dbl(&x, zero)),
+                       s_call(&x, "/", nxy, s_call(&x, "sqrt", s_call(&x, "*", nxx, nyy), NULL)));
+        else { /* regr_r2: 1 when Y is constant, as PostgreSQL */
+            tb_expr *args[4] = {s_call(&x, "=", nyy, s_dbl(&x, zero)), s_dbl(&x, s_int(&x, 1)),
+                                s_call(&x, "/", s_call(&x, "*", nxy, nxy), s_call(&x, "*", nxx, nyy)),
+                                NULL};
+            tb_expr *inner = NULL;
+            if (x.rc == TB_OK) {
+                args[3] = args[2];
+                args[2] = s_call(&x, "<>", nyy, s_dbl(&x, zero));
+                x.rc = make(c, TB_EX_CASE, args, 4, false, false, loc, &inner);
+            }
+            r = s_when(&x, s_call(&x, "<>", nxx, s_dbl(&x, zero)), inner);
+        }
+    }
+    if (x.rc != TB_OK)
+        return x.rc;
+    *out = r;
+    return r != NULL ? TB_OK : nomem(b);
+}
 
 /* grouping(a, b, ...) (issue 13): a bit per argument, set when the row's grouping set
  * does not group by it; resolved per set in expand_gsets. */
@@ -949,6 +1205,8 @@ static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
         return bind_window_call(c, fc, lname, out);
     if (is_agg_name(lname) && (fc->agg_star || fc->n_args == 1))
         return bind_agg(c, fc, lname, out);
+    if (is_stat_agg(lname))
+        return bind_stat_agg(c, fc, lname, out);
     if (fc->agg_star || fc->agg_distinct)
         return berr(b, TB_E_SQL, loc, "%s is not an aggregate function", lname);
     if (tb_sql_find_tablefunc(lname) != NULL)
@@ -2666,8 +2924,8 @@ static bool has_agg(const pgnode *n)
     case NC(FUNC_CALL): {
         const PgQuery__FuncCall *fc = n->func_call;
         const char *name = func_name(fc);
-        if (name != NULL && fc->over == NULL && is_agg_name(name) &&
-            (fc->agg_star || fc->n_args == 1))
+        if (name != NULL && fc->over == NULL &&
+            ((is_agg_name(name) && (fc->agg_star || fc->n_args == 1)) || is_stat_agg(name)))
             return true;
         if (has_agg(fc->agg_filter))
             return true;

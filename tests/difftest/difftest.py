@@ -275,7 +275,10 @@ def full_order(n):
 AGGS = ["count(*)", "count({x})", "sum({i})", "min({x})", "max({x})", "avg({i})",
         "sum({n})", "avg({n})", "count(DISTINCT {x})", "min({s})", "max({n})",
         "string_agg({s}, ',' ORDER BY {s})", "bool_and({b})", "bool_or({b})",
-        "stddev_samp({i})", "var_pop({n})", "array_agg({i} ORDER BY {i})"]
+        "stddev_samp({i})", "var_pop({n})", "array_agg({i} ORDER BY {i})", "every({b})",
+        "stddev_pop({n})", "variance({i})", "corr({i}, {n})", "covar_pop({n}, {i})",
+        "covar_samp({i}, {i})", "regr_slope({n}, {i})", "regr_intercept({i}, {n})",
+        "regr_r2({n}, {i})", "regr_count({i}, {n})", "regr_avgx({i}, {n})", "regr_sxy({n}, {i})"]
 AGGS_BASIC = AGGS[:11]
 WINDOW_RANK = ["row_number()", "rank()", "dense_rank()", "percent_rank()", "cume_dist()",
                "ntile(3)", "lag({x})", "lead({x}, 2)", "first_value({x})", "last_value({x})",
