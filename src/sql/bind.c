@@ -900,8 +900,10 @@ static tb_rc bind_window_call(ectx *c, const PgQuery__FuncCall *fc, const char *
  * bool_and / bool_or / every, the variance family, covariance, correlation and the
  * regr_* aggregates (issue 13) are expressions over count / sum / min / max of their
  * arguments, so they run wherever those do (serial, parallel, eager aggregation).
- * Integer and numeric arguments are summed exactly (numeric), so a zero variance is
- * exactly zero; the results are double precision (PostgreSQL: numeric for the variance
+ * Integer and numeric arguments of the variance family are summed exactly (numeric), so
+ * a zero variance is exactly zero (bigint in double precision: its squares overflow
+ * numeric(38)); the two-argument ones work in double precision as PostgreSQL's
+ * (float8 arguments); the results are double precision (PostgreSQL: numeric for the variance
  * family over integer and numeric arguments; the values agree to ~15 digits).
  */
 static const char *const stat_names[] = {
@@ -997,7 +999,9 @@ static tb_expr *s_num(sbuild *x, tb_expr *e)
                      tb_type_name(e->type, tn, sizeof(tn)));
         return NULL;
     }
-    if (e->type.id == TB_T_FLOAT || e->type.id == TB_T_DOUBLE || e->type.id == TB_T_NULL)
+    /* bigint: squares need 38 digits and the sums overflow numeric(38) */
+    if (e->type.id == TB_T_FLOAT || e->type.id == TB_T_DOUBLE || e->type.id == TB_T_NULL ||
+        e->type.id == TB_T_INT64)
         return s_cast(x, e, tb_type_make(TB_T_DOUBLE));
     return s_cast(x, e, tb_type_decimal(38, e->type.id == TB_T_DECIMAL ? e->type.scale : 0));
 }
@@ -1081,7 +1085,9 @@ static tb_rc bind_stat_agg(ectx *c, const PgQuery__FuncCall *fc, const char *nam
             if (x.rc == TB_OK)
                 x.rc = make(c, TB_EX_AND, conj, 2, false, false, loc, &both);
         }
-        tb_expr *Y = s_when(&x, both, s_num(&x, a[0])), *X = s_when(&x, both, s_num(&x, a[1]));
+        /* in double precision, as PostgreSQL (these take float8 arguments) */
+        tb_expr *Y = s_when(&x, both, s_dbl(&x, s_num(&x, a[0])));
+        tb_expr *X = s_when(&x, both, s_dbl(&x, s_num(&x, a[1])));
         tb_expr *n = s_agg(&x, "count", X);
         tb_expr *sx = s_agg(&x, "sum", X), *sy = s_agg(&x, "sum", Y);
         tb_expr *nxx = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", X, X))),
@@ -1751,6 +1757,9 @@ static tb_rc get_node(binder *b, lsource *src, const char *alias, const PgQuery_
         const char *nm = sch->fields[i].name;
         if (al != NULL && i < al->n_colnames && str_of(al->colnames[i]) != NULL)
             nm = str_of(al->colnames[i]);
+        else if (al != NULL && al->n_colnames == 0 && src->kind == SRC_TF && sch->n == 1 &&
+                 strcmp(src->tf->name, "generate_series") == 0)
+            nm = al->aliasname; /* a scalar function's alias names its column (PostgreSQL) */
         g->out[i] = newcol(b, nm, alias, sch->fields[i].type);
         if (g->out[i] < 0)
             return nomem(b);

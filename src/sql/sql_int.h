@@ -258,6 +258,8 @@ void tb_sql_parse_free(PgQuery__ParseResult *pr);
 extern const tb_tablefunc tb_sql_read_delta_tf;
 /* read_json (tf_json.c), a built-in of the table-function registry. */
 extern const tb_tablefunc tb_sql_read_json_tf;
+/* generate_series (tf_series.c, issue 13), a built-in of the table-function registry. */
+extern const tb_tablefunc tb_sql_generate_series_tf;
 /* Helpers of the file table functions (tablefunc.c): the text form of an option value
  * (heap string; NULL for SQL NULL or OOM), err->pos set to an argument (returns
  * err->code), the path argument (first positional or path => '...'; NULL after an

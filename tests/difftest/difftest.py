@@ -459,11 +459,19 @@ class QueryGen(Gen):
                 exprs[0], select_list(exprs), t.name, exprs[0], allc)
         return "SELECT DISTINCT %s FROM %s" % (select_list(exprs), t.name)
 
+    def q_series(self):
+        r = self.rng
+        t = self.tables[r.randint(0, 2)]
+        lo, hi = r.randint(-3, 3), r.randint(-3, 8)
+        step = r.choice([1, 1, 2, -1, 3])
+        return ("SELECT g AS c0, %s.i_%s AS c1 FROM generate_series(%d, %d, %d) g LEFT JOIN %s "
+                "ON %s.k = g" % (t.name, t.name, lo, hi, step, t.name, t.name))
+
     def query(self):
         kinds = [("expr", self.q_expr, 3), ("join", self.q_join, 2), ("agg", self.q_agg, 3),
                  ("subquery", self.q_subquery, 2), ("setop", self.q_setop, 1),
                  ("distinct", self.q_distinct, 1), ("window", self.q_window, 3),
-                 ("grouping", self.q_grouping, 1)]
+                 ("grouping", self.q_grouping, 1), ("series", self.q_series, 1)]
         kinds = [k for k in kinds if k[0] in self.features or k[0] in
                  ("expr", "join", "agg", "subquery", "setop", "distinct")]
         total = sum(w for _, _, w in kinds)
