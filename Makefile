@@ -8,7 +8,7 @@ FUZZ_TARGETS ?= $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 DEB_PKGS := build-essential cmake pkg-config clang libclang-rt-14-dev \
   libpg-query-dev libprotobuf-c-dev librdkafka-dev libzstd-dev libsnappy-dev zlib1g-dev \
   liblz4-dev libbrotli-dev libpq-dev libmicrohttpd-dev libcmocka-dev libedit-dev \
-  libjansson-dev
+  libjansson-dev python3-psycopg2 postgresql-15
 # Node.js and npm (the DuckDB oracle of some tests and of the benchmark) count as present
 # when the commands are: a machine may have them from NodeSource, whose nodejs package
 # bundles npm and conflicts with Debian's npm package.
