@@ -11,6 +11,8 @@ DEB_PKGS := build-essential cmake pkg-config clang libclang-rt-14-dev \
   libjansson-dev kcat
 # serve (issue 11): SCRAM (libcrypto); the real clients, server and browser of its tests
 DEB_PKGS += libssl-dev postgresql-15 libpostgresql-jdbc-java chromium curl
+# the differential test against PostgreSQL (issue 13): its client
+DEB_PKGS += python3-psycopg2
 # Node.js and npm (the DuckDB oracle of some tests and of the benchmark) count as present
 # when the commands are: a machine may have them from NodeSource, whose nodejs package
 # bundles npm and conflicts with Debian's npm package.

@@ -134,6 +134,23 @@ static int meta_command(tb_db *db, const char *line, tb_cli_format *fmt, bool *t
     return 1;
 }
 
+/* A line of piped input without its newline (malloc'ed; NULL at the end). libedit is
+ * for terminals only: reading a pipe it dropped every non-ASCII byte ('é' became '')
+ * because no locale is set; found by the differential test (issue 13). */
+static char *piped_line(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    if (n > 0 && line[n - 1] == '\n')
+        line[n - 1] = '\0';
+    return line;
+}
+
 static int shell(tb_cli_format fmt)
 {
     tb_db *db = NULL;
@@ -152,7 +169,7 @@ static int shell(tb_cli_format fmt)
     int status = 0;
     bool timing = false;
     for (;;) {
-        char *line = readline(acc == NULL ? "tributary> " : "        -> ");
+        char *line = tty ? readline(acc == NULL ? "tributary> " : "        -> ") : piped_line();
         if (line == NULL)
             break;
         if (acc == NULL) {

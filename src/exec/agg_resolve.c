@@ -106,6 +106,8 @@ tb_rc tb_agg_resolve(const char *name, bool star, bool distinct, tb_expr *arg, i
             settle_untyped(arg, tb_type_make(TB_T_STRING));
             t = arg->type;
         }
+        if (t.id == TB_T_BOOL) /* as PostgreSQL (bool_and / bool_or); the difftest found it */
+            return TB_ERRPOS(err, TB_E_TYPE, pos, "function %s(boolean) does not exist", name);
         out->type = t;
         return TB_OK;
     }

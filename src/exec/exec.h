@@ -396,6 +396,62 @@ tb_rc tb_op_sort_new(tb_op *child, uint32_t n_keys, const tb_sortkey *keys, int6
 /* limit < 0: no limit. */
 tb_rc tb_op_limit_new(tb_op *child, int64_t limit, int64_t offset, tb_op **out,
                       tb_err *err);
+
+/* ---------------------------------------------------------------- window functions */
+
+/* Window functions (op_window.c, issue 13). */
+typedef enum tb_win_kind {
+    TB_WIN_ROW_NUMBER,
+    TB_WIN_RANK,
+    TB_WIN_DENSE_RANK,
+    TB_WIN_PERCENT_RANK,
+    TB_WIN_CUME_DIST,
+    TB_WIN_NTILE,
+    TB_WIN_LAG,
+    TB_WIN_LEAD,
+    TB_WIN_FIRST_VALUE,
+    TB_WIN_LAST_VALUE,
+    TB_WIN_NTH_VALUE,
+    TB_WIN_AGG /* `agg` over the frame */
+} tb_win_kind;
+typedef enum tb_frame_mode { TB_FRAME_ROWS, TB_FRAME_RANGE, TB_FRAME_GROUPS } tb_frame_mode;
+typedef enum tb_bound_kind {
+    TB_BOUND_UNBOUNDED, /* UNBOUNDED PRECEDING (start) / FOLLOWING (end) */
+    TB_BOUND_PRECEDING, /* offset PRECEDING */
+    TB_BOUND_CURRENT,
+    TB_BOUND_FOLLOWING /* offset FOLLOWING */
+} tb_bound_kind;
+typedef enum tb_exclude {
+    TB_EXCLUDE_NONE,
+    TB_EXCLUDE_CURRENT,
+    TB_EXCLUDE_GROUP,
+    TB_EXCLUDE_TIES
+} tb_exclude;
+typedef struct tb_winframe {
+    tb_frame_mode mode;
+    tb_bound_kind start, end;
+    int64_t start_off, end_off;   /* ROWS / GROUPS offsets (>= 0) */
+    double start_dnum, end_dnum;  /* RANGE offsets (>= 0), in the order key's units */
+    tb_exclude exclude;
+} tb_winframe;
+typedef struct tb_winfunc {
+    tb_win_kind kind;
+    tb_aggspec agg;     /* TB_WIN_AGG */
+    uint32_t n_args;    /* <= 3: value, offset / n, default */
+    tb_expr *args[3];   /* over the child's columns */
+    tb_type type;       /* result type */
+    tb_winframe frame;
+    int pos;            /* SQL position for runtime errors */
+} tb_winfunc;
+/*
+ * Window operator: materializes the child, sorts by (partition keys ascending, order
+ * keys), and outputs the child's columns then one column per function (names[f]), in
+ * that order. Takes ownership of child whatever the outcome.
+ */
+tb_rc tb_op_window_new(tb_op *child, uint32_t n_part, tb_expr **part, uint32_t n_order,
+                       const tb_sortkey *order, uint32_t n_funcs, const tb_winfunc *funcs,
+                       const char **names, tb_op **out, tb_err *err);
+
 /* Concatenate children with identical column types (the planner coerces). Output
  * names are the first child's. */
 tb_rc tb_op_union_all_new(uint32_t n, tb_op **children, tb_op **out, tb_err *err);

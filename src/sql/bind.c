@@ -87,7 +87,14 @@ typedef struct aggctx {
      * applies attached above the aggregate once it exists (left == NULL until then) */
     lnode **pend;
     uint32_t n_pend, cap_pend;
+    /* grouping(args) calls (issue 13): arguments over the FROM scope, result ids */
+    uint32_t n_gc, cap_gc;
+    tb_expr ***gc_args;
+    uint32_t *gc_nargs;
+    int *gc_ids;
 } aggctx;
+
+typedef struct winctx winctx; /* window functions of a SELECT (issue 13) */
 
 typedef struct ectx {
     binder *b;
@@ -96,6 +103,7 @@ typedef struct ectx {
     aggctx *agg;        /* NULL: aggregates not allowed here */
     bool in_agg;
     lnode **input; /* where correlated subqueries attach; NULL: not allowed */
+    winctx *win;   /* NULL: window functions not allowed here */
 } ectx;
 
 typedef struct fromres {
@@ -782,6 +790,9 @@ static tb_rc make(ectx *c, tb_expr_kind k, tb_expr **args, uint32_t n, bool nega
     return tb_expr_make(c->b->arena, k, args, n, negate, has_else, P(c->b, loc), out, c->b->err);
 }
 
+static tb_rc agg_ref(ectx *c, const char *name, bool star, bool distinct, tb_expr *arg, int loc,
+                     tb_expr **out);
+
 static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
 {
     binder *b = c->b;
@@ -836,8 +847,16 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
         if (rc != TB_OK)
             return rc;
     }
+    return agg_ref(c, name, star, fc->agg_distinct, arg, loc, out);
+}
+
+/* The output column of aggregate name(arg) in the query's aggregate (added once). */
+static tb_rc agg_ref(ectx *c, const char *name, bool star, bool distinct, tb_expr *arg, int loc,
+                     tb_expr **out)
+{
+    binder *b = c->b;
     tb_aggspec spec;
-    tb_rc rc = tb_agg_resolve(name, star, fc->agg_distinct, arg, P(b, loc), &spec, b->err);
+    tb_rc rc = tb_agg_resolve(name, star, distinct, arg, P(b, loc), &spec, b->err);
     if (rc != TB_OK)
         return rc;
     aggctx *a = c->agg;
@@ -872,6 +891,312 @@ static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb
     return *out ? TB_OK : nomem(b);
 }
 
+static tb_rc bind_window_call(ectx *c, const PgQuery__FuncCall *fc, const char *name,
+                              tb_expr **out);
+
+/* ================================================================ derived aggregates */
+
+/*
+ * bool_and / bool_or / every, the variance family, covariance, correlation and the
+ * regr_* aggregates (issue 13) are expressions over count / sum / min / max of their
+ * arguments, so they run wherever those do (serial, parallel, eager aggregation).
+ * Integer and numeric arguments of the variance family are summed exactly (numeric), so
+ * a zero variance is exactly zero (bigint in double precision: its squares overflow
+ * numeric(38)); the two-argument ones work in double precision as PostgreSQL's
+ * (float8 arguments); the results are double precision (PostgreSQL: numeric for the variance
+ * family over integer and numeric arguments; the values agree to ~15 digits).
+ */
+static const char *const stat_names[] = {
+    "bool_and",    "bool_or",        "every",      "stddev",     "stddev_samp", "stddev_pop",
+    "variance",    "var_samp",       "var_pop",    "covar_pop",  "covar_samp",  "corr",
+    "regr_count",  "regr_sxx",       "regr_syy",   "regr_sxy",   "regr_avgx",   "regr_avgy",
+    "regr_slope",  "regr_intercept", "regr_r2"};
+
+static bool is_stat_agg(const char *name)
+{
+    for (size_t i = 0; i < sizeof(stat_names) / sizeof(stat_names[0]); i++)
+        if (strcmp(stat_names[i], name) == 0)
+            return true;
+    return false;
+}
+
+typedef struct sbuild {
+    ectx *c;
+    int loc;
+    tb_rc rc;
+} sbuild;
+
+static tb_expr *s_call(sbuild *x, const char *op, tb_expr *l, tb_expr *r)
+{
+    if (x->rc != TB_OK || l == NULL || (r == NULL && strcmp(op, "sqrt") != 0)) {
+        if (x->rc == TB_OK)
+            x->rc = nomem(x->c->b);
+        return NULL;
+    }
+    tb_expr *args[2] = {l, r}, *out = NULL;
+    x->rc = tb_expr_call(x->c->b->arena, op, args, r != NULL ? 2 : 1, P(x->c->b, x->loc), &out,
+                         x->c->b->err);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+static tb_expr *s_agg(sbuild *x, const char *name, tb_expr *arg)
+{
+    if (x->rc != TB_OK || arg == NULL)
+        return NULL;
+    tb_expr *out = NULL;
+    x->rc = agg_ref(x->c, name, false, false, arg, x->loc, &out);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+static tb_expr *s_int(sbuild *x, int64_t v)
+{
+    tb_value k;
+    memset(&k, 0, sizeof(k));
+    k.type = tb_type_make(TB_T_INT64);
+    k.u.i = v;
+    tb_expr *e = tb_expr_const(x->c->b->arena, &k);
+    if (e == NULL && x->rc == TB_OK)
+        x->rc = nomem(x->c->b);
+    return e;
+}
+
+static tb_expr *s_cast(sbuild *x, tb_expr *e, tb_type t)
+{
+    if (x->rc != TB_OK || e == NULL)
+        return NULL;
+    tb_expr *out = NULL;
+    x->rc = tb_expr_cast(x->c->b->arena, e, t, -1, &out, x->c->b->err);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+/* CASE WHEN cond THEN then END (else NULL). */
+static tb_expr *s_when(sbuild *x, tb_expr *cond, tb_expr *then)
+{
+    if (x->rc != TB_OK || cond == NULL || then == NULL)
+        return NULL;
+    tb_expr *args[2] = {cond, then}, *out = NULL;
+    x->rc = make(x->c, TB_EX_CASE, args, 2, false, false, x->loc, &out);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+static tb_expr *s_notnull(sbuild *x, tb_expr *e)
+{
+    if (x->rc != TB_OK || e == NULL)
+        return NULL;
+    tb_expr *out = NULL;
+    x->rc = make(x->c, TB_EX_IS_NULL, &e, 1, true, false, x->loc, &out);
+    return x->rc == TB_OK ? out : NULL;
+}
+
+/* The argument as summed: double for floating point, else numeric of its scale. */
+static tb_expr *s_num(sbuild *x, tb_expr *e)
+{
+    if (x->rc != TB_OK || e == NULL)
+        return NULL;
+    if (!tb_type_is_numeric(e->type) && e->type.id != TB_T_NULL) {
+        char tn[64];
+        x->rc = berr(x->c->b, TB_E_TYPE, x->loc, "function argument must be numeric, not %s",
+                     tb_type_name(e->type, tn, sizeof(tn)));
+        return NULL;
+    }
+    /* bigint: squares need 38 digits and the sums overflow numeric(38) */
+    if (e->type.id == TB_T_FLOAT || e->type.id == TB_T_DOUBLE || e->type.id == TB_T_NULL ||
+        e->type.id == TB_T_INT64)
+        return s_cast(x, e, tb_type_make(TB_T_DOUBLE));
+    return s_cast(x, e, tb_type_decimal(38, e->type.id == TB_T_DECIMAL ? e->type.scale : 0));
+}
+
+static tb_expr *s_dbl(sbuild *x, tb_expr *e) { return s_cast(x, e, tb_type_make(TB_T_DOUBLE)); }
+
+static tb_rc bind_stat_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
+{
+    binder *b = c->b;
+    int loc = fc->location;
+    if (c->agg == NULL)
+        return berr(b, TB_E_SQL, loc, "aggregate functions are not allowed in %s", c->clause);
+    if (c->in_agg)
+        return berr(b, TB_E_SQL, loc, "aggregate function calls cannot be nested");
+    if (fc->agg_distinct || fc->n_agg_order > 0 || fc->agg_within_group || fc->agg_star)
+        return berr(b, TB_E_UNSUPPORTED, loc, "%s: DISTINCT, ORDER BY and * are not supported",
+                    name);
+    bool two = strncmp(name, "co", 2) == 0 || strncmp(name, "regr_", 5) == 0;
+    if (fc->n_args != (two ? 2u : 1u))
+        return berr(b, TB_E_NOTFOUND, loc, "function %s with %zu arguments does not exist", name,
+                    fc->n_args);
+    ectx ic = *c;
+    ic.in_agg = true;
+    ic.input = NULL;
+    ic.win = NULL;
+    ic.clause = "aggregate arguments";
+    tb_expr *a[2] = {NULL, NULL};
+    for (size_t i = 0; i < fc->n_args; i++) {
+        tb_rc rc = bind_expr(&ic, fc->args[i], &a[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    sbuild x = {c, loc, TB_OK};
+    if (fc->agg_filter != NULL) {
+        ectx fcx = ic;
+        fcx.clause = "FILTER";
+        tb_expr *p;
+        tb_rc rc = bind_expr(&fcx, fc->agg_filter, &p);
+        if (rc == TB_OK)
+            rc = tb_expr_coerce(b->arena, p, tb_type_make(TB_T_BOOL), p->pos, &p, b->err);
+        if (rc != TB_OK)
+            return rc;
+        for (size_t i = 0; i < fc->n_args; i++)
+            a[i] = s_when(&x, p, a[i]);
+    }
+    tb_expr *r = NULL;
+    if (strcmp(name, "bool_and") == 0 || strcmp(name, "every") == 0 ||
+        strcmp(name, "bool_or") == 0) {
+        tb_expr *v = a[0];
+        tb_rc rc = tb_expr_coerce(b->arena, v, tb_type_make(TB_T_BOOL), v->pos, &v, b->err);
+        if (rc != TB_OK) {
+            char tn[64];
+            return berr(b, TB_E_TYPE, loc, "function %s(%s) does not exist", name,
+                        tb_type_name(a[0]->type, tn, sizeof(tn)));
+        }
+        /* CASE WHEN v THEN 1 WHEN NOT v THEN 0 END: NULL stays NULL */
+        tb_expr *nv = NULL;
+        rc = make(c, TB_EX_NOT, &v, 1, false, false, loc, &nv);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *args[4] = {v, s_int(&x, 1), nv, s_int(&x, 0)}, *cs = NULL;
+        if (x.rc == TB_OK)
+            x.rc = make(c, TB_EX_CASE, args, 4, false, false, loc, &cs);
+        r = s_call(&x, "=", s_agg(&x, name[5] == 'o' ? "max" : "min", cs), s_int(&x, 1));
+    } else if (!two) {
+        tb_expr *v = s_num(&x, a[0]);
+        tb_expr *n = s_agg(&x, "count", v), *sx = s_agg(&x, "sum", v);
+        tb_expr *sxx = s_agg(&x, "sum", s_call(&x, "*", v, v));
+        tb_expr *num = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, sxx), s_call(&x, "*", sx, sx)));
+        bool pop = strstr(name, "_pop") != NULL;
+        tb_expr *den = s_dbl(&x, pop ? s_call(&x, "*", n, n)
+                                     : s_call(&x, "*", n, s_call(&x, "-", n, s_int(&x, 1))));
+        tb_expr *var = s_when(&x, s_call(&x, ">", n, s_int(&x, pop ? 0 : 1)),
+                              s_call(&x, "/", num, den));
+        r = strncmp(name, "stddev", 6) == 0 ? s_call(&x, "sqrt", var, NULL) : var;
+    } else {
+        /* (Y, X): rows where both are non-NULL */
+        tb_expr *both = NULL;
+        if (x.rc == TB_OK) {
+            tb_expr *conj[2] = {s_notnull(&x, a[0]), s_notnull(&x, a[1])};
+            if (x.rc == TB_OK)
+                x.rc = make(c, TB_EX_AND, conj, 2, false, false, loc, &both);
+        }
+        /* in double precision, as PostgreSQL (these take float8 arguments) */
+        tb_expr *Y = s_when(&x, both, s_dbl(&x, s_num(&x, a[0])));
+        tb_expr *X = s_when(&x, both, s_dbl(&x, s_num(&x, a[1])));
+        tb_expr *n = s_agg(&x, "count", X);
+        tb_expr *sx = s_agg(&x, "sum", X), *sy = s_agg(&x, "sum", Y);
+        tb_expr *nxx = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", X, X))),
+                                          s_call(&x, "*", sx, sx)));
+        tb_expr *nyy = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", Y, Y))),
+                                          s_call(&x, "*", sy, sy)));
+        tb_expr *nxy = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", X, Y))),
+                                          s_call(&x, "*", sx, sy)));
+        tb_expr *dn = s_dbl(&x, n), *zero = s_int(&x, 0);
+        tb_expr *pos = s_call(&x, ">", n, zero);
+        if (strcmp(name, "regr_count") == 0)
+            r = n;
+        else if (strcmp(name, "covar_pop") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", nxy, s_call(&x, "*", dn, dn)));
+        else if (strcmp(name, "covar_samp") == 0)
+            r = s_when(&x, s_call(&x, ">", n, s_int(&x, 1)),
+                       s_call(&x, "/", nxy, s_dbl(&x, s_call(&x, "*", n, s_call(&x, "-", n, s_int(&x, 1))))));
+        else if (strcmp(name, "regr_sxx") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", nxx, dn));
+        else if (strcmp(name, "regr_syy") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", nyy, dn));
+        else if (strcmp(name, "regr_sxy") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", nxy, dn));
+        else if (strcmp(name, "regr_avgx") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", s_dbl(&x, sx), dn));
+        else if (strcmp(name, "regr_avgy") == 0)
+            r = s_when(&x, pos, s_call(&x, "/", s_dbl(&x, sy), dn));
+        else if (strcmp(name, "regr_slope") == 0)
+            r = s_when(&x, s_call(&x, "<>", nxx, s_dbl(&x, zero)), s_call(&x, "/", nxy, nxx));
+        else if (strcmp(name, "regr_intercept") == 0)
+            r = s_when(&x, s_call(&x, "<>", nxx, s_dbl(&x, zero)),
+                       s_call(&x, "/",
+                              s_call(&x, "-", s_call(&x, "*", s_dbl(&x, sy), nxx),
+                                     s_call(&x, "*", s_dbl(&x, sx), nxy)),
+                              s_call(&x, "*", dn, nxx)));
+        else if (strcmp(name, "corr") == 0)
+            r = s_when(&x, s_call(&x, ">", s_call(&x, "*", nxx, nyy), s_dbl(&x, zero)),
+                       s_call(&x, "/", nxy, s_call(&x, "sqrt", s_call(&x, "*", nxx, nyy), NULL)));
+        else { /* regr_r2: 1 when Y is constant, as PostgreSQL */
+            tb_expr *args[4] = {s_call(&x, "=", nyy, s_dbl(&x, zero)), s_dbl(&x, s_int(&x, 1)),
+                                s_call(&x, "/", s_call(&x, "*", nxy, nxy), s_call(&x, "*", nxx, nyy)),
+                                NULL};
+            tb_expr *inner = NULL;
+            if (x.rc == TB_OK) {
+                args[3] = args[2];
+                args[2] = s_call(&x, "<>", nyy, s_dbl(&x, zero));
+                x.rc = make(c, TB_EX_CASE, args, 4, false, false, loc, &inner);
+            }
+            r = s_when(&x, s_call(&x, "<>", nxx, s_dbl(&x, zero)), inner);
+        }
+    }
+    if (x.rc != TB_OK)
+        return x.rc;
+    *out = r;
+    return r != NULL ? TB_OK : nomem(b);
+}
+
+/* grouping(a, b, ...) (issue 13): a bit per argument, set when the row's grouping set
+ * does not group by it; resolved per set in expand_gsets. */
+static tb_rc bind_grouping(ectx *c, pgnode *const *fargs, size_t n_args, int loc,
+                           tb_expr **out)
+{
+    binder *b = c->b;
+    if (c->agg == NULL || c->in_agg)
+        return berr(b, TB_E_SQL, loc, "grouping operations are not allowed in %s", c->clause);
+    if (n_args == 0 || n_args > 31)
+        return berr(b, TB_E_SQL, loc, "GROUPING must have between 1 and 31 arguments");
+    aggctx *a = c->agg;
+    tb_expr **args = tb_arena_alloc(b->arena, n_args * sizeof(*args));
+    if (args == NULL)
+        return nomem(b);
+    ectx ic = *c;
+    ic.in_agg = true;
+    ic.input = NULL;
+    ic.win = NULL;
+    ic.clause = "arguments to GROUPING";
+    for (size_t i = 0; i < n_args; i++) {
+        tb_rc rc = bind_expr(&ic, fargs[i], &args[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (a->n_gc == a->cap_gc) {
+        uint32_t nc = a->cap_gc ? a->cap_gc * 2 : 4;
+        tb_expr ***na = tb_arena_alloc(b->arena, nc * sizeof(*na));
+        uint32_t *nn = tb_arena_alloc(b->arena, nc * sizeof(*nn));
+        int *ni = tb_arena_alloc(b->arena, nc * sizeof(*ni));
+        if (na == NULL || nn == NULL || ni == NULL)
+            return nomem(b);
+        if (a->n_gc) {
+            memcpy(na, a->gc_args, a->n_gc * sizeof(*na));
+            memcpy(nn, a->gc_nargs, a->n_gc * sizeof(*nn));
+            memcpy(ni, a->gc_ids, a->n_gc * sizeof(*ni));
+        }
+        a->gc_args = na;
+        a->gc_nargs = nn;
+        a->gc_ids = ni;
+        a->cap_gc = nc;
+    }
+    int id = newcol(b, "grouping", NULL, tb_type_make(TB_T_INT32));
+    if (id < 0)
+        return nomem(b);
+    a->gc_args[a->n_gc] = args;
+    a->gc_nargs[a->n_gc] = (uint32_t)n_args;
+    a->gc_ids[a->n_gc] = id;
+    a->n_gc++;
+    *out = colref(b, id, P(b, loc));
+    return *out ? TB_OK : nomem(b);
+}
+
 static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
 {
     binder *b = c->b;
@@ -883,9 +1208,11 @@ static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
     if (lname == NULL)
         return nomem(b);
     if (fc->over != NULL)
-        return berr(b, TB_E_UNSUPPORTED, loc, "window functions are not supported (%s)", lname);
+        return bind_window_call(c, fc, lname, out);
     if (is_agg_name(lname) && (fc->agg_star || fc->n_args == 1))
         return bind_agg(c, fc, lname, out);
+    if (is_stat_agg(lname))
+        return bind_stat_agg(c, fc, lname, out);
     if (fc->agg_star || fc->agg_distinct)
         return berr(b, TB_E_SQL, loc, "%s is not an aggregate function", lname);
     if (tb_sql_find_tablefunc(lname) != NULL)
@@ -1259,6 +1586,9 @@ static tb_rc bind_expr(ectx *c, const pgnode *n, tb_expr **out)
         return bind_aexpr(c, n->a_expr, out);
     case NC(FUNC_CALL):
         return bind_func(c, n->func_call, out);
+    case NC(GROUPING_FUNC):
+        return bind_grouping(c, n->grouping_func->args, n->grouping_func->n_args,
+                             n->grouping_func->location, out);
     case NC(TYPE_CAST):
         return bind_typecast(c, n->type_cast, out);
     case NC(BOOL_EXPR): {
@@ -1342,6 +1672,8 @@ static const char *fig_colname(const pgnode *n)
     if (n == NULL)
         return NULL;
     switch (n->node_case) {
+    case NC(GROUPING_FUNC):
+        return "grouping";
     case NC(COLUMN_REF): {
         const PgQuery__ColumnRef *cr = n->column_ref;
         for (size_t i = cr->n_fields; i > 0; i--) {
@@ -1425,6 +1757,9 @@ static tb_rc get_node(binder *b, lsource *src, const char *alias, const PgQuery_
         const char *nm = sch->fields[i].name;
         if (al != NULL && i < al->n_colnames && str_of(al->colnames[i]) != NULL)
             nm = str_of(al->colnames[i]);
+        else if (al != NULL && al->n_colnames == 0 && src->kind == SRC_TF && sch->n == 1 &&
+                 strcmp(src->tf->name, "generate_series") == 0)
+            nm = al->aliasname; /* a scalar function's alias names its column (PostgreSQL) */
         g->out[i] = newcol(b, nm, alias, sch->fields[i].type);
         if (g->out[i] < 0)
             return nomem(b);
@@ -1703,7 +2038,7 @@ static tb_rc bind_window(binder *b, const PgQuery__RangeFunction *rf, const PgQu
     if (rc != TB_OK)
         return rc;
     scope sc = {rel.rels, rel.n_rels, NULL, cur_level(b)};
-    ectx c = {b, &sc, hop ? "hop arguments" : "tumble arguments", NULL, false, NULL};
+    ectx c = {b, &sc, hop ? "hop arguments" : "tumble arguments", NULL, false, NULL, NULL};
 
     /* the time column */
     tb_expr *time = NULL;
@@ -1861,7 +2196,7 @@ static tb_rc bind_rangefunc(binder *b, const PgQuery__RangeFunction *rf, scope *
     if (args == NULL)
         return nomem(b);
     scope empty = {NULL, 0, NULL, cur_level(b)};
-    ectx c = {b, &empty, "table function arguments", NULL, false, NULL};
+    ectx c = {b, &empty, "table function arguments", NULL, false, NULL, NULL};
     for (size_t i = 0; i < fc->n_args; i++) {
         const pgnode *a = fc->args[i];
         int loc = -1;
@@ -2119,7 +2454,7 @@ static tb_rc bind_join(binder *b, const PgQuery__JoinExpr *j, scope *outer, from
         /* INNER: ON is a filter over the join, so correlated subqueries can apply over it */
         lnode *jin = jn;
         ectx c = {b, &sc, "outer JOIN conditions", NULL, false,
-                  jt == TB_JOIN_INNER && top == jn ? &jin : NULL};
+                  jt == TB_JOIN_INNER && top == jn ? &jin : NULL, NULL};
         tb_expr *q;
         rc = bind_expr(&c, j->quals, &q);
         if (rc != TB_OK)
@@ -2512,6 +2847,9 @@ typedef struct aggstate {
     uint32_t n_groups;
     tb_expr **groups;
     int *gids;
+    bool gsets;     /* GROUPING SETS / ROLLUP / CUBE: one aggregate per set (issue 13) */
+    uint64_t *sets; /* masks over groups[] */
+    uint32_t n_sets;
     uint64_t *from_set; /* ids produced below the aggregate */
     uint32_t set_words;
 } aggstate;
@@ -2595,13 +2933,15 @@ static bool has_agg(const pgnode *n)
     case NC(FUNC_CALL): {
         const PgQuery__FuncCall *fc = n->func_call;
         const char *name = func_name(fc);
-        if (name != NULL && fc->over == NULL && is_agg_name(name) &&
-            (fc->agg_star || fc->n_args == 1))
+        if (name != NULL && fc->over == NULL &&
+            ((is_agg_name(name) && (fc->agg_star || fc->n_args == 1)) || is_stat_agg(name)))
             return true;
         if (has_agg(fc->agg_filter))
             return true;
         return has_agg_list(fc->args, fc->n_args);
     }
+    case NC(GROUPING_FUNC):
+        return true;
     case NC(A_EXPR):
         return has_agg(n->a_expr->lexpr) || has_agg(n->a_expr->rexpr);
     case NC(BOOL_EXPR):
@@ -2645,7 +2985,7 @@ static bool has_agg(const pgnode *n)
 static tb_rc const_int(binder *b, const pgnode *n, const char *what, int64_t *out)
 {
     scope empty = {NULL, 0, NULL, cur_level(b)};
-    ectx c = {b, &empty, what, NULL, false, NULL};
+    ectx c = {b, &empty, what, NULL, false, NULL, NULL};
     tb_expr *e;
     *out = -1;
     if (n == NULL)
@@ -2721,7 +3061,7 @@ static tb_rc sort_limit_output(binder *b, const PgQuery__SelectStmt *s, lnode **
         if (rc != TB_OK)
             return rc;
         scope sc = {&r, 1, parent, cur_level(b)};
-        ectx c = {b, &sc, "ORDER BY", NULL, false, NULL};
+        ectx c = {b, &sc, "ORDER BY", NULL, false, NULL, NULL};
         tb_sortkey *keys = tb_arena_zalloc(b->arena, s->n_sort_clause * sizeof(*keys));
         if (keys == NULL)
             return nomem(b);
@@ -2831,7 +3171,7 @@ static tb_rc bind_values(binder *b, const PgQuery__SelectStmt *s, lnode **out)
         return berr(b, TB_E_SQL, -1, "bad VALUES");
     size_t n_cols = s->values_lists[0]->list->n_items;
     scope empty = {NULL, 0, NULL, cur_level(b)};
-    ectx c = {b, &empty, "VALUES", NULL, false, NULL};
+    ectx c = {b, &empty, "VALUES", NULL, false, NULL, NULL};
     tb_expr **vals =
         tb_arena_alloc(b->arena, (n_rows * n_cols > 0 ? n_rows * n_cols : 1) * sizeof(tb_expr *));
     if (vals == NULL)
@@ -3125,6 +3465,833 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
     return sort_limit_output(b, s, out, parent);
 }
 
+/* ================================================================ window functions */
+
+/*
+ * Window functions (issue 13). A call with OVER binds its arguments, PARTITION BY and
+ * ORDER BY over the FROM scope (aggregates allowed inside when the query groups: they
+ * are rewritten to the aggregate's outputs by add_windows), gets a fresh column id and
+ * is recorded in the SELECT's winctx; add_windows then puts one L_WINDOW node per
+ * distinct (PARTITION BY, ORDER BY) above the aggregate / HAVING and below the
+ * projection, as PostgreSQL evaluates them. Named windows (WINDOW w AS (...)) and
+ * OVER (w ...) refinements follow PostgreSQL's rules.
+ */
+
+/* PostgreSQL's FRAMEOPTION_* bits (nodes/parsenodes.h), as libpg_query passes them. */
+#define FO_NONDEFAULT    0x00001
+#define FO_RANGE         0x00002
+#define FO_ROWS          0x00004
+#define FO_GROUPS        0x00008
+#define FO_START_UNB_P   0x00020
+#define FO_END_UNB_F     0x00100
+#define FO_START_CUR     0x00200
+#define FO_END_CUR       0x00400
+#define FO_START_OFF_P   0x00800
+#define FO_END_OFF_P     0x01000
+#define FO_START_OFF_F   0x02000
+#define FO_END_OFF_F     0x04000
+#define FO_EXCL_CUR      0x08000
+#define FO_EXCL_GROUP    0x10000
+#define FO_EXCL_TIES     0x20000
+
+typedef struct winent {
+    uint32_t n_part, n_keys;
+    tb_expr **part;
+    tb_sortkey *keys;
+    tb_winfunc fn;
+    int id;
+} winent;
+
+struct winctx {
+    const PgQuery__SelectStmt *s; /* its WINDOW clause */
+    winent *v;
+    uint32_t n, cap;
+};
+
+static const PgQuery__WindowDef *named_window(ectx *c, const char *name, int loc, tb_rc *rc)
+{
+    const PgQuery__SelectStmt *s = c->win->s;
+    for (size_t i = 0; i < s->n_window_clause; i++) {
+        const pgnode *x = s->window_clause[i];
+        if (IS(x, WINDOW_DEF) && x->window_def->name != NULL &&
+            strcmp(x->window_def->name, name) == 0)
+            return x->window_def;
+    }
+    *rc = berr(c->b, TB_E_SQL, loc, "window \"%s\" does not exist", name);
+    return NULL;
+}
+
+static tb_rc frame_offset(ectx *c, const pgnode *n, bool range, int64_t *out_i, double *out_d)
+{
+    binder *b = c->b;
+    scope empty = {NULL, 0, NULL, cur_level(b)};
+    ectx oc = {b, &empty, "window frame offsets", NULL, false, NULL, NULL};
+    tb_expr *e;
+    tb_rc rc = bind_expr(&oc, n, &e);
+    if (rc != TB_OK)
+        return rc;
+    tb_value v;
+    if (!tb_expr_is_const(e) || !tb_type_is_numeric(e->type))
+        return berr(b, TB_E_UNSUPPORTED, -1,
+                    "window frame offsets must be numeric constants here (intervals are not "
+                    "supported)");
+    if (!range) {
+        rc = tb_expr_coerce(b->arena, e, tb_type_make(TB_T_INT64), e->pos, &e, b->err);
+        if (rc != TB_OK)
+            return rc;
+    } else {
+        rc = tb_expr_cast(b->arena, e, tb_type_make(TB_T_DOUBLE), e->pos, &e, b->err);
+        if (rc != TB_OK)
+            return rc;
+    }
+    rc = tb_expr_eval_const(e, b->arena, &v, b->err);
+    if (rc != TB_OK)
+        return rc;
+    if (v.is_null)
+        return berr(b, TB_E_SQL, -1, "frame %s offset must not be null", range ? "RANGE" : "ROWS");
+    if (range ? v.u.d < 0 : v.u.i < 0)
+        return berr(b, TB_E_SQL, -1, "frame starting offset must not be negative");
+    *out_i = range ? 0 : v.u.i;
+    *out_d = range ? v.u.d : 0;
+    return TB_OK;
+}
+
+static tb_rc bind_frame(ectx *c, int fo, const pgnode *so, const pgnode *eo, tb_winframe *fr)
+{
+    tb_rc rc;
+    memset(fr, 0, sizeof(*fr));
+    if (!(fo & FO_NONDEFAULT)) {
+        fr->mode = TB_FRAME_RANGE;
+        fr->start = TB_BOUND_UNBOUNDED;
+        fr->end = TB_BOUND_CURRENT;
+        return TB_OK;
+    }
+    fr->mode = (fo & FO_ROWS) ? TB_FRAME_ROWS : (fo & FO_GROUPS) ? TB_FRAME_GROUPS : TB_FRAME_RANGE;
+    bool range = fr->mode == TB_FRAME_RANGE;
+    fr->start = (fo & FO_START_UNB_P)   ? TB_BOUND_UNBOUNDED
+                : (fo & FO_START_CUR)   ? TB_BOUND_CURRENT
+                : (fo & FO_START_OFF_P) ? TB_BOUND_PRECEDING
+                                        : TB_BOUND_FOLLOWING;
+    fr->end = (fo & FO_END_UNB_F)   ? TB_BOUND_UNBOUNDED
+              : (fo & FO_END_OFF_P) ? TB_BOUND_PRECEDING
+              : (fo & FO_END_OFF_F) ? TB_BOUND_FOLLOWING
+                                    : TB_BOUND_CURRENT;
+    if (fr->start == TB_BOUND_PRECEDING || fr->start == TB_BOUND_FOLLOWING) {
+        rc = frame_offset(c, so, range, &fr->start_off, &fr->start_dnum);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (fr->end == TB_BOUND_PRECEDING || fr->end == TB_BOUND_FOLLOWING) {
+        rc = frame_offset(c, eo, range, &fr->end_off, &fr->end_dnum);
+        if (rc != TB_OK)
+            return rc;
+    }
+    fr->exclude = (fo & FO_EXCL_CUR)     ? TB_EXCLUDE_CURRENT
+                  : (fo & FO_EXCL_GROUP) ? TB_EXCLUDE_GROUP
+                  : (fo & FO_EXCL_TIES)  ? TB_EXCLUDE_TIES
+                                         : TB_EXCLUDE_NONE;
+    return TB_OK;
+}
+
+static tb_rc bind_window_call(ectx *c, const PgQuery__FuncCall *fc, const char *name,
+                              tb_expr **out)
+{
+    binder *b = c->b;
+    int loc = fc->location;
+    tb_rc rc = TB_OK;
+    if (c->win == NULL)
+        return berr(b, TB_E_SQL, loc, "window functions are not allowed in %s", c->clause);
+    if (fc->agg_distinct)
+        return berr(b, TB_E_UNSUPPORTED, loc, "DISTINCT is not implemented for window functions");
+    if (fc->agg_filter != NULL || fc->n_agg_order > 0 || fc->agg_within_group)
+        return berr(b, TB_E_UNSUPPORTED, loc,
+                    "FILTER / ORDER BY / WITHIN GROUP in window functions are not supported");
+    /* the effective window definition */
+    const PgQuery__WindowDef *wd = fc->over, *base = NULL;
+    if (wd->name != NULL && wd->name[0] != '\0') {
+        base = named_window(c, wd->name, loc, &rc);
+        if (base == NULL)
+            return rc;
+        wd = base;
+        base = NULL;
+    }
+    if (wd->refname != NULL && wd->refname[0] != '\0') {
+        base = named_window(c, wd->refname, loc, &rc);
+        if (base == NULL)
+            return rc;
+        if (wd->n_partition_clause > 0)
+            return berr(b, TB_E_SQL, loc, "cannot override PARTITION BY clause of window \"%s\"",
+                        wd->refname);
+        if (wd->n_order_clause > 0 && base->n_order_clause > 0)
+            return berr(b, TB_E_SQL, loc, "cannot override ORDER BY clause of window \"%s\"",
+                        wd->refname);
+        if (base->frame_options & FO_NONDEFAULT)
+            return berr(b, TB_E_SQL, loc, "cannot copy window \"%s\" because it has a frame clause",
+                        wd->refname);
+    }
+    const PgQuery__WindowDef *pdef = base != NULL ? base : wd;
+    const PgQuery__WindowDef *odef = (base != NULL && wd->n_order_clause == 0) ? base : wd;
+    ectx ic = *c;
+    ic.win = NULL;
+    ic.input = NULL;
+    ic.clause = "window functions";
+    winent e;
+    memset(&e, 0, sizeof(e));
+    e.n_part = (uint32_t)pdef->n_partition_clause;
+    e.n_keys = (uint32_t)odef->n_order_clause;
+    e.part = tb_arena_alloc(b->arena, (e.n_part + 1) * sizeof(tb_expr *));
+    e.keys = tb_arena_zalloc(b->arena, (e.n_keys + 1) * sizeof(tb_sortkey));
+    if (e.part == NULL || e.keys == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < e.n_part; i++) {
+        rc = bind_expr(&ic, pdef->partition_clause[i], &e.part[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    for (uint32_t i = 0; i < e.n_keys; i++) {
+        const pgnode *x = odef->order_clause[i];
+        if (!IS(x, SORT_BY))
+            return berr(b, TB_E_SQL, loc, "bad window ORDER BY");
+        const PgQuery__SortBy *sb = x->sort_by;
+        rc = bind_expr(&ic, sb->node, &e.keys[i].expr);
+        if (rc != TB_OK)
+            return rc;
+        e.keys[i].desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+        e.keys[i].nulls_first =
+            sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+            (sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && e.keys[i].desc);
+    }
+    rc = bind_frame(c, wd->frame_options, wd->start_offset, wd->end_offset, &e.fn.frame);
+    if (rc != TB_OK)
+        return rc;
+    if (e.fn.frame.mode == TB_FRAME_RANGE &&
+        (e.fn.frame.start == TB_BOUND_PRECEDING || e.fn.frame.start == TB_BOUND_FOLLOWING ||
+         e.fn.frame.end == TB_BOUND_PRECEDING || e.fn.frame.end == TB_BOUND_FOLLOWING)) {
+        if (e.n_keys != 1)
+            return berr(b, TB_E_SQL, loc,
+                        "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY "
+                        "column");
+        if (!tb_type_is_numeric(e.keys[0].expr->type))
+            return berr(b, TB_E_UNSUPPORTED, loc,
+                        "RANGE with offset PRECEDING/FOLLOWING is supported for numeric ORDER BY "
+                        "columns only");
+    }
+    if (e.fn.frame.mode == TB_FRAME_GROUPS && e.n_keys == 0 &&
+        (e.fn.frame.start == TB_BOUND_PRECEDING || e.fn.frame.start == TB_BOUND_FOLLOWING ||
+         e.fn.frame.end == TB_BOUND_PRECEDING || e.fn.frame.end == TB_BOUND_FOLLOWING))
+        return berr(b, TB_E_SQL, loc, "GROUPS mode requires an ORDER BY clause");
+    /* the function */
+    static const struct {
+        const char *name;
+        tb_win_kind kind;
+        uint32_t min_args, max_args;
+    } fns[] = {{"row_number", TB_WIN_ROW_NUMBER, 0, 0}, {"rank", TB_WIN_RANK, 0, 0},
+               {"dense_rank", TB_WIN_DENSE_RANK, 0, 0}, {"percent_rank", TB_WIN_PERCENT_RANK, 0, 0},
+               {"cume_dist", TB_WIN_CUME_DIST, 0, 0},   {"ntile", TB_WIN_NTILE, 1, 1},
+               {"lag", TB_WIN_LAG, 1, 3},               {"lead", TB_WIN_LEAD, 1, 3},
+               {"first_value", TB_WIN_FIRST_VALUE, 1, 1}, {"last_value", TB_WIN_LAST_VALUE, 1, 1},
+               {"nth_value", TB_WIN_NTH_VALUE, 2, 2}};
+    int k = -1;
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+        if (strcmp(fns[i].name, name) == 0)
+            k = (int)i;
+    e.fn.pos = P(b, loc);
+    if (k < 0 && !is_agg_name(name))
+        return berr(b, TB_E_NOTFOUND, loc,
+                    "OVER specified, but %s is not a window function nor an aggregate function",
+                    name);
+    if (fc->agg_star && (k >= 0 || strcmp(name, "count") != 0))
+        return berr(b, TB_E_SQL, loc, "%s(*) is not allowed here; only count(*) is", name);
+    uint32_t na = (uint32_t)fc->n_args;
+    if (k >= 0 ? (na < fns[k].min_args || na > fns[k].max_args) : (!fc->agg_star && na != 1))
+        return berr(b, TB_E_NOTFOUND, loc, "function %s with %u arguments does not exist", name,
+                    na);
+    for (uint32_t i = 0; i < na; i++) {
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            return berr(b, TB_E_SQL, loc, "named arguments are not allowed in window functions");
+        rc = bind_expr(&ic, fc->args[i], &e.fn.args[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    e.fn.n_args = na;
+    if (k < 0) {
+        e.fn.kind = TB_WIN_AGG;
+        rc = tb_agg_resolve(name, fc->agg_star, false, na ? e.fn.args[0] : NULL, P(b, loc),
+                            &e.fn.agg, b->err);
+        if (rc != TB_OK)
+            return rc;
+        e.fn.type = e.fn.agg.type;
+    } else {
+        e.fn.kind = fns[k].kind;
+        switch (e.fn.kind) {
+        case TB_WIN_ROW_NUMBER:
+        case TB_WIN_RANK:
+        case TB_WIN_DENSE_RANK:
+            e.fn.type = tb_type_make(TB_T_INT64);
+            break;
+        case TB_WIN_PERCENT_RANK:
+        case TB_WIN_CUME_DIST:
+            e.fn.type = tb_type_make(TB_T_DOUBLE);
+            break;
+        case TB_WIN_NTILE:
+            e.fn.type = tb_type_make(TB_T_INT32);
+            rc = tb_expr_coerce(b->arena, e.fn.args[0], tb_type_make(TB_T_INT64),
+                                e.fn.args[0]->pos, &e.fn.args[0], b->err);
+            break;
+        default:
+            if (e.fn.args[0]->type.id == TB_T_NULL)
+                rc = tb_expr_coerce(b->arena, e.fn.args[0], tb_type_make(TB_T_STRING),
+                                    e.fn.args[0]->pos, &e.fn.args[0], b->err);
+            e.fn.type = e.fn.args[0]->type;
+            if (rc == TB_OK && na > 1)
+                rc = tb_expr_coerce(b->arena, e.fn.args[1], tb_type_make(TB_T_INT64),
+                                    e.fn.args[1]->pos, &e.fn.args[1], b->err);
+            if (rc == TB_OK && na > 2)
+                rc = tb_expr_coerce(b->arena, e.fn.args[2], e.fn.type, e.fn.args[2]->pos,
+                                    &e.fn.args[2], b->err);
+            break;
+        }
+        if (rc != TB_OK)
+            return rc;
+    }
+    e.id = newcol(b, name, NULL, e.fn.type);
+    if (e.id < 0)
+        return nomem(b);
+    winctx *w = c->win;
+    if (w->n == w->cap) {
+        uint32_t nc = w->cap ? w->cap * 2 : 4;
+        winent *nv = tb_arena_alloc(b->arena, nc * sizeof(*nv));
+        if (nv == NULL)
+            return nomem(b);
+        if (w->n)
+            memcpy(nv, w->v, w->n * sizeof(*nv));
+        w->v = nv;
+        w->cap = nc;
+    }
+    w->v[w->n++] = e;
+    *out = colref(b, e.id, P(b, loc));
+    return *out ? TB_OK : nomem(b);
+}
+
+static bool same_window(const winent *a, const winent *b)
+{
+    if (a->n_part != b->n_part || a->n_keys != b->n_keys)
+        return false;
+    for (uint32_t i = 0; i < a->n_part; i++)
+        if (!tb_sql_expr_equal(a->part[i], b->part[i]))
+            return false;
+    for (uint32_t i = 0; i < a->n_keys; i++)
+        if (a->keys[i].desc != b->keys[i].desc || a->keys[i].nulls_first != b->keys[i].nulls_first ||
+            !tb_sql_expr_equal(a->keys[i].expr, b->keys[i].expr))
+            return false;
+    return true;
+}
+
+/* One L_WINDOW per distinct (PARTITION BY, ORDER BY) above *plan; as: the aggregate the
+ * expressions are rewritten to (NULL: no grouping). */
+static tb_rc add_windows(binder *b, winctx *w, aggstate *as, lnode **plan)
+{
+    tb_rc rc;
+    if (as != NULL) {
+        for (uint32_t i = 0; i < w->n; i++) {
+            winent *e = &w->v[i];
+            for (uint32_t k = 0; k < e->n_part; k++)
+                if ((rc = post_agg(b, as, e->part[k], &e->part[k])) != TB_OK)
+                    return rc;
+            for (uint32_t k = 0; k < e->n_keys; k++)
+                if ((rc = post_agg(b, as, e->keys[k].expr, &e->keys[k].expr)) != TB_OK)
+                    return rc;
+            for (uint32_t k = 0; k < e->fn.n_args; k++)
+                if ((rc = post_agg(b, as, e->fn.args[k], &e->fn.args[k])) != TB_OK)
+                    return rc;
+        }
+    }
+    bool *done = tb_arena_zalloc(b->arena, w->n * sizeof(bool));
+    if (done == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < w->n; i++) {
+        if (done[i])
+            continue;
+        uint32_t k = 0;
+        for (uint32_t j = i; j < w->n; j++)
+            k += !done[j] && same_window(&w->v[i], &w->v[j]);
+        lnode *wn = mknode(b, L_WINDOW);
+        if (wn == NULL)
+            return nomem(b);
+        wn->left = *plan;
+        wn->n_groups = w->v[i].n_part;
+        wn->groups = w->v[i].part;
+        wn->n_keys = w->v[i].n_keys;
+        wn->keys = w->v[i].keys;
+        wn->limit = -1;
+        wn->n_wfuncs = k;
+        wn->wfuncs = tb_arena_alloc(b->arena, k * sizeof(tb_winfunc));
+        wn->n_out = (*plan)->n_out + k;
+        wn->out = tb_arena_alloc(b->arena, wn->n_out * sizeof(int));
+        if (wn->wfuncs == NULL || wn->out == NULL)
+            return nomem(b);
+        memcpy(wn->out, (*plan)->out, (*plan)->n_out * sizeof(int));
+        uint32_t f = 0;
+        for (uint32_t j = i; j < w->n; j++) {
+            if (done[j] || !same_window(&w->v[i], &w->v[j]))
+                continue;
+            done[j] = true;
+            wn->wfuncs[f] = w->v[j].fn;
+            wn->out[(*plan)->n_out + f] = w->v[j].id;
+            f++;
+        }
+        wn->est = (*plan)->est;
+        *plan = wn;
+    }
+    return TB_OK;
+}
+
+/* Bind one GROUP BY expression (an ordinal, a name that may be a select-list alias, an
+ * expression) into as->groups once; *out_idx: its index there. */
+static tb_rc group_item(binder *b, ectx *gc, const pgnode *g, target *tg, uint32_t n_tg, scope *sc,
+                        aggstate *as, uint32_t *cap, uint32_t *out_idx)
+{
+    tb_rc rc;
+    tb_expr *e = NULL;
+    if (IS(g, A_CONST) && g->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+        int k = g->a_const->ival->ival;
+        if (k < 1 || (uint32_t)k > n_tg)
+            return berr(b, TB_E_SQL, g->a_const->location,
+                        "GROUP BY position %d is not in select list", k);
+        target *t = &tg[k - 1];
+        if (t->node == NULL) {
+            e = colref(b, t->star_id, -1);
+        } else {
+            if (has_agg(t->node))
+                return berr(b, TB_E_SQL, t->loc,
+                            "aggregate functions are not allowed in GROUP BY");
+            rc = bind_expr(gc, t->node, &e);
+            if (rc != TB_OK)
+                return rc;
+        }
+    } else if (IS(g, COLUMN_REF) && g->column_ref->n_fields == 1 &&
+               str_of(g->column_ref->fields[0]) != NULL) {
+        const char *nm = str_of(g->column_ref->fields[0]);
+        int id;
+        scope local = *sc;
+        local.parent = NULL;
+        ectx lc = *gc;
+        lc.sc = &local;
+        rc = lookup(&lc, NULL, nm, g->column_ref->location, true, &id);
+        if (rc == TB_OK) {
+            e = colref(b, id, P(b, g->column_ref->location));
+        } else if (rc == TB_E_NOTFOUND) {
+            /* a select-list alias */
+            int found = -1;
+            for (uint32_t k = 0; k < n_tg; k++) {
+                if (tg[k].node != NULL && strcmp(tg[k].name, nm) == 0) {
+                    found = (int)k;
+                    break;
+                }
+            }
+            if (found < 0) {
+                rc = bind_expr(gc, g, &e); /* reports the error (or outer ref) */
+                if (rc != TB_OK)
+                    return rc;
+            } else {
+                if (has_agg(tg[found].node))
+                    return berr(b, TB_E_SQL, g->column_ref->location,
+                                "aggregate functions are not allowed in GROUP BY");
+                rc = bind_expr(gc, tg[found].node, &e);
+                if (rc != TB_OK)
+                    return rc;
+            }
+        } else {
+            return rc;
+        }
+    } else {
+        rc = bind_expr(gc, g, &e);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (e == NULL)
+        return nomem(b);
+    for (uint32_t k = 0; k < as->n_groups; k++) {
+        if (tb_sql_expr_equal(as->groups[k], e)) {
+            *out_idx = k;
+            return TB_OK;
+        }
+    }
+    if (as->n_groups >= 64)
+        return berr(b, TB_E_LIMIT, -1, "more than 64 GROUP BY expressions");
+    *out_idx = as->n_groups;
+    return push_expr(b, &as->groups, &as->n_groups, cap, e);
+}
+
+#define MAX_GROUPING_SETS 4096
+
+/* Append mask m to the set list l (grouping sets keep duplicates, as PostgreSQL). */
+static tb_rc set_push(binder *b, uint64_t **l, uint32_t *n, uint32_t *cap, uint64_t m)
+{
+    if (*n >= MAX_GROUPING_SETS)
+        return berr(b, TB_E_LIMIT, -1, "more than %d grouping sets", MAX_GROUPING_SETS);
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 8;
+        uint64_t *nl = tb_arena_alloc(b->arena, nc * sizeof(*nl));
+        if (nl == NULL)
+            return nomem(b);
+        if (*n)
+            memcpy(nl, *l, *n * sizeof(*nl));
+        *l = nl;
+        *cap = nc;
+    }
+    (*l)[(*n)++] = m;
+    return TB_OK;
+}
+
+typedef struct gsbind {
+    binder *b;
+    ectx *gc;
+    target *tg;
+    uint32_t n_tg;
+    scope *sc;
+    aggstate *as;
+    uint32_t *cap;
+} gsbind;
+
+/* The mask of one element: an expression or a parenthesized list (ROW). */
+static tb_rc gs_elem(gsbind *g, const pgnode *n, uint64_t *out)
+{
+    uint32_t idx;
+    tb_rc rc;
+    *out = 0;
+    if (IS(n, ROW_EXPR)) {
+        for (size_t i = 0; i < n->row_expr->n_args; i++) {
+            if ((rc = group_item(g->b, g->gc, n->row_expr->args[i], g->tg, g->n_tg, g->sc, g->as,
+                                 g->cap, &idx)) != TB_OK)
+                return rc;
+            *out |= (uint64_t)1 << idx;
+        }
+        return TB_OK;
+    }
+    if (IS(n, GROUPING_SET) && n->grouping_set->kind == PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_SIMPLE) {
+        for (size_t i = 0; i < n->grouping_set->n_content; i++) {
+            uint64_t m;
+            if ((rc = gs_elem(g, n->grouping_set->content[i], &m)) != TB_OK)
+                return rc;
+            *out |= m;
+        }
+        return TB_OK;
+    }
+    rc = group_item(g->b, g->gc, n, g->tg, g->n_tg, g->sc, g->as, g->cap, &idx);
+    if (rc == TB_OK)
+        *out = (uint64_t)1 << idx;
+    return rc;
+}
+
+/* The sets one GROUP BY item stands for (PostgreSQL's expansion). */
+static tb_rc gs_item(gsbind *g, const pgnode *n, uint64_t **l, uint32_t *nl, uint32_t *cl)
+{
+    tb_rc rc;
+    binder *b = g->b;
+    if (!IS(n, GROUPING_SET)) {
+        uint64_t m;
+        if ((rc = gs_elem(g, n, &m)) != TB_OK)
+            return rc;
+        return set_push(b, l, nl, cl, m);
+    }
+    const PgQuery__GroupingSet *gs = n->grouping_set;
+    uint32_t ne = (uint32_t)gs->n_content;
+    switch (gs->kind) {
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_EMPTY:
+        return set_push(b, l, nl, cl, 0);
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_SIMPLE: {
+        uint64_t m;
+        if ((rc = gs_elem(g, n, &m)) != TB_OK)
+            return rc;
+        return set_push(b, l, nl, cl, m);
+    }
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_ROLLUP:
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_CUBE: {
+        if (ne > 12)
+            return berr(b, TB_E_LIMIT, gs->location, "ROLLUP / CUBE of more than 12 elements");
+        uint64_t el[12];
+        for (uint32_t i = 0; i < ne; i++)
+            if ((rc = gs_elem(g, gs->content[i], &el[i])) != TB_OK)
+                return rc;
+        if (gs->kind == PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_ROLLUP) {
+            for (uint32_t k = ne + 1; k > 0; k--) { /* (a,b,c), (a,b), (a), () */
+                uint64_t m = 0;
+                for (uint32_t i = 0; i + 1 < k; i++)
+                    m |= el[i];
+                if ((rc = set_push(b, l, nl, cl, m)) != TB_OK)
+                    return rc;
+            }
+        } else {
+            for (uint32_t bits = (1u << ne); bits > 0; bits--) { /* all subsets, full first */
+                uint64_t m = 0;
+                for (uint32_t i = 0; i < ne; i++)
+                    if (((bits - 1) >> (ne - 1 - i)) & 1)
+                        m |= el[i];
+                if ((rc = set_push(b, l, nl, cl, m)) != TB_OK)
+                    return rc;
+            }
+        }
+        return TB_OK;
+    }
+    case PG_QUERY__GROUPING_SET_KIND__GROUPING_SET_SETS:
+        for (uint32_t i = 0; i < ne; i++)
+            if ((rc = gs_item(g, gs->content[i], l, nl, cl)) != TB_OK)
+                return rc;
+        return TB_OK;
+    default:
+        return berr(b, TB_E_SQL, gs->location, "bad grouping set");
+    }
+}
+
+/* GROUP BY: the group expressions into as->groups; with grouping sets, the sets (the
+ * cross product of the items' sets) into as->sets. */
+static tb_rc group_sets(binder *b, ectx *gc, const PgQuery__SelectStmt *s, target *tg,
+                        uint32_t n_tg, scope *sc, aggstate *as, uint32_t *cap)
+{
+    gsbind g = {b, gc, tg, n_tg, sc, as, cap};
+    uint64_t *cur = NULL;
+    uint32_t n_cur = 0, cap_cur = 0;
+    tb_rc rc = set_push(b, &cur, &n_cur, &cap_cur, 0);
+    if (rc != TB_OK)
+        return rc;
+    for (size_t i = 0; i < s->n_group_clause; i++) {
+        const pgnode *item = s->group_clause[i];
+        if (IS(item, GROUPING_SET))
+            as->gsets = true;
+        uint64_t *l = NULL;
+        uint32_t nl = 0, cl = 0;
+        if ((rc = gs_item(&g, item, &l, &nl, &cl)) != TB_OK)
+            return rc;
+        uint64_t *next = NULL;
+        uint32_t n_next = 0, cap_next = 0;
+        for (uint32_t x = 0; x < n_cur; x++)
+            for (uint32_t y = 0; y < nl; y++)
+                if ((rc = set_push(b, &next, &n_next, &cap_next, cur[x] | l[y])) != TB_OK)
+                    return rc;
+        cur = next;
+        n_cur = n_next;
+        cap_cur = cap_next;
+    }
+    as->sets = cur;
+    as->n_sets = n_cur;
+    return TB_OK;
+}
+
+/*
+ * Grouping sets (issue 13): the aggregate node `a` (groups = every GROUP BY expression)
+ * becomes a UNION ALL of one aggregate per set over the same input, each projected to
+ * a's output layout (NULL for the expressions the set does not group by) plus the
+ * grouping() results, constants per set. *out's ids are a's then the grouping() ids,
+ * so everything bound above the aggregate stays valid.
+ */
+static tb_rc expand_gsets(binder *b, aggstate *as, aggctx *ac, lnode *a, lnode **out)
+{
+    tb_rc rc;
+    uint64_t all = as->n_groups >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << as->n_groups) - 1);
+    uint32_t n_sets = as->gsets ? as->n_sets : 1;
+    uint32_t *gidx = NULL;
+    uint32_t total = 0;
+    for (uint32_t g = 0; g < ac->n_gc; g++)
+        total += ac->gc_nargs[g];
+    gidx = tb_arena_alloc(b->arena, (total + 1) * sizeof(uint32_t));
+    if (gidx == NULL)
+        return nomem(b);
+    for (uint32_t g = 0, t = 0; g < ac->n_gc; g++) {
+        for (uint32_t k = 0; k < ac->gc_nargs[g]; k++, t++) {
+            int found = -1;
+            for (uint32_t i = 0; i < as->n_groups && found < 0; i++)
+                if (tb_sql_expr_equal(as->groups[i], ac->gc_args[g][k]))
+                    found = (int)i;
+            if (found < 0)
+                return berr(b, TB_E_SQL, ac->gc_args[g][k]->pos,
+                            "arguments to GROUPING must be grouping expressions of the "
+                            "associated query level");
+            gidx[t] = (uint32_t)found;
+        }
+    }
+    lnode *u = mknode(b, L_UNION);
+    if (u == NULL)
+        return nomem(b);
+    u->n_out = a->n_out + ac->n_gc;
+    u->out = tb_arena_alloc(b->arena, u->n_out * sizeof(int));
+    u->kids = tb_arena_alloc(b->arena, n_sets * sizeof(lnode *));
+    if (u->out == NULL || u->kids == NULL)
+        return nomem(b);
+    memcpy(u->out, a->out, a->n_out * sizeof(int));
+    for (uint32_t g = 0; g < ac->n_gc; g++)
+        u->out[a->n_out + g] = ac->gc_ids[g];
+    u->est = 0;
+    for (uint32_t si = 0; si < n_sets; si++) {
+        uint64_t m = as->gsets ? as->sets[si] : all;
+        lnode *ag = mknode(b, L_AGG);
+        lnode *pj = mknode(b, L_PROJECT);
+        if (ag == NULL || pj == NULL)
+            return nomem(b);
+        ag->left = a->left;
+        ag->n_aggs = a->n_aggs;
+        ag->aggs = a->aggs;
+        ag->groups = tb_arena_alloc(b->arena, (as->n_groups + 1) * sizeof(tb_expr *));
+        ag->out = tb_arena_alloc(b->arena, (as->n_groups + a->n_aggs + 1) * sizeof(int));
+        pj->exprs = tb_arena_alloc(b->arena, (u->n_out + 1) * sizeof(tb_expr *));
+        pj->out = tb_arena_alloc(b->arena, (u->n_out + 1) * sizeof(int));
+        if (ag->groups == NULL || ag->out == NULL || pj->exprs == NULL || pj->out == NULL)
+            return nomem(b);
+        int *where = tb_arena_alloc(b->arena, (as->n_groups + 1) * sizeof(int));
+        if (where == NULL)
+            return nomem(b);
+        for (uint32_t k = 0; k < as->n_groups; k++) {
+            where[k] = -1;
+            if ((m >> k) & 1) {
+                const tb_expr *e = as->groups[k];
+                where[k] = (int)ag->n_groups;
+                ag->groups[ag->n_groups] = as->groups[k];
+                ag->out[ag->n_groups] = newcol(b, b->q->cols[as->gids[k]].name, NULL, e->type);
+                if (ag->out[ag->n_groups] < 0)
+                    return nomem(b);
+                ag->n_groups++;
+            }
+        }
+        for (uint32_t k = 0; k < a->n_aggs; k++) {
+            ag->out[ag->n_groups + k] =
+                newcol(b, b->q->cols[a->out[as->n_groups + k]].name, NULL, a->aggs[k].type);
+            if (ag->out[ag->n_groups + k] < 0)
+                return nomem(b);
+        }
+        ag->n_out = ag->n_groups + a->n_aggs;
+        ag->est = ag->n_groups ? a->left->est / 10 + 1 : 1;
+        pj->left = ag;
+        pj->n_out = u->n_out;
+        for (uint32_t k = 0; k < as->n_groups; k++) {
+            tb_type t = as->groups[k]->type;
+            if (where[k] >= 0) {
+                pj->exprs[k] = colref(b, ag->out[where[k]], -1);
+                if (pj->exprs[k] == NULL)
+                    return nomem(b);
+            } else {
+                tb_expr *nul = tb_expr_null(b->arena);
+                if (nul == NULL)
+                    return nomem(b);
+                rc = t.id == TB_T_NULL ? TB_OK
+                                       : tb_expr_cast(b->arena, nul, t, -1, &nul, b->err);
+                if (rc != TB_OK)
+                    return rc;
+                pj->exprs[k] = nul;
+            }
+        }
+        for (uint32_t k = 0; k < a->n_aggs; k++) {
+            pj->exprs[as->n_groups + k] = colref(b, ag->out[ag->n_groups + k], -1);
+            if (pj->exprs[as->n_groups + k] == NULL)
+                return nomem(b);
+        }
+        for (uint32_t g = 0, t = 0; g < ac->n_gc; g++) {
+            int64_t v = 0;
+            for (uint32_t k = 0; k < ac->gc_nargs[g]; k++, t++)
+                if (!((m >> gidx[t]) & 1))
+                    v |= (int64_t)1 << (ac->gc_nargs[g] - 1 - k);
+            tb_value val;
+            memset(&val, 0, sizeof(val));
+            val.type = tb_type_make(TB_T_INT32);
+            val.u.i = v;
+            pj->exprs[a->n_out + g] = tb_expr_const(b->arena, &val);
+            if (pj->exprs[a->n_out + g] == NULL)
+                return nomem(b);
+        }
+        for (uint32_t k = 0; k < u->n_out; k++) {
+            pj->out[k] = newcol(b, b->q->cols[u->out[k]].name, NULL, pj->exprs[k]->type);
+            if (pj->out[k] < 0)
+                return nomem(b);
+        }
+        pj->est = ag->est;
+        u->est += ag->est;
+        u->kids[u->n_kids++] = pj;
+    }
+    *out = u;
+    return TB_OK;
+}
+
+/* DISTINCT ON (issue 13): row_number() OVER (PARTITION BY the items ORDER BY the query's
+ * ORDER BY) = 1 above *plan. The leading ORDER BY items must be the DISTINCT ON items
+ * (PostgreSQL's rule: otherwise "first" would not be defined by the ORDER BY). */
+static tb_rc distinct_on_node(binder *b, const PgQuery__SelectStmt *s, lnode **plan,
+                              uint32_t n_don, const int *don_ids, uint32_t n_sort,
+                              const target *tg, const int *sort_target, const int *hidden_ids)
+{
+    tb_rc rc;
+    tb_sortkey *keys = tb_arena_zalloc(b->arena, (n_sort + 1) * sizeof(*keys));
+    tb_expr **part = tb_arena_alloc(b->arena, (n_don + 1) * sizeof(tb_expr *));
+    if (keys == NULL || part == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_sort; i++) {
+        const PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+        int id = sort_target[i] >= 0 ? tg[sort_target[i]].id : hidden_ids[i];
+        if (i < n_don && sort_target[i] >= 0) {
+            /* (hidden expressions have their own ids: not checked) */
+            bool found = false;
+            for (uint32_t k = 0; k < n_don; k++)
+                found = found || don_ids[k] == id;
+            if (!found)
+                return berr(b, TB_E_SQL, sb->location,
+                            "SELECT DISTINCT ON expressions must match initial ORDER BY "
+                            "expressions");
+        }
+        keys[i].expr = colref(b, id, -1);
+        if (keys[i].expr == NULL)
+            return nomem(b);
+        keys[i].desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+        keys[i].nulls_first =
+            sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+            (sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && keys[i].desc);
+    }
+    for (uint32_t k = 0; k < n_don; k++) {
+        part[k] = colref(b, don_ids[k], -1);
+        if (part[k] == NULL)
+            return nomem(b);
+    }
+    lnode *wn = mknode(b, L_WINDOW);
+    if (wn == NULL)
+        return nomem(b);
+    tb_winfunc *fn = tb_arena_zalloc(b->arena, sizeof(*fn));
+    int rn = newcol(b, "?row_number?", NULL, tb_type_make(TB_T_INT64));
+    if (fn == NULL || rn < 0)
+        return nomem(b);
+    fn->kind = TB_WIN_ROW_NUMBER;
+    fn->type = tb_type_make(TB_T_INT64);
+    fn->frame.mode = TB_FRAME_ROWS;
+    fn->frame.start = TB_BOUND_UNBOUNDED;
+    fn->frame.end = TB_BOUND_CURRENT;
+    wn->left = *plan;
+    wn->n_groups = n_don;
+    wn->groups = part;
+    wn->n_keys = n_sort;
+    wn->keys = keys;
+    wn->limit = -1;
+    wn->n_wfuncs = 1;
+    wn->wfuncs = fn;
+    wn->n_out = (*plan)->n_out + 1;
+    wn->out = tb_arena_alloc(b->arena, wn->n_out * sizeof(int));
+    if (wn->out == NULL)
+        return nomem(b);
+    memcpy(wn->out, (*plan)->out, (*plan)->n_out * sizeof(int));
+    wn->out[(*plan)->n_out] = rn;
+    wn->est = (*plan)->est;
+    *plan = wn;
+    tb_value one;
+    memset(&one, 0, sizeof(one));
+    one.type = tb_type_make(TB_T_INT64);
+    one.u.i = 1;
+    tb_expr *pair[2] = {colref(b, rn, -1), tb_expr_const(b->arena, &one)};
+    if (pair[0] == NULL || pair[1] == NULL)
+        return nomem(b);
+    tb_expr **eq = tb_arena_alloc(b->arena, sizeof(*eq)); /* the filter keeps the array */
+    if (eq == NULL)
+        return nomem(b);
+    rc = tb_expr_call(b->arena, "=", pair, 2, -1, eq, b->err);
+    if (rc != TB_OK)
+        return rc;
+    return add_filter(b, plan, eq, 1);
+}
+
 static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     tb_rc rc;
@@ -3134,8 +4301,6 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
 
     if (s->into_clause != NULL)
         return berr(b, TB_E_UNSUPPORTED, -1, "SELECT INTO is not supported; use CREATE TABLE AS");
-    if (s->n_window_clause > 0)
-        return berr(b, TB_E_UNSUPPORTED, -1, "WINDOW clauses are not supported");
     if (s->n_locking_clause > 0)
         return berr(b, TB_E_UNSUPPORTED, -1, "FOR UPDATE/SHARE is not supported");
     /* FROM */
@@ -3237,7 +4402,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                     return rc;
                 tb_expr *test = NULL;
                 if (is_in && sub->n_out == 1) {
-                    ectx c = {b, &sc, "WHERE", NULL, false, &plan};
+                    ectx c = {b, &sc, "WHERE", NULL, false, &plan, NULL};
                     rc = bind_expr(&c, sl->testexpr, &test);
                     if (rc != TB_OK)
                         return rc;
@@ -3275,7 +4440,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                 if (saved != NULL)
                     saved->outer_min = saved_min;
             }
-            ectx c = {b, &sc, "WHERE", NULL, false, &plan};
+            ectx c = {b, &sc, "WHERE", NULL, false, &plan, NULL};
             tb_expr *e;
             rc = bind_expr(&c, x, &e);
             if (rc != TB_OK)
@@ -3307,10 +4472,14 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         return rc;
 
     bool distinct = s->n_distinct_clause > 0;
-    if (distinct && !(s->n_distinct_clause == 1 &&
-                      (s->distinct_clause[0] == NULL ||
-                       s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET)))
-        return berr(b, TB_E_UNSUPPORTED, -1, "SELECT DISTINCT ON is not supported");
+    /* DISTINCT ON (issue 13): the first row of each group in ORDER BY order, as
+     * row_number() OVER (PARTITION BY the items ORDER BY the ORDER BY) = 1 */
+    bool distinct_on = distinct && !(s->n_distinct_clause == 1 &&
+                                     (s->distinct_clause[0] == NULL ||
+                                      s->distinct_clause[0]->node_case ==
+                                          PG_QUERY__NODE__NODE__NOT_SET));
+    if (distinct_on)
+        distinct = false;
     bool is_agg = s->n_group_clause > 0 || s->having_clause != NULL ||
                   has_agg_list(s->target_list, s->n_target_list) ||
                   has_agg_list(s->sort_clause, s->n_sort_clause);
@@ -3322,82 +4491,12 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
     lnode *from_plan = plan;
 
     if (is_agg) {
-        /* GROUP BY */
-        ectx gc = {b, &sc, "GROUP BY", NULL, false, NULL};
+        /* GROUP BY (issue 13: grouping sets as masks over the group expressions) */
+        ectx gc = {b, &sc, "GROUP BY", NULL, false, NULL, NULL};
         uint32_t cap = 0;
-        for (size_t i = 0; i < s->n_group_clause; i++) {
-            const pgnode *g = s->group_clause[i];
-            tb_expr *e = NULL;
-            if (IS(g, GROUPING_SET))
-                return berr(b, TB_E_UNSUPPORTED, -1,
-                            "GROUPING SETS / ROLLUP / CUBE are not supported");
-            if (IS(g, A_CONST) && g->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
-                int k = g->a_const->ival->ival;
-                if (k < 1 || (uint32_t)k > n_tg)
-                    return berr(b, TB_E_SQL, g->a_const->location,
-                                "GROUP BY position %d is not in select list", k);
-                target *t = &tg[k - 1];
-                if (t->node == NULL) {
-                    e = colref(b, t->star_id, -1);
-                } else {
-                    if (has_agg(t->node))
-                        return berr(b, TB_E_SQL, t->loc,
-                                    "aggregate functions are not allowed in GROUP BY");
-                    rc = bind_expr(&gc, t->node, &e);
-                    if (rc != TB_OK)
-                        return rc;
-                }
-            } else if (IS(g, COLUMN_REF) && g->column_ref->n_fields == 1 &&
-                       str_of(g->column_ref->fields[0]) != NULL) {
-                const char *nm = str_of(g->column_ref->fields[0]);
-                int id;
-                scope local = sc;
-                local.parent = NULL;
-                ectx lc = gc;
-                lc.sc = &local;
-                rc = lookup(&lc, NULL, nm, g->column_ref->location, true, &id);
-                if (rc == TB_OK) {
-                    e = colref(b, id, P(b, g->column_ref->location));
-                } else if (rc == TB_E_NOTFOUND) {
-                    /* a select-list alias */
-                    int found = -1;
-                    for (uint32_t k = 0; k < n_tg; k++) {
-                        if (tg[k].node != NULL && strcmp(tg[k].name, nm) == 0) {
-                            found = (int)k;
-                            break;
-                        }
-                    }
-                    if (found < 0) {
-                        rc = bind_expr(&gc, g, &e); /* reports the error (or outer ref) */
-                        if (rc != TB_OK)
-                            return rc;
-                    } else {
-                        if (has_agg(tg[found].node))
-                            return berr(b, TB_E_SQL, g->column_ref->location,
-                                        "aggregate functions are not allowed in GROUP BY");
-                        rc = bind_expr(&gc, tg[found].node, &e);
-                        if (rc != TB_OK)
-                            return rc;
-                    }
-                } else {
-                    return rc;
-                }
-            } else {
-                rc = bind_expr(&gc, g, &e);
-                if (rc != TB_OK)
-                    return rc;
-            }
-            if (e == NULL)
-                return nomem(b);
-            bool dup = false;
-            for (uint32_t k = 0; k < as.n_groups; k++)
-                dup = dup || tb_sql_expr_equal(as.groups[k], e);
-            if (dup)
-                continue;
-            rc = push_expr(b, &as.groups, &as.n_groups, &cap, e);
-            if (rc != TB_OK)
-                return rc;
-        }
+        rc = group_sets(b, &gc, s, tg, n_tg, &sc, &as, &cap);
+        if (rc != TB_OK)
+            return rc;
         as.gids = tb_arena_alloc(b->arena, (as.n_groups ? as.n_groups : 1) * sizeof(int));
         if (as.gids == NULL)
             return nomem(b);
@@ -3418,8 +4517,12 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                                                              << ((uint32_t)from_plan->out[k] & 63);
     }
 
+    winctx win;
+    memset(&win, 0, sizeof(win));
+    win.s = s;
+
     /* bind targets */
-    ectx tc = {b, &sc, "SELECT", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan};
+    ectx tc = {b, &sc, "SELECT", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan, &win};
     for (uint32_t i = 0; i < n_tg; i++) {
         target *t = &tg[i];
         if (t->node == NULL) {
@@ -3442,7 +4545,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
     uint32_t n_having = 0, cap_having = 0;
     tb_expr **having = NULL;
     if (s->having_clause != NULL) {
-        ectx hc = {b, &sc, "HAVING", &aggs, false, NULL};
+        ectx hc = {b, &sc, "HAVING", &aggs, false, NULL, NULL};
         tb_expr *e;
         rc = bind_expr(&hc, s->having_clause, &e);
         if (rc != TB_OK)
@@ -3501,7 +4604,8 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
                 continue;
             }
         }
-        ectx oc = {b, &sc, "ORDER BY", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan};
+        ectx oc = {b, &sc, "ORDER BY", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan,
+                   &win};
         tb_expr *e;
         rc = bind_expr(&oc, x, &e);
         if (rc != TB_OK)
@@ -3526,6 +4630,48 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         }
     }
 
+    /* DISTINCT ON items: a select-list entry (ordinal, name, equal expression) or a
+     * hidden expression */
+    uint32_t n_don = distinct_on ? (uint32_t)s->n_distinct_clause : 0;
+    int *don_target = tb_arena_alloc(b->arena, (n_don + 1) * sizeof(int));
+    tb_expr **don_expr = tb_arena_zalloc(b->arena, (n_don + 1) * sizeof(tb_expr *));
+    if (don_target == NULL || don_expr == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_don; i++) {
+        const pgnode *x = s->distinct_clause[i];
+        don_target[i] = -1;
+        if (IS(x, A_CONST) && x->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+            int k = x->a_const->ival->ival;
+            if (k < 1 || (uint32_t)k > n_tg)
+                return berr(b, TB_E_SQL, x->a_const->location,
+                            "SELECT DISTINCT ON position %d is not in select list", k);
+            don_target[i] = k - 1;
+            continue;
+        }
+        if (IS(x, COLUMN_REF) && x->column_ref->n_fields == 1 &&
+            str_of(x->column_ref->fields[0]) != NULL) {
+            const char *nm = str_of(x->column_ref->fields[0]);
+            for (uint32_t k = 0; k < n_tg && don_target[i] < 0; k++)
+                if (strcmp(tg[k].name, nm) == 0)
+                    don_target[i] = (int)k;
+            if (don_target[i] >= 0)
+                continue;
+        }
+        ectx dc = {b, &sc, "DISTINCT ON", is_agg ? &aggs : NULL, false, is_agg ? NULL : &plan,
+                   NULL};
+        tb_expr *e;
+        rc = bind_expr(&dc, x, &e);
+        if (rc == TB_OK && is_agg)
+            rc = post_agg(b, &as, e, &e);
+        if (rc != TB_OK)
+            return rc;
+        for (uint32_t k = 0; k < n_tg && don_target[i] < 0; k++)
+            if (tb_sql_expr_equal(tg[k].e, e))
+                don_target[i] = (int)k;
+        if (don_target[i] < 0)
+            don_expr[i] = e;
+    }
+
     /* assemble: aggregate, having */
     if (is_agg) {
         lnode *a = mknode(b, L_AGG);
@@ -3545,6 +4691,11 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         if (aggs.n)
             memcpy(a->out + as.n_groups, aggs.ids, aggs.n * sizeof(int));
         a->est = as.n_groups ? plan->est / 10 + 1 : 1;
+        if (as.gsets || aggs.n_gc > 0) {
+            rc = expand_gsets(b, &as, &aggs, a, &a);
+            if (rc != TB_OK)
+                return rc;
+        }
         plan = a;
         /* correlated subqueries: their references to the FROM columns must be group keys */
         for (uint32_t k = 0; k < aggs.n_pend; k++) {
@@ -3603,11 +4754,20 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
             return rc;
     }
 
+    if (win.n > 0) {
+        rc = add_windows(b, &win, is_agg ? &as : NULL, &plan);
+        if (rc != TB_OK)
+            return rc;
+    }
+
     /* projection: targets then hidden sort expressions */
     uint32_t n_hidden = 0;
     for (uint32_t i = 0; i < n_sort; i++)
         n_hidden += sort_expr[i] != NULL;
-    uint32_t n_proj = n_tg + n_hidden;
+    uint32_t n_don_hidden = 0;
+    for (uint32_t i = 0; i < n_don; i++)
+        n_don_hidden += don_expr[i] != NULL;
+    uint32_t n_proj = n_tg + n_hidden + n_don_hidden;
     tb_expr **pex = tb_arena_alloc(b->arena, (n_proj ? n_proj : 1) * sizeof(*pex));
     int *pids = tb_arena_alloc(b->arena, (n_proj ? n_proj : 1) * sizeof(int));
     int *hidden_ids = tb_arena_alloc(b->arena, (n_sort ? n_sort : 1) * sizeof(int));
@@ -3631,10 +4791,30 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         hidden_ids[i] = pids[h];
         h++;
     }
+    int *don_ids = tb_arena_alloc(b->arena, (n_don + 1) * sizeof(int));
+    if (don_ids == NULL)
+        return nomem(b);
+    for (uint32_t i = 0; i < n_don; i++) {
+        if (don_expr[i] == NULL) {
+            don_ids[i] = tg[don_target[i]].id;
+            continue;
+        }
+        pex[h] = don_expr[i];
+        pids[h] = newcol(b, "?distinct?", NULL, don_expr[i]->type);
+        if (pids[h] < 0)
+            return nomem(b);
+        don_ids[i] = pids[h];
+        h++;
+    }
     rc = add_project(b, &plan, n_proj, pex, pids);
     if (rc != TB_OK)
         return rc;
     int *vis_ids = pids;
+    if (distinct_on) {
+        rc = distinct_on_node(b, s, &plan, n_don, don_ids, n_sort, tg, sort_target, hidden_ids);
+        if (rc != TB_OK)
+            return rc;
+    }
     if (distinct) {
         rc = distinct_node(b, &plan, n_tg);
         if (rc != TB_OK)
@@ -3694,7 +4874,7 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
         l->est = limit >= 0 && limit < plan->est ? (double)limit : plan->est;
         plan = l;
     }
-    if (n_hidden > 0 && !distinct) {
+    if ((n_hidden > 0 || distinct_on) && !distinct) {
         tb_expr **ex = tb_arena_alloc(b->arena, (n_tg ? n_tg : 1) * sizeof(*ex));
         if (ex == NULL)
             return nomem(b);
@@ -3865,7 +5045,7 @@ tb_rc tb_sql_bind_insert_values(qctx *q, const char *sql, const PgQuery__SelectS
     b.sel = &sel;
     size_t n_rows = s->n_values_lists;
     scope empty = {NULL, 0, NULL, 0};
-    ectx c = {&b, &empty, "VALUES", NULL, false, NULL};
+    ectx c = {&b, &empty, "VALUES", NULL, false, NULL, NULL};
     tb_expr **vals = tb_arena_alloc(b.arena, (n_rows * n > 0 ? n_rows * n : 1) * sizeof(tb_expr *));
     if (vals == NULL)
         return tb_err_nomem(err);

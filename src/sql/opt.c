@@ -472,6 +472,7 @@ static tb_rc push(opt *o, lnode *n, exprlist *conds, lnode **out)
         if (rc != TB_OK)
             return rc;
         return wrap(o, n, conds, out);
+    case L_WINDOW: /* a filter above must stay above (it would change the partitions) */
     case L_LIMIT:
         rc = push(o, n->left, &none, &n->left);
         if (rc != TB_OK)

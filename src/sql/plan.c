@@ -914,6 +914,63 @@ static tb_rc plan_sort(pctx *pc, lnode *n, const uint64_t *need, pres *out)
     return TB_OK;
 }
 
+/* L_WINDOW (issue 13): the window operator over the child; its functions' columns come
+ * after the child's in the layout. */
+static tb_rc plan_window(pctx *pc, lnode *n, const uint64_t *need, pres *out)
+{
+    uint64_t *nn = set_copy(pc, need);
+    if (nn == NULL)
+        return tb_err_nomem(pc->err);
+    for (uint32_t i = 0; i < n->n_groups; i++)
+        add_refs(n->groups[i], nn);
+    for (uint32_t i = 0; i < n->n_keys; i++)
+        add_refs(n->keys[i].expr, nn);
+    for (uint32_t f = 0; f < n->n_wfuncs; f++)
+        for (uint32_t a = 0; a < n->wfuncs[f].n_args; a++)
+            add_refs(n->wfuncs[f].args[a], nn);
+    pres c;
+    tb_rc rc = plan_node(pc, n->left, nn, &c);
+    if (rc != TB_OK)
+        return rc;
+    uint32_t nf = n->n_wfuncs;
+    tb_expr **part = tb_arena_alloc(pc->arena, (n->n_groups + 1) * sizeof(*part));
+    tb_sortkey *keys = tb_arena_alloc(pc->arena, (n->n_keys + 1) * sizeof(*keys));
+    tb_winfunc *fns = tb_arena_alloc(pc->arena, (nf + 1) * sizeof(*fns));
+    const char **names = tb_arena_alloc(pc->arena, (nf + 1) * sizeof(*names));
+    int *layout = tb_arena_alloc(pc->arena, (c.n + nf + 1) * sizeof(int));
+    if (part == NULL || keys == NULL || fns == NULL || names == NULL || layout == NULL) {
+        tb_op_free(c.op);
+        return tb_err_nomem(pc->err);
+    }
+    for (uint32_t i = 0; i < n->n_groups && rc == TB_OK; i++)
+        rc = remap(pc, n->groups[i], c.layout, c.n, &part[i]);
+    for (uint32_t i = 0; i < n->n_keys && rc == TB_OK; i++) {
+        keys[i] = n->keys[i];
+        rc = remap(pc, n->keys[i].expr, c.layout, c.n, &keys[i].expr);
+    }
+    uint32_t base = n->n_out - nf;
+    for (uint32_t f = 0; f < nf && rc == TB_OK; f++) {
+        fns[f] = n->wfuncs[f];
+        for (uint32_t a = 0; a < fns[f].n_args && rc == TB_OK; a++)
+            rc = remap(pc, n->wfuncs[f].args[a], c.layout, c.n, &fns[f].args[a]);
+        names[f] = pc->q->cols[n->out[base + f]].name;
+    }
+    if (rc != TB_OK) {
+        tb_op_free(c.op);
+        return rc;
+    }
+    rc = tb_op_window_new(c.op, n->n_groups, part, n->n_keys, keys, nf, fns, names, &out->op,
+                          pc->err);
+    if (rc != TB_OK)
+        return rc;
+    memcpy(layout, c.layout, c.n * sizeof(int));
+    for (uint32_t f = 0; f < nf; f++)
+        layout[c.n + f] = n->out[base + f];
+    out->layout = layout;
+    out->n = c.n + nf;
+    return TB_OK;
+}
+
 static tb_rc plan_union(pctx *pc, lnode *n, const uint64_t *need, pres *out)
 {
     uint32_t k = 0;
@@ -1079,6 +1136,8 @@ static tb_rc plan_node(pctx *pc, lnode *n, const uint64_t *need, pres *out)
     }
     case L_UNION:
         return plan_union(pc, n, need, out);
+    case L_WINDOW:
+        return plan_window(pc, n, need, out);
     case L_APPLY: {
         tb_rc rc = plan_apply(pc, n, need, out);
         if (rc != TB_OK && out->op != NULL) {

@@ -137,7 +137,8 @@ typedef enum lkind {
     L_SORT,
     L_LIMIT,
     L_UNION,
-    L_APPLY
+    L_APPLY,
+    L_WINDOW /* window functions (issue 13): out = left's out + one column per function */
 } lkind;
 
 /* AP_HOP is not a subquery: the window of hop()/tumble() in FROM (bind.c, apply.c) */
@@ -184,6 +185,10 @@ struct lnode {
     applykind ap;
     tb_expr *test;
     bool negate;
+    /* L_WINDOW: partition keys in groups/n_groups, ORDER BY in keys/n_keys, functions
+     * (arguments over left's columns) computing out[left->n_out + i] */
+    uint32_t n_wfuncs;
+    tb_winfunc *wfuncs;
 };
 
 lnode *tb_sql_lnode(qctx *q, lkind kind);
@@ -266,6 +271,8 @@ extern const tb_tablefunc tb_sql_read_postgres_tf; /* tf_postgres.c */
 /* CREATE TABLE ... WITH (connector = 'postgres', ...): options as for read_postgres. */
 tb_rc tb_sql_create_pg_table(tb_db *db, const char *name, const tb_tf_arg *args,
                              uint32_t n_args, const tb_schema *declared, tb_err *err);
+/* generate_series (tf_series.c, issue 13), a built-in of the table-function registry. */
+extern const tb_tablefunc tb_sql_generate_series_tf;
 /* Helpers of the file table functions (tablefunc.c): the text form of an option value
  * (heap string; NULL for SQL NULL or OOM), err->pos set to an argument (returns
  * err->code), the path argument (first positional or path => '...'; NULL after an

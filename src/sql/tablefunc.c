@@ -420,6 +420,7 @@ static void add_builtins(void)
     registry[n_registry++] = &tb_sql_read_delta_tf;
     registry[n_registry++] = &tb_sql_read_json_tf;
     registry[n_registry++] = &tb_sql_read_postgres_tf;
+    registry[n_registry++] = &tb_sql_generate_series_tf;
 }
 
 /* ---------------------------------------------------------------- file-backed tables */
