@@ -701,7 +701,23 @@ static tb_rc win_explain(tb_op *op, tb_buf *buf)
                          w->n_order, w->n_order == 1 ? "" : "s");
 }
 
-static const tb_op_vt win_vt = {"window", win_next, win_free, win_explain};
+/* Re-execution of a prepared plan (a continuous query's next batch): forget the rows
+ * and results of the last run. */
+static tb_rc win_rescan(tb_op *op, tb_err *err)
+{
+    win_op *w = (win_op *)op;
+    tb_colstore_clear(&w->store);
+    tb_arena_reset(w->arena);
+    tb_arena_reset(w->batch_arena);
+    w->done = false;
+    w->perm = NULL;
+    w->res = NULL;
+    w->sel = NULL;
+    w->emit = 0;
+    return tb_op_rescan_children(op, err);
+}
+
+static const tb_op_vt win_vt = {"window", win_next, win_free, win_explain, win_rescan};
 
 tb_rc tb_op_window_new(tb_op *child, uint32_t n_part, tb_expr **part, uint32_t n_order,
                        const tb_sortkey *order, uint32_t n_funcs, const tb_winfunc *funcs,

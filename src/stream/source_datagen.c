@@ -343,7 +343,7 @@ static tb_rc dg_range(const dg_src *src, const json_t *offsets, int64_t *from, i
 static tb_rc dg_restore(tb_ssrc *s, const json_t *offsets, tb_err *err)
 {
     dg_src *src = (dg_src *)s;
-    int64_t from, to;
+    int64_t from = 0, to = 0; /* set by dg_range on success (gcc -O3 cannot tell) */
     tb_rc rc = dg_range(src, offsets, &from, &to, err);
     if (rc == TB_OK && to > src->pos) {
         /* the pace goes on from here (rows before were generated in an earlier run) */
@@ -395,7 +395,7 @@ static tb_rc dg_open(tb_ssrc *s, const json_t *offsets, const int *proj, uint32_
                      tb_op **out, tb_err *err)
 {
     dg_src *src = (dg_src *)s;
-    int64_t from, to;
+    int64_t from = 0, to = 0; /* set by dg_range on success (gcc -O3 cannot tell) */
     *out = NULL;
     tb_rc rc = dg_range(src, offsets, &from, &to, err);
     if (rc != TB_OK)
