@@ -53,4 +53,8 @@ need_node_modules() {
     return 1
   fi
   export SERVE_NODE_PATH=$dir/node_modules
+  # ES modules resolve packages from the script's own directory (NODE_PATH is ignored
+  # for `import`): the scripts run from a copy beside node_modules.
+  cp "$TB_SRCDIR"/tests/serve/*.mjs "$dir/"
+  export SERVE_JS=$dir
 }

@@ -109,7 +109,7 @@ check "server alive after bad requests" "300" "$(rows)"
 if need_node_modules; then
   exec 7<> "/dev/tcp/127.0.0.1/$HTTP_PORT"
   printf 'GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n' >&7 # and never read
-  NODE_PATH=$SERVE_NODE_PATH node "$SRC/tests/serve/consistency.mjs" "$PG_PORT" 64 "$T/STOP" \
+  NODE_PATH=$SERVE_NODE_PATH node "$SERVE_JS/consistency.mjs" "$PG_PORT" 64 "$T/STOP" \
     > "$T/cons.json" 2> "$T/cons.err" &
   CONS=$!
   sleep 1.5
@@ -128,7 +128,7 @@ if need_node_modules; then
   # the dashboard in headless Chromium
   if [ -x /usr/bin/chromium ]; then
     ART=$BUILD/serve-artifacts
-    NODE_PATH=$SERVE_NODE_PATH timeout 120 node "$SRC/tests/serve/dashboard.mjs" "$H/" "$ART" \
+    NODE_PATH=$SERVE_NODE_PATH timeout 120 node "$SERVE_JS/dashboard.mjs" "$H/" "$ART" \
       "bash -c 'cd $T/in && for i in 1 2 3; do f=d\$i; (echo sale_id,category,quantity; for j in \$(seq 1 100); do echo \$j,c\$((j % 5)),1; done) > .\$f && mv .\$f \$f.csv; sleep 0.3; done'" \
       > "$T/dash.out" 2>&1
     check "dashboard in Chromium" "0" "$?"

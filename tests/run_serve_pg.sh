@@ -48,7 +48,7 @@ check "psql SET/SHOW" "2s" "$($P -At -c "SET statement_timeout = '2s'" -c 'SHOW 
 
 # node-postgres
 if need_node_modules; then
-  NODE_PATH=$SERVE_NODE_PATH node "$SRC/tests/serve/node_pg.mjs" "$PG_PORT" > "$T/node.out" 2>&1
+  NODE_PATH=$SERVE_NODE_PATH node "$SERVE_JS/node_pg.mjs" "$PG_PORT" > "$T/node.out" 2>&1
   check "node-postgres client" "0" "$?"
   cat "$T/node.out"
 else

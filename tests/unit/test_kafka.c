@@ -503,8 +503,10 @@ static void test_csv_bad_records_modes(void **state)
             assert_int_equal(r.rows, 5); /* 1, 2 (NULL), 3 (NULLs), 4, 7; 5/6 dropped */
         } else if (m == 1) {
             assert_int_equal(rc, TB_OK);
-            assert_int_equal(r.rows, 3); /* 1, 4, 7 */
-            assert_int_equal(r.sum0, 0 + 3 + 5);
+            /* 1, 7: record 4's quantity "1\n" is no integer, and a record is malformed
+             * whatever columns a query reads (issue 13 point 6) */
+            assert_int_equal(r.rows, 2);
+            assert_int_equal(r.sum0, 0 + 5);
         } else {
             assert_int_not_equal(rc, TB_OK);
             char want[64];
