@@ -126,7 +126,7 @@ check "complete Delta table = batch answer" "$T/expect.csv" "$T/delta_c.csv"
 "$BIN" "${Q[@]}" "SELECT count(*), count(DISTINCT sale_id), sum(quantity) FROM read_csv('$D/gen')" > "$T/raw_expect.csv"
 check "raw Delta table: every message exactly once (count, distinct ids, sum)" "$T/raw_expect.csv" "$T/raw.csv"
 if { grep '"description":"KafkaV2\[Subscribe\[sales\]\]"' "$T/progress.jsonl" |
-     grep -q '"startOffset":{"sales":{"0":'; } 2> /dev/null \
+     grep '"startOffset":{"sales":{"0":' > /dev/null; } 2> /dev/null \
    || ! [ -s "$T/progress.jsonl" ]; then
   ok "progress records carry sources[] with per-partition offsets ($(wc -l < "$T/progress.jsonl") records in the drain run)"
 else
