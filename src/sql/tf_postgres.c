@@ -235,6 +235,15 @@ static tb_rc copy_open(pgr_state *s, const int *proj, uint32_t n_proj, tb_source
     c->sql = q.data;
     q = (tb_buf){0};
     rc = copy_start(c, err);
+    /* The server restarted or the backend was terminated between the connection and the
+     * COPY: start again, as copy_next does, within the same bounded retries. */
+    while (rc != TB_OK && err->retriable && c->attempt < s->retry.retries) {
+        c->attempt++;
+        tb_log(TB_LOG_WARN, "%s: read failed (attempt %d of %d), retrying: %s", s->what,
+               c->attempt, s->retry.retries + 1, err->msg);
+        tb_pg_backoff(&s->retry, c->attempt);
+        rc = copy_start(c, err);
+    }
     if (rc != TB_OK)
         goto fail;
     *out = &c->base;
