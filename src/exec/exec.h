@@ -497,6 +497,8 @@ uint64_t tb_table_rows(const tb_table *table);
 uint64_t tb_table_version(const tb_table *table);
 /* Append a batch (copied; types must match the schema). */
 tb_rc tb_table_append(tb_table *table, const tb_batch *batch, tb_err *err);
+/* Append every row of src (as present now) to dst; schemas must match. */
+tb_rc tb_table_append_all(tb_table *dst, tb_table *src, tb_err *err);
 /* Remove all rows. */
 void tb_table_truncate(tb_table *table);
 /* Replace the contents with another table's (swaps; `other` is left empty). */

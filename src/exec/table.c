@@ -305,6 +305,22 @@ void tb_table_truncate(tb_table *table)
     chunks_release(chunks, n);
 }
 
+tb_rc tb_table_append_all(tb_table *dst, tb_table *src, tb_err *err)
+{
+    tb_op *scan = NULL;
+    tb_rc rc = tb_table_scan_new(src, NULL, 0, &scan, err);
+    while (rc == TB_OK) {
+        tb_batch *b = NULL;
+        rc = tb_op_next(scan, &b, err);
+        if (rc != TB_OK || b == NULL)
+            break;
+        if (b->n_rows > 0)
+            rc = tb_table_append(dst, b, err);
+    }
+    tb_op_free(scan);
+    return rc;
+}
+
 void tb_table_swap(tb_table *table, tb_table *other)
 {
     tb_table *first = table < other ? table : other, *second = table < other ? other : table;

@@ -71,8 +71,9 @@ static tb_rc stream_of(tb_stream *st, const char *text, const PgQuery__Node *sel
      * derived from one, found by its table in the catalog after binding */
     for (uint32_t i = 0; i < plan->n_rels && *out_view == NULL; i++) {
         const tb_table *t = plan->rels[i].table;
-        for (size_t k = 0; t != NULL && k < st->n_cqs && *out_view == NULL; k++)
-            if (st->cqs[k]->mv == t)
+        const void *v = plan->rels[i].vt == &tb_sview_vt ? plan->rels[i].ud : NULL;
+        for (size_t k = 0; (t != NULL || v != NULL) && k < st->n_cqs && *out_view == NULL; k++)
+            if ((t != NULL && st->cqs[k]->mv == t) || (v != NULL && st->cqs[k]->view == v))
                 *out_view = st->cqs[k]->name;
         for (size_t k = 0; t != NULL && k < st->n_derived && *out_view == NULL; k++)
             if (st->derived[k].mv == t)
@@ -96,7 +97,8 @@ static tb_rc stream_of(tb_stream *st, const char *text, const PgQuery__Node *sel
 static cq *find_cq(tb_stream *st, const char *name)
 {
     for (size_t i = 0; i < st->n_cqs; i++)
-        if (st->cqs[i]->mv != NULL && strcmp(st->cqs[i]->name, name) == 0)
+        if ((st->cqs[i]->mv != NULL || st->cqs[i]->view != NULL) &&
+            strcmp(st->cqs[i]->name, name) == 0)
             return st->cqs[i];
     return NULL;
 }
@@ -307,6 +309,7 @@ static void cq_free(cq *q)
         tb_free(q->sinks[i].table);
     }
     tb_free(q->sinks);
+    tb_sview_detach(q); /* its last rows, while the plan and state exist */
     tb_plan_free(q->plan); /* before the state its aggregate uses */
     json_decref(q->pending_offsets);
     tb_free(q->vers);
@@ -431,6 +434,12 @@ static tb_rc create_mv(tb_stream *st, const char *name, const char *text,
     tb_rc rc = create_cq(st, name, text, select, tab, stmt_text, pos, &q, err);
     if (rc != TB_OK)
         return rc;
+    if (q->is_agg) {
+        rc = tb_sview_register(st, q, name, err);
+        if (rc != TB_OK)
+            err->pos = pos;
+        return rc;
+    }
     tb_table *mv = tb_table_new(q->out_schema);
     if (mv == NULL)
         return tb_err_nomem(err);

@@ -25,6 +25,7 @@
  * its end passes the watermark, and then evicted from the state.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +130,8 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs, const j
              * lock (the callback reads the views under the read lock). */
             if (text != NULL && st->opts.on_batch != NULL) {
                 const char *views[1] = {q->name};
-                st->opts.on_batch(st->opts.on_batch_ud, text, views, q->mv != NULL ? 1 : 0);
+                st->opts.on_batch(st->opts.on_batch_ud, text, views,
+                                 q->mv != NULL || q->view != NULL ? 1 : 0);
             }
             free(text);
             json_decref(rec);
@@ -147,6 +149,8 @@ static tb_rc write_progress(tb_stream *st, cq *q, const batch_stats *bs, const j
     return TB_OK;
 }
 
+static size_t sview_bytes(const struct tb_sview *v);
+
 /* Bytes a query holds between batches: its aggregate state, its view and the final
  * rows it keeps (append mode). */
 static uint64_t cq_bytes(const cq *q)
@@ -154,6 +158,8 @@ static uint64_t cq_bytes(const cq *q)
     uint64_t n = q->agg != NULL ? tb_sagg_bytes(q->agg) : 0;
     if (q->mv != NULL)
         n += tb_table_bytes(q->mv);
+    if (q->view != NULL)
+        n += sview_bytes(q->view); /* rows last read by a query */
     if (q->emitted != NULL)
         n += tb_table_bytes(q->emitted);
     return n;
@@ -374,14 +380,218 @@ static tb_rc bind_plan(tb_stream *st, cq *q, tb_err *err)
     return TB_OK;
 }
 
+/* ---------------------------------------------------------------- aggregating views */
+
+/*
+ * Execute q's plan over no input with its aggregate emitting every group, after the
+ * rows already final (append mode: closed windows): the query's whole result. O(state):
+ * paid by a query of the view (once per batch at most) and by complete-mode sinks,
+ * never by a batch otherwise. The caller excludes the batch runner (it holds the db's
+ * read lock, or is the runner) and other readers (the view's mutex).
+ */
+static tb_rc run_whole(tb_stream *st, cq *q, tb_table *out, tb_err *err)
+{
+    tb_rc rc = q->emitted != NULL ? tb_table_append_all(out, q->emitted, err) : TB_OK;
+    if (rc != TB_OK)
+        return rc;
+    int64_t src_batch = q->src->batch;
+    q->bi = (batch_in){.src = q->src, .offsets = NULL, .watermark = q->watermark,
+                       .max_ts = INT64_MIN};
+    q->src->batch = -1;
+    rc = bind_plan(st, q, err);
+    if (rc == TB_OK && q->agg != NULL)
+        tb_sagg_set_emit(q->agg, TB_HASHAGG_ALL, 0, NULL);
+    if (rc == TB_OK)
+        rc = execute(q, out, NULL, err);
+    q->src->batch = src_batch;
+    if (rc != TB_OK && q->plan != NULL) {
+        tb_plan_free(q->plan); /* operators left midway */
+        q->plan = NULL;
+    }
+    return rc;
+}
+
+/*
+ * The view of an aggregating continuous query. Its content is the aggregate's hash
+ * table (plus the closed windows of append mode): a batch changes the state under the
+ * db's write lock and bumps `gen`; a query of the view (under the read lock, so never
+ * during a batch) runs the part of the plan above the aggregate over every group once
+ * per generation, into `rows`, which the queries of that generation then scan. So a
+ * batch costs O(its rows + the groups it changed) and only queries pay O(state).
+ *
+ * Why the write lock is held while the aggregate absorbs the batch (rather than folding
+ * the batch into a side delta merged under the lock): the batch is small (a micro-batch
+ * of rows, not the state), so readers wait about one batch's execution at most, and the
+ * state, the plan and the watermark stay one copy with no merge step to get wrong.
+ */
+typedef struct tb_sview {
+    pthread_mutex_t mu; /* rows, rows_gen, refs, q; the plan when a reader runs it */
+    int refs;           /* the catalog's entry and the query's */
+    tb_stream *st;
+    cq *q;              /* NULL once the query is gone: rows are then final */
+    tb_table *rows;     /* the view as of generation rows_gen */
+    uint64_t gen;       /* bumped under the db write lock by each batch */
+    uint64_t rows_gen;
+    bool broken;        /* a batch failed midway: the state is not a committed one */
+} tb_sview;
+
+static size_t sview_bytes(const tb_sview *v)
+{
+    return tb_table_bytes(v->rows);
+}
+
+/* Bring v->rows to v->gen (v->mu held). */
+static tb_rc sview_catch_up(tb_sview *v, tb_err *err)
+{
+    if (v->q == NULL || v->broken || v->rows_gen == v->gen)
+        return TB_OK;
+    tb_table *fresh = tb_table_new(tb_table_schema(v->rows));
+    if (fresh == NULL)
+        return tb_err_nomem(err);
+    tb_rc rc = run_whole(v->st, v->q, fresh, err);
+    if (rc == TB_OK) {
+        tb_table_swap(v->rows, fresh);
+        v->rows_gen = v->gen;
+    }
+    tb_table_free(fresh);
+    return rc;
+}
+
+static tb_rc sview_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, tb_err *err)
+{
+    tb_sview *v = ud;
+    pthread_mutex_lock(&v->mu);
+    tb_rc rc = sview_catch_up(v, err);
+    if (rc == TB_OK)
+        rc = tb_table_scan_new(v->rows, proj, n_proj, out, err);
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+static void sview_unref(void *ud)
+{
+    tb_sview *v = ud;
+    pthread_mutex_lock(&v->mu);
+    bool last = --v->refs == 0;
+    pthread_mutex_unlock(&v->mu);
+    if (!last)
+        return;
+    tb_table_free(v->rows);
+    pthread_mutex_destroy(&v->mu);
+    tb_free(v);
+}
+
+static int64_t sview_estimate(void *ud)
+{
+    tb_sview *v = ud;
+    cq *q = v->q;
+    if (q == NULL || q->agg == NULL)
+        return (int64_t)tb_table_rows(v->rows);
+    return (int64_t)(tb_sagg_groups(q->agg) + (q->emitted ? tb_table_rows(q->emitted) : 0));
+}
+
+static tb_rc sview_version(void *ud, uint64_t *out, tb_err *err)
+{
+    TB_UNUSED(err);
+    *out = ((tb_sview *)ud)->gen;
+    return TB_OK;
+}
+
+/* "table": what SHOW TABLES said of these views when they were memory tables. */
+const tb_connector_vt tb_sview_vt = {"table", sview_open, sview_unref, sview_estimate,
+                                     sview_version};
+
+tb_rc tb_sview_register(tb_stream *st, cq *q, const char *name, tb_err *err)
+{
+    tb_sview *v = tb_calloc(1, sizeof(*v));
+    if (v == NULL || (v->rows = tb_table_new(q->out_schema)) == NULL) {
+        tb_free(v);
+        return tb_err_nomem(err);
+    }
+    pthread_mutex_init(&v->mu, NULL);
+    v->refs = 2;
+    v->st = st;
+    v->q = q;
+    tb_rc rc = tb_catalog_add_connector(st->db, name, q->out_schema, &tb_sview_vt, v, err);
+    if (rc != TB_OK) {
+        v->refs = 1;
+        sview_unref(v);
+        return rc;
+    }
+    q->view = v;
+    return TB_OK;
+}
+
+void tb_sview_detach(cq *q)
+{
+    tb_sview *v = q->view;
+    if (v == NULL)
+        return;
+    pthread_mutex_lock(&v->mu);
+    if (v->refs > 1) { /* still in the catalog: keep the last batch's rows */
+        tb_err e;
+        tb_err_clear(&e);
+        if (sview_catch_up(v, &e) != TB_OK)
+            tb_log(TB_LOG_WARN, "%s: the view keeps an earlier batch: %s", q->name, e.msg);
+    }
+    v->q = NULL;
+    pthread_mutex_unlock(&v->mu);
+    q->view = NULL;
+    sview_unref(v);
+}
+
+/* The whole result of q for a complete-mode sink: its view's rows, else computed. */
+static tb_rc whole_result(tb_stream *st, cq *q, tb_table **owned, tb_table **out, tb_err *err)
+{
+    tb_rc rc;
+    *out = NULL;
+    if (q->view != NULL) {
+        tb_sview *v = q->view;
+        pthread_mutex_lock(&v->mu);
+        rc = sview_catch_up(v, err);
+        pthread_mutex_unlock(&v->mu);
+        /* v->rows changes only at a later generation: after this batch's sinks */
+        if (rc == TB_OK)
+            *out = v->rows;
+        return rc;
+    }
+    if (*owned == NULL && (*owned = tb_table_new(q->out_schema)) == NULL)
+        return tb_err_nomem(err);
+    rc = run_whole(st, q, *owned, err);
+    if (rc == TB_OK)
+        *out = *owned;
+    return rc;
+}
+
+/* Write `rows` (may be NULL: none) to a sink. */
+static tb_rc sink_write_table(tb_sink *sink, tb_table *rows, tb_err *err)
+{
+    if (rows == NULL)
+        return TB_OK;
+    tb_op *scan = NULL;
+    tb_rc rc = tb_table_scan_new(rows, NULL, 0, &scan, err);
+    while (rc == TB_OK) {
+        tb_batch *b = NULL;
+        rc = tb_op_next(scan, &b, err);
+        if (rc != TB_OK || b == NULL)
+            break;
+        rc = tb_sink_write(sink, b, err);
+    }
+    tb_op_free(scan);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- one batch */
+
 tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets, bool replay,
                       bool rebuild, tb_err *err)
 {
     tb_rc rc = TB_OK;
-    tb_plan *plan = NULL;
-    tb_table *result = NULL, *closed = NULL, *changed = NULL;
+    tb_table *out = NULL, *closed = NULL, *whole = NULL;
     batch_stats bs = {.batch = batch, .t_start = tb_now_ns(), .wall_start_us = tb_wall_us()};
     bool refresh = offsets == NULL || rebuild;
+    bool agg = q->is_agg;
+    bool locked = false;
     tb_ssrc *src = q->src;
 
     if (!refresh && !replay) {
@@ -398,43 +608,47 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     src->batch = refresh ? -1 : batch;
     src->query = q->tab->n_readers > 1 ? q->name : NULL;
 
+    /* An aggregating view's queries read the state and run the plan: the batch changes
+     * them under the db's write lock, so a query sees the view as of one batch. */
+    if (agg && q->view != NULL) {
+        tb_db_write_begin(st->db);
+        locked = true;
+    }
     rc = bind_plan(st, q, err);
     bs.t_plan = tb_now_ns();
     if (rc != TB_OK)
         goto done;
-    plan = q->plan;
-    result = tb_table_new(plan->root->schema);
-    if (result == NULL) {
+    if (agg && refresh) {
+        /* Restart: the restored state is the view; its groups are not changes of the
+         * next batch. Nothing runs (the view's queries run the plan over the state). */
+        if (q->agg != NULL)
+            tb_sagg_changes_clear(q->agg);
+        if (q->view != NULL)
+            q->view->gen++;
+        if (locked)
+            tb_db_write_end(st->db);
+        locked = false;
+        bs.t_exec = tb_now_ns();
+        rc = check_memory(st, q, refresh, batch, err);
+        goto done;
+    }
+    /* What the batch emits: its rows, or the groups it changed (the aggregate's dirty
+     * list): O(batch + changed groups), whatever the state holds. */
+    out = tb_table_new(q->plan->root->schema);
+    if (out == NULL) {
         rc = tb_err_nomem(err);
         goto done;
     }
-    rc = execute(q, result, &bs.rows_out, err);
+    if (agg && q->agg != NULL)
+        tb_sagg_set_emit(q->agg, TB_HASHAGG_CHANGED, 0, NULL);
+    rc = execute(q, out, NULL, err);
+    if (agg && q->agg != NULL)
+        tb_sagg_set_emit(q->agg, TB_HASHAGG_ALL, 0, NULL);
     if (rc != TB_OK)
         goto done;
     bs.t_exec = tb_now_ns();
     batch_in bi = q->bi;
-    q->bi.offsets = NULL; /* the caller's */
-
-    /* Update mode: the groups this batch changed, from the aggregate's dirty list (the
-     * plan again over no input, its aggregate emitting only those). Before the
-     * watermark evicts closed windows. */
-    bool need_update = false;
-    for (size_t i = 0; i < q->n_sinks; i++)
-        need_update |= q->sinks[i].mode == MODE_UPDATE;
-    if (need_update && !refresh && q->agg != NULL) {
-        changed = tb_table_new(plan->root->schema);
-        if (changed == NULL) {
-            rc = tb_err_nomem(err);
-            goto done;
-        }
-        tb_sagg_set_changed_only(q->agg, true);
-        rc = bind_plan(st, q, err);
-        if (rc == TB_OK)
-            rc = execute(q, changed, NULL, err);
-        tb_sagg_set_changed_only(q->agg, false);
-        if (rc != TB_OK)
-            goto done;
-    }
+    q->bi.offsets = NULL; /* the caller's; the plan now reads no input */
     bs.rows_in = bi.rows;
     bs.late = bi.late;
     bs.malformed = src->stats.rows_malformed;
@@ -444,165 +658,61 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
             q->watermark = wm;
     }
 
-    /* What each sink receives. */
-    bool agg = q->is_agg;
     bool append_agg = agg && q->mode == MODE_APPEND;
-    if (append_agg && q->watermark != TB_WATERMARK_NONE) {
-        /* Split the result into closed windows (final: emitted, then evicted) and open. */
-        closed = tb_table_new(tb_table_schema(result));
-        tb_table *open = tb_table_new(tb_table_schema(result));
-        if (closed == NULL || open == NULL) {
-            tb_table_free(open);
+    if (append_agg && q->watermark != TB_WATERMARK_NONE && q->agg != NULL &&
+        q->win_group >= 0) {
+        /* The windows the watermark closed are final: the plan again over no input,
+         * its aggregate emitting those groups; then they are evicted from the state and
+         * kept as emitted rows. O(open windows), which the watermark bounds. */
+        tb_value bound = {.type = tb_type_make(TB_T_TIMESTAMP), .is_null = false};
+        bound.u.i = q->watermark - q->win_size_us + 1;
+        closed = tb_table_new(q->plan->root->schema);
+        if (closed == NULL) {
             rc = tb_err_nomem(err);
             goto done;
         }
-        tb_op *scan = NULL;
-        tb_arena *arena = tb_arena_new(0);
-        rc = arena == NULL ? tb_err_nomem(err) : tb_table_scan_new(result, NULL, 0, &scan, err);
-        while (rc == TB_OK) {
-            tb_batch *b = NULL;
-            rc = tb_op_next(scan, &b, err);
-            if (rc != TB_OK || b == NULL)
-                break;
-            tb_arena_reset(arena);
-            uint32_t *sc = tb_arena_alloc(arena, sizeof(uint32_t) * b->n_rows);
-            uint32_t *so = tb_arena_alloc(arena, sizeof(uint32_t) * b->n_rows);
-            if (sc == NULL || so == NULL) {
-                rc = tb_err_nomem(err);
-                break;
-            }
-            uint32_t nc = 0, no = 0;
-            const tb_vec *wv = &b->cols[q->win_out_col];
-            for (uint32_t i = 0; i < b->n_rows; i++) {
-                int64_t start = TB_VEC_PTR(wv, int64_t)[i];
-                if (!tb_vec_is_null(wv, i) && start + q->win_size_us <= q->watermark)
-                    sc[nc++] = i;
-                else
-                    so[no++] = i;
-            }
-            for (int part = 0; part < 2 && rc == TB_OK; part++) {
-                uint32_t n = part == 0 ? nc : no;
-                if (n == 0)
-                    continue;
-                tb_batch *out = NULL;
-                rc = tb_batch_shell(b->n_cols, arena, &out);
-                for (uint32_t j = 0; rc == TB_OK && j < b->n_cols; j++) {
-                    rc = tb_vec_init(&out->cols[j], b->cols[j].type, n, arena);
-                    if (rc == TB_OK)
-                        rc = tb_vec_copy_rows(&out->cols[j], 0, n, &b->cols[j],
-                                              part == 0 ? sc : so, n, false, arena);
-                }
-                if (rc != TB_OK) {
-                    rc = tb_err_nomem(err);
-                    break;
-                }
-                out->n_rows = out->cap = n;
-                rc = tb_table_append(part == 0 ? closed : open, out, err);
-            }
-        }
-        tb_op_free(scan);
-        tb_arena_free(arena);
-        if (rc != TB_OK) {
-            tb_table_free(open);
+        tb_sagg_set_emit(q->agg, TB_HASHAGG_BELOW, (uint32_t)q->win_group, &bound);
+        rc = bind_plan(st, q, err);
+        if (rc == TB_OK)
+            rc = execute(q, closed, NULL, err);
+        tb_sagg_set_emit(q->agg, TB_HASHAGG_ALL, 0, NULL);
+        if (rc == TB_OK)
+            rc = tb_sagg_evict_before(q->agg, (uint32_t)q->win_group, bound.u.i, err);
+        if (rc == TB_OK)
+            rc = tb_table_append_all(q->emitted, closed, err);
+        if (rc != TB_OK)
             goto done;
-        }
         bs.rows_emitted = tb_table_rows(closed);
-        /* Evict the closed windows from the state: they can no longer change. */
-        if (q->agg != NULL && q->win_group >= 0) {
-            rc = tb_sagg_evict_before(q->agg, (uint32_t)q->win_group,
-                                      q->watermark - q->win_size_us + 1, err);
-            if (rc != TB_OK) {
-                tb_table_free(open);
-                goto done;
-            }
-        }
-        /* The view shows final rows (emitted) and the still-open windows. */
-        tb_op *es = NULL;
-        rc = tb_table_scan_new(closed, NULL, 0, &es, err);
-        while (rc == TB_OK) {
-            tb_batch *b = NULL;
-            rc = tb_op_next(es, &b, err);
-            if (rc != TB_OK || b == NULL)
-                break;
-            rc = tb_table_append(q->emitted, b, err);
-        }
-        tb_op_free(es);
-        tb_table_free(result);
-        result = open;
-        if (rc != TB_OK)
-            goto done;
-    }
-
-    if (changed != NULL && append_agg && q->watermark != TB_WATERMARK_NONE) {
         tb_table *open = NULL;
-        rc = open_rows(q, changed, &open, err); /* as the result: closed windows are final */
-        tb_table_free(changed);
-        changed = open;
+        rc = open_rows(q, out, &open, err); /* the changed groups still open */
+        tb_table_free(out);
+        out = open;
         if (rc != TB_OK)
             goto done;
     }
+    bs.rows_out = tb_table_rows(out) + (closed != NULL ? tb_table_rows(closed) : 0);
 
-    /* Materialized view. It changes under the db's write lock (sql.h, issue 11), so a
-     * served query sees it as of one committed batch; only this publish step is locked
-     * (queries read the view's table, never the aggregate's state). */
-    if (q->mv != NULL) {
+    /* Materialized view: an aggregating one is the state (a new generation for its
+     * queries); a non-aggregating one gets the batch's rows appended. */
+    if (q->view != NULL) {
+        q->view->gen++;
+    } else if (q->mv != NULL && (!refresh || rebuild)) {
         tb_db_write_begin(st->db);
-        tb_table *fresh = tb_table_new(tb_table_schema(q->mv));
-        if (fresh == NULL) {
-            tb_db_write_end(st->db);
-            rc = tb_err_nomem(err);
-            goto done;
-        }
-        tb_table *parts[2] = {agg ? q->emitted : NULL, result};
-        for (int p = 0; p < 2 && rc == TB_OK; p++) {
-            if (parts[p] == NULL)
-                continue;
-            tb_op *scan = NULL;
-            rc = tb_table_scan_new(parts[p], NULL, 0, &scan, err);
-            while (rc == TB_OK) {
-                tb_batch *b = NULL;
-                rc = tb_op_next(scan, &b, err);
-                if (rc != TB_OK || b == NULL)
-                    break;
-                rc = tb_table_append(fresh, b, err);
-            }
-            tb_op_free(scan);
-        }
-        if (rc != TB_OK) {
-            tb_table_free(fresh);
-            tb_db_write_end(st->db);
-            goto done;
-        }
-        if (agg) {
-            tb_table_swap(q->mv, fresh); /* complete: the view is the whole result */
-        } else if (!refresh || rebuild) {
-            tb_op *scan = NULL;
-            rc = tb_table_scan_new(fresh, NULL, 0, &scan, err);
-            while (rc == TB_OK) {
-                tb_batch *b = NULL;
-                rc = tb_op_next(scan, &b, err);
-                if (rc != TB_OK || b == NULL)
-                    break;
-                rc = tb_table_append(q->mv, b, err);
-            }
-            tb_op_free(scan);
-        }
-        tb_table_free(fresh);
+        rc = tb_table_append_all(q->mv, out, err);
         tb_db_write_end(st->db);
         if (rc != TB_OK)
             goto done;
+    }
+    if (locked) {
+        tb_db_write_end(st->db);
+        locked = false;
     }
 
     rc = check_memory(st, q, refresh, batch, err);
     if (rc != TB_OK)
         goto done; /* batch N stays uncommitted: a restart with a higher limit re-runs it */
-    if (refresh) {
-        /* Restart: the view is rebuilt; sinks already have every batch. The restored
-         * groups are not changes of the next batch. */
-        if (q->agg != NULL)
-            tb_sagg_changes_clear(q->agg);
-        goto done;
-    }
+    if (refresh)
+        goto done; /* restart: sinks already have every batch */
     if (q->n_sinks > 0 && tb_ckpt_dirty_since(q->ckpt) != 0) {
         rc = tb_ckpt_sync(q->ckpt, err); /* the batch's offsets before any output of it */
         if (rc != TB_OK)
@@ -611,59 +721,27 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
 
     for (size_t s = 0; s < q->n_sinks; s++) {
         sink_ref *sr = &q->sinks[s];
-        tb_table *rows = result;
+        tb_table *rows = out; /* update mode, and append mode without aggregate */
         bool replace = false;
         if (sr->mode == MODE_COMPLETE) {
             replace = true;
+            /* the whole result: O(state), what complete mode means */
+            if (agg)
+                rc = whole_result(st, q, &whole, &rows, err);
         } else if (sr->mode == MODE_APPEND && agg) {
             rows = closed; /* final windows only */
-        } else if (sr->mode == MODE_UPDATE && changed != NULL) {
-            rows = changed; /* the groups this batch changed */
         }
-        rc = tb_sink_begin(sr->sink, batch, replace, err);
-        if (rc != TB_OK)
-            goto sink_fail;
-        tb_op *scan = NULL;
-        if (sr->mode == MODE_COMPLETE && agg && q->emitted != NULL &&
-            tb_table_rows(q->emitted) > 0) {
-            rc = tb_table_scan_new(q->emitted, NULL, 0, &scan, err);
-            while (rc == TB_OK) {
-                tb_batch *b = NULL;
-                rc = tb_op_next(scan, &b, err);
-                if (rc != TB_OK || b == NULL)
-                    break;
-                rc = tb_sink_write(sr->sink, b, err);
-            }
-            tb_op_free(scan);
-            scan = NULL;
-            if (rc != TB_OK)
-                goto sink_fail;
+        if (rc == TB_OK)
+            rc = tb_sink_begin(sr->sink, batch, replace, err);
+        if (rc == TB_OK)
+            rc = sink_write_table(sr->sink, rows, err);
+        if (rc == TB_OK)
+            rc = tb_sink_commit(sr->sink, batch, err);
+        if (rc != TB_OK) {
+            sr->sink->vt->abort(sr->sink);
+            tb_err_prefix(err, "sink %s", sr->table);
+            goto done;
         }
-        if (rows != NULL) {
-            rc = tb_table_scan_new(rows, NULL, 0, &scan, err);
-            tb_arena *arena = tb_arena_new(0);
-            if (arena == NULL && rc == TB_OK)
-                rc = tb_err_nomem(err);
-            while (rc == TB_OK) {
-                tb_batch *b = NULL;
-                rc = tb_op_next(scan, &b, err);
-                if (rc != TB_OK || b == NULL)
-                    break;
-                rc = tb_sink_write(sr->sink, b, err);
-            }
-            tb_arena_free(arena);
-            tb_op_free(scan);
-            if (rc != TB_OK)
-                goto sink_fail;
-        }
-        rc = tb_sink_commit(sr->sink, batch, err);
-        if (rc != TB_OK)
-            goto sink_fail;
-        continue;
-    sink_fail:
-        sr->sink->vt->abort(sr->sink);
-        tb_err_prefix(err, "sink %s", sr->table);
-        goto done;
     }
     bs.t_sink = tb_now_ns();
 
@@ -685,14 +763,18 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
 done:
     src->batch = -1;
     q->bi.offsets = NULL;
+    if (rc != TB_OK && q->view != NULL && !refresh)
+        q->view->broken = true; /* the state may hold part of the batch: keep the rows */
+    if (locked)
+        tb_db_write_end(st->db);
     if (rc != TB_OK && q->plan != NULL) {
         /* a failed execution leaves operators midway: start from a new plan */
         tb_plan_free(q->plan);
         q->plan = NULL;
     }
-    tb_table_free(result);
+    tb_table_free(out);
     tb_table_free(closed);
-    tb_table_free(changed);
+    tb_table_free(whole);
     return rc;
 }
 

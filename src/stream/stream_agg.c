@@ -2,10 +2,12 @@
  * stream_agg.c - the incremental aggregate of a continuous query (see stream_int.h).
  *
  * The groups live in a tb_hashagg owned by the query (tb_sagg) and survive from batch
- * to batch; each batch's plan gets a fresh operator over it. The operator evaluates the
- * group keys and aggregate arguments with the expressions of its own plan (the state
- * never keeps expression pointers: plans are rebuilt every batch), folds the batch's
- * rows in, then emits every group.
+ * to batch; the prepared plan's operator over it is re-executed per batch. The operator
+ * evaluates the group keys and aggregate arguments with the expressions of its own plan
+ * (the state never keeps expression pointers: a plan may be made again), folds the
+ * batch's rows in, then emits what tb_sagg_set_emit chose: a batch emits only the
+ * groups it changed (the dirty list), so its cost does not grow with the state; the
+ * view's readers execute the plan over no input emitting every group (runner.c).
  */
 #include <string.h>
 
@@ -17,7 +19,9 @@ struct tb_sagg {
     tb_type *key_types;
     tb_aggspec *aggs; /* args point to type-only expressions in arena */
     tb_arena *arena;
-    bool changed_only; /* emit the dirty list's groups (update mode), not every group */
+    tb_hashagg_emit emit; /* what the operator's pass emits (tb_sagg_set_emit) */
+    uint32_t emit_col;
+    tb_value emit_bound;
 };
 
 typedef struct sagg_op {
@@ -54,9 +58,13 @@ tb_hashagg *tb_sagg_hashagg(tb_sagg *state)
     return state->ha;
 }
 
-void tb_sagg_set_changed_only(tb_sagg *state, bool on)
+void tb_sagg_set_emit(tb_sagg *state, tb_hashagg_emit mode, uint32_t key_col,
+                      const tb_value *bound)
 {
-    state->changed_only = on;
+    state->emit = mode;
+    state->emit_col = key_col;
+    if (bound != NULL)
+        state->emit_bound = *bound; /* a timestamp: no pointer inside */
 }
 
 void tb_sagg_changes_clear(tb_sagg *state)
@@ -143,8 +151,8 @@ static tb_rc sagg_next(tb_op *op, tb_batch **out, tb_err *err)
         if (rc != TB_OK)
             return rc;
         a->consumed = true;
-        tb_hashagg_iter_init(&a->it, s->changed_only ? TB_HASHAGG_CHANGED : TB_HASHAGG_ALL, 0,
-                             NULL);
+        tb_hashagg_iter_init(&a->it, s->emit, s->emit_col,
+                             s->emit == TB_HASHAGG_BELOW ? &s->emit_bound : NULL);
     }
     tb_arena_reset(a->arena);
     return tb_hashagg_next(s->ha, &a->it, a->arena, out, err);
@@ -165,7 +173,7 @@ static tb_rc sagg_explain(tb_op *op, tb_buf *buf)
                          (unsigned long long)tb_hashagg_groups(a->state->ha));
 }
 
-/* The next batch folds into the same groups, then every group is emitted again. */
+/* The next batch folds into the same groups, then emits what tb_sagg_set_emit says. */
 static tb_rc sagg_rescan(tb_op *op, tb_err *err)
 {
     ((sagg_op *)op)->consumed = false;

@@ -42,9 +42,13 @@ size_t tb_sagg_bytes(const tb_sagg *state);
 tb_rc tb_sagg_serialize(const tb_sagg *state, tb_buf *out, tb_err *err);
 /* The hash aggregate holding the state (change sets, snapshots: cq_state.c). */
 tb_hashagg *tb_sagg_hashagg(tb_sagg *state);
-/* Operators over the state emit only the groups changed since tb_sagg_changes_clear
- * (the aggregate's dirty list: update mode), or every group (the default). */
-void tb_sagg_set_changed_only(tb_sagg *state, bool on);
+/* What the next execution of an operator over the state emits: every group
+ * (TB_HASHAGG_ALL, the default: the view and complete-mode sinks), the groups changed
+ * since tb_sagg_changes_clear (TB_HASHAGG_CHANGED, the aggregate's dirty list: what a
+ * batch emits, O(changed groups)), or the groups whose key column key_col is below
+ * *bound (TB_HASHAGG_BELOW: the windows the watermark closed). bound is copied. */
+void tb_sagg_set_emit(tb_sagg *state, tb_hashagg_emit mode, uint32_t key_col,
+                      const tb_value *bound);
 /* The state's changes are in the checkpoint (called once a commit is written). */
 void tb_sagg_changes_clear(tb_sagg *state);
 /* Remove the groups whose timestamp key `group_col` is < before_us (closed windows). */
@@ -103,6 +107,10 @@ typedef struct sink_ref {
     out_mode mode;
 } sink_ref;
 
+struct tb_sview;
+/* The catalog's connector of an aggregating materialized view (runner.c): its queries
+ * read the aggregate's state, so a batch copies nothing into it. */
+extern const tb_connector_vt tb_sview_vt;
 typedef struct cq {
     tb_stream *st;
     char *name;        /* the materialized view, or "insert into <t>" */
@@ -111,7 +119,8 @@ typedef struct cq {
     const char *text;            /* the job text `select` locations point into */
     stream_tab *tab;   /* the stream it reads (the catalog's) */
     tb_ssrc *src;      /* its own instance of the source (its position) */
-    tb_table *mv;      /* owned by the catalog; NULL for a bare INSERT pipeline */
+    tb_table *mv;      /* a non-aggregating view's rows (the catalog's); else NULL */
+    struct tb_sview *view; /* an aggregating view: read from the state (runner.c) */
     tb_table *emitted; /* append mode: rows already final (owned) */
     /* CSV text of the first emitted_rows rows of `emitted` (append only, so the state
      * image adds only the rows emitted since the last one instead of re-encoding all) */
@@ -218,6 +227,10 @@ void tb_cq_committed(cq *q);
 /* Run batch `batch` of q over `offsets` (the source's; NULL: no input, a refresh after
  * a restart). replay: the offsets are in the checkpoint already (a re-run). rebuild: a
  * committed batch read again into a non-aggregating view at restart (no output). */
+/* Make q's aggregating view `name` in the catalog (runner.c). */
+tb_rc tb_sview_register(tb_stream *st, cq *q, const char *name, tb_err *err);
+/* q is freed: its view keeps the rows of its last batch (runner.c). */
+void tb_sview_detach(cq *q);
 tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets, bool replay,
                       bool rebuild, tb_err *err);
 
