@@ -23,6 +23,7 @@
 #include "stream/checkpoint.h"
 #include "stream/filesource.h"
 #include "stream/stream.h"
+#include "tributary.h"
 
 static char *tmpdir(void)
 {
@@ -666,6 +667,106 @@ static void test_durations(void **state)
     assert_false(tb_stream_parse_duration("-3 seconds", &ms));
 }
 
+/* ---------------------------------------------------------------- batch cost (issue 9) */
+
+typedef struct batch_seen {
+    int64_t n, out, in, state, max_out, in_total;
+    bool out_over_in;
+} batch_seen;
+
+static int64_t json_int_field(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    return p != NULL ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+static void on_batch_seen(void *ud, const char *progress, const char *const *views, size_t n)
+{
+    batch_seen *b = ud;
+    (void)views;
+    (void)n;
+    b->n++;
+    b->out = json_int_field(progress, "numOutputRows");
+    b->in = json_int_field(progress, "numInputRows");
+    b->state = json_int_field(progress, "stateRows");
+    b->in_total += b->in;
+    b->out_over_in |= b->out > b->in;
+    if (b->out > b->max_out)
+        b->max_out = b->out;
+}
+
+static int64_t query_int(tb_db *db, const char *sql, int col)
+{
+    tb_result *r = NULL;
+    int has = 0;
+    if (tb_db_exec(db, sql, &r) != TB_OK)
+        fail_msg("%s: %s", sql, tb_db_errmsg(db));
+    assert_int_equal(tb_result_step(r, &has), TB_OK);
+    assert_true(has);
+    int64_t v = tb_result_is_null(r, col) ? -1 : tb_result_int(r, col);
+    tb_result_free(&r);
+    return v;
+}
+
+/*
+ * A batch emits the groups it changed (not every group), and the aggregating views,
+ * read from the state, agree with the rows read so far after every batch (a view with
+ * HAVING and ORDER BY above the aggregate too).
+ */
+static void test_batch_emits_changed_groups(void **state)
+{
+    (void)state;
+    tb_db *db = NULL;
+    tb_stream *st = NULL;
+    tb_err err;
+    tb_err_clear(&err);
+    batch_seen seen = {0};
+    assert_int_equal(tb_db_open(NULL, &db), TB_OK);
+    tb_stream_opts opts;
+    tb_stream_opts_default(&opts);
+    opts.trigger = TB_TRIGGER_AVAILABLE_NOW;
+    opts.on_batch = on_batch_seen;
+    opts.on_batch_ud = &seen;
+    assert_int_equal(tb_stream_new(db, &opts, &st, &err), TB_OK);
+    tb_rc rc = tb_stream_exec(
+        st,
+        "CREATE TABLE sales (sale_id bigint, product_id int, quantity int, ts timestamp) "
+        "WITH (connector = 'datagen', rows = '400', max_rows_per_trigger = '10', "
+        "products = '1000', seed = '5');"
+        "CREATE MATERIALIZED VIEW v AS SELECT product_id, count(*) AS n, sum(quantity) AS q "
+        "FROM sales GROUP BY 1;"
+        "CREATE MATERIALIZED VIEW w AS SELECT product_id, count(*) AS n FROM sales "
+        "GROUP BY 1 HAVING count(*) >= 2 ORDER BY 2 DESC, 1;",
+        &err);
+    if (rc != TB_OK)
+        fail_msg("%s", err.msg);
+    int64_t total = 0;
+    for (int i = 0; i < 100; i++) {
+        uint32_t ran = 0;
+        rc = tb_stream_step(st, 0, &ran, &err);
+        if (rc != TB_OK)
+            fail_msg("%s", err.msg);
+        if (ran == 0)
+            break;
+        total = seen.in_total; /* each query's batch: the same rows */
+        int64_t rows = query_int(db, "SELECT sum(n) FROM v", 0);
+        assert_int_equal(rows * 2, total); /* both queries read every row */
+        assert_int_equal(query_int(db, "SELECT count(*) FROM v", 0), seen.state);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM w", 0),
+                         query_int(db, "SELECT count(*) FROM v WHERE n >= 2", 0));
+    }
+    assert_int_equal(total, 800);
+    assert_false(seen.out_over_in); /* at most one changed group per row */
+    assert_true(seen.max_out <= 10);
+    assert_true(seen.state > 100); /* the state outgrew what a batch emits */
+    tb_stream_free(st);
+    /* the views keep their last rows once the job is gone */
+    assert_int_equal(query_int(db, "SELECT sum(n) FROM v", 0), 400);
+    tb_db_close(&db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_deferred_sync),
         cmocka_unit_test(test_filewatch_out_of_order),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_batch_emits_changed_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
