@@ -480,12 +480,49 @@ static tb_rc compute_view(tb_stream *st, const char *text, const PgQuery__Node *
     return rc;
 }
 
+/* Whether every operator of the tree maps rows one by one (so the view of new input
+ * rows is the new rows of the view). */
+static bool row_by_row(const tb_op *op)
+{
+    static const char *const ok[] = {"scan", "filter", "project"};
+    bool found = false;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]) && !found; i++)
+        found = strcmp(op->vt->name, ok[i]) == 0;
+    for (uint32_t i = 0; found && i < op->n_children; i++)
+        found = op->children[i] != NULL && row_by_row(op->children[i]);
+    return found;
+}
+
+/* The continuous query whose non-aggregating view alone the cascade's query reads, row
+ * by row; else NULL (computed again from its views after each batch). */
+static const cq *incremental_source(tb_stream *st, const char *text,
+                                    const PgQuery__Node *select)
+{
+    tb_plan *plan = NULL;
+    tb_err e;
+    tb_err_clear(&e);
+    if (tb_sql_plan_node(st->db, text, select, NULL, &plan, &e) != TB_OK)
+        return NULL;
+    const cq *src = NULL;
+    if (plan->n_rels == 1 && plan->rels[0].table != NULL && plan->top_agg == NULL &&
+        row_by_row(plan->root))
+        for (size_t k = 0; k < st->n_cqs && src == NULL; k++)
+            if (st->cqs[k]->mv == plan->rels[0].table && !st->cqs[k]->is_agg)
+                src = st->cqs[k];
+    tb_plan_free(plan);
+    return src;
+}
+
 /*
  * A materialized view over streaming views (a cascade): maintained after every batch of
- * the job's continuous queries, from the views as they are then (so both are queryable,
- * each as of the same batch). It holds no state of its own: after a restart the views it
- * reads are restored (their state, or their committed batches read again) and it is
- * computed from them, so it is exactly once as they are.
+ * the job's continuous queries, so both are queryable and agree with each other. One
+ * that reads a single non-aggregating (append-only) streaming view row by row (scans,
+ * filters, projections) consumes that view's changes: each batch, its query runs over
+ * the rows the batch appended, and the result is appended. Any other is computed again
+ * from the views as they are then (O(those views) per batch: an aggregating cascade
+ * over an aggregating view would need retractions, not done). It holds no state of its
+ * own: after a restart the views it reads are restored (their state, or their committed
+ * batches read again) and it is computed from them, so it is exactly once as they are.
  */
 static tb_rc create_derived(tb_stream *st, const char *name, const char *text,
                             const PgQuery__Node *select, tb_err *err)
@@ -506,16 +543,39 @@ static tb_rc create_derived(tb_stream *st, const char *name, const char *text,
         tb_table_free(t);
         return rc;
     }
-    st->derived[st->n_derived++] = (struct derived){n, text, select, t};
+    st->derived[st->n_derived++] =
+        (struct derived){n, text, select, t, incremental_source(st, text, select)};
     return TB_OK;
 }
 
-tb_rc tb_stream_refresh_derived(tb_stream *st, tb_err *err)
+tb_rc tb_stream_refresh_derived(tb_stream *st, const cq *q, tb_table *rows, tb_err *err)
 {
     for (size_t i = 0; i < st->n_derived; i++) {
         struct derived *d = &st->derived[i];
         tb_table *fresh = NULL;
-        tb_rc rc = compute_view(st, d->text, d->select, &fresh, err);
+        tb_rc rc;
+        if (q != NULL && d->inc_src != NULL) {
+            if (d->inc_src != q || rows == NULL || tb_table_rows(rows) == 0)
+                continue; /* nothing new in the view it reads */
+            /* Its query over the batch's rows alone: they stand in for the view while
+             * it runs (the db's write lock is held: no reader sees the swap). */
+            tb_table *keep = tb_table_new(tb_table_schema(q->mv));
+            if (keep == NULL)
+                return tb_err_nomem(err);
+            tb_table_swap(keep, q->mv); /* (swap moves: `other` is left empty) */
+            tb_table_swap(q->mv, rows);
+            rc = compute_view(st, d->text, d->select, &fresh, err);
+            tb_table_swap(rows, q->mv);
+            tb_table_swap(q->mv, keep);
+            tb_table_free(keep);
+            if (rc == TB_OK)
+                rc = tb_table_append_all(d->mv, fresh, err);
+            tb_table_free(fresh);
+            if (rc != TB_OK)
+                return tb_err_prefix(err, "%s", d->name);
+            continue;
+        }
+        rc = compute_view(st, d->text, d->select, &fresh, err);
         if (rc != TB_OK)
             return tb_err_prefix(err, "%s", d->name);
         tb_table_swap(d->mv, fresh); /* readers see the old rows or the new, whole */

@@ -754,7 +754,7 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
     tb_cq_kill_point("sinks", batch);
     q->total_rows += bs.rows_in;
     tb_db_write_begin(st->db); /* the cascade's views change too (issue 11) */
-    rc = tb_stream_refresh_derived(st, err);
+    rc = tb_stream_refresh_derived(st, q, q->mv != NULL ? out : NULL, err);
     tb_db_write_end(st->db);
     if (rc != TB_OK)
         goto done;
@@ -828,7 +828,7 @@ static tb_rc start_all(tb_stream *st, tb_err *err)
             return tb_err_prefix(err, "%s", st->cqs[i]->name);
         started = true;
     }
-    return started ? tb_stream_refresh_derived(st, err) : TB_OK;
+    return started ? tb_stream_refresh_derived(st, NULL, NULL, err) : TB_OK;
 }
 
 tb_rc tb_stream_step(tb_stream *st, int timeout_ms, uint32_t *out_ran, tb_err *err)

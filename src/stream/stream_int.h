@@ -184,6 +184,9 @@ struct tb_stream {
         const char *text;
         const PgQuery__Node *select;
         tb_table *mv; /* owned by the catalog */
+        /* row by row (scans, filters, projections) over one non-aggregating streaming
+         * view, that query's: maintained from the rows each of its batches appends */
+        const struct cq *inc_src;
     } *derived;
     size_t n_derived;
     cq **cqs;
@@ -216,7 +219,10 @@ const char *tb_stream_kv_get(const tb_strlist *kv, const char *key);
 tb_rc tb_cq_prepare(tb_stream *st, cq *q, tb_plan **out, tb_err *err);
 
 /* Recompute the views over streaming views (after a batch, and at start). */
-tb_rc tb_stream_refresh_derived(tb_stream *st, tb_err *err);
+/* Maintain the cascades after a batch of `q` appended `rows` to its non-aggregating
+ * view (q NULL: compute every cascade from its views; rows NULL: none appended). */
+tb_rc tb_stream_refresh_derived(tb_stream *st, const struct cq *q, tb_table *rows,
+                                tb_err *err);
 
 /* ---------------------------------------------------------------- runner.c */
 
