@@ -44,3 +44,5 @@ CREATE MATERIALIZED VIEW per_category AS
 CREATE VIEW big_rows AS SELECT * FROM raw_rows WHERE quantity > 3;
 CREATE MATERIALIZED VIEW big_by_product AS
   SELECT product_id, count(*) AS n, sum(quantity) AS q FROM big_rows GROUP BY 1;
+-- a row-by-row cascade over the append-only view: fed the rows each batch appends
+CREATE MATERIALIZED VIEW big_raw AS SELECT sale_id, quantity FROM big_rows;
