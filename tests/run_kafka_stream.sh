@@ -125,6 +125,21 @@ check "complete Delta table = batch answer" "$T/expect.csv" "$T/delta_c.csv"
 "$BIN" "${Q[@]}" "SELECT count(*), count(DISTINCT sale_id), sum(quantity) FROM read_delta('$D/out_raw')" > "$T/raw.csv"
 "$BIN" "${Q[@]}" "SELECT count(*), count(DISTINCT sale_id), sum(quantity) FROM read_csv('$D/gen')" > "$T/raw_expect.csv"
 check "raw Delta table: every message exactly once (count, distinct ids, sum)" "$T/raw_expect.csv" "$T/raw.csv"
+# The Delta commits carry a txn per query and topic-partition (appId
+# "<query>/sales/<p>", version = next offset), as kafka-delta-ingest: after the drain the
+# last one of each partition is that partition's end, which is also what the checkpoint
+# committed (the consumer group hears the same ends).
+ls "$D"/out_raw/_delta_log/*.json | sort | xargs cat |
+  grep -oE '"txn":\{"appId":"[^"]*/sales/[0-9]+","version":[0-9]+' |
+  sed -E 's/.*\/sales\/([0-9]+)","version":([0-9]+)/\1 \2/' |
+  awk '{last[$1] = $2} END {for (p in last) print p, last[p]}' | sort > "$T/txn.txt"
+kcat -C -b "$BROKERS" -t sales -e -q -f '%p\n' | sort | uniq -c | awk '{print $2, $1}' > "$T/txn_expect.txt"
+grep -o '"appId":"[^"]*/sales/0"' "$D"/out_raw/_delta_log/*.json | head -1 | sed 's/^[^:]*://' > "$T/txn_id.txt"
+if [ -s "$T/txn.txt" ] && diff "$T/txn_expect.txt" "$T/txn.txt" > /dev/null; then
+  ok "Delta txn per partition ($(cat "$T/txn_id.txt")...): last versions = partition ends: $(tr '\n' ' ' < "$T/txn.txt")"
+else
+  bad "Delta txns per partition $(tr '\n' ' ' < "$T/txn.txt") differ from the partition ends $(tr '\n' ' ' < "$T/txn_expect.txt")"
+fi
 if { grep '"description":"KafkaV2\[Subscribe\[sales\]\]"' "$T/progress.jsonl" |
      grep '"startOffset":{"sales":{"0":' > /dev/null; } 2> /dev/null \
    || ! [ -s "$T/progress.jsonl" ]; then
