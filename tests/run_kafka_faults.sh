@@ -18,6 +18,7 @@ BIN=${TB_BIN:?TB_BIN must point at the tributary binary}
 SRC=${TB_SRCDIR:?TB_SRCDIR must point at the repository}
 MOCK=${TB_BUILD:-$(dirname "$BIN")}/tb_mock_kafka
 command -v kcat > /dev/null || { echo "SKIP: kcat not installed (apt-get install kcat)"; exit 77; }
+command -v curl > /dev/null || { echo "SKIP: curl not installed"; exit 77; }
 [ -x "$MOCK" ] || { echo "SKIP: no mock cluster host at $MOCK (build target tb_mock_kafka)"; exit 77; }
 T=$(mktemp -d /tmp/tb-kafka-faults-XXXXXX)
 MOCKPID=
@@ -59,9 +60,12 @@ produce() { # first count
   seq "$1" $(($1 + $2 - 1)) | awk '{print $1 ",name" $1}' | kcat -P -b "$BROKERS" -t in -X message.timeout.ms=4000 2>> "$T/kcat.err"
 }
 produce 1 1000
-"$BIN" run "$T/job.sql" --checkpoint "$T/ckpt" --trigger "100 ms" --quiet --log-level info > "$T/job.out" 2> "$T/job.err" &
+"$BIN" run "$T/job.sql" --checkpoint "$T/ckpt" --trigger "100 ms" --quiet --log-level info --http 0 > "$T/job.out" 2> "$T/job.err" &
 JOBPID=$!
+# /metrics' tributary_kafka_lag (issue 11 point 4): latest - end offset per partition
+lag() { curl -s "http://127.0.0.1:$(sed -n 's|^serving HTTP on http://[0-9.]*:\([0-9]*\)/.*|\1|p' "$T/job.err")/metrics" | grep '^tributary_kafka_lag{' | sed 's/.*topic="\([^"]*\)",partition="\([0-9]*\)"} /\1\/\2=/' | sort | tr '\n' ' '; }
 sleep 1.5
+echo "lag 1.5 s after start (1000 messages, max_offsets_per_trigger 300): $(lag)"
 n=1001
 FAULTS=${TB_KAFKA_FAULTS:-"down 2;up 2;leader in 0 3;leader in 1 1;leader out 2 3;errors fetch NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT TRANSPORT;errors produce NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT TRANSPORT;coordinator group faults 3;errors offsetcommit NOT_COORDINATOR COORDINATOR_NOT_AVAILABLE;rtt 1 200;down 3;up 3;rtt 1 0"}
 IFS=';' read -r -a FAULT_LIST <<< "$FAULTS"
@@ -72,6 +76,9 @@ for fault in "${FAULT_LIST[@]}"; do
   sleep 0.5
 done
 sleep 3
+l=$(lag)
+if [ "$l" = "in/0=0 in/1=0 in/2=0 in/3=0 " ]; then ok "/metrics tributary_kafka_lag per partition once caught up: $l"
+else bad "/metrics tributary_kafka_lag: '$l' (expected 0 for in/0..3)"; fi
 t_stop=$(date +%s)
 kill -INT "$JOBPID"; wait "$JOBPID"; st=$?
 echo "job stopped $(($(date +%s) - t_stop)) s after SIGINT"
