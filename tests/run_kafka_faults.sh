@@ -81,6 +81,7 @@ if [ "$l" = "in/0=0 in/1=0 in/2=0 in/3=0 " ]; then ok "/metrics tributary_kafka_
 else bad "/metrics tributary_kafka_lag: '$l' (expected 0 for in/0..3)"; fi
 t_stop=$(date +%s)
 kill -INT "$JOBPID"; wait "$JOBPID"; st=$?
+cp "$T/job.err" "$T/job_main.err" # the sink's restarts in the main run ("holds batch")
 echo "job stopped $(($(date +%s) - t_stop)) s after SIGINT"
 JOBPID=
 [ $st -eq 0 ] && ok "job ran through the faults and stopped cleanly" || { bad "job exited $st"; tail -20 "$T/job.err"; }
@@ -92,12 +93,26 @@ t_drain=$(date +%s)
 sane "$T/job.err" "job"
 # The input is what kcat managed to produce through the faults (its own producer meets
 # them too); the output must hold each input message exactly once.
-kcat -C -b "$BROKERS" -t out -e -q | cut -d, -f1 | sort > "$T/got.txt"
+# The mock broker may hold a message twice with the same (tb.batch, tb.seq): when an
+# injected disconnect (TRANSPORT) or a broker going down drops the responses of produce
+# requests it had already appended, the idempotent producer retries them and the mock,
+# unlike a real broker (KIP-98: it drops a retried batch by producer id and sequence),
+# appends them again. Such a copy is the same message (same partition, batch, seq and
+# row), so it is counted once here, as a consumer deduplicating by the headers would;
+# a row sent twice by the sink itself (a re-run batch not skipped) would carry another
+# (batch, seq) or come after a restart of the sink, and fails.
+kcat -C -b "$BROKERS" -t out -e -q -f '%p %o %h %s\n' |
+  sed -E 's/^([0-9]+) ([0-9]+) .*tb\.batch=([0-9]+),tb\.seq=([0-9]+) ([0-9]+),.*/\1 \2 \3 \4 \5/' > "$T/out.txt"
+awk '{k = $3 " " $4} (k in id) && (id[k] != $5 || part[k] != $1) {print "conflict", $0} {id[k] = $5; part[k] = $1}' "$T/out.txt" > "$T/conflicts.txt"
+awk '!seen[$3 " " $4]++ {print $5}' "$T/out.txt" | sort > "$T/got.txt"
+redelivered=$(($(wc -l < "$T/out.txt") - $(wc -l < "$T/got.txt")))
+restarts=$(grep -c "holds batch" "$T/job_main.err")
 kcat -C -b "$BROKERS" -t in -e -q | cut -d, -f1 | sort > "$T/want.txt"
-if cmp -s "$T/got.txt" "$T/want.txt"; then
-  ok "every one of $(wc -l < "$T/want.txt") input messages exactly once in the output topic after the faults ($((n - 1)) sent by kcat)"
+if cmp -s "$T/got.txt" "$T/want.txt" && ! [ -s "$T/conflicts.txt" ] && { [ "$redelivered" = 0 ] || [ "$restarts" = 0 ]; }; then
+  ok "every one of $(wc -l < "$T/want.txt") input messages exactly once in the output topic after the faults ($((n - 1)) sent by kcat; $redelivered copies appended twice by the mock broker, same partition/batch/seq)"
 else
-  bad "output: $(wc -l < "$T/got.txt") messages for $(wc -l < "$T/want.txt"); $(uniq -d "$T/got.txt" | wc -l) twice, $(comm -23 "$T/want.txt" "$T/got.txt" | wc -l) missing"
+  bad "output: $(wc -l < "$T/got.txt") distinct (batch, seq) for $(wc -l < "$T/want.txt") inputs; $(uniq -d "$T/got.txt" | wc -l) rows twice, $(comm -23 "$T/want.txt" "$T/got.txt" | wc -l) missing; $redelivered same-header copies, $restarts sink restarts; $(wc -l < "$T/conflicts.txt") header conflicts"
+  head -3 "$T/conflicts.txt"
 fi
 # The group holds the end offsets: a consumer of group 'faults' finds nothing left.
 left=$(timeout 20 kcat -C -b "$BROKERS" -G faults -X auto.offset.reset=earliest -X session.timeout.ms=6000 -e -q in 2> /dev/null | wc -l)
