@@ -14,47 +14,15 @@
 # SKIPs (77) when kcat or the mock cluster host is missing; fails when the cluster does
 # not start. Env: TB_BIN, TB_BUILD; TB_KAFKA_KILLS (20), TB_KAFKA_SEED; TB_KEEP=1.
 set -uo pipefail
-BIN=${TB_BIN:?TB_BIN must point at the tributary binary}
-SRC=${TB_SRCDIR:?TB_SRCDIR must point at the repository}
-MOCK=${TB_BUILD:-$(dirname "$BIN")}/tb_mock_kafka
+. "${TB_SRCDIR:?}/tests/lib_kafka.sh"
 KILLS=${TB_KAFKA_KILLS:-20}
 FILES=30
 ROWS=100
 SEED=${TB_KAFKA_SEED:-$((($$ + $(date +%s)) % 32768))}
 RANDOM=$SEED
 echo "seed $SEED (TB_KAFKA_SEED=$SEED replays the same delays)"
-command -v kcat > /dev/null || { echo "SKIP: kcat not installed (apt-get install kcat)"; exit 77; }
-[ -x "$MOCK" ] || { echo "SKIP: no mock cluster host at $MOCK (build target tb_mock_kafka)"; exit 77; }
-T=$(mktemp -d /tmp/tb-kafka-sink-XXXXXX)
-MOCKPID=
-FEEDER=
-JOBPID=
-cleanup() {
-  [ -n "$JOBPID" ] && kill -9 "$JOBPID" 2> /dev/null
-  [ -n "$FEEDER" ] && kill "$FEEDER" 2> /dev/null
-  [ -n "$MOCKPID" ] && kill "$MOCKPID" 2> /dev/null
-  if [ -n "${TB_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-sane() {
-  if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$1"; then
-    bad "$2: sanitizer report"; head -30 "$1"; return 1
-  fi
-}
-ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
-
-"$MOCK" --topic out_raw:4 --topic out_agg:3 > "$T/mock.out" 2> "$T/mock.err" &
-MOCKPID=$!
-for _ in $(seq 1 50); do grep -q '^ready' "$T/mock.out" && break; sleep 0.1; done
-BROKERS=$(awk '/^bootstrap/{print $2}' "$T/mock.out")
-if [ -z "$BROKERS" ]; then
-  echo "FAIL: the mock cluster did not start"; cat "$T/mock.err"; exit 1
-fi
-echo "mock cluster at $BROKERS"
+kafka_setup sink
+kafka_mock --topic out_raw:4 --topic out_agg:3
 
 D=$T/d
 mkdir -p "$D/sales"

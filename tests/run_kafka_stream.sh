@@ -12,49 +12,19 @@
 # SKIPs (77) when kcat or the mock cluster host is missing. Env: TB_BIN, TB_BUILD;
 # TB_KAFKA_KILLS (20), TB_KAFKA_SEED; TB_KEEP=1.
 set -uo pipefail
-BIN=${TB_BIN:?TB_BIN must point at the tributary binary}
-SRC=${TB_SRCDIR:?TB_SRCDIR must point at the repository}
-MOCK=${TB_BUILD:-$(dirname "$BIN")}/tb_mock_kafka
+. "${TB_SRCDIR:?}/tests/lib_kafka.sh"
 KILLS=${TB_KAFKA_KILLS:-20}
 CHUNKS=30
 ROWS=150
 SEED=${TB_KAFKA_SEED:-$((($$ + $(date +%s)) % 32768))}
 RANDOM=$SEED
 echo "seed $SEED (TB_KAFKA_SEED=$SEED replays the same delays)"
-command -v kcat > /dev/null || { echo "SKIP: kcat not installed (apt-get install kcat)"; exit 77; }
-[ -x "$MOCK" ] || { echo "SKIP: no mock cluster host at $MOCK (build target tb_mock_kafka)"; exit 77; }
-T=$(mktemp -d /tmp/tb-kafka-stream-XXXXXX)
-MOCKPID=
-FEEDER=
-JOBPID=
-cleanup() {
-  [ -n "$JOBPID" ] && kill -9 "$JOBPID" 2> /dev/null
-  [ -n "$FEEDER" ] && kill "$FEEDER" 2> /dev/null
-  [ -n "$MOCKPID" ] && kill "$MOCKPID" 2> /dev/null
-  if [ -n "${TB_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 check() {
   if diff -u "$2" "$3" > "$T/diff.txt"; then ok "$1 ($(($(wc -l < "$2") - 1)) rows)"; else bad "$1"; head -20 "$T/diff.txt"; fi
 }
-sane() {
-  if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$1"; then
-    bad "$2: sanitizer report"; head -30 "$1"; return 1
-  fi
-}
-ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 last_view() { awk '/^== /{buf=""; next} {buf = buf $0 "\n"} END{printf "%s", buf}' "$1"; }
-
-"$MOCK" --topic sales:4 > "$T/mock.out" 2> "$T/mock.err" &
-MOCKPID=$!
-for _ in $(seq 1 50); do grep -q '^ready' "$T/mock.out" && break; sleep 0.1; done
-BROKERS=$(awk '/^bootstrap/{print $2}' "$T/mock.out")
-[ -n "$BROKERS" ] || { echo "FAIL: the mock cluster did not start"; cat "$T/mock.err"; exit 1; }
-echo "mock cluster at $BROKERS"
+kafka_setup stream
+kafka_mock --topic sales:4
 
 D=$T/d
 mkdir -p "$D/gen"
@@ -125,6 +95,21 @@ check "complete Delta table = batch answer" "$T/expect.csv" "$T/delta_c.csv"
 "$BIN" "${Q[@]}" "SELECT count(*), count(DISTINCT sale_id), sum(quantity) FROM read_delta('$D/out_raw')" > "$T/raw.csv"
 "$BIN" "${Q[@]}" "SELECT count(*), count(DISTINCT sale_id), sum(quantity) FROM read_csv('$D/gen')" > "$T/raw_expect.csv"
 check "raw Delta table: every message exactly once (count, distinct ids, sum)" "$T/raw_expect.csv" "$T/raw.csv"
+# The Delta commits carry a txn per query and topic-partition (appId
+# "<query>/sales/<p>", version = next offset), as kafka-delta-ingest: after the drain the
+# last one of each partition is that partition's end, which is also what the checkpoint
+# committed (the consumer group hears the same ends).
+ls "$D"/out_raw/_delta_log/*.json | sort | xargs cat |
+  grep -oE '"txn":\{"appId":"[^"]*/sales/[0-9]+","version":[0-9]+' |
+  sed -E 's/.*\/sales\/([0-9]+)","version":([0-9]+)/\1 \2/' |
+  awk '{last[$1] = $2} END {for (p in last) print p, last[p]}' | sort > "$T/txn.txt"
+kcat -C -b "$BROKERS" -t sales -e -q -f '%p\n' | sort | uniq -c | awk '{print $2, $1}' > "$T/txn_expect.txt"
+grep -o '"appId":"[^"]*/sales/0"' "$D"/out_raw/_delta_log/*.json | head -1 | sed 's/^[^:]*://' > "$T/txn_id.txt"
+if [ -s "$T/txn.txt" ] && diff "$T/txn_expect.txt" "$T/txn.txt" > /dev/null; then
+  ok "Delta txn per partition ($(cat "$T/txn_id.txt")...): last versions = partition ends: $(tr '\n' ' ' < "$T/txn.txt")"
+else
+  bad "Delta txns per partition $(tr '\n' ' ' < "$T/txn.txt") differ from the partition ends $(tr '\n' ' ' < "$T/txn_expect.txt")"
+fi
 if { grep '"description":"KafkaV2\[Subscribe\[sales\]\]"' "$T/progress.jsonl" |
      grep '"startOffset":{"sales":{"0":' > /dev/null; } 2> /dev/null \
    || ! [ -s "$T/progress.jsonl" ]; then

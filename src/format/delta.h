@@ -192,6 +192,18 @@ tb_rc tb_delta_writer_add_batch(tb_delta_writer *w, const tb_batch *batch, tb_er
 tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char *txn_app_id,
                              int64_t txn_version, bool *out_skipped, int64_t *out_version,
                              tb_err *err);
+/*
+ * One more txn action {app_id, version} for the next commit only (issue 10: a stream
+ * sink's per topic-partition offsets, appId "<query>/<topic>/<partition>", version the
+ * next offset to read). The skip decision stays with the commit's own txn_app_id; these
+ * only record progress, so that another process can take over a partition. `start` is
+ * where this commit's input begins (-1: unknown): a table already holding that appId at
+ * a version above it disagrees with the caller (another writer, a reset checkpoint); the
+ * caller is the source of truth, so this is logged as a warning and the commit goes on
+ * (the version then moves back to `version`). Forgotten by commit and abort.
+ */
+tb_rc tb_delta_writer_add_txn(tb_delta_writer *w, const char *app_id, int64_t version,
+                              int64_t start, tb_err *err);
 /* Drop the uncommitted data files (deleting them). The writer stays usable. */
 void tb_delta_writer_abort(tb_delta_writer *w);
 /* Abort and free. NULL is a no-op. */

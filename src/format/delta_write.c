@@ -71,6 +71,7 @@ struct tb_delta_writer {
     uint32_t file_seq;
     uint64_t tick;
     tb_arena *arena;
+    json_t *extra_txns; /* [{"appId", "version", "start"}] for the next commit, or NULL */
 };
 
 void (*tb_delta_before_commit_hook)(const char *table_path, int64_t version) = NULL;
@@ -916,6 +917,17 @@ static tb_rc build_commit(tb_delta_writer *w, bool create, tb_delta_mode mode, c
         jadd(acts, json_pack("{s:{s:s, s:I, s:I}}", "txn", "appId", app_id, "version",
                              (json_int_t)txn_version, "lastUpdated", (json_int_t)now_ms)) != TB_OK)
         goto nomem;
+    if (w->extra_txns != NULL) {
+        json_t *t;
+        json_array_foreach(w->extra_txns, i, t)
+        {
+            if (jadd(acts, json_pack("{s:{s:O, s:O, s:I}}", "txn", "appId",
+                                     json_object_get(t, "appId"), "version",
+                                     json_object_get(t, "version"),
+                                     "lastUpdated", (json_int_t)now_ms)) != TB_OK)
+                goto nomem;
+        }
+    }
     if (mode == TB_DELTA_OVERWRITE && w->snap != NULL) {
         for (i = 0; i < w->snap->live.n; i++) {
             const tb_delta_fentry *e = w->snap->live.items[i];
@@ -1039,6 +1051,46 @@ static void drop_done(tb_delta_writer *w, bool delete_files)
     w->n_done = 0;
 }
 
+static void clear_txns(tb_delta_writer *w)
+{
+    json_decref(w->extra_txns);
+    w->extra_txns = NULL;
+}
+
+/* The table ahead of the caller on an extra txn (tb_delta_writer_add_txn): logged. */
+static void warn_txns(const tb_delta_writer *w)
+{
+    size_t i;
+    json_t *t;
+    if (w->extra_txns == NULL)
+        return;
+    json_array_foreach(w->extra_txns, i, t)
+    {
+        const char *id = json_string_value(json_object_get(t, "appId"));
+        int64_t start = json_integer_value(json_object_get(t, "start")), have;
+        if (start >= 0 && tb_delta_txn_version(w->snap, id, &have) && have > start)
+            tb_log(TB_LOG_WARN,
+                   "delta: %s: the table has txn %s at %" PRId64 " but this commit's input "
+                   "starts at %" PRId64 " (another writer, or a checkpoint reset?): the "
+                   "caller's offsets win, the txn moves back to %" PRId64,
+                   w->path, id, have, start,
+                   (int64_t)json_integer_value(json_object_get(t, "version")));
+    }
+}
+
+tb_rc tb_delta_writer_add_txn(tb_delta_writer *w, const char *app_id, int64_t version,
+                              int64_t start, tb_err *err)
+{
+    json_t *t;
+    if (w->extra_txns == NULL && (w->extra_txns = json_array()) == NULL)
+        return tb_err_nomem(err);
+    t = json_pack("{s:s, s:I, s:I}", "appId", app_id, "version", (json_int_t)version, "start",
+                  (json_int_t)start);
+    if (t == NULL || json_array_append_new(w->extra_txns, t) != 0)
+        return tb_err_nomem(err);
+    return TB_OK;
+}
+
 static int64_t ckpt_interval(const tb_delta_writer *w)
 {
     const char *cfg;
@@ -1128,6 +1180,7 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
             have >= txn_version) {
             /* idempotent re-run: already committed */
             drop_done(w, true);
+            clear_txns(w);
             if (out_skipped != NULL)
                 *out_skipped = true;
             if (out_version != NULL)
@@ -1135,6 +1188,8 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
             rc = TB_OK;
             goto out;
         }
+        if (attempt == 0 && !create)
+            warn_txns(w);
         if (create) {
             rc = tb_mkdirs(log_path, err);
             if (rc != TB_OK)
@@ -1175,6 +1230,7 @@ tb_rc tb_delta_writer_commit(tb_delta_writer *w, tb_delta_mode mode, const char 
     tb_crash_point("delta-committed"); /* recovery tests: killed right after the commit */
     w->exists = true;
     drop_done(w, false);
+    clear_txns(w);
     if (out_version != NULL)
         *out_version = version;
     rc = TB_OK;
@@ -1224,6 +1280,7 @@ void tb_delta_writer_abort(tb_delta_writer *w)
         file_free(w->open[i], true);
     w->n_open = 0;
     drop_done(w, true);
+    clear_txns(w);
 }
 
 void tb_delta_writer_free(tb_delta_writer *w)

@@ -403,6 +403,40 @@ static void metric_escape(tb_buf *b, const char *s)
     }
 }
 
+/* Kafka consumer lag per partition (issue 11): latestOffset - endOffset of the last
+ * batch's sources[] entry (the source's view of the high watermark when it planned). */
+static void put_kafka_lag(tb_buf *b, const tb_srv_qstats *q)
+{
+    json_t *rec = q->last_progress != NULL ? json_loads(q->last_progress, 0, NULL) : NULL;
+    json_t *src, *parts, *end;
+    const char *topic, *part;
+    size_t i;
+    json_array_foreach(json_object_get(rec, "sources"), i, src)
+    {
+        const char *desc = json_string_value(json_object_get(src, "description"));
+        if (desc == NULL || strncmp(desc, "KafkaV2", 7) != 0)
+            continue;
+        json_object_foreach(json_object_get(src, "endOffset"), topic, parts)
+        {
+            json_t *lt = json_object_get(json_object_get(src, "latestOffset"), topic);
+            json_object_foreach(parts, part, end)
+            {
+                json_t *latest = json_object_get(lt, part);
+                if (!json_is_integer(latest) || !json_is_integer(end))
+                    continue;
+                (void)tb_buf_puts(b, "tributary_kafka_lag{query=\"");
+                metric_escape(b, q->name);
+                (void)tb_buf_puts(b, "\",topic=\"");
+                metric_escape(b, topic);
+                (void)tb_buf_printf(b, "\",partition=\"%s\"} %lld\n", part,
+                                    (long long)(json_integer_value(latest) -
+                                                json_integer_value(end)));
+            }
+        }
+    }
+    json_decref(rec);
+}
+
 static void handle_metrics(tb_server *srv, tb_http_resp *resp)
 {
     tb_buf *b = &resp->body;
@@ -464,6 +498,10 @@ static void handle_metrics(tb_server *srv, tb_http_resp *resp)
         metric_escape(b, q->name);
         (void)tb_buf_printf(b, "\"} %lld\n", q->batches);
     }
+    (void)tb_buf_puts(b, "# HELP tributary_kafka_lag Kafka messages behind the partition's "
+                         "latest offset at the last batch.\n# TYPE tributary_kafka_lag gauge\n");
+    for (size_t i = 0; i < srv->n_qstats; i++)
+        put_kafka_lag(b, &srv->qstats[i]);
     pthread_mutex_unlock(&srv->ev_mu);
     (void)tb_buf_printf(b,
                         "# HELP tributary_pg_connections Open PostgreSQL protocol connections.\n"

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "format/csv.h"
 #include "format/delta.h"
 #include "format/parquet_write.h"
@@ -230,6 +232,42 @@ static tb_rc delta_write(tb_sink *sink, const tb_batch *batch, tb_err *err)
     return tb_delta_writer_add_batch(d->w, batch, err);
 }
 
+/*
+ * Offsets keyed by topic-partition ({"topic": {"0": [start, end], ...}}, Kafka's) go into
+ * the commit as one txn per query and partition, appId "<query>/<topic>/<partition>" and
+ * version the partition's next offset (end), as kafka-delta-ingest keeps a txn per
+ * partition: a later step can split a topic's partitions between processes, each
+ * resuming from the table. The skip decision stays with the batch txn {query, batch}
+ * and the checkpoint stays the source of truth (a table ahead of it is a warning).
+ * Other sources' offsets (files, datagen) have no such shape and add nothing.
+ */
+static tb_rc delta_partition_txns(delta_sink *d, tb_err *err)
+{
+    const json_t *offs = (const json_t *)d->base.src_offsets;
+    const char *topic, *part;
+    json_t *parts, *range;
+    if (!json_is_object(offs))
+        return TB_OK;
+    json_object_foreach((json_t *)offs, topic, parts)
+    {
+        if (!json_is_object(parts))
+            continue;
+        json_object_foreach(parts, part, range)
+        {
+            json_t *s = json_array_get(range, 0), *e = json_array_get(range, 1);
+            char id[1024];
+            if (json_array_size(range) != 2 || !json_is_integer(s) || !json_is_integer(e))
+                continue;
+            snprintf(id, sizeof(id), "%s/%s/%s", d->app_id, topic, part);
+            tb_rc rc = tb_delta_writer_add_txn(d->w, id, json_integer_value(e),
+                                               json_integer_value(s), err);
+            if (rc != TB_OK)
+                return rc;
+        }
+    }
+    return TB_OK;
+}
+
 static tb_rc delta_commit(tb_sink *sink, int64_t batch, tb_err *err)
 {
     delta_sink *d = (delta_sink *)sink;
@@ -242,8 +280,10 @@ static tb_rc delta_commit(tb_sink *sink, int64_t batch, tb_err *err)
         tb_delta_writer_abort(d->w);
         return TB_OK;
     }
-    tb_rc rc = tb_delta_writer_commit(d->w, d->replace ? TB_DELTA_OVERWRITE : TB_DELTA_APPEND,
-                                      d->app_id, batch, &skipped, &version, err);
+    tb_rc rc = delta_partition_txns(d, err);
+    if (rc == TB_OK)
+        rc = tb_delta_writer_commit(d->w, d->replace ? TB_DELTA_OVERWRITE : TB_DELTA_APPEND,
+                                    d->app_id, batch, &skipped, &version, err);
     if (rc != TB_OK)
         return tb_err_prefix(err, "delta sink");
     if (skipped)

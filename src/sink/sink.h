@@ -31,6 +31,10 @@ struct tb_sink {
     const tb_sink_vt *vt;
     tb_schema *schema; /* rows the sink takes, owned */
     uint64_t rows_committed;
+    /* The stream source's offsets of the batch being written (JSON, borrowed), set by
+     * the runtime before begin(); NULL when none (a one-off write). The Delta sink
+     * records Kafka's per topic-partition ends as txn actions (issue 10). */
+    const struct json_t *src_offsets;
 };
 
 static inline tb_rc tb_sink_begin(tb_sink *s, int64_t batch, bool replace, tb_err *err)

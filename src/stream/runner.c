@@ -731,6 +731,7 @@ tb_rc tb_cq_run_batch(tb_stream *st, cq *q, int64_t batch, const json_t *offsets
         } else if (sr->mode == MODE_APPEND && agg) {
             rows = closed; /* final windows only */
         }
+        sr->sink->src_offsets = offsets; /* the Delta sink's per-partition txns */
         if (rc == TB_OK)
             rc = tb_sink_begin(sr->sink, batch, replace, err);
         if (rc == TB_OK)

@@ -325,11 +325,12 @@ int main(int argc, char **argv)
             p[np].events = POLLIN;
             f_i = np++;
         }
-        int r = poll(p, (nfds_t)np, np > 0 ? 200 : -1);
+        /* never an unbounded wait: a SIGTERM landing between the stop_flag check and
+         * a blocking poll() or pause() left the host running, orphaned, after its
+         * test had gone */
+        int r = poll(p, (nfds_t)np, 200);
         if (r <= 0) {
             rd_kafka_poll(rk, 0);
-            if (np == 0)
-                pause();
             continue;
         }
         if (in_i >= 0 && (p[in_i].revents & (POLLIN | POLLHUP))) {
