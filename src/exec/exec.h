@@ -290,6 +290,9 @@ tb_rc tb_hashagg_consume(tb_hashagg *agg, uint32_t n_rows, const tb_vec *keys,
 tb_rc tb_hashagg_consume_batch(tb_hashagg *agg, const tb_batch *batch, tb_expr **group_exprs,
                                tb_arena *arena, tb_err *err);
 uint64_t tb_hashagg_groups(const tb_hashagg *agg);
+/* Make room for `groups` groups at once (restore: the count a snapshot recorded), so
+ * loading them does not grow the tables step by step. A hint: any count is valid. */
+tb_rc tb_hashagg_reserve(tb_hashagg *agg, uint64_t groups, tb_err *err);
 size_t tb_hashagg_bytes(const tb_hashagg *agg); /* approximate memory held */
 
 typedef enum tb_hashagg_emit {
