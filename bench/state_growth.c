@@ -152,7 +152,9 @@ int main(int argc, char **argv)
     double *t_batch = calloc((size_t)n_batches, sizeof(double));
     double *t_ckpt = calloc((size_t)n_batches, sizeof(double));
     uint64_t *bytes = calloc((size_t)n_batches, sizeof(uint64_t));
-    int n_snaps = 0;
+    int n_snaps = 0, inflight_batches = 0;
+    int64_t t_submit = 0; /* a snapshot handed to the writer thread, not yet done */
+    double writer_ms_max = 0;
     double snap_ms_max = 0, snap_ms_total = 0;
     tb_vec keys, args;
     tb_err err;
@@ -177,6 +179,17 @@ int main(int argc, char **argv)
         off.changelog_len = chg.len;
         check(tb_ckpt_write_offsets(ck, &off, &err), &err);
         json_decref(src);
+        if (t_submit != 0 && !tb_ckpt_snapshot_in_flight(ck)) {
+            double ms = ms_since(t_submit);
+            fprintf(stderr, "  the writer thread (checksums, write, fsync, rename, next buffer touched) ended %.0f ms later, "
+                    "%d batches ran meanwhile\n", ms, inflight_batches);
+            if (ms > writer_ms_max)
+                writer_ms_max = ms;
+            t_submit = 0;
+            inflight_batches = 0;
+        } else if (t_submit != 0) {
+            inflight_batches++;
+        }
         tb_hashagg_changes_clear(agg);
         bytes[b] = chg.len;
         if (b > 0 && tb_ckpt_snapshot_due(ck)) {
@@ -188,11 +201,17 @@ int main(int argc, char **argv)
                 check(tb_ckpt_snapshot_begin_async(ck, b - 1, &snap, &err), &err);
             tb_ckpt_snapshot_set_groups(snap, tb_hashagg_groups(agg));
             check(tb_hashagg_snapshot(agg, put_snap, snap, &err), &err);
+            double ms_image = ms_since(ts);
             if (in_batch)
                 check(tb_ckpt_snapshot_finish(snap, &err), &err);
             else
                 check(tb_ckpt_snapshot_submit(snap, &err), &err);
+            if (!in_batch)
+                t_submit = tb_now_ns();
             double ms = ms_since(ts);
+            fprintf(stderr, "snapshot of batch %d: %llu groups, %.0f ms in the batch (%.0f ms "
+                    "serializing the state)\n", b - 1,
+                    (unsigned long long)tb_hashagg_groups(agg), ms, ms_image);
             n_snaps++;
             snap_ms_total += ms;
             if (ms > snap_ms_max)
@@ -232,6 +251,9 @@ int main(int argc, char **argv)
                     b, (unsigned long long)tb_hashagg_groups(agg), t_batch[b], t_ckpt[b],
                     (unsigned long long)bytes[b]);
     }
+    /* a snapshot still being written: its end awaited, so that the last record names it
+     * (the restart below then reads as much as after a sync run) */
+    check(tb_ckpt_snapshot_wait(ck, true, &err), &err);
     /* the last batch's commit on its own (the job stops) */
     chg.len = 0;
     check(tb_hashagg_serialize_changes(agg, &chg, &err), &err);
@@ -260,6 +282,9 @@ int main(int argc, char **argv)
                "per batch amortised\n",
                in_batch ? "written inside the batch" : "copied in the batch, written by the thread",
                n_snaps, snap_ms_total, snap_ms_max, snap_ms_total / n_batches);
+        if (!in_batch)
+            printf("snapshot writes in the writer thread, batches running meanwhile: longest "
+                   "%.0f ms\n", writer_ms_max);
         printf("stateBytes %.0f MB, peak RSS %.0f MB (%.2fx)\n",
                tb_hashagg_bytes(agg) / 1048576.0, peak_rss_kb() / 1024.0,
                (peak_rss_kb() / 1024.0) / (tb_hashagg_bytes(agg) / 1048576.0));
