@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,8 +102,18 @@ static int restart(const char *dir, uint64_t want_groups, bool presize)
     double t_open = ms_since(t0);
     check(tb_ckpt_restore_begin(ck, &r, &err), &err);
     tb_ckpt_restore_base(r, &base);
-    if (presize) /* as cq_state.c does: the snapshot header's count */
-        check(tb_hashagg_reserve(agg, tb_ckpt_restore_groups(r), &err), &err);
+    if (presize) {
+        /* as cq_state.c does: the snapshot header's count, plus as many groups as the
+         * changelogs' bytes hold at the snapshot's bytes per group */
+        uint64_t groups = tb_ckpt_restore_groups(r);
+        struct stat sb;
+        char path[600];
+        snprintf(path, sizeof(path), "%s/state/snapshot-%lld", dir, (long long)base);
+        if (stat(path, &sb) == 0 && sb.st_size > 0)
+            groups += (uint64_t)((double)tb_ckpt_changelog_bytes(ck) * (double)groups /
+                                 (double)sb.st_size);
+        check(tb_hashagg_reserve(agg, groups, &err), &err);
+    }
     while (tb_ckpt_restore_snapshot_next(r, &d, &n, &err) == TB_OK && d != NULL) {
         snap_bytes += n;
         check(tb_hashagg_apply_changes(agg, d, n, &err), &err);
@@ -181,8 +192,9 @@ int main(int argc, char **argv)
         json_decref(src);
         if (t_submit != 0 && !tb_ckpt_snapshot_in_flight(ck)) {
             double ms = ms_since(t_submit);
-            fprintf(stderr, "  the writer thread (checksums, write, fsync, rename, next buffer touched) ended %.0f ms later, "
-                    "%d batches ran meanwhile\n", ms, inflight_batches);
+            fprintf(stderr, "  the writer thread (checksums, write, fsync, rename, next buffer "
+                    "touched) ended %.0f ms later, %d batches ran meanwhile\n", ms,
+                    inflight_batches);
             if (ms > writer_ms_max)
                 writer_ms_max = ms;
             t_submit = 0;
