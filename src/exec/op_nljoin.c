@@ -300,10 +300,16 @@ static tb_rc nl_explain(tb_op *op, tb_buf *buf)
  * the materialized right side is kept (the planner puts the stream on the left: its
  * estimate is unbounded; the static right side changing makes the runtime plan again),
  * its matched flags cleared. Before the right side was built there is nothing to keep.
+ * A right side that reads the stream (a semi join of a static table with a subquery
+ * over the stream) cannot be kept: TB_E_UNSUPPORTED, the runtime plans per batch.
  */
 static tb_rc nl_rescan(tb_op *op, tb_err *err)
 {
     nl_op *j = (nl_op *)op;
+    if (tb_op_binds_input(op->children[1]))
+        return TB_ERRF(err, TB_E_UNSUPPORTED,
+                       "a nested loop join whose inner side reads the stream cannot be "
+                       "re-executed");
     if (j->phase != PH_BUILD) {
         j->phase = PH_PROBE;
         if (j->rmatched != NULL)

@@ -2148,9 +2148,9 @@ tb_rc tb_ckpt_snapshot_put_fn(void *ud, const void *data, size_t len, tb_err *er
 }
 
 /*
- * Everything not yet written (the records kept in memory, each freed once written), the
- * end record, fsync, rename, fsync of state/. Touches nothing of snap->ckpt: the writer
- * thread runs it while the batches go on.
+ * Everything not yet written (the records kept in memory: their checksums computed
+ * here), the end record, fsync, rename, fsync of state/. Touches nothing of snap->ckpt:
+ * the writer thread runs it while the batches go on.
  */
 static tb_rc snap_complete(tb_ckpt_snapshot *snap, tb_err *err)
 {
@@ -2232,7 +2232,14 @@ static void img_prepare(tb_buf *img)
         at = 0;
     }
     img->len = 0;
-    if (want > 0 && tb_buf_reserve(img, want) == TB_OK && img->cap > at)
+    if (want > img->cap) { /* exactly that (tb_buf_reserve would double past it) */
+        char *p = tb_realloc(img->data, want);
+        if (p == NULL)
+            return; /* the next copy grows it as it goes */
+        img->data = p;
+        img->cap = want;
+    }
+    if (img->cap > at)
         memset(img->data + at, 0, img->cap - at);
 }
 

@@ -648,18 +648,19 @@ static void test_ckpt_snapshot_async(void **state)
     assert_true(snaps >= 1);
     assert_int_equal(tb_ckpt_snapshot_wait(ck, true, &err), TB_OK);
     assert_false(tb_ckpt_snapshot_in_flight(ck));
+    tb_ckpt_set_snapshot_min_bytes(ck, UINT64_MAX / 2); /* no snapshot in 40 and 41 */
     run_batches(ck, 40, 41); /* a record names the snapshot just finished */
     expect_restore(ck, 39);
+    run_batches(ck, 41, 42);
     /* one in flight, then freed: it is finished (durable) but named by no record */
-    if (!tb_ckpt_snapshot_due(ck))
-        tb_ckpt_set_snapshot_min_bytes(ck, 0);
-    assert_true(tb_ckpt_snapshot_due(ck));
-    write_snapshot(ck, 39);
+    tb_ckpt_set_snapshot_min_bytes(ck, 0);
+    assert_true(tb_ckpt_snapshot_due(ck)); /* batch 40's changelog follows the base */
+    write_snapshot(ck, 40);
     tb_ckpt_free(ck);
     assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
     tb_ckpt_set_snapshot_min_bytes(ck, 200);
-    expect_restore(ck, 39);
-    run_batches(ck, 41, 90);
+    expect_restore(ck, 40);
+    run_batches(ck, 42, 90);
     assert_int_equal(tb_ckpt_snapshot_wait(ck, true, &err), TB_OK);
     expect_restore(ck, 88);
     tb_ckpt_free(ck);
