@@ -116,9 +116,9 @@ struct tb_ckpt {
 
 static void writer_reap(tb_ckpt *ckpt, bool block);
 
-static uint32_t crc(const void *p, size_t n)
+/* CRC-32 of p[0..n) continuing from c (crc32(0L, Z_NULL, 0) to start). */
+static uint32_t crc_more(uLong c, const void *p, size_t n)
 {
-    uLong c = crc32(0L, Z_NULL, 0);
     const unsigned char *b = p;
     while (n > 0) {
         uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
@@ -127,6 +127,11 @@ static uint32_t crc(const void *p, size_t n)
         n -= chunk;
     }
     return (uint32_t)c;
+}
+
+static uint32_t crc(const void *p, size_t n)
+{
+    return crc_more(crc32(0L, Z_NULL, 0), p, n);
 }
 
 static tb_rc path_of(const tb_ckpt *ckpt, const char *kind, int64_t batch, tb_buf *buf)
@@ -2103,6 +2108,26 @@ void tb_ckpt_snapshot_set_groups(tb_ckpt_snapshot *snap, uint64_t groups)
 {
     if (snap->written == 0) /* the header is still in buf */
         put_header(snap, groups);
+}
+
+tb_rc tb_ckpt_snapshot_put_tagged(tb_ckpt_snapshot *snap, char tag, const void *data, size_t len,
+                                  tb_err *err)
+{
+    uint32_t hdr[2];
+    size_t n = len + 1;
+    if ((uint64_t)n >= SNAP_MAX_RECORD)
+        return TB_ERRF(err, TB_E_LIMIT, "checkpoint: a snapshot record of %zu bytes is too large",
+                       n);
+    hdr[0] = (uint32_t)n;
+    /* in memory: one copy, no checksum (the batch pays a memcpy, the writer the rest) */
+    hdr[1] = snap->mem ? 0 : crc_more(crc_more(crc32(0L, Z_NULL, 0), &tag, 1), data, len);
+    tb_buf *b = snap->mem ? &snap->img : &snap->buf;
+    if (tb_buf_append(b, hdr, 8) != TB_OK || tb_buf_putc(b, tag) != TB_OK ||
+        (len > 0 && tb_buf_append(b, data, len) != TB_OK))
+        return tb_err_nomem(err);
+    snap->n_records++;
+    snap->data_bytes += n;
+    return !snap->mem && snap->buf.len >= ((size_t)4 << 20) ? snap_flush(snap, err) : TB_OK;
 }
 
 tb_rc tb_ckpt_snapshot_put(tb_ckpt_snapshot *snap, const void *data, size_t len, tb_err *err)

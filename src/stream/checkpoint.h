@@ -214,6 +214,9 @@ tb_rc tb_ckpt_snapshot_begin_async(tb_ckpt *ckpt, int64_t batch, tb_ckpt_snapsho
 /* Record the state's group count in the header; call before the first put. */
 void tb_ckpt_snapshot_set_groups(tb_ckpt_snapshot *snap, uint64_t groups);
 tb_rc tb_ckpt_snapshot_put(tb_ckpt_snapshot *snap, const void *data, size_t len, tb_err *err);
+/* A record of `tag` then data (the record's bytes: len + 1), without a copy to join them. */
+tb_rc tb_ckpt_snapshot_put_tagged(tb_ckpt_snapshot *snap, char tag, const void *data, size_t len,
+                                  tb_err *err);
 /* Matches tb_hashagg_write_fn: ud is the tb_ckpt_snapshot. */
 tb_rc tb_ckpt_snapshot_put_fn(void *ud, const void *data, size_t len, tb_err *err);
 /* Finishes and frees snap, whatever the outcome. */

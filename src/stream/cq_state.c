@@ -228,10 +228,7 @@ typedef struct snap_put {
 static tb_rc put_agg_block(void *ud, const void *data, size_t len, tb_err *err)
 {
     snap_put *sp = ud;
-    sp->rec.len = 0;
-    if (tb_buf_putc(&sp->rec, 'A') != TB_OK || tb_buf_append(&sp->rec, data, len) != TB_OK)
-        return tb_err_nomem(err);
-    return tb_ckpt_snapshot_put(sp->snap, sp->rec.data, sp->rec.len, err);
+    return tb_ckpt_snapshot_put_tagged(sp->snap, 'A', data, len, err);
 }
 
 /*
@@ -275,11 +272,7 @@ static tb_rc cq_snapshot(cq *q, tb_err *err)
             if (cut > 0)
                 n = cut;
         }
-        sp.rec.len = 0;
-        if (tb_buf_putc(&sp.rec, 'E') || tb_buf_append(&sp.rec, q->emitted_csv.data + off, n))
-            rc = tb_err_nomem(err);
-        else
-            rc = tb_ckpt_snapshot_put(sp.snap, sp.rec.data, sp.rec.len, err);
+        rc = tb_ckpt_snapshot_put_tagged(sp.snap, 'E', q->emitted_csv.data + off, n, err);
         off += n;
     }
     if (rc == TB_OK && ha != NULL)

@@ -547,7 +547,11 @@ static void write_snapshot(tb_ckpt *ck, int64_t b)
     for (int k = 0; k < 3; k++) {
         char rec[64];
         snprintf(rec, sizeof(rec), "snap-%lld-%d", (long long)b, k);
-        assert_int_equal(tb_ckpt_snapshot_put(snap, rec, strlen(rec), &err), TB_OK);
+        if (k == 1) /* the same bytes as a tag and the rest */
+            assert_int_equal(tb_ckpt_snapshot_put_tagged(snap, rec[0], rec + 1, strlen(rec) - 1,
+                                                         &err), TB_OK);
+        else
+            assert_int_equal(tb_ckpt_snapshot_put(snap, rec, strlen(rec), &err), TB_OK);
     }
     if (snap_async) {
         assert_int_equal(tb_ckpt_snapshot_submit(snap, &err), TB_OK);
