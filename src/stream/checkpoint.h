@@ -13,8 +13,9 @@
  *       batch follows soon (the job idles or stops);
  *     - once snapshot-S is durable, the next record says so ("snapshot": S).
  *   DIR/state/snapshot-<S>  the whole query state after committed batch S, as a
- *                       sequence of CRC-checked records (written to a temp name, fsynced,
- *                       renamed); taken when the changelogs since the last snapshot
+ *                       sequence of CRC-checked records (copied into memory at the commit,
+ *                       then written to a temp name, fsynced and renamed by a writer
+ *                       thread while the batches go on); taken when the changelogs since the last snapshot
  *                       outweigh it (tb_ckpt_snapshot_due), so a batch costs O(its
  *                       changes) amortised, and a restart reads one snapshot plus at most
  *                       about as many bytes of changelogs
