@@ -5,19 +5,25 @@
  *
  * Per batch: the record of batch b (offsets + the commit of b-1 with its changelog:
  * tb_hashagg_serialize_changes), the dirty list cleared, a snapshot when the checkpoint
- * says it is due, compaction; then ROWS rows each with a new group key (sum(quantity)
+ * says it is due (as the runtime takes it: copied into memory, then written by the
+ * checkpoint's writer thread; `sync` as 4th argument writes it inside the batch, as
+ * before), compaction; then ROWS rows each with a new group key (sum(quantity)
  * GROUP BY sale_id) consumed, and the update-mode rows emitted from the dirty list.
  * Deferred sync as for a query whose output stays in the process (synced every 10
  * batches). At the end: batch time medians (batches 2-11 vs the last 10), checkpoint
- * bytes per batch, stateBytes and peak RSS; then a restart in a child process (open,
- * snapshot + changelogs applied to a new aggregate) timed, with its own peak RSS.
+ * bytes per batch, stateBytes and peak RSS; then restarts in child processes (open,
+ * snapshot + changelogs applied to a new aggregate) timed, with their own peak RSS:
+ * growing the table as groups come, then presized from the snapshot header's count.
  *
- * Build (release): see bench/README.md; usage: state_growth DIR [BATCHES [ROWS]]
+ * Build (release): see bench/README.md; usage: state_growth DIR [BATCHES [ROWS [sync]]]
+ *                                              state_growth DIR restart GROUPS [presize]
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,7 +87,7 @@ static tb_rc put_snap(void *ud, const void *data, size_t len, tb_err *err)
 }
 
 /* Restart: a new aggregate from the snapshot and the changelogs. */
-static int restart(const char *dir, uint64_t want_groups)
+static int restart(const char *dir, uint64_t want_groups, bool presize)
 {
     tb_arena *arena = tb_arena_new(0);
     tb_ckpt *ck = NULL;
@@ -96,6 +102,18 @@ static int restart(const char *dir, uint64_t want_groups)
     double t_open = ms_since(t0);
     check(tb_ckpt_restore_begin(ck, &r, &err), &err);
     tb_ckpt_restore_base(r, &base);
+    if (presize) {
+        /* as cq_state.c does: the snapshot header's count, plus as many groups as the
+         * changelogs' bytes hold at the snapshot's bytes per group */
+        uint64_t groups = tb_ckpt_restore_groups(r);
+        struct stat sb;
+        char path[600];
+        snprintf(path, sizeof(path), "%s/state/snapshot-%lld", dir, (long long)base);
+        if (stat(path, &sb) == 0 && sb.st_size > 0)
+            groups += (uint64_t)((double)tb_ckpt_changelog_bytes(ck) * (double)groups /
+                                 (double)sb.st_size);
+        check(tb_hashagg_reserve(agg, groups, &err), &err);
+    }
     while (tb_ckpt_restore_snapshot_next(r, &d, &n, &err) == TB_OK && d != NULL) {
         snap_bytes += n;
         check(tb_hashagg_apply_changes(agg, d, n, &err), &err);
@@ -111,9 +129,14 @@ static int restart(const char *dir, uint64_t want_groups)
     }
     tb_ckpt_restore_end(r);
     double t_all = ms_since(t0);
-    printf("restart: %.0f ms (open %.0f, snapshot of batch %lld %.1f MB %.0f ms, %zu changelogs "
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("restart (%s): %.0f ms, CPU %.0f ms user + %.0f ms sys, %ld minor faults (open %.0f, snapshot of batch %lld %.1f MB %.0f ms, %zu changelogs "
            "%.1f MB %.0f ms), %llu groups (want %llu), peak RSS %.0f MB, stateBytes %.0f MB\n",
-           t_all, t_open, (long long)base, snap_bytes / 1e6, t_snap - t_open, n_chg,
+           presize ? "presized" : "growing", t_all,
+           ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3,
+           ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3, ru.ru_minflt, t_open,
+           (long long)base, snap_bytes / 1e6, t_snap - t_open, n_chg,
            chg_bytes / 1e6, t_all - t_snap, (unsigned long long)tb_hashagg_groups(agg),
            (unsigned long long)want_groups, peak_rss_kb() / 1024.0,
            tb_hashagg_bytes(agg) / 1048576.0);
@@ -129,7 +152,8 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp/tb-bench-f";
     if (argc > 3 && strcmp(argv[2], "restart") == 0) /* DIR restart GROUPS: only that */
-        return restart(dir, strtoull(argv[3], NULL, 10));
+        return restart(dir, strtoull(argv[3], NULL, 10), argc > 4);
+    bool in_batch = argc > 4 && strcmp(argv[4], "sync") == 0;
     int n_batches = argc > 2 ? atoi(argv[2]) : 2000;
     uint32_t rows = argc > 3 ? (uint32_t)atoi(argv[3]) : 5000;
     tb_arena *arena = tb_arena_new(0), *out = tb_arena_new(0);
@@ -139,7 +163,9 @@ int main(int argc, char **argv)
     double *t_batch = calloc((size_t)n_batches, sizeof(double));
     double *t_ckpt = calloc((size_t)n_batches, sizeof(double));
     uint64_t *bytes = calloc((size_t)n_batches, sizeof(uint64_t));
-    int n_snaps = 0;
+    int n_snaps = 0, inflight_batches = 0;
+    int64_t t_submit = 0; /* a snapshot handed to the writer thread, not yet done */
+    double writer_ms_max = 0;
     double snap_ms_max = 0, snap_ms_total = 0;
     tb_vec keys, args;
     tb_err err;
@@ -164,20 +190,46 @@ int main(int argc, char **argv)
         off.changelog_len = chg.len;
         check(tb_ckpt_write_offsets(ck, &off, &err), &err);
         json_decref(src);
+        if (t_submit != 0 && !tb_ckpt_snapshot_in_flight(ck)) {
+            double ms = ms_since(t_submit);
+            fprintf(stderr, "  the writer thread (checksums, write, fsync, rename, next buffer "
+                    "touched) ended %.0f ms later, %d batches ran meanwhile\n", ms,
+                    inflight_batches);
+            if (ms > writer_ms_max)
+                writer_ms_max = ms;
+            t_submit = 0;
+            inflight_batches = 0;
+        } else if (t_submit != 0) {
+            inflight_batches++;
+        }
         tb_hashagg_changes_clear(agg);
         bytes[b] = chg.len;
         if (b > 0 && tb_ckpt_snapshot_due(ck)) {
             int64_t ts = tb_now_ns();
             tb_ckpt_snapshot *snap = NULL;
-            check(tb_ckpt_snapshot_begin(ck, b - 1, &snap, &err), &err);
+            if (in_batch)
+                check(tb_ckpt_snapshot_begin(ck, b - 1, &snap, &err), &err);
+            else
+                check(tb_ckpt_snapshot_begin_async(ck, b - 1, &snap, &err), &err);
+            tb_ckpt_snapshot_set_groups(snap, tb_hashagg_groups(agg));
             check(tb_hashagg_snapshot(agg, put_snap, snap, &err), &err);
-            check(tb_ckpt_snapshot_finish(snap, &err), &err);
+            double ms_image = ms_since(ts);
+            if (in_batch)
+                check(tb_ckpt_snapshot_finish(snap, &err), &err);
+            else
+                check(tb_ckpt_snapshot_submit(snap, &err), &err);
+            if (!in_batch)
+                t_submit = tb_now_ns();
             double ms = ms_since(ts);
+            fprintf(stderr, "snapshot of batch %d: %llu groups, %.0f ms in the batch (%.0f ms "
+                    "serializing the state)\n", b - 1,
+                    (unsigned long long)tb_hashagg_groups(agg), ms, ms_image);
             n_snaps++;
             snap_ms_total += ms;
             if (ms > snap_ms_max)
                 snap_ms_max = ms;
         }
+        check(tb_ckpt_snapshot_wait(ck, false, &err), &err); /* a failed writer */
         if (b % 10 == 9)
             check(tb_ckpt_sync(ck, &err), &err);
         check(tb_ckpt_maybe_compact(ck, NULL, &err), &err);
@@ -211,6 +263,9 @@ int main(int argc, char **argv)
                     b, (unsigned long long)tb_hashagg_groups(agg), t_batch[b], t_ckpt[b],
                     (unsigned long long)bytes[b]);
     }
+    /* a snapshot still being written: its end awaited, so that the last record names it
+     * (the restart below then reads as much as after a sync run) */
+    check(tb_ckpt_snapshot_wait(ck, true, &err), &err);
     /* the last batch's commit on its own (the job stops) */
     chg.len = 0;
     check(tb_hashagg_serialize_changes(agg, &chg, &err), &err);
@@ -235,8 +290,13 @@ int main(int argc, char **argv)
                "group)\n",
                (unsigned long long)bytes[2], n_batches - 1,
                (unsigned long long)bytes[n_batches - 1], (double)bytes[n_batches - 1] / rows);
-        printf("snapshots: %d, %.0f ms in all (largest %.0f ms): %.3f ms per batch amortised\n",
+        printf("snapshots (%s): %d, %.0f ms in the batches in all (largest %.0f ms): %.3f ms "
+               "per batch amortised\n",
+               in_batch ? "written inside the batch" : "copied in the batch, written by the thread",
                n_snaps, snap_ms_total, snap_ms_max, snap_ms_total / n_batches);
+        if (!in_batch)
+            printf("snapshot writes in the writer thread, batches running meanwhile: longest "
+                   "%.0f ms\n", writer_ms_max);
         printf("stateBytes %.0f MB, peak RSS %.0f MB (%.2fx)\n",
                tb_hashagg_bytes(agg) / 1048576.0, peak_rss_kb() / 1024.0,
                (peak_rss_kb() / 1024.0) / (tb_hashagg_bytes(agg) / 1048576.0));
@@ -249,11 +309,13 @@ int main(int argc, char **argv)
     tb_hashagg_free(agg);
     tb_ckpt_free(ck);
     fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(restart(dir, groups));
     int st = 0;
-    waitpid(pid, &st, 0);
+    for (int presize = 0; presize < 2 && (presize == 0 || WIFEXITED(st)); presize++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(restart(dir, groups, presize));
+        waitpid(pid, &st, 0);
+    }
     tb_buf_free(&chg);
     free(t_batch);
     free(t_ckpt);

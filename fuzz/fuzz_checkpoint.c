@@ -24,7 +24,8 @@
  *   - an aggregate change set ("TBHC", issue 9): its header gives the query as for an
  *     image; applied to an empty state (tb_hashagg_apply_changes) it gives TB_OK or
  *     TB_E_CORRUPT; a state that took it is emitted and snapshotted;
- *   - a snapshot file (tb_ckpt_parse_snapshot: header, CRC-checked records, end record);
+ *   - a snapshot file (tb_ckpt_parse_snapshot: header "TBSNAP02" with the group count, or
+ *     an older "TBSNAP01", CRC-checked records, end record);
  *     an error names the file;
  *   - a query's changelog ("TBCC", tb_cq_changelog_parse) and an aggregate record of a
  *     query snapshot ('A' + change set): their aggregate change set is tried as above.

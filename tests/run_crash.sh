@@ -127,7 +127,9 @@ FEEDER=
 # commit at stop, so ckpt-append:1..6 are reached.
 # Inside a snapshot write (its first record written, under the temp name), with the
 # snapshot whole under its temp name, and renamed but not yet named by the log: a
-# snapshot is taken at every commit in those runs.
+# snapshot is taken at every commit in those runs (one in flight at a time). Snapshots
+# are written by the checkpoint's writer thread while the batches go on, so these kills
+# land in that thread, at any point of the batches running meanwhile.
 CPS=(delta-commit:1 ckpt-append:3 delta-committed:1 ckpt-snapshot:1 delta-commit:2
      ckpt-append:5 ckpt-snapshot-rename:2 delta-committed:3 ckpt-append:1
      ckpt-snapshot-done:1 delta-committed:2 delta-commit:4 ckpt-append:6 ckpt-snapshot:3)

@@ -167,6 +167,10 @@ struct tb_op {
     tb_schema *schema; /* output schema, owned by the operator */
     tb_op **children;  /* owned */
     uint32_t n_children;
+    /* The operator's input is bound anew for each run (the stream scan sets it): what an
+     * operator built from a subtree holding one cannot be kept across a rescan
+     * (tb_op_binds_input). False unless set. */
+    bool binds_input;
 };
 
 static inline tb_rc tb_op_next(tb_op *op, tb_batch **out, tb_err *err)
@@ -185,6 +189,8 @@ void tb_op_free(tb_op *op); /* frees children too; NULL is a no-op */
 tb_rc tb_op_rescan(tb_op *op, tb_err *err);
 /* tb_op_rescan of every child in turn (for operators without state of their own). */
 tb_rc tb_op_rescan_children(tb_op *op, tb_err *err);
+/* Does op's subtree hold an operator whose input is bound per run (vt->binds_input)? */
+bool tb_op_binds_input(const tb_op *op);
 /*
  * Operators defined outside exec/ (stream, sink) follow the same contract: the struct
  * is allocated with tb_malloc/tb_calloc, vt->free (may be NULL) releases only the
@@ -290,6 +296,9 @@ tb_rc tb_hashagg_consume(tb_hashagg *agg, uint32_t n_rows, const tb_vec *keys,
 tb_rc tb_hashagg_consume_batch(tb_hashagg *agg, const tb_batch *batch, tb_expr **group_exprs,
                                tb_arena *arena, tb_err *err);
 uint64_t tb_hashagg_groups(const tb_hashagg *agg);
+/* Make room for `groups` groups at once (restore: the count a snapshot recorded), so
+ * loading them does not grow the tables step by step. A hint: any count is valid. */
+tb_rc tb_hashagg_reserve(tb_hashagg *agg, uint64_t groups, tb_err *err);
 size_t tb_hashagg_bytes(const tb_hashagg *agg); /* approximate memory held */
 
 typedef enum tb_hashagg_emit {

@@ -425,6 +425,27 @@ fail:
 
 uint64_t tb_hashagg_groups(const tb_hashagg *agg) { return agg->states.n_rows; }
 
+/*
+ * Room for `groups` groups in one step (issue 9: a restore knows the count from the
+ * snapshot header). Growing group by group doubles the key store, the hashes, the slot
+ * array and the state store once per power of two, each time copying and faulting in
+ * everything so far (a restart at 10 M groups spent most of its time there).
+ */
+tb_rc tb_hashagg_reserve(tb_hashagg *agg, uint64_t groups, tb_err *err)
+{
+    tb_rc rc = TB_OK;
+
+    if (groups <= agg->states.n_rows)
+        return TB_OK;
+    if (groups > TB_STORE_MAX_ROWS) /* a hint past the limit is not worth failing */
+        groups = TB_STORE_MAX_ROWS;
+    if (agg->groups != NULL)
+        rc = keytab_reserve(agg->groups, groups, err);
+    if (rc == TB_OK)
+        rc = tb_colstore_reserve(&agg->states, groups, err);
+    return rc;
+}
+
 size_t tb_hashagg_bytes(const tb_hashagg *agg)
 {
     size_t bytes = sizeof(*agg) + tb_colstore_bytes(&agg->states) + keytab_bytes(agg->groups) +

@@ -872,6 +872,11 @@ static tb_rc hj_rescan(tb_op *op, tb_err *err)
     hj_op *j = (hj_op *)op;
     if (j->once != NULL)
         return TB_ERRF(err, TB_E_UNSUPPORTED, "a parallel hash join cannot be re-executed");
+    /* the build side is kept: not when it reads the stream (a static table semi-joined
+     * with a subquery over the stream: not swappable, so the stream is on the right) */
+    if (op->n_children > 1 && tb_op_binds_input(op->children[1]))
+        return TB_ERRF(err, TB_E_UNSUPPORTED,
+                       "a hash join whose build side reads the stream cannot be re-executed");
     if (j->table != NULL) {
         j->phase = PH_PROBE;
         if (j->bmatched != NULL)

@@ -38,6 +38,16 @@ tb_rc tb_op_rescan(tb_op *op, tb_err *err)
     return op->vt->rescan(op, err);
 }
 
+bool tb_op_binds_input(const tb_op *op)
+{
+    if (op->binds_input)
+        return true;
+    for (uint32_t i = 0; i < op->n_children; i++)
+        if (tb_op_binds_input(op->children[i]))
+            return true;
+    return false;
+}
+
 /* Rescan every child (operators whose own state is none or reset by the caller). */
 tb_rc tb_op_rescan_children(tb_op *op, tb_err *err)
 {

@@ -295,7 +295,34 @@ static tb_rc nl_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt nl_vt = {"nested loop join", nl_next, nl_free, nl_explain, NULL};
+/*
+ * Run again over the left input's next binding (a prepared continuous query, issue 9):
+ * the materialized right side is kept (the planner puts the stream on the left: its
+ * estimate is unbounded; the static right side changing makes the runtime plan again),
+ * its matched flags cleared. Before the right side was built there is nothing to keep.
+ * A right side that reads the stream (a semi join of a static table with a subquery
+ * over the stream) cannot be kept: TB_E_UNSUPPORTED, the runtime plans per batch.
+ */
+static tb_rc nl_rescan(tb_op *op, tb_err *err)
+{
+    nl_op *j = (nl_op *)op;
+    if (tb_op_binds_input(op->children[1]))
+        return TB_ERRF(err, TB_E_UNSUPPORTED,
+                       "a nested loop join whose inner side reads the stream cannot be "
+                       "re-executed");
+    if (j->phase != PH_BUILD) {
+        j->phase = PH_PROBE;
+        if (j->rmatched != NULL)
+            memset(j->rmatched, 0, j->store.n_rows ? j->store.n_rows : 1);
+    }
+    j->lb = NULL;
+    j->li = j->ri = 0;
+    j->tail_row = 0;
+    j->n_out = 0;
+    return tb_op_rescan(op->children[0], err);
+}
+
+static const tb_op_vt nl_vt = {"nested loop join", nl_next, nl_free, nl_explain, nl_rescan};
 
 static tb_schema *pair_schema(const tb_schema *ls, const tb_schema *rs, tb_join_type type,
                               bool pairs)

@@ -190,7 +190,23 @@ static tb_rc mscan_explain(tb_op *op, tb_buf *buf)
     return rc == TB_OK ? tb_buf_putc(buf, ')') : rc;
 }
 
-static const tb_op_vt mscan_vt = {"parallel scan", mscan_next, mscan_free, mscan_explain, NULL};
+/*
+ * Read every morsel again (a prepared plan run again, issue 9). The queue is shared by
+ * the copies: worker 0's scan resets it, before any copy runs (the copies are rescanned
+ * together, by their parallel aggregate or, for a lone scan, by its parent).
+ */
+static tb_rc mscan_rescan(tb_op *op, tb_err *err)
+{
+    mscan_op *s = (mscan_op *)op;
+    TB_UNUSED(err);
+    s->have = false;
+    if (s->worker == 0)
+        queue_reset(s->q);
+    return TB_OK;
+}
+
+static const tb_op_vt mscan_vt = {"parallel scan", mscan_next, mscan_free, mscan_explain,
+                                  mscan_rescan};
 
 tb_rc tb_op_morsel_scan_new(tb_morsel_queue *q, uint32_t worker, tb_op **out, tb_err *err)
 {
@@ -375,7 +391,24 @@ static tb_rc pagg_explain(tb_op *op, tb_buf *buf)
     return rc;
 }
 
-static const tb_op_vt pagg_vt = {"parallel hash aggregate", pagg_next, pagg_free, pagg_explain, NULL};
+/*
+ * Yield the result again (a prepared plan run again, issue 9). Everything under a
+ * parallel aggregate reads files through its morsel queue (and build sides shared once):
+ * never the stream, whose scan is no splittable source. So its input cannot have
+ * changed without the runtime planning again (a static table's version moved), and the
+ * merged result is kept: the next pass only walks it again.
+ */
+static tb_rc pagg_rescan(tb_op *op, tb_err *err)
+{
+    pagg_op *p = (pagg_op *)op;
+    TB_UNUSED(err);
+    if (p->consumed)
+        tb_hashagg_iter_init(&p->it, TB_HASHAGG_ALL, 0, NULL);
+    return TB_OK;
+}
+
+static const tb_op_vt pagg_vt = {"parallel hash aggregate", pagg_next, pagg_free, pagg_explain,
+                                 pagg_rescan};
 
 tb_rc tb_op_parallel_agg_new(tb_morsel_queue *q, uint32_t n_workers, tb_op **pipes,
                              uint32_t n_groups, tb_expr **group_exprs, const char **group_names,

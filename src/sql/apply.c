@@ -204,7 +204,14 @@ static tb_rc apply_explain(tb_op *op, tb_buf *buf)
                          kinds[a->ap], op->schema->fields[op->schema->n - 1].name);
 }
 
-static const tb_op_vt apply_vt = {"apply", apply_next, apply_free, apply_explain, NULL};
+/* Run again over the child's next binding: the subquery is planned per row anyway, so
+ * nothing of the operator outlives a next() (issue 9: a prepared continuous query). */
+static tb_rc apply_rescan(tb_op *op, tb_err *err)
+{
+    return tb_op_rescan(op->children[0], err);
+}
+
+static const tb_op_vt apply_vt = {"apply", apply_next, apply_free, apply_explain, apply_rescan};
 
 /* Column ids referenced by the subquery tree. */
 static void refs(const lnode *n, uint64_t *set)

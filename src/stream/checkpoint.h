@@ -13,8 +13,9 @@
  *       batch follows soon (the job idles or stops);
  *     - once snapshot-S is durable, the next record says so ("snapshot": S).
  *   DIR/state/snapshot-<S>  the whole query state after committed batch S, as a
- *                       sequence of CRC-checked records (written to a temp name, fsynced,
- *                       renamed); taken when the changelogs since the last snapshot
+ *                       sequence of CRC-checked records (copied into memory at the commit,
+ *                       then written to a temp name, fsynced and renamed by a writer
+ *                       thread while the batches go on); taken when the changelogs since the last snapshot
  *                       outweigh it (tb_ckpt_snapshot_due), so a batch costs O(its
  *                       changes) amortised, and a restart reads one snapshot plus at most
  *                       about as many bytes of changelogs
@@ -38,7 +39,9 @@
  * a trailer line "crc32 XXXXXXXX" covering the payload before it. Compact and metadata
  * files are JSON lines and the same trailer.
  *
- * Snapshot file: "TBSNAP01", u64 batch, u32 CRC-32 of those 16 bytes; then records (u32
+ * Snapshot file: "TBSNAP02", u64 batch, u64 group count (a sizing hint for the restore, 0
+ * unknown), u32 CRC-32 of those 24 bytes ("TBSNAP01" files, read too, have no group
+ * count: a 20-byte header); then records (u32
  * length, u32 CRC-32 of the data, data); then an end record (u32 0xffffffff, u32 CRC-32
  * of the next 16 bytes, u64 record count, u64 data bytes). A snapshot without its end
  * record, or with a bad checksum, is TB_E_CORRUPT naming the file and the offset.
@@ -162,6 +165,9 @@ typedef enum tb_ckpt_base {
 tb_rc tb_ckpt_restore_begin(tb_ckpt *ckpt, tb_ckpt_restore **out, tb_err *err);
 /* *out_batch: the committed batch the base is the state after (-1 for NONE). */
 tb_ckpt_base tb_ckpt_restore_base(const tb_ckpt_restore *r, int64_t *out_batch);
+/* The group count the base snapshot's header carries (tb_ckpt_snapshot_set_groups), so
+ * the restore sizes the aggregate once; 0 unknown (no snapshot, an older file). */
+uint64_t tb_ckpt_restore_groups(const tb_ckpt_restore *r);
 tb_rc tb_ckpt_restore_snapshot_next(tb_ckpt_restore *r, const char **out_data,
                                     size_t *out_len, tb_err *err);
 tb_rc tb_ckpt_restore_image(tb_ckpt_restore *r, const char **out_data, size_t *out_len,
@@ -182,6 +188,19 @@ void tb_ckpt_restore_end(tb_ckpt_restore *r); /* NULL is a no-op */
  * record, fsync, rename to snapshot-<batch>, fsync of state/). The next log record
  * references it; from then on older snapshots, and segments holding only changelogs it
  * covers, are deleted by the compaction. abort (or a failure) removes the temp file.
+ *
+ * Off the batch path (issue 9): begin_async keeps the records in memory (put is one
+ * copy: the caller's image of the state at the commit, immutable from then on), and
+ * submit hands the snapshot to a writer thread that checksums, writes, fsyncs and
+ * renames it while the batches go on. At most one snapshot is in flight (due() is false
+ * meanwhile; begin_async refuses a second), so memory stays bounded by one image. Until
+ * the writer is done nothing names the snapshot: the changelogs since the base stay in
+ * the log and a crash at any moment restores the old base plus them. The next record
+ * written after the writer finished names it (the append reaps the thread);
+ * tb_ckpt_snapshot_wait reports a writer's failure (then the snapshot is retried when
+ * due again) and, with block, waits for it. tb_ckpt_free waits for a writer in flight.
+ * @thread the caller's, except snap_complete's file work in the writer thread, which
+ *         touches no field of the tb_ckpt but an atomic flag.
  */
 #define TB_CKPT_SNAPSHOT_MIN_BYTES ((uint64_t)4 << 20)
 bool tb_ckpt_snapshot_due(const tb_ckpt *ckpt);
@@ -191,12 +210,26 @@ void tb_ckpt_set_snapshot_min_bytes(tb_ckpt *ckpt, uint64_t bytes);
 typedef struct tb_ckpt_snapshot tb_ckpt_snapshot;
 tb_rc tb_ckpt_snapshot_begin(tb_ckpt *ckpt, int64_t batch, tb_ckpt_snapshot **out,
                              tb_err *err);
+tb_rc tb_ckpt_snapshot_begin_async(tb_ckpt *ckpt, int64_t batch, tb_ckpt_snapshot **out,
+                                   tb_err *err);
+/* Record the state's group count in the header; call before the first put. */
+void tb_ckpt_snapshot_set_groups(tb_ckpt_snapshot *snap, uint64_t groups);
 tb_rc tb_ckpt_snapshot_put(tb_ckpt_snapshot *snap, const void *data, size_t len, tb_err *err);
+/* A record of `tag` then data (the record's bytes: len + 1), without a copy to join them. */
+tb_rc tb_ckpt_snapshot_put_tagged(tb_ckpt_snapshot *snap, char tag, const void *data, size_t len,
+                                  tb_err *err);
 /* Matches tb_hashagg_write_fn: ud is the tb_ckpt_snapshot. */
 tb_rc tb_ckpt_snapshot_put_fn(void *ud, const void *data, size_t len, tb_err *err);
 /* Finishes and frees snap, whatever the outcome. */
 tb_rc tb_ckpt_snapshot_finish(tb_ckpt_snapshot *snap, tb_err *err);
 void tb_ckpt_snapshot_abort(tb_ckpt_snapshot *snap); /* NULL is a no-op */
+/* Hand an in-memory snapshot (begin_async) to the writer thread; snap belongs to the
+ * checkpoint whatever the outcome (without a thread it is written at once). */
+tb_rc tb_ckpt_snapshot_submit(tb_ckpt_snapshot *snap, tb_err *err);
+/* Reap the writer when it is done (block: wait for it); returns a failed writer's error
+ * once (TB_OK otherwise, or while it runs). */
+tb_rc tb_ckpt_snapshot_wait(tb_ckpt *ckpt, bool block, tb_err *err);
+bool tb_ckpt_snapshot_in_flight(const tb_ckpt *ckpt);
 /* Newest snapshot referenced by the log (or written and about to be), -1 none. */
 int64_t tb_ckpt_snapshot_batch(const tb_ckpt *ckpt);
 /* Changelog bytes logged since the base (for progress reports). */

@@ -136,6 +136,7 @@ typedef struct cq {
      * changelogs' parts), applied once the aggregate exists (tb_cq_restore_agg): a list
      * of u64 length + bytes; and how much of emitted_csv some changelog already holds */
     tb_buf restore_chg;
+    uint64_t restore_groups; /* the snapshot's group count (cq_state.c): presizes */
     size_t emitted_logged;
     int win_group;     /* group column holding the window start (or end), -1 */
     int64_t win_size_us; /* from that column's value to the window's end */

@@ -244,6 +244,7 @@ static tb_rc tab_open(void *ud, const int *proj, uint32_t n_proj, tb_op **out, t
         s->n_proj++;
     }
     s->base.vt = &sscan_vt;
+    s->base.binds_input = true; /* bound to each batch: joins must not keep what it built */
     s->base.schema = pschema;
     s->tab = t;
     s->wm_idx = wm_idx;

@@ -531,18 +531,35 @@ static int count_files(const char *dir, const char *prefix)
     return n;
 }
 
-/* Snapshot of batch b: records "snap-<b>-<k>" for k < 3. */
+/* Snapshots are written by the writer thread (tb_ckpt_snapshot_submit), else inline. */
+static bool snap_async;
+
+/* Snapshot of batch b: records "snap-<b>-<k>" for k < 3, group count b + 1000. */
 static void write_snapshot(tb_ckpt *ck, int64_t b)
 {
     tb_ckpt_snapshot *snap = NULL;
     tb_err err;
-    assert_int_equal(tb_ckpt_snapshot_begin(ck, b, &snap, &err), TB_OK);
+    if (snap_async)
+        assert_int_equal(tb_ckpt_snapshot_begin_async(ck, b, &snap, &err), TB_OK);
+    else
+        assert_int_equal(tb_ckpt_snapshot_begin(ck, b, &snap, &err), TB_OK);
+    tb_ckpt_snapshot_set_groups(snap, (uint64_t)b + 1000);
     for (int k = 0; k < 3; k++) {
         char rec[64];
         snprintf(rec, sizeof(rec), "snap-%lld-%d", (long long)b, k);
-        assert_int_equal(tb_ckpt_snapshot_put(snap, rec, strlen(rec), &err), TB_OK);
+        if (k == 1) /* the same bytes as a tag and the rest */
+            assert_int_equal(tb_ckpt_snapshot_put_tagged(snap, rec[0], rec + 1, strlen(rec) - 1,
+                                                         &err), TB_OK);
+        else
+            assert_int_equal(tb_ckpt_snapshot_put(snap, rec, strlen(rec), &err), TB_OK);
     }
-    assert_int_equal(tb_ckpt_snapshot_finish(snap, &err), TB_OK);
+    if (snap_async) {
+        assert_int_equal(tb_ckpt_snapshot_submit(snap, &err), TB_OK);
+        assert_true(tb_ckpt_snapshot_in_flight(ck) || tb_ckpt_snapshot_batch(ck) == b);
+        assert_false(tb_ckpt_snapshot_due(ck)); /* one in flight at most */
+    } else {
+        assert_int_equal(tb_ckpt_snapshot_finish(snap, &err), TB_OK);
+    }
 }
 
 /*
@@ -588,6 +605,7 @@ static void expect_restore(tb_ckpt *ck, int64_t last_commit)
     assert_int_equal(tb_ckpt_restore_begin(ck, &r, &err), TB_OK);
     assert_int_equal(tb_ckpt_restore_base(r, &base), TB_CKPT_BASE_SNAPSHOT);
     assert_true(base >= 0 && base <= last_commit);
+    assert_int_equal(tb_ckpt_restore_groups(r), (uint64_t)base + 1000); /* the header's */
     for (int k = 0;; k++) {
         char want[64];
         assert_int_equal(tb_ckpt_restore_snapshot_next(r, &d, &n, &err), TB_OK);
@@ -612,6 +630,50 @@ static void expect_restore(tb_ckpt *ck, int64_t last_commit)
         assert_memory_equal(d, want, 40);
     }
     tb_ckpt_restore_end(r);
+}
+
+/*
+ * Snapshots written by the writer thread (issue 9): the batches go on while it writes;
+ * the snapshot becomes the base only once a record written after it finished names it,
+ * so every restore in between is the older base plus the changelogs.
+ */
+static void test_ckpt_snapshot_async(void **state)
+{
+    char *dir = temp_dir();
+    tb_ckpt *ck = NULL;
+    tb_err err;
+    int snaps;
+    (void)state;
+
+    snap_async = true;
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    tb_ckpt_set_snapshot_min_bytes(ck, 200);
+    snaps = run_batches(ck, 0, 40);
+    assert_true(snaps >= 1);
+    assert_int_equal(tb_ckpt_snapshot_wait(ck, true, &err), TB_OK);
+    assert_false(tb_ckpt_snapshot_in_flight(ck));
+    tb_ckpt_set_snapshot_min_bytes(ck, UINT64_MAX / 2); /* no snapshot in 40 and 41 */
+    run_batches(ck, 40, 41); /* a record names the snapshot just finished */
+    expect_restore(ck, 39);
+    run_batches(ck, 41, 42);
+    /* one in flight, then freed: it is finished (durable) but named by no record */
+    tb_ckpt_set_snapshot_min_bytes(ck, 0);
+    assert_true(tb_ckpt_snapshot_due(ck)); /* batch 40's changelog follows the base */
+    write_snapshot(ck, 40);
+    tb_ckpt_free(ck);
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    tb_ckpt_set_snapshot_min_bytes(ck, 200);
+    expect_restore(ck, 40);
+    run_batches(ck, 42, 90);
+    assert_int_equal(tb_ckpt_snapshot_wait(ck, true, &err), TB_OK);
+    expect_restore(ck, 88);
+    tb_ckpt_free(ck);
+    assert_int_equal(tb_ckpt_open(dir, "Q", &ck, &err), TB_OK);
+    expect_restore(ck, 88);
+    tb_ckpt_free(ck);
+    snap_async = false;
+    rm_rf(dir);
+    free(dir);
 }
 
 static void test_ckpt_changelogs_snapshots(void **state)
@@ -864,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_changes_damaged),
         cmocka_unit_test(test_snapshot_blocks),
         cmocka_unit_test(test_ckpt_changelogs_snapshots),
+        cmocka_unit_test(test_ckpt_snapshot_async),
         cmocka_unit_test(test_ckpt_old_records),
         cmocka_unit_test(test_ckpt_state_damage),
     };
