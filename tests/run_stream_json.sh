@@ -83,7 +83,7 @@ st=0
 "$BIN" run "$JOB" --set DATA="$D" --set MODE=failfast --set MAXLINE=67108864 \
   --checkpoint "$D/ckpt" --trigger '100 milliseconds' --quiet --format csv \
   --show "SELECT * FROM sales_by_category ORDER BY 1, 2" --every '1 hour' \
-  --idle-stop '3 seconds' --stop-after '120 seconds' --progress "$D/progress.jsonl" \
+  --idle-stop '8 seconds' --stop-after '120 seconds' --progress "$D/progress.jsonl" \
   > "$D/run.out" 2> "$D/err.txt" &
 JOB_PID=$!
 sleep 0.5

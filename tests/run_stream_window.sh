@@ -46,7 +46,7 @@ D=$T/complete; mkdir -p "$D/sales"
 "$BIN" run "$SRC/tests/stream/job_window_complete.sql" --set DATA="$D" \
   --checkpoint "$D/ckpt" --trigger '100 milliseconds' --quiet --format csv \
   --show "SELECT * FROM sliding ORDER BY 1, 2, 3" --every '1 hour' \
-  --idle-stop '3 seconds' --stop-after '120 seconds' --progress "$D/progress.jsonl" \
+  --idle-stop '8 seconds' --stop-after '120 seconds' --progress "$D/progress.jsonl" \
   > "$D/run.out" &
 JOB=$!
 sleep 0.5
@@ -123,7 +123,7 @@ EOF
 "$BIN" run "$SRC/tests/stream/job_window_append.sql" --set DATA="$D" \
   --checkpoint "$D/ckpt" --trigger '100 milliseconds' --quiet --format csv \
   --show "SELECT * FROM sliding ORDER BY 1, 2, 3" --every '1 hour' \
-  --idle-stop '3 seconds' --stop-after '120 seconds' --progress "$D/progress.jsonl" \
+  --idle-stop '8 seconds' --stop-after '120 seconds' --progress "$D/progress.jsonl" \
   > "$D/run.out" &
 JOB=$!
 sleep 0.3
