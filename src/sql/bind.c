@@ -25,11 +25,13 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/agg_list.h"
 #include "sql/sql_int.h"
 
 #define NC(K)    PG_QUERY__NODE__NODE_##K
@@ -792,6 +794,7 @@ static tb_rc make(ectx *c, tb_expr_kind k, tb_expr **args, uint32_t n, bool nega
 
 static tb_rc agg_ref(ectx *c, const char *name, bool star, bool distinct, tb_expr *arg, int loc,
                      tb_expr **out);
+static tb_rc agg_add(ectx *c, const char *name, tb_aggspec spec, int loc, tb_expr **out);
 
 static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
 {
@@ -859,9 +862,18 @@ static tb_rc agg_ref(ectx *c, const char *name, bool star, bool distinct, tb_exp
     tb_rc rc = tb_agg_resolve(name, star, distinct, arg, P(b, loc), &spec, b->err);
     if (rc != TB_OK)
         return rc;
+    return agg_add(c, name, spec, loc, out);
+}
+
+/* The output column of aggregate spec in the query's aggregate (added once). */
+static tb_rc agg_add(ectx *c, const char *name, tb_aggspec spec, int loc, tb_expr **out)
+{
+    binder *b = c->b;
     aggctx *a = c->agg;
     for (uint32_t i = 0; i < a->n; i++) {
         if (a->specs[i].kind == spec.kind && a->specs[i].distinct == spec.distinct &&
+            a->specs[i].frac_null == spec.frac_null && a->specs[i].frac == spec.frac &&
+            tb_type_eq(a->specs[i].type, spec.type) &&
             tb_sql_expr_equal(a->specs[i].arg, spec.arg)) {
             *out = colref(b, a->ids[i], P(b, loc));
             return *out ? TB_OK : nomem(b);
@@ -1145,6 +1157,183 @@ static tb_rc bind_stat_agg(ectx *c, const PgQuery__FuncCall *fc, const char *nam
     return r != NULL ? TB_OK : nomem(b);
 }
 
+/* ================================================================ list aggregates */
+
+/*
+ * string_agg(x, sep [ORDER BY ...]), percentile_cont(f) / percentile_disc(f) / mode()
+ * WITHIN GROUP (ORDER BY x) and approx_count_distinct(x) (issue 13): the hash aggregate
+ * collects each group's values packed with their sort keys (exec/agg_list.c).
+ */
+static bool is_list_agg(const char *name)
+{
+    return strcmp(name, "string_agg") == 0 || strcmp(name, "percentile_cont") == 0 ||
+           strcmp(name, "percentile_disc") == 0 || strcmp(name, "mode") == 0 ||
+           strcmp(name, "approx_count_distinct") == 0;
+}
+
+/* An untyped literal (string or NULL) as text, as PostgreSQL resolves "unknown". */
+static tb_rc settle_text(binder *b, tb_expr **e)
+{
+    if ((*e)->type.id == TB_T_NULL) /* a string literal is already text */
+        return tb_expr_coerce(b->arena, *e, tb_type_make(TB_T_STRING), (*e)->pos, e, b->err);
+    return TB_OK;
+}
+
+static tb_rc bind_list_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
+{
+    binder *b = c->b;
+    int loc = fc->location;
+    char t1[64], t2[64];
+    bool sagg = strcmp(name, "string_agg") == 0, approx = name[0] == 'a';
+    bool ordered = !sagg && !approx; /* WITHIN GROUP aggregates */
+    if (c->agg == NULL)
+        return berr(b, TB_E_SQL, loc, "aggregate functions are not allowed in %s", c->clause);
+    if (c->in_agg)
+        return berr(b, TB_E_SQL, loc, "aggregate function calls cannot be nested");
+    if (fc->agg_star)
+        return berr(b, TB_E_SQL, loc, "%s(*) is not an aggregate; only count(*) is", name);
+    size_t want = sagg ? 2 : strcmp(name, "mode") == 0 ? 0 : 1;
+    if (ordered && !fc->agg_within_group)
+        return berr(b, TB_E_SQL, loc, "WITHIN GROUP is required for ordered-set aggregate %s",
+                    name);
+    if (!ordered && fc->agg_within_group)
+        return berr(b, TB_E_SQL, loc, "%s is not an ordered-set aggregate, so it cannot have "
+                    "WITHIN GROUP", name);
+    if (ordered && fc->n_agg_order != 1)
+        return berr(b, TB_E_NOTFOUND, loc, "function %s with %zu ordering arguments does not "
+                    "exist", name, fc->n_agg_order);
+    if (approx && fc->n_agg_order > 0)
+        return berr(b, TB_E_SQL, loc, "ORDER BY in approx_count_distinct has no effect; "
+                    "remove it");
+    if (ordered && fc->agg_distinct)
+        return berr(b, TB_E_SQL, loc, "cannot use DISTINCT with WITHIN GROUP");
+    if (fc->n_args != want)
+        return berr(b, TB_E_NOTFOUND, loc, "function %s with %zu arguments does not exist", name,
+                    fc->n_args);
+    ectx ic = *c;
+    ic.in_agg = true;
+    ic.input = NULL;
+    ic.win = NULL;
+    ic.clause = "aggregate arguments";
+    tb_expr *a[2] = {NULL, NULL};
+    for (size_t i = 0; i < fc->n_args; i++) {
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            return berr(b, TB_E_SQL, fc->args[i]->named_arg_expr->location,
+                        "aggregate %s does not take named arguments", name);
+        tb_rc rc = bind_expr(&ic, fc->args[i], &a[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    size_t nk = fc->n_agg_order;
+    tb_expr **keys = nk ? tb_arena_alloc(b->arena, nk * sizeof(*keys)) : NULL;
+    bool *desc = nk ? tb_arena_alloc(b->arena, nk * sizeof(bool)) : NULL;
+    bool *nf = nk ? tb_arena_alloc(b->arena, nk * sizeof(bool)) : NULL;
+    if (nk && (keys == NULL || desc == NULL || nf == NULL))
+        return nomem(b);
+    for (size_t i = 0; i < nk; i++) {
+        if (!IS(fc->agg_order[i], SORT_BY))
+            return berr(b, TB_E_SQL, loc, "bad ORDER BY in %s", name);
+        const PgQuery__SortBy *sb = fc->agg_order[i]->sort_by;
+        if (sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING)
+            return berr(b, TB_E_UNSUPPORTED, sb->location, "ORDER BY ... USING is not supported");
+        tb_rc rc = bind_expr(&ic, sb->node, &keys[i]);
+        if (rc == TB_OK)
+            rc = settle_text(b, &keys[i]);
+        if (rc != TB_OK)
+            return rc;
+        desc[i] = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+        nf[i] = sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+                (sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && desc[i]);
+        if (fc->agg_distinct && !tb_sql_expr_equal(keys[i], a[0]))
+            return berr(b, TB_E_SQL, sb->location, "in an aggregate with DISTINCT, ORDER BY "
+                        "expressions must appear in argument list");
+    }
+    tb_aggspec spec;
+    memset(&spec, 0, sizeof(spec));
+    spec.distinct = fc->agg_distinct && !approx;
+    tb_expr *val = NULL, *sep = NULL;
+    tb_rc rc = TB_OK;
+    if (sagg) {
+        spec.kind = TB_AGG_STRING_AGG;
+        spec.type = tb_type_make(TB_T_STRING);
+        rc = settle_text(b, &a[0]);
+        if (rc == TB_OK)
+            rc = settle_text(b, &a[1]);
+        if (rc != TB_OK)
+            return rc;
+        if (a[0]->type.id != TB_T_STRING || a[1]->type.id != TB_T_STRING)
+            return berr(b, TB_E_TYPE, loc, "function string_agg(%s, %s) does not exist",
+                        tb_type_name(a[0]->type, t1, sizeof(t1)),
+                        tb_type_name(a[1]->type, t2, sizeof(t2)));
+        val = a[0];
+        sep = a[1];
+    } else if (approx) {
+        spec.kind = TB_AGG_APPROX_DISTINCT;
+        spec.type = tb_type_make(TB_T_INT64);
+        rc = settle_text(b, &a[0]);
+        if (rc != TB_OK)
+            return rc;
+        val = a[0];
+    } else {
+        bool cont = strcmp(name, "percentile_cont") == 0;
+        spec.kind = cont                                  ? TB_AGG_PCT_CONT
+                    : strcmp(name, "percentile_disc") == 0 ? TB_AGG_PCT_DISC
+                                                          : TB_AGG_MODE;
+        if (a[0] != NULL) { /* the fraction: a constant, as PostgreSQL's direct argument */
+            tb_value fv;
+            tb_expr *f = a[0];
+            if (!tb_expr_is_const(f))
+                return berr(b, TB_E_UNSUPPORTED, f->pos >= 0 ? f->pos : loc,
+                            "the fraction of %s must be a constant", name);
+            rc = tb_expr_coerce(b->arena, f, tb_type_make(TB_T_DOUBLE), f->pos, &f, b->err);
+            if (rc == TB_OK)
+                rc = tb_expr_eval_const(f, b->arena, &fv, b->err);
+            if (rc != TB_OK)
+                return rc;
+            spec.frac_null = fv.is_null;
+            spec.frac = fv.is_null ? 0 : fv.u.d;
+            if (!fv.is_null && (isnan(spec.frac) || spec.frac < 0 || spec.frac > 1))
+                return berr(b, TB_E_RANGE, f->pos >= 0 ? f->pos : loc,
+                            "percentile value %g is not between 0 and 1", spec.frac);
+        }
+        val = keys[0];
+        if (cont) {
+            if (!tb_type_is_numeric(val->type))
+                return berr(b, TB_E_TYPE, loc, "function %s(double precision, %s) does not "
+                            "exist", name, tb_type_name(val->type, t1, sizeof(t1)));
+            rc = tb_expr_cast(b->arena, val, tb_type_make(TB_T_DOUBLE), -1, &val, b->err);
+            if (rc != TB_OK)
+                return rc;
+            keys[0] = val;
+            spec.type = tb_type_make(TB_T_DOUBLE);
+        } else {
+            spec.type = val->type;
+        }
+    }
+    if (fc->agg_filter != NULL) {
+        ectx fcx = ic;
+        fcx.clause = "FILTER";
+        tb_expr *p;
+        rc = bind_expr(&fcx, fc->agg_filter, &p);
+        if (rc == TB_OK)
+            rc = tb_expr_coerce(b->arena, p, tb_type_make(TB_T_BOOL), p->pos, &p, b->err);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *pair[2] = {p, val};
+        rc = make(c, TB_EX_CASE, pair, 2, false, false, loc, &val);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (approx)
+        spec.arg = val;
+    else
+        rc = tb_agg_pack_call(b->arena, val, sep, keys, desc, nf, (uint32_t)nk, P(b, loc),
+                              &spec.arg, b->err);
+    if (rc != TB_OK)
+        return rc;
+    return agg_add(c, name, spec, loc, out);
+}
+
 /* grouping(a, b, ...) (issue 13): a bit per argument, set when the row's grouping set
  * does not group by it; resolved per set in expand_gsets. */
 static tb_rc bind_grouping(ectx *c, pgnode *const *fargs, size_t n_args, int loc,
@@ -1213,6 +1402,8 @@ static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
         return bind_agg(c, fc, lname, out);
     if (is_stat_agg(lname))
         return bind_stat_agg(c, fc, lname, out);
+    if (is_list_agg(lname))
+        return bind_list_agg(c, fc, lname, out);
     if (fc->agg_star || fc->agg_distinct)
         return berr(b, TB_E_SQL, loc, "%s is not an aggregate function", lname);
     if (tb_sql_find_tablefunc(lname) != NULL)
@@ -2934,7 +3125,8 @@ static bool has_agg(const pgnode *n)
         const PgQuery__FuncCall *fc = n->func_call;
         const char *name = func_name(fc);
         if (name != NULL && fc->over == NULL &&
-            ((is_agg_name(name) && (fc->agg_star || fc->n_args == 1)) || is_stat_agg(name)))
+            ((is_agg_name(name) && (fc->agg_star || fc->n_args == 1)) || is_stat_agg(name) ||
+             is_list_agg(name)))
             return true;
         if (has_agg(fc->agg_filter))
             return true;
