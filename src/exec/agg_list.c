@@ -182,12 +182,12 @@ static tb_rc pack_kernel(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *ar
             memcpy(p + off, &l, 4);
             off += 4;
         }
-        if (val->v.type.id == TB_T_STRING)
+        if (val->v.type.id == TB_T_STRING && vlen > 0)
             memcpy(p + off, ((const tb_str *)val->v.data)[vi].ptr, vlen);
-        else
+        else if (val->v.type.id != TB_T_STRING)
             memcpy(p + off, (const uint8_t *)val->v.data + (size_t)vi * vlen, vlen);
         off += vlen;
-        if (has_sep) {
+        if (has_sep && sep.len > 0) {
             memcpy(p + off, sep.ptr, sep.len);
             off += sep.len;
         }
@@ -304,7 +304,8 @@ static tb_rc put_value(tb_vec *dst, uint32_t k, const lentry *e, tb_arena *arena
         char *s = tb_arena_alloc(arena, e->plen ? e->plen : 1);
         if (s == NULL)
             return tb_err_nomem(err);
-        memcpy(s, e->pay, e->plen);
+        if (e->plen > 0)
+            memcpy(s, e->pay, e->plen);
         ((tb_str *)dst->data)[k].ptr = s;
         ((tb_str *)dst->data)[k].len = e->plen;
         return TB_OK;

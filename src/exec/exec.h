@@ -148,6 +148,8 @@ typedef struct tb_aggspec {
  */
 tb_rc tb_agg_resolve(const char *name, bool star, bool distinct, tb_expr *arg, int pos,
                      tb_aggspec *out, tb_err *err);
+/* SQL name of an aggregate kind ("count", "string_agg", ...) for EXPLAIN. */
+const char *tb_agg_kind_name(tb_agg_kind kind);
 /* Is name (any case) an aggregate tb_agg_resolve knows (count, sum, avg, min, max)? */
 bool tb_agg_is_name(const char *name);
 

@@ -589,6 +589,8 @@ static tb_rc lbuf_take(aggst *a, tb_str *st, uint32_t g, size_t extra, lbuf **ou
 static tb_rc list_append(aggst *a, tb_str *st, uint32_t g, const void *p, size_t len, tb_err *err)
 {
     lbuf *b;
+    if (len == 0)
+        return TB_OK;
     if ((size_t)st->len + len > UINT32_MAX)
         return TB_ERRF(err, TB_E_RANGE, "aggregate state of a group over 4 GB");
     tb_rc rc = lbuf_take(a, st, g, len, &b, err);
@@ -2424,8 +2426,7 @@ static tb_rc agg_explain(tb_op *op, tb_buf *buf)
     }
     for (uint32_t i = 0; i < a->agg->n_aggs && rc == TB_OK; i++) {
         const tb_aggspec *s = &a->aggs[i];
-        static const char *const names[] = {"count", "count", "sum", "avg", "min", "max"};
-        rc = tb_buf_printf(buf, "%s%s(%s", (i == 0 && a->n_groups == 0) ? "" : ", ", names[s->kind],
+        rc = tb_buf_printf(buf, "%s%s(%s", (i == 0 && a->n_groups == 0) ? "" : ", ", tb_agg_kind_name(s->kind),
                            s->distinct ? "DISTINCT " : "");
         if (rc == TB_OK && s->arg != NULL)
             rc = tb_expr_format(s->arg, in, buf);

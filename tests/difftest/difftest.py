@@ -278,7 +278,12 @@ AGGS = ["count(*)", "count({x})", "sum({i})", "min({x})", "max({x})", "avg({i})"
         "stddev_samp({i})", "var_pop({n})", "array_agg({i} ORDER BY {i})", "every({b})",
         "stddev_pop({n})", "variance({i})", "corr({i}, {n})", "covar_pop({n}, {i})",
         "covar_samp({i}, {i})", "regr_slope({n}, {i})", "regr_intercept({i}, {n})",
-        "regr_r2({n}, {i})", "regr_count({i}, {n})", "regr_avgx({i}, {n})", "regr_sxy({n}, {i})"]
+        "regr_r2({n}, {i})", "regr_count({i}, {n})", "regr_avgx({i}, {n})", "regr_sxy({n}, {i})",
+        "string_agg({s}, '-' ORDER BY {i} DESC, {s})", "string_agg(DISTINCT {s}, '' ORDER BY {s} DESC)",
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY {i})",
+        "percentile_cont(0.3) WITHIN GROUP (ORDER BY {n} DESC)",
+        "percentile_disc(0.25) WITHIN GROUP (ORDER BY {x})",
+        "percentile_disc(1) WITHIN GROUP (ORDER BY {s} DESC)", "mode() WITHIN GROUP (ORDER BY {x})"]
 AGGS_BASIC = AGGS[:11]
 WINDOW_RANK = ["row_number()", "rank()", "dense_rank()", "percent_rank()", "cume_dist()",
                "ntile(3)", "lag({x})", "lead({x}, 2)", "first_value({x})", "last_value({x})",
