@@ -1151,6 +1151,8 @@ static tb_rc r_epoch(tb_arena *arena, const char *name, tb_expr **args, uint32_t
 {
     bool to_ts = strcmp(name, "to_timestamp") == 0;
     tb_rc rc;
+    if (to_ts && n == 2) /* to_timestamp(text, template) */
+        return tb_fmt_parse_resolve(arena, name, args, n, pos, out, err);
     if (n != 1)
         return tb_func_no_overload(name, args, n, pos, err);
     rc = tb_func_coerce_arg(arena, name, args, n, 0, to_ts ? T_DBL : T_TS, pos, err);
