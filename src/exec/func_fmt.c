@@ -170,9 +170,15 @@ static tb_rc compile_dt(const char *p, size_t n, tb_arena *arena, fmt *out, tb_e
         f->len = kws[id].len;
         fm = false;
         {
-            bool up0 = isupper((unsigned char)p[i]) != 0;
-            bool up1 = kws[id].len > 1 && isupper((unsigned char)p[i + 1]);
-            f->caps = !up0 ? 0 : (up1 || kws[id].len == 1) ? 2 : 1;
+            /* the case of the first two letters ("A.M.": A and M) */
+            bool up0 = isupper((unsigned char)p[i]) != 0, up1 = true;
+            for (size_t j = 1; j < kws[id].len; j++) {
+                if (isalpha((unsigned char)p[i + j])) {
+                    up1 = isupper((unsigned char)p[i + j]) != 0;
+                    break;
+                }
+            }
+            f->caps = !up0 ? 0 : up1 ? 2 : 1;
         }
         i += kws[id].len;
         if (kws[id].width > 0 && (n - i >= 2) && (p[i] == 't' || p[i] == 'T') &&
@@ -283,8 +289,9 @@ static void split_ts(int64_t ts, tfields *t)
     t->iso_week = (int)((thu - tb_days_from_civil(ty, 1, 1)) / 7) + 1;
 }
 
-/* One row of to_char(timestamp) into o (room: f->out_max). */
-static size_t fmt_ts(const fmt *fm, int64_t ts, char *o)
+/* One row of to_char(timestamp) into o (room: f->out_max). A date is a timestamp with
+ * time zone at midnight UTC for PostgreSQL (its TZ prints UTC in a UTC session). */
+static size_t fmt_ts(const fmt *fm, int64_t ts, bool is_date, char *o)
 {
     tfields t;
     size_t n = 0;
@@ -409,8 +416,10 @@ static size_t fmt_ts(const fmt *fm, int64_t ts, char *o)
             memcpy(p, "00", 2);
             n += 2;
             break;
-        case K_TZ:
-            break; /* no time zone */
+        case K_TZ: /* no time zone for a timestamp */
+            if (is_date)
+                n += put_name(p, f, "utc", 0, 0);
+            break;
         case K_Q:
             n += put_num(p, f, (t.mon - 1) / 3 + 1, 1);
             break;
@@ -631,14 +640,22 @@ static size_t fmt_num(const nfmt *f, bool neg, const char *ip, size_t il, const 
         case '9':
         case '0':
             if (after) {
-                if (fpos < last_frac || x->c == '0' || !f->fm)
-                    o[n++] = ovf ? '#' : fp[fpos];
+                if (ovf)
+                    o[n++] = '#';
+                else if (fpos < last_frac || x->c == '0' || !f->fm)
+                    o[n++] = fp[fpos];
                 fpos++;
                 break;
             }
-            if (ovf) {
+            if (ovf) { /* the sign stays: to_char(-1000, '999') is '-###' */
+                if (!sign_done) {
+                    if (f->fm || n == 0 || o[n - 1] != ' ')
+                        o[n++] = sign_ch;
+                    else
+                        o[n - 1] = sign_ch;
+                    sign_done = true;
+                }
                 o[n++] = '#';
-                sign_done = true; /* no sign in an overflow */
                 ipos++;
                 break;
             }
@@ -797,7 +814,7 @@ static tb_rc k_to_char_ts(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *a
         if (buf == NULL)
             return tb_expr_nomem(err);
         o[i].ptr = buf;
-        o[i].len = (uint32_t)fmt_ts(&f, ts, buf);
+        o[i].len = (uint32_t)fmt_ts(&f, ts, args[0].v.type.id == TB_T_DATE, buf);
     }
     return TB_OK;
 }
