@@ -74,6 +74,13 @@ static const kwdef kws[K__N] = {
     [K_YY] = {"YY", 2, 2},       [K_Y] = {"Y", 1, 1},
 };
 
+/* A prefix or suffix (FM, TM, FX, TH): all upper or all lower case, as PostgreSQL's. */
+static bool modifier(const char *s, size_t n, const char *m)
+{
+    return n >= 2 && ((s[0] == m[0] && s[1] == m[1]) ||
+                      (s[0] == tolower((unsigned char)m[0]) && s[1] == tolower((unsigned char)m[1])));
+}
+
 static bool starts_ci(const char *s, size_t n, const char *kw, size_t kl)
 {
     if (n < kl)
@@ -114,12 +121,12 @@ static tb_rc compile_dt(const char *p, size_t n, tb_arena *arena, fmt *out, tb_e
     while (i < n) {
         fnode *f = &v[k];
         memset(f, 0, sizeof(*f));
-        if (starts_ci(p + i, n - i, "FM", 2)) {
+        if (modifier(p + i, n - i, "FM")) {
             fm = true;
             i += 2;
             continue;
         }
-        if (starts_ci(p + i, n - i, "FX", 2) || starts_ci(p + i, n - i, "TM", 2)) {
+        if (modifier(p + i, n - i, "FX") || modifier(p + i, n - i, "TM")) {
             i += 2; /* exact matching / translation: no effect here */
             continue;
         }
@@ -181,9 +188,8 @@ static tb_rc compile_dt(const char *p, size_t n, tb_arena *arena, fmt *out, tb_e
             f->caps = !up0 ? 0 : up1 ? 2 : 1;
         }
         i += kws[id].len;
-        if (kws[id].width > 0 && (n - i >= 2) && (p[i] == 't' || p[i] == 'T') &&
-            (p[i + 1] == 'h' || p[i + 1] == 'H')) {
-            f->th = p[i] == 'T' ? 2 : 1;
+        if (modifier(p + i, n - i, "TH")) { /* the suffix; no effect on a name */
+            f->th = kws[id].width == 0 ? 0 : p[i] == 'T' ? 2 : 1;
             i += 2;
         }
         out->out_max += 48;

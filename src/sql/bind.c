@@ -1386,6 +1386,105 @@ static tb_rc bind_grouping(ectx *c, pgnode *const *fargs, size_t n_args, int loc
     return *out ? TB_OK : nomem(b);
 }
 
+/*
+ * Named arguments of scalar functions (issue 13): PostgreSQL's parameter names, in
+ * order. A call's positional arguments come first, then `name => value` ones in any
+ * order; they are put in place and the call resolves as a positional one. Parameters
+ * with a default (make_interval's, all 0) may be left out; `with_defaults` counts the
+ * leading parameters that have none.
+ */
+typedef struct named_fn {
+    const char *name;
+    uint32_t required;
+    const char *params[8];
+} named_fn;
+
+static const named_fn named_fns[] = {
+    {"make_interval", 0, {"years", "months", "weeks", "days", "hours", "mins", "secs", NULL}},
+    {"make_date", 3, {"year", "month", "day", NULL}},
+    {"make_timestamp", 6, {"year", "month", "day", "hour", "min", "sec", NULL}},
+};
+
+static tb_rc bind_named_call(ectx *c, const PgQuery__FuncCall *fc, const char *name,
+                             tb_expr **out)
+{
+    binder *b = c->b;
+    const named_fn *nf = NULL;
+    for (size_t k = 0; k < sizeof(named_fns) / sizeof(named_fns[0]); k++)
+        if (strcmp(named_fns[k].name, name) == 0)
+            nf = &named_fns[k];
+    const pgnode *first = NULL;
+    for (size_t i = 0; i < fc->n_args && first == NULL; i++)
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            first = fc->args[i];
+    if (nf == NULL)
+        return berr(b, TB_E_SQL, first->named_arg_expr->location,
+                    "function %s does not take named arguments", name);
+    uint32_t np = 0;
+    while (np < 8 && nf->params[np] != NULL)
+        np++;
+    if (fc->n_args > np)
+        return berr(b, TB_E_NOTFOUND, fc->location, "function %s with %zu arguments does not "
+                    "exist", name, fc->n_args);
+    tb_expr *slot[8] = {NULL};
+    bool named = false;
+    for (size_t i = 0; i < fc->n_args; i++) {
+        const pgnode *a = fc->args[i];
+        uint32_t at = (uint32_t)i;
+        int aloc = -1;
+        if (IS(a, NAMED_ARG_EXPR)) {
+            const char *an = a->named_arg_expr->name;
+            aloc = a->named_arg_expr->location;
+            named = true;
+            for (at = 0; at < np; at++)
+                if (an != NULL && strcmp(nf->params[at], an) == 0)
+                    break;
+            if (at == np) {
+                char list[128];
+                size_t ll = 0;
+                list[0] = 0;
+                for (uint32_t k = 0; k < np && ll < sizeof(list); k++)
+                    ll += (size_t)snprintf(list + ll, sizeof(list) - ll, "%s%s", k ? ", " : "",
+                                           nf->params[k]);
+                return berr(b, TB_E_NOTFOUND, aloc, "function %s has no parameter \"%s\" "
+                            "(parameters: %s)", name, an ? an : "", list);
+            }
+            if (slot[at] != NULL)
+                return berr(b, TB_E_SQL, aloc, "argument name \"%s\" used more than once", an);
+            a = a->named_arg_expr->arg;
+        } else if (named) {
+            return berr(b, TB_E_SQL, fc->location, "positional argument cannot follow named "
+                        "argument");
+        }
+        tb_rc rc = bind_expr(c, a, &slot[at]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    /* the parameters up to the last one given; the rest take their defaults */
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < np; k++)
+        if (slot[k] != NULL)
+            n = k + 1;
+    for (uint32_t k = 0; k < TB_MAX(n, nf->required); k++) {
+        if (slot[k] != NULL)
+            continue;
+        if (k < nf->required)
+            return berr(b, TB_E_NOTFOUND, fc->location, "function %s: argument %s is missing",
+                        name, nf->params[k]);
+        tb_value z;
+        memset(&z, 0, sizeof(z));
+        z.type = tb_type_make(TB_T_INT32); /* every default is 0 */
+        slot[k] = tb_expr_const(b->arena, &z);
+        if (slot[k] == NULL)
+            return nomem(b);
+    }
+    tb_expr **args = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(*args));
+    if (args == NULL)
+        return nomem(b);
+    memcpy(args, slot, n * sizeof(*args));
+    return tb_expr_call(b->arena, name, args, n, P(b, fc->location), out, b->err);
+}
+
 static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
 {
     binder *b = c->b;
@@ -1408,6 +1507,9 @@ static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
         return berr(b, TB_E_SQL, loc, "%s is not an aggregate function", lname);
     if (tb_sql_find_tablefunc(lname) != NULL)
         return berr(b, TB_E_SQL, loc, "table function %s can only be used in FROM", lname);
+    for (size_t i = 0; i < fc->n_args; i++)
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            return bind_named_call(c, fc, lname, out);
     tb_expr **args = NULL;
     if (fc->n_args > 0) {
         args = tb_arena_alloc(b->arena, fc->n_args * sizeof(*args));
@@ -1415,9 +1517,6 @@ static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
             return nomem(b);
     }
     for (size_t i = 0; i < fc->n_args; i++) {
-        if (IS(fc->args[i], NAMED_ARG_EXPR))
-            return berr(b, TB_E_SQL, fc->args[i]->named_arg_expr->location,
-                        "named arguments are only supported by table functions");
         tb_rc rc = bind_expr(c, fc->args[i], &args[i]);
         if (rc != TB_OK)
             return rc;

@@ -513,6 +513,13 @@ class QueryGen(Gen):
                 exprs.append("%s(to_char(%s, '%s'), '%s')%s" % (fn, c, tmpl, tmpl, cast))
             else:
                 exprs.append("to_char(%s, '999')" % r.choice(self.cols(rels, lambda ty: ty == "int"))[0])
+            if r.random() < 0.25:  # named arguments (issue 13 point 3)
+                ic = self.cols(rels, lambda ty: ty == "int")
+                nc = self.cols(rels, lambda ty: ty in ("int", "numeric(10,2)"))
+                parts = r.sample(["days => %s" % r.choice(ic)[0], "hours => %s" % r.choice(ic)[0],
+                                  "mins => %s" % r.choice(ic)[0], "secs => %s" % r.choice(nc)[0],
+                                  "months => %d" % r.randint(-20, 20)], r.randint(1, 3))
+                exprs.append("make_interval(%s)::text" % ", ".join(parts))
         return "SELECT %s FROM %s" % (select_list(exprs), t.name)
 
     def query(self):
