@@ -3593,6 +3593,43 @@ static tb_rc distinct_node(binder *b, lnode **plan, uint32_t n_cols)
     return TB_OK;
 }
 
+/* Append row_number() OVER (PARTITION BY every column) to an arm (INTERSECT/EXCEPT ALL). */
+static tb_rc number_arm(binder *b, lnode **arm)
+{
+    lnode *a = *arm;
+    tb_expr **part = tb_arena_alloc(b->arena, (a->n_out + 1) * sizeof(tb_expr *));
+    tb_winfunc *fn = tb_arena_zalloc(b->arena, sizeof(*fn));
+    lnode *wn = mknode(b, L_WINDOW);
+    int rn = newcol(b, "?occurrence?", NULL, tb_type_make(TB_T_INT64));
+    if (part == NULL || fn == NULL || wn == NULL || rn < 0)
+        return nomem(b);
+    for (uint32_t i = 0; i < a->n_out; i++) {
+        part[i] = colref(b, a->out[i], -1);
+        if (part[i] == NULL)
+            return nomem(b);
+    }
+    fn->kind = TB_WIN_ROW_NUMBER;
+    fn->type = tb_type_make(TB_T_INT64);
+    fn->frame.mode = TB_FRAME_ROWS;
+    fn->frame.start = TB_BOUND_UNBOUNDED;
+    fn->frame.end = TB_BOUND_CURRENT;
+    wn->left = a;
+    wn->n_groups = a->n_out;
+    wn->groups = part;
+    wn->limit = -1;
+    wn->n_wfuncs = 1;
+    wn->wfuncs = fn;
+    wn->n_out = a->n_out + 1;
+    wn->out = tb_arena_alloc(b->arena, wn->n_out * sizeof(int));
+    if (wn->out == NULL)
+        return nomem(b);
+    memcpy(wn->out, a->out, a->n_out * sizeof(int));
+    wn->out[a->n_out] = rn;
+    wn->est = a->est;
+    *arm = wn;
+    return TB_OK;
+}
+
 static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     lnode *l = NULL, *r = NULL;
@@ -3629,9 +3666,26 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
     if (rc != TB_OK)
         return rc;
     bool setop_tags = s->op != PG_QUERY__SET_OPERATION__SETOP_UNION;
+    uint32_t ng = n; /* the columns compared: n, plus the occurrence number for ALL */
     if (setop_tags) {
-        if (s->all)
-            return berr(b, TB_E_UNSUPPORTED, -1, "%s ALL is not supported", opname);
+        if (s->all) {
+            /* INTERSECT / EXCEPT ALL (issue 13): number the equal rows of each arm
+             * (row_number() OVER (PARTITION BY every column)); the k-th copy of a row
+             * then matches the other arm's k-th copy, which gives min(m, n) / max(m - n, 0)
+             * copies. */
+            rc = number_arm(b, &l);
+            if (rc == TB_OK)
+                rc = number_arm(b, &r);
+            if (rc != TB_OK)
+                return rc;
+            ng = n + 1;
+            tb_type *t2 = tb_arena_alloc(b->arena, (ng + 1) * sizeof(tb_type));
+            if (t2 == NULL)
+                return nomem(b);
+            memcpy(t2, types, n * sizeof(tb_type));
+            t2[n] = tb_type_make(TB_T_INT64);
+            types = t2;
+        }
         rc = tag_arm(b, &l, 1, 0);
         if (rc == TB_OK)
             rc = tag_arm(b, &r, 0, 1);
@@ -3672,14 +3726,14 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
     lnode *p = u;
     if (setop_tags) {
         /* the union carries the two tags too */
-        u->n_out = n + 2;
-        int *uo = tb_arena_alloc(b->arena, (n + 2) * sizeof(int));
+        u->n_out = ng + 2;
+        int *uo = tb_arena_alloc(b->arena, (ng + 2) * sizeof(int));
         if (uo == NULL)
             return nomem(b);
-        memcpy(uo, u->out, n * sizeof(int));
+        memcpy(uo, u->out, ng * sizeof(int));
         for (int k = 0; k < 2; k++) {
-            uo[n + k] = newcol(b, k ? "?r?" : "?l?", NULL, tb_type_make(TB_T_INT32));
-            if (uo[n + k] < 0)
+            uo[ng + k] = newcol(b, k ? "?r?" : "?l?", NULL, tb_type_make(TB_T_INT32));
+            if (uo[ng + k] < 0)
                 return nomem(b);
         }
         u->out = uo;
@@ -3688,29 +3742,29 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
         if (a == NULL)
             return nomem(b);
         a->left = u;
-        a->n_groups = n;
-        a->groups = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(tb_expr *));
+        a->n_groups = ng;
+        a->groups = tb_arena_alloc(b->arena, (ng ? ng : 1) * sizeof(tb_expr *));
         a->n_aggs = 2;
         a->aggs = tb_arena_zalloc(b->arena, 2 * sizeof(tb_aggspec));
-        a->n_out = n + 2;
-        a->out = tb_arena_alloc(b->arena, (n + 2) * sizeof(int));
+        a->n_out = ng + 2;
+        a->out = tb_arena_alloc(b->arena, (ng + 2) * sizeof(int));
         if (a->groups == NULL || a->aggs == NULL || a->out == NULL)
             return nomem(b);
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < ng; i++) {
             a->groups[i] = colref(b, u->out[i], -1);
             a->out[i] = newcol(b, b->q->cols[u->out[i]].name, NULL, types[i]);
             if (a->groups[i] == NULL || a->out[i] < 0)
                 return nomem(b);
         }
         for (int k = 0; k < 2; k++) {
-            tb_expr *tag = colref(b, u->out[n + k], -1);
+            tb_expr *tag = colref(b, u->out[ng + k], -1);
             if (tag == NULL)
                 return nomem(b);
             rc = tb_agg_resolve("max", false, false, tag, -1, &a->aggs[k], b->err);
             if (rc != TB_OK)
                 return rc;
-            a->out[n + k] = newcol(b, k ? "?r?" : "?l?", NULL, a->aggs[k].type);
-            if (a->out[n + k] < 0)
+            a->out[ng + k] = newcol(b, k ? "?r?" : "?l?", NULL, a->aggs[k].type);
+            if (a->out[ng + k] < 0)
                 return nomem(b);
         }
         a->est = u->est;
@@ -3723,7 +3777,7 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
         for (int k = 0; k < 2; k++) {
             tb_value v = one;
             v.u.i = (k == 1 && s->op == PG_QUERY__SET_OPERATION__SETOP_EXCEPT) ? 0 : 1;
-            tb_expr *pair[2] = {colref(b, a->out[n + k], -1), tb_expr_const(b->arena, &v)};
+            tb_expr *pair[2] = {colref(b, a->out[ng + k], -1), tb_expr_const(b->arena, &v)};
             if (pair[0] == NULL || pair[1] == NULL)
                 return nomem(b);
             rc = tb_expr_call(b->arena, "=", pair, 2, -1, &conds[k], b->err);
