@@ -127,6 +127,13 @@ static size_t enc_key(const tb_vec *v, uint32_t i, bool desc, bool nulls_first, 
     return 1 + n;
 }
 
+size_t tb_agg_key_size(const tb_vec *v, uint32_t i) { return key_size(v, i); }
+
+size_t tb_agg_key_enc(const tb_vec *v, uint32_t i, uint8_t *p)
+{
+    return enc_key(v, i, false, false, p);
+}
+
 /* ---------------------------------------------------------------- pack call */
 
 /* fn->op: 1 when args[1] is string_agg's separator; k0 / k1: DESC / NULLS FIRST bits of

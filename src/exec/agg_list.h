@@ -25,6 +25,12 @@ tb_rc tb_agg_pack_call(tb_arena *arena, tb_expr *val, tb_expr *sep, tb_expr **ke
 tb_rc tb_agg_list_final(const tb_aggspec *spec, const void *blob, size_t len, tb_arena *arena,
                         tb_vec *dst, uint32_t k, uint32_t cap, tb_err *err);
 
+/* Order-preserving bytes of row i of v (ascending, NULLs last; equal values give equal
+ * bytes, NULLs equal): at most tb_agg_key_size bytes. For row keys (WITH RECURSIVE's
+ * UNION). */
+size_t tb_agg_key_size(const tb_vec *v, uint32_t i);
+size_t tb_agg_key_enc(const tb_vec *v, uint32_t i, uint8_t *p);
+
 void tb_hll_add(uint8_t *reg, uint64_t hash);
 void tb_hll_merge(uint8_t *dst, const uint8_t *src);
 int64_t tb_hll_estimate(const uint8_t *reg);

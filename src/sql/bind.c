@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "exec/agg_list.h"
+#include "exec/op_int.h"
 #include "sql/sql_int.h"
 
 #define NC(K)    PG_QUERY__NODE__NODE_##K
@@ -63,6 +64,7 @@ typedef struct selctx {
 } selctx;
 
 typedef struct cte {
+    tb_table *mat; /* WITH RECURSIVE: the materialized result (freed with the plan) */
     const char *name;
     const PgQuery__CommonTableExpr *def;
     struct cte *prev;
@@ -2156,6 +2158,21 @@ static tb_rc bind_view(binder *b, catentry *e, const PgQuery__RangeVar *rv, from
     return subquery_rel(b, sub, alias, rv->alias, rv->location, out);
 }
 
+/* A scan of a table the plan holds (WITH RECURSIVE's result or working table). */
+static tb_rc table_rel(binder *b, const char *name, tb_table *t, const PgQuery__RangeVar *rv,
+                       fromres *out)
+{
+    lsource *src = tb_arena_zalloc(b->arena, sizeof(*src));
+    if (src == NULL)
+        return nomem(b);
+    src->name = tb_arena_strdup(b->arena, name);
+    src->schema = tb_table_schema(t);
+    src->kind = SRC_TABLE;
+    src->table = t;
+    const char *alias = rv->alias != NULL ? rv->alias->aliasname : name;
+    return get_node(b, src, alias, rv->alias, rv->location, out);
+}
+
 static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer, fromres *out)
 {
     const char *name = rv->relname;
@@ -2167,6 +2184,8 @@ static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer,
         for (cte *ct = b->ctes; ct != NULL; ct = ct->prev) {
             if (strcmp(ct->name, name) != 0)
                 continue;
+            if (ct->mat != NULL)
+                return table_rel(b, name, ct->mat, rv, out);
             cte *saved = b->ctes;
             b->ctes = ct->visible;
             lnode *sub = NULL;
@@ -2195,6 +2214,15 @@ static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer,
                 return TB_OK;
             }
             return subquery_rel(b, sub, alias, rv->alias, rv->location, out);
+        }
+    }
+    const tb_plan_opts *po = b->q->opts;
+    for (uint32_t i = 0; po != NULL && i < po->n_temps &&
+                         (rv->schemaname == NULL || rv->schemaname[0] == '\0');
+         i++) {
+        if (strcmp(po->temps[i].name, name) == 0) {
+            po->temps[i].used = true;
+            return table_rel(b, name, po->temps[i].table, rv, out);
         }
     }
     catentry *e = tb_sql_cat_find(b->q->db, name);
@@ -5236,16 +5264,331 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
     return TB_OK;
 }
 
+/* ================================================================ WITH RECURSIVE */
+
+/*
+ * A recursive CTE (`WITH RECURSIVE t AS (base UNION [ALL] step)`) is computed while the
+ * query is bound: base runs once; then step runs with `t` naming the rows the previous
+ * round added (the working table), until a round adds none; UNION drops rows already
+ * found (NULLs equal), UNION ALL keeps them. The result is a table the plan owns. Each
+ * term is planned on its own: it reads tables, views and the CTE itself, not the other
+ * CTEs of its WITH. Bounded: past TB_RECURSIVE_MAX_ROWS rows in all or
+ * TB_RECURSIVE_MAX_ROUNDS rounds, an error (a query that does not stop, such as one that
+ * counts without a WHERE; each round plans the recursive term anew).
+ */
+#define TB_RECURSIVE_MAX_ROWS 1000000
+#define TB_RECURSIVE_MAX_ROUNDS 10000
+
+static void table_free_cb(void *p) { tb_table_free(p); }
+
+/* Rows of the plan of `sel` (with temps visible) appended to *into (created with the
+ * first plan's schema, column names from `names`). */
+static tb_rc run_term(binder *b, const PgQuery__SelectStmt *sel, tb_temprel *temps,
+                      uint32_t n_temps, const PgQuery__CommonTableExpr *d, tb_table **into,
+                      tb_err *err)
+{
+    PgQuery__Node node = PG_QUERY__NODE__INIT;
+    node.node_case = PG_QUERY__NODE__NODE_SELECT_STMT;
+    node.select_stmt = (PgQuery__SelectStmt *)sel;
+    tb_plan_opts opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.temps = temps;
+    opts.n_temps = n_temps;
+    tb_plan *plan = NULL;
+    tb_rc rc = tb_sql_plan_node(b->q->db, b->sql, &node, &opts, &plan, err);
+    if (rc != TB_OK)
+        return rc;
+    const tb_schema *ps = plan->root->schema;
+    if (*into == NULL) {
+        tb_schema *sc = tb_schema_copy(ps);
+        if (sc == NULL)
+            rc = tb_err_nomem(err);
+        if (rc == TB_OK && d->n_aliascolnames > ps->n)
+            rc = TB_ERRF(err, TB_E_SQL, "WITH query \"%s\" has %u columns available but %zu "
+                         "columns specified", d->ctename, ps->n, d->n_aliascolnames);
+        for (size_t i = 0; rc == TB_OK && i < d->n_aliascolnames; i++) {
+            const char *nm = str_of(d->aliascolnames[i]);
+            if (nm != NULL) {
+                char *dup = tb_strdup(nm);
+                if (dup == NULL) {
+                    rc = tb_err_nomem(err);
+                    break;
+                }
+                tb_free(sc->fields[i].name);
+                sc->fields[i].name = dup;
+            }
+        }
+        for (uint32_t i = 0; rc == TB_OK && i < sc->n; i++)
+            sc->fields[i].nullable = true;
+        if (rc == TB_OK && (*into = tb_table_new(sc)) == NULL)
+            rc = tb_err_nomem(err);
+        tb_schema_free(sc);
+    } else {
+        const tb_schema *ts = tb_table_schema(*into);
+        if (ps->n != ts->n)
+            rc = TB_ERRF(err, TB_E_SQL, "each UNION query must have the same number of columns");
+        for (uint32_t i = 0; rc == TB_OK && i < ts->n; i++) {
+            if (!tb_type_eq(ps->fields[i].type, ts->fields[i].type)) {
+                char t1[64], t2[64];
+                rc = TB_ERRF(err, TB_E_TYPE, "recursive query \"%s\" column %u has type %s in "
+                             "non-recursive term but type %s overall (cast the "
+                             "non-recursive term)", d->ctename, i + 1,
+                             tb_type_name(ts->fields[i].type, t1, sizeof(t1)),
+                             tb_type_name(ps->fields[i].type, t2, sizeof(t2)));
+            }
+        }
+    }
+    while (rc == TB_OK) {
+        tb_batch *batch = NULL;
+        rc = tb_op_next(plan->root, &batch, err);
+        if (rc != TB_OK || batch == NULL)
+            break;
+        if (batch->n_rows > 0)
+            rc = tb_table_append(*into, batch, err);
+    }
+    tb_plan_free(plan);
+    return rc;
+}
+
+/* Rows of `add` not in the key set (and not repeated), appended to `keep` and `next`;
+ * for UNION. Keys: the row's bytes as agg_list.c encodes sort keys (NULLs equal). */
+typedef struct rowset {
+    char **keys;
+    size_t *lens;
+    size_t n, cap; /* cap a power of two */
+} rowset;
+
+static void rowset_free(rowset *rs)
+{
+    for (size_t i = 0; i < rs->cap; i++)
+        tb_free(rs->keys[i]);
+    tb_free(rs->keys);
+    tb_free(rs->lens);
+}
+
+/* true when the key was new (inserted) */
+static tb_rc rowset_add(rowset *rs, const char *k, size_t len, bool *fresh, tb_err *err)
+{
+    if ((rs->n + 1) * 2 > rs->cap) {
+        size_t nc = rs->cap ? rs->cap * 2 : 1024;
+        rowset n2 = {tb_calloc(nc, sizeof(char *)), tb_calloc(nc, sizeof(size_t)), 0, nc};
+        if (n2.keys == NULL || n2.lens == NULL) {
+            tb_free(n2.keys);
+            tb_free(n2.lens);
+            return tb_err_nomem(err);
+        }
+        for (size_t i = 0; i < rs->cap; i++) {
+            if (rs->keys[i] == NULL)
+                continue;
+            size_t h = (size_t)tb_hash_bytes(rs->keys[i], rs->lens[i], 0) & (nc - 1);
+            while (n2.keys[h] != NULL)
+                h = (h + 1) & (nc - 1);
+            n2.keys[h] = rs->keys[i];
+            n2.lens[h] = rs->lens[i];
+        }
+        n2.n = rs->n;
+        tb_free(rs->keys);
+        tb_free(rs->lens);
+        *rs = n2;
+    }
+    size_t h = (size_t)tb_hash_bytes(k, len, 0) & (rs->cap - 1);
+    while (rs->keys[h] != NULL) {
+        if (rs->lens[h] == len && memcmp(rs->keys[h], k, len) == 0) {
+            *fresh = false;
+            return TB_OK;
+        }
+        h = (h + 1) & (rs->cap - 1);
+    }
+    rs->keys[h] = tb_malloc(len ? len : 1);
+    if (rs->keys[h] == NULL)
+        return tb_err_nomem(err);
+    memcpy(rs->keys[h], k, len);
+    rs->lens[h] = len;
+    rs->n++;
+    *fresh = true;
+    return TB_OK;
+}
+
+/* Keep the rows of `round` whose key is new (UNION); the kept rows go to *out. */
+static tb_rc dedup_round(rowset *rs, tb_table *round, tb_table **out, tb_err *err)
+{
+    tb_op *scan = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_rc rc = arena ? tb_table_scan_new(round, NULL, 0, &scan, err) : tb_err_nomem(err);
+    *out = NULL;
+    if (rc == TB_OK && (*out = tb_table_new(tb_table_schema(round))) == NULL)
+        rc = tb_err_nomem(err);
+    while (rc == TB_OK) {
+        tb_batch *batch = NULL;
+        rc = tb_op_next(scan, &batch, err);
+        if (rc != TB_OK || batch == NULL)
+            break;
+        tb_arena_reset(arena);
+        uint32_t *sel = tb_arena_alloc(arena, (batch->n_rows + 1) * sizeof(uint32_t)), ns = 0;
+        if (sel == NULL) {
+            rc = tb_err_nomem(err);
+            break;
+        }
+        for (uint32_t r = 0; r < batch->n_rows && rc == TB_OK; r++) {
+            size_t need = 0;
+            for (uint32_t c = 0; c < batch->n_cols; c++)
+                need += tb_agg_key_size(&batch->cols[c], r);
+            uint8_t *k = tb_arena_alloc(arena, need + 1);
+            size_t len = 0;
+            bool fresh = false;
+            if (k == NULL) {
+                rc = tb_err_nomem(err);
+                break;
+            }
+            for (uint32_t c = 0; c < batch->n_cols; c++)
+                len += tb_agg_key_enc(&batch->cols[c], r, k + len);
+            rc = rowset_add(rs, (const char *)k, len, &fresh, err);
+            if (fresh)
+                sel[ns++] = r;
+        }
+        if (rc == TB_OK && ns > 0) {
+            tb_batch *kept = NULL;
+            if (tb_batch_shell(batch->n_cols, arena, &kept) != TB_OK)
+                rc = tb_err_nomem(err);
+            for (uint32_t c = 0; rc == TB_OK && c < batch->n_cols; c++)
+                if (tb_op_gather_new(&kept->cols[c], &batch->cols[c], sel, ns, arena) != TB_OK)
+                    rc = tb_err_nomem(err);
+            if (rc == TB_OK) {
+                kept->n_rows = ns;
+                kept->cap = ns;
+                rc = tb_table_append(*out, kept, err);
+            }
+        }
+    }
+    tb_op_free(scan);
+    tb_arena_free(arena);
+    if (rc != TB_OK) {
+        tb_table_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Append every row of src to dst. */
+static tb_rc run_copy(tb_table *src, tb_table *dst, tb_err *err)
+{
+    tb_op *scan = NULL;
+    tb_rc rc = tb_table_scan_new(src, NULL, 0, &scan, err);
+    while (rc == TB_OK) {
+        tb_batch *batch = NULL;
+        rc = tb_op_next(scan, &batch, err);
+        if (rc != TB_OK || batch == NULL)
+            break;
+        if (batch->n_rows > 0)
+            rc = tb_table_append(dst, batch, err);
+    }
+    tb_op_free(scan);
+    return rc;
+}
+
+static tb_rc materialize_recursive(binder *b, const PgQuery__CommonTableExpr *d, cte *ct)
+{
+    const PgQuery__Node *q = d->ctequery;
+    tb_err *err = b->err;
+    if (!IS(q, SELECT_STMT) || q->select_stmt->op != PG_QUERY__SET_OPERATION__SETOP_UNION ||
+        q->select_stmt->larg == NULL || q->select_stmt->rarg == NULL)
+        return TB_E_NOTFOUND; /* not of the recursive form: an ordinary CTE */
+    const PgQuery__SelectStmt *u = q->select_stmt;
+    bool all = u->all;
+    const tb_plan_opts *po = b->q->opts;
+    uint32_t nt = (po ? po->n_temps : 0) + 1;
+    tb_temprel *temps = tb_arena_zalloc(b->arena, nt * sizeof(*temps));
+    if (temps == NULL)
+        return nomem(b);
+    if (nt > 1)
+        memcpy(temps + 1, po->temps, (nt - 1) * sizeof(*temps));
+    temps[0].name = d->ctename;
+    tb_table *result = NULL, *work = NULL, *round = NULL;
+    rowset rs = {NULL, NULL, 0, 0};
+    tb_rc rc = run_term(b, u->larg, temps + 1, nt - 1, d, &result, err);
+    if (rc == TB_OK && !all) { /* UNION: the base's own duplicates go too */
+        rc = dedup_round(&rs, result, &work, err);
+        if (rc == TB_OK) {
+            tb_table_free(result);
+            result = NULL;
+            if ((result = tb_table_new(tb_table_schema(work))) == NULL)
+                rc = tb_err_nomem(err);
+        }
+        if (rc == TB_OK)
+            tb_table_swap(result, work); /* result = the deduplicated base */
+        if (rc == TB_OK) {
+            tb_table_free(work);
+            work = NULL;
+        }
+    }
+    /* the working table starts as a copy of the base */
+    if (rc == TB_OK && (work = tb_table_new(tb_table_schema(result))) == NULL)
+        rc = tb_err_nomem(err);
+    if (rc == TB_OK)
+        rc = run_copy(result, work, err);
+    uint64_t rounds = 0;
+    while (rc == TB_OK && tb_table_rows(work) > 0) {
+        temps[0].table = work;
+        temps[0].used = false;
+        round = tb_table_new(tb_table_schema(result));
+        if (round == NULL) {
+            rc = tb_err_nomem(err);
+            break;
+        }
+        rc = run_term(b, u->rarg, temps, nt, d, &round, err);
+        if (rc != TB_OK)
+            break;
+        if (!temps[0].used && rounds == 0) {
+            /* the second term does not read the CTE: an ordinary UNION, once */
+            rounds = UINT64_MAX;
+        }
+        tb_table *fresh = round;
+        round = NULL;
+        if (!all) {
+            rc = dedup_round(&rs, fresh, &round, err);
+            tb_table_free(fresh);
+            if (rc != TB_OK)
+                break;
+            fresh = round;
+            round = NULL;
+        }
+        rc = run_copy(fresh, result, err);
+        tb_table_free(work);
+        work = fresh;
+        if (rc == TB_OK && tb_table_rows(result) > TB_RECURSIVE_MAX_ROWS)
+            rc = TB_ERRPOS(err, TB_E_RANGE, P(b, d->location),
+                           "WITH RECURSIVE \"%s\": more than %d rows (the bound of a recursive "
+                           "query; does its recursive term stop?)",
+                           d->ctename, TB_RECURSIVE_MAX_ROWS);
+        if (rounds == UINT64_MAX)
+            break;
+        if (rc == TB_OK && ++rounds >= TB_RECURSIVE_MAX_ROUNDS && tb_table_rows(work) > 0)
+            rc = TB_ERRPOS(err, TB_E_RANGE, P(b, d->location),
+                           "WITH RECURSIVE \"%s\": more than %d rounds (the bound of a "
+                           "recursive query; does its recursive term stop?)",
+                           d->ctename, TB_RECURSIVE_MAX_ROUNDS);
+    }
+    tb_table_free(work);
+    tb_table_free(round);
+    rowset_free(&rs);
+    if (rc == TB_OK)
+        rc = tb_sql_add_cleanup(b->q, table_free_cb, result);
+    if (rc != TB_OK) {
+        tb_table_free(result);
+        if (rc != TB_E_NOMEM && err != NULL && err->pos < 0)
+            err->pos = P(b, d->location);
+        return rc;
+    }
+    ct->mat = result;
+    return TB_OK;
+}
+
 static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     tb_rc rc;
     cte *saved = b->ctes;
     if (s->with_clause != NULL) {
         const PgQuery__WithClause *w = s->with_clause;
-        if (w->recursive) {
-            b->ctes = saved;
-            return berr(b, TB_E_UNSUPPORTED, w->location, "WITH RECURSIVE is not supported");
-        }
         for (size_t i = 0; i < w->n_ctes; i++) {
             if (!IS(w->ctes[i], COMMON_TABLE_EXPR))
                 continue;
@@ -5266,6 +5609,13 @@ static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *pa
             ct->def = d;
             ct->prev = b->ctes;
             ct->visible = b->ctes;
+            if (w->recursive) {
+                rc = materialize_recursive(b, d, ct);
+                if (rc != TB_OK && rc != TB_E_NOTFOUND) {
+                    b->ctes = saved;
+                    return rc;
+                }
+            }
             b->ctes = ct;
         }
     }
