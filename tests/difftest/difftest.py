@@ -522,12 +522,30 @@ class QueryGen(Gen):
                 exprs.append("make_interval(%s)::text" % ", ".join(parts))
         return "SELECT %s FROM %s" % (select_list(exprs), t.name)
 
+    def q_recursive(self):  # WITH RECURSIVE (issue 13 point 2)
+        r = self.rng
+        if r.random() < 0.3:
+            a, step = r.randint(-3, 3), r.randint(1, 3)
+            return ("WITH RECURSIVE c(n) AS (SELECT %d UNION ALL SELECT n + %d FROM c WHERE n < %d) "
+                    "SELECT n AS c0 FROM c" % (a, step, a + r.randint(0, 30)))
+        ta, tb = r.sample(self.tables, 2) if r.random() < 0.7 else [self.tables[0]] * 2
+        union = r.choice(["UNION", "UNION ALL"])
+        base = "SELECT k, 0 FROM %s WHERE k IS NOT NULL" % ta.name
+        if r.random() < 0.5:
+            base += " AND " + self.bool_expr(self.rel(self.tables.index(ta)), 1)
+        step = ("SELECT %s.k, r.d + 1 FROM r JOIN %s ON %s.k = r.k + %d WHERE r.d < %d" %
+                (tb.name, tb.name, tb.name, r.choice([0, 1, -1]), r.randint(1, 4)))
+        sel = r.choice(["SELECT k AS c0, d AS c1 FROM r",
+                        "SELECT count(*) AS c0, sum(d) AS c1, count(DISTINCT k) AS c2 FROM r",
+                        "SELECT d AS c0, count(*) AS c1 FROM r GROUP BY d"])
+        return "WITH RECURSIVE r(k, d) AS (%s %s %s) %s" % (base, union, step, sel)
+
     def query(self):
         kinds = [("expr", self.q_expr, 3), ("join", self.q_join, 2), ("agg", self.q_agg, 3),
                  ("subquery", self.q_subquery, 2), ("setop", self.q_setop, 1),
                  ("distinct", self.q_distinct, 1), ("window", self.q_window, 3),
                  ("grouping", self.q_grouping, 1), ("series", self.q_series, 1),
-                 ("fmt", self.q_fmt, 2)]
+                 ("fmt", self.q_fmt, 2), ("recursive", self.q_recursive, 1)]
         kinds = [k for k in kinds if k[0] in self.features or k[0] in
                  ("expr", "join", "agg", "subquery", "setop", "distinct")]
         total = sum(w for _, _, w in kinds)
