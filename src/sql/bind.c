@@ -1099,9 +1099,12 @@ static tb_rc bind_stat_agg(ectx *c, const PgQuery__FuncCall *fc, const char *nam
             if (x.rc == TB_OK)
                 x.rc = make(c, TB_EX_AND, conj, 2, false, false, loc, &both);
         }
-        /* in double precision, as PostgreSQL (these take float8 arguments) */
-        tb_expr *Y = s_when(&x, both, s_dbl(&x, s_num(&x, a[0])));
-        tb_expr *X = s_when(&x, both, s_dbl(&x, s_num(&x, a[1])));
+        /* sums of integer and numeric arguments exact (numeric), then double precision
+         * (PostgreSQL's take float8 arguments): a constant X gives Sxx exactly 0, so
+         * regr_slope / regr_intercept are NULL there as PostgreSQL's (the difftest found
+         * 1e-17 here); floating point and bigint arguments are summed as doubles */
+        tb_expr *Y = s_when(&x, both, s_num(&x, a[0]));
+        tb_expr *X = s_when(&x, both, s_num(&x, a[1]));
         tb_expr *n = s_agg(&x, "count", X);
         tb_expr *sx = s_agg(&x, "sum", X), *sy = s_agg(&x, "sum", Y);
         tb_expr *nxx = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", X, X))),
