@@ -588,7 +588,7 @@ static tb_rc lbuf_take(aggst *a, tb_str *st, uint32_t g, size_t extra, lbuf **ou
 /* Append bytes to group g's list state. */
 static tb_rc list_append(aggst *a, tb_str *st, uint32_t g, const void *p, size_t len, tb_err *err)
 {
-    lbuf *b;
+    lbuf *b = NULL;
     if (len == 0)
         return TB_OK;
     if ((size_t)st->len + len > UINT32_MAX)
@@ -605,7 +605,7 @@ static tb_rc list_append(aggst *a, tb_str *st, uint32_t g, const void *p, size_t
 /* Group g's HyperLogLog registers (zeroed when the group has none yet). */
 static tb_rc hll_regs(aggst *a, tb_str *st, uint32_t g, uint8_t **out, tb_err *err)
 {
-    lbuf *b;
+    lbuf *b = NULL;
     if (st->len != 0 && st->len != TB_HLL_REGS)
         return TB_ERRF(err, TB_E_CORRUPT, "approx_count_distinct state of %u bytes", st->len);
     tb_rc rc = lbuf_take(a, st, g, st->len == 0 ? TB_HLL_REGS : 0, &b, err);
