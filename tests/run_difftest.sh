@@ -14,5 +14,5 @@ SRC=${TB_SRCDIR:?TB_SRCDIR must point at the repository}
 pg_start || exit 1
 /usr/bin/python3 "$SRC/tests/difftest/difftest.py" --tributary "$BIN" --dsn "$PG_DSN" \
   --seed "${TB_DIFF_SEED:-13}" --rounds "${TB_DIFF_ROUNDS:-10}" \
-  --queries "${TB_DIFF_QUERIES:-60}" --features "${TB_DIFF_FEATURES:-expr,join,agg,subquery,setop,distinct,window,grouping,distinct_on,series,aggx}" \
+  --queries "${TB_DIFF_QUERIES:-60}" --features "${TB_DIFF_FEATURES:-expr,join,agg,subquery,setop,distinct,window,grouping,distinct_on,series,aggx,fmt,recursive}" \
   --quiet-unsupported

@@ -34,6 +34,17 @@ bool tb_agg_is_name(const char *name)
     return false;
 }
 
+const char *tb_agg_kind_name(tb_agg_kind kind)
+{
+    static const char *const names[] = {"count",           "count",           "sum",
+                                        "avg",             "min",             "max",
+                                        "string_agg",      "percentile_cont", "percentile_disc",
+                                        "mode",            "approx_count_distinct"};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == TB_AGG_APPROX_DISTINCT + 1,
+                   "a name per aggregate kind");
+    return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}
+
 static void settle_untyped(tb_expr *arg, tb_type t)
 {
     /* only a NULL literal can be retyped in place (no storage to convert) */

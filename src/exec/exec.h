@@ -119,7 +119,13 @@ typedef enum tb_agg_kind {
     TB_AGG_SUM,
     TB_AGG_AVG,
     TB_AGG_MIN,
-    TB_AGG_MAX
+    TB_AGG_MAX,
+    /* over every value of the group (agg_list.c); arg is the binder's pack call */
+    TB_AGG_STRING_AGG,
+    TB_AGG_PCT_CONT,
+    TB_AGG_PCT_DISC,
+    TB_AGG_MODE,
+    TB_AGG_APPROX_DISTINCT /* HyperLogLog over arg's values */
 } tb_agg_kind;
 
 typedef struct tb_aggspec {
@@ -127,6 +133,8 @@ typedef struct tb_aggspec {
     bool distinct;
     tb_expr *arg;  /* NULL for count(*) */
     tb_type type;  /* result type */
+    double frac;   /* percentile_cont / percentile_disc: the fraction (constant) */
+    bool frac_null; /* ... a NULL fraction: the result is NULL */
 } tb_aggspec;
 
 /*
@@ -140,6 +148,8 @@ typedef struct tb_aggspec {
  */
 tb_rc tb_agg_resolve(const char *name, bool star, bool distinct, tb_expr *arg, int pos,
                      tb_aggspec *out, tb_err *err);
+/* SQL name of an aggregate kind ("count", "string_agg", ...) for EXPLAIN. */
+const char *tb_agg_kind_name(tb_agg_kind kind);
 /* Is name (any case) an aggregate tb_agg_resolve knows (count, sum, avg, min, max)? */
 bool tb_agg_is_name(const char *name);
 

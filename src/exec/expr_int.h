@@ -130,6 +130,11 @@ extern const tb_fn_entry tb_func_string_table[];
 extern const tb_fn_entry tb_func_time_table[];
 extern const tb_fn_entry tb_func_misc_table[];
 extern const tb_fn_entry tb_func_regex_table[];
+extern const tb_fn_entry tb_func_fmt_table[];
+/* to_date(text, text) / to_timestamp(text, text) (func_fmt.c), chosen by func_time.c's
+ * to_timestamp resolver for two arguments */
+tb_rc tb_fmt_parse_resolve(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
+                           int pos, tb_expr **out, tb_err *err);
 /* substring(text from pattern) (func_regex.c), chosen by func_string.c's resolver */
 tb_rc tb_regex_substring_resolve(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
                                  int pos, tb_expr **out, tb_err *err);

@@ -16,6 +16,7 @@
 static const tb_fn_entry *const tables[] = {
     tb_func_arith_table,  tb_func_misc_table, tb_func_math_table,
     tb_func_string_table, tb_func_time_table, tb_func_regex_table,
+    tb_func_fmt_table,
 };
 
 static const tb_fn_entry *lookup(const char *name)

@@ -1121,6 +1121,69 @@ static tb_rc r_make_date(tb_arena *arena, const char *name, tb_expr **args, uint
               NULL, err);
 }
 
+/* make_interval(years, months, weeks, days, hours, mins, secs): every argument defaults
+ * to 0 (the binder maps named arguments, make_interval(secs => 5), onto positions) */
+static tb_rc k_make_interval(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena,
+                             tb_ev *out, tb_err *err)
+{
+    TB_UNUSED(arena);
+    for (uint32_t i = 0; i < n; i++) {
+        tb_interval *o = &((tb_interval *)out->v.data)[i];
+        memset(o, 0, sizeof(*o));
+        if (!VALID(i))
+            continue;
+        int64_t months = (int64_t)I32(0, i) * 12 + I32(1, i);
+        int64_t days = (int64_t)I32(2, i) * 7 + I32(3, i);
+        double secs = DBL(6, i);
+        double us = (double)I32(4, i) * 3600e6 + (double)I32(5, i) * 60e6 + rint(secs * 1e6);
+        if (months < INT32_MIN || months > INT32_MAX || days < INT32_MIN || days > INT32_MAX ||
+            !(us > -9.2e18 && us < 9.2e18))
+            return TB_ERRPOS(err, TB_E_RANGE, e->pos, "interval out of range");
+        o->months = (int32_t)months;
+        o->days = (int32_t)days;
+        /* exact for the integer parts; secs as PostgreSQL rounds it (to microseconds) */
+        o->micros = (int64_t)I32(4, i) * 3600 * TB_USEC_PER_SEC +
+                    (int64_t)I32(5, i) * 60 * TB_USEC_PER_SEC + (int64_t)rint(secs * 1e6);
+    }
+    return TB_OK;
+}
+
+static tb_rc r_make_interval(tb_arena *arena, const char *name, tb_expr **args, uint32_t n,
+                             int pos, tb_expr **out, tb_err *err)
+{
+    tb_expr *all[7];
+    tb_rc rc = TB_OK;
+    if (n > 7)
+        return tb_func_no_overload(name, args, n, pos, err);
+    for (uint32_t i = 0; i < 7; i++) {
+        if (i < n) {
+            all[i] = args[i];
+        } else {
+            tb_value z;
+            memset(&z, 0, sizeof(z));
+            z.type = i == 6 ? T_DBL : T_INT;
+            all[i] = tb_expr_const_typed(arena, &z);
+            if (all[i] == NULL)
+                return tb_expr_nomem(err);
+        }
+    }
+    for (uint32_t i = 0; i < 7 && rc == TB_OK; i++) {
+        if (i == 6)
+            rc = tb_func_coerce_arg(arena, name, all, 7, i, T_DBL, pos, err);
+        else if (tb_type_is_integer(all[i]->type))
+            rc = tb_cast_build(arena, all[i], T_INT, TB_CAST_ASSIGNMENT, pos, &all[i], err);
+        else
+            rc = tb_func_coerce_arg(arena, name, all, 7, i, T_INT, pos, err);
+    }
+    if (rc != TB_OK)
+        return rc;
+    tb_expr **keep = tb_arena_alloc(arena, sizeof(all));
+    if (keep == NULL)
+        return tb_expr_nomem(err);
+    memcpy(keep, all, sizeof(all));
+    return mk(arena, name, k_make_interval, TB_FN_STRICT, 0, T_IV, keep, 7, pos, out, NULL, err);
+}
+
 /* to_timestamp(double seconds) (op 0), epoch(ts) -> double seconds (op 1) */
 static tb_rc k_epoch(const tb_expr *e, tb_ev *args, uint32_t n, tb_arena *arena, tb_ev *out,
                      tb_err *err)
@@ -1151,6 +1214,8 @@ static tb_rc r_epoch(tb_arena *arena, const char *name, tb_expr **args, uint32_t
 {
     bool to_ts = strcmp(name, "to_timestamp") == 0;
     tb_rc rc;
+    if (to_ts && n == 2) /* to_timestamp(text, template) */
+        return tb_fmt_parse_resolve(arena, name, args, n, pos, out, err);
     if (n != 1)
         return tb_func_no_overload(name, args, n, pos, err);
     rc = tb_func_coerce_arg(arena, name, args, n, 0, to_ts ? T_DBL : T_TS, pos, err);
@@ -1204,6 +1269,7 @@ const tb_fn_entry tb_func_time_table[] = {
     {"tumble_end", r_tumble},
     {"make_date", r_make_date},
     {"make_timestamp", r_make_date},
+    {"make_interval", r_make_interval},
     {"to_timestamp", r_epoch},
     {"epoch", r_epoch},
     {"now", r_now},

@@ -53,9 +53,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/agg_list.h"
 #include "exec/op_int.h"
 
-enum { ACC_COUNT, ACC_I128, ACC_F64, ACC_MINMAX, ACC_NULL };
+/* ACC_LIST: string_agg, percentile_*, mode: the group's packed entries (agg_list.c) in a
+ * string state column; ACC_HLL: approx_count_distinct's HyperLogLog registers, likewise. */
+enum { ACC_COUNT, ACC_I128, ACC_F64, ACC_MINMAX, ACC_NULL, ACC_LIST, ACC_HLL };
+
+/* Growable buffer behind a group's ACC_LIST / ACC_HLL state (see lbuf_take). */
+typedef struct lbuf {
+    uint8_t *p;
+    size_t len, cap;
+} lbuf;
 
 typedef struct keytab {
     tb_colstore st;
@@ -78,6 +87,8 @@ typedef struct aggst {
     uint32_t col_val; /* 0 when none */
     keytab *distinct;
     uint32_t mark; /* distinct entries >= mark were added since the changes were cleared */
+    lbuf *lb;      /* ACC_LIST / ACC_HLL: per gid, lb_n entries */
+    uint32_t lb_n;
 } aggst;
 
 struct tb_hashagg {
@@ -299,6 +310,14 @@ static tb_rc pick_acc(aggst *a, tb_err *err)
         a->acc = ACC_COUNT;
         if (rt.id == TB_T_INT64)
             return TB_OK;
+    } else if (kind == TB_AGG_APPROX_DISTINCT) {
+        a->acc = ACC_HLL;
+        if (rt.id == TB_T_INT64)
+            return TB_OK;
+    } else if (kind >= TB_AGG_STRING_AGG) {
+        a->acc = ACC_LIST;
+        if (in.id == TB_T_STRING)
+            return TB_OK;
     } else if (in.id == TB_T_NULL) {
         a->acc = ACC_NULL; /* sum(NULL), min(NULL): always NULL */
         return TB_OK;
@@ -324,7 +343,9 @@ static tb_rc pick_acc(aggst *a, tb_err *err)
                    : kind == TB_AGG_AVG ? "avg"
                    : kind == TB_AGG_MIN ? "min"
                    : kind == TB_AGG_MAX ? "max"
-                                        : "count",
+                   : kind == TB_AGG_COUNT ? "count"
+                   : kind == TB_AGG_COUNT_STAR ? "count"
+                                        : "list aggregate",
                    tb_type_name(in, b1, sizeof(b1)), tb_type_name(rt, b2, sizeof(b2)));
 }
 
@@ -332,8 +353,12 @@ void tb_hashagg_free(tb_hashagg *agg)
 {
     if (agg == NULL)
         return;
-    for (uint32_t i = 0; i < agg->n_aggs && agg->aggs != NULL; i++)
+    for (uint32_t i = 0; i < agg->n_aggs && agg->aggs != NULL; i++) {
         keytab_free(agg->aggs[i].distinct);
+        for (uint32_t g = 0; g < agg->aggs[i].lb_n; g++)
+            tb_free(agg->aggs[i].lb[g].p);
+        tb_free(agg->aggs[i].lb);
+    }
     tb_free(agg->aggs);
     tb_free(agg->key_types);
     keytab_free(agg->groups);
@@ -394,6 +419,9 @@ tb_rc tb_hashagg_new(uint32_t n_keys, const tb_type *key_types, uint32_t n_aggs,
         } else if (a->acc == ACC_MINMAX) {
             a->col_val = n_st;
             st_types[n_st++] = a->in_type;
+        } else if (a->acc == ACC_LIST || a->acc == ACC_HLL) {
+            a->col_val = n_st;
+            st_types[n_st++] = tb_type_make(TB_T_STRING);
         }
         if (aggs[i].distinct && a->acc != ACC_NULL && aggs[i].kind != TB_AGG_COUNT_STAR) {
             tb_type dt[2] = {tb_type_make(TB_T_INT64), a->in_type};
@@ -450,8 +478,11 @@ size_t tb_hashagg_bytes(const tb_hashagg *agg)
 {
     size_t bytes = sizeof(*agg) + tb_colstore_bytes(&agg->states) + keytab_bytes(agg->groups) +
                    agg->dirty_cap * sizeof(uint32_t) + tb_colstore_bytes(&agg->deleted);
-    for (uint32_t i = 0; i < agg->n_aggs; i++)
-        bytes += keytab_bytes(agg->aggs[i].distinct);
+    for (uint32_t i = 0; i < agg->n_aggs; i++) {
+        bytes += keytab_bytes(agg->aggs[i].distinct) + agg->aggs[i].lb_n * sizeof(lbuf);
+        for (uint32_t g = 0; g < agg->aggs[i].lb_n; g++)
+            bytes += agg->aggs[i].lb[g].cap;
+    }
     return bytes;
 }
 
@@ -528,6 +559,129 @@ static tb_rc update_minmax_str(tb_hashagg *agg, aggst *a, const tb_vec *v, const
         cnt[g]++;
     });
     return rc;
+}
+
+/*
+ * Group g's ACC_LIST / ACC_HLL state (*st, a string of the state column) in a growable
+ * side buffer with room for `extra` more bytes; *st points into the buffer (the caller
+ * updates its length). A state not in its buffer (a group added since, or states rebuilt
+ * into the store's arena by compaction or a checkpoint image: those copy string bytes,
+ * so nothing else points at the old buffer) is first copied into a fresh one.
+ */
+static tb_rc lbuf_take(aggst *a, tb_str *st, uint32_t g, size_t extra, lbuf **out, tb_err *err)
+{
+    if (g >= a->lb_n) {
+        uint32_t nn = TB_MAX(g + 1, a->lb_n * 2);
+        lbuf *nl = tb_realloc(a->lb, (size_t)nn * sizeof(*nl));
+        if (nl == NULL)
+            return tb_err_nomem(err);
+        memset(nl + a->lb_n, 0, (size_t)(nn - a->lb_n) * sizeof(*nl));
+        a->lb = nl;
+        a->lb_n = nn;
+    }
+    lbuf *b = &a->lb[g];
+    if (b->p == NULL || (const char *)b->p != st->ptr || b->len != st->len) {
+        size_t cap = TB_MAX((size_t)64, (size_t)st->len + extra);
+        uint8_t *np = tb_malloc(cap);
+        if (np == NULL)
+            return tb_err_nomem(err);
+        if (st->len > 0)
+            memcpy(np, st->ptr, st->len);
+        tb_free(b->p);
+        b->p = np;
+        b->len = st->len;
+        b->cap = cap;
+    } else if (b->len + extra > b->cap) {
+        size_t cap = b->cap * 2;
+        while (cap < b->len + extra)
+            cap *= 2;
+        uint8_t *np = tb_realloc(b->p, cap);
+        if (np == NULL)
+            return tb_err_nomem(err);
+        b->p = np;
+        b->cap = cap;
+    }
+    st->ptr = (const char *)b->p;
+    *out = b;
+    return TB_OK;
+}
+
+/* Append bytes to group g's list state. */
+static tb_rc list_append(aggst *a, tb_str *st, uint32_t g, const void *p, size_t len, tb_err *err)
+{
+    lbuf *b = NULL;
+    if (len == 0)
+        return TB_OK;
+    if ((size_t)st->len + len > UINT32_MAX)
+        return TB_ERRF(err, TB_E_RANGE, "aggregate state of a group over 4 GB");
+    tb_rc rc = lbuf_take(a, st, g, len, &b, err);
+    if (rc != TB_OK)
+        return rc;
+    memcpy(b->p + b->len, p, len);
+    b->len += len;
+    st->len = (uint32_t)b->len;
+    return TB_OK;
+}
+
+/* Group g's HyperLogLog registers (zeroed when the group has none yet). */
+static tb_rc hll_regs(aggst *a, tb_str *st, uint32_t g, uint8_t **out, tb_err *err)
+{
+    lbuf *b = NULL;
+    if (st->len != 0 && st->len != TB_HLL_REGS)
+        return TB_ERRF(err, TB_E_CORRUPT, "approx_count_distinct state of %u bytes", st->len);
+    tb_rc rc = lbuf_take(a, st, g, st->len == 0 ? TB_HLL_REGS : 0, &b, err);
+    if (rc != TB_OK)
+        return rc;
+    if (b->len == 0) {
+        memset(b->p, 0, TB_HLL_REGS);
+        b->len = TB_HLL_REGS;
+        st->len = TB_HLL_REGS;
+    }
+    *out = b->p;
+    return TB_OK;
+}
+
+static tb_rc update_list(aggst *a, tb_vec *val, int64_t *cnt, const tb_vec *v,
+                         const uint32_t *gids, const uint32_t *sel, uint32_t n, tb_err *err)
+{
+    if (v->type.id == TB_T_NULL)
+        return TB_OK;
+    if (a->acc == ACC_LIST) {
+        const tb_str *d = v->data;
+        ROWS_LOOP(if (!tb_vec_is_null(v, i)) {
+            uint32_t g = gids[i];
+            uint32_t el = d[i].len;
+            tb_str *st = &((tb_str *)val->data)[g];
+            tb_rc rc = list_append(a, st, g, &el, 4, err);
+            if (rc == TB_OK)
+                rc = list_append(a, st, g, d[i].ptr, el, err);
+            if (rc != TB_OK)
+                return rc;
+            cnt[g]++;
+        });
+        return TB_OK;
+    }
+    /* ACC_HLL: hash rows 0..max(sel) once */
+    uint64_t h[TB_BATCH_CAP];
+    uint32_t m = n;
+    if (sel != NULL) {
+        m = 0;
+        for (uint32_t k = 0; k < n; k++)
+            m = TB_MAX(m, sel[k] + 1);
+    }
+    if (m > TB_BATCH_CAP)
+        return TB_ERRF(err, TB_E_MISUSE, "hashagg: %u rows in one update", m);
+    tb_op_hash(v, m, h, false);
+    ROWS_LOOP(if (!tb_vec_is_null(v, i)) {
+        uint32_t g = gids[i];
+        uint8_t *reg;
+        tb_rc rc = hll_regs(a, &((tb_str *)val->data)[g], g, &reg, err);
+        if (rc != TB_OK)
+            return rc;
+        tb_hll_add(reg, h[i]);
+        cnt[g]++;
+    });
+    return TB_OK;
 }
 
 /* Apply rows (sel, or 0..n-1) of argument v to aggregate a. */
@@ -624,6 +778,9 @@ static tb_rc update(tb_hashagg *agg, aggst *a, const tb_vec *v, const uint32_t *
             break;
         }
         break;
+    case ACC_LIST:
+    case ACC_HLL:
+        return update_list(a, val, cnt, v, gids, sel, n, err);
     default:
         break;
     }
@@ -928,6 +1085,34 @@ static tb_rc agg_output(tb_hashagg *agg, aggst *a, const uint32_t *gids, uint32_
             d[k] = cnt[gids[k]];
         return TB_OK;
     }
+    if (a->acc == ACC_HLL) {
+        int64_t *d = dst->data;
+        for (uint32_t k = 0; k < n; k++) {
+            tb_str s = ((const tb_str *)val->data)[gids[k]];
+            if (cnt[gids[k]] == 0) {
+                d[k] = 0;
+                continue;
+            }
+            if (s.len != TB_HLL_REGS)
+                return TB_ERRF(err, TB_E_CORRUPT, "approx_count_distinct state of %u bytes",
+                               s.len);
+            d[k] = tb_hll_estimate((const uint8_t *)s.ptr);
+        }
+        return TB_OK;
+    }
+    if (a->acc == ACC_LIST) {
+        for (uint32_t k = 0; k < n; k++) {
+            tb_str s = ((const tb_str *)val->data)[gids[k]];
+            if (cnt[gids[k]] == 0)
+                rc = tb_vec_set_null(dst, k, n ? n : 1, arena) == TB_OK ? TB_OK
+                                                                        : tb_err_nomem(err);
+            else
+                rc = tb_agg_list_final(&a->spec, s.ptr, s.len, arena, dst, k, n ? n : 1, err);
+            if (rc != TB_OK)
+                return rc;
+        }
+        return TB_OK;
+    }
     for (uint32_t k = 0; k < n; k++) {
         uint32_t g = gids[k];
         bool avg = a->spec.kind == TB_AGG_AVG;
@@ -1180,6 +1365,29 @@ static tb_rc combine(tb_hashagg *dst, aggst *da, const tb_hashagg *src, const ag
         rc = update(dst, da, &vals, gids, sel, n_sel, err);
         for (uint32_t k = 0; k < n_sel && rc == TB_OK; k++)
             dc[gids[sel[k]]] += sc[sel[k]] - 1;
+        break;
+    }
+    case ACC_LIST:
+    case ACC_HLL: {
+        tb_str *ds = dst->states.cols[da->col_val].data;
+        const tb_str *ss = (const tb_str *)src->states.cols[sa->col_val].data + off;
+        for (uint32_t k = 0; k < m && rc == TB_OK; k++) {
+            uint32_t g = gids[k];
+            uint8_t *reg;
+            if (sc[k] == 0)
+                continue;
+            if (da->acc == ACC_LIST) {
+                rc = list_append(da, &ds[g], g, ss[k].ptr, ss[k].len, err);
+            } else if (ss[k].len != TB_HLL_REGS) {
+                rc = TB_ERRF(err, TB_E_CORRUPT, "approx_count_distinct state of %u bytes",
+                             ss[k].len);
+            } else {
+                rc = hll_regs(da, &ds[g], g, &reg, err);
+                if (rc == TB_OK)
+                    tb_hll_merge(reg, (const uint8_t *)ss[k].ptr);
+            }
+            dc[g] += sc[k];
+        }
         break;
     }
     default:
@@ -2239,8 +2447,7 @@ static tb_rc agg_explain(tb_op *op, tb_buf *buf)
     }
     for (uint32_t i = 0; i < a->agg->n_aggs && rc == TB_OK; i++) {
         const tb_aggspec *s = &a->aggs[i];
-        static const char *const names[] = {"count", "count", "sum", "avg", "min", "max"};
-        rc = tb_buf_printf(buf, "%s%s(%s", (i == 0 && a->n_groups == 0) ? "" : ", ", names[s->kind],
+        rc = tb_buf_printf(buf, "%s%s(%s", (i == 0 && a->n_groups == 0) ? "" : ", ", tb_agg_kind_name(s->kind),
                            s->distinct ? "DISTINCT " : "");
         if (rc == TB_OK && s->arg != NULL)
             rc = tb_expr_format(s->arg, in, buf);

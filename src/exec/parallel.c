@@ -379,8 +379,7 @@ static tb_rc pagg_explain(tb_op *op, tb_buf *buf)
     }
     for (uint32_t i = 0; i < p->n_aggs && rc == TB_OK; i++) {
         const tb_aggspec *s = &p->aggs[i];
-        static const char *const names[] = {"count", "count", "sum", "avg", "min", "max"};
-        rc = tb_buf_printf(buf, ", %s(%s", names[s->kind], s->distinct ? "DISTINCT " : "");
+        rc = tb_buf_printf(buf, ", %s(%s", tb_agg_kind_name(s->kind), s->distinct ? "DISTINCT " : "");
         if (rc == TB_OK && s->arg != NULL)
             rc = tb_expr_format(s->arg, in, buf);
         else if (rc == TB_OK)

@@ -18,6 +18,7 @@
  *   dictionary page is still written first: earlier pages refer to it).
  * - Nothing is visible at `path` until close renames the finished temp file.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -548,8 +549,8 @@ static tb_rc writer_new(const char *path, const tb_pq_node *nodes, uint32_t n_no
     tb_rc rc;
 
     *out = NULL;
-    if (path == NULL || nodes == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "parquet: writer needs a path and a schema");
+    /* the entry points checked the path; nodes are theirs */
+    assert(path != NULL && nodes != NULL);
     w = tb_calloc(1, sizeof(*w));
     if (w == NULL)
         return tb_err_nomem(err);
@@ -639,8 +640,8 @@ tb_rc tb_parquet_writer_open(const char *path, const tb_schema *schema,
     tb_rc rc;
 
     *out = NULL;
-    if (schema == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "parquet: writer needs a schema");
+    if (path == NULL || schema == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "parquet: writer needs a path and a schema");
     nodes = tb_calloc(schema->n > 0 ? schema->n : 1, sizeof(*nodes));
     if (nodes == NULL)
         return tb_err_nomem(err);
@@ -662,6 +663,9 @@ tb_rc tb_parquet_writer_open_nested(const char *path, const tb_pq_node *nodes, u
 {
     uint32_t n_top = 0, i = 0;
 
+    *out = NULL;
+    if (path == NULL || nodes == NULL)
+        return TB_ERRF(err, TB_E_MISUSE, "parquet: writer needs a path and a schema");
     /* count top-level nodes by skipping subtrees */
     while (i < n_nodes) {
         uint32_t pending = 1;

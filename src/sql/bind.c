@@ -25,11 +25,14 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/agg_list.h"
+#include "exec/op_int.h"
 #include "sql/sql_int.h"
 
 #define NC(K)    PG_QUERY__NODE__NODE_##K
@@ -61,6 +64,7 @@ typedef struct selctx {
 } selctx;
 
 typedef struct cte {
+    tb_table *mat; /* WITH RECURSIVE: the materialized result (freed with the plan) */
     const char *name;
     const PgQuery__CommonTableExpr *def;
     struct cte *prev;
@@ -792,6 +796,7 @@ static tb_rc make(ectx *c, tb_expr_kind k, tb_expr **args, uint32_t n, bool nega
 
 static tb_rc agg_ref(ectx *c, const char *name, bool star, bool distinct, tb_expr *arg, int loc,
                      tb_expr **out);
+static tb_rc agg_add(ectx *c, const char *name, tb_aggspec spec, int loc, tb_expr **out);
 
 static tb_rc bind_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
 {
@@ -859,9 +864,18 @@ static tb_rc agg_ref(ectx *c, const char *name, bool star, bool distinct, tb_exp
     tb_rc rc = tb_agg_resolve(name, star, distinct, arg, P(b, loc), &spec, b->err);
     if (rc != TB_OK)
         return rc;
+    return agg_add(c, name, spec, loc, out);
+}
+
+/* The output column of aggregate spec in the query's aggregate (added once). */
+static tb_rc agg_add(ectx *c, const char *name, tb_aggspec spec, int loc, tb_expr **out)
+{
+    binder *b = c->b;
     aggctx *a = c->agg;
     for (uint32_t i = 0; i < a->n; i++) {
         if (a->specs[i].kind == spec.kind && a->specs[i].distinct == spec.distinct &&
+            a->specs[i].frac_null == spec.frac_null && a->specs[i].frac == spec.frac &&
+            tb_type_eq(a->specs[i].type, spec.type) &&
             tb_sql_expr_equal(a->specs[i].arg, spec.arg)) {
             *out = colref(b, a->ids[i], P(b, loc));
             return *out ? TB_OK : nomem(b);
@@ -1085,9 +1099,12 @@ static tb_rc bind_stat_agg(ectx *c, const PgQuery__FuncCall *fc, const char *nam
             if (x.rc == TB_OK)
                 x.rc = make(c, TB_EX_AND, conj, 2, false, false, loc, &both);
         }
-        /* in double precision, as PostgreSQL (these take float8 arguments) */
-        tb_expr *Y = s_when(&x, both, s_dbl(&x, s_num(&x, a[0])));
-        tb_expr *X = s_when(&x, both, s_dbl(&x, s_num(&x, a[1])));
+        /* sums of integer and numeric arguments exact (numeric), then double precision
+         * (PostgreSQL's take float8 arguments): a constant X gives Sxx exactly 0, so
+         * regr_slope / regr_intercept are NULL there as PostgreSQL's (the difftest found
+         * 1e-17 here); floating point and bigint arguments are summed as doubles */
+        tb_expr *Y = s_when(&x, both, s_num(&x, a[0]));
+        tb_expr *X = s_when(&x, both, s_num(&x, a[1]));
         tb_expr *n = s_agg(&x, "count", X);
         tb_expr *sx = s_agg(&x, "sum", X), *sy = s_agg(&x, "sum", Y);
         tb_expr *nxx = s_dbl(&x, s_call(&x, "-", s_call(&x, "*", n, s_agg(&x, "sum", s_call(&x, "*", X, X))),
@@ -1145,6 +1162,183 @@ static tb_rc bind_stat_agg(ectx *c, const PgQuery__FuncCall *fc, const char *nam
     return r != NULL ? TB_OK : nomem(b);
 }
 
+/* ================================================================ list aggregates */
+
+/*
+ * string_agg(x, sep [ORDER BY ...]), percentile_cont(f) / percentile_disc(f) / mode()
+ * WITHIN GROUP (ORDER BY x) and approx_count_distinct(x) (issue 13): the hash aggregate
+ * collects each group's values packed with their sort keys (exec/agg_list.c).
+ */
+static bool is_list_agg(const char *name)
+{
+    return strcmp(name, "string_agg") == 0 || strcmp(name, "percentile_cont") == 0 ||
+           strcmp(name, "percentile_disc") == 0 || strcmp(name, "mode") == 0 ||
+           strcmp(name, "approx_count_distinct") == 0;
+}
+
+/* An untyped literal (string or NULL) as text, as PostgreSQL resolves "unknown". */
+static tb_rc settle_text(binder *b, tb_expr **e)
+{
+    if ((*e)->type.id == TB_T_NULL) /* a string literal is already text */
+        return tb_expr_coerce(b->arena, *e, tb_type_make(TB_T_STRING), (*e)->pos, e, b->err);
+    return TB_OK;
+}
+
+static tb_rc bind_list_agg(ectx *c, const PgQuery__FuncCall *fc, const char *name, tb_expr **out)
+{
+    binder *b = c->b;
+    int loc = fc->location;
+    char t1[64], t2[64];
+    bool sagg = strcmp(name, "string_agg") == 0, approx = name[0] == 'a';
+    bool ordered = !sagg && !approx; /* WITHIN GROUP aggregates */
+    if (c->agg == NULL)
+        return berr(b, TB_E_SQL, loc, "aggregate functions are not allowed in %s", c->clause);
+    if (c->in_agg)
+        return berr(b, TB_E_SQL, loc, "aggregate function calls cannot be nested");
+    if (fc->agg_star)
+        return berr(b, TB_E_SQL, loc, "%s(*) is not an aggregate; only count(*) is", name);
+    size_t want = sagg ? 2 : strcmp(name, "mode") == 0 ? 0 : 1;
+    if (ordered && !fc->agg_within_group)
+        return berr(b, TB_E_SQL, loc, "WITHIN GROUP is required for ordered-set aggregate %s",
+                    name);
+    if (!ordered && fc->agg_within_group)
+        return berr(b, TB_E_SQL, loc, "%s is not an ordered-set aggregate, so it cannot have "
+                    "WITHIN GROUP", name);
+    if (ordered && fc->n_agg_order != 1)
+        return berr(b, TB_E_NOTFOUND, loc, "function %s with %zu ordering arguments does not "
+                    "exist", name, fc->n_agg_order);
+    if (approx && fc->n_agg_order > 0)
+        return berr(b, TB_E_SQL, loc, "ORDER BY in approx_count_distinct has no effect; "
+                    "remove it");
+    if (ordered && fc->agg_distinct)
+        return berr(b, TB_E_SQL, loc, "cannot use DISTINCT with WITHIN GROUP");
+    if (fc->n_args != want)
+        return berr(b, TB_E_NOTFOUND, loc, "function %s with %zu arguments does not exist", name,
+                    fc->n_args);
+    ectx ic = *c;
+    ic.in_agg = true;
+    ic.input = NULL;
+    ic.win = NULL;
+    ic.clause = "aggregate arguments";
+    tb_expr *a[2] = {NULL, NULL};
+    for (size_t i = 0; i < fc->n_args; i++) {
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            return berr(b, TB_E_SQL, fc->args[i]->named_arg_expr->location,
+                        "aggregate %s does not take named arguments", name);
+        tb_rc rc = bind_expr(&ic, fc->args[i], &a[i]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    size_t nk = fc->n_agg_order;
+    tb_expr **keys = nk ? tb_arena_alloc(b->arena, nk * sizeof(*keys)) : NULL;
+    bool *desc = nk ? tb_arena_alloc(b->arena, nk * sizeof(bool)) : NULL;
+    bool *nf = nk ? tb_arena_alloc(b->arena, nk * sizeof(bool)) : NULL;
+    if (nk && (keys == NULL || desc == NULL || nf == NULL))
+        return nomem(b);
+    for (size_t i = 0; i < nk; i++) {
+        if (!IS(fc->agg_order[i], SORT_BY))
+            return berr(b, TB_E_SQL, loc, "bad ORDER BY in %s", name);
+        const PgQuery__SortBy *sb = fc->agg_order[i]->sort_by;
+        if (sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING)
+            return berr(b, TB_E_UNSUPPORTED, sb->location, "ORDER BY ... USING is not supported");
+        tb_rc rc = bind_expr(&ic, sb->node, &keys[i]);
+        if (rc == TB_OK)
+            rc = settle_text(b, &keys[i]);
+        if (rc != TB_OK)
+            return rc;
+        desc[i] = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+        nf[i] = sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+                (sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && desc[i]);
+        if (fc->agg_distinct && !tb_sql_expr_equal(keys[i], a[0]))
+            return berr(b, TB_E_SQL, sb->location, "in an aggregate with DISTINCT, ORDER BY "
+                        "expressions must appear in argument list");
+    }
+    tb_aggspec spec;
+    memset(&spec, 0, sizeof(spec));
+    spec.distinct = fc->agg_distinct && !approx;
+    tb_expr *val = NULL, *sep = NULL;
+    tb_rc rc = TB_OK;
+    if (sagg) {
+        spec.kind = TB_AGG_STRING_AGG;
+        spec.type = tb_type_make(TB_T_STRING);
+        rc = settle_text(b, &a[0]);
+        if (rc == TB_OK)
+            rc = settle_text(b, &a[1]);
+        if (rc != TB_OK)
+            return rc;
+        if (a[0]->type.id != TB_T_STRING || a[1]->type.id != TB_T_STRING)
+            return berr(b, TB_E_TYPE, loc, "function string_agg(%s, %s) does not exist",
+                        tb_type_name(a[0]->type, t1, sizeof(t1)),
+                        tb_type_name(a[1]->type, t2, sizeof(t2)));
+        val = a[0];
+        sep = a[1];
+    } else if (approx) {
+        spec.kind = TB_AGG_APPROX_DISTINCT;
+        spec.type = tb_type_make(TB_T_INT64);
+        rc = settle_text(b, &a[0]);
+        if (rc != TB_OK)
+            return rc;
+        val = a[0];
+    } else {
+        bool cont = strcmp(name, "percentile_cont") == 0;
+        spec.kind = cont                                  ? TB_AGG_PCT_CONT
+                    : strcmp(name, "percentile_disc") == 0 ? TB_AGG_PCT_DISC
+                                                          : TB_AGG_MODE;
+        if (a[0] != NULL) { /* the fraction: a constant, as PostgreSQL's direct argument */
+            tb_value fv;
+            tb_expr *f = a[0];
+            if (!tb_expr_is_const(f))
+                return berr(b, TB_E_UNSUPPORTED, f->pos >= 0 ? f->pos : loc,
+                            "the fraction of %s must be a constant", name);
+            rc = tb_expr_coerce(b->arena, f, tb_type_make(TB_T_DOUBLE), f->pos, &f, b->err);
+            if (rc == TB_OK)
+                rc = tb_expr_eval_const(f, b->arena, &fv, b->err);
+            if (rc != TB_OK)
+                return rc;
+            spec.frac_null = fv.is_null;
+            spec.frac = fv.is_null ? 0 : fv.u.d;
+            if (!fv.is_null && (isnan(spec.frac) || spec.frac < 0 || spec.frac > 1))
+                return berr(b, TB_E_RANGE, f->pos >= 0 ? f->pos : loc,
+                            "percentile value %g is not between 0 and 1", spec.frac);
+        }
+        val = keys[0];
+        if (cont) {
+            if (!tb_type_is_numeric(val->type))
+                return berr(b, TB_E_TYPE, loc, "function %s(double precision, %s) does not "
+                            "exist", name, tb_type_name(val->type, t1, sizeof(t1)));
+            rc = tb_expr_cast(b->arena, val, tb_type_make(TB_T_DOUBLE), -1, &val, b->err);
+            if (rc != TB_OK)
+                return rc;
+            keys[0] = val;
+            spec.type = tb_type_make(TB_T_DOUBLE);
+        } else {
+            spec.type = val->type;
+        }
+    }
+    if (fc->agg_filter != NULL) {
+        ectx fcx = ic;
+        fcx.clause = "FILTER";
+        tb_expr *p;
+        rc = bind_expr(&fcx, fc->agg_filter, &p);
+        if (rc == TB_OK)
+            rc = tb_expr_coerce(b->arena, p, tb_type_make(TB_T_BOOL), p->pos, &p, b->err);
+        if (rc != TB_OK)
+            return rc;
+        tb_expr *pair[2] = {p, val};
+        rc = make(c, TB_EX_CASE, pair, 2, false, false, loc, &val);
+        if (rc != TB_OK)
+            return rc;
+    }
+    if (approx)
+        spec.arg = val;
+    else
+        rc = tb_agg_pack_call(b->arena, val, sep, keys, desc, nf, (uint32_t)nk, P(b, loc),
+                              &spec.arg, b->err);
+    if (rc != TB_OK)
+        return rc;
+    return agg_add(c, name, spec, loc, out);
+}
+
 /* grouping(a, b, ...) (issue 13): a bit per argument, set when the row's grouping set
  * does not group by it; resolved per set in expand_gsets. */
 static tb_rc bind_grouping(ectx *c, pgnode *const *fargs, size_t n_args, int loc,
@@ -1197,6 +1391,105 @@ static tb_rc bind_grouping(ectx *c, pgnode *const *fargs, size_t n_args, int loc
     return *out ? TB_OK : nomem(b);
 }
 
+/*
+ * Named arguments of scalar functions (issue 13): PostgreSQL's parameter names, in
+ * order. A call's positional arguments come first, then `name => value` ones in any
+ * order; they are put in place and the call resolves as a positional one. Parameters
+ * with a default (make_interval's, all 0) may be left out; `with_defaults` counts the
+ * leading parameters that have none.
+ */
+typedef struct named_fn {
+    const char *name;
+    uint32_t required;
+    const char *params[8];
+} named_fn;
+
+static const named_fn named_fns[] = {
+    {"make_interval", 0, {"years", "months", "weeks", "days", "hours", "mins", "secs", NULL}},
+    {"make_date", 3, {"year", "month", "day", NULL}},
+    {"make_timestamp", 6, {"year", "month", "day", "hour", "min", "sec", NULL}},
+};
+
+static tb_rc bind_named_call(ectx *c, const PgQuery__FuncCall *fc, const char *name,
+                             tb_expr **out)
+{
+    binder *b = c->b;
+    const named_fn *nf = NULL;
+    for (size_t k = 0; k < sizeof(named_fns) / sizeof(named_fns[0]); k++)
+        if (strcmp(named_fns[k].name, name) == 0)
+            nf = &named_fns[k];
+    const pgnode *first = NULL;
+    for (size_t i = 0; i < fc->n_args && first == NULL; i++)
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            first = fc->args[i];
+    if (nf == NULL)
+        return berr(b, TB_E_SQL, first->named_arg_expr->location,
+                    "function %s does not take named arguments", name);
+    uint32_t np = 0;
+    while (np < 8 && nf->params[np] != NULL)
+        np++;
+    if (fc->n_args > np)
+        return berr(b, TB_E_NOTFOUND, fc->location, "function %s with %zu arguments does not "
+                    "exist", name, fc->n_args);
+    tb_expr *slot[8] = {NULL};
+    bool named = false;
+    for (size_t i = 0; i < fc->n_args; i++) {
+        const pgnode *a = fc->args[i];
+        uint32_t at = (uint32_t)i;
+        int aloc = -1;
+        if (IS(a, NAMED_ARG_EXPR)) {
+            const char *an = a->named_arg_expr->name;
+            aloc = a->named_arg_expr->location;
+            named = true;
+            for (at = 0; at < np; at++)
+                if (an != NULL && strcmp(nf->params[at], an) == 0)
+                    break;
+            if (at == np) {
+                char list[128];
+                size_t ll = 0;
+                list[0] = 0;
+                for (uint32_t k = 0; k < np && ll < sizeof(list); k++)
+                    ll += (size_t)snprintf(list + ll, sizeof(list) - ll, "%s%s", k ? ", " : "",
+                                           nf->params[k]);
+                return berr(b, TB_E_NOTFOUND, aloc, "function %s has no parameter \"%s\" "
+                            "(parameters: %s)", name, an ? an : "", list);
+            }
+            if (slot[at] != NULL)
+                return berr(b, TB_E_SQL, aloc, "argument name \"%s\" used more than once", an);
+            a = a->named_arg_expr->arg;
+        } else if (named) {
+            return berr(b, TB_E_SQL, fc->location, "positional argument cannot follow named "
+                        "argument");
+        }
+        tb_rc rc = bind_expr(c, a, &slot[at]);
+        if (rc != TB_OK)
+            return rc;
+    }
+    /* the parameters up to the last one given; the rest take their defaults */
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < np; k++)
+        if (slot[k] != NULL)
+            n = k + 1;
+    for (uint32_t k = 0; k < TB_MAX(n, nf->required); k++) {
+        if (slot[k] != NULL)
+            continue;
+        if (k < nf->required)
+            return berr(b, TB_E_NOTFOUND, fc->location, "function %s: argument %s is missing",
+                        name, nf->params[k]);
+        tb_value z;
+        memset(&z, 0, sizeof(z));
+        z.type = tb_type_make(TB_T_INT32); /* every default is 0 */
+        slot[k] = tb_expr_const(b->arena, &z);
+        if (slot[k] == NULL)
+            return nomem(b);
+    }
+    tb_expr **args = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(*args));
+    if (args == NULL)
+        return nomem(b);
+    memcpy(args, slot, n * sizeof(*args));
+    return tb_expr_call(b->arena, name, args, n, P(b, fc->location), out, b->err);
+}
+
 static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
 {
     binder *b = c->b;
@@ -1213,10 +1506,15 @@ static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
         return bind_agg(c, fc, lname, out);
     if (is_stat_agg(lname))
         return bind_stat_agg(c, fc, lname, out);
+    if (is_list_agg(lname))
+        return bind_list_agg(c, fc, lname, out);
     if (fc->agg_star || fc->agg_distinct)
         return berr(b, TB_E_SQL, loc, "%s is not an aggregate function", lname);
     if (tb_sql_find_tablefunc(lname) != NULL)
         return berr(b, TB_E_SQL, loc, "table function %s can only be used in FROM", lname);
+    for (size_t i = 0; i < fc->n_args; i++)
+        if (IS(fc->args[i], NAMED_ARG_EXPR))
+            return bind_named_call(c, fc, lname, out);
     tb_expr **args = NULL;
     if (fc->n_args > 0) {
         args = tb_arena_alloc(b->arena, fc->n_args * sizeof(*args));
@@ -1224,9 +1522,6 @@ static tb_rc bind_func(ectx *c, const PgQuery__FuncCall *fc, tb_expr **out)
             return nomem(b);
     }
     for (size_t i = 0; i < fc->n_args; i++) {
-        if (IS(fc->args[i], NAMED_ARG_EXPR))
-            return berr(b, TB_E_SQL, fc->args[i]->named_arg_expr->location,
-                        "named arguments are only supported by table functions");
         tb_rc rc = bind_expr(c, fc->args[i], &args[i]);
         if (rc != TB_OK)
             return rc;
@@ -1866,6 +2161,21 @@ static tb_rc bind_view(binder *b, catentry *e, const PgQuery__RangeVar *rv, from
     return subquery_rel(b, sub, alias, rv->alias, rv->location, out);
 }
 
+/* A scan of a table the plan holds (WITH RECURSIVE's result or working table). */
+static tb_rc table_rel(binder *b, const char *name, tb_table *t, const PgQuery__RangeVar *rv,
+                       fromres *out)
+{
+    lsource *src = tb_arena_zalloc(b->arena, sizeof(*src));
+    if (src == NULL)
+        return nomem(b);
+    src->name = tb_arena_strdup(b->arena, name);
+    src->schema = tb_table_schema(t);
+    src->kind = SRC_TABLE;
+    src->table = t;
+    const char *alias = rv->alias != NULL ? rv->alias->aliasname : name;
+    return get_node(b, src, alias, rv->alias, rv->location, out);
+}
+
 static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer, fromres *out)
 {
     const char *name = rv->relname;
@@ -1877,6 +2187,8 @@ static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer,
         for (cte *ct = b->ctes; ct != NULL; ct = ct->prev) {
             if (strcmp(ct->name, name) != 0)
                 continue;
+            if (ct->mat != NULL)
+                return table_rel(b, name, ct->mat, rv, out);
             cte *saved = b->ctes;
             b->ctes = ct->visible;
             lnode *sub = NULL;
@@ -1905,6 +2217,15 @@ static tb_rc bind_rangevar(binder *b, const PgQuery__RangeVar *rv, scope *outer,
                 return TB_OK;
             }
             return subquery_rel(b, sub, alias, rv->alias, rv->location, out);
+        }
+    }
+    const tb_plan_opts *po = b->q->opts;
+    for (uint32_t i = 0; po != NULL && i < po->n_temps &&
+                         (rv->schemaname == NULL || rv->schemaname[0] == '\0');
+         i++) {
+        if (strcmp(po->temps[i].name, name) == 0) {
+            po->temps[i].used = true;
+            return table_rel(b, name, po->temps[i].table, rv, out);
         }
     }
     catentry *e = tb_sql_cat_find(b->q->db, name);
@@ -2934,7 +3255,8 @@ static bool has_agg(const pgnode *n)
         const PgQuery__FuncCall *fc = n->func_call;
         const char *name = func_name(fc);
         if (name != NULL && fc->over == NULL &&
-            ((is_agg_name(name) && (fc->agg_star || fc->n_args == 1)) || is_stat_agg(name)))
+            ((is_agg_name(name) && (fc->agg_star || fc->n_args == 1)) || is_stat_agg(name) ||
+             is_list_agg(name)))
             return true;
         if (has_agg(fc->agg_filter))
             return true;
@@ -3302,6 +3624,43 @@ static tb_rc distinct_node(binder *b, lnode **plan, uint32_t n_cols)
     return TB_OK;
 }
 
+/* Append row_number() OVER (PARTITION BY every column) to an arm (INTERSECT/EXCEPT ALL). */
+static tb_rc number_arm(binder *b, lnode **arm)
+{
+    lnode *a = *arm;
+    tb_expr **part = tb_arena_alloc(b->arena, (a->n_out + 1) * sizeof(tb_expr *));
+    tb_winfunc *fn = tb_arena_zalloc(b->arena, sizeof(*fn));
+    lnode *wn = mknode(b, L_WINDOW);
+    int rn = newcol(b, "?occurrence?", NULL, tb_type_make(TB_T_INT64));
+    if (part == NULL || fn == NULL || wn == NULL || rn < 0)
+        return nomem(b);
+    for (uint32_t i = 0; i < a->n_out; i++) {
+        part[i] = colref(b, a->out[i], -1);
+        if (part[i] == NULL)
+            return nomem(b);
+    }
+    fn->kind = TB_WIN_ROW_NUMBER;
+    fn->type = tb_type_make(TB_T_INT64);
+    fn->frame.mode = TB_FRAME_ROWS;
+    fn->frame.start = TB_BOUND_UNBOUNDED;
+    fn->frame.end = TB_BOUND_CURRENT;
+    wn->left = a;
+    wn->n_groups = a->n_out;
+    wn->groups = part;
+    wn->limit = -1;
+    wn->n_wfuncs = 1;
+    wn->wfuncs = fn;
+    wn->n_out = a->n_out + 1;
+    wn->out = tb_arena_alloc(b->arena, wn->n_out * sizeof(int));
+    if (wn->out == NULL)
+        return nomem(b);
+    memcpy(wn->out, a->out, a->n_out * sizeof(int));
+    wn->out[a->n_out] = rn;
+    wn->est = a->est;
+    *arm = wn;
+    return TB_OK;
+}
+
 static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     lnode *l = NULL, *r = NULL;
@@ -3338,9 +3697,26 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
     if (rc != TB_OK)
         return rc;
     bool setop_tags = s->op != PG_QUERY__SET_OPERATION__SETOP_UNION;
+    uint32_t ng = n; /* the columns compared: n, plus the occurrence number for ALL */
     if (setop_tags) {
-        if (s->all)
-            return berr(b, TB_E_UNSUPPORTED, -1, "%s ALL is not supported", opname);
+        if (s->all) {
+            /* INTERSECT / EXCEPT ALL (issue 13): number the equal rows of each arm
+             * (row_number() OVER (PARTITION BY every column)); the k-th copy of a row
+             * then matches the other arm's k-th copy, which gives min(m, n) / max(m - n, 0)
+             * copies. */
+            rc = number_arm(b, &l);
+            if (rc == TB_OK)
+                rc = number_arm(b, &r);
+            if (rc != TB_OK)
+                return rc;
+            ng = n + 1;
+            tb_type *t2 = tb_arena_alloc(b->arena, (ng + 1) * sizeof(tb_type));
+            if (t2 == NULL)
+                return nomem(b);
+            memcpy(t2, types, n * sizeof(tb_type));
+            t2[n] = tb_type_make(TB_T_INT64);
+            types = t2;
+        }
         rc = tag_arm(b, &l, 1, 0);
         if (rc == TB_OK)
             rc = tag_arm(b, &r, 0, 1);
@@ -3381,14 +3757,14 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
     lnode *p = u;
     if (setop_tags) {
         /* the union carries the two tags too */
-        u->n_out = n + 2;
-        int *uo = tb_arena_alloc(b->arena, (n + 2) * sizeof(int));
+        u->n_out = ng + 2;
+        int *uo = tb_arena_alloc(b->arena, (ng + 2) * sizeof(int));
         if (uo == NULL)
             return nomem(b);
-        memcpy(uo, u->out, n * sizeof(int));
+        memcpy(uo, u->out, ng * sizeof(int));
         for (int k = 0; k < 2; k++) {
-            uo[n + k] = newcol(b, k ? "?r?" : "?l?", NULL, tb_type_make(TB_T_INT32));
-            if (uo[n + k] < 0)
+            uo[ng + k] = newcol(b, k ? "?r?" : "?l?", NULL, tb_type_make(TB_T_INT32));
+            if (uo[ng + k] < 0)
                 return nomem(b);
         }
         u->out = uo;
@@ -3397,29 +3773,29 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
         if (a == NULL)
             return nomem(b);
         a->left = u;
-        a->n_groups = n;
-        a->groups = tb_arena_alloc(b->arena, (n ? n : 1) * sizeof(tb_expr *));
+        a->n_groups = ng;
+        a->groups = tb_arena_alloc(b->arena, (ng ? ng : 1) * sizeof(tb_expr *));
         a->n_aggs = 2;
         a->aggs = tb_arena_zalloc(b->arena, 2 * sizeof(tb_aggspec));
-        a->n_out = n + 2;
-        a->out = tb_arena_alloc(b->arena, (n + 2) * sizeof(int));
+        a->n_out = ng + 2;
+        a->out = tb_arena_alloc(b->arena, (ng + 2) * sizeof(int));
         if (a->groups == NULL || a->aggs == NULL || a->out == NULL)
             return nomem(b);
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < ng; i++) {
             a->groups[i] = colref(b, u->out[i], -1);
             a->out[i] = newcol(b, b->q->cols[u->out[i]].name, NULL, types[i]);
             if (a->groups[i] == NULL || a->out[i] < 0)
                 return nomem(b);
         }
         for (int k = 0; k < 2; k++) {
-            tb_expr *tag = colref(b, u->out[n + k], -1);
+            tb_expr *tag = colref(b, u->out[ng + k], -1);
             if (tag == NULL)
                 return nomem(b);
             rc = tb_agg_resolve("max", false, false, tag, -1, &a->aggs[k], b->err);
             if (rc != TB_OK)
                 return rc;
-            a->out[n + k] = newcol(b, k ? "?r?" : "?l?", NULL, a->aggs[k].type);
-            if (a->out[n + k] < 0)
+            a->out[ng + k] = newcol(b, k ? "?r?" : "?l?", NULL, a->aggs[k].type);
+            if (a->out[ng + k] < 0)
                 return nomem(b);
         }
         a->est = u->est;
@@ -3432,7 +3808,7 @@ static tb_rc bind_setop(binder *b, const PgQuery__SelectStmt *s, scope *parent, 
         for (int k = 0; k < 2; k++) {
             tb_value v = one;
             v.u.i = (k == 1 && s->op == PG_QUERY__SET_OPERATION__SETOP_EXCEPT) ? 0 : 1;
-            tb_expr *pair[2] = {colref(b, a->out[n + k], -1), tb_expr_const(b->arena, &v)};
+            tb_expr *pair[2] = {colref(b, a->out[ng + k], -1), tb_expr_const(b->arena, &v)};
             if (pair[0] == NULL || pair[1] == NULL)
                 return nomem(b);
             rc = tb_expr_call(b->arena, "=", pair, 2, -1, &conds[k], b->err);
@@ -4891,16 +5267,331 @@ static tb_rc bind_select_core(binder *b, const PgQuery__SelectStmt *s, scope *pa
     return TB_OK;
 }
 
+/* ================================================================ WITH RECURSIVE */
+
+/*
+ * A recursive CTE (`WITH RECURSIVE t AS (base UNION [ALL] step)`) is computed while the
+ * query is bound: base runs once; then step runs with `t` naming the rows the previous
+ * round added (the working table), until a round adds none; UNION drops rows already
+ * found (NULLs equal), UNION ALL keeps them. The result is a table the plan owns. Each
+ * term is planned on its own: it reads tables, views and the CTE itself, not the other
+ * CTEs of its WITH. Bounded: past TB_RECURSIVE_MAX_ROWS rows in all or
+ * TB_RECURSIVE_MAX_ROUNDS rounds, an error (a query that does not stop, such as one that
+ * counts without a WHERE; each round plans the recursive term anew).
+ */
+#define TB_RECURSIVE_MAX_ROWS 1000000
+#define TB_RECURSIVE_MAX_ROUNDS 10000
+
+static void table_free_cb(void *p) { tb_table_free(p); }
+
+/* Rows of the plan of `sel` (with temps visible) appended to *into (created with the
+ * first plan's schema, column names from `names`). */
+static tb_rc run_term(binder *b, const PgQuery__SelectStmt *sel, tb_temprel *temps,
+                      uint32_t n_temps, const PgQuery__CommonTableExpr *d, tb_table **into,
+                      tb_err *err)
+{
+    PgQuery__Node node = PG_QUERY__NODE__INIT;
+    node.node_case = PG_QUERY__NODE__NODE_SELECT_STMT;
+    node.select_stmt = (PgQuery__SelectStmt *)sel;
+    tb_plan_opts opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.temps = temps;
+    opts.n_temps = n_temps;
+    tb_plan *plan = NULL;
+    tb_rc rc = tb_sql_plan_node(b->q->db, b->sql, &node, &opts, &plan, err);
+    if (rc != TB_OK)
+        return rc;
+    const tb_schema *ps = plan->root->schema;
+    if (*into == NULL) {
+        tb_schema *sc = tb_schema_copy(ps);
+        if (sc == NULL)
+            rc = tb_err_nomem(err);
+        if (rc == TB_OK && d->n_aliascolnames > ps->n)
+            rc = TB_ERRF(err, TB_E_SQL, "WITH query \"%s\" has %u columns available but %zu "
+                         "columns specified", d->ctename, ps->n, d->n_aliascolnames);
+        for (size_t i = 0; rc == TB_OK && i < d->n_aliascolnames; i++) {
+            const char *nm = str_of(d->aliascolnames[i]);
+            if (nm != NULL) {
+                char *dup = tb_strdup(nm);
+                if (dup == NULL) {
+                    rc = tb_err_nomem(err);
+                    break;
+                }
+                tb_free(sc->fields[i].name);
+                sc->fields[i].name = dup;
+            }
+        }
+        for (uint32_t i = 0; rc == TB_OK && i < sc->n; i++)
+            sc->fields[i].nullable = true;
+        if (rc == TB_OK && (*into = tb_table_new(sc)) == NULL)
+            rc = tb_err_nomem(err);
+        tb_schema_free(sc);
+    } else {
+        const tb_schema *ts = tb_table_schema(*into);
+        if (ps->n != ts->n)
+            rc = TB_ERRF(err, TB_E_SQL, "each UNION query must have the same number of columns");
+        for (uint32_t i = 0; rc == TB_OK && i < ts->n; i++) {
+            if (!tb_type_eq(ps->fields[i].type, ts->fields[i].type)) {
+                char t1[64], t2[64];
+                rc = TB_ERRF(err, TB_E_TYPE, "recursive query \"%s\" column %u has type %s in "
+                             "non-recursive term but type %s overall (cast the "
+                             "non-recursive term)", d->ctename, i + 1,
+                             tb_type_name(ts->fields[i].type, t1, sizeof(t1)),
+                             tb_type_name(ps->fields[i].type, t2, sizeof(t2)));
+            }
+        }
+    }
+    while (rc == TB_OK) {
+        tb_batch *batch = NULL;
+        rc = tb_op_next(plan->root, &batch, err);
+        if (rc != TB_OK || batch == NULL)
+            break;
+        if (batch->n_rows > 0)
+            rc = tb_table_append(*into, batch, err);
+    }
+    tb_plan_free(plan);
+    return rc;
+}
+
+/* Rows of `add` not in the key set (and not repeated), appended to `keep` and `next`;
+ * for UNION. Keys: the row's bytes as agg_list.c encodes sort keys (NULLs equal). */
+typedef struct rowset {
+    char **keys;
+    size_t *lens;
+    size_t n, cap; /* cap a power of two */
+} rowset;
+
+static void rowset_free(rowset *rs)
+{
+    for (size_t i = 0; i < rs->cap; i++)
+        tb_free(rs->keys[i]);
+    tb_free(rs->keys);
+    tb_free(rs->lens);
+}
+
+/* true when the key was new (inserted) */
+static tb_rc rowset_add(rowset *rs, const char *k, size_t len, bool *fresh, tb_err *err)
+{
+    if ((rs->n + 1) * 2 > rs->cap) {
+        size_t nc = rs->cap ? rs->cap * 2 : 1024;
+        rowset n2 = {tb_calloc(nc, sizeof(char *)), tb_calloc(nc, sizeof(size_t)), 0, nc};
+        if (n2.keys == NULL || n2.lens == NULL) {
+            tb_free(n2.keys);
+            tb_free(n2.lens);
+            return tb_err_nomem(err);
+        }
+        for (size_t i = 0; i < rs->cap; i++) {
+            if (rs->keys[i] == NULL)
+                continue;
+            size_t h = (size_t)tb_hash_bytes(rs->keys[i], rs->lens[i], 0) & (nc - 1);
+            while (n2.keys[h] != NULL)
+                h = (h + 1) & (nc - 1);
+            n2.keys[h] = rs->keys[i];
+            n2.lens[h] = rs->lens[i];
+        }
+        n2.n = rs->n;
+        tb_free(rs->keys);
+        tb_free(rs->lens);
+        *rs = n2;
+    }
+    size_t h = (size_t)tb_hash_bytes(k, len, 0) & (rs->cap - 1);
+    while (rs->keys[h] != NULL) {
+        if (rs->lens[h] == len && memcmp(rs->keys[h], k, len) == 0) {
+            *fresh = false;
+            return TB_OK;
+        }
+        h = (h + 1) & (rs->cap - 1);
+    }
+    rs->keys[h] = tb_malloc(len ? len : 1);
+    if (rs->keys[h] == NULL)
+        return tb_err_nomem(err);
+    memcpy(rs->keys[h], k, len);
+    rs->lens[h] = len;
+    rs->n++;
+    *fresh = true;
+    return TB_OK;
+}
+
+/* Keep the rows of `round` whose key is new (UNION); the kept rows go to *out. */
+static tb_rc dedup_round(rowset *rs, tb_table *round, tb_table **out, tb_err *err)
+{
+    tb_op *scan = NULL;
+    tb_arena *arena = tb_arena_new(0);
+    tb_rc rc = arena ? tb_table_scan_new(round, NULL, 0, &scan, err) : tb_err_nomem(err);
+    *out = NULL;
+    if (rc == TB_OK && (*out = tb_table_new(tb_table_schema(round))) == NULL)
+        rc = tb_err_nomem(err);
+    while (rc == TB_OK) {
+        tb_batch *batch = NULL;
+        rc = tb_op_next(scan, &batch, err);
+        if (rc != TB_OK || batch == NULL)
+            break;
+        tb_arena_reset(arena);
+        uint32_t *sel = tb_arena_alloc(arena, (batch->n_rows + 1) * sizeof(uint32_t)), ns = 0;
+        if (sel == NULL) {
+            rc = tb_err_nomem(err);
+            break;
+        }
+        for (uint32_t r = 0; r < batch->n_rows && rc == TB_OK; r++) {
+            size_t need = 0;
+            for (uint32_t c = 0; c < batch->n_cols; c++)
+                need += tb_agg_key_size(&batch->cols[c], r);
+            uint8_t *k = tb_arena_alloc(arena, need + 1);
+            size_t len = 0;
+            bool fresh = false;
+            if (k == NULL) {
+                rc = tb_err_nomem(err);
+                break;
+            }
+            for (uint32_t c = 0; c < batch->n_cols; c++)
+                len += tb_agg_key_enc(&batch->cols[c], r, k + len);
+            rc = rowset_add(rs, (const char *)k, len, &fresh, err);
+            if (fresh)
+                sel[ns++] = r;
+        }
+        if (rc == TB_OK && ns > 0) {
+            tb_batch *kept = NULL;
+            if (tb_batch_shell(batch->n_cols, arena, &kept) != TB_OK)
+                rc = tb_err_nomem(err);
+            for (uint32_t c = 0; rc == TB_OK && c < batch->n_cols; c++)
+                if (tb_op_gather_new(&kept->cols[c], &batch->cols[c], sel, ns, arena) != TB_OK)
+                    rc = tb_err_nomem(err);
+            if (rc == TB_OK) {
+                kept->n_rows = ns;
+                kept->cap = ns;
+                rc = tb_table_append(*out, kept, err);
+            }
+        }
+    }
+    tb_op_free(scan);
+    tb_arena_free(arena);
+    if (rc != TB_OK) {
+        tb_table_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Append every row of src to dst. */
+static tb_rc run_copy(tb_table *src, tb_table *dst, tb_err *err)
+{
+    tb_op *scan = NULL;
+    tb_rc rc = tb_table_scan_new(src, NULL, 0, &scan, err);
+    while (rc == TB_OK) {
+        tb_batch *batch = NULL;
+        rc = tb_op_next(scan, &batch, err);
+        if (rc != TB_OK || batch == NULL)
+            break;
+        if (batch->n_rows > 0)
+            rc = tb_table_append(dst, batch, err);
+    }
+    tb_op_free(scan);
+    return rc;
+}
+
+static tb_rc materialize_recursive(binder *b, const PgQuery__CommonTableExpr *d, cte *ct)
+{
+    const PgQuery__Node *q = d->ctequery;
+    tb_err *err = b->err;
+    if (!IS(q, SELECT_STMT) || q->select_stmt->op != PG_QUERY__SET_OPERATION__SETOP_UNION ||
+        q->select_stmt->larg == NULL || q->select_stmt->rarg == NULL)
+        return TB_E_NOTFOUND; /* not of the recursive form: an ordinary CTE */
+    const PgQuery__SelectStmt *u = q->select_stmt;
+    bool all = u->all;
+    const tb_plan_opts *po = b->q->opts;
+    uint32_t nt = (po ? po->n_temps : 0) + 1;
+    tb_temprel *temps = tb_arena_zalloc(b->arena, nt * sizeof(*temps));
+    if (temps == NULL)
+        return nomem(b);
+    if (nt > 1)
+        memcpy(temps + 1, po->temps, (nt - 1) * sizeof(*temps));
+    temps[0].name = d->ctename;
+    tb_table *result = NULL, *work = NULL, *round = NULL;
+    rowset rs = {NULL, NULL, 0, 0};
+    tb_rc rc = run_term(b, u->larg, temps + 1, nt - 1, d, &result, err);
+    if (rc == TB_OK && !all) { /* UNION: the base's own duplicates go too */
+        rc = dedup_round(&rs, result, &work, err);
+        if (rc == TB_OK) {
+            tb_table_free(result);
+            result = NULL;
+            if ((result = tb_table_new(tb_table_schema(work))) == NULL)
+                rc = tb_err_nomem(err);
+        }
+        if (rc == TB_OK)
+            tb_table_swap(result, work); /* result = the deduplicated base */
+        if (rc == TB_OK) {
+            tb_table_free(work);
+            work = NULL;
+        }
+    }
+    /* the working table starts as a copy of the base */
+    if (rc == TB_OK && (work = tb_table_new(tb_table_schema(result))) == NULL)
+        rc = tb_err_nomem(err);
+    if (rc == TB_OK)
+        rc = run_copy(result, work, err);
+    uint64_t rounds = 0;
+    while (rc == TB_OK && tb_table_rows(work) > 0) {
+        temps[0].table = work;
+        temps[0].used = false;
+        round = tb_table_new(tb_table_schema(result));
+        if (round == NULL) {
+            rc = tb_err_nomem(err);
+            break;
+        }
+        rc = run_term(b, u->rarg, temps, nt, d, &round, err);
+        if (rc != TB_OK)
+            break;
+        if (!temps[0].used && rounds == 0) {
+            /* the second term does not read the CTE: an ordinary UNION, once */
+            rounds = UINT64_MAX;
+        }
+        tb_table *fresh = round;
+        round = NULL;
+        if (!all) {
+            rc = dedup_round(&rs, fresh, &round, err);
+            tb_table_free(fresh);
+            if (rc != TB_OK)
+                break;
+            fresh = round;
+            round = NULL;
+        }
+        rc = run_copy(fresh, result, err);
+        tb_table_free(work);
+        work = fresh;
+        if (rc == TB_OK && tb_table_rows(result) > TB_RECURSIVE_MAX_ROWS)
+            rc = TB_ERRPOS(err, TB_E_RANGE, P(b, d->location),
+                           "WITH RECURSIVE \"%s\": more than %d rows (the bound of a recursive "
+                           "query; does its recursive term stop?)",
+                           d->ctename, TB_RECURSIVE_MAX_ROWS);
+        if (rounds == UINT64_MAX)
+            break;
+        if (rc == TB_OK && ++rounds >= TB_RECURSIVE_MAX_ROUNDS && tb_table_rows(work) > 0)
+            rc = TB_ERRPOS(err, TB_E_RANGE, P(b, d->location),
+                           "WITH RECURSIVE \"%s\": more than %d rounds (the bound of a "
+                           "recursive query; does its recursive term stop?)",
+                           d->ctename, TB_RECURSIVE_MAX_ROUNDS);
+    }
+    tb_table_free(work);
+    tb_table_free(round);
+    rowset_free(&rs);
+    if (rc == TB_OK)
+        rc = tb_sql_add_cleanup(b->q, table_free_cb, result);
+    if (rc != TB_OK) {
+        tb_table_free(result);
+        if (rc != TB_E_NOMEM && err != NULL && err->pos < 0)
+            err->pos = P(b, d->location);
+        return rc;
+    }
+    ct->mat = result;
+    return TB_OK;
+}
+
 static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *parent, lnode **out)
 {
     tb_rc rc;
     cte *saved = b->ctes;
     if (s->with_clause != NULL) {
         const PgQuery__WithClause *w = s->with_clause;
-        if (w->recursive) {
-            b->ctes = saved;
-            return berr(b, TB_E_UNSUPPORTED, w->location, "WITH RECURSIVE is not supported");
-        }
         for (size_t i = 0; i < w->n_ctes; i++) {
             if (!IS(w->ctes[i], COMMON_TABLE_EXPR))
                 continue;
@@ -4921,6 +5612,13 @@ static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *pa
             ct->def = d;
             ct->prev = b->ctes;
             ct->visible = b->ctes;
+            if (w->recursive) {
+                rc = materialize_recursive(b, d, ct);
+                if (rc != TB_OK && rc != TB_E_NOTFOUND) {
+                    b->ctes = saved;
+                    return rc;
+                }
+            }
             b->ctes = ct;
         }
     }

@@ -6,6 +6,7 @@
  * quoting); an entry owns everything it points to except vt (static storage). The
  * catalog is a small array: lookups are linear, catalogs hold tens of entries.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -105,8 +106,8 @@ tb_rc tb_catalog_add_connector(tb_db *db, const char *name, const tb_schema *sch
 {
     tb_rc rc;
     catentry *e = NULL;
-    if (db == NULL || name == NULL || schema == NULL || vt == NULL || vt->open == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "tb_catalog_add_connector: bad arguments");
+    /* internal (sql.h): every caller passes its own objects and a static vtable */
+    assert(db != NULL && name != NULL && schema != NULL && vt != NULL && vt->open != NULL);
     rc = check_free_name(db, name, err);
     if (rc != TB_OK)
         return rc;
@@ -136,8 +137,7 @@ tb_rc tb_catalog_add_table(tb_db *db, const char *name, tb_table *table, tb_err 
 {
     tb_rc rc;
     catentry *e = NULL;
-    if (db == NULL || name == NULL || table == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "tb_catalog_add_table: bad arguments");
+    assert(db != NULL && name != NULL && table != NULL);
     rc = check_free_name(db, name, err);
     if (rc != TB_OK)
         return rc;
@@ -199,8 +199,7 @@ fail:
 
 tb_rc tb_catalog_lookup(tb_db *db, const char *name, tb_catalog_info *out, tb_err *err)
 {
-    if (db == NULL || name == NULL || out == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "tb_catalog_lookup: bad arguments");
+    assert(db != NULL && name != NULL && out != NULL);
     catentry *e = tb_sql_cat_find(db, name);
     if (e == NULL)
         return tb_sql_cat_notfound(db, name, -1, err);
@@ -217,8 +216,7 @@ tb_rc tb_catalog_lookup(tb_db *db, const char *name, tb_catalog_info *out, tb_er
 
 tb_rc tb_catalog_drop(tb_db *db, const char *name, bool if_exists, tb_err *err)
 {
-    if (db == NULL || name == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "tb_catalog_drop: bad arguments");
+    assert(db != NULL && name != NULL);
     for (size_t i = 0; i < db->n_entries; i++) {
         if (strcmp(db->entries[i]->name, name) == 0) {
             entry_free(db->entries[i]);

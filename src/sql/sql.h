@@ -160,7 +160,18 @@ typedef struct tb_plan_opts {
      * aggregation), described by tb_plan.top_agg so that the stream runtime can make it
      * the query's incremental state. */
     bool stream;
+    /* Extra relations by name, looked up after the query's CTEs and before the catalog
+     * (WITH RECURSIVE's working table while its recursive term is planned); `used` is set
+     * when the query reads one. */
+    struct tb_temprel *temps;
+    uint32_t n_temps;
 } tb_plan_opts;
+
+typedef struct tb_temprel {
+    const char *name;
+    tb_table *table;
+    bool used;
+} tb_temprel;
 
 /* The query's own aggregate of a plan made with tb_plan_opts.stream (see there). The
  * expressions are over op's child's output and live in the plan's arena. */

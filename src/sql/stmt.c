@@ -11,6 +11,7 @@
  * Only the last statement's result is returned; other SELECTs are run to completion
  * with their rows discarded (so that their errors surface, as in PostgreSQL).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,8 +91,8 @@ tb_rc tb_sql_plan_stmt(tb_db *db, const char *sql, const pgnode *select, const t
 tb_rc tb_sql_plan_node(tb_db *db, const char *sql, const struct PgQuery__Node *select,
                        const tb_plan_opts *opts, tb_plan **out, tb_err *err)
 {
-    if (db == NULL || select == NULL || out == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "tb_sql_plan_node: bad arguments");
+    /* internal (sql.h): callers pass their database, a parsed node and a result slot */
+    assert(db != NULL && select != NULL && out != NULL);
     if (!IS(select, SELECT_STMT))
         return TB_ERRF(err, TB_E_SQL, "not a SELECT statement");
     plan_int *p = NULL;
@@ -105,8 +106,7 @@ tb_rc tb_sql_plan_node(tb_db *db, const char *sql, const struct PgQuery__Node *s
 tb_rc tb_sql_plan_select(tb_db *db, const char *sql, const tb_plan_opts *opts, tb_plan **out,
                          tb_err *err)
 {
-    if (db == NULL || sql == NULL || out == NULL)
-        return TB_ERRF(err, TB_E_MISUSE, "tb_sql_plan_select: bad arguments");
+    assert(db != NULL && sql != NULL && out != NULL);
     PgQuery__ParseResult *pr = NULL;
     tb_rc rc = tb_sql_parse(sql, &pr, err);
     if (rc != TB_OK)

@@ -278,7 +278,12 @@ AGGS = ["count(*)", "count({x})", "sum({i})", "min({x})", "max({x})", "avg({i})"
         "stddev_samp({i})", "var_pop({n})", "array_agg({i} ORDER BY {i})", "every({b})",
         "stddev_pop({n})", "variance({i})", "corr({i}, {n})", "covar_pop({n}, {i})",
         "covar_samp({i}, {i})", "regr_slope({n}, {i})", "regr_intercept({i}, {n})",
-        "regr_r2({n}, {i})", "regr_count({i}, {n})", "regr_avgx({i}, {n})", "regr_sxy({n}, {i})"]
+        "regr_r2({n}, {i})", "regr_count({i}, {n})", "regr_avgx({i}, {n})", "regr_sxy({n}, {i})",
+        "string_agg({s}, '-' ORDER BY {i} DESC, {s})", "string_agg(DISTINCT {s}, '' ORDER BY {s} DESC)",
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY {i})",
+        "percentile_cont(0.3) WITHIN GROUP (ORDER BY {n} DESC)",
+        "percentile_disc(0.25) WITHIN GROUP (ORDER BY {x})",
+        "percentile_disc(1) WITHIN GROUP (ORDER BY {s} DESC)", "mode() WITHIN GROUP (ORDER BY {x})"]
 AGGS_BASIC = AGGS[:11]
 WINDOW_RANK = ["row_number()", "rank()", "dense_rank()", "percent_rank()", "cume_dist()",
                "ntile(3)", "lag({x})", "lead({x}, 2)", "first_value({x})", "last_value({x})",
@@ -467,11 +472,80 @@ class QueryGen(Gen):
         return ("SELECT g AS c0, %s.i_%s AS c1 FROM generate_series(%d, %d, %d) g LEFT JOIN %s "
                 "ON %s.k = g" % (t.name, t.name, lo, hi, step, t.name, t.name))
 
+    # to_char / to_date / to_timestamp templates (issue 13 point 3)
+    TS_TOKENS = ["YYYY", "YYY", "YY", "Y", "Y,YYY", "IYYY", "MM", "Mon", "MON", "mon", "Month",
+                 "MONTH", "FMMonth", "DD", "FMDD", "DDth", "DDD", "D", "ID", "IW", "IDDD", "WW",
+                 "W", "Q", "CC", "J", "HH24", "HH12", "HH", "FMHH12", "MI", "SS", "MS", "US",
+                 "SSSS", "AM", "pm", "A.M.", "Day", "DAY", "Dy", "dy", "FMDay", "RM", "rm",
+                 "BC", "TZ", "OF", "\"at\"", "FF3"]
+    TS_SEPS = ["-", " ", ":", "/", ".", ", ", "", "T"]
+    NUM_TMPL = ["9999.99", "FM999,990.00", "S9999", "0000", "999MI", "FM9.999", "99",
+                "9G999D99", "999PR", "SG99.9", "FM99990", "999,999,999.9", "FM0.00", "9.9",
+                "\"n=\"999", "00.000", "FMS9990.0", "999PL"]
+    PARSE_TMPL = ["YYYY-MM-DD", "DD Mon YYYY", "YYYYMMDD", "FMMonth FMDD, YYYY", "YYYY DDD",
+                  "MM/DD/YYYY HH24:MI:SS", "DD.MM.YYYY HH12:MI:SS AM", "YYYY-MM-DD\"T\"HH24:MI",
+                  "Dy, DD Mon YYYY HH24:MI:SS", "YYYY-MM-DD HH24:MI:SS.US", "J", "RM YYYY DD",
+                  "YY-MM-DD", "YYYY-MM-DD HH:MI:SS PM"]
+
+    def q_fmt(self):
+        r = self.rng
+        rels = self.rel(r.randint(0, 2))
+        t = rels[0][1]
+        exprs = []
+        for _ in range(r.randint(1, 3)):
+            k = r.randint(0, 3)
+            tcols = self.cols(rels, lambda ty: ty in ("timestamp", "date"))
+            if k == 0 and tcols:
+                toks = [r.choice(self.TS_TOKENS) for _ in range(r.randint(1, 5))]
+                tmpl = "".join(x + r.choice(self.TS_SEPS) for x in toks)
+                exprs.append("to_char(%s, '%s')" % (r.choice(tcols)[0], tmpl))
+            elif k == 1:
+                ncols = self.cols(rels, lambda ty: ty in ("int", "bigint", "numeric(10,2)"))
+                if r.random() < 0.2:
+                    ncols = self.cols(rels, lambda ty: ty in NUMERIC_TYPES)
+                exprs.append("to_char(%s, '%s')" % (r.choice(ncols)[0],
+                                                     r.choice(self.NUM_TMPL)))
+            elif tcols:
+                tmpl = r.choice(self.PARSE_TMPL)
+                c = r.choice(tcols)[0]
+                fn = "to_date" if k == 2 else "to_timestamp"
+                cast = "" if k == 2 else "::timestamp"
+                exprs.append("%s(to_char(%s, '%s'), '%s')%s" % (fn, c, tmpl, tmpl, cast))
+            else:
+                exprs.append("to_char(%s, '999')" % r.choice(self.cols(rels, lambda ty: ty == "int"))[0])
+            if r.random() < 0.25:  # named arguments (issue 13 point 3)
+                ic = self.cols(rels, lambda ty: ty == "int")
+                nc = self.cols(rels, lambda ty: ty in ("int", "numeric(10,2)"))
+                parts = r.sample(["days => %s" % r.choice(ic)[0], "hours => %s" % r.choice(ic)[0],
+                                  "mins => %s" % r.choice(ic)[0], "secs => %s" % r.choice(nc)[0],
+                                  "months => %d" % r.randint(-20, 20)], r.randint(1, 3))
+                exprs.append("make_interval(%s)::text" % ", ".join(parts))
+        return "SELECT %s FROM %s" % (select_list(exprs), t.name)
+
+    def q_recursive(self):  # WITH RECURSIVE (issue 13 point 2)
+        r = self.rng
+        if r.random() < 0.3:
+            a, step = r.randint(-3, 3), r.randint(1, 3)
+            return ("WITH RECURSIVE c(n) AS (SELECT %d UNION ALL SELECT n + %d FROM c WHERE n < %d) "
+                    "SELECT n AS c0 FROM c" % (a, step, a + r.randint(0, 30)))
+        ta, tb = r.sample(self.tables, 2) if r.random() < 0.7 else [self.tables[0]] * 2
+        union = r.choice(["UNION", "UNION ALL"])
+        base = "SELECT k, 0 FROM %s WHERE k IS NOT NULL" % ta.name
+        if r.random() < 0.5:
+            base += " AND " + self.bool_expr(self.rel(self.tables.index(ta)), 1)
+        step = ("SELECT %s.k, r.d + 1 FROM r JOIN %s ON %s.k = r.k + %d WHERE r.d < %d" %
+                (tb.name, tb.name, tb.name, r.choice([0, 1, -1]), r.randint(1, 4)))
+        sel = r.choice(["SELECT k AS c0, d AS c1 FROM r",
+                        "SELECT count(*) AS c0, sum(d) AS c1, count(DISTINCT k) AS c2 FROM r",
+                        "SELECT d AS c0, count(*) AS c1 FROM r GROUP BY d"])
+        return "WITH RECURSIVE r(k, d) AS (%s %s %s) %s" % (base, union, step, sel)
+
     def query(self):
         kinds = [("expr", self.q_expr, 3), ("join", self.q_join, 2), ("agg", self.q_agg, 3),
                  ("subquery", self.q_subquery, 2), ("setop", self.q_setop, 1),
                  ("distinct", self.q_distinct, 1), ("window", self.q_window, 3),
-                 ("grouping", self.q_grouping, 1), ("series", self.q_series, 1)]
+                 ("grouping", self.q_grouping, 1), ("series", self.q_series, 1),
+                 ("fmt", self.q_fmt, 2), ("recursive", self.q_recursive, 1)]
         kinds = [k for k in kinds if k[0] in self.features or k[0] in
                  ("expr", "join", "agg", "subquery", "setop", "distinct")]
         total = sum(w for _, _, w in kinds)
