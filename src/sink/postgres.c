@@ -15,7 +15,8 @@
  *   update    upsert the changed rows: COPY into a temporary stage table, then
  *             INSERT INTO target SELECT ... FROM stage ON CONFLICT (key) DO UPDATE;
  *   append    COPY FROM STDIN (mode = 'upsert' upserts them as update mode does).
- * The key defaults to the query's group keys (tb_sink_args.keys), else `key`.
+ * An upsert's key is `key`, by default the query's group keys (tb_sink_args.keys: the
+ * output columns that carry them); append and complete take only an explicit `key`.
  *
  * Rows of a batch are encoded to COPY text as write() receives them and kept until the
  * commit, so that a batch whose connection is lost (server restart, a terminated
@@ -690,7 +691,9 @@ tb_rc tb_sink_postgres_open(const tb_sink_args *args, tb_sink **out, tb_err *err
             tb_err_prefix(err, "postgres sink \"%s\": key", args->table);
             goto fail;
         }
-    } else {
+    } else if (p->upsert) {
+        /* only an upsert takes the group keys by default: append and complete tables
+         * keep no primary key unless one is asked for (a NULL group is a valid row) */
         for (uint32_t k = 0; k < args->n_keys; k++)
             if (tb_strlist_push(&p->keys, args->keys[k]) != TB_OK) {
                 rc = tb_err_nomem(err);
@@ -704,6 +707,15 @@ tb_rc tb_sink_postgres_open(const tb_sink_args *args, tb_sink **out, tb_err *err
                          args->table, p->keys.items[k]);
             goto fail;
         }
+    }
+    if (p->upsert && p->keys.n == 0 && args->key_missing != NULL) {
+        rc = TB_ERRF(err, TB_E_SQL,
+                     "postgres sink \"%s\": upsert needs a key and the query's group key "
+                     "%s is not a column of its output (the default key is the group "
+                     "keys): name the key columns with key = 'col1, col2' or output the group "
+                     "keys",
+                     args->table, args->key_missing);
+        goto fail;
     }
     if (p->upsert && p->keys.n == 0) {
         rc = TB_ERRF(err, TB_E_SQL,
