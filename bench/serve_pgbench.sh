@@ -72,7 +72,7 @@ tps() { # port clients -> tps (PostgreSQL's user and database exist on both serv
     -T "$DURATION" -f "$W/q.sql" postgres 2> "$W/pgbench.err" |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p' | cut -d. -f1
 }
-median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
 loaded() { # clients -> "q/s rows/s" of one loaded window
   local a b t
   a=$(rows_now); t=$(tps "$PGP" "$1"); b=$(rows_now)
