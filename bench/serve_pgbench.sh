@@ -95,8 +95,9 @@ rounds() { # clients -> sets t, rate (loaded), idle (unloaded), log of every win
 }
 windows=
 load_during=$(cut -d' ' -f1-3 /proc/loadavg)
-rounds 1; t1=$t; rate1=$rate; idle_rate=$idle
+# 16 clients first: the load; the input is more likely to last through it
 rounds 16; t16=$t; rate16=$rate; idle_rate2=$idle
+rounds 1; t1=$t; rate1=$rate; idle_rate=$idle
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 wait_done() { # every row ingested: the job is idle from here on
   for i in $(seq 1 1500); do [ "$(rows_now)" -ge $((FILES * ROWS)) ] && return; sleep 0.2; done
