@@ -32,23 +32,7 @@ cleanup() {
 trap cleanup EXIT
 . "$SRC/tests/lib_pg.sh"
 pg_start || exit 1
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { # name expected-file actual-file
-  if diff -u "$2" "$3" > "$T/diff.txt"; then
-    ok "$1 ($(($(wc -l < "$2") - 1)) rows)"
-  else
-    bad "$1"; head -30 "$T/diff.txt"
-  fi
-}
-sane() { # stderr-file what
-  if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$1"; then
-    bad "$2: sanitizer report"; head -30 "$1"; return 1
-  fi
-  return 0
-}
+. "$SRC/tests/lib_check.sh"
 ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
 D=$T/d

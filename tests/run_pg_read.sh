@@ -22,17 +22,7 @@ cleanup() {
 trap cleanup EXIT
 . "$SRC/tests/lib_pg.sh"
 pg_start || exit 1
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { # name expected-file actual-file
-  if diff -u "$2" "$3" > "$T/diff.txt"; then
-    ok "$1 ($(($(wc -l < "$2") - 1)) rows)"
-  else
-    bad "$1"; head -30 "$T/diff.txt"
-  fi
-}
+. "$SRC/tests/lib_check.sh"
 q() { "$BIN" query --format csv "$@"; }
 expect_err() { # name regex sql
   local st=0

@@ -19,23 +19,7 @@ cleanup() { if [ -n "${TB_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi;
 trap cleanup EXIT
 . "$SRC/tests/lib_pg.sh"
 pg_start || exit 1
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { # name expected-file actual-file
-  if diff -u "$2" "$3" > "$T/diff.txt"; then
-    ok "$1 ($(($(wc -l < "$2") - 1)) rows)"
-  else
-    bad "$1"; head -30 "$T/diff.txt"
-  fi
-}
-sane() { # stderr-file what
-  if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$1"; then
-    bad "$2: sanitizer report"; head -30 "$1"; return 1
-  fi
-  return 0
-}
+. "$SRC/tests/lib_check.sh"
 expect_err() { # name stderr-file status regex...: nonzero status and every regex in stderr
   local name=$1 f=$2 st=$3; shift 3
   sane "$f" "$name" || return
@@ -237,6 +221,38 @@ pg_psql -c "CREATE TABLE out_nokey (sale_id int, product_id int, quantity int, t
 run_fault nokey out_nokey ", mode = 'upsert', key = 'sale_id'"
 expect_err "upsert without a unique key" "$T/nokey.err" "$st" 'upsert needs a primary key or unique index'
 run_fault badopt out_bad ", colour = 'red'"
+# update mode without key =: the group keys' output columns, as the sink names them
+# (GROUP BY by position, the window named by its alias; the sink renames every column)
+cat > "$T/dkey.sql" <<SQL
+CREATE TABLE s (sale_id int, product_id int, quantity int, ts timestamp)
+  WITH (connector = 'files', format = 'csv', path = '$D/f');
+CREATE MATERIALIZED VIEW v AS
+  SELECT sum(quantity) AS q, tumble(ts, INTERVAL '10 seconds') AS window_start, product_id % 3 AS k
+  FROM s GROUP BY 2, 3;
+CREATE TABLE out_dkey (total bigint, w timestamp, kind int)
+  WITH (connector = 'postgres', dsn = '$PG_DSN', table = 'out_dkey', output_mode = 'update');
+INSERT INTO out_dkey SELECT * FROM v;
+SQL
+st=0
+timeout 60 "$BIN" run "$T/dkey.sql" --trigger available-now --quiet 2> "$T/dkey.err" > /dev/null || st=$?
+if sane "$T/dkey.err" "default key"; then
+  pk=$(pg_psql -At -c "SELECT string_agg(a.attname, ',' ORDER BY a.attname) FROM pg_index i JOIN pg_attribute a
+    ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'out_dkey'::regclass
+    AND i.indisprimary" | tail -1)
+  "$BIN" query --format csv "SELECT tumble(ts, INTERVAL '10 seconds'), product_id % 3, sum(quantity)
+    FROM read_csv('$D/f') GROUP BY 1, 2 ORDER BY 1, 2" > "$T/dkey_exp.csv"
+  psql_csv "SELECT w, kind, total FROM out_dkey ORDER BY 1, 2" | sed 1d > "$T/dkey_got.csv"
+  sed -i 1d "$T/dkey_exp.csv"
+  [ "$st" = 0 ] && [ "$pk" = "kind,w" ] && diff -q "$T/dkey_exp.csv" "$T/dkey_got.csv" > /dev/null \
+    && ok "update mode, no key option: upserts on the group keys (PRIMARY KEY (w, kind)), $(wc -l < "$T/dkey_got.csv") rows = batch answer" \
+    || { bad "default key: exit $st, primary key '$pk'"; head -5 "$T/dkey.err"; diff "$T/dkey_exp.csv" "$T/dkey_got.csv" | head; }
+fi
+# a group key that is not in the output: no default key, a clear error at start
+sed -e 's/product_id % 3 AS k/max(product_id) AS k/' -e 's/GROUP BY 2, 3/GROUP BY 2, product_id % 3/' -e 's/out_dkey/out_nodkey/g' "$T/dkey.sql" > "$T/nodkey.sql"
+st=0
+timeout 60 "$BIN" run "$T/nodkey.sql" --trigger available-now --quiet 2> "$T/nodkey.err" > /dev/null || st=$?
+expect_err "update mode, a group key not in the output" "$T/nodkey.err" "$st" \
+  'postgres sink "out_nodkey": upsert needs a key' 'group key .* is not a column of its output' "key = 'col1, col2'"
 expect_err "unknown option" "$T/badopt.err" "$st" "unknown option 'colour'"
 
 # the connection killed inside the batch's transaction (a trigger terminates its own

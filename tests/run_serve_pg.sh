@@ -44,6 +44,14 @@ LINE 1: SELECT qty FROM sales
 check "psql read-only" "ERROR:  cannot execute UPDATE in a read-only transaction" \
   "$($P -c "UPDATE sales SET quantity = 0" 2>&1)"
 check "psql version()" "1" "$($P -At -c 'SELECT version()' | grep -c '^PostgreSQL 15.0 (Tributary')"
+# output columns named as PostgreSQL names them: a function call after the function
+check "psql column names of function calls" \
+  "version,now,count,current_setting,current_database,current_schema,current_user,v,?column?" \
+  "$($P --csv -c "SELECT version(), now(), count(*), current_setting('server_version'), current_database(),
+      current_schema(), current_user, current_setting('server_version') AS v, 1 + 1" | head -1)"
+check "psql session functions inside expressions" "t|t|1" \
+  "$($P -At -c "SELECT version() LIKE 'PostgreSQL 15%', current_setting('server_version') LIKE '15.0%', count(*)
+      FROM sales WHERE current_schema() = 'public' AND sale_id = 1")"
 check "psql SET/SHOW" "2s" "$($P -At -c "SET statement_timeout = '2s'" -c 'SHOW statement_timeout' | tail -1 | sed 's/000ms/s/')"
 
 # node-postgres

@@ -427,6 +427,23 @@ static tb_rc put_literal(tb_buf *out, const char *v)
     return tb_buf_putc(out, '\'');
 }
 
+/*
+ * A session function's value in place of its call, named as PostgreSQL names the call's
+ * column (after the function: `SELECT version()` is a column "version"): a scalar
+ * subquery `(SELECT 'value' AS "version")`, valid wherever the call was (select list,
+ * WHERE, ...); the binder names a scalar subquery's column after its only column, and
+ * plans it once. `num`: an unquoted number instead of the literal v.
+ */
+static tb_rc put_value(tb_buf *out, const char *v, const char *num, const char *name)
+{
+    if (tb_buf_puts(out, "(SELECT ") != TB_OK)
+        return TB_E_NOMEM;
+    tb_rc rc = num != NULL ? tb_buf_puts(out, num) : put_literal(out, v);
+    if (rc != TB_OK)
+        return rc;
+    return tb_buf_printf(out, " AS \"%s\")", name);
+}
+
 char *tb_pgcat_rewrite(const tb_srv_session *s, const char *sql)
 {
     tb_buf out = {0};
@@ -460,23 +477,26 @@ char *tb_pgcat_rewrite(const tb_srv_session *s, const char *sql)
             q += 11;
         char num[32];
         if (word_at(q, "version", &after) && (end = empty_call(after)) != NULL) {
-            rc = put_literal(&out, "PostgreSQL 15.0 (Tributary " TB_VERSION
-                                   ") on x86_64-pc-linux-gnu, compiled by gcc, 64-bit");
+            rc = put_value(&out, "PostgreSQL 15.0 (Tributary " TB_VERSION
+                                 ") on x86_64-pc-linux-gnu, compiled by gcc, 64-bit",
+                           NULL, "version");
             p = end;
         } else if ((word_at(q, "current_schema", &after) && (end = empty_call(after)) != NULL) ||
                    (word_at(q, "current_schema", &after) && (end = after) != NULL && *after != '(')) {
-            rc = put_literal(&out, "public");
+            rc = put_value(&out, "public", NULL, "current_schema");
             p = end;
         } else if (word_at(q, "current_database", &after) && (end = empty_call(after)) != NULL) {
-            rc = put_literal(&out, s->database != NULL ? s->database : "tributary");
+            rc = put_value(&out, s->database != NULL ? s->database : "tributary", NULL,
+                           "current_database");
             p = end;
         } else if ((word_at(q, "current_user", &after) || word_at(q, "session_user", &after)) &&
                    *after != '(') {
-            rc = put_literal(&out, s->user != NULL ? s->user : "tributary");
+            rc = put_value(&out, s->user != NULL ? s->user : "tributary", NULL,
+                           tb_str_nieq(q, 7, "session") ? "session_user" : "current_user");
             p = after;
         } else if (word_at(q, "pg_backend_pid", &after) && (end = empty_call(after)) != NULL) {
             snprintf(num, sizeof(num), "%d", (int)s->pid);
-            rc = tb_buf_puts(&out, num);
+            rc = put_value(&out, NULL, num, "pg_backend_pid");
             p = end;
         } else if (word_at(q, "current_setting", &after)) {
             /* current_setting('name' [, missing_ok]) */
@@ -506,7 +526,7 @@ char *tb_pgcat_rewrite(const tb_srv_session *s, const char *sql)
                                      (long long)tb_srv_session_timeout_ms(s));
                             v = buf;
                         }
-                        rc = put_literal(&out, v);
+                        rc = put_value(&out, v, NULL, "current_setting");
                         p = a + 1;
                         continue;
                     }

@@ -93,6 +93,10 @@ typedef struct tb_sink_args {
      * n_keys may be 0 (no aggregation). */
     const char *const *keys;
     uint32_t n_keys;
+    /* An aggregation one of whose group keys is not an output column (so n_keys = 0):
+     * that key for the error of a sink that needs a key ("\"name\"" or "number 2 of the
+     * GROUP BY"). */
+    const char *key_missing;
 } tb_sink_args;
 
 typedef tb_rc (*tb_sink_open_fn)(const tb_sink_args *args, tb_sink **out, tb_err *err);

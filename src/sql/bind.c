@@ -5633,6 +5633,60 @@ static tb_rc bind_select_stmt(binder *b, const PgQuery__SelectStmt *s, scope *pa
     return rc;
 }
 
+/* Index of column id `id` in n->out, -1 when n does not output it. */
+static int out_index(const lnode *n, int id)
+{
+    for (uint32_t i = 0; i < n->n_out; i++)
+        if (n->out[i] == id)
+            return (int)i;
+    return -1;
+}
+
+/*
+ * For each group key of the query's own aggregate `agg`, the output column of `root`
+ * that carries it unchanged (lnode.group_out, then tb_plan_agg.group_out): the default
+ * key of the sinks that upsert. The output's names are the user's (`tumble(ts, ...) AS
+ * window_start` grouped by position is named window_start only above the aggregate), so
+ * each output column is followed down the spine: through projections and stacked
+ * aggregates while it is a plain column reference, unchanged through filters, sorts,
+ * limits and subquery applies (their out keeps the input's ids). A key computed upon
+ * (`upper(category)`) or left out of the output has no output column (-1).
+ */
+static tb_rc map_group_out(binder *b, const lnode *root, lnode *agg)
+{
+    int *go = tb_arena_alloc(b->arena, (agg->n_groups ? agg->n_groups : 1) * sizeof(int));
+    if (go == NULL)
+        return TB_E_NOMEM;
+    for (uint32_t g = 0; g < agg->n_groups; g++)
+        go[g] = -1;
+    for (uint32_t i = 0; i < root->n_out; i++) {
+        int id = root->out[i];
+        for (const lnode *n = root; n != NULL && id >= 0; n = n->left) {
+            int k = out_index(n, id);
+            if (k < 0)
+                break;
+            if (n == agg) {
+                if ((uint32_t)k < agg->n_groups && go[k] < 0)
+                    go[k] = (int)i;
+                break;
+            }
+            const tb_expr *e = NULL;
+            if (n->kind == L_PROJECT)
+                e = n->exprs[k];
+            else if (n->kind == L_AGG)
+                e = (uint32_t)k < n->n_groups ? n->groups[k] : NULL;
+            else if (n->kind == L_FILTER || n->kind == L_SORT || n->kind == L_LIMIT ||
+                     (n->kind == L_APPLY && n->ap != AP_HOP))
+                continue; /* the same id below */
+            else
+                break;
+            id = e != NULL && e->kind == TB_EX_COL ? e->col : -1;
+        }
+    }
+    agg->group_out = go;
+    return TB_OK;
+}
+
 tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode **out, tb_err *err)
 {
     binder b;
@@ -5663,8 +5717,11 @@ tb_rc tb_sql_bind_select(qctx *q, const char *sql, const pgnode *select, lnode *
         else
             break;
     }
-    if (deepest != NULL)
+    if (deepest != NULL) {
         deepest->top_agg = true;
+        if (map_group_out(&b, *out, deepest) != TB_OK)
+            return tb_err_nomem(err);
+    }
     return TB_OK;
 }
 

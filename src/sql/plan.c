@@ -874,7 +874,8 @@ static tb_rc plan_agg(pctx *pc, lnode *n, pres *out)
         tb_plan_agg *ta = tb_arena_zalloc(pc->arena, sizeof(*ta));
         if (ta == NULL)
             return tb_err_nomem(pc->err); /* out->op belongs to the caller's tree now */
-        *ta = (tb_plan_agg){out->op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames};
+        *ta = (tb_plan_agg){out->op, n->n_groups, groups, gnames, n->n_aggs, aggs, anames,
+                            n->group_out};
         pc->q->top_agg = ta;
     }
     out->layout = n->out;

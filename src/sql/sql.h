@@ -183,6 +183,11 @@ typedef struct tb_plan_agg {
     uint32_t n_aggs;
     const tb_aggspec *aggs;
     const char **agg_names;
+    /* Per group key, the result column (index into root's schema) that carries it
+     * unchanged, or -1 when the key is computed upon or not in the output. The names in
+     * group_names are the plan's own (a `GROUP BY 1` over `tumble(...) AS w` is not
+     * named w there): this is how the output's key columns are known. */
+    const int *group_out;
 } tb_plan_agg;
 
 /*

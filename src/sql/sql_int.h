@@ -171,6 +171,7 @@ struct lnode {
     uint32_t n_aggs;
     tb_aggspec *aggs;
     bool top_agg;
+    int *group_out; /* top_agg: per group key, the query's output column carrying it, or -1 */
     /* L_SORT (limit: top-N when >= 0) */
     uint32_t n_keys;
     tb_sortkey *keys;

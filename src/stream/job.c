@@ -189,6 +189,38 @@ static bool replace_op(tb_op **slot, tb_op *old, tb_op *with)
  * as long as the query; a restored state is loaded into it here). Also tells whether
  * the query aggregates and which group is the event-time window.
  */
+/* Which output columns are the query's group keys (the sinks' default upsert key):
+ * the binder follows each group key up to the output (tb_plan_agg.group_out). */
+static tb_rc note_key_out(cq *q, const tb_plan_agg *ta, tb_err *err)
+{
+    tb_free(q->key_out);
+    tb_free(q->key_missing);
+    q->key_out = NULL;
+    q->key_missing = NULL;
+    q->n_key_out = 0;
+    if (ta == NULL || ta->n_groups == 0)
+        return TB_OK;
+    q->key_out = tb_calloc(ta->n_groups, sizeof(int));
+    if (q->key_out == NULL)
+        return tb_err_nomem(err);
+    for (uint32_t g = 0; g < ta->n_groups; g++) {
+        int o = ta->group_out != NULL ? ta->group_out[g] : -1;
+        if (o < 0 || (uint32_t)o >= q->out_schema->n) {
+            const char *gn = ta->group_names != NULL ? ta->group_names[g] : NULL;
+            char what[128];
+            if (gn != NULL && gn[0] != '?' && gn[0] != '\0')
+                snprintf(what, sizeof(what), "\"%s\"", gn);
+            else /* an expression ("?column?"): its place in the GROUP BY */
+                snprintf(what, sizeof(what), "number %u of the GROUP BY", g + 1);
+            q->key_missing = tb_strdup(what);
+            q->n_key_out = 0;
+            return q->key_missing != NULL ? TB_OK : tb_err_nomem(err);
+        }
+        q->key_out[q->n_key_out++] = o;
+    }
+    return TB_OK;
+}
+
 tb_rc tb_cq_prepare(tb_stream *st, cq *q, tb_plan **out, tb_err *err)
 {
     tb_plan *plan = NULL;
@@ -323,6 +355,8 @@ static void cq_free(cq *q)
     if (q->src != NULL)
         q->src->vt->free(q->src);
     tb_free(q->win_name);
+    tb_free(q->key_out);
+    tb_free(q->key_missing);
     tb_free(q->query_text);
     tb_free(q->name);
     tb_free(q);
@@ -370,6 +404,9 @@ static tb_rc create_cq(tb_stream *st, const char *name, const char *text,
         rc = tb_err_nomem(err);
         goto fail;
     }
+    rc = note_key_out(q, plan->top_agg, err);
+    if (rc != TB_OK)
+        goto fail;
     tb_plan_free(plan);
     plan = NULL;
     /* A fresh state per run: the planning pass above made one without input. */
@@ -674,13 +711,21 @@ static tb_rc attach_sink(cq *q, struct decl *d, int pos, tb_err *err)
                          "sink \"%s\": connector '%s' cannot receive a stream (%s)", d->name,
                          connector ? connector : "", names);
     }
+    /* the default key: the group keys' output columns, named as the sink names them */
+    const char *keys[64];
+    uint32_t n_keys = 0;
+    for (uint32_t k = 0; k < q->n_key_out && k < 64; k++)
+        keys[n_keys++] = schema->fields[q->key_out[k]].name;
     tb_sink_args args = {.table = d->name,
                          .kv = &d->kv,
                          .schema = schema,
                          .query_id = tb_ckpt_id(q->ckpt),
                          .mode = mode == MODE_COMPLETE ? TB_OUT_COMPLETE
                                  : mode == MODE_UPDATE ? TB_OUT_UPDATE
-                                                       : TB_OUT_APPEND};
+                                                       : TB_OUT_APPEND,
+                         .keys = keys,
+                         .n_keys = q->n_key_out <= 64 ? n_keys : 0,
+                         .key_missing = q->key_missing};
     tb_rc rc = open(&args, &sink, err);
     if (rc != TB_OK) {
         err->pos = pos;

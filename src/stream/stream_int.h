@@ -142,6 +142,12 @@ typedef struct cq {
     int64_t win_size_us; /* from that column's value to the window's end */
     int win_out_col;   /* output column holding the window start, -1 */
     char *win_name;    /* name of the window group column */
+    /* The output columns carrying the group keys (the default upsert key of sinks),
+     * n_key_out = 0 when some group key is not an output column: key_missing then
+     * names it (tb_sink_args.key_missing). */
+    int *key_out;
+    uint32_t n_key_out;
+    char *key_missing;
     int64_t watermark;
     sink_ref *sinks;
     size_t n_sinks;

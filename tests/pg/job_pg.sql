@@ -1,6 +1,7 @@
 -- tests/run_pg_sink.sh, tests/run_pg_crash.sh: the reference job with PostgreSQL at both
 -- ends: products read from PostgreSQL (static side of the join), results written to
--- PostgreSQL in complete (replace), update (upsert) and append (COPY) modes.
+-- PostgreSQL in complete (replace), update (upsert) and append (COPY) modes. The upsert
+-- has no key option: its key is the query's group keys (window_start, category).
 CREATE TABLE products (product_id int, category text)
   WITH (connector = 'postgres', dsn = '${DSN}', table = 'public.products',
         refresh = '${REFRESH}');
@@ -26,8 +27,7 @@ CREATE MATERIALIZED VIEW sales_by_category_u AS
   GROUP BY 1, 2;
 CREATE TABLE out_update (window_start timestamp, category text, total_quantity bigint, n bigint)
   WITH (connector = 'postgres', dsn = '${DSN}', table = 'public.out_update',
-        output_mode = 'update', key = 'window_start, category', retries = '${RETRIES}',
-        retry_backoff = '100 ms');
+        output_mode = 'update', retries = '${RETRIES}', retry_backoff = '100 ms');
 INSERT INTO out_update SELECT * FROM sales_by_category_u;
 
 CREATE MATERIALIZED VIEW raw_rows AS SELECT sale_id, product_id, quantity, ts FROM sales;

@@ -161,6 +161,31 @@ static void test_result_api(void **state)
     assert_null(db);
 }
 
+/* Output column names as PostgreSQL's FigureColname gives them: a function call after
+ * the function, a cast after its argument, an operator "?column?", a scalar subquery
+ * after its column (the server answers version() and current_setting() that way). */
+static void test_column_names(void **state)
+{
+    (void)state;
+    tb_db *db = open_db();
+    tb_result *res = NULL;
+    assert_int_equal(tb_db_exec(db,
+                                "SELECT now(), count(*), upper('a'), x::text, CAST(x AS bigint), "
+                                "coalesce(x, 1), 1 + 1, current_date, sum(x) AS s, "
+                                "(SELECT 'v' AS version), max(x) FROM (VALUES (1)) t(x) "
+                                "GROUP BY x",
+                                &res),
+                     TB_OK);
+    static const char *const want[] = {"now",    "count",        "upper", "x",
+                                       "x",      "coalesce",     "?column?", "current_date",
+                                       "s",      "version",      "max"};
+    assert_int_equal(tb_result_column_count(res), 11);
+    for (int i = 0; i < 11; i++)
+        assert_string_equal(tb_result_column_name(res, i), want[i]);
+    tb_result_free(&res);
+    tb_db_close(&db);
+}
+
 static void test_changes_and_streaming(void **state)
 {
     (void)state;
@@ -833,7 +858,8 @@ static void test_alloc_faults(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_result_api),     cmocka_unit_test(test_changes_and_streaming),
+        cmocka_unit_test(test_result_api),     cmocka_unit_test(test_column_names),
+        cmocka_unit_test(test_changes_and_streaming),
         cmocka_unit_test(test_error_messages), cmocka_unit_test(test_format_error),
         cmocka_unit_test(test_connector),      cmocka_unit_test(test_stmt_hook),
         cmocka_unit_test(test_plan_select),    cmocka_unit_test(test_tablefunc),
