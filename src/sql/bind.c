@@ -5472,23 +5472,6 @@ static tb_rc dedup_round(rowset *rs, tb_table *round, tb_table **out, tb_err *er
     return rc;
 }
 
-/* Append every row of src to dst. */
-static tb_rc run_copy(tb_table *src, tb_table *dst, tb_err *err)
-{
-    tb_op *scan = NULL;
-    tb_rc rc = tb_table_scan_new(src, NULL, 0, &scan, err);
-    while (rc == TB_OK) {
-        tb_batch *batch = NULL;
-        rc = tb_op_next(scan, &batch, err);
-        if (rc != TB_OK || batch == NULL)
-            break;
-        if (batch->n_rows > 0)
-            rc = tb_table_append(dst, batch, err);
-    }
-    tb_op_free(scan);
-    return rc;
-}
-
 static tb_rc materialize_recursive(binder *b, const PgQuery__CommonTableExpr *d, cte *ct)
 {
     const PgQuery__Node *q = d->ctequery;
@@ -5528,7 +5511,7 @@ static tb_rc materialize_recursive(binder *b, const PgQuery__CommonTableExpr *d,
     if (rc == TB_OK && (work = tb_table_new(tb_table_schema(result))) == NULL)
         rc = tb_err_nomem(err);
     if (rc == TB_OK)
-        rc = run_copy(result, work, err);
+        rc = tb_table_append_all(work, result, err);
     uint64_t rounds = 0;
     while (rc == TB_OK && tb_table_rows(work) > 0) {
         temps[0].table = work;
@@ -5555,7 +5538,7 @@ static tb_rc materialize_recursive(binder *b, const PgQuery__CommonTableExpr *d,
             fresh = round;
             round = NULL;
         }
-        rc = run_copy(fresh, result, err);
+        rc = tb_table_append_all(result, fresh, err);
         tb_table_free(work);
         work = fresh;
         if (rc == TB_OK && tb_table_rows(result) > TB_RECURSIVE_MAX_ROWS)
