@@ -38,24 +38,7 @@ cleanup() {
   if [ -n "${TB_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { # name expected-file actual-file
-  if diff -u "$2" "$3" > "$T/diff.txt"; then
-    ok "$1 ($(($(wc -l < "$2") - 1)) rows)"
-  else
-    bad "$1"; head -30 "$T/diff.txt"
-  fi
-}
-# A sanitizer report or a crash signal is a failure whatever else happened.
-sane() { # stderr-file what
-  if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$1"; then
-    bad "$2: sanitizer report"; head -30 "$1"; return 1
-  fi
-  return 0
-}
+. "$SRC/tests/lib_check.sh" # ok, bad, check, sane
 last_view() { awk '/^== /{buf=""; next} {buf = buf $0 "\n"} END{printf "%s", buf}' "$1"; }
 ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
