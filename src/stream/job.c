@@ -182,13 +182,6 @@ static bool replace_op(tb_op **slot, tb_op *old, tb_op *with)
     return false;
 }
 
-/*
- * The prepared plan of q: planned once (when the query starts, and again only when a
- * static relation it reads changed or an operator cannot be re-executed), its own
- * aggregate turned into the query's incremental aggregate over q->agg (the state lives
- * as long as the query; a restored state is loaded into it here). Also tells whether
- * the query aggregates and which group is the event-time window.
- */
 /* Which output columns are the query's group keys (the sinks' default upsert key):
  * the binder follows each group key up to the output (tb_plan_agg.group_out). */
 static tb_rc note_key_out(cq *q, const tb_plan_agg *ta, tb_err *err)
@@ -221,6 +214,13 @@ static tb_rc note_key_out(cq *q, const tb_plan_agg *ta, tb_err *err)
     return TB_OK;
 }
 
+/*
+ * The prepared plan of q: planned once (when the query starts, and again only when a
+ * static relation it reads changed or an operator cannot be re-executed), its own
+ * aggregate turned into the query's incremental aggregate over q->agg (the state lives
+ * as long as the query; a restored state is loaded into it here). Also tells whether
+ * the query aggregates and which group is the event-time window.
+ */
 tb_rc tb_cq_prepare(tb_stream *st, cq *q, tb_plan **out, tb_err *err)
 {
     tb_plan *plan = NULL;
